@@ -1,0 +1,21 @@
+// Options that decide how the host is opened must be known before the command tree (which comes
+// from the manifests) can be built, so they are read from argv first.
+export interface GlobalOptions {
+  home?: string;
+  modules: string[];
+  json: boolean;
+}
+
+export function scanGlobalOptions(argv: readonly string[]): GlobalOptions {
+  const out: GlobalOptions = { modules: [], json: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === "--") break;
+    if (a === "--json") out.json = true;
+    else if (a === "--home" && i + 1 < argv.length) out.home = argv[++i];
+    else if (a.startsWith("--home=")) out.home = a.slice(7);
+    else if (a === "--modules" && i + 1 < argv.length) out.modules.push(argv[++i]!);
+    else if (a.startsWith("--modules=")) out.modules.push(a.slice(10));
+  }
+  return out;
+}

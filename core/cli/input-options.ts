@@ -1,0 +1,111 @@
+// Maps a command's input schema to CLI arguments: the manifest's `args` become positionals, every
+// other property a typed flag (`--name Bob`, `--count 3`, `--force`/`--no-force`, `--tags a,b`,
+// JSON for objects), and `--input JSON` supplies the whole input.
+import { Command, Option } from "commander";
+import type { CommandInfo } from "../../sdk/context.js";
+import { HostError } from "../errors.js";
+
+export const RESERVED_FLAGS = new Set(["json", "home", "modules", "input", "help", "version"]);
+
+type PropSchema = { type?: string | string[]; description?: string; items?: PropSchema; enum?: unknown[]; default?: unknown };
+
+function typeOf(s: PropSchema | undefined): string | undefined {
+  if (!s) return undefined;
+  return Array.isArray(s.type) ? s.type.find((t) => t !== "null") : s.type;
+}
+
+export function coerce(name: string, raw: string, schema: PropSchema | undefined): unknown {
+  const t = typeOf(schema);
+  const fail = (expected: string) =>
+    new HostError("input_invalid", `--${name}: expected ${expected}, got '${raw}'`, { details: { problems: [{ path: `/${name}`, message: `must be ${expected}` }] } });
+  switch (t) {
+    case "integer":
+    case "number": {
+      const n = Number(raw);
+      if (raw.trim() === "" || !Number.isFinite(n) || (t === "integer" && !Number.isInteger(n))) throw fail(t === "integer" ? "an integer" : "a number");
+      return n;
+    }
+    case "boolean":
+      if (raw === "true") return true;
+      if (raw === "false") return false;
+      throw fail("true or false");
+    case "array":
+      return raw === "" ? [] : raw.split(",").map((part) => coerce(name, part.trim(), schema?.items));
+    case "object":
+      try {
+        return JSON.parse(raw);
+      } catch {
+        throw fail("a JSON object");
+      }
+    case "string":
+      return raw;
+    default:
+      // Untyped values take JSON when it parses, text otherwise.
+      try {
+        return JSON.parse(raw);
+      } catch {
+        return raw;
+      }
+  }
+}
+
+interface Mapping {
+  positionals: string[];
+  flags: Array<{ prop: string; attribute: string }>;
+}
+
+export function addInputOptions(cmd: Command, info: CommandInfo): Mapping {
+  const props = ((info.input as { properties?: Record<string, PropSchema> }).properties ?? {}) as Record<string, PropSchema>;
+  const required = new Set(((info.input as { required?: string[] }).required ?? []) as string[]);
+  const positionals = info.args.filter((a) => a in props);
+  for (const a of positionals) {
+    const desc = props[a]?.description ?? "";
+    cmd.argument(required.has(a) ? `<${a}>` : `[${a}]`, desc);
+  }
+  const flags: Mapping["flags"] = [];
+  for (const [prop, schema] of Object.entries(props)) {
+    if (RESERVED_FLAGS.has(prop) || !/^[A-Za-z][A-Za-z0-9_-]*$/.test(prop)) continue;
+    const t = typeOf(schema);
+    const description = [schema.description, schema.enum ? `one of: ${schema.enum.join(", ")}` : "", required.has(prop) && !positionals.includes(prop) ? "(required)" : ""]
+      .filter(Boolean)
+      .join(" ");
+    if (t === "boolean") {
+      const opt = new Option(`--${prop}`, description);
+      cmd.addOption(opt);
+      cmd.addOption(new Option(`--no-${prop}`, `set ${prop} to false`));
+      flags.push({ prop, attribute: opt.attributeName() });
+    } else {
+      const placeholder = t === "array" ? "a,b" : t === "object" ? "json" : t ?? "value";
+      const opt = new Option(`--${prop} <${placeholder}>`, description);
+      cmd.addOption(opt);
+      flags.push({ prop, attribute: opt.attributeName() });
+    }
+  }
+  cmd.addOption(new Option("--input <json>", "the whole input as a JSON object (flags override its fields)"));
+  return { positionals, flags };
+}
+
+export function buildInput(info: CommandInfo, mapping: Mapping, positionalValues: unknown[], opts: Record<string, unknown>): Record<string, unknown> {
+  const props = ((info.input as { properties?: Record<string, PropSchema> }).properties ?? {}) as Record<string, PropSchema>;
+  let input: Record<string, unknown> = {};
+  if (typeof opts.input === "string") {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(opts.input);
+    } catch (e) {
+      throw new HostError("input_invalid", `--input is not valid JSON: ${(e as Error).message}`);
+    }
+    if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) throw new HostError("input_invalid", "--input must be a JSON object");
+    input = parsed as Record<string, unknown>;
+  }
+  mapping.positionals.forEach((name, i) => {
+    const v = positionalValues[i];
+    if (typeof v === "string") input[name] = coerce(name, v, props[name]);
+  });
+  for (const { prop, attribute } of mapping.flags) {
+    const v = opts[attribute];
+    if (v === undefined) continue;
+    input[prop] = typeof v === "string" ? coerce(prop, v, props[prop]) : v;
+  }
+  return input;
+}

@@ -1,0 +1,84 @@
+// argv -> command bus. The command tree is generated from the manifests: every module command is
+// `warden <module> <command> [args] [--flags]`; host-owned namespaces (module, config, audit) are
+// built the same way. No business logic lives here.
+import { Command, CommanderError } from "commander";
+import type { CommandInfo } from "../../sdk/context.js";
+import { HostError, toHostError } from "../errors.js";
+import { Host } from "../host.js";
+import { HOST_VERSION } from "../paths.js";
+import { scanGlobalOptions, type GlobalOptions } from "./argv.js";
+import { addInputOptions, buildInput } from "./input-options.js";
+import { printError, printResult, type Io } from "./output.js";
+import { registerServe } from "./serve.js";
+
+const stdio: Io = {
+  out: (s) => process.stdout.write(s.endsWith("\n") ? s : s + "\n"),
+  err: (s) => process.stderr.write(s.endsWith("\n") ? s : s + "\n"),
+};
+
+export async function main(argv: string[], io: Io = stdio): Promise<number> {
+  const globals = scanGlobalOptions(argv);
+  let host: Host | undefined;
+  try {
+    host = await Host.open({ ...(globals.home ? { home: globals.home } : {}), modulePaths: globals.modules });
+    const result = { code: 0 };
+    const program = buildProgram(host, globals, io, result);
+    await program.parseAsync(argv, { from: "user" });
+    return result.code;
+  } catch (e) {
+    if (e instanceof CommanderError) return commanderExit(e, io, globals);
+    const err = toHostError(e);
+    if (err.code === "internal") io.err(String((e as Error)?.stack ?? e));
+    return printError(io, err, globals.json);
+  } finally {
+    await host?.close();
+  }
+}
+
+function buildProgram(host: Host, globals: GlobalOptions, io: Io, result: { code: number }): Command {
+  const program = new Command("warden")
+    .description("Warden: a plugin host for capability-scoped modules")
+    .version(HOST_VERSION)
+    .option("--home <dir>", "host home (default: $WARDEN_HOME or ./.warden)")
+    .option("--modules <dir>", "extra folder of user modules (repeatable)")
+    .option("--json", "print results and errors as JSON")
+    .showHelpAfterError(false)
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => (globals.json ? undefined : io.err(s)) });
+
+  const byNamespace = new Map<string, CommandInfo[]>();
+  for (const c of host.kernel.bus.list()) {
+    if (!byNamespace.has(c.module)) byNamespace.set(c.module, []);
+    byNamespace.get(c.module)!.push(c);
+  }
+  for (const [ns, commands] of byNamespace) {
+    const entry = host.loader.entry(ns);
+    const group = program
+      .command(ns)
+      .description(entry?.loaded?.manifest.description ?? `host ${ns} commands`)
+      .exitOverride();
+    for (const info of commands) {
+      const cmd = group.command(info.name).description(info.description).exitOverride();
+      const mapping = addInputOptions(cmd, info);
+      cmd.action(async (...actionArgs: unknown[]) => {
+        const self = actionArgs[actionArgs.length - 1] as Command;
+        const positionals = actionArgs.slice(0, mapping.positionals.length);
+        const input = buildInput(info, mapping, positionals, self.opts());
+        // `module list` answers with real states, so it activates what can be activated.
+        if (info.command === "module.list") await host.activateAll();
+        const out = await host.run(info.command, input);
+        result.code = printResult(io, out, globals.json);
+      });
+    }
+  }
+  registerServe(program, host, io);
+  return program;
+}
+
+function commanderExit(e: CommanderError, io: Io, globals: GlobalOptions): number {
+  if (e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.code === "commander.help") return 0;
+  const unknown = e.code === "commander.unknownCommand" || e.code === "commander.executeSubCommandAsync";
+  const err = new HostError(unknown ? "command_not_found" : "usage", e.message.replace(/^error: /, ""));
+  if (globals.json) return printError(io, err, true);
+  return err.spec.exit;
+}

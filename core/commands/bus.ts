@@ -1,0 +1,135 @@
+// The one command bus. Every surface (CLI, REST, modules invoking each other) builds a call
+// {command, input, caller} and dispatches it here: lookup -> permission -> input validation
+// (compiled once per command) -> activation (lazy) -> handler -> output check.
+import type { ValidateFunction } from "ajv";
+import type { CallInfo, Caller, CommandInfo } from "../../sdk/context.js";
+import type { CommandManifest } from "../../sdk/manifest.js";
+import { HostError } from "../errors.js";
+import { compileCommandSchema } from "../manifest/index.js";
+import { checkPermission } from "./permissions.js";
+
+export type BoundHandler = (input: unknown, call: CallInfo) => Promise<unknown>;
+
+export interface Call {
+  command: string;
+  input?: unknown;
+  caller: Caller;
+}
+
+interface Declared {
+  info: CommandInfo;
+  /** Host-owned commands and system modules are trusted to return the right shape. */
+  checkOutput: boolean;
+  validateInput?: ValidateFunction;
+  validateOutput?: ValidateFunction;
+  handler?: BoundHandler;
+}
+
+export interface BusHooks {
+  /** Make sure the owning module is active (lazy activation); throws module_unavailable otherwise. */
+  ensureActive(moduleId: string): Promise<void>;
+  /** Observes every finished call (ledger, metrics). */
+  onCallEnd?(moduleId: string, command: string, ms: number, error?: HostError): void;
+}
+
+export class CommandBus {
+  readonly #commands = new Map<string, Declared>();
+  #hooks: BusHooks = { ensureActive: async () => {} };
+
+  setHooks(hooks: BusHooks): void {
+    this.#hooks = hooks;
+  }
+
+  declare(moduleId: string, name: string, m: CommandManifest, options: { checkOutput: boolean }): void {
+    const command = `${moduleId}.${name}`;
+    if (this.#commands.has(command)) throw new HostError("module_duplicate", `command ${command} is declared twice`);
+    this.#commands.set(command, {
+      info: {
+        command,
+        module: moduleId,
+        name,
+        description: m.description,
+        input: m.input,
+        ...(m.output ? { output: m.output } : {}),
+        args: m.args ?? [],
+        permission: m.permission ?? command,
+        readOnly: m.readOnly ?? false,
+      },
+      checkOutput: options.checkOutput,
+    });
+  }
+
+  /** Forget a module's commands (module removed or reloaded with another manifest). */
+  undeclareModule(moduleId: string): void {
+    for (const [name, d] of this.#commands) if (d.info.module === moduleId) this.#commands.delete(name);
+  }
+
+  bind(moduleId: string, name: string, handler: BoundHandler): void {
+    const d = this.#commands.get(`${moduleId}.${name}`);
+    if (!d) throw new HostError("command_not_found", `${moduleId}.${name} is not declared`);
+    d.handler = handler;
+  }
+
+  unbindModule(moduleId: string): void {
+    for (const d of this.#commands.values()) if (d.info.module === moduleId) delete d.handler;
+  }
+
+  get(command: string): CommandInfo | undefined {
+    return this.#commands.get(command)?.info;
+  }
+
+  list(): CommandInfo[] {
+    return [...this.#commands.values()].map((d) => d.info).sort((a, b) => a.command.localeCompare(b.command));
+  }
+
+  async dispatch(call: Call): Promise<unknown> {
+    const d = typeof call.command === "string" ? this.#commands.get(call.command) : undefined;
+    if (!d) throw commandNotFound(String(call.command), this.#commands);
+    const { info } = d;
+    checkPermission(call.caller, info.permission, info.command);
+    const started = performance.now();
+    try {
+      const input = call.input === undefined || call.input === null ? {} : call.input;
+      d.validateInput ??= compileCommandSchema(info.input);
+      if (!d.validateInput(input)) throw inputInvalid(info.command, d.validateInput);
+      await this.#hooks.ensureActive(info.module);
+      if (!d.handler) {
+        throw new HostError("module_unavailable", `module '${info.module}' is active but has no handler for ${info.command}; it must call ctx.commands.register("${info.name}", ...) in activate()`);
+      }
+      const output = await d.handler(input, { command: info.command, caller: structuredClone(call.caller) });
+      if (d.checkOutput && info.output) {
+        d.validateOutput ??= compileCommandSchema(info.output);
+        if (!d.validateOutput(output)) {
+          throw new HostError("module_error", `${info.command} returned output that does not match its declared output schema`, {
+            details: { problems: (d.validateOutput.errors ?? []).map((e) => ({ path: e.instancePath || "/", message: e.message })) },
+          });
+        }
+      }
+      this.#hooks.onCallEnd?.(info.module, info.command, performance.now() - started);
+      return output;
+    } catch (e) {
+      const err = e instanceof HostError ? e : new HostError("internal", "internal error; the host logged the details", { cause: e });
+      this.#hooks.onCallEnd?.(info.module, info.command, performance.now() - started, err);
+      throw err;
+    }
+  }
+}
+
+function inputInvalid(command: string, validate: ValidateFunction): HostError {
+  const problems = (validate.errors ?? []).map((e) => {
+    const path = e.instancePath || "/";
+    let message = e.message ?? "is invalid";
+    if (e.keyword === "additionalProperties") message = `has unknown property '${(e.params as any).additionalProperty}'`;
+    if (e.keyword === "required") message = `is missing required property '${(e.params as any).missingProperty}'`;
+    return { path, message };
+  });
+  const summary = problems.map((p) => `${p.path} ${p.message}`).join("; ");
+  return new HostError("input_invalid", `invalid input for ${command}: ${summary}`, { details: { problems } });
+}
+
+function commandNotFound(command: string, known: Map<string, Declared>): HostError {
+  const moduleId = command.split(".")[0] ?? "";
+  const siblings = [...known.keys()].filter((c) => c.startsWith(`${moduleId}.`));
+  const hint = siblings.length ? `; ${moduleId} has: ${siblings.join(", ")}` : "; run `warden --help` to list modules";
+  return new HostError("command_not_found", `unknown command '${command}'${hint}`, { details: { command } });
+}

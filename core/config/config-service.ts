@@ -1,0 +1,157 @@
+// Settings: `<owner>.<key>` where the owner is the kernel (host, sandbox, storage) or a module whose
+// manifest declares a `config` schema. Values live in system.brain; defaults come from the schemas.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { ValidateFunction } from "ajv";
+import { HostError } from "../errors.js";
+import { compileCommandSchema } from "../manifest/index.js";
+import { MANIFESTS_DIR } from "../paths.js";
+import type { ConfigRepo } from "../store/store.js";
+
+type Schema = Record<string, any>;
+
+interface Owner {
+  schema: Schema;
+  validate?: ValidateFunction;
+}
+
+const KERNEL_SCHEMA: Schema = JSON.parse(readFileSync(join(MANIFESTS_DIR, "host-config.schema.json"), "utf8"));
+
+export interface ConfigEntry {
+  key: string;
+  value: unknown;
+  source: "default" | "set";
+  description?: string;
+}
+
+export class ConfigService {
+  readonly #repo: ConfigRepo;
+  readonly #owners = new Map<string, Owner>();
+  /** Values set for this process only (e.g. `--enable-api`); never persisted. */
+  readonly #overrides = new Map<string, unknown>();
+  readonly #listeners = new Set<(key: string, value: unknown) => void>();
+
+  constructor(repo: ConfigRepo) {
+    this.#repo = repo;
+    for (const [owner, schema] of Object.entries(KERNEL_SCHEMA.properties as Record<string, Schema>)) {
+      this.#owners.set(owner, { schema });
+    }
+  }
+
+  /** A module's config schema becomes the owner of `<moduleId>.*`. */
+  registerOwner(owner: string, schema: Schema | undefined): void {
+    if (!schema) return;
+    this.#owners.set(owner, { schema });
+  }
+
+  isKernelOwner(owner: string): boolean {
+    return Object.prototype.hasOwnProperty.call(KERNEL_SCHEMA.properties, owner);
+  }
+
+  onChange(listener: (key: string, value: unknown) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  override(key: string, value: unknown): void {
+    this.#overrides.set(key, value);
+  }
+
+  get(key: string): unknown {
+    if (this.#overrides.has(key)) return this.#overrides.get(key);
+    const stored = this.#repo.get(key);
+    if (stored !== undefined) return stored;
+    return this.#propertySchema(key)?.default;
+  }
+
+  /** Every setting of one owner, defaults filled in. */
+  section(owner: string): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    const props = this.#owners.get(owner)?.schema.properties ?? {};
+    for (const prop of Object.keys(props)) out[prop] = this.get(`${owner}.${prop}`);
+    return out;
+  }
+
+  /**
+   * Validates and stores a value. `raw` strings from the CLI are parsed as JSON when they parse
+   * (`100`, `true`, `["a"]`) and taken as plain strings otherwise.
+   */
+  set(key: string, raw: unknown, fromText = false): unknown {
+    const { owner, prop, schema } = this.#resolve(key);
+    let value = raw;
+    if (fromText && typeof raw === "string") {
+      try {
+        value = JSON.parse(raw);
+      } catch {
+        value = raw;
+      }
+      // A JSON-looking value for a string setting stays the text the operator typed.
+      if (schema.type === "string" && typeof value !== "string") value = raw;
+    }
+    const section = { ...this.section(owner), [prop]: value };
+    const validate = this.#validator(owner);
+    if (!validate(section)) {
+      const problems = (validate.errors ?? []).map((e) => `${e.instancePath || "/"} ${e.message}`);
+      throw new HostError("config_invalid", `config ${key}: ${problems.join("; ")}`, {
+        details: { key, problems },
+      });
+    }
+    this.#repo.set(key, value);
+    for (const l of this.#listeners) l(key, value);
+    return value;
+  }
+
+  list(prefix?: string): ConfigEntry[] {
+    const stored = this.#repo.all();
+    const out: ConfigEntry[] = [];
+    for (const [owner, { schema }] of [...this.#owners].sort(([a], [b]) => a.localeCompare(b))) {
+      for (const [prop, propSchema] of Object.entries((schema.properties ?? {}) as Record<string, Schema>)) {
+        const key = `${owner}.${prop}`;
+        if (prefix && !key.startsWith(prefix)) continue;
+        const entry: ConfigEntry = {
+          key,
+          value: this.get(key),
+          source: key in stored || this.#overrides.has(key) ? "set" : "default",
+        };
+        if (typeof propSchema.description === "string") entry.description = propSchema.description;
+        out.push(entry);
+      }
+    }
+    return out;
+  }
+
+  #resolve(key: string): { owner: string; prop: string; schema: Schema } {
+    const dot = key.indexOf(".");
+    if (dot <= 0 || dot === key.length - 1) {
+      throw new HostError("config_invalid", `config key '${key}' must look like <owner>.<setting>, e.g. sandbox.maxMemoryMb`);
+    }
+    const owner = key.slice(0, dot);
+    const prop = key.slice(dot + 1);
+    const schema = this.#propertySchema(key);
+    if (!schema) {
+      const known = this.#owners.has(owner)
+        ? Object.keys(this.#owners.get(owner)!.schema.properties ?? {}).map((p) => `${owner}.${p}`)
+        : [...this.#owners.keys()];
+      throw new HostError("config_invalid", `unknown config key '${key}'; known ${this.#owners.has(owner) ? "keys" : "owners"}: ${known.join(", ")}`, {
+        details: { key },
+      });
+    }
+    return { owner, prop, schema };
+  }
+
+  #propertySchema(key: string): Schema | undefined {
+    const dot = key.indexOf(".");
+    if (dot <= 0) return undefined;
+    const owner = this.#owners.get(key.slice(0, dot));
+    const prop = key.slice(dot + 1);
+    const props = owner?.schema.properties;
+    if (!props || !Object.prototype.hasOwnProperty.call(props, prop)) return undefined;
+    return props[prop];
+  }
+
+  #validator(owner: string): ValidateFunction {
+    const o = this.#owners.get(owner)!;
+    o.validate ??= compileCommandSchema(o.schema);
+    return o.validate;
+  }
+}

@@ -1,0 +1,126 @@
+// Commands the host itself owns, in reserved namespaces: module.*, config.*. They are declared
+// and dispatched through the same bus as module commands, so permissions, input validation, CLI
+// help and REST routes treat them alike.
+import type { CommandManifest } from "../sdk/manifest.js";
+import type { BoundHandler, CommandBus } from "./commands/bus.js";
+import type { ConfigService } from "./config/config-service.js";
+import type { AuditSink } from "./kernel.js";
+import type { ModuleLoader } from "./loader/module-loader.js";
+import type { Store } from "./store/store.js";
+import type { Caller } from "../sdk/context.js";
+
+export const HOST_NAMESPACES = new Set(["module", "config", "audit"]);
+
+const idArg = { type: "object", properties: { id: { type: "string", minLength: 1, maxLength: 64 } }, required: ["id"], additionalProperties: false };
+const none = { type: "object", properties: {}, additionalProperties: false };
+
+export function actorOf(caller: Caller): string {
+  if (caller.kind === "operator") return "operator:local";
+  if (caller.kind === "token") return `token:${caller.tokenId}`;
+  return `module:${caller.moduleId}`;
+}
+
+interface HostCommand extends CommandManifest {
+  run: BoundHandler;
+}
+
+export function registerHostCommands(deps: { bus: CommandBus; loader: ModuleLoader; config: ConfigService; audit: AuditSink; store: Store }): void {
+  const { bus, loader, config, audit, store } = deps;
+  const commands: Record<string, Record<string, HostCommand>> = {
+    module: {
+      list: {
+        description: "List every discovered module with its state",
+        input: none,
+        readOnly: true,
+        run: async () => loader.list(),
+      },
+      inspect: {
+        description: "Show a module's manifest, grants, state and last error",
+        input: idArg,
+        args: ["id"],
+        readOnly: true,
+        run: async (input) => loader.inspect((input as { id: string }).id),
+      },
+      approve: {
+        description: "Grant a module exactly its manifest's capabilities, pinned to the manifest hash",
+        input: idArg,
+        args: ["id"],
+        run: async (input, call) => loader.approve((input as { id: string }).id, actorOf(call.caller)),
+      },
+      enable: {
+        description: "Enable a disabled module",
+        input: idArg,
+        args: ["id"],
+        run: async (input, call) => loader.enable((input as { id: string }).id, actorOf(call.caller)),
+      },
+      disable: {
+        description: "Disable a module (deactivates it; survives restarts)",
+        input: idArg,
+        args: ["id"],
+        run: async (input, call) => loader.disable((input as { id: string }).id, actorOf(call.caller)),
+      },
+    },
+    config: {
+      get: {
+        description: "Show one setting",
+        input: { type: "object", properties: { key: { type: "string", minLength: 3, maxLength: 200 } }, required: ["key"], additionalProperties: false },
+        args: ["key"],
+        readOnly: true,
+        run: async (input) => {
+          const { key } = input as { key: string };
+          const entry = config.list().find((e) => e.key === key);
+          if (!entry) config.set(key, undefined); // throws config_invalid naming the known keys
+          return entry;
+        },
+      },
+      set: {
+        description: "Change a setting (validated against its owner's config schema; audited)",
+        input: {
+          type: "object",
+          properties: { key: { type: "string", minLength: 3, maxLength: 200 }, value: {} },
+          required: ["key", "value"],
+          additionalProperties: false,
+        },
+        args: ["key", "value"],
+        run: async (input, call) => {
+          const { key, value } = input as { key: string; value: unknown };
+          // Text from the CLI is parsed (`100` -> 100); JSON from REST is taken as given.
+          const fromText = call.caller.kind === "operator" && typeof value === "string";
+          return store.transaction(() => {
+            const stored = config.set(key, value, fromText);
+            audit.append({ actor: actorOf(call.caller), action: "config.set", target: key, data: { value: stored } });
+            return { key, value: stored };
+          });
+        },
+      },
+      list: {
+        description: "List every setting with its value and whether it is a default",
+        input: { type: "object", properties: { prefix: { type: "string", maxLength: 200 } }, additionalProperties: false },
+        readOnly: true,
+        run: async (input) => config.list((input as { prefix?: string }).prefix),
+      },
+    },
+    audit: {
+      tail: {
+        description: "Show the last audit events",
+        input: { type: "object", properties: { n: { type: "integer", minimum: 1, maximum: 10000, default: 20 } }, additionalProperties: false },
+        permission: "audit.read",
+        readOnly: true,
+        run: async (input) => audit.tail((input as { n?: number }).n ?? 20),
+      },
+      verify: {
+        description: "Verify the audit chain end to end",
+        input: none,
+        permission: "audit.read",
+        readOnly: true,
+        run: async () => audit.verify(),
+      },
+    },
+  };
+  for (const [ns, cmds] of Object.entries(commands)) {
+    for (const [name, { run, ...manifest }] of Object.entries(cmds)) {
+      bus.declare(ns, name, manifest, { checkOutput: false });
+      bus.bind(ns, name, run);
+    }
+  }
+}

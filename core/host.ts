@@ -1,0 +1,114 @@
+// The composition root: opens system.brain, builds the kernel services, loads modules and wires the
+// runtimes. Surfaces (CLI, REST) talk to a Host through `dispatch`.
+import { chmodSync, existsSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import type { Caller } from "../sdk/context.js";
+import { AuditLog } from "./audit/index.js";
+import { CommandBus, type Call } from "./commands/bus.js";
+import { ConfigService } from "./config/config-service.js";
+import { EventBus } from "./events.js";
+import { registerHostCommands, HOST_NAMESPACES } from "./host-commands.js";
+import { InProcessRuntime } from "./inprocess-runtime.js";
+import type { Kernel, LogSink } from "./kernel.js";
+import { ModuleLoader } from "./loader/module-loader.js";
+import { createLogger } from "./log/index.js";
+import { resolveHome } from "./paths.js";
+import type { ModuleRuntime } from "./runtime.js";
+import { ServiceRegistry } from "./services.js";
+import { openSqliteStore } from "./store/sqlite-store.js";
+import type { Store } from "./store/store.js";
+
+export interface HostOptions {
+  home?: string;
+  /** Extra folders of user modules (`--modules`), on top of <home>/modules and host.modulePaths. */
+  modulePaths?: string[];
+  /** Settings for this process only, never persisted (`--enable-api` sets api.enabled). */
+  overrides?: Record<string, unknown>;
+  /** Where logs go; defaults to <home>/logs/host.log. */
+  logger?: LogSink;
+  /** Runtime for user modules; defaults to the sandbox supervisor. */
+  userRuntime?: ModuleRuntime | "inprocess";
+  /** Test hook: another folder of system modules. */
+  systemDir?: string;
+}
+
+export class Host {
+  readonly home: string;
+  readonly kernel: Kernel;
+  readonly loader: ModuleLoader;
+  readonly #runtimes: ModuleRuntime[];
+  #closed = false;
+
+  private constructor(home: string, kernel: Kernel, loader: ModuleLoader, runtimes: ModuleRuntime[]) {
+    this.home = home;
+    this.kernel = kernel;
+    this.loader = loader;
+    this.#runtimes = runtimes;
+  }
+
+  static async open(options: HostOptions = {}): Promise<Host> {
+    const home = resolveHome(options.home);
+    const firstRun = !existsSync(join(home, "system.brain"));
+    mkdirSync(join(home, "logs"), { recursive: true, mode: 0o700 });
+    if (firstRun) chmodSync(home, 0o700);
+    const store: Store = openSqliteStore(join(home, "system.brain"));
+    try {
+      const config = new ConfigService(store.config);
+      for (const [k, v] of Object.entries(options.overrides ?? {})) config.override(k, v);
+      const log: LogSink = options.logger ?? createLogger({ home, destination: join(home, "logs", "host.log") });
+      const audit = new AuditLog(store, join(home, "audit.head"));
+      const bus = new CommandBus();
+      const events = new EventBus((err, event) => log.warn({ event, err: String(err) }, "event subscriber failed"));
+      const services = new ServiceRegistry();
+      // `modules` is filled in below: the loader needs the kernel and the kernel exposes the loader.
+      const kernel = { store, config, bus, events, services, audit, log } as Kernel & { modules: Kernel["modules"] };
+
+      const system = new InProcessRuntime();
+      const user = options.userRuntime === "inprocess" ? system : (options.userRuntime ?? (await defaultUserRuntime(config, log)));
+      const modulePaths = [...(config.get("host.modulePaths") as string[]), ...(options.modulePaths ?? [])];
+      const loader = new ModuleLoader({ kernel, home, modulePaths, runtimes: { system, user }, ...(options.systemDir ? { systemDir: options.systemDir } : {}) });
+      (kernel as { modules: Kernel["modules"] }).modules = {
+        list: () => loader.list(),
+        inspect: (id) => loader.inspect(id),
+        approve: (id, actor) => loader.approve(id, actor),
+        enable: (id, actor) => loader.enable(id, actor),
+        disable: (id, actor) => loader.disable(id, actor),
+      };
+      bus.setHooks({ ensureActive: (id) => (HOST_NAMESPACES.has(id) ? Promise.resolve() : loader.ensureActive(id)) });
+      registerHostCommands({ bus, loader, config, audit, store });
+      loader.load();
+      return new Host(home, kernel, loader, user === system ? [system] : [system, user]);
+    } catch (e) {
+      store.close();
+      throw e;
+    }
+  }
+
+  dispatch(call: Call): Promise<unknown> {
+    return this.kernel.bus.dispatch(call);
+  }
+
+  /** Convenience for the local CLI: the operator may run anything. */
+  run(command: string, input: unknown = {}, caller: Caller = { kind: "operator" }): Promise<unknown> {
+    return this.dispatch({ command, input, caller });
+  }
+
+  async activateAll(): Promise<void> {
+    await this.loader.activateAll();
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.loader.deactivateAll();
+    for (const r of this.#runtimes) await r.close();
+    this.kernel.store.close();
+  }
+}
+
+async function defaultUserRuntime(config: ConfigService, log: LogSink): Promise<ModuleRuntime> {
+  // Until the sandbox lands this falls back to in-process; see core/sandbox/.
+  void config;
+  void log;
+  return new InProcessRuntime();
+}

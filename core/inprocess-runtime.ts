@@ -1,0 +1,68 @@
+// Runs trusted system modules in the host process. They get the same capability-scoped context as
+// sandboxed modules; only services and local event handlers are in-process extras.
+import { pathToFileURL } from "node:url";
+import type { CallInfo, CommandHandler, ModuleDefinition } from "../sdk/context.js";
+import { createModuleContext } from "./context.js";
+import { HostError, isErrorCode } from "./errors.js";
+import type { ActivationSpec, ActiveModule, HostPort, ModuleRuntime } from "./runtime.js";
+
+export class InProcessRuntime implements ModuleRuntime {
+  async activate(spec: ActivationSpec, port: HostPort): Promise<ActiveModule> {
+    const handlers = new Map<string, CommandHandler>();
+    const granted = () => new Set(spec.grants.map((g) => g.name));
+    const ctx = createModuleContext({
+      info: { id: spec.id, version: spec.version, kind: spec.kind },
+      port,
+      granted,
+      handlers,
+    });
+    let mod: Partial<ModuleDefinition>;
+    try {
+      mod = await import(pathToFileURL(spec.entryFile).href);
+    } catch (e) {
+      throw new HostError("module_error", `module '${spec.id}' failed to load its entry: ${(e as Error).message}`);
+    }
+    if (typeof mod.activate !== "function") {
+      throw new HostError("module_error", `module '${spec.id}': its entry must export an activate(ctx) function`);
+    }
+    try {
+      await mod.activate(ctx);
+    } catch (e) {
+      throw asModuleError(spec, e, "activate");
+    }
+    return {
+      async invoke(command: string, input: unknown, call: CallInfo) {
+        const handler = handlers.get(command);
+        if (!handler) {
+          throw new HostError("module_unavailable", `module '${spec.id}' declares '${command}' but did not register a handler for it in activate()`);
+        }
+        try {
+          return await handler(input, call);
+        } catch (e) {
+          throw asModuleError(spec, e, command);
+        }
+      },
+      async deactivate() {
+        handlers.clear();
+        if (typeof mod.deactivate === "function") await mod.deactivate();
+      },
+    };
+  }
+
+  async close(): Promise<void> {}
+}
+
+/**
+ * System modules are trusted to raise host codes (auth says `token_revoked`); they do so with a
+ * HostError or any error carrying a catalogued `code`. Anything else is the module's own failure.
+ */
+function asModuleError(spec: ActivationSpec, e: unknown, where: string): HostError {
+  if (e instanceof HostError) return e;
+  const err = e as { code?: unknown; message?: unknown; details?: unknown; retryAfter?: number } | undefined;
+  if (spec.kind === "system" && err && isErrorCode(err.code)) {
+    return new HostError(err.code, String(err.message ?? err.code), { details: err.details, ...(err.retryAfter === undefined ? {} : { retryAfter: err.retryAfter }) });
+  }
+  const message = err && typeof err.message === "string" ? err.message : String(e);
+  const ownCode = err && typeof err.code === "string" ? err.code : undefined;
+  return new HostError("module_error", `${spec.id} (${where}): ${message}`, ownCode ? { details: { code: ownCode } } : {});
+}

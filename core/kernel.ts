@@ -1,0 +1,40 @@
+// What capability implementations and host-owned commands may use: the kernel's services, by role.
+// Capability implementations receive this, never the Host itself.
+import type { CommandBus } from "./commands/bus.js";
+import type { ConfigService } from "./config/config-service.js";
+import type { EventBus } from "./events.js";
+import type { ServiceRegistry } from "./services.js";
+import type { Store } from "./store/store.js";
+
+export interface AuditSink {
+  append(e: { actor: string; action: string; target?: string; data?: Record<string, unknown> }): unknown;
+  tail(n?: number): unknown[];
+  verify(): unknown;
+}
+
+/** The subset of pino's Logger the kernel uses. */
+export interface LogSink {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export interface ModuleAdmin {
+  list(): unknown[];
+  inspect(id: string): unknown;
+  approve(id: string, actor: string): Promise<unknown>;
+  enable(id: string, actor: string): Promise<unknown>;
+  disable(id: string, actor: string): Promise<unknown>;
+}
+
+export interface Kernel {
+  readonly store: Store;
+  readonly config: ConfigService;
+  readonly bus: CommandBus;
+  readonly events: EventBus;
+  readonly services: ServiceRegistry;
+  readonly audit: AuditSink;
+  readonly log: LogSink;
+  readonly modules: ModuleAdmin;
+}

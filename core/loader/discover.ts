@@ -1,0 +1,53 @@
+// Where module folders are found: system modules directly under the repo's modules/ (except
+// examples/), user modules under <home>/modules/, each --modules DIR and config host.modulePaths.
+// A DIR that is itself a module (has module.json) counts as one module.
+import { existsSync, readdirSync, statSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { SYSTEM_MODULES_DIR } from "../paths.js";
+
+export interface Candidate {
+  dir: string;
+  /** Folder name; the id a module is listed under when its manifest cannot be read. */
+  folder: string;
+  system: boolean;
+}
+
+const SKIP = new Set(["examples", "node_modules"]);
+
+function subfolders(dir: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  return names
+    .filter((n) => !n.startsWith(".") && !SKIP.has(n))
+    .sort()
+    .map((n) => join(dir, n))
+    .filter((p) => {
+      try {
+        return statSync(p).isDirectory();
+      } catch {
+        return false;
+      }
+    });
+}
+
+export function discoverModules(options: { home: string; modulePaths: readonly string[]; systemDir?: string }): Candidate[] {
+  const out: Candidate[] = [];
+  const seen = new Set<string>();
+  const add = (dir: string, system: boolean) => {
+    const abs = resolve(dir);
+    if (seen.has(abs)) return;
+    seen.add(abs);
+    out.push({ dir: abs, folder: abs.split(/[\\/]/).pop()!, system });
+  };
+  for (const dir of subfolders(options.systemDir ?? SYSTEM_MODULES_DIR)) add(dir, true);
+  const userRoots = [join(options.home, "modules"), ...options.modulePaths];
+  for (const root of userRoots) {
+    if (existsSync(join(root, "module.json"))) add(root, false);
+    else for (const dir of subfolders(root)) add(dir, false);
+  }
+  return out;
+}

@@ -1,0 +1,47 @@
+// One discovered module folder and what the host knows about it now.
+import type { Grant } from "../capabilities/grants.js";
+import type { HostError } from "../errors.js";
+import type { LoadedManifest } from "../manifest/index.js";
+import type { ActiveModule } from "../runtime.js";
+
+export type ModuleState = "active" | "failed" | "disabled" | "pending_approval" | "installed";
+
+export interface ModuleEntry {
+  id: string;
+  dir: string;
+  kind: "system" | "user";
+  loaded?: LoadedManifest;
+  state: ModuleState;
+  error?: HostError;
+  /** Effective grants (system set, or declared and approved, minus runtime revocations). */
+  grants: Grant[];
+  active?: ActiveModule;
+  activating?: Promise<void>;
+  /** Unsubscribe functions of event subscriptions made while active. */
+  subscriptions: Array<() => void>;
+  /** A module refused (duplicate id) keeps its listing but is never the owner of that id. */
+  shadow?: boolean;
+}
+
+export interface ModuleSummary {
+  id: string;
+  version: string | null;
+  kind: "system" | "user";
+  state: ModuleState;
+  capabilities: string[];
+  path: string;
+  error?: { code: string; message: string };
+}
+
+export function summarize(e: ModuleEntry): ModuleSummary {
+  const out: ModuleSummary = {
+    id: e.id,
+    version: e.loaded?.manifest.version ?? null,
+    kind: e.kind,
+    state: e.state,
+    capabilities: (e.loaded?.manifest.capabilities ?? []).map((c) => (typeof c === "string" ? c : c.name)),
+    path: e.dir,
+  };
+  if (e.error) out.error = { code: e.error.code, message: e.error.message };
+  return out;
+}

@@ -1,0 +1,334 @@
+// The ModuleLoader: discovers module folders, validates manifests, resolves dependencies, decides
+// grants (approval pinned to the manifest hash) and activates modules on demand, dependencies first.
+// One module failing marks it and its dependents failed; it never stops the others or the host.
+import { SYSTEM_CAPABILITIES, isElevated } from "../capabilities/catalogue.js";
+import { createHostPort } from "../capabilities/host-port.js";
+import { toGrants, type Grant } from "../capabilities/grants.js";
+import { HostError } from "../errors.js";
+import type { Kernel } from "../kernel.js";
+import { readManifest } from "../manifest/index.js";
+import { HOST_VERSION } from "../paths.js";
+import type { ActivationSpec, ModuleRuntime } from "../runtime.js";
+import type { ModuleRecord } from "../store/store.js";
+import { discoverModules, type Candidate } from "./discover.js";
+import { summarize, type ModuleEntry, type ModuleSummary } from "./module-entry.js";
+import { resolveDependencies } from "./resolve.js";
+
+export interface LoaderOptions {
+  kernel: Kernel;
+  home: string;
+  modulePaths: readonly string[];
+  runtimes: { system: ModuleRuntime; user: ModuleRuntime };
+  /** Test hook: a different folder of system modules. */
+  systemDir?: string;
+  hostVersion?: string;
+}
+
+export class ModuleLoader {
+  readonly #o: LoaderOptions;
+  readonly #entries = new Map<string, ModuleEntry>();
+  /** Refused folders (duplicate ids) still listed, keyed by path. */
+  readonly #shadows: ModuleEntry[] = [];
+  #order: string[] = [];
+  #subscriptionSeq = 0;
+
+  constructor(options: LoaderOptions) {
+    this.#o = options;
+  }
+
+  get kernel(): Kernel {
+    return this.#o.kernel;
+  }
+
+  /** Discover, validate and resolve; activates nothing. */
+  load(): void {
+    const candidates = discoverModules({ home: this.#o.home, modulePaths: this.#o.modulePaths, ...(this.#o.systemDir ? { systemDir: this.#o.systemDir } : {}) });
+    for (const c of candidates) this.#loadCandidate(c);
+    this.#resolve();
+  }
+
+  #loadCandidate(c: Candidate): void {
+    const kind = c.system ? "system" : "user";
+    let entry: ModuleEntry;
+    try {
+      const loaded = readManifest(c.dir, { allowSystem: c.system });
+      entry = { id: loaded.manifest.id, dir: c.dir, kind: loaded.manifest.kind ?? kind, loaded, state: "installed", grants: [], subscriptions: [] };
+    } catch (e) {
+      const error = e instanceof HostError ? e : new HostError("manifest_invalid", `${c.dir}: ${(e as Error).message}`);
+      entry = { id: c.folder, dir: c.dir, kind, state: "failed", error, grants: [], subscriptions: [] };
+    }
+    const existing = this.#entries.get(entry.id);
+    if (existing) {
+      entry.shadow = true;
+      entry.state = "failed";
+      entry.error = new HostError("module_duplicate", `module id '${entry.id}' at ${c.dir} is already provided by ${existing.dir}; the second is refused. Rename or remove one.`, {
+        details: { id: entry.id, paths: [existing.dir, c.dir] },
+      });
+      this.#shadows.push(entry);
+      return;
+    }
+    this.#entries.set(entry.id, entry);
+    if (entry.loaded) {
+      const { manifest } = entry.loaded;
+      this.kernel.config.registerOwner(manifest.id, manifest.config);
+      for (const [name, cmd] of Object.entries(manifest.commands ?? {})) {
+        this.kernel.bus.declare(manifest.id, name, cmd, { checkOutput: entry.kind === "user" });
+      }
+    }
+  }
+
+  #resolve(): void {
+    const nodes = [...this.#entries.values()]
+      .filter((e) => e.loaded)
+      .map((e) => ({ id: e.id, version: e.loaded!.manifest.version, host: e.loaded!.manifest.host, dependencies: e.loaded!.manifest.dependencies ?? {} }));
+    const { order, failures } = resolveDependencies(nodes, this.#o.hostVersion ?? HOST_VERSION);
+    this.#order = order;
+    for (const [id, error] of failures) {
+      const e = this.#entries.get(id)!;
+      e.state = "failed";
+      e.error = error;
+    }
+    for (const e of this.#entries.values()) if (e.state === "installed") this.#decideGrants(e);
+  }
+
+  /** Decide state and grants from the operator's record: disabled, approval pinned to the hash, revocations. */
+  #decideGrants(e: ModuleEntry): void {
+    const record = this.kernel.store.modules.get(e.id);
+    const revoked = new Set(record?.revoked ?? []);
+    if (record?.disabled) {
+      e.state = "disabled";
+      return;
+    }
+    const declared = toGrants(e.loaded!.manifest.capabilities);
+    if (e.kind === "system") {
+      e.grants = toGrants(SYSTEM_CAPABILITIES as any).filter((g) => !revoked.has(g.name));
+      return;
+    }
+    const elevated = declared.filter((g) => isElevated(g.name)).map((g) => g.name);
+    if (elevated.length > 0 && record?.approvedHash !== e.loaded!.hash) {
+      e.state = "pending_approval";
+      e.error = new HostError("approval_required", `module '${e.id}' requests elevated capabilities (${elevated.join(", ")}); an operator must run \`warden module approve ${e.id}\``, {
+        details: { module: e.id, elevated },
+      });
+      return;
+    }
+    e.grants = declared.filter((g) => !revoked.has(g.name));
+  }
+
+  entry(id: string): ModuleEntry | undefined {
+    return this.#entries.get(id);
+  }
+
+  list(): ModuleSummary[] {
+    return [...this.#entries.values(), ...this.#shadows].map(summarize).sort((a, b) => a.id.localeCompare(b.id) || a.path.localeCompare(b.path));
+  }
+
+  /** Activate every module that can run, in dependency order. */
+  async activateAll(): Promise<void> {
+    for (const id of this.#order) {
+      const e = this.#entries.get(id)!;
+      if (e.state === "installed") await this.ensureActive(id).catch(() => {});
+    }
+    // Dependents of modules that failed in activate() are marked by ensureActive; a module that
+    // is pending approval leaves its dependents waiting, reported the same way.
+    for (const id of this.#order) {
+      const e = this.#entries.get(id)!;
+      if (e.state === "installed") await this.ensureActive(id).catch(() => {});
+    }
+  }
+
+  /** Lazy activation: the module's dependencies first, then the module. */
+  async ensureActive(id: string): Promise<void> {
+    const e = this.#entries.get(id);
+    if (!e) throw new HostError("module_not_found", `no module '${id}' is installed; run \`warden module list\``);
+    if (e.state === "active") return;
+    if (e.activating) return e.activating;
+    if (e.state !== "installed") throw unavailable(e);
+    e.activating = this.#activate(e).finally(() => {
+      delete e.activating;
+    });
+    return e.activating;
+  }
+
+  async #activate(e: ModuleEntry): Promise<void> {
+    const manifest = e.loaded!.manifest;
+    for (const dep of Object.keys(manifest.dependencies ?? {})) {
+      try {
+        await this.ensureActive(dep);
+      } catch (err) {
+        const cause = err as HostError;
+        e.state = "failed";
+        e.error = new HostError("dependency_unresolved", `module '${e.id}' cannot run because its dependency '${dep}' is not available (${cause.code}: ${cause.message})`, {
+          details: { module: e.id, dependency: dep, cause: cause.code },
+        });
+        throw unavailable(e);
+      }
+    }
+    const runtime = e.kind === "system" ? this.#o.runtimes.system : this.#o.runtimes.user;
+    const port = createHostPort({
+      kernel: this.kernel,
+      moduleId: e.id,
+      kind: e.kind,
+      grants: () => e.grants,
+      declaredCommands: new Set(Object.keys(manifest.commands ?? {})),
+      dependencies: Object.keys(manifest.dependencies ?? {}),
+      onRegister: (name) =>
+        this.kernel.bus.bind(e.id, name, (input, call) => {
+          if (!e.active) return Promise.reject(unavailable(e));
+          return e.active.invoke(name, input, call);
+        }),
+      subscribe: (pattern) => {
+        const subId = `s${++this.#subscriptionSeq}`;
+        e.subscriptions.push(this.kernel.events.subscribe(pattern, (payload, event) => e.active?.deliverEvent?.(subId, event, payload)));
+        return subId;
+      },
+    });
+    try {
+      e.active = await runtime.activate(this.#spec(e), port);
+      e.state = "active";
+      delete e.error;
+      this.kernel.log.info({ module: e.id, kind: e.kind }, "module active");
+      this.kernel.events.emit("module.activated", { id: e.id });
+    } catch (err) {
+      this.#cleanup(e);
+      e.state = "failed";
+      e.error = err instanceof HostError ? err : new HostError("module_error", `module '${e.id}' failed to activate: ${(err as Error).message}`);
+      this.kernel.log.warn({ module: e.id, code: e.error.code, err: e.error.message }, "module failed to activate");
+      this.kernel.events.emit("module.failed", { id: e.id, code: e.error.code });
+      throw unavailable(e);
+    }
+  }
+
+  #spec(e: ModuleEntry): ActivationSpec {
+    const m = e.loaded!.manifest;
+    const cfg = this.kernel.config;
+    const cap = (v: number | undefined, def: string, max: string) => Math.min(v ?? (cfg.get(def) as number), cfg.get(max) as number);
+    return {
+      id: e.id,
+      version: m.version,
+      kind: e.kind,
+      dir: e.dir,
+      entryFile: e.loaded!.entryFile,
+      manifest: structuredClone(m),
+      grants: structuredClone(e.grants),
+      limits: {
+        memoryMb: cap(m.limits?.memoryMb, "sandbox.defaultMemoryMb", "sandbox.maxMemoryMb"),
+        timeoutMs: cap(m.limits?.timeoutMs, "sandbox.defaultTimeoutMs", "sandbox.maxTimeoutMs"),
+      },
+    };
+  }
+
+  #cleanup(e: ModuleEntry): void {
+    for (const unsubscribe of e.subscriptions.splice(0)) unsubscribe();
+    this.kernel.bus.unbindModule(e.id);
+    this.kernel.services.withdraw(e.id);
+    delete e.active;
+  }
+
+  async deactivate(id: string): Promise<void> {
+    const e = this.#entries.get(id);
+    if (!e?.active) return;
+    const active = e.active;
+    this.#cleanup(e);
+    e.state = "installed";
+    try {
+      await active.deactivate();
+    } catch (err) {
+      this.kernel.log.warn({ module: id, err: (err as Error).message }, "deactivate threw");
+    }
+  }
+
+  /** Mark a module failed from outside (the sandbox's circuit breaker). */
+  markFailed(id: string, error: HostError): void {
+    const e = this.#entries.get(id);
+    if (!e) return;
+    this.#cleanup(e);
+    e.state = "failed";
+    e.error = error;
+  }
+
+  async deactivateAll(): Promise<void> {
+    for (const id of [...this.#order].reverse()) await this.deactivate(id);
+  }
+
+  // --- operator actions (module.* commands and the modules.manage capability) ---
+
+  record(id: string): ModuleRecord {
+    return this.kernel.store.modules.get(id) ?? {
+      id, disabled: false, grants: null, approvedHash: null, revoked: [], installedPath: null, files: null, updatedAt: new Date().toISOString(),
+    };
+  }
+
+  async approve(id: string, actor: string): Promise<ModuleSummary> {
+    const e = this.#require(id);
+    if (!e.loaded) throw unavailable(e);
+    const grants = e.loaded.manifest.capabilities ?? [];
+    this.kernel.store.transaction(() => {
+      this.kernel.store.modules.put({ ...this.record(id), grants, approvedHash: e.loaded!.hash });
+      this.kernel.audit.append({ actor, action: "module.approve", target: id, data: { hash: e.loaded!.hash, capabilities: grants.map((g) => (typeof g === "string" ? g : g.name)) } });
+    });
+    if (e.state === "pending_approval") {
+      e.state = "installed";
+      delete e.error;
+      this.#decideGrants(e);
+    }
+    return summarize(e);
+  }
+
+  async enable(id: string, actor: string): Promise<ModuleSummary> {
+    const e = this.#require(id);
+    this.kernel.store.transaction(() => {
+      this.kernel.store.modules.put({ ...this.record(id), disabled: false });
+      this.kernel.audit.append({ actor, action: "module.enable", target: id });
+    });
+    if (e.state === "disabled" || e.state === "failed") {
+      if (e.loaded && !(e.error && ["manifest_invalid", "host_incompatible", "dependency_cycle", "module_duplicate"].includes(e.error.code))) {
+        e.state = "installed";
+        delete e.error;
+        this.#decideGrants(e);
+      }
+    }
+    return summarize(e);
+  }
+
+  async disable(id: string, actor: string): Promise<ModuleSummary> {
+    const e = this.#require(id);
+    this.kernel.store.transaction(() => {
+      this.kernel.store.modules.put({ ...this.record(id), disabled: true });
+      this.kernel.audit.append({ actor, action: "module.disable", target: id });
+    });
+    await this.deactivate(id);
+    e.state = "disabled";
+    delete e.error;
+    return summarize(e);
+  }
+
+  inspect(id: string): Record<string, unknown> {
+    const e = this.#require(id);
+    const record = this.kernel.store.modules.get(id);
+    return {
+      ...summarize(e),
+      manifest: e.loaded?.manifest ?? null,
+      manifestHash: e.loaded?.hash ?? null,
+      grants: e.grants.map((g: Grant) => (Object.keys(g.params).length ? { name: g.name, ...g.params } : g.name)),
+      elevated: (e.loaded?.manifest.capabilities ?? []).map((c) => (typeof c === "string" ? c : c.name)).filter(isElevated),
+      approvedHash: record?.approvedHash ?? null,
+      revoked: record?.revoked ?? [],
+      commands: this.kernel.bus.list().filter((c) => c.module === id).map((c) => c.command),
+    };
+  }
+
+  #require(id: string): ModuleEntry {
+    const e = this.#entries.get(id);
+    if (!e) throw new HostError("module_not_found", `no module '${id}' is installed; run \`warden module list\``, { details: { id } });
+    return e;
+  }
+}
+
+function unavailable(e: ModuleEntry): HostError {
+  if (e.state === "pending_approval" && e.error) return e.error;
+  const why = e.error ? `${e.error.code}: ${e.error.message}` : e.state;
+  return new HostError("module_unavailable", `module '${e.id}' is ${e.state} (${why})`, {
+    details: { module: e.id, state: e.state, ...(e.error ? { cause: e.error.code } : {}) },
+  });
+}

@@ -1,0 +1,50 @@
+// The seam between the kernel and whatever runs module code. System modules run in-process
+// (./inprocess-runtime.ts); user modules run in isolates inside sandbox processes (./sandbox/).
+// Both get the same ModuleContext and reach the host only through a HostPort, which is where the
+// kernel checks every capability.
+import type { CallInfo } from "../sdk/context.js";
+import type { Manifest } from "../sdk/manifest.js";
+import type { Grant } from "./capabilities/grants.js";
+
+export interface ActivationSpec {
+  id: string;
+  version: string;
+  kind: "system" | "user";
+  /** Absolute folder of the module. */
+  dir: string;
+  /** Absolute path of the entry file. */
+  entryFile: string;
+  manifest: Manifest;
+  /** Granted capabilities (a copy: the host's own check is what counts). */
+  grants: Grant[];
+  /** Effective limits: the manifest's, capped by host policy. */
+  limits: { memoryMb: number; timeoutMs: number };
+}
+
+/** What a running module may ask of the host. Every method is checked host-side. */
+export interface HostPort {
+  /** A context method call such as `storage.get`; resolves to a JSON-copyable value or throws a HostError. */
+  call(method: string, args: unknown[]): Promise<unknown>;
+  /** Binding a command handler; throws if the manifest does not declare it or the capability is missing. */
+  register(name: string): void;
+  /** Log lines from the module (checked against log.write host-side). */
+  log(level: "debug" | "info" | "warn" | "error", message: string, data?: unknown): void;
+  /** Only for in-process (system) modules: plain-object services between trusted modules. */
+  services?: { provide(name: string, service: object): void; use(name: string): unknown };
+  /** Only for in-process modules: subscribe a local function to events. */
+  subscribe?(pattern: string, handler: (payload: unknown, event: string) => void): () => void;
+}
+
+export interface ActiveModule {
+  /** Run a registered command. Rejects with a HostError (module_error, timeout, memory_limit, module_crashed, ...). */
+  invoke(command: string, input: unknown, call: CallInfo): Promise<unknown>;
+  /** Deliver an event to the module's subscribers (sandboxed modules subscribe through `events.on`). */
+  deliverEvent?(subscriptionId: string, event: string, payload: unknown): void;
+  deactivate(): Promise<void>;
+}
+
+export interface ModuleRuntime {
+  activate(spec: ActivationSpec, port: HostPort): Promise<ActiveModule>;
+  /** Stop everything this runtime started (sandbox processes, timers). */
+  close(): Promise<void>;
+}

@@ -1,0 +1,37 @@
+// In-process services between trusted modules: a provider offers a named object; a module may use
+// it only if it lists the provider in its dependencies. Capabilities backed by a service (cache.use,
+// security.manage, auth.manage) find it here by service name, never by module name.
+import { HostError } from "./errors.js";
+
+export class ServiceRegistry {
+  readonly #services = new Map<string, { provider: string; service: object }>();
+
+  provide(provider: string, name: string, service: object): void {
+    const existing = this.#services.get(name);
+    if (existing && existing.provider !== provider) {
+      throw new HostError("module_duplicate", `service '${name}' is already provided by module '${existing.provider}'`);
+    }
+    this.#services.set(name, { provider, service });
+  }
+
+  withdraw(provider: string): void {
+    for (const [name, s] of this.#services) if (s.provider === provider) this.#services.delete(name);
+  }
+
+  providerOf(name: string): string | undefined {
+    return this.#services.get(name)?.provider;
+  }
+
+  /** For capability implementations: the service or a clear module_unavailable. */
+  require<T>(name: string): T {
+    const s = this.#services.get(name);
+    if (!s) {
+      throw new HostError("module_unavailable", `no active module provides the '${name}' service; check \`warden module list\``);
+    }
+    return s.service as T;
+  }
+
+  get(name: string): object | undefined {
+    return this.#services.get(name)?.service;
+  }
+}

@@ -1,0 +1,47 @@
+// Versioned schema migrations for system.brain. Append only: a shipped migration never changes.
+// PRAGMA user_version records how many have run.
+
+export const MIGRATIONS: readonly string[] = [
+  // 1: config, module records, per-module storage
+  `
+  CREATE TABLE config (
+    key        TEXT PRIMARY KEY,
+    value      TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+  );
+  CREATE TABLE modules (
+    id             TEXT PRIMARY KEY,
+    disabled       INTEGER NOT NULL DEFAULT 0,
+    grants         TEXT,
+    approved_hash  TEXT,
+    revoked        TEXT NOT NULL DEFAULT '[]',
+    installed_path TEXT,
+    files          TEXT,
+    updated_at     TEXT NOT NULL
+  );
+  CREATE TABLE storage (
+    module TEXT NOT NULL,
+    key    TEXT NOT NULL,
+    value  TEXT NOT NULL,
+    bytes  INTEGER NOT NULL,
+    PRIMARY KEY (module, key)
+  ) WITHOUT ROWID;
+  CREATE TABLE storage_usage (
+    module TEXT PRIMARY KEY,
+    bytes  INTEGER NOT NULL
+  );
+  `,
+  // 2: the audit chain
+  `
+  CREATE TABLE audit (
+    seq       INTEGER PRIMARY KEY,
+    time      TEXT NOT NULL,
+    actor     TEXT NOT NULL,
+    action    TEXT NOT NULL,
+    target    TEXT,
+    data      TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash      TEXT NOT NULL
+  );
+  `,
+];

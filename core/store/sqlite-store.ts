@@ -1,0 +1,235 @@
+// The embedded default store: SQLite in WAL mode with synchronous=FULL, so a write that returned
+// has been fsynced and survives a crash of the process (and of the machine).
+import Database from "better-sqlite3";
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import { HostError } from "../errors.js";
+import { MIGRATIONS } from "./migrations.js";
+import type { AuditRepo, AuditRow, ConfigRepo, ModuleRecord, ModuleRepo, StorageRepo, Store } from "./store.js";
+
+type DB = Database.Database;
+
+export function openSqliteStore(file: string): Store {
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  const db = new Database(file);
+  db.pragma("journal_mode = WAL");
+  db.pragma("synchronous = FULL");
+  db.pragma("foreign_keys = ON");
+  db.pragma("busy_timeout = 5000");
+  migrate(db);
+  return new SqliteStore(db);
+}
+
+function migrate(db: DB): void {
+  const current = db.pragma("user_version", { simple: true }) as number;
+  if (current > MIGRATIONS.length) {
+    throw new HostError(
+      "internal",
+      `system.brain is at schema version ${current} but this host knows only ${MIGRATIONS.length}; upgrade Warden`,
+    );
+  }
+  for (let v = current; v < MIGRATIONS.length; v++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[v]!);
+      db.pragma(`user_version = ${v + 1}`);
+    }).immediate();
+  }
+}
+
+const now = () => new Date().toISOString();
+
+class SqliteStore implements Store {
+  readonly config: ConfigRepo;
+  readonly modules: ModuleRepo;
+  readonly storage: StorageRepo;
+  readonly audit: AuditRepo;
+  readonly #db: DB;
+
+  constructor(db: DB) {
+    this.#db = db;
+    this.config = new SqliteConfig(db);
+    this.modules = new SqliteModules(db);
+    this.storage = new SqliteStorage(db);
+    this.audit = new SqliteAudit(db);
+  }
+
+  transaction<T>(fn: () => T): T {
+    return this.#db.transaction(fn).immediate();
+  }
+
+  close(): void {
+    if (this.#db.open) this.#db.close();
+  }
+}
+
+class SqliteConfig implements ConfigRepo {
+  #get; #set; #del; #all;
+  constructor(db: DB) {
+    this.#get = db.prepare<[string], { value: string }>("SELECT value FROM config WHERE key = ?");
+    this.#set = db.prepare("INSERT INTO config (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at");
+    this.#del = db.prepare("DELETE FROM config WHERE key = ?");
+    this.#all = db.prepare<[], { key: string; value: string }>("SELECT key, value FROM config ORDER BY key");
+  }
+  get(key: string): unknown {
+    const row = this.#get.get(key);
+    return row ? JSON.parse(row.value) : undefined;
+  }
+  set(key: string, value: unknown): void {
+    this.#set.run(key, JSON.stringify(value), now());
+  }
+  delete(key: string): boolean {
+    return this.#del.run(key).changes > 0;
+  }
+  all(): Record<string, unknown> {
+    const out: Record<string, unknown> = Object.create(null);
+    for (const row of this.#all.all()) out[row.key] = JSON.parse(row.value);
+    return out;
+  }
+}
+
+interface ModuleRow {
+  id: string; disabled: number; grants: string | null; approved_hash: string | null;
+  revoked: string; installed_path: string | null; files: string | null; updated_at: string;
+}
+
+class SqliteModules implements ModuleRepo {
+  #get; #put; #del; #all;
+  constructor(db: DB) {
+    this.#get = db.prepare<[string], ModuleRow>("SELECT * FROM modules WHERE id = ?");
+    this.#put = db.prepare(`INSERT INTO modules (id, disabled, grants, approved_hash, revoked, installed_path, files, updated_at)
+      VALUES (@id, @disabled, @grants, @approved_hash, @revoked, @installed_path, @files, @updated_at)
+      ON CONFLICT(id) DO UPDATE SET disabled = excluded.disabled, grants = excluded.grants,
+        approved_hash = excluded.approved_hash, revoked = excluded.revoked,
+        installed_path = excluded.installed_path, files = excluded.files, updated_at = excluded.updated_at`);
+    this.#del = db.prepare("DELETE FROM modules WHERE id = ?");
+    this.#all = db.prepare<[], ModuleRow>("SELECT * FROM modules ORDER BY id");
+  }
+  get(id: string): ModuleRecord | undefined {
+    const row = this.#get.get(id);
+    return row ? fromRow(row) : undefined;
+  }
+  put(r: ModuleRecord): void {
+    this.#put.run({
+      id: r.id,
+      disabled: r.disabled ? 1 : 0,
+      grants: r.grants === null ? null : JSON.stringify(r.grants),
+      approved_hash: r.approvedHash,
+      revoked: JSON.stringify(r.revoked),
+      installed_path: r.installedPath,
+      files: r.files === null ? null : JSON.stringify(r.files),
+      updated_at: now(),
+    });
+  }
+  delete(id: string): boolean {
+    return this.#del.run(id).changes > 0;
+  }
+  all(): ModuleRecord[] {
+    return this.#all.all().map(fromRow);
+  }
+}
+
+function fromRow(row: ModuleRow): ModuleRecord {
+  return {
+    id: row.id,
+    disabled: row.disabled === 1,
+    grants: row.grants === null ? null : JSON.parse(row.grants),
+    approvedHash: row.approved_hash,
+    revoked: JSON.parse(row.revoked),
+    installedPath: row.installed_path,
+    files: row.files === null ? null : JSON.parse(row.files),
+    updatedAt: row.updated_at,
+  };
+}
+
+class SqliteStorage implements StorageRepo {
+  readonly #db: DB;
+  #get; #old; #put; #del; #list; #usage; #setUsage; #purge; #purgeUsage;
+  constructor(db: DB) {
+    this.#db = db;
+    this.#get = db.prepare<[string, string], { value: string }>("SELECT value FROM storage WHERE module = ? AND key = ?");
+    this.#old = db.prepare<[string, string], { bytes: number }>("SELECT bytes FROM storage WHERE module = ? AND key = ?");
+    this.#put = db.prepare("INSERT INTO storage (module, key, value, bytes) VALUES (?, ?, ?, ?) ON CONFLICT(module, key) DO UPDATE SET value = excluded.value, bytes = excluded.bytes");
+    this.#del = db.prepare("DELETE FROM storage WHERE module = ? AND key = ?");
+    // The range bound makes prefix listing exact for any key string (no LIKE wildcards to escape).
+    this.#list = db.prepare<[string, string, string, number], { key: string }>("SELECT key FROM storage WHERE module = ? AND key >= ? AND key < ? ORDER BY key LIMIT ?");
+    this.#usage = db.prepare<[string], { bytes: number }>("SELECT bytes FROM storage_usage WHERE module = ?");
+    this.#setUsage = db.prepare("INSERT INTO storage_usage (module, bytes) VALUES (?, ?) ON CONFLICT(module) DO UPDATE SET bytes = excluded.bytes");
+    this.#purge = db.prepare("DELETE FROM storage WHERE module = ?");
+    this.#purgeUsage = db.prepare("DELETE FROM storage_usage WHERE module = ?");
+  }
+  get(moduleId: string, key: string): string | undefined {
+    return this.#get.get(moduleId, key)?.value;
+  }
+  set(moduleId: string, key: string, json: string, maxBytes: number): number {
+    return this.#db.transaction(() => {
+      const bytes = Buffer.byteLength(key) + Buffer.byteLength(json);
+      const old = this.#old.get(moduleId, key)?.bytes ?? 0;
+      const total = this.usage(moduleId) - old + bytes;
+      if (total > maxBytes) {
+        throw new HostError(
+          "quota_exceeded",
+          `module '${moduleId}' storage quota exceeded: ${total} bytes requested, ${maxBytes} allowed`,
+          { details: { requested: total, allowed: maxBytes } },
+        );
+      }
+      this.#put.run(moduleId, key, json, bytes);
+      this.#setUsage.run(moduleId, total);
+      return total;
+    }).immediate();
+  }
+  delete(moduleId: string, key: string): boolean {
+    return this.#db.transaction(() => {
+      const old = this.#old.get(moduleId, key)?.bytes;
+      if (old === undefined) return false;
+      this.#del.run(moduleId, key);
+      this.#setUsage.run(moduleId, Math.max(0, this.usage(moduleId) - old));
+      return true;
+    }).immediate();
+  }
+  list(moduleId: string, prefix: string, limit: number): string[] {
+    return this.#list.all(moduleId, prefix, prefix + "\u{10FFFF}", limit).map((r) => r.key);
+  }
+  usage(moduleId: string): number {
+    return this.#usage.get(moduleId)?.bytes ?? 0;
+  }
+  purge(moduleId: string): number {
+    return this.#db.transaction(() => {
+      const n = this.#purge.run(moduleId).changes;
+      this.#purgeUsage.run(moduleId);
+      return n;
+    }).immediate();
+  }
+}
+
+interface AuditDbRow { seq: number; time: string; actor: string; action: string; target: string | null; data: string; prev_hash: string; hash: string }
+
+class SqliteAudit implements AuditRepo {
+  #append; #last; #range; #tail; #count;
+  constructor(db: DB) {
+    this.#append = db.prepare("INSERT INTO audit (seq, time, actor, action, target, data, prev_hash, hash) VALUES (@seq, @time, @actor, @action, @target, @data, @prevHash, @hash)");
+    this.#last = db.prepare<[], AuditDbRow>("SELECT * FROM audit ORDER BY seq DESC LIMIT 1");
+    this.#range = db.prepare<[number, number], AuditDbRow>("SELECT * FROM audit WHERE seq >= ? ORDER BY seq LIMIT ?");
+    this.#tail = db.prepare<[number], AuditDbRow>("SELECT * FROM (SELECT * FROM audit ORDER BY seq DESC LIMIT ?) ORDER BY seq");
+    this.#count = db.prepare<[], { n: number }>("SELECT COUNT(*) AS n FROM audit");
+  }
+  append(row: AuditRow): void {
+    this.#append.run(row);
+  }
+  last(): AuditRow | undefined {
+    const r = this.#last.get();
+    return r ? auditFromRow(r) : undefined;
+  }
+  range(fromSeq: number, limit: number): AuditRow[] {
+    return this.#range.all(fromSeq, limit).map(auditFromRow);
+  }
+  tail(n: number): AuditRow[] {
+    return this.#tail.all(n).map(auditFromRow);
+  }
+  count(): number {
+    return this.#count.get()!.n;
+  }
+}
+
+function auditFromRow(r: AuditDbRow): AuditRow {
+  return { seq: r.seq, time: r.time, actor: r.actor, action: r.action, target: r.target, data: r.data, prevHash: r.prev_hash, hash: r.hash };
+}

@@ -1,0 +1,159 @@
+// The ModuleContext: the only door a module has to the host. Every method here is backed by one
+// capability in core/capabilities/catalogue.ts; calling a method whose capability was not granted
+// throws a CapabilityError (code `capability_denied`). The same type is implemented in-process for
+// system modules and by the sandbox prelude over the bridge for user modules, so every method that
+// reaches the host returns a Promise.
+
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+
+/** Who is calling a command. Modules see a copy; they cannot forge one. */
+export type Caller =
+  | { kind: "operator" }
+  | { kind: "token"; tokenId: string; name?: string; scopes: string[] }
+  | { kind: "module"; moduleId: string };
+
+export interface CallInfo {
+  /** The full command name, `<module>.<command>`. */
+  command: string;
+  caller: Caller;
+}
+
+export type CommandHandler<I = any, O = unknown> = (input: I, call: CallInfo) => O | Promise<O>;
+
+export interface CommandsApi {
+  /** Bind a handler to a command declared in module.json. Needs `commands.register`. */
+  register<I = any, O = unknown>(name: string, handler: CommandHandler<I, O>): void;
+  /** Call another module's command as this module. Needs `commands.invoke` (scoped by `commands`). */
+  invoke<O = unknown>(command: string, input?: Record<string, unknown>): Promise<O>;
+  /** Dispatch for an external caller (the REST surface). Needs `commands.dispatch` (elevated). */
+  dispatch<O = unknown>(call: { command: string; input: unknown; caller: Caller }): Promise<O>;
+  /** Every declared command with its schemas. Needs `commands.dispatch`. */
+  catalogue(): Promise<CommandInfo[]>;
+}
+
+export interface CommandInfo {
+  /** `<module>.<command>` */
+  command: string;
+  module: string;
+  name: string;
+  description: string;
+  input: Record<string, unknown>;
+  output?: Record<string, unknown>;
+  args: string[];
+  permission: string;
+  readOnly: boolean;
+}
+
+export interface StorageApi {
+  /** Needs `storage.read`. Keys are private to the module. */
+  get<T extends JsonValue = JsonValue>(key: string): Promise<T | undefined>;
+  /** Needs `storage.read`. Keys with the given prefix, sorted. */
+  list(prefix?: string): Promise<string[]>;
+  /** Needs `storage.write`. The value must be JSON; the write is durable once this resolves. */
+  set(key: string, value: JsonValue): Promise<void>;
+  /** Needs `storage.write`. Resolves to whether the key existed. */
+  delete(key: string): Promise<boolean>;
+}
+
+export interface CacheSetOptions {
+  /** Time to live in milliseconds; omitted means the cache's default. */
+  ttlMs?: number;
+  tags?: string[];
+}
+
+export interface CacheApi {
+  /** Needs `cache.use`. Entries are namespaced per module. */
+  get<T extends JsonValue = JsonValue>(key: string): Promise<T | undefined>;
+  set(key: string, value: JsonValue, options?: CacheSetOptions): Promise<void>;
+  delete(key: string): Promise<boolean>;
+  /** Remove this module's entries carrying the tag. */
+  invalidateTag(tag: string): Promise<number>;
+}
+
+export interface CacheAdminApi {
+  /** Needs `cache.manage`. */
+  status(): Promise<JsonValue>;
+  clear(): Promise<number>;
+  purgeTag(tag: string): Promise<number>;
+  enable(): Promise<void>;
+  disable(): Promise<void>;
+}
+
+export interface ConfigApi {
+  /** Needs `config.read`. This module's settings (defaults from its manifest's config schema). */
+  get<T extends JsonValue = JsonValue>(key?: string): Promise<T | undefined>;
+  /** Needs `config.manage` (elevated). Any key, validated against the owning module's schema. */
+  set(key: string, value: JsonValue): Promise<void>;
+}
+
+export interface EventsApi {
+  /** Needs `events.subscribe`. Returns a function that unsubscribes. */
+  on(event: string, handler: (payload: JsonValue, event: string) => void): () => void;
+  /** Needs `events.emit`. By default a module may emit only `<its id>.*` events. */
+  emit(event: string, payload?: JsonValue): Promise<void>;
+}
+
+export interface LogApi {
+  /** Needs `log.write`. Fire and forget; data is redacted and size-capped by the host. */
+  debug(message: string, data?: Record<string, unknown>): void;
+  info(message: string, data?: Record<string, unknown>): void;
+  warn(message: string, data?: Record<string, unknown>): void;
+  error(message: string, data?: Record<string, unknown>): void;
+}
+
+export interface AuditApi {
+  /** Needs `audit.read`. The last `n` events, oldest first. */
+  tail(n?: number): Promise<JsonValue[]>;
+  /** Needs `audit.read`. */
+  verify(): Promise<JsonValue>;
+  /** Needs `audit.write`. Appends to the tamper-evident chain; fails closed. */
+  record(action: string, target?: string, data?: Record<string, unknown>): Promise<void>;
+}
+
+export interface ModulesApi {
+  /** Needs `modules.manage`. */
+  list(): Promise<JsonValue[]>;
+  inspect(id: string): Promise<JsonValue>;
+  approve(id: string): Promise<void>;
+  enable(id: string): Promise<void>;
+  disable(id: string): Promise<void>;
+}
+
+/** Service-backed management APIs (provided by system modules, reached through capabilities). */
+export type ManageApi = Record<string, (...args: any[]) => Promise<any>>;
+
+export interface ServicesApi {
+  /** Offer an in-process service to modules that depend on this one. System modules only. */
+  provide(name: string, service: object): void;
+  /** Use a service of a module listed in this module's dependencies. System modules only. */
+  use<T = unknown>(name: string): T;
+}
+
+export interface ModuleInfo {
+  id: string;
+  version: string;
+  kind: "system" | "user";
+}
+
+export interface ModuleContext {
+  readonly module: ModuleInfo;
+  readonly commands: CommandsApi;
+  readonly storage: StorageApi;
+  readonly cache: CacheApi;
+  readonly cacheAdmin: CacheAdminApi;
+  readonly config: ConfigApi;
+  readonly events: EventsApi;
+  readonly log: LogApi;
+  readonly audit: AuditApi;
+  readonly modules: ModulesApi;
+  /** Needs `security.manage`. */
+  readonly security: ManageApi;
+  /** Needs `auth.manage`. */
+  readonly auth: ManageApi;
+  readonly services: ServicesApi;
+}
+
+export interface ModuleDefinition {
+  activate(ctx: ModuleContext): void | Promise<void>;
+  deactivate?(): void | Promise<void>;
+}

@@ -1,0 +1,5 @@
+// What module authors import: `import type { ModuleContext } from "warden/sdk"`.
+export type * from "./context.js";
+export type * from "./manifest.js";
+export type { ErrorCode } from "../core/errors.js";
+export { ERROR_CATALOGUE } from "../core/errors.js";

@@ -1,0 +1,32 @@
+// The shape of module.json after validation (see manifests/module.schema.json).
+
+export type JsonSchema = Record<string, unknown>;
+
+export type CapabilityRequest = string | ({ name: string } & Record<string, unknown>);
+
+export interface CommandManifest {
+  description: string;
+  input: JsonSchema;
+  output?: JsonSchema;
+  /** Positional CLI argument names, in order; each must be a property of `input`. */
+  args?: string[];
+  /** Permission a caller's scopes must match; defaults to `<module>.<command>`. */
+  permission?: string;
+  /** Safe to call with GET on REST (no side effects). */
+  readOnly?: boolean;
+}
+
+export interface Manifest {
+  id: string;
+  version: string;
+  host: string;
+  description: string;
+  kind?: "system" | "user";
+  entry: string;
+  capabilities?: CapabilityRequest[];
+  dependencies?: Record<string, string>;
+  limits?: { memoryMb?: number; timeoutMs?: number };
+  commands?: Record<string, CommandManifest>;
+  /** JSON Schema (type object) of this module's settings, with defaults. */
+  config?: JsonSchema;
+}

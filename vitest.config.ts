@@ -1,0 +1,12 @@
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    include: ["test/**/*.test.ts"],
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    // Sandbox and CLI suites start child processes; two workers match the 2-core machines.
+    pool: "forks",
+    maxWorkers: 2,
+  },
+});
