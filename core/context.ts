@@ -18,12 +18,16 @@ export interface ContextOptions {
 export function createModuleContext(o: ContextOptions): ModuleContext {
   const { port, info } = o;
 
-  const guard = (method: string) => {
+  const guard = (method: string, args: unknown[] = []) => {
     const capability = capabilityForMethod(method);
-    if (capability !== undefined && !o.granted().has(capability)) throw new CapabilityError(info.id, capability);
+    if (capability !== undefined && !o.granted().has(capability)) {
+      // The port refuses and audits the attempt; the module gets the error at once.
+      port.call(method, args).catch(() => {});
+      throw new CapabilityError(info.id, capability);
+    }
   };
   const method = (name: string) => (...args: unknown[]) => {
-    guard(name);
+    guard(name, args);
     return port.call(name, args);
   };
 

@@ -65,11 +65,10 @@ export function createHostPort(o: PortOptions): HostPort {
         return o.subscribe(pattern);
       }
       const capability = capabilityForMethod(method);
-      const impl = capability === undefined ? undefined : implementationFor(method);
-      if (capability === undefined || impl === undefined) {
-        throw new CapabilityError(moduleId, method, "no such context method exists");
-      }
+      if (capability === undefined) throw new CapabilityError(moduleId, method, "no such context method exists");
       const grant = grantFor(capability);
+      const impl = implementationFor(method);
+      if (impl === undefined) throw new HostError("input_invalid", `${method} is not called through the port (use the context's own method)`);
       return impl({ kernel, moduleId, grant }, args);
     },
 

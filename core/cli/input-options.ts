@@ -60,7 +60,9 @@ export function addInputOptions(cmd: Command, info: CommandInfo): Mapping {
   const positionals = info.args.filter((a) => a in props);
   for (const a of positionals) {
     const desc = props[a]?.description ?? "";
-    cmd.argument(required.has(a) ? `<${a}>` : `[${a}]`, desc);
+    // Optional for commander even when required by the schema: `--name x` or `--input` may supply
+    // it, and the schema check names whatever is still missing.
+    cmd.argument(`[${a}]`, desc + (required.has(a) ? " (required)" : ""));
   }
   const flags: Mapping["flags"] = [];
   for (const [prop, schema] of Object.entries(props)) {
