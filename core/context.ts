@@ -83,6 +83,7 @@ export function createModuleContext(o: ContextOptions): ModuleContext {
     log: Object.freeze({ debug: log("debug"), info: log("info"), warn: log("warn"), error: log("error") }),
     audit: Object.freeze(namespaces.audit) as any,
     modules: Object.freeze(namespaces.modules) as any,
+    home: Object.freeze(namespaces.home) as any,
     security: serviceNamespace("security") as any,
     auth: serviceNamespace("auth") as any,
     services: Object.freeze({

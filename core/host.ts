@@ -60,8 +60,9 @@ export class Host {
       const bus = new CommandBus();
       const events = new EventBus((err, event) => log.warn({ event, err: String(err) }, "event subscriber failed"));
       const services = new ServiceRegistry();
+      config.onChange((key) => events.emit("config.changed", { key }));
       // `modules` is filled in below: the loader needs the kernel and the kernel exposes the loader.
-      const kernel = { store, config, bus, events, services, audit, log } as unknown as Kernel;
+      const kernel = { home, store, config, bus, events, services, audit, log } as unknown as Kernel;
 
       const system = new InProcessRuntime();
       const user = options.userRuntime === "inprocess" ? system : (options.userRuntime ?? (await defaultUserRuntime(config, log)));

@@ -6,6 +6,8 @@ import { createModuleContext } from "./context.js";
 import { HostError, isErrorCode } from "./errors.js";
 import type { ActivationSpec, ActiveModule, HostPort, ModuleRuntime } from "./runtime.js";
 
+let activations = 0;
+
 export class InProcessRuntime implements ModuleRuntime {
   async activate(spec: ActivationSpec, port: HostPort): Promise<ActiveModule> {
     const handlers = new Map<string, CommandHandler>();
@@ -18,7 +20,9 @@ export class InProcessRuntime implements ModuleRuntime {
     });
     let mod: Partial<ModuleDefinition>;
     try {
-      mod = await import(pathToFileURL(spec.entryFile).href);
+      // A fresh module instance per activation, so module-level state never leaks between two
+      // hosts in one process or across a reload.
+      mod = await import(`${pathToFileURL(spec.entryFile).href}?activation=${++activations}`);
     } catch (e) {
       throw new HostError("module_error", `module '${spec.id}' failed to load its entry: ${(e as Error).message}`);
     }

@@ -29,6 +29,8 @@ export interface ModuleAdmin {
 }
 
 export interface Kernel {
+  /** The host's home directory. */
+  readonly home: string;
   readonly store: Store;
   readonly config: ConfigService;
   readonly bus: CommandBus;

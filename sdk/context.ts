@@ -47,8 +47,8 @@ export interface CommandInfo {
 export interface StorageApi {
   /** Needs `storage.read`. Keys are private to the module. */
   get<T extends JsonValue = JsonValue>(key: string): Promise<T | undefined>;
-  /** Needs `storage.read`. Keys with the given prefix, sorted. */
-  list(prefix?: string): Promise<string[]>;
+  /** Needs `storage.read`. Keys with the given prefix, sorted (at most `limit`, default 1000, max 100000). */
+  list(prefix?: string, limit?: number): Promise<string[]>;
   /** Needs `storage.write`. The value must be JSON; the write is durable once this resolves. */
   set(key: string, value: JsonValue): Promise<void>;
   /** Needs `storage.write`. Resolves to whether the key existed. */
@@ -110,6 +110,11 @@ export interface AuditApi {
   record(action: string, target?: string, data?: Record<string, unknown>): Promise<void>;
 }
 
+export interface HomeApi {
+  /** Needs `home.write` (elevated). Writes <home>/<name> with mode 0600; resolves to its path. */
+  writeSecretFile(name: string, content: string): Promise<string>;
+}
+
 export interface ModulesApi {
   /** Needs `modules.manage`. */
   list(): Promise<JsonValue[]>;
@@ -146,6 +151,7 @@ export interface ModuleContext {
   readonly log: LogApi;
   readonly audit: AuditApi;
   readonly modules: ModulesApi;
+  readonly home: HomeApi;
   /** Needs `security.manage`. */
   readonly security: ManageApi;
   /** Needs `auth.manage`. */

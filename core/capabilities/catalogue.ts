@@ -172,6 +172,13 @@ const defs: CapabilityDef[] = [
     methods: ["modules.list", "modules.inspect", "modules.approve", "modules.enable", "modules.disable"],
   },
   {
+    name: "home.write",
+    meaning: "write a private file (mode 0600) into the host's home, e.g. a bootstrap token",
+    elevated: true,
+    params: noParams,
+    methods: ["home.writeSecretFile"],
+  },
+  {
     name: "log.write",
     meaning: "write to the host log (redacted, rate-capped)",
     elevated: false,

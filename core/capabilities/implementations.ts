@@ -1,6 +1,8 @@
 // Host-side implementations of every context method, keyed by `namespace.method`. The HostPort
 // has already checked that the calling module holds the capability (and passes its grant, for
 // scoped parameters); these functions check their arguments and do the work.
+import { chmodSync, renameSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { HostError, CapabilityError } from "../errors.js";
 import type { Kernel } from "../kernel.js";
 import { matchesAny } from "./grants.js";
@@ -84,7 +86,7 @@ const IMPLEMENTATIONS: Record<string, Impl> = {
   },
   "storage.list": ({ kernel, moduleId }, [prefix, limit]) => {
     const p = optString("storage.list", prefix, "prefix") ?? "";
-    const n = typeof limit === "number" && limit > 0 ? Math.min(limit, 10_000) : 1000;
+    const n = typeof limit === "number" && limit > 0 ? Math.min(limit, 100_000) : 1000;
     return kernel.store.storage.list(moduleId, p, n);
   },
   "storage.set": ({ kernel, moduleId }, [k, v]) => {
@@ -135,6 +137,17 @@ const IMPLEMENTATIONS: Record<string, Impl> = {
     const { actor: _drop, ...rest } = (data ?? {}) as Record<string, unknown>;
     kernel.audit.append({ actor, action, ...(t === undefined ? {} : { target: t }), data: rest });
     return undefined;
+  },
+
+  "home.writeSecretFile": ({ kernel }, [name, content]) => {
+    if (typeof name !== "string" || !/^[a-z][a-z0-9.-]{0,63}$/.test(name)) throw bad("home.writeSecretFile", "name must be a plain file name like bootstrap.token");
+    if (typeof content !== "string" || content.length > 64 * 1024) throw bad("home.writeSecretFile", "content must be a string of at most 64 KiB");
+    const file = join(kernel.home, name);
+    const tmp = `${file}.${process.pid}.tmp`;
+    writeFileSync(tmp, content, { mode: 0o600 });
+    chmodSync(tmp, 0o600);
+    renameSync(tmp, file);
+    return file;
   },
 
   "modules.list": ({ kernel }) => kernel.modules.list(),

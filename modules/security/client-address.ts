@@ -1,0 +1,74 @@
+// Who a client is: IPv4-mapped IPv6 addresses fold to IPv4, IPv6 clients are keyed by their /64
+// (one host usually owns the whole /64), and lists of addresses and CIDRs are matched with
+// node's BlockList rather than hand-written prefix arithmetic.
+import { BlockList, isIP } from "node:net";
+
+export function foldMapped(ip: string): string {
+  const m = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
+  return m ? m[1]! : ip;
+}
+
+function expandV6(ip: string): number[] | undefined {
+  const zone = ip.indexOf("%");
+  const addr = zone >= 0 ? ip.slice(0, zone) : ip;
+  let tail: number[] = [];
+  let head = addr;
+  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(addr);
+  if (v4) {
+    const p = v4[1]!.split(".").map(Number);
+    tail = [(p[0]! << 8) | p[1]!, (p[2]! << 8) | p[3]!];
+    head = addr.slice(0, -v4[1]!.length).replace(/:$/, "") || "";
+    if (head.endsWith(":")) head += ":";
+  }
+  const [l, r] = head.split("::") as [string, string | undefined];
+  const left = l ? l.split(":").map((h) => parseInt(h, 16)) : [];
+  const right = r !== undefined && r !== "" ? r.split(":").map((h) => parseInt(h, 16)) : [];
+  const fill = 8 - left.length - right.length - tail.length;
+  if (fill < 0 || (r === undefined && fill !== 0)) return undefined;
+  return [...left, ...new Array(fill).fill(0), ...right, ...tail];
+}
+
+/** The key that windows and blocks are kept under. */
+export function clientKey(ip: string): string {
+  const folded = foldMapped(ip.trim());
+  if (isIP(folded) === 6) {
+    const groups = expandV6(folded);
+    if (!groups) return folded;
+    return groups.slice(0, 4).map((g) => g.toString(16)).join(":") + "::/64";
+  }
+  return folded;
+}
+
+export class AddressList {
+  readonly #list = new BlockList();
+  readonly entries: string[];
+
+  constructor(entries: readonly string[]) {
+    this.entries = [...entries];
+    for (const e of entries) {
+      const [addr, bits] = e.split("/") as [string, string | undefined];
+      const a = foldMapped(addr);
+      const family = isIP(a) === 6 ? "ipv6" : "ipv4";
+      if (!isIP(a)) throw new Error(`'${e}' is not an IP address or CIDR`);
+      if (bits === undefined) this.#list.addAddress(a, family);
+      else this.#list.addSubnet(a, Number(bits), family);
+    }
+  }
+
+  has(ip: string): boolean {
+    if (this.entries.length === 0) return false;
+    const a = foldMapped(ip);
+    const family = isIP(a);
+    if (!family) return false;
+    return this.#list.check(a, family === 6 ? "ipv6" : "ipv4");
+  }
+}
+
+export function validateAddressList(entries: readonly string[]): string | undefined {
+  try {
+    new AddressList(entries);
+    return undefined;
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
