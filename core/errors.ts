@@ -26,6 +26,7 @@ export const ERROR_CATALOGUE = {
   bootstrap_token_rejected: { exit: 3, http: 403, hint: "The bootstrap token is for local tooling; grant a REST token with `warden auth grant`." },
   command_not_found: { exit: 2, http: 404, hint: "Run `warden --help` or `warden <module> --help` to list commands." },
   module_not_found: { exit: 2, http: 404, hint: "Run `warden module list` to see known modules." },
+  not_found: { exit: 2, http: 404, hint: "Check the name or id; list commands show what exists." },
   input_invalid: { exit: 2, http: 400, hint: "Fix the listed fields; `warden <module> <command> --help` shows the input." },
   config_invalid: { exit: 2, http: 400, hint: "Run `warden config list` to see keys and their current values." },
   module_unavailable: { exit: 4, http: 503, hint: "Run `warden module inspect <id>` to see why the module is not active." },

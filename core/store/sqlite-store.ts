@@ -1,7 +1,7 @@
 // The embedded default store: SQLite in WAL mode with synchronous=FULL, so a write that returned
 // has been fsynced and survives a crash of the process (and of the machine).
 import Database from "better-sqlite3";
-import { mkdirSync } from "node:fs";
+import { chmodSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { HostError } from "../errors.js";
 import { MIGRATIONS } from "./migrations.js";
@@ -13,6 +13,14 @@ export function openSqliteStore(file: string): Store {
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   const db = new Database(file);
   db.pragma("journal_mode = WAL");
+  // Tokens' hashes, grants and module data live here: owner-only, like the home itself.
+  for (const f of [file, `${file}-wal`, `${file}-shm`]) {
+    try {
+      chmodSync(f, 0o600);
+    } catch {
+      // -wal/-shm appear with the first write; SQLite gives them the main file's mode.
+    }
+  }
   db.pragma("synchronous = FULL");
   db.pragma("foreign_keys = ON");
   db.pragma("busy_timeout = 5000");

@@ -1,0 +1,227 @@
+// The AuthManager: API tokens whose secrets are stored only as argon2id hashes (OWASP: 19 MiB,
+// t=2, p=1), looked up by token id. Verification runs argon2 once per token and minute at most:
+// a positive result is cached under a digest of the token (never the token) for up to 60 s, and
+// revoke, rotate and reset drop those entries at once.
+import { createHash } from "node:crypto";
+import argon2 from "argon2";
+import { LRUCache } from "lru-cache";
+import { parseDuration } from "./durations.js";
+import { Semaphore } from "./semaphore.js";
+import { newToken, newTokenId, parseToken } from "./token-format.js";
+
+export const ARGON2 = { type: argon2.argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
+const CACHE_MS = 60_000;
+const USAGE_WRITE_MS = 60_000;
+
+export interface TokenRecord {
+  id: string;
+  name: string;
+  scopes: string[];
+  hash: string;
+  created_at: string;
+  expires_at: string | null;
+  revoked_at: string | null;
+  last_used_at: string | null;
+  last_request_at: string | null;
+  bootstrap: boolean;
+  /** The previous secret during a rotation's grace period. */
+  prev: { hash: string; until: string } | null;
+}
+
+export interface Identity {
+  tokenId: string;
+  name: string;
+  scopes: string[];
+  bootstrap: boolean;
+}
+
+/** The module's private storage (ctx.storage). */
+export interface TokenStorage {
+  get(key: string): Promise<unknown>;
+  set(key: string, value: any): Promise<void>;
+  delete(key: string): Promise<boolean>;
+  list(prefix?: string, limit?: number): Promise<string[]>;
+}
+
+export class AuthError extends Error {
+  constructor(readonly code: "unauthorized" | "token_expired" | "token_revoked" | "input_invalid" | "not_found", message: string) {
+    super(message);
+  }
+}
+
+const SCOPE = /^(\*|[a-z][a-z0-9-]*(\.[A-Za-z0-9_-]+)*(\.\*)?)$/;
+
+export class AuthManager {
+  readonly #storage: TokenStorage;
+  readonly #now: () => number;
+  readonly #argon = new Semaphore(2);
+  readonly #verified = new LRUCache<string, { identity: Identity; expiresAt: number }>({ max: 10_000, ttl: CACHE_MS });
+  /** token id -> digests cached for it, so a revoke drops them at once */
+  readonly #digestsById = new Map<string, Set<string>>();
+  readonly #usageWritten = new Map<string, { used: number; request: number }>();
+  #dummyHash: Promise<string> | undefined;
+  /** Counts argon2 verifications (the tests prove that a blocked client causes none). */
+  argonRuns = 0;
+
+  constructor(storage: TokenStorage, now: () => number = Date.now) {
+    this.#storage = storage;
+    this.#now = now;
+  }
+
+  async grant(o: { name: string; scopes: string[]; expires?: string; bootstrap?: boolean }): Promise<{ id: string; name: string; token: string; scopes: string[]; expires_at: string | null }> {
+    const name = o.name.trim();
+    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(name)) throw new AuthError("input_invalid", `token name '${o.name}' must be 1-64 letters, digits, '.', '_' or '-'`);
+    const bad = o.scopes.filter((s) => !SCOPE.test(s));
+    if (o.scopes.length === 0 || bad.length) throw new AuthError("input_invalid", `scopes must be permission patterns like *, security.* or hello.greet${bad.length ? `; not: ${bad.join(", ")}` : ""}`);
+    let expiresAt: string | null = null;
+    if (o.expires !== undefined) {
+      const ms = parseDuration(o.expires);
+      if (!ms) throw new AuthError("input_invalid", `--expires '${o.expires}' must look like 30d, 12h, 90m or 45s`);
+      expiresAt = new Date(this.#now() + ms).toISOString();
+    }
+    const existing = await this.#storage.get(`n:${name}`);
+    if (typeof existing === "string") {
+      const r = await this.#record(existing);
+      if (r && !r.revoked_at) throw new AuthError("input_invalid", `a token named '${name}' exists; revoke it or choose another name`);
+    }
+    const id = newTokenId();
+    const { token, secret } = newToken(id);
+    const record: TokenRecord = {
+      id, name, scopes: [...new Set(o.scopes)], hash: await argon2.hash(secret, ARGON2), created_at: new Date(this.#now()).toISOString(),
+      expires_at: expiresAt, revoked_at: null, last_used_at: null, last_request_at: null, bootstrap: o.bootstrap ?? false, prev: null,
+    };
+    await this.#storage.set(`t:${id}`, record);
+    await this.#storage.set(`n:${name}`, id);
+    return { id, name, token, scopes: record.scopes, expires_at: expiresAt };
+  }
+
+  async list(): Promise<Array<Omit<TokenRecord, "hash" | "prev" | "revoked_at"> & { revoked_at: string | null }>> {
+    const out = [];
+    for (const key of await this.#storage.list("t:", 100_000)) {
+      const r = (await this.#storage.get(key)) as TokenRecord | undefined;
+      if (!r) continue;
+      out.push({ id: r.id, name: r.name, scopes: r.scopes, created_at: r.created_at, expires_at: r.expires_at, last_used_at: r.last_used_at, last_request_at: r.last_request_at, revoked_at: r.revoked_at, bootstrap: r.bootstrap });
+    }
+    return out.sort((a, b) => a.created_at.localeCompare(b.created_at));
+  }
+
+  async revoke(ref: string): Promise<{ id: string; name: string; revoked_at: string }> {
+    const r = await this.#resolve(ref);
+    r.revoked_at ??= new Date(this.#now()).toISOString();
+    r.prev = null;
+    await this.#storage.set(`t:${r.id}`, r);
+    this.#forget(r.id);
+    return { id: r.id, name: r.name, revoked_at: r.revoked_at };
+  }
+
+  async rotate(ref: string, grace?: string): Promise<{ id: string; name: string; token: string; scopes: string[]; expires_at: string | null; old_valid_until: string | null }> {
+    const r = await this.#resolve(ref);
+    if (r.revoked_at) throw new AuthError("token_revoked", `token '${r.name}' is revoked; grant a new one`);
+    let graceMs = 0;
+    if (grace !== undefined) {
+      const ms = parseDuration(grace);
+      if (ms === undefined) throw new AuthError("input_invalid", `--grace '${grace}' must look like 1h, 30m or 45s`);
+      graceMs = ms;
+    }
+    const { token, secret } = newToken(r.id);
+    const until = graceMs > 0 ? new Date(this.#now() + graceMs).toISOString() : null;
+    r.prev = until ? { hash: r.hash, until } : null;
+    r.hash = await argon2.hash(secret, ARGON2);
+    await this.#storage.set(`t:${r.id}`, r);
+    this.#forget(r.id);
+    return { id: r.id, name: r.name, token, scopes: r.scopes, expires_at: r.expires_at, old_valid_until: until };
+  }
+
+  /** Revokes every token; the caller issues a new bootstrap token. */
+  async revokeAll(): Promise<number> {
+    let n = 0;
+    for (const t of await this.list()) {
+      if (!t.revoked_at) {
+        await this.revoke(t.id);
+        n++;
+      }
+    }
+    this.#verified.clear();
+    this.#digestsById.clear();
+    return n;
+  }
+
+  /** Checks a presented token. Throws AuthError with unauthorized / token_expired / token_revoked. */
+  async verify(token: string): Promise<Identity> {
+    const digest = createHash("sha256").update(String(token)).digest("base64url");
+    const hit = this.#verified.get(digest);
+    if (hit) {
+      if (hit.expiresAt > this.#now()) return hit.identity;
+      this.#verified.delete(digest);
+    }
+    const parsed = parseToken(token);
+    if (!parsed) throw new AuthError("unauthorized", "missing or malformed token");
+    const record = await this.#record(parsed.id);
+    const matched = await this.#argon.run(async () => {
+      this.argonRuns++;
+      if (!record) {
+        // An unknown id costs the same argon2 work as a wrong secret.
+        await argon2.verify(await this.#dummy(), parsed.secret).catch(() => false);
+        return undefined;
+      }
+      if (await argon2.verify(record.hash, parsed.secret)) return "current" as const;
+      if (record.prev && Date.parse(record.prev.until) > this.#now() && (await argon2.verify(record.prev.hash, parsed.secret))) return "previous" as const;
+      return undefined;
+    });
+    if (record) await this.#touch(record, "request");
+    if (!record || !matched) throw new AuthError("unauthorized", "invalid token");
+    if (record.revoked_at) throw new AuthError("token_revoked", `token '${record.name}' was revoked at ${record.revoked_at}`);
+    const now = this.#now();
+    if (record.expires_at && Date.parse(record.expires_at) <= now) throw new AuthError("token_expired", `token '${record.name}' expired at ${record.expires_at}`);
+    const identity: Identity = { tokenId: record.id, name: record.name, scopes: [...record.scopes], bootstrap: record.bootstrap };
+    let validUntil = now + CACHE_MS;
+    if (record.expires_at) validUntil = Math.min(validUntil, Date.parse(record.expires_at));
+    if (matched === "previous") validUntil = Math.min(validUntil, Date.parse(record.prev!.until));
+    this.#verified.set(digest, { identity, expiresAt: validUntil });
+    if (!this.#digestsById.has(record.id)) this.#digestsById.set(record.id, new Set());
+    this.#digestsById.get(record.id)!.add(digest);
+    return identity;
+  }
+
+  /** Records a successful authenticated call; written at most once a minute per token. */
+  async noteUse(tokenId: string): Promise<void> {
+    const r = await this.#record(tokenId);
+    if (r) await this.#touch(r, "used");
+  }
+
+  async #touch(r: TokenRecord, what: "used" | "request"): Promise<void> {
+    const now = this.#now();
+    const w = this.#usageWritten.get(r.id) ?? { used: 0, request: 0 };
+    const field = what === "used" ? "last_used_at" : "last_request_at";
+    if (now - w[what] < USAGE_WRITE_MS) return;
+    w[what] = now;
+    this.#usageWritten.set(r.id, w);
+    const fresh = (await this.#record(r.id)) ?? r;
+    fresh[field] = new Date(now).toISOString();
+    if (what === "used") fresh.last_request_at = fresh[field];
+    await this.#storage.set(`t:${r.id}`, fresh);
+  }
+
+  async #record(id: string): Promise<TokenRecord | undefined> {
+    return (await this.#storage.get(`t:${id}`)) as TokenRecord | undefined;
+  }
+
+  async #resolve(ref: string): Promise<TokenRecord> {
+    const byId = await this.#record(ref);
+    if (byId) return byId;
+    const id = await this.#storage.get(`n:${ref}`);
+    const byName = typeof id === "string" ? await this.#record(id) : undefined;
+    if (!byName) throw new AuthError("not_found", `no token with id or name '${ref}'; run \`warden auth list\``);
+    return byName;
+  }
+
+  #forget(id: string): void {
+    for (const d of this.#digestsById.get(id) ?? []) this.#verified.delete(d);
+    this.#digestsById.delete(id);
+  }
+
+  #dummy(): Promise<string> {
+    this.#dummyHash ??= argon2.hash(newToken(newTokenId()).secret, ARGON2);
+    return this.#dummyHash;
+  }
+}

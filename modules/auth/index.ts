@@ -1,0 +1,63 @@
+// The auth system module: owns the AuthManager, keeps tokens in its own storage, writes the
+// bootstrap token to <home>/bootstrap.token on the home's first initialisation, and offers
+// verification to the REST surface as the `auth` service.
+import type { CallInfo, ModuleContext } from "../../sdk/context.js";
+import { AuthManager } from "./auth-manager.js";
+
+const BOOTSTRAP_FILE = "bootstrap.token";
+
+export async function activate(ctx: ModuleContext) {
+  const auth = new AuthManager(ctx.storage as any);
+
+  const actor = (call?: CallInfo) =>
+    !call ? "operator:local" : call.caller.kind === "operator" ? "operator:local" : call.caller.kind === "token" ? `token:${call.caller.tokenId}` : `module:${call.caller.moduleId}`;
+
+  const issueBootstrap = async (call?: CallInfo) => {
+    // Recorded before the token exists: if the audit chain cannot be written, no token is issued.
+    await ctx.audit.record("token.bootstrap", "admin", { actor: actor(call) });
+    const t = await auth.grant({ name: "admin", scopes: ["*"], bootstrap: true });
+    const file = await ctx.home.writeSecretFile(BOOTSTRAP_FILE, t.token + "\n");
+    await ctx.storage.set("bootstrap", { id: t.id, at: new Date().toISOString() });
+    return { id: t.id, file };
+  };
+
+  if ((await ctx.storage.get("bootstrap")) === undefined) await issueBootstrap();
+
+  const manage = {
+    grant: async (o: { name: string; scopes: string[]; expires?: string }, call?: CallInfo) => {
+      const t = await auth.grant(o);
+      await ctx.audit.record("token.grant", t.id, { name: t.name, scopes: t.scopes, expires_at: t.expires_at, actor: actor(call) });
+      return t;
+    },
+    list: async () => (await auth.list()).map(({ bootstrap: _b, ...t }) => t),
+    revoke: async (ref: string, call?: CallInfo) => {
+      const r = await auth.revoke(ref);
+      await ctx.audit.record("token.revoke", r.id, { name: r.name, actor: actor(call) });
+      return r;
+    },
+    rotate: async (ref: string, grace?: string, call?: CallInfo) => {
+      const r = await auth.rotate(ref, grace);
+      await ctx.audit.record("token.rotate", r.id, { name: r.name, old_valid_until: r.old_valid_until, actor: actor(call) });
+      return r;
+    },
+    reset: async (call?: CallInfo) => {
+      const revoked = await auth.revokeAll();
+      await ctx.audit.record("token.reset", "*", { revoked, actor: actor(call) });
+      const b = await issueBootstrap(call);
+      return { revoked, bootstrap_token_id: b.id, bootstrap_file: b.file };
+    },
+  };
+
+  ctx.services.provide("auth", {
+    verify: (token: string) => auth.verify(token),
+    noteUse: (tokenId: string) => auth.noteUse(tokenId),
+    manager: auth,
+    manage,
+  });
+
+  ctx.commands.register("grant", (input: { name: string; scopes: string[]; expires?: string }, call) => manage.grant(input, call));
+  ctx.commands.register("list", () => manage.list());
+  ctx.commands.register("revoke", ({ ref }: { ref: string }, call) => manage.revoke(ref, call));
+  ctx.commands.register("rotate", ({ ref, grace }: { ref: string; grace?: string }, call) => manage.rotate(ref, grace, call));
+  ctx.commands.register("reset", (_input, call) => manage.reset(call));
+}
