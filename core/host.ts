@@ -78,6 +78,7 @@ export class Host {
       bus.setHooks({ ensureActive: (id) => (HOST_NAMESPACES.has(id) ? Promise.resolve() : loader.ensureActive(id)) });
       registerHostCommands({ bus, loader, config, audit, store });
       loader.load();
+      await loader.activateStartup();
       return new Host(home, kernel, loader, user === system ? [system] : [system, user]);
     } catch (e) {
       store.close();

@@ -23,6 +23,8 @@ export interface Manifest {
   description: string;
   kind?: "system" | "user";
   entry: string;
+  /** `lazy` (default): activated on first use; `startup`: when the host starts. */
+  activation?: "lazy" | "startup";
   capabilities?: CapabilityRequest[];
   dependencies?: Record<string, string>;
   limits?: { memoryMb?: number; timeoutMs?: number };

@@ -137,6 +137,14 @@ export class ModuleLoader {
     }
   }
 
+  /** Activate the modules whose manifest asks for `"activation": "startup"`. */
+  async activateStartup(): Promise<void> {
+    for (const id of this.#order) {
+      const e = this.#entries.get(id)!;
+      if (e.state === "installed" && e.loaded?.manifest.activation === "startup") await this.ensureActive(id).catch(() => {});
+    }
+  }
+
   /** Lazy activation: the module's dependencies first, then the module. */
   async ensureActive(id: string): Promise<void> {
     const e = this.#entries.get(id);

@@ -1,7 +1,7 @@
 // The host logger: pino, JSON lines, secrets redacted by field and by shape. Lines carrying
 // `security: true` also go to <home>/logs/security.log.
 import { mkdirSync, openSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import pino, { type Logger } from "pino";
 import { redact, scrubString } from "./redact.js";
 
@@ -45,6 +45,7 @@ export function createLogger(o: LoggerOptions = {}): Logger {
 function toStream(d: NodeJS.WritableStream | number | string): pino.DestinationStream {
   if (typeof d === "number") return pino.destination({ fd: d, sync: true });
   if (typeof d === "string") {
+    mkdirSync(dirname(d), { recursive: true, mode: 0o700 });
     const fd = openSync(d, "a", 0o600);
     return pino.destination({ fd, sync: true });
   }

@@ -158,6 +158,9 @@ export class SecurityManager {
   #blockNow(client: string, now: number, seconds: number, reason: string, code: "blocked" | "rate_limited"): Refusal {
     const b: Block = { until: now + seconds * 1000, reason };
     this.#c.set(`b:${client}`, b, { tags: [TAG_BLOCK], ttlMs: seconds * 1000 });
+    // The block is the penalty; when it ends the client starts with fresh windows.
+    this.#c.delete(`w:c:${client}`);
+    this.#c.delete(`w:f:${client}`);
     this.onBlock(client, b.until, reason);
     return { ...blocked(b, now), code, status: 429 };
   }
