@@ -119,7 +119,7 @@ export function registerHostCommands(deps: { bus: CommandBus; loader: ModuleLoad
   };
   for (const [ns, cmds] of Object.entries(commands)) {
     for (const [name, { run, ...manifest }] of Object.entries(cmds)) {
-      bus.declare(ns, name, manifest, { checkOutput: false });
+      bus.declare(ns, name, manifest, { checkOutput: false, kind: "host" });
       bus.bind(ns, name, run);
     }
   }

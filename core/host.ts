@@ -38,6 +38,7 @@ export class Host {
   readonly loader: ModuleLoader;
   readonly #runtimes: ModuleRuntime[];
   #closed = false;
+  readonly #surfaces: string[] = [];
 
   private constructor(home: string, kernel: Kernel, loader: ModuleLoader, runtimes: ModuleRuntime[]) {
     this.home = home;
@@ -99,9 +100,33 @@ export class Host {
     await this.loader.activateAll();
   }
 
+  /**
+   * Starts every `surface:*` service (the REST API is one): network listeners exist only in a
+   * serving host. Returns each surface's lines for the operator.
+   */
+  async startSurfaces(): Promise<string[]> {
+    const lines: string[] = [];
+    for (const name of this.kernel.services.names("surface:")) {
+      const surface = this.kernel.services.get(name) as { start(): Promise<{ url?: string; lines?: string[] }> };
+      const info = await surface.start();
+      this.#surfaces.push(name);
+      lines.push(...(info.lines ?? []));
+    }
+    return lines;
+  }
+
+  /** Stops surfaces, draining in-flight requests. */
+  async stopSurfaces(): Promise<void> {
+    for (const name of this.#surfaces.splice(0).reverse()) {
+      const surface = this.kernel.services.get(name) as { stop(): Promise<void> } | undefined;
+      await surface?.stop().catch((e) => this.kernel.log.error({ surface: name, err: String(e) }, "surface did not stop cleanly"));
+    }
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    await this.stopSurfaces();
     await this.loader.deactivateAll();
     for (const r of this.#runtimes) await r.close();
     this.kernel.store.close();

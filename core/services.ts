@@ -31,6 +31,11 @@ export class ServiceRegistry {
     return s.service as T;
   }
 
+  /** Names of the services whose name starts with the prefix (e.g. `surface:`). */
+  names(prefix = ""): string[] {
+    return [...this.#services.keys()].filter((n) => n.startsWith(prefix)).sort();
+  }
+
   get(name: string): object | undefined {
     return this.#services.get(name)?.service;
   }

@@ -35,6 +35,8 @@ export interface CommandInfo {
   /** `<module>.<command>` */
   command: string;
   module: string;
+  /** Who owns it: a system module, a user module, or the host itself (module.*, config.*, audit.*). */
+  kind: "system" | "user" | "host";
   name: string;
   description: string;
   input: Record<string, unknown>;

@@ -10,6 +10,7 @@ import { scanGlobalOptions, type GlobalOptions } from "./argv.js";
 import { addInputOptions, buildInput } from "./input-options.js";
 import { printError, printResult, type Io } from "./output.js";
 import { registerServe } from "./serve.js";
+import { controlRequest, responseError } from "../control/client.js";
 
 const stdio: Io = {
   out: (s) => process.stdout.write(s.endsWith("\n") ? s : s + "\n"),
@@ -64,15 +65,34 @@ function buildProgram(host: Host, globals: GlobalOptions, io: Io, result: { code
         const self = actionArgs[actionArgs.length - 1] as Command;
         const positionals = actionArgs.slice(0, mapping.positionals.length);
         const input = buildInput(info, mapping, positionals, self.opts());
-        // `module list` answers with real states, so it activates what can be activated.
-        if (info.command === "module.list") await host.activateAll();
-        const out = await host.run(info.command, input);
+        const out = await runCommand(host, info.command, input);
         result.code = printResult(io, out, globals.json);
       });
     }
   }
   registerServe(program, host, io);
+  program
+    .command("status")
+    .description("say whether a host is serving this home (commands then run there) or the CLI runs in-process")
+    .action(async () => {
+      const r = await controlRequest(host.home, { op: "status" });
+      const out = r?.ok ? r.result : { mode: "in-process", home: host.home, note: "no host is serving this home; each command runs in this process" };
+      if (r && !r.ok) throw responseError(r);
+      result.code = printResult(io, out, globals.json);
+    });
   return program;
+}
+
+/** Through the serving host's control socket when there is one, otherwise in this process. */
+async function runCommand(host: Host, command: string, input: unknown): Promise<unknown> {
+  const r = await controlRequest(host.home, { op: "call", command, input });
+  if (r) {
+    if (!r.ok) throw responseError(r);
+    return r.result;
+  }
+  // `module list` answers with real states, so it activates what can be activated.
+  if (command === "module.list") await host.activateAll();
+  return host.run(command, input);
 }
 
 function commanderExit(e: CommanderError, io: Io, globals: GlobalOptions): number {

@@ -1,29 +1,45 @@
-// `warden serve`: a long-running host. Until the api module lands this activates every module,
-// says what is active and how to call it, and waits for SIGINT/SIGTERM to stop cleanly.
+// `warden serve`: a long-running host. Activates every module, starts the surfaces (the REST API)
+// and the control socket, then waits for SIGINT/SIGTERM to drain requests, flush write-behind
+// state and stop sandbox processes.
 import type { Command } from "commander";
+import { startControlServer, stopControlServer } from "../control/server.js";
+import { toHostError } from "../errors.js";
 import type { Host } from "../host.js";
 import { table, type Io } from "./output.js";
 
 export function registerServe(program: Command, host: Host, io: Io): void {
   program
     .command("serve")
-    .description("run the host until interrupted")
-    .option("--enable-api", "enable the REST API for this run only (not persisted)")
-    .action(async () => {
-      await host.activateAll();
-      const modules = host.loader.list();
-      io.out(table(modules as unknown as Record<string, unknown>[], ["id", "version", "kind", "state", "error"]));
-      const examples = host.kernel.bus.list().filter((c) => host.loader.entry(c.module)?.kind === "user" && host.loader.entry(c.module)?.state === "active");
-      if (examples.length) {
-        io.out("\nCall a command from another terminal, for example:");
-        for (const c of examples.slice(0, 5)) io.out(`  npx warden ${c.module} ${c.name}${c.args.map((a) => ` <${a}>`).join("")} --modules <same --modules as here>`);
+    .description("run the host (REST API, control socket) until interrupted")
+    .option("--enable-api", "enable the REST API for this run only (not persisted); issues a token for the examples on first run")
+    .action(async (opts: { enableApi?: boolean }) => {
+      if (opts.enableApi) {
+        host.kernel.config.override("api.enabled", true);
+        host.kernel.config.override("api.newcomer", true);
       }
-      io.out(`\nhost ready (home ${host.home}); press Ctrl-C to stop`);
-      await new Promise<void>((resolve) => {
-        const stop = () => resolve();
-        process.once("SIGINT", stop);
-        process.once("SIGTERM", stop);
+      await host.activateAll();
+      const startedAt = new Date().toISOString();
+      const control = await startControlServer(host.home, {
+        call: (command, input) => host.run(command, input),
+        status: () => ({ mode: "serving", pid: process.pid, home: host.home, started_at: startedAt }),
       });
-      io.out("stopping");
+      let lines: string[];
+      try {
+        lines = await host.startSurfaces();
+      } catch (e) {
+        await stopControlServer(control, host.home);
+        throw toHostError(e);
+      }
+      io.out(table(host.loader.list() as unknown as Record<string, unknown>[], ["id", "version", "kind", "state", "error"]));
+      io.out("");
+      for (const line of lines) io.out(line);
+      io.out(`\nhost serving (home ${host.home}, pid ${process.pid}); CLI commands for this home now run here. Ctrl-C stops it.`);
+      await new Promise<void>((resolve) => {
+        process.once("SIGINT", resolve);
+        process.once("SIGTERM", resolve);
+      });
+      io.out("stopping: draining requests and flushing state");
+      await host.stopSurfaces();
+      await stopControlServer(control, host.home);
     });
 }

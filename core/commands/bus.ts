@@ -40,13 +40,14 @@ export class CommandBus {
     this.#hooks = hooks;
   }
 
-  declare(moduleId: string, name: string, m: CommandManifest, options: { checkOutput: boolean }): void {
+  declare(moduleId: string, name: string, m: CommandManifest, options: { checkOutput: boolean; kind: CommandInfo["kind"] }): void {
     const command = `${moduleId}.${name}`;
     if (this.#commands.has(command)) throw new HostError("module_duplicate", `command ${command} is declared twice`);
     this.#commands.set(command, {
       info: {
         command,
         module: moduleId,
+        kind: options.kind,
         name,
         description: m.description,
         input: m.input,

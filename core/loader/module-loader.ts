@@ -72,7 +72,7 @@ export class ModuleLoader {
       const { manifest } = entry.loaded;
       this.kernel.config.registerOwner(manifest.id, manifest.config);
       for (const [name, cmd] of Object.entries(manifest.commands ?? {})) {
-        this.kernel.bus.declare(manifest.id, name, cmd, { checkOutput: entry.kind === "user" });
+        this.kernel.bus.declare(manifest.id, name, cmd, { checkOutput: entry.kind === "user", kind: entry.kind });
       }
     }
   }

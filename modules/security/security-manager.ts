@@ -35,6 +35,7 @@ export type Refusal = {
   allow: false;
   status: number;
   code: "rate_limited" | "blocked" | "locked_down" | "security_unavailable";
+  message: string;
   reason: string;
   retry_after?: number;
   blocked_until?: string;
@@ -118,9 +119,9 @@ export class SecurityManager {
 
   #check(ip: string): Decision {
     const client = clientKey(ip);
-    if (this.#deny.has(ip)) return { allow: false, status: 403, code: "blocked", reason: "this client is on the deny list" };
+    if (this.#deny.has(ip)) return { allow: false, status: 403, code: "blocked", message: "this client may not call the API", reason: "this client is on the deny list" };
     if (this.#allow.entries.length > 0 && !this.#allow.has(ip)) {
-      return { allow: false, status: 403, code: "blocked", reason: "this client is not on the allow list" };
+      return { allow: false, status: 403, code: "blocked", message: "this client may not call the API", reason: "this client is not on the allow list" };
     }
     if (!this.#s.enabled || this.#trusted.has(ip)) return { allow: true, client };
     const now = this.#now();
@@ -162,7 +163,8 @@ export class SecurityManager {
     this.#c.delete(`w:c:${client}`);
     this.#c.delete(`w:f:${client}`);
     this.onBlock(client, b.until, reason);
-    return { ...blocked(b, now), code, status: 429 };
+    const r = blocked(b, now);
+    return { ...r, code, status: 429, message: code === "rate_limited" ? `rate limit exceeded; retry after ${r.retry_after} s` : r.message };
   }
 
   // --- operator actions ---
@@ -227,13 +229,15 @@ const iso = (ms: number) => new Date(ms).toISOString();
 const secondsLeft = (until: number, now: number) => Math.max(1, Math.ceil((until - now) / 1000));
 
 function blocked(b: Block, now: number): Refusal {
-  return { allow: false, status: 429, code: "blocked", reason: b.reason, retry_after: secondsLeft(b.until, now), blocked_until: iso(b.until) };
+  const retry = secondsLeft(b.until, now);
+  return { allow: false, status: 429, code: "blocked", message: `this client is blocked; retry after ${retry} s`, reason: b.reason, retry_after: retry, blocked_until: iso(b.until) };
 }
 
 function lockedDown(l: Lockdown, now: number): Refusal {
-  return { allow: false, status: 503, code: "locked_down", reason: l.reason, retry_after: secondsLeft(l.until, now), locked_until: iso(l.until) };
+  const retry = secondsLeft(l.until, now);
+  return { allow: false, status: 503, code: "locked_down", message: `the host is locked down; retry after ${retry} s`, reason: l.reason, retry_after: retry, locked_until: iso(l.until) };
 }
 
 function unavailable(e: unknown): Refusal {
-  return { allow: false, status: 503, code: "security_unavailable", reason: `security state cannot be read or written (${(e as Error)?.message ?? e}); refusing to stay safe`, retry_after: 5 };
+  return { allow: false, status: 503, code: "security_unavailable", message: "security state is unavailable; the request is refused to stay safe", reason: `security state cannot be read or written (${(e as Error)?.message ?? e}); refusing to stay safe`, retry_after: 5 };
 }

@@ -1,0 +1,21 @@
+// The control socket: one JSON line in, one JSON line out, per connection. Authenticated with the
+// bootstrap token, which only the home's owner can read.
+import { join } from "node:path";
+
+export const MAX_CONTROL_BYTES = 16 * 1024 * 1024;
+
+export type ControlRequest =
+  | { op: "call"; token: string; command: string; input: unknown }
+  | { op: "status"; token: string };
+
+export type ControlResponse =
+  | { ok: true; result: unknown }
+  | { ok: false; error: { code: string; message: string; [k: string]: unknown } };
+
+export function socketPath(home: string): string {
+  return join(home, "control.sock");
+}
+
+export function bootstrapTokenPath(home: string): string {
+  return join(home, "bootstrap.token");
+}

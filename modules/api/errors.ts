@@ -1,0 +1,39 @@
+// One error body for every failure, with the status from the host's shared table.
+import type { FastifyReply } from "fastify";
+import { ERROR_CATALOGUE } from "../../sdk/index.js";
+
+export interface ApiErrorFields {
+  code: string;
+  message: string;
+  reason?: string;
+  retry_after?: number;
+  blocked_until?: string;
+  locked_until?: string;
+  details?: unknown;
+}
+
+export function statusFor(code: string): number {
+  return Object.prototype.hasOwnProperty.call(ERROR_CATALOGUE, code) ? ERROR_CATALOGUE[code as keyof typeof ERROR_CATALOGUE].http : 500;
+}
+
+export function sendError(reply: FastifyReply, e: ApiErrorFields, status = statusFor(e.code)): FastifyReply {
+  const body: { error: ApiErrorFields } = { error: { code: e.code, message: e.message } };
+  for (const k of ["reason", "retry_after", "blocked_until", "locked_until", "details"] as const) {
+    if (e[k] !== undefined) (body.error as any)[k] = e[k];
+  }
+  if (e.retry_after !== undefined) reply.header("Retry-After", String(e.retry_after));
+  return reply.code(status).type("application/json; charset=utf-8").send(body);
+}
+
+/** Turns whatever a dispatch threw into the public shape; anything unknown is `internal`, no details. */
+export function publicError(err: unknown): ApiErrorFields {
+  const e = err as { code?: unknown; message?: unknown; details?: unknown; reason?: string; retryAfter?: number };
+  if (e && typeof e.code === "string" && Object.prototype.hasOwnProperty.call(ERROR_CATALOGUE, e.code) && e.code !== "internal") {
+    const out: ApiErrorFields = { code: e.code, message: String(e.message ?? e.code) };
+    if (e.details !== undefined) out.details = e.details;
+    if (e.reason !== undefined) out.reason = e.reason;
+    if (e.retryAfter !== undefined) out.retry_after = e.retryAfter;
+    return out;
+  }
+  return { code: "internal", message: "internal error" };
+}

@@ -1,0 +1,67 @@
+// The api system module. It offers the `surface:api` service, which `warden serve` starts: the
+// server listens only in a serving host, never in a one-shot CLI process.
+import type { FastifyInstance } from "fastify";
+import type { ModuleContext } from "../../sdk/context.js";
+import { buildServer, type ApiDeps, type ApiSettings } from "./server.js";
+
+export async function activate(ctx: ModuleContext) {
+  const security = ctx.services.use<ApiDeps["security"]>("security");
+  const auth = ctx.services.use<ApiDeps["auth"] & { manage: { grant(o: { name: string; scopes: string[] }): Promise<{ token: string }> } }>("auth");
+  let settings = (await ctx.config.get()) as unknown as ApiSettings & { newcomer: boolean };
+  let app: FastifyInstance | undefined;
+
+  ctx.events.on("config.changed", async (payload) => {
+    if (String((payload as { key?: string } | null)?.key ?? "").startsWith("api.")) settings = (await ctx.config.get()) as any;
+  });
+
+  const deps: ApiDeps = {
+    settings: () => settings,
+    security,
+    auth,
+    dispatch: (call) => ctx.commands.dispatch(call),
+    catalogue: () => ctx.commands.catalogue(),
+    version: ctx.module.version,
+    log: (level, msg, data) => ctx.log[level](msg, data),
+  };
+
+  /** On a newcomer's first run: one REST token for the example (user module) commands. */
+  const newcomerToken = async (): Promise<string | undefined> => {
+    if (!settings.newcomer || (await ctx.storage.get("newcomer_token_issued")) !== undefined) return undefined;
+    const userCommands = (await ctx.commands.catalogue()).filter((c) => c.kind === "user");
+    const scopes = [...new Set(userCommands.map((c) => c.permission))];
+    if (scopes.length === 0) return undefined;
+    const t = await auth.manage.grant({ name: `newcomer-${Date.now().toString(36)}`, scopes });
+    await ctx.storage.set("newcomer_token_issued", new Date().toISOString());
+    return t.token;
+  };
+
+  ctx.services.provide("surface:api", {
+    async start(): Promise<{ url: string; lines: string[] }> {
+      app = buildServer(deps);
+      const address = await app.listen({ host: settings.host, port: settings.port });
+      const lines: string[] = [];
+      if (!settings.enabled) {
+        lines.push("REST API is disabled: every request gets 503 api_disabled.", "Turn it on with `warden config set api.enabled true` and restart `warden serve`.");
+      } else {
+        lines.push(`REST API on ${address}/api/v1/ (OpenAPI at ${address}/api/v1/openapi.json)`);
+        const token = await newcomerToken();
+        if (token) {
+          const example = (await ctx.commands.catalogue()).find((c) => c.module === "hello" && c.name === "greet");
+          lines.push("", "A REST token for the example commands (shown once; keep it):", `  ${token}`, "");
+          if (example) lines.push("Try:", `  curl -s -X POST ${address}/api/v1/hello/greet -H 'Authorization: Bearer ${token}' -H 'Content-Type: application/json' -d '{"name":"Ada"}'`);
+        }
+      }
+      ctx.log.info("REST surface listening", { address, enabled: settings.enabled });
+      return { url: address, lines };
+    },
+    async stop(): Promise<void> {
+      const a = app;
+      app = undefined;
+      await a?.close();
+    },
+    address(): string | undefined {
+      const addr = app?.server.address();
+      return addr && typeof addr === "object" ? `http://${addr.address}:${addr.port}` : undefined;
+    },
+  });
+}

@@ -1,0 +1,231 @@
+// The fastify app. Every request, in this order: API enabled -> CORS/CSRF -> security check
+// (blocks, lockdown, windows) -> token (Bearer or X-API-Key) -> auth verify (failures feed the
+// failed-auth window) -> bootstrap token refused -> dispatch (permission, input validation, handler).
+import { readFileSync } from "node:fs";
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import type { Caller, CommandInfo } from "../../sdk/context.js";
+import { publicError, sendError, type ApiErrorFields } from "./errors.js";
+import { applySecurityHeaders } from "./headers.js";
+import { BodyError, parseJsonBody } from "./json-body.js";
+import { openApiDocument } from "./openapi.js";
+
+export interface ApiSettings {
+  enabled: boolean;
+  host: string;
+  port: number;
+  body_limit: number;
+  cors_origins: string[];
+  tls_cert: string;
+  tls_key: string;
+  header_timeout_ms: number;
+  request_timeout_ms: number;
+  keep_alive_timeout_ms: number;
+  max_json_depth: number;
+}
+
+type Decision =
+  | { allow: true; client: string; limit?: { limit: number; remaining: number; reset: number } }
+  | ({ allow: false; status: number } & ApiErrorFields);
+
+export interface ApiDeps {
+  settings: () => ApiSettings;
+  security: { check(ip: string): Decision; recordFailure(ip: string): Decision; clientAddress(peer: string, xff?: string): string };
+  auth: { verify(token: string): Promise<{ tokenId: string; name: string; scopes: string[]; bootstrap: boolean }>; noteUse(id: string): Promise<void> };
+  dispatch(call: { command: string; input: unknown; caller: Caller }): Promise<unknown>;
+  catalogue(): Promise<CommandInfo[]>;
+  version: string;
+  log(level: "info" | "warn" | "error", msg: string, data?: Record<string, unknown>): void;
+}
+
+const MODULE_RE = /^[a-z][a-z0-9-]{1,39}$/;
+const COMMAND_RE = /^[a-z][a-zA-Z0-9-]{0,39}$/;
+const STATE_CHANGING = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+
+export function buildServer(deps: ApiDeps): FastifyInstance {
+  const s = deps.settings();
+  const https = Boolean(s.tls_cert && s.tls_key);
+  const app = Fastify({
+    logger: false,
+    bodyLimit: s.body_limit,
+    connectionTimeout: s.request_timeout_ms,
+    keepAliveTimeout: s.keep_alive_timeout_ms,
+    requestTimeout: s.request_timeout_ms,
+    return503OnClosing: true,
+    forceCloseConnections: "idle",
+    routerOptions: { ignoreTrailingSlash: false, maxParamLength: 100 },
+    http2: false,
+    ...(https ? { https: { cert: readFileSync(s.tls_cert), key: readFileSync(s.tls_key) } } : {}),
+  } as any) as unknown as FastifyInstance;
+  app.server.headersTimeout = s.header_timeout_ms;
+
+  let commandsCache: Map<string, CommandInfo> | undefined;
+  const commands = async () => (commandsCache ??= new Map((await deps.catalogue()).map((c) => [c.command, c])));
+
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser(/^application\/json(\s*;.*)?$/i, { parseAs: "string" }, (_req, body, done) => {
+    try {
+      done(null, parseJsonBody(body as string, deps.settings().max_json_depth));
+    } catch (e) {
+      done(e as Error, undefined);
+    }
+  });
+
+  app.addHook("onSend", async (_req, reply, payload) => {
+    applySecurityHeaders(reply, https);
+    return payload;
+  });
+
+  // Runs before body parsing: a disabled API, a foreign origin or a blocked client costs nothing.
+  app.addHook("onRequest", async (req, reply) => {
+    const settings = deps.settings();
+    if (!settings.enabled) {
+      return sendError(reply, { code: "api_disabled", message: "the REST API is disabled; run `warden config set api.enabled true` and restart `warden serve`" });
+    }
+    const origin = req.headers.origin;
+    reply.header("Vary", "Origin");
+    const allowedOrigin = typeof origin === "string" && settings.cors_origins.includes(origin);
+    if (allowedOrigin) reply.header("Access-Control-Allow-Origin", origin);
+    if (req.method === "OPTIONS") {
+      if (!allowedOrigin) return sendError(reply, { code: "forbidden", message: "this origin may not call the API (CORS)", reason: "origin_not_allowed" });
+      reply.header("Access-Control-Allow-Methods", "GET, POST");
+      reply.header("Access-Control-Allow-Headers", "Authorization, Content-Type, X-API-Key");
+      reply.header("Access-Control-Max-Age", "600");
+      return reply.code(204).send();
+    }
+    if (STATE_CHANGING.has(req.method) && !allowedOrigin && isCrossSite(req)) {
+      return sendError(reply, { code: "forbidden", message: "cross-site request refused (CSRF protection); call the API from an allowed origin or without browser credentials", reason: "cross_site" });
+    }
+    if (req.url === "/api/v1/health" && req.method === "GET") return; // liveness: no auth, no windows
+    const client = deps.security.clientAddress(req.socket.remoteAddress ?? "unknown", headerValue(req.headers["x-forwarded-for"]));
+    const decision = deps.security.check(client);
+    if (!decision.allow) {
+      const { allow: _a, status, ...fields } = decision;
+      return sendError(reply, fields, status);
+    }
+    (req as any).wardenClient = client;
+    (req as any).wardenLimit = decision.limit;
+  });
+
+  const authenticate = async (req: FastifyRequest, reply: FastifyReply): Promise<Caller | undefined> => {
+    const token = extractToken(req);
+    const client = (req as any).wardenClient as string;
+    const fail = (e: ApiErrorFields) => {
+      const after = deps.security.recordFailure(client);
+      if (!after.allow) {
+        const { allow: _a, status, ...fields } = after;
+        sendError(reply, fields, status);
+      } else sendError(reply, e);
+      return undefined;
+    };
+    if (!token) return fail({ code: "unauthorized", message: "send a token in `Authorization: Bearer <token>` or `X-API-Key`" });
+    let identity;
+    try {
+      identity = await deps.auth.verify(token);
+    } catch (e) {
+      return fail(publicError(e));
+    }
+    if (identity.bootstrap) {
+      sendError(reply, { code: "bootstrap_token_rejected", message: "the bootstrap token is for local tooling only; grant a REST token with `warden auth grant`" });
+      return undefined;
+    }
+    const limit = (req as any).wardenLimit as { limit: number; remaining: number; reset: number } | undefined;
+    if (limit) {
+      reply.header("RateLimit-Policy", `${limit.limit};w=60`);
+      reply.header("RateLimit", `limit=${limit.limit}, remaining=${Math.max(0, limit.remaining)}, reset=${limit.reset}`);
+    }
+    return { kind: "token", tokenId: identity.tokenId, name: identity.name, scopes: identity.scopes };
+  };
+
+  app.get("/api/v1/health", async () => ({ status: "ok" }));
+
+  app.get("/api/v1/openapi.json", async (req, reply) => {
+    if (!(await authenticate(req, reply))) return reply;
+    return openApiDocument([...(await commands()).values()], deps.version);
+  });
+
+  const call = async (req: FastifyRequest<{ Params: { module: string; command: string } }>, reply: FastifyReply, input: unknown) => {
+    const { module, command } = req.params;
+    const name = `${module}.${command}`;
+    const info = MODULE_RE.test(module) && COMMAND_RE.test(command) ? (await commands()).get(name) : undefined;
+    if (!info) return sendError(reply, { code: "command_not_found", message: `no command ${MODULE_RE.test(module) && COMMAND_RE.test(command) ? name : "at this path"}; GET /api/v1/openapi.json lists them` });
+    if (req.method === "GET" && !info.readOnly) return sendError(reply, { code: "command_not_found", message: `${name} changes state; call it with POST` });
+    const caller = await authenticate(req, reply);
+    if (!caller) return reply;
+    try {
+      const out = await deps.dispatch({ command: name, input, caller });
+      if (caller.kind === "token") void deps.auth.noteUse(caller.tokenId).catch(() => {});
+      return reply.code(200).type("application/json; charset=utf-8").send(JSON.stringify(out ?? null));
+    } catch (e) {
+      const pub = publicError(e);
+      if (pub.code === "internal") deps.log("error", "dispatch failed", { command: name, err: String((e as Error)?.message ?? e) });
+      return sendError(reply, pub);
+    }
+  };
+
+  app.post<{ Params: { module: string; command: string } }>("/api/v1/:module/:command", async (req, reply) => {
+    const ct = req.headers["content-type"];
+    if (ct !== undefined && !/^application\/json(\s*;.*)?$/i.test(ct)) return sendError(reply, { code: "unsupported_media_type", message: "send `Content-Type: application/json`" });
+    return call(req, reply, req.body ?? {});
+  });
+
+  app.get<{ Params: { module: string; command: string }; Querystring: Record<string, string> }>("/api/v1/:module/:command", async (req, reply) => {
+    // Query values arrive as text; each is parsed as JSON when it parses (`n=3`), kept as text otherwise.
+    const input: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(req.query ?? {})) {
+      if (k === "__proto__" || k === "constructor" || k === "prototype") return sendError(reply, { code: "malformed_request", message: `query parameter '${k}' is not allowed` });
+      if (typeof v !== "string") return sendError(reply, { code: "malformed_request", message: `query parameter '${k}' was given more than once` });
+      try {
+        input[k] = JSON.parse(v);
+      } catch {
+        input[k] = v;
+      }
+    }
+    return call(req, reply, input);
+  });
+
+  app.setNotFoundHandler((req, reply) => {
+    sendError(reply, { code: "not_found", message: `no route ${req.method} ${req.url.slice(0, 200)}; the API lives under /api/v1/` }, 404);
+  });
+
+  app.setErrorHandler((err: any, _req, reply) => {
+    if (err instanceof BodyError) return sendError(reply, { code: err.code, message: err.message });
+    switch (err.code) {
+      case "FST_ERR_CTP_BODY_TOO_LARGE":
+        return sendError(reply, { code: "payload_too_large", message: `body larger than api.body_limit (${deps.settings().body_limit} bytes)` });
+      case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
+        return sendError(reply, { code: "unsupported_media_type", message: "send `Content-Type: application/json`" });
+      case "FST_ERR_CTP_EMPTY_JSON_BODY":
+      case "FST_ERR_CTP_INVALID_CONTENT_LENGTH":
+        return sendError(reply, { code: "malformed_request", message: "the body does not match its Content-Length or is empty" });
+    }
+    if (typeof err.statusCode === "number" && err.statusCode >= 400 && err.statusCode < 500) {
+      return sendError(reply, { code: "malformed_request", message: "malformed request" }, err.statusCode === 413 ? 413 : 400);
+    }
+    deps.log("error", "unhandled API error", { err: String(err?.message ?? err) });
+    return sendError(reply, { code: "internal", message: "internal error" });
+  });
+
+  return app;
+}
+
+function headerValue(h: string | string[] | undefined): string | undefined {
+  return Array.isArray(h) ? h.join(",") : h;
+}
+
+function extractToken(req: FastifyRequest): string | undefined {
+  const auth = req.headers.authorization;
+  if (typeof auth === "string") {
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(auth);
+    return m ? m[1] : undefined;
+  }
+  const key = req.headers["x-api-key"];
+  return typeof key === "string" && key.length > 0 ? key.trim() : undefined;
+}
+
+/** A browser-originated request from somewhere that is not an allowed origin. */
+function isCrossSite(req: FastifyRequest): boolean {
+  if (req.headers["sec-fetch-site"] === "cross-site") return true;
+  if (req.headers.origin !== undefined) return true; // any Origin here was not on the allow-list
+  if (typeof req.headers.referer === "string") return true;
+  return false;
+}
