@@ -53,6 +53,13 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
     return503OnClosing: true,
     forceCloseConnections: "idle",
     routerOptions: { ignoreTrailingSlash: false, maxParamLength: 100 },
+    // Errors raised by the router before any hook (bad URL encoding, over-long segments) still get
+    // the one error body.
+    frameworkErrors: (err: { code?: string }, _req: FastifyRequest, reply: FastifyReply) => {
+      applySecurityHeaders(reply, https); // hooks do not run for router errors
+      if (err.code === "FST_ERR_MAX_PARAM_LENGTH") return sendError(reply, { code: "command_not_found", message: "no command at this path; GET /api/v1/openapi.json lists them" });
+      return sendError(reply, { code: "malformed_request", message: "malformed request URL" });
+    },
     http2: false,
     ...(https ? { https: { cert: readFileSync(s.tls_cert), key: readFileSync(s.tls_key) } } : {}),
   } as any) as unknown as FastifyInstance;

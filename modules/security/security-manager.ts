@@ -137,6 +137,8 @@ export class SecurityManager {
       const until = now + this.#s.ddos_lockdown * 1000;
       const l: Lockdown = { until, reason: `global limit of ${this.#s.global_limit} requests per minute crossed`, manual: false };
       this.#c.set("lockdown", l, { tags: [TAG_LOCKDOWN], ttlMs: until - now });
+      // The lockdown is the response to this window; when it lifts, counting starts afresh.
+      this.#c.delete("w:g");
       this.onLockdown(until, l.reason);
       return lockedDown(l, now);
     }
