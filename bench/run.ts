@@ -5,6 +5,7 @@ import { printTable, type BenchRow } from "./report.js";
 
 const SUITES: Record<string, () => Promise<{ run(): Promise<BenchRow[]> }>> = {
   cli: () => import("./cli.js"),
+  security: () => import("./security.js"),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith("-"));

@@ -93,7 +93,7 @@ describe("SecurityManager windows", () => {
   });
 
   it("fails closed when its counters cannot be read or written", () => {
-    const broken = { get: () => { throw new Error("disk gone"); }, set: () => {}, delete: () => false, keys: () => [] };
+    const broken = { get: () => { throw new Error("disk gone"); }, set: () => {}, delete: () => false, keys: () => [], touch: () => {} };
     const sec = new SecurityManager(broken, base);
     expect(sec.check("10.0.0.8")).toMatchObject({ allow: false, status: 503, code: "security_unavailable" });
     expect(sec.recordFailure("10.0.0.8")).toMatchObject({ allow: false, code: "security_unavailable" });

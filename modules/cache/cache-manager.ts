@@ -24,6 +24,8 @@ export interface Namespace {
   invalidateTag(tag: string): number;
   /** Every live key of this namespace with the given prefix (persistent side included). */
   keys(prefix?: string): string[];
+  /** A persistent value was changed in place: write it behind. */
+  touch(key: string): void;
 }
 
 export class CacheManager {
@@ -51,6 +53,10 @@ export class CacheManager {
       delete: (key) => this.delete(full(key)),
       invalidateTag: (tag) => this.purgeTag(tag, `${ns}\u0000`),
       keys: (prefix = "") => this.keys(`${ns}\u0000${prefix}`).map((k) => k.slice(ns.length + 1)),
+      touch: (key) => {
+        const k = full(key);
+        if (this.#persistent.has(k)) this.dirty.add(k);
+      },
     };
   }
 

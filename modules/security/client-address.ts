@@ -30,6 +30,7 @@ function expandV6(ip: string): number[] | undefined {
 
 /** The key that windows and blocks are kept under. */
 export function clientKey(ip: string): string {
+  if (!ip.includes(":")) return ip.trim(); // IPv4: the address itself (the common, hot case)
   const folded = foldMapped(ip.trim());
   if (isIP(folded) === 6) {
     const groups = expandV6(folded);

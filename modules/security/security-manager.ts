@@ -29,6 +29,7 @@ export interface Counters {
   set(key: string, value: unknown, options?: { ttlMs?: number; tags?: string[] }): void;
   delete(key: string): boolean;
   keys(prefix?: string): string[];
+  touch(key: string): void;
 }
 
 export type Refusal = {
@@ -49,6 +50,7 @@ interface Block { until: number; reason: string }
 interface Lockdown { until: number; reason: string; manual: boolean }
 
 const TAG_WINDOW = "security:window";
+const WINDOW_TAGS = [TAG_WINDOW];
 const TAG_BLOCK = "security:block";
 const TAG_LOCKDOWN = "security:lockdown";
 
@@ -151,11 +153,17 @@ export class SecurityManager {
   }
 
   #bump(key: string, now: number): Window {
-    let w = this.#c.get(`w:${key}`) as Window | undefined;
-    if (!w || now >= w.start + WINDOW_MS) w = { start: now, count: 0 };
-    w.count++;
-    this.#c.set(`w:${key}`, w, { tags: [TAG_WINDOW], ttlMs: w.start + WINDOW_MS - now });
-    return w;
+    const k = `w:${key}`;
+    const w = this.#c.get(k) as Window | undefined;
+    if (w && now < w.start + WINDOW_MS) {
+      // The hot path: count in place and let the cache write it behind.
+      w.count++;
+      this.#c.touch(k);
+      return w;
+    }
+    const fresh = { start: now, count: 1 };
+    this.#c.set(k, fresh, { tags: WINDOW_TAGS, ttlMs: WINDOW_MS });
+    return fresh;
   }
 
   #blockNow(client: string, now: number, seconds: number, reason: string, code: "blocked" | "rate_limited"): Refusal {
