@@ -7,6 +7,7 @@ import type { ConfigService } from "./config/config-service.js";
 import type { AuditSink } from "./kernel.js";
 import type { ModuleLoader } from "./loader/module-loader.js";
 import type { Store } from "./store/store.js";
+import type { Installer } from "./lifecycle/installer.js";
 import type { Caller } from "../sdk/context.js";
 
 export const HOST_NAMESPACES = new Set(["module", "config", "audit"]);
@@ -24,8 +25,8 @@ interface HostCommand extends CommandManifest {
   run: BoundHandler;
 }
 
-export function registerHostCommands(deps: { bus: CommandBus; loader: ModuleLoader; config: ConfigService; audit: AuditSink; store: Store }): void {
-  const { bus, loader, config, audit, store } = deps;
+export function registerHostCommands(deps: { bus: CommandBus; loader: ModuleLoader; installer: Installer; config: ConfigService; audit: AuditSink; store: Store }): void {
+  const { bus, loader, installer, config, audit, store } = deps;
   const commands: Record<string, Record<string, HostCommand>> = {
     module: {
       list: {
@@ -41,11 +42,68 @@ export function registerHostCommands(deps: { bus: CommandBus; loader: ModuleLoad
         readOnly: true,
         run: async (input) => loader.inspect((input as { id: string }).id),
       },
+      install: {
+        description: "Install a module folder or .tgz into the home (validated, hashes pinned); shows its capabilities",
+        input: {
+          type: "object",
+          properties: {
+            source: { type: "string", minLength: 1, maxLength: 4096, description: "module folder or .tgz" },
+            approve: { type: "boolean", description: "grant its capabilities (elevated ones included) now" },
+            allowDowngrade: { type: "boolean", description: "allow installing an older version" },
+          },
+          required: ["source"],
+          additionalProperties: false,
+        },
+        args: ["source"],
+        run: async (input, call) => {
+          const { source, ...o } = input as { source: string; approve?: boolean; allowDowngrade?: boolean };
+          return installer.install(source, o, actorOf(call.caller));
+        },
+      },
       approve: {
-        description: "Grant a module exactly its manifest's capabilities, pinned to the manifest hash",
+        description: "Grant a module exactly its manifest's capabilities (or switch to its staged upgrade), pinned to the manifest hash",
         input: idArg,
         args: ["id"],
-        run: async (input, call) => loader.approve((input as { id: string }).id, actorOf(call.caller)),
+        run: async (input, call) => installer.approve((input as { id: string }).id, actorOf(call.caller)),
+      },
+      revoke: {
+        description: "Withdraw one capability from a module at runtime (its next call that needs it is refused)",
+        input: {
+          type: "object",
+          properties: { id: { type: "string", minLength: 1, maxLength: 64 }, capability: { type: "string", minLength: 1, maxLength: 100 } },
+          required: ["id", "capability"],
+          additionalProperties: false,
+        },
+        args: ["id", "capability"],
+        run: async (input, call) => {
+          const { id, capability } = input as { id: string; capability: string };
+          return loader.revokeCapability(id, capability, actorOf(call.caller));
+        },
+      },
+      remove: {
+        description: "Remove an installed module (its storage only with --purge)",
+        input: {
+          type: "object",
+          properties: { id: { type: "string", minLength: 1, maxLength: 64 }, purge: { type: "boolean", description: "also delete its storage" } },
+          required: ["id"],
+          additionalProperties: false,
+        },
+        args: ["id"],
+        run: async (input, call) => {
+          const { id, purge } = input as { id: string; purge?: boolean };
+          return installer.remove(id, purge ?? false, actorOf(call.caller));
+        },
+      },
+      reload: {
+        description: "Read a module's folder again and re-activate it if it was active",
+        input: idArg,
+        args: ["id"],
+        run: async (input, call) => {
+          const { id } = input as { id: string };
+          const out = await loader.reloadModule(id);
+          audit.append({ actor: actorOf(call.caller), action: "module.reload", target: id });
+          return out;
+        },
       },
       enable: {
         description: "Enable a disabled module",

@@ -9,6 +9,7 @@ import { ConfigService } from "./config/config-service.js";
 import { EventBus } from "./events.js";
 import { registerHostCommands, HOST_NAMESPACES } from "./host-commands.js";
 import { InProcessRuntime } from "./inprocess-runtime.js";
+import { Installer } from "./lifecycle/installer.js";
 import type { Kernel, LogSink } from "./kernel.js";
 import { ModuleLoader } from "./loader/module-loader.js";
 import { createLogger } from "./log/index.js";
@@ -68,16 +69,17 @@ export class Host {
       const system = new InProcessRuntime();
       const user = options.userRuntime === "inprocess" ? system : (options.userRuntime ?? (await defaultUserRuntime(config, log)));
       const modulePaths = [...(config.get("host.modulePaths") as string[]), ...(options.modulePaths ?? [])];
-      const loader = new ModuleLoader({ kernel, home, modulePaths, runtimes: { system, user }, ...(options.systemDir ? { systemDir: options.systemDir } : {}) });
+      const loader: ModuleLoader = new ModuleLoader({ kernel, home, modulePaths, runtimes: { system, user }, ...(options.systemDir ? { systemDir: options.systemDir } : {}) });
+      const installer = new Installer(kernel, loader, home);
       (kernel as { modules: Kernel["modules"] }).modules = {
         list: () => loader.list(),
         inspect: (id) => loader.inspect(id),
-        approve: (id, actor) => loader.approve(id, actor),
+        approve: (id, actor) => installer.approve(id, actor),
         enable: (id, actor) => loader.enable(id, actor),
         disable: (id, actor) => loader.disable(id, actor),
       };
       bus.setHooks({ ensureActive: (id) => (HOST_NAMESPACES.has(id) ? Promise.resolve() : loader.ensureActive(id)) });
-      registerHostCommands({ bus, loader, config, audit, store });
+      registerHostCommands({ bus, loader, installer, config, audit, store });
       loader.load();
       await loader.activateStartup();
       return new Host(home, kernel, loader, user === system ? [system] : [system, user]);

@@ -67,18 +67,20 @@ export function addInputOptions(cmd: Command, info: CommandInfo): Mapping {
   const flags: Mapping["flags"] = [];
   for (const [prop, schema] of Object.entries(props)) {
     if (RESERVED_FLAGS.has(prop) || !/^[A-Za-z][A-Za-z0-9_-]*$/.test(prop)) continue;
+    // camelCase properties get conventional kebab-case flags (allowDowngrade -> --allow-downgrade).
+    const flag = prop.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
     const t = typeOf(schema);
     const description = [schema.description, schema.enum ? `one of: ${schema.enum.join(", ")}` : "", required.has(prop) && !positionals.includes(prop) ? "(required)" : ""]
       .filter(Boolean)
       .join(" ");
     if (t === "boolean") {
-      const opt = new Option(`--${prop}`, description);
+      const opt = new Option(`--${flag}`, description);
       cmd.addOption(opt);
-      cmd.addOption(new Option(`--no-${prop}`, `set ${prop} to false`));
+      cmd.addOption(new Option(`--no-${flag}`, `set ${prop} to false`));
       flags.push({ prop, attribute: opt.attributeName() });
     } else {
       const placeholder = t === "array" ? "a,b" : t === "object" ? "json" : t ?? "value";
-      const opt = new Option(`--${prop} <${placeholder}>`, description);
+      const opt = new Option(`--${flag} <${placeholder}>`, description);
       cmd.addOption(opt);
       flags.push({ prop, attribute: opt.attributeName() });
     }

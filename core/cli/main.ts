@@ -1,6 +1,7 @@
 // argv -> command bus. The command tree is generated from the manifests: every module command is
 // `warden <module> <command> [args] [--flags]`; host-owned namespaces (module, config, audit) are
 // built the same way. No business logic lives here.
+import { resolve } from "node:path";
 import { Command, CommanderError } from "commander";
 import type { CommandInfo } from "../../sdk/context.js";
 import { HostError, toHostError } from "../errors.js";
@@ -65,6 +66,8 @@ function buildProgram(host: Host, globals: GlobalOptions, io: Io, result: { code
         const self = actionArgs[actionArgs.length - 1] as Command;
         const positionals = actionArgs.slice(0, mapping.positionals.length);
         const input = buildInput(info, mapping, positionals, self.opts());
+        // Paths given to host commands are the caller's, relative to this shell, wherever the host runs.
+        if (info.kind === "host" && typeof input.source === "string") input.source = resolve(input.source);
         const out = await runCommand(host, info.command, input);
         result.code = printResult(io, out, globals.json);
       });

@@ -10,6 +10,8 @@ import { readManifest } from "../manifest/index.js";
 import { HOST_VERSION } from "../paths.js";
 import type { ActivationSpec, ModuleRuntime } from "../runtime.js";
 import type { ModuleRecord } from "../store/store.js";
+import { resolve } from "node:path";
+import { changedFiles } from "../lifecycle/files.js";
 import { discoverModules, type Candidate } from "./discover.js";
 import { summarize, type ModuleEntry, type ModuleSummary } from "./module-entry.js";
 import { resolveDependencies } from "./resolve.js";
@@ -51,8 +53,16 @@ export class ModuleLoader {
     const kind = c.system ? "system" : "user";
     let entry: ModuleEntry;
     try {
-      const loaded = readManifest(c.dir, { allowSystem: c.system });
+      const cache = this.kernel.store.manifestCache;
+      const cacheKey = (hash: string) => `${hash}:${this.#o.hostVersion ?? HOST_VERSION}`;
+      const loaded = readManifest(c.dir, { allowSystem: c.system, knownGood: (hash) => cache.has(cacheKey(hash)) });
+      if (!cache.has(cacheKey(loaded.hash))) cache.add(cacheKey(loaded.hash));
       entry = { id: loaded.manifest.id, dir: c.dir, kind: loaded.manifest.kind ?? kind, loaded, state: "installed", grants: [], subscriptions: [] };
+      const integrity = this.#integrityError(entry);
+      if (integrity) {
+        entry.state = "failed";
+        entry.error = integrity;
+      }
     } catch (e) {
       const error = e instanceof HostError ? e : new HostError("manifest_invalid", `${c.dir}: ${(e as Error).message}`);
       entry = { id: c.folder, dir: c.dir, kind, state: "failed", error, grants: [], subscriptions: [] };
@@ -75,6 +85,61 @@ export class ModuleLoader {
         this.kernel.bus.declare(manifest.id, name, cmd, { checkOutput: entry.kind === "user", kind: entry.kind });
       }
     }
+  }
+
+  /** Installed modules are pinned to the file hashes recorded at install. */
+  #integrityError(e: ModuleEntry): HostError | undefined {
+    const record = this.kernel.store.modules.get(e.id);
+    if (!record?.files || !record.installedPath || resolve(record.installedPath) !== resolve(e.dir)) return undefined;
+    const changed = changedFiles(e.dir, record.files);
+    if (changed.length === 0) return undefined;
+    return new HostError("integrity_failed", `module '${e.id}' changed on disk since it was installed (${changed.slice(0, 5).join(", ")}${changed.length > 5 ? ", ..." : ""}); reinstall it with \`warden module install\``, {
+      details: { module: e.id, changed },
+    });
+  }
+
+  /** Discover one new folder (module install) without touching the others. */
+  async addModule(dir: string): Promise<ModuleSummary> {
+    this.#loadCandidate({ dir, folder: dir.split(/[\\/]/).pop()!, system: false });
+    this.#resolve();
+    const e = [...this.#entries.values()].find((x) => resolve(x.dir) === resolve(dir));
+    if (!e) throw new HostError("internal", `module at ${dir} vanished while loading`);
+    return summarize(e);
+  }
+
+  /** Forget a module entirely (module remove): deactivated, commands undeclared. */
+  async forget(id: string): Promise<void> {
+    await this.deactivate(id);
+    this.kernel.bus.undeclareModule(id);
+    this.#entries.delete(id);
+    this.#order = this.#order.filter((x) => x !== id);
+  }
+
+  /** Read the module's folder again (files changed, upgrade swapped in) and re-resolve. */
+  async reloadModule(id: string): Promise<ModuleSummary> {
+    const e = this.#entries.get(id);
+    if (!e) throw new HostError("module_not_found", `no module '${id}' is installed; run \`warden module list\``);
+    const wasActive = e.state === "active";
+    const dir = e.dir;
+    const system = e.kind === "system";
+    await this.forget(id);
+    this.#loadCandidate({ dir, folder: dir.split(/[\\/]/).pop()!, system });
+    this.#resolve();
+    if (wasActive && this.#entries.get(id)?.state === "installed") await this.ensureActive(id).catch(() => {});
+    return summarize(this.#entries.get(id) ?? this.#shadows.find((x) => x.dir === dir)!);
+  }
+
+  /** Withdraw one capability at runtime: the next call that needs it is refused. */
+  revokeCapability(id: string, capability: string, actor: string): ModuleSummary & { revoked: string[] } {
+    const e = this.#require(id);
+    const record = this.record(id);
+    const revoked = [...new Set([...record.revoked, capability])];
+    this.kernel.store.transaction(() => {
+      this.kernel.store.modules.put({ ...record, revoked });
+      this.kernel.audit.append({ actor, action: "module.revoke", target: id, data: { capability } });
+    });
+    e.grants = e.grants.filter((g) => g.name !== capability);
+    return { ...summarize(e), revoked };
   }
 
   #resolve(): void {
@@ -263,7 +328,7 @@ export class ModuleLoader {
 
   record(id: string): ModuleRecord {
     return this.kernel.store.modules.get(id) ?? {
-      id, disabled: false, grants: null, approvedHash: null, revoked: [], installedPath: null, files: null, updatedAt: new Date().toISOString(),
+      id, disabled: false, grants: null, approvedHash: null, revoked: [], installedPath: null, files: null, staged: null, updatedAt: new Date().toISOString(),
     };
   }
 

@@ -44,4 +44,12 @@ export const MIGRATIONS: readonly string[] = [
     hash      TEXT NOT NULL
   );
   `,
+  // 3: staged upgrades awaiting approval; manifests already validated (host start stays flat)
+  `
+  ALTER TABLE modules ADD COLUMN staged TEXT;
+  CREATE TABLE manifest_cache (
+    key        TEXT PRIMARY KEY,
+    checked_at TEXT NOT NULL
+  ) WITHOUT ROWID;
+  `,
 ];

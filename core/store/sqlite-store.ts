@@ -5,7 +5,7 @@ import { chmodSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { HostError } from "../errors.js";
 import { MIGRATIONS } from "./migrations.js";
-import type { AuditRepo, AuditRow, ConfigRepo, ModuleRecord, ModuleRepo, StorageRepo, Store } from "./store.js";
+import type { AuditRepo, AuditRow, ConfigRepo, ManifestCacheRepo, ModuleRecord, ModuleRepo, StorageRepo, Store } from "./store.js";
 
 type DB = Database.Database;
 
@@ -51,6 +51,7 @@ class SqliteStore implements Store {
   readonly modules: ModuleRepo;
   readonly storage: StorageRepo;
   readonly audit: AuditRepo;
+  readonly manifestCache: ManifestCacheRepo;
   readonly #db: DB;
 
   constructor(db: DB) {
@@ -59,6 +60,9 @@ class SqliteStore implements Store {
     this.modules = new SqliteModules(db);
     this.storage = new SqliteStorage(db);
     this.audit = new SqliteAudit(db);
+    const has = db.prepare<[string], { key: string }>("SELECT key FROM manifest_cache WHERE key = ?");
+    const add = db.prepare("INSERT OR IGNORE INTO manifest_cache (key, checked_at) VALUES (?, ?)");
+    this.manifestCache = { has: (k) => has.get(k) !== undefined, add: (k) => void add.run(k, now()) };
   }
 
   transaction<T>(fn: () => T): T {
@@ -97,18 +101,18 @@ class SqliteConfig implements ConfigRepo {
 
 interface ModuleRow {
   id: string; disabled: number; grants: string | null; approved_hash: string | null;
-  revoked: string; installed_path: string | null; files: string | null; updated_at: string;
+  revoked: string; installed_path: string | null; files: string | null; staged: string | null; updated_at: string;
 }
 
 class SqliteModules implements ModuleRepo {
   #get; #put; #del; #all;
   constructor(db: DB) {
     this.#get = db.prepare<[string], ModuleRow>("SELECT * FROM modules WHERE id = ?");
-    this.#put = db.prepare(`INSERT INTO modules (id, disabled, grants, approved_hash, revoked, installed_path, files, updated_at)
-      VALUES (@id, @disabled, @grants, @approved_hash, @revoked, @installed_path, @files, @updated_at)
+    this.#put = db.prepare(`INSERT INTO modules (id, disabled, grants, approved_hash, revoked, installed_path, files, staged, updated_at)
+      VALUES (@id, @disabled, @grants, @approved_hash, @revoked, @installed_path, @files, @staged, @updated_at)
       ON CONFLICT(id) DO UPDATE SET disabled = excluded.disabled, grants = excluded.grants,
         approved_hash = excluded.approved_hash, revoked = excluded.revoked,
-        installed_path = excluded.installed_path, files = excluded.files, updated_at = excluded.updated_at`);
+        installed_path = excluded.installed_path, files = excluded.files, staged = excluded.staged, updated_at = excluded.updated_at`);
     this.#del = db.prepare("DELETE FROM modules WHERE id = ?");
     this.#all = db.prepare<[], ModuleRow>("SELECT * FROM modules ORDER BY id");
   }
@@ -125,6 +129,7 @@ class SqliteModules implements ModuleRepo {
       revoked: JSON.stringify(r.revoked),
       installed_path: r.installedPath,
       files: r.files === null ? null : JSON.stringify(r.files),
+      staged: r.staged ? JSON.stringify(r.staged) : null,
       updated_at: now(),
     });
   }
@@ -145,6 +150,7 @@ function fromRow(row: ModuleRow): ModuleRecord {
     revoked: JSON.parse(row.revoked),
     installedPath: row.installed_path,
     files: row.files === null ? null : JSON.parse(row.files),
+    staged: row.staged ? JSON.parse(row.staged) : null,
     updatedAt: row.updated_at,
   };
 }

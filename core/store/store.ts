@@ -15,7 +15,23 @@ export interface ModuleRecord {
   /** Where an installed module lives and the hashes of its files (module install). */
   installedPath: string | null;
   files: Record<string, string> | null;
+  /** An upgrade waiting for approval because it adds capabilities. */
+  staged: StagedUpgrade | null;
   updatedAt: string;
+}
+
+export interface StagedUpgrade {
+  dir: string;
+  version: string;
+  hash: string;
+  files: Record<string, string>;
+  added: string[];
+  removed: string[];
+}
+
+export interface ManifestCacheRepo {
+  has(key: string): boolean;
+  add(key: string): void;
 }
 
 export interface ConfigRepo {
@@ -68,6 +84,7 @@ export interface Store {
   readonly modules: ModuleRepo;
   readonly storage: StorageRepo;
   readonly audit: AuditRepo;
+  readonly manifestCache: ManifestCacheRepo;
   /** Runs fn atomically; nested calls join the outer transaction. */
   transaction<T>(fn: () => T): T;
   close(): void;

@@ -1,0 +1,170 @@
+// `warden module install|approve|revoke|remove`: installs into <home>/modules/<id>, pins hashes,
+// stages upgrades that add capabilities until an operator approves them, and refuses a patch
+// release that grows capabilities.
+import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
+import { extname, join, resolve } from "node:path";
+import semver from "semver";
+import { isElevated } from "../capabilities/catalogue.js";
+import { HostError } from "../errors.js";
+import type { Kernel } from "../kernel.js";
+import type { ModuleLoader } from "../loader/module-loader.js";
+import { readManifest, type LoadedManifest } from "../manifest/index.js";
+import type { ModuleRecord } from "../store/store.js";
+import { copyFolder, hashFolder } from "./files.js";
+import { unpackArchive } from "./unpack.js";
+
+export interface InstallOptions {
+  approve?: boolean;
+  allowDowngrade?: boolean;
+}
+
+export interface InstallReport {
+  id: string;
+  version: string;
+  action: "installed" | "upgraded" | "downgraded" | "reinstalled" | "staged";
+  state: string;
+  capabilities: Array<{ name: string; elevated: boolean }>;
+  added: string[];
+  removed: string[];
+  previous?: string;
+  note: string;
+}
+
+const names = (l: LoadedManifest) => (l.manifest.capabilities ?? []).map((c) => (typeof c === "string" ? c : c.name));
+
+export class Installer {
+  constructor(
+    private readonly kernel: Kernel,
+    private readonly loader: ModuleLoader,
+    private readonly home: string,
+  ) {}
+
+  get modulesDir(): string {
+    return join(this.home, "modules");
+  }
+
+  async install(source: string, o: InstallOptions, actor: string): Promise<InstallReport> {
+    const src = resolve(source);
+    if (!existsSync(src)) throw new HostError("usage", `${source} does not exist; give a module folder or a .tgz`);
+    const dir = /\.(tgz|tar\.gz)$/.test(src) || extname(src) === ".tgz" ? await unpackArchive(src) : src;
+    const incoming = readManifest(dir, { allowSystem: false });
+    const id = incoming.manifest.id;
+    const existing = this.loader.entry(id);
+    const target = join(this.modulesDir, id);
+    if (existing && resolve(existing.dir) !== target) {
+      throw new HostError("module_duplicate", `module id '${id}' is already provided by ${existing.dir}; it cannot be installed over`);
+    }
+    const record = this.loader.record(id);
+    const capabilities = names(incoming).map((name) => ({ name, elevated: isElevated(name) }));
+    const files = hashFolder(dir);
+
+    if (!existing?.loaded) {
+      mkdirSync(this.modulesDir, { recursive: true, mode: 0o700 });
+      if (existsSync(target)) rmSync(target, { recursive: true, force: true });
+      copyFolder(dir, target);
+      const elevated = capabilities.filter((c) => c.elevated).map((c) => c.name);
+      this.kernel.store.transaction(() => {
+        this.kernel.store.modules.put({
+          ...record, installedPath: target, files, staged: null,
+          ...(o.approve ? { grants: incoming.manifest.capabilities ?? [], approvedHash: incoming.hash } : {}),
+        });
+        this.kernel.audit.append({ actor, action: "module.install", target: id, data: { version: incoming.manifest.version, hash: incoming.hash, capabilities: names(incoming), approved: Boolean(o.approve) } });
+      });
+      const summary = await this.loader.addModule(target);
+      return {
+        id, version: incoming.manifest.version, action: "installed", state: summary.state, capabilities, added: names(incoming), removed: [],
+        note: summary.state === "pending_approval" ? `elevated capabilities (${elevated.join(", ")}) need \`warden module approve ${id}\`` : "ready",
+      };
+    }
+
+    // An upgrade (or downgrade, or reinstall) of an installed module.
+    const old = existing.loaded;
+    const cmp = semver.compare(incoming.manifest.version, old.manifest.version);
+    if (cmp < 0 && !o.allowDowngrade) {
+      throw new HostError("usage", `${id} ${incoming.manifest.version} is older than the installed ${old.manifest.version}; pass --allow-downgrade to go back`);
+    }
+    const added = names(incoming).filter((c) => !names(old).includes(c));
+    const removed = names(old).filter((c) => !names(incoming).includes(c));
+    const bump = cmp > 0 ? semver.diff(old.manifest.version, incoming.manifest.version) : null;
+    if (added.length > 0 && (bump === "patch" || bump === "prepatch" || bump === "prerelease")) {
+      throw new HostError("manifest_invalid", `${id} ${incoming.manifest.version} adds capabilities (${added.join(", ")}) in a patch release; capabilities may only grow with a minor or major version`, {
+        details: { file: incoming.file, problems: [{ path: "/capabilities", message: `adds ${added.join(", ")} in a patch release` }] },
+      });
+    }
+    const action: InstallReport["action"] = cmp > 0 ? "upgraded" : cmp < 0 ? "downgraded" : "reinstalled";
+    if (added.length > 0 && !o.approve) {
+      const stagedDir = join(this.modulesDir, ".staged", id);
+      rmSync(stagedDir, { recursive: true, force: true });
+      mkdirSync(join(this.modulesDir, ".staged"), { recursive: true, mode: 0o700 });
+      copyFolder(dir, stagedDir);
+      this.kernel.store.transaction(() => {
+        this.kernel.store.modules.put({ ...record, staged: { dir: stagedDir, version: incoming.manifest.version, hash: incoming.hash, files, added, removed } });
+        this.kernel.audit.append({ actor, action: "module.stage", target: id, data: { from: old.manifest.version, to: incoming.manifest.version, added, removed } });
+      });
+      return {
+        id, version: incoming.manifest.version, action: "staged", state: existing.state, capabilities, added, removed, previous: old.manifest.version,
+        note: `${old.manifest.version} keeps serving; \`warden module approve ${id}\` switches to ${incoming.manifest.version} and grants ${added.join(", ")}`,
+      };
+    }
+    await this.#swapIn(id, dir, incoming, files, record, actor, action);
+    const state = this.loader.entry(id)!.state;
+    return { id, version: incoming.manifest.version, action, state, capabilities, added, removed, previous: old.manifest.version, note: "ready" };
+  }
+
+  /** Approve: a staged upgrade is swapped in; otherwise the module's manifest is approved as it is. */
+  async approve(id: string, actor: string): Promise<unknown> {
+    const record = this.loader.record(id);
+    if (record.staged) {
+      const staged = record.staged;
+      const incoming = readManifest(staged.dir, { allowSystem: false });
+      if (incoming.hash !== staged.hash) throw new HostError("integrity_failed", `the staged upgrade of ${id} changed on disk; install it again`);
+      await this.#swapIn(id, staged.dir, incoming, staged.files, { ...record, staged: null }, actor, "upgraded", true);
+      rmSync(staged.dir, { recursive: true, force: true });
+      return this.loader.approve(id, actor);
+    }
+    return this.loader.approve(id, actor);
+  }
+
+  async #swapIn(id: string, from: string, incoming: LoadedManifest, files: Record<string, string>, record: ModuleRecord, actor: string, action: string, approving = false): Promise<void> {
+    const target = join(this.modulesDir, id);
+    const trash = join(this.modulesDir, ".trash", `${id}-${Date.now()}`);
+    await this.loader.deactivate(id);
+    mkdirSync(join(this.modulesDir, ".trash"), { recursive: true, mode: 0o700 });
+    renameSync(target, trash);
+    try {
+      copyFolder(from, target);
+    } catch (e) {
+      renameSync(trash, target);
+      throw e;
+    }
+    rmSync(trash, { recursive: true, force: true });
+    // Capabilities did not grow (or the operator approved): an approval carries over to the new manifest.
+    const carry = record.approvedHash !== null || approving;
+    this.kernel.store.transaction(() => {
+      this.kernel.store.modules.put({
+        ...record, installedPath: target, files, staged: null,
+        ...(carry ? { approvedHash: incoming.hash, grants: incoming.manifest.capabilities ?? [] } : {}),
+      });
+      this.kernel.audit.append({ actor, action: `module.${action === "upgraded" ? "upgrade" : action === "downgraded" ? "downgrade" : "reinstall"}`, target: id, data: { version: incoming.manifest.version, hash: incoming.hash } });
+    });
+    await this.loader.reloadModule(id);
+  }
+
+  async remove(id: string, purge: boolean, actor: string): Promise<{ id: string; removed: boolean; purged: number }> {
+    const e = this.loader.entry(id);
+    if (!e) throw new HostError("module_not_found", `no module '${id}' is installed; run \`warden module list\``);
+    if (e.kind === "system") throw new HostError("usage", `'${id}' is a system module; it can be disabled, not removed`);
+    const target = join(this.modulesDir, id);
+    if (resolve(e.dir) !== target) throw new HostError("usage", `'${id}' was not installed with \`warden module install\` (it lives at ${e.dir}); remove its folder or --modules flag instead`);
+    await this.loader.forget(id);
+    rmSync(target, { recursive: true, force: true });
+    rmSync(join(this.modulesDir, ".staged", id), { recursive: true, force: true });
+    let purged = 0;
+    this.kernel.store.transaction(() => {
+      this.kernel.store.modules.delete(id);
+      if (purge) purged = this.kernel.store.storage.purge(id);
+      this.kernel.audit.append({ actor, action: "module.remove", target: id, data: { purge, purged } });
+    });
+    return { id, removed: true, purged };
+  }
+}
