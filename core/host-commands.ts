@@ -8,6 +8,8 @@ import type { AuditSink } from "./kernel.js";
 import type { ModuleLoader } from "./loader/module-loader.js";
 import type { Store } from "./store/store.js";
 import type { Installer } from "./lifecycle/installer.js";
+import type { Ledger } from "./ledger.js";
+import { HostError } from "./errors.js";
 import type { Caller } from "../sdk/context.js";
 
 export const HOST_NAMESPACES = new Set(["module", "config", "audit"]);
@@ -25,8 +27,8 @@ interface HostCommand extends CommandManifest {
   run: BoundHandler;
 }
 
-export function registerHostCommands(deps: { bus: CommandBus; loader: ModuleLoader; installer: Installer; config: ConfigService; audit: AuditSink; store: Store }): void {
-  const { bus, loader, installer, config, audit, store } = deps;
+export function registerHostCommands(deps: { bus: CommandBus; loader: ModuleLoader; installer: Installer; config: ConfigService; audit: AuditSink; store: Store; ledger: Ledger }): void {
+  const { bus, loader, installer, config, audit, store, ledger } = deps;
   const commands: Record<string, Record<string, HostCommand>> = {
     module: {
       list: {
@@ -92,6 +94,21 @@ export function registerHostCommands(deps: { bus: CommandBus; loader: ModuleLoad
         run: async (input, call) => {
           const { id, purge } = input as { id: string; purge?: boolean };
           return installer.remove(id, purge ?? false, actorOf(call.caller));
+        },
+      },
+      stats: {
+        description: "Per-module ledger: calls, errors by code, capability denials, CPU time, heap, p50/p99 latency",
+        input: { type: "object", properties: { id: { type: "string", minLength: 1, maxLength: 64 } }, additionalProperties: false },
+        args: ["id"],
+        permission: "metrics.read",
+        readOnly: true,
+        run: async (input) => {
+          const { id } = input as { id?: string };
+          if (id !== undefined) {
+            if (!loader.entry(id)) throw new HostError("module_not_found", `no module '${id}' is installed; run \`warden module list\``);
+            return { ...ledger.stats(id), state: loader.entry(id)!.state };
+          }
+          return loader.list().filter((m) => !m.error || m.error.code !== "module_duplicate").map((m) => ({ ...ledger.stats(m.id), state: m.state }));
         },
       },
       reload: {

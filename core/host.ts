@@ -10,6 +10,7 @@ import { EventBus } from "./events.js";
 import { registerHostCommands, HOST_NAMESPACES } from "./host-commands.js";
 import { InProcessRuntime } from "./inprocess-runtime.js";
 import { Installer } from "./lifecycle/installer.js";
+import { Ledger } from "./ledger.js";
 import type { Kernel, LogSink } from "./kernel.js";
 import { ModuleLoader } from "./loader/module-loader.js";
 import { createLogger } from "./log/index.js";
@@ -64,7 +65,8 @@ export class Host {
       const services = new ServiceRegistry();
       config.onChange((key) => events.emit("config.changed", { key }));
       // `modules` is filled in below: the loader needs the kernel and the kernel exposes the loader.
-      const kernel = { home, store, config, bus, events, services, audit, log } as unknown as Kernel;
+      const ledger = new Ledger();
+      const kernel = { home, store, config, bus, events, services, audit, log, ledger, capabilityObservers: new Set() } as unknown as Kernel;
 
       const system = new InProcessRuntime();
       const user = options.userRuntime === "inprocess" ? system : (options.userRuntime ?? (await defaultUserRuntime(config, log)));
@@ -78,8 +80,11 @@ export class Host {
         enable: (id, actor) => loader.enable(id, actor),
         disable: (id, actor) => loader.disable(id, actor),
       };
-      bus.setHooks({ ensureActive: (id) => (HOST_NAMESPACES.has(id) ? Promise.resolve() : loader.ensureActive(id)) });
-      registerHostCommands({ bus, loader, installer, config, audit, store });
+      bus.setHooks({
+        ensureActive: (id) => (HOST_NAMESPACES.has(id) ? Promise.resolve() : loader.ensureActive(id)),
+        onCallEnd: (id, _command, ms, error) => ledger.call(id, ms, error),
+      });
+      registerHostCommands({ bus, loader, installer, config, audit, store, ledger });
       loader.load();
       await loader.activateStartup();
       return new Host(home, kernel, loader, user === system ? [system] : [system, user]);

@@ -4,6 +4,7 @@ import type { CommandBus } from "./commands/bus.js";
 import type { ConfigService } from "./config/config-service.js";
 import type { EventBus } from "./events.js";
 import type { ServiceRegistry } from "./services.js";
+import type { Ledger } from "./ledger.js";
 import type { Store } from "./store/store.js";
 
 export interface AuditSink {
@@ -28,6 +29,14 @@ export interface ModuleAdmin {
   disable(id: string, actor: string): Promise<unknown>;
 }
 
+/** Told of every capability call a module makes (the ledger, `warden dev`, learn mode, sdk/testing). */
+export interface CapabilityEvent {
+  module: string;
+  method: string;
+  capability: string;
+  allowed: boolean;
+}
+
 export interface Kernel {
   /** The host's home directory. */
   readonly home: string;
@@ -39,4 +48,6 @@ export interface Kernel {
   readonly audit: AuditSink;
   readonly log: LogSink;
   readonly modules: ModuleAdmin;
+  readonly ledger: Ledger;
+  readonly capabilityObservers: Set<(e: CapabilityEvent) => void>;
 }

@@ -188,3 +188,17 @@ describe("REST API: the happy paths", () => {
     expect(await validateOpenApi31(doc)).toEqual([]);
   });
 });
+
+describe("REST API: metrics", () => {
+  it("serves the module ledger as Prometheus text to a metrics.read token only", async () => {
+    const metrics = (await s.grant("prom", ["metrics.read"])).token;
+    await raw(s.base, { method: "POST", path: "/api/v1/hello/greet", headers: { ...json, ...bearer(good) }, body: '{"name":"m"}' });
+    const r = await raw(s.base, { path: "/api/v1/metrics", headers: bearer(metrics) });
+    expect(r.status).toBe(200);
+    expect(String(r.headers["content-type"])).toMatch(/^text\/plain/);
+    expect(r.text).toMatch(/^warden_module_calls_total\{module="hello"\} [1-9]\d*$/m);
+    expect(r.text).toMatch(/^warden_module_errors_total\{module="notes",code="module_error"\} \d+$/m);
+    const denied = await raw(s.base, { path: "/api/v1/metrics", headers: bearer(good) });
+    expect(denied.status).toBe(403);
+  });
+});

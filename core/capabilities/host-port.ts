@@ -32,8 +32,14 @@ const MAX_LOG_MESSAGE = 4096;
 export function createHostPort(o: PortOptions): HostPort {
   const { kernel, moduleId } = o;
 
-  const grantFor = (capability: string): Grant => {
+  const observe = (method: string, capability: string, allowed: boolean) => {
+    kernel.ledger.capability(moduleId, allowed);
+    for (const obs of kernel.capabilityObservers) obs({ module: moduleId, method, capability, allowed });
+  };
+
+  const grantFor = (capability: string, method: string = capability): Grant => {
     const grant = o.grants().find((g) => g.name === capability);
+    observe(method, capability, grant !== undefined);
     if (!grant) {
       const err = new CapabilityError(moduleId, capability);
       try {
@@ -53,7 +59,7 @@ export function createHostPort(o: PortOptions): HostPort {
         throw new HostError("input_invalid", "a capability call needs a method name and an argument list");
       }
       if (method === "events.on") {
-        const grant = grantFor("events.subscribe");
+        const grant = grantFor("events.subscribe", method);
         const [pattern] = args;
         if (typeof pattern !== "string" || pattern.length === 0 || pattern.length > 200) {
           throw new HostError("input_invalid", "events.on: pattern must be a string of 1-200 characters");
@@ -66,14 +72,14 @@ export function createHostPort(o: PortOptions): HostPort {
       }
       const capability = capabilityForMethod(method);
       if (capability === undefined) throw new CapabilityError(moduleId, method, "no such context method exists");
-      const grant = grantFor(capability);
+      const grant = grantFor(capability, method);
       const impl = implementationFor(method);
       if (impl === undefined) throw new HostError("input_invalid", `${method} is not called through the port (use the context's own method)`);
       return impl({ kernel, moduleId, grant }, args);
     },
 
     register(name) {
-      grantFor("commands.register");
+      grantFor("commands.register", "commands.register");
       if (typeof name !== "string" || !o.declaredCommands.has(name)) {
         throw new HostError(
           "manifest_invalid",
@@ -86,7 +92,7 @@ export function createHostPort(o: PortOptions): HostPort {
 
     log(level, message, data) {
       try {
-        grantFor("log.write");
+        grantFor("log.write", `log.${level}`);
       } catch {
         return; // log calls are fire and forget; the denial is already audited
       }
@@ -112,7 +118,7 @@ export function createHostPort(o: PortOptions): HostPort {
       },
     };
     port.subscribe = (pattern, handler) => {
-      grantFor("events.subscribe");
+      grantFor("events.subscribe", "events.on");
       return kernel.events.subscribe(pattern, handler);
     };
   }

@@ -7,6 +7,7 @@ import type { Caller, CommandInfo } from "../../sdk/context.js";
 import { publicError, sendError, type ApiErrorFields } from "./errors.js";
 import { applySecurityHeaders } from "./headers.js";
 import { BodyError, parseJsonBody } from "./json-body.js";
+import { prometheusText } from "./metrics.js";
 import { openApiDocument } from "./openapi.js";
 
 export interface ApiSettings {
@@ -148,6 +149,17 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
   app.get("/api/v1/openapi.json", async (req, reply) => {
     if (!(await authenticate(req, reply))) return reply;
     return openApiDocument([...(await commands()).values()], deps.version);
+  });
+
+  app.get("/api/v1/metrics", async (req, reply) => {
+    const caller = await authenticate(req, reply);
+    if (!caller) return reply;
+    try {
+      const stats = (await deps.dispatch({ command: "module.stats", input: {}, caller })) as Parameters<typeof prometheusText>[0];
+      return reply.code(200).type("text/plain; version=0.0.4; charset=utf-8").send(prometheusText(stats));
+    } catch (e) {
+      return sendError(reply, publicError(e));
+    }
   });
 
   const call = async (req: FastifyRequest<{ Params: { module: string; command: string } }>, reply: FastifyReply, input: unknown) => {
