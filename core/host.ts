@@ -9,6 +9,8 @@ import { ConfigService } from "./config/config-service.js";
 import { EventBus } from "./events.js";
 import { registerHostCommands, HOST_NAMESPACES } from "./host-commands.js";
 import { InProcessRuntime } from "./inprocess-runtime.js";
+import { SandboxRuntime } from "./sandbox/sandbox-runtime.js";
+import type { HostError } from "./errors.js";
 import { Installer } from "./lifecycle/installer.js";
 import { Ledger } from "./ledger.js";
 import type { Kernel, LogSink } from "./kernel.js";
@@ -69,9 +71,24 @@ export class Host {
       const kernel = { home, store, config, bus, events, services, audit, log, ledger, capabilityObservers: new Set() } as unknown as Kernel;
 
       const system = new InProcessRuntime();
-      const user = options.userRuntime === "inprocess" ? system : (options.userRuntime ?? (await defaultUserRuntime(config, log)));
+      let onModuleFailed: (id: string, e: HostError) => void = () => {};
+      const user =
+        options.userRuntime === "inprocess"
+          ? system
+          : (options.userRuntime ??
+            new SandboxRuntime({
+              poolSize: config.get("sandbox.poolSize") as number,
+              breaker: { failures: config.get("sandbox.breakerFailures") as number, windowMs: (config.get("sandbox.breakerWindowS") as number) * 1000 },
+              log: (level, msg, data) => log[level]({ ...data, sandbox: true }, msg),
+              onModuleFailed: (id, e) => onModuleFailed(id, e),
+            }));
+      if (user instanceof SandboxRuntime) ledger.resources = (id) => user.resources(id);
       const modulePaths = [...(config.get("host.modulePaths") as string[]), ...(options.modulePaths ?? [])];
       const loader: ModuleLoader = new ModuleLoader({ kernel, home, modulePaths, runtimes: { system, user }, ...(options.systemDir ? { systemDir: options.systemDir } : {}) });
+      onModuleFailed = (id, e) => {
+        loader.markFailed(id, e);
+        audit.append({ actor: "host", action: "module.breaker", target: id, data: { code: e.code } });
+      };
       const installer = new Installer(kernel, loader, home);
       (kernel as { modules: Kernel["modules"] }).modules = {
         list: () => loader.list(),
@@ -140,9 +157,3 @@ export class Host {
   }
 }
 
-async function defaultUserRuntime(config: ConfigService, log: LogSink): Promise<ModuleRuntime> {
-  // Until the sandbox lands this falls back to in-process; see core/sandbox/.
-  void config;
-  void log;
-  return new InProcessRuntime();
-}
