@@ -103,11 +103,9 @@ export const PRELUDE = String.raw`
       register: function (name, handler) {
         if (!granted.has("commands.register")) throw deny("commands.register");
         if (typeof handler !== "function") throw hostError("input_invalid", "commands.register('" + name + "'): handler must be a function");
-        if (typeof name !== "string" || !declared.has(name)) {
-          throw hostError("manifest_invalid", "module '" + setup.id + "' tried to register command '" + String(name) + "', which its module.json does not declare");
-        }
-        handlers.set(name, handler);
-        notify("register", name);
+        // The host decides: an undeclared name fails the activation with manifest_invalid.
+        if (typeof name === "string" && declared.has(name)) handlers.set(name, handler);
+        notify("register", String(name));
       },
       invoke: function (command, input) { return call("commands.invoke", "commands.invoke", [command, input === undefined ? {} : input]); },
       dispatch: function (c) { return call("commands.dispatch", "commands.dispatch", [c]); },
