@@ -10,7 +10,6 @@ import { EventBus } from "./events.js";
 import { registerHostCommands, HOST_NAMESPACES } from "./host-commands.js";
 import { InProcessRuntime } from "./inprocess-runtime.js";
 import { SandboxRuntime } from "./sandbox/sandbox-runtime.js";
-import type { HostError } from "./errors.js";
 import { Installer } from "./lifecycle/installer.js";
 import { Ledger } from "./ledger.js";
 import type { Kernel, LogSink } from "./kernel.js";
@@ -71,7 +70,6 @@ export class Host {
       const kernel = { home, store, config, bus, events, services, audit, log, ledger, capabilityObservers: new Set() } as unknown as Kernel;
 
       const system = new InProcessRuntime();
-      let onModuleFailed: (id: string, e: HostError) => void = () => {};
       const user =
         options.userRuntime === "inprocess"
           ? system
@@ -80,15 +78,20 @@ export class Host {
               poolSize: config.get("sandbox.poolSize") as number,
               breaker: { failures: config.get("sandbox.breakerFailures") as number, windowMs: (config.get("sandbox.breakerWindowS") as number) * 1000 },
               log: (level, msg, data) => log[level]({ ...data, sandbox: true }, msg),
-              onModuleFailed: (id, e) => onModuleFailed(id, e),
             }));
       if (user instanceof SandboxRuntime) ledger.resources = (id) => user.resources(id);
       const modulePaths = [...(config.get("host.modulePaths") as string[]), ...(options.modulePaths ?? [])];
       const loader: ModuleLoader = new ModuleLoader({ kernel, home, modulePaths, runtimes: { system, user }, ...(options.systemDir ? { systemDir: options.systemDir } : {}) });
-      onModuleFailed = (id, e) => {
-        loader.markFailed(id, e);
-        audit.append({ actor: "host", action: "module.breaker", target: id, data: { code: e.code } });
-      };
+      if (user instanceof SandboxRuntime) {
+        user.onModuleFailed = (id, e) => {
+          loader.markFailed(id, e);
+          try {
+            audit.append({ actor: "host", action: "module.breaker", target: id, data: { code: e.code } });
+          } catch {
+            // the module is stopped whether or not the event could be written
+          }
+        };
+      }
       const installer = new Installer(kernel, loader, home);
       (kernel as { modules: Kernel["modules"] }).modules = {
         list: () => loader.list(),

@@ -8,7 +8,8 @@ type Done = Extract<FromWorker, { t: "done" }>;
 
 export interface ProcessEvents {
   message(m: Exclude<FromWorker, Done | { t: "ready" } | { t: "stats" }>): void;
-  exit(code: number | null, signal: NodeJS.Signals | null): void;
+  /** `running`: modules that had a request in flight when the process died. */
+  exit(code: number | null, signal: NodeJS.Signals | null, running: string[]): void;
 }
 
 export class SandboxProcess {
@@ -50,13 +51,14 @@ export class SandboxProcess {
     });
     this.#child.on("exit", (code, signal) => {
       this.#alive = false;
+      const running = this.inFlightModules();
       markReady();
       const crashed: WireError = { code: "module_crashed", message: `the sandbox process died (${signal ?? `exit ${code}`}); it is being restarted` };
       for (const [rq, p] of this.#pending) p.resolve({ t: "done", rq, err: crashed });
       this.#pending.clear();
       for (const w of this.#statsWaiters.values()) w({});
       this.#statsWaiters.clear();
-      events.exit(code, signal);
+      events.exit(code, signal, running);
     });
     this.#child.on("error", () => {});
   }

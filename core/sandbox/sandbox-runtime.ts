@@ -20,8 +20,6 @@ export interface SandboxOptions {
   poolSize: number;
   breaker: { failures: number; windowMs: number };
   log?: (level: "info" | "warn" | "error", msg: string, data?: Record<string, unknown>) => void;
-  /** The circuit breaker opened: the kernel marks the module failed. */
-  onModuleFailed?: (id: string, error: HostError) => void;
 }
 
 interface Slot {
@@ -63,6 +61,8 @@ export class SandboxRuntime implements ModuleRuntime {
   #script: Promise<string> | undefined;
   #closing = false;
   restarts = 0;
+  /** The circuit breaker opened: the kernel marks the module failed. */
+  onModuleFailed: (id: string, error: HostError) => void = () => {};
 
   constructor(options: SandboxOptions) {
     this.#o = options;
@@ -116,6 +116,11 @@ export class SandboxRuntime implements ModuleRuntime {
 
   stats(): Array<{ pid: number | undefined; quarantine: boolean; modules: string[] }> {
     return [...this.#pool, ...this.#quarantine.values()].map((p) => ({ pid: p.pid, quarantine: p.quarantine, modules: [...p.modules] }));
+  }
+
+  /** Modules moved to a process of their own after they took a shared one down. */
+  quarantinedModules(): string[] {
+    return [...this.#quarantined].sort();
   }
 
   /** For tests: the process a module runs in. */
@@ -217,7 +222,7 @@ export class SandboxRuntime implements ModuleRuntime {
       });
       this.#o.log?.("warn", "circuit breaker opened", { module: slot.spec.id, failures: list.length });
       this.#failures.delete(slot.spec.id);
-      this.#o.onModuleFailed?.(slot.spec.id, error);
+      this.onModuleFailed(slot.spec.id, error);
     }
   }
 
@@ -233,7 +238,16 @@ export class SandboxRuntime implements ModuleRuntime {
     }
   }
 
-  async #place(id: string): Promise<SandboxProcess> {
+  /** Placement is serialised so that concurrent activations never over-fill the pool. */
+  #placing: Promise<unknown> = Promise.resolve();
+
+  #place(id: string): Promise<SandboxProcess> {
+    const next = this.#placing.then(() => this.#placeNow(id));
+    this.#placing = next.catch(() => {});
+    return next;
+  }
+
+  async #placeNow(id: string): Promise<SandboxProcess> {
     if (this.#quarantined.has(id)) {
       let q = this.#quarantine.get(id);
       if (!q || !q.alive) {
@@ -252,14 +266,13 @@ export class SandboxRuntime implements ModuleRuntime {
 
   async #spawn(quarantine: boolean): Promise<SandboxProcess> {
     const script = await (this.#script ??= workerScript());
-    const proc: SandboxProcess = new SandboxProcess(script, { message: (m) => this.#onMessage(m), exit: (code, signal) => this.#onExit(proc, code, signal) }, quarantine);
+    const proc: SandboxProcess = new SandboxProcess(script, { message: (m) => this.#onMessage(m), exit: (code, signal, running) => this.#onExit(proc, code, signal, running) }, quarantine);
     return proc;
   }
 
-  #onExit(proc: SandboxProcess, code: number | null, signal: NodeJS.Signals | null): void {
+  #onExit(proc: SandboxProcess, code: number | null, signal: NodeJS.Signals | null, culprits: string[]): void {
     if (this.#closing) return;
     this.restarts++;
-    const culprits = proc.inFlightModules();
     this.#o.log?.("warn", "sandbox process died", { pid: proc.pid, code, signal, modules: [...proc.modules], running: culprits });
     for (const id of culprits) if (!proc.quarantine) this.#quarantined.add(id);
     for (const id of proc.modules) {

@@ -1,0 +1,90 @@
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { Host } from "../core/host.js";
+import { silentLogger } from "../core/log/index.js";
+import { SandboxRuntime } from "../core/sandbox/sandbox-runtime.js";
+import { tempDir } from "./helpers/modules.js";
+
+const FIXTURES = join(__dirname, "fixtures/hostile");
+const EXAMPLES = join(__dirname, "../modules/examples");
+const hosts: Host[] = [];
+afterEach(async () => {
+  for (const h of hosts.splice(0)) await h.close();
+});
+
+async function open(config: Record<string, unknown>, runtime?: SandboxRuntime, paths = [FIXTURES]) {
+  const h = await Host.open({ home: tempDir("warden-sbx-"), modulePaths: paths, logger: silentLogger(), ...(runtime ? { userRuntime: runtime } : {}) });
+  for (const [k, v] of Object.entries(config)) h.kernel.config.set(k, v);
+  hosts.push(h);
+  return h;
+}
+
+const settleWithin = <T>(p: Promise<T>, ms: number) =>
+  Promise.race([p.then((v) => ({ settled: true, v }), (e) => ({ settled: true, e })), new Promise((r) => setTimeout(() => r({ settled: false }), ms))]);
+
+describe("sandbox supervisor in a long-lived host", () => {
+  it("restarts a process killed by a module; its neighbour answers after the restart and no call hangs", async () => {
+    const runtime = new SandboxRuntime({ poolSize: 1, breaker: { failures: 100, windowMs: 60_000 } });
+    const h = await open({}, runtime);
+    await expect(h.run("good.ping")).resolves.toBe("pong");
+    const pidBefore = runtime.pidOf("good");
+    expect(runtime.pidOf("good")).toBe(pidBefore);
+
+    // The killer and several calls of its neighbour, all in flight at once.
+    const calls = [h.run("fatal-array.run"), ...Array.from({ length: 5 }, () => h.run("good.echo", { n: 1 }))];
+    const results = (await Promise.all(calls.map((c) => settleWithin(c, 10_000)))) as Array<{ settled: boolean; e?: any }>;
+    expect(results.every((r) => r.settled)).toBe(true);
+    expect(results[0]!.e?.code).toMatch(/module_crashed|memory_limit/);
+    for (const r of results.slice(1)) if (r.e) expect(r.e.code).toBe("module_crashed");
+
+    await expect(h.run("good.ping")).resolves.toBe("pong");
+    expect(runtime.restarts).toBeGreaterThanOrEqual(1);
+    expect(runtime.pidOf("good")).not.toBe(pidBefore);
+    // The module that crashed its process now lives in a quarantine process of its own.
+    expect(runtime.quarantinedModules()).toEqual(["fatal-array"]);
+    const fatal = await settleWithin(h.run("fatal-array.run"), 10_000);
+    expect((fatal as any).e?.code).toMatch(/module_crashed|memory_limit/);
+    expect(runtime.pidOf("fatal-array")).not.toBe(runtime.pidOf("good"));
+    expect(runtime.stats().find((p) => p.modules.includes("good"))!.modules).not.toContain("fatal-array");
+    await expect(h.run("good.ping")).resolves.toBe("pong");
+  }, 60_000);
+
+  it("opens the circuit breaker after N failures in the window, until an operator re-enables the module", async () => {
+    const runtime = new SandboxRuntime({ poolSize: 1, breaker: { failures: 2, windowMs: 60_000 } });
+    const h = await open({}, runtime);
+    await expect(h.run("never-settles.run")).rejects.toMatchObject({ code: "timeout" });
+    await expect(h.run("never-settles.run")).rejects.toMatchObject({ code: "timeout" });
+    await expect(h.run("never-settles.run")).rejects.toMatchObject({ code: "module_unavailable" });
+    const listed = h.loader.list().find((m) => m.id === "never-settles")!;
+    expect(listed.state).toBe("failed");
+    expect((h.kernel.audit.tail(5) as any[]).map((e) => e.action)).toContain("module.breaker");
+    await h.run("module.enable", { id: "never-settles" });
+    await expect(h.run("never-settles.run")).rejects.toMatchObject({ code: "timeout" });
+    await expect(h.run("good.ping")).resolves.toBe("pong");
+  }, 30_000);
+
+  it("caps a module's limits by host policy", async () => {
+    const h = await open({ "sandbox.maxTimeoutMs": 100 });
+    const started = Date.now();
+    await expect(h.run("loop-in-handler.run")).rejects.toMatchObject({ code: "timeout" });
+    expect(h.loader.entry("loop-in-handler")!.state).toBe("active");
+    void started;
+  });
+
+  it("runs the examples sandboxed: storage through the bridge, capability refusal as the host issued it", async () => {
+    const h = await open({}, undefined, [EXAMPLES]);
+    await h.run("notes.add", { title: "t", text: "x" });
+    await expect(h.run("notes.get", { title: "t" })).resolves.toMatchObject({ title: "t", text: "x" });
+    await expect(h.run("hello.remember", { name: "a" })).rejects.toMatchObject({ code: "capability_denied" });
+    expect(h.kernel.store.storage.get("hello", "last")).toBeUndefined();
+  });
+
+  it("rebuilds a module's thrown error host-side from plain data", async () => {
+    const h = await open({}, undefined, [EXAMPLES]);
+    const err: any = await h.run("notes.get", { title: "missing" }).catch((e) => e);
+    expect(err.code).toBe("module_error");
+    expect(err.details).toEqual({ code: "note_not_found" });
+    expect(err.message).toContain("no note titled 'missing'");
+    expect(String(err.stack)).not.toContain("warden:notes"); // no isolate stack crosses
+  });
+});
