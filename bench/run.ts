@@ -6,6 +6,8 @@ import { printTable, type BenchRow } from "./report.js";
 const SUITES: Record<string, () => Promise<{ run(): Promise<BenchRow[]> }>> = {
   cli: () => import("./cli.js"),
   security: () => import("./security.js"),
+  sandbox: () => import("./sandbox.js"),
+  api: () => import("./api.js"),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith("-"));

@@ -185,6 +185,8 @@ export class AuthManager {
 
   /** Records a successful authenticated call; written at most once a minute per token. */
   async noteUse(tokenId: string): Promise<void> {
+    // Checked before reading the record: the per-request cost is a map lookup, not a query.
+    if (this.#now() - (this.#usageWritten.get(tokenId)?.used ?? 0) < USAGE_WRITE_MS) return;
     const r = await this.#record(tokenId);
     if (r) await this.#touch(r, "used");
   }

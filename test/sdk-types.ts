@@ -1,0 +1,45 @@
+// Compile-time checks of the SDK, run by `tsc --noEmit` in `npm test`: each @ts-expect-error line
+// must be a type error, so a looser ModuleContext would fail the build.
+import type { CommandHandler, ErrorCode, Manifest, ModuleContext } from "warden/sdk";
+
+export async function authorMistakes(ctx: ModuleContext) {
+  // @ts-expect-error storage.set needs a value
+  await ctx.storage.set("k");
+  // @ts-expect-error keys are strings
+  await ctx.storage.get(42);
+  // @ts-expect-error values must be JSON
+  await ctx.storage.set("k", () => 1);
+  // @ts-expect-error a Date is not JSON
+  await ctx.storage.set("k", { at: new Date() });
+  // @ts-expect-error cache options are an object
+  await ctx.cache.set("k", 1, 1000);
+  // @ts-expect-error events.on takes a handler
+  ctx.events.on("x.y");
+  // @ts-expect-error log data is an object
+  ctx.log.info("message", "not an object");
+  // @ts-expect-error commands.register needs a handler
+  ctx.commands.register("greet");
+  // @ts-expect-error there is no such API
+  await ctx.filesystem.read("/etc/passwd");
+  // @ts-expect-error the context is read-only
+  ctx.storage = ctx.storage;
+
+  // What is right compiles.
+  await ctx.storage.set("k", { a: [1, "two", null] });
+  const v: number | undefined = await ctx.storage.get<number>("n");
+  ctx.commands.register("greet", async ({ name }: { name: string }) => ({ message: `hi ${name}` }));
+  await ctx.cache.set("k", "v", { ttlMs: 1000, tags: ["t"] });
+  return v;
+}
+
+export const handler: CommandHandler<{ name: string }, { message: string }> = async ({ name }) => ({ message: name });
+// @ts-expect-error a handler's output must match its declared type
+export const wrong: CommandHandler<{ name: string }, { message: string }> = async () => ({ msg: "x" });
+
+export const code: ErrorCode = "capability_denied";
+// @ts-expect-error not an error code
+export const notACode: ErrorCode = "oops";
+
+export const manifest: Manifest = { id: "x", version: "1.0.0", host: "^0.1.0", description: "d", entry: "index.ts" };
+// @ts-expect-error a manifest needs an entry
+export const incomplete: Manifest = { id: "x", version: "1.0.0", host: "^0.1.0", description: "d" };
