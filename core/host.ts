@@ -67,7 +67,7 @@ export class Host {
       config.onChange((key) => events.emit("config.changed", { key }));
       // `modules` is filled in below: the loader needs the kernel and the kernel exposes the loader.
       const ledger = new Ledger();
-      const kernel = { home, store, config, bus, events, services, audit, log, ledger, capabilityObservers: new Set() } as unknown as Kernel;
+      const kernel = { home, store, config, bus, events, services, audit, log, ledger, capabilityObservers: new Set(), callObservers: new Set() } as unknown as Kernel;
 
       const system = new InProcessRuntime();
       const user =
@@ -102,11 +102,15 @@ export class Host {
       };
       bus.setHooks({
         ensureActive: (id) => (HOST_NAMESPACES.has(id) ? Promise.resolve() : loader.ensureActive(id)),
-        onCallEnd: (id, _command, ms, error) => ledger.call(id, ms, error),
+        onCallEnd: (id, command, ms, error) => {
+          ledger.call(id, ms, error);
+          for (const obs of kernel.callObservers) obs({ module: id, command, ms, ...(error ? { error: { code: error.code, message: error.message } } : {}) });
+        },
       });
       registerHostCommands({ bus, loader, installer, config, audit, store, ledger });
       loader.load();
       await loader.activateStartup();
+      loader.startIdleSweep(config.get("sandbox.idle_ttl") as number);
       return new Host(home, kernel, loader, user === system ? [system] : [system, user]);
     } catch (e) {
       store.close();

@@ -50,4 +50,13 @@ export interface Kernel {
   readonly modules: ModuleAdmin;
   readonly ledger: Ledger;
   readonly capabilityObservers: Set<(e: CapabilityEvent) => void>;
+  /** Told of every finished command call (`warden dev` prints them). */
+  readonly callObservers: Set<(e: CallEvent) => void>;
+}
+
+export interface CallEvent {
+  module: string;
+  command: string;
+  ms: number;
+  error?: { code: string; message: string };
 }

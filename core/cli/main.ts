@@ -11,6 +11,7 @@ import { scanGlobalOptions, type GlobalOptions } from "./argv.js";
 import { addInputOptions, buildInput } from "./input-options.js";
 import { printError, printResult, type Io } from "./output.js";
 import { registerServe } from "./serve.js";
+import { registerAuthorCommands } from "./author.js";
 import { controlRequest, responseError } from "../control/client.js";
 
 const stdio: Io = {
@@ -74,6 +75,7 @@ function buildProgram(host: Host, globals: GlobalOptions, io: Io, result: { code
     }
   }
   registerServe(program, host, io);
+  registerAuthorCommands(program, program.commands.find((c) => c.name() === "module"), globals, io, result);
   program
     .command("status")
     .description("say whether a host is serving this home (commands then run there) or the CLI runs in-process")

@@ -19,6 +19,8 @@ export interface ModuleEntry {
   activating?: Promise<void>;
   /** Unsubscribe functions of event subscriptions made while active. */
   subscriptions: Array<() => void>;
+  /** When it last became active (idle deactivation counts from here or its last call). */
+  activatedAt?: number;
   /** A module refused (duplicate id) keeps its listing but is never the owner of that id. */
   shadow?: boolean;
 }

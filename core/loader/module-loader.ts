@@ -259,6 +259,7 @@ export class ModuleLoader {
     try {
       e.active = await runtime.activate(this.#spec(e), port);
       e.state = "active";
+      e.activatedAt = Date.now();
       delete e.error;
       this.kernel.log.info({ module: e.id, kind: e.kind }, "module active");
       this.kernel.events.emit("module.activated", { id: e.id });
@@ -311,6 +312,32 @@ export class ModuleLoader {
     }
   }
 
+  #sweep: NodeJS.Timeout | undefined;
+
+  /**
+   * Deactivates user modules idle for longer than ttl seconds (0: never); the next call activates
+   * them again. System modules stay: they hold the host's own state.
+   */
+  startIdleSweep(ttlSeconds: number): void {
+    if (this.#sweep) clearInterval(this.#sweep);
+    if (!ttlSeconds) return;
+    const ttl = ttlSeconds * 1000;
+    this.#sweep = setInterval(() => void this.sweepIdle(ttl), Math.max(1000, Math.min(ttl / 2, 30_000)));
+    this.#sweep.unref();
+  }
+
+  async sweepIdle(ttlMs: number, now = Date.now()): Promise<string[]> {
+    const idle: string[] = [];
+    for (const e of this.#entries.values()) {
+      if (e.kind !== "user" || e.state !== "active") continue;
+      const last = Math.max(e.activatedAt ?? 0, this.kernel.ledger.lastCallAt(e.id));
+      if (now - last >= ttlMs) idle.push(e.id);
+    }
+    for (const id of idle) await this.deactivate(id);
+    if (idle.length) this.kernel.log.info({ modules: idle }, "idle modules deactivated");
+    return idle;
+  }
+
   /** Mark a module failed from outside (the sandbox's circuit breaker). */
   markFailed(id: string, error: HostError): void {
     const e = this.#entries.get(id);
@@ -321,6 +348,7 @@ export class ModuleLoader {
   }
 
   async deactivateAll(): Promise<void> {
+    if (this.#sweep) clearInterval(this.#sweep);
     for (const id of [...this.#order].reverse()) await this.deactivate(id);
   }
 

@@ -1,0 +1,113 @@
+// Commands for module authors that work on a folder rather than through the bus: module new,
+// module check, module learn and dev.
+import { readFileSync, watch } from "node:fs";
+import { join, resolve } from "node:path";
+import { tmpdir } from "node:os";
+import type { Command } from "commander";
+import { assertDir, checkModule } from "../authoring/check.js";
+import { CapabilityLearner } from "../authoring/learn.js";
+import { scaffoldModule } from "../authoring/scaffold.js";
+import { startControlServer, stopControlServer } from "../control/server.js";
+import { HostError } from "../errors.js";
+import { Host } from "../host.js";
+import { createLogger } from "../log/index.js";
+import { readManifest } from "../manifest/index.js";
+import { printResult, type Io } from "./output.js";
+
+export function registerAuthorCommands(program: Command, moduleGroup: Command | undefined, globals: { json: boolean; home?: string }, io: Io, result: { code: number }): void {
+  const group = moduleGroup ?? program.command("module");
+  group
+    .command("new")
+    .description("create a TypeScript module skeleton (module.json, index.ts, a test, a README)")
+    .argument("<id>", "the new module's id")
+    .option("--dir <dir>", "parent folder (default: the current folder)")
+    .action((id: string, opts: { dir?: string }) => {
+      const out = scaffoldModule(id, opts.dir ?? process.cwd());
+      result.code = printResult(io, globals.json ? out : `created ${out.dir}: ${out.files.join(", ")}\nnext: warden module check ${out.dir}`, globals.json);
+    });
+
+  group
+    .command("check")
+    .description("validate a module folder: manifest, bundle, types (problems point at file and line)")
+    .argument("<dir>", "the module folder")
+    .action(async (dir: string) => {
+      const report = await checkModule(resolve(dir));
+      if (globals.json) printResult(io, report, true);
+      else io.out(report.ok ? `ok: ${report.id} (bundle ${report.bundle_bytes} bytes)` : report.problems.map((p) => `${p.file}${p.line ? `:${p.line}` : ""}: [${p.stage}] ${p.message}`).join("\n"));
+      result.code = report.ok ? 0 : 2;
+    });
+
+  group
+    .command("learn")
+    .description("run a module and record which capabilities it really uses (least privilege)")
+    .argument("<dir>", "the module folder")
+    .option("--calls <file>", "a JSON array of {command, input} to run instead of waiting for Ctrl-C")
+    .action(async (dir: string, opts: { calls?: string }) => {
+      const report = await session(resolve(dir), globals, io, { calls: opts.calls, learn: true, watch: false });
+      result.code = printResult(io, report, globals.json);
+    });
+
+  program
+    .command("dev")
+    .description("run a module in a host, reload it when its files change, print each command and capability call")
+    .argument("<dir>", "the module folder")
+    .action(async (dir: string) => {
+      await session(resolve(dir), globals, io, { learn: false, watch: true });
+    });
+}
+
+async function session(dir: string, globals: { home?: string }, io: Io, o: { calls?: string; learn: boolean; watch: boolean }) {
+  assertDir(dir);
+  const { manifest } = readManifest(dir, { allowSystem: false });
+  const home = globals.home ?? join(tmpdir(), `warden-dev-${manifest.id}`);
+  const host = await Host.open({ home, modulePaths: [dir], logger: createLogger({ home, destination: resolve(home, "logs", "dev.log") }) });
+  const id = manifest.id;
+  // A development session grants what the manifest declares; it is the author's own machine.
+  const record = host.loader.record(id);
+  host.kernel.store.modules.put({ ...record, approvedHash: host.loader.entry(id)?.loaded?.hash ?? null, grants: manifest.capabilities ?? [], revoked: [] });
+  await host.loader.reloadModule(id);
+  const learner = new CapabilityLearner(host, id);
+  try {
+    if (o.calls) {
+      const calls = JSON.parse(readFileSync(resolve(o.calls), "utf8")) as Array<{ command: string; input?: Record<string, unknown> }>;
+      for (const c of calls) {
+        const name = c.command.includes(".") ? c.command : `${id}.${c.command}`;
+        try {
+          await host.run(name, c.input ?? {});
+        } catch (e) {
+          io.err(`${name}: ${(e as HostError).code}: ${(e as Error).message}`);
+        }
+      }
+      return learner.report();
+    }
+    host.kernel.callObservers.add((e) => io.out(`call  ${e.command}  ${e.ms.toFixed(1)} ms${e.error ? `  ${e.error.code}: ${e.error.message}` : ""}`));
+    host.kernel.capabilityObservers.add((e) => e.module === id && io.out(`  cap ${e.method} (${e.capability})${e.allowed ? "" : "  DENIED"}`));
+    await host.loader.ensureActive(id).catch((e) => io.err(`activation failed: ${(e as Error).message}`));
+    const control = await startControlServer(host.home, { call: (command, input) => host.run(command, input), status: () => ({ mode: "dev", pid: process.pid, home: host.home, module: id }) });
+    io.out(`dev: ${id} from ${dir}; call it from another terminal with \`warden --home ${host.home} ${id} <command>\`; Ctrl-C stops`);
+    let timer: NodeJS.Timeout | undefined;
+    const watcher = o.watch
+      ? watch(dir, { recursive: true }, (_event, file) => {
+          if (!file) return;
+          clearTimeout(timer);
+          timer = setTimeout(async () => {
+            try {
+              const s = await host.loader.reloadModule(id);
+              io.out(`reloaded ${id} (${s.state}${s.error ? `: ${s.error.message}` : ""})`);
+            } catch (e) {
+              io.err(`reload failed: ${(e as Error).message}`);
+            }
+          }, 150);
+        })
+      : undefined;
+    await new Promise<void>((r) => {
+      process.once("SIGINT", r);
+      process.once("SIGTERM", r);
+    });
+    watcher?.close();
+    await stopControlServer(control, host.home);
+    return learner.report();
+  } finally {
+    await host.close();
+  }
+}

@@ -1,0 +1,124 @@
+import { spawnSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { createTestHost } from "../sdk/testing.js";
+import { warden } from "./helpers/cli.js";
+import { openTestHost } from "./helpers/host.js";
+import { emptyInput, tempDir, writeModule } from "./helpers/modules.js";
+import type { Host } from "../core/host.js";
+
+const ROOT = join(__dirname, "..");
+const EXAMPLES = join(ROOT, "modules/examples");
+const hosts: Host[] = [];
+afterAll(async () => {
+  for (const h of hosts) await h.close();
+});
+
+describe("module authoring kit", () => {
+  it("scaffolds a module that passes its own test in the real sandbox", () => {
+    const parent = tempDir("warden-scaffold-");
+    const made = warden(["--home", join(parent, "home"), "module", "new", "greeter", "--dir", parent, "--json"]);
+    expect(made.code, made.stderr).toBe(0);
+    expect(made.json.files).toEqual(expect.arrayContaining(["module.json", "index.ts", "index.test.ts", "README.md"]));
+    const check = warden(["--home", join(parent, "home"), "module", "check", join(parent, "greeter"), "--json"]);
+    expect(check.json).toMatchObject({ ok: true, id: "greeter", problems: [] });
+    const run = spawnSync(process.execPath, [join(ROOT, "node_modules/vitest/vitest.mjs"), "run", "--root", join(parent, "greeter"), "--config", join(__dirname, "fixtures/scaffold/vitest.config.mts")], { encoding: "utf8", timeout: 120_000 });
+    expect(run.status, run.stdout + run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/2 passed/);
+  }, 150_000);
+
+  it("module check points at file and line for type and bundle errors", () => {
+    const parent = tempDir();
+    warden(["--home", join(parent, "home"), "module", "new", "broken", "--dir", parent]);
+    const dir = join(parent, "broken");
+    writeFileSync(join(dir, "index.ts"), `import type { ModuleContext } from "warden/sdk";\nimport x from "../elsewhere";\nexport const leaked = x;\nexport async function activate(ctx: ModuleContext) {\n  await ctx.storage.set("k");\n}\n`);
+    const r = warden(["--home", join(parent, "home"), "module", "check", dir, "--json"]);
+    expect(r.code).toBe(2);
+    expect(r.json.ok).toBe(false);
+    const stages = r.json.problems.map((p: any) => p.stage);
+    expect(stages).toEqual(expect.arrayContaining(["bundle", "types"]));
+    const typeProblem = r.json.problems.find((p: any) => p.stage === "types" && p.line === 5);
+    expect(typeProblem.file).toBe(join(dir, "index.ts"));
+    expect(r.json.problems.find((p: any) => p.stage === "bundle").message).toMatch(/outside the module folder/);
+  }, 60_000);
+
+  it("the harness records capability calls: greet never writes storage", async () => {
+    const hello = await createTestHost({ module: join(EXAMPLES, "hello") });
+    const notes = await createTestHost({ module: join(EXAMPLES, "notes") });
+    try {
+      hello.resetRecording();
+      expect(await hello.call("greet", { name: "Ada" })).toEqual({ message: "hello Ada" });
+      expect(hello.capabilityCalls).toEqual([]);
+      await expect(hello.call("remember", { name: "Ada" })).rejects.toMatchObject({ code: "capability_denied" });
+      expect(hello.capabilityCalls).toEqual([{ method: "storage.set", capability: "storage.write", allowed: false }]);
+      notes.resetRecording();
+      await notes.call("add", { title: "t", text: "x" });
+      expect(notes.used()).toEqual(["storage.write"]);
+    } finally {
+      await hello.close();
+      await notes.close();
+    }
+  }, 60_000);
+
+  it("ungranted calls fail in the harness exactly as in production", async () => {
+    const notes = await createTestHost({ module: join(EXAMPLES, "notes"), grants: ["commands.register", "storage.read"] });
+    try {
+      await expect(notes.call("add", { title: "t", text: "x" })).rejects.toMatchObject({ code: "capability_denied" });
+      await expect(notes.call("list")).resolves.toEqual([]);
+    } finally {
+      await notes.close();
+    }
+  }, 60_000);
+
+  it("module learn prints the least-privilege list beside the manifest's", () => {
+    const parent = tempDir();
+    const calls = join(parent, "calls.json");
+    writeFileSync(calls, JSON.stringify([{ command: "list" }, { command: "get", input: { title: "none" } }]));
+    const r = warden(["--home", join(parent, "home"), "module", "learn", join(EXAMPLES, "notes"), "--calls", calls, "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.json).toMatchObject({
+      module: "notes",
+      declared: ["commands.register", "storage.read", "storage.write"],
+      used: ["commands.register", "storage.read"],
+      unused: ["storage.write"],
+      suggested: ["commands.register", "storage.read"],
+    });
+  }, 60_000);
+});
+
+describe("lazy activation and idle deactivation", () => {
+  it("with 300 installed modules the host is ready without activating them; a call activates exactly the module and its dependencies", async () => {
+    const root = tempDir("warden-300-");
+    for (let i = 0; i < 300; i++) {
+      writeModule(root, {
+        id: `mod${i}`,
+        ...(i > 0 && i % 3 === 0 ? { dependencies: { [`mod${i - 1}`]: "^1.0.0" } } : {}),
+        commands: { go: { description: "go", input: emptyInput } },
+        code: `export function activate(ctx) { ctx.commands.register("go", async () => "${i}"); }`,
+      });
+    }
+    const h = await openTestHost({ modulePaths: [root], userRuntime: undefined as never });
+    hosts.push(h);
+    const states = () => h.loader.list().filter((m) => m.state === "active").map((m) => m.id).sort();
+    expect(h.loader.list()).toHaveLength(300);
+    expect(states()).toEqual([]);
+    await expect(h.run("mod150.go")).resolves.toBe("150");
+    expect(states()).toEqual(["mod149", "mod150"]);
+    await expect(h.run("mod7.go")).resolves.toBe("7");
+    expect(states()).toEqual(["mod149", "mod150", "mod7"]);
+  }, 60_000);
+
+  it("deactivates an idle user module after sandbox.idle_ttl and re-activates it on the next call", async () => {
+    const root = tempDir();
+    writeModule(root, { id: "sleepy", commands: { go: { description: "go", input: emptyInput } }, code: `export function activate(ctx) { ctx.commands.register("go", async () => "awake"); }` });
+    const h = await openTestHost({ modulePaths: [root] });
+    hosts.push(h);
+    await h.run("sleepy.go");
+    expect(await h.loader.sweepIdle(60_000, Date.now() + 30_000)).toEqual([]);
+    expect(await h.loader.sweepIdle(60_000, Date.now() + 61_000)).toEqual(["sleepy"]);
+    expect(h.loader.entry("sleepy")!.state).toBe("installed");
+    await expect(h.run("sleepy.go")).resolves.toBe("awake");
+    expect(h.loader.entry("sleepy")!.state).toBe("active");
+  });
+});
