@@ -8,6 +8,7 @@ const SUITES: Record<string, () => Promise<{ run(): Promise<BenchRow[]> }>> = {
   security: () => import("./security.js"),
   sandbox: () => import("./sandbox.js"),
   api: () => import("./api.js"),
+  lifecycle: () => import("./lifecycle.js"),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith("-"));

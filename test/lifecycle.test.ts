@@ -94,9 +94,10 @@ describe("module lifecycle", () => {
     hosts.length = 0;
     appendFileSync(join(home, "modules", "vault", "index.js"), "\n// tampered\n");
     h = await open(home);
+    expect((await h.run("module.inspect", { id: "vault" }) as any).files_verified).toBe(false);
+    await expect(h.run("vault.version")).rejects.toMatchObject({ code: "module_unavailable", details: { cause: "integrity_failed" } });
     expect(state(h, "vault")).toBe("failed");
     expect(h.loader.list().find((m) => m.id === "vault")!.error!.code).toBe("integrity_failed");
-    await expect(h.run("vault.version")).rejects.toMatchObject({ code: "module_unavailable" });
     await h.run("module.install", { source: src });
     await expect(h.run("vault.version")).resolves.toBe("1.0.0");
   });

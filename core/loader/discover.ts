@@ -15,23 +15,27 @@ export interface Candidate {
 const SKIP = new Set(["examples", "node_modules"]);
 
 function subfolders(dir: string): string[] {
-  let names: string[];
+  let entries: import("node:fs").Dirent[];
   try {
-    names = readdirSync(dir);
+    entries = readdirSync(dir, { withFileTypes: true });
   } catch {
     return [];
   }
-  return names
-    .filter((n) => !n.startsWith(".") && !SKIP.has(n))
-    .sort()
-    .map((n) => join(dir, n))
-    .filter((p) => {
-      try {
-        return statSync(p).isDirectory();
-      } catch {
-        return false;
-      }
-    });
+  const out: string[] = [];
+  for (const d of entries) {
+    if (d.name.startsWith(".") || SKIP.has(d.name)) continue;
+    // Directory entries carry their type: no stat per module (host start stays cheap).
+    if (d.isDirectory() || (d.isSymbolicLink() && isDir(join(dir, d.name)))) out.push(join(dir, d.name));
+  }
+  return out.sort();
+}
+
+function isDir(p: string): boolean {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 export function discoverModules(options: { home: string; modulePaths: readonly string[]; systemDir?: string }): Candidate[] {

@@ -6,11 +6,12 @@ import { createHostPort } from "../capabilities/host-port.js";
 import { toGrants, type Grant } from "../capabilities/grants.js";
 import { HostError } from "../errors.js";
 import type { Kernel } from "../kernel.js";
-import { readManifest } from "../manifest/index.js";
+import { readManifest, type LoadedManifest } from "../manifest/index.js";
 import { HOST_VERSION } from "../paths.js";
 import type { ActivationSpec, ModuleRuntime } from "../runtime.js";
 import type { ModuleRecord } from "../store/store.js";
-import { resolve } from "node:path";
+import { statSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { changedFiles } from "../lifecycle/files.js";
 import { discoverModules, type Candidate } from "./discover.js";
 import { summarize, type ModuleEntry, type ModuleSummary } from "./module-entry.js";
@@ -45,24 +46,48 @@ export class ModuleLoader {
   /** Discover, validate and resolve; activates nothing. */
   load(): void {
     const candidates = discoverModules({ home: this.#o.home, modulePaths: this.#o.modulePaths, ...(this.#o.systemDir ? { systemDir: this.#o.systemDir } : {}) });
-    for (const c of candidates) this.#loadCandidate(c);
+    const index = this.kernel.store.manifestIndex.all();
+    this.#records = new Map(this.kernel.store.modules.all().map((r) => [r.id, r]));
+    const fresh: Array<[string, string, string]> = [];
+    for (const c of candidates) this.#loadCandidate(c, index, fresh);
+    // New or changed manifests are remembered in one transaction (one fsync, not one per module).
+    if (fresh.length) this.kernel.store.transaction(() => fresh.forEach(([dir, stamp, loaded]) => this.kernel.store.manifestIndex.put(dir, stamp, loaded)));
     this.#resolve();
+    this.#records = undefined;
   }
 
-  #loadCandidate(c: Candidate): void {
+  /** Module records read in one query while loading; later reads go to the store. */
+  #records: Map<string, ModuleRecord> | undefined;
+
+  /**
+   * An unchanged module.json (same folder, mtime, size and inode, same host version) is taken from
+   * the index without reading or validating it again: host start stays flat in the number of
+   * installed modules. Its files are still checked against the install hashes at activation.
+   */
+  #readManifestIndexed(c: Candidate, index?: Map<string, { stamp: string; loaded: string }>, fresh?: Array<[string, string, string]>): LoadedManifest {
+    let stamp: string | undefined;
+    try {
+      const st = statSync(join(c.dir, "module.json"));
+      stamp = `${st.mtimeMs}:${st.size}:${st.ino}:${this.#o.hostVersion ?? HOST_VERSION}:${c.system}`;
+    } catch {
+      stamp = undefined;
+    }
+    const hit = stamp ? index?.get(c.dir) : undefined;
+    if (hit && hit.stamp === stamp) return JSON.parse(hit.loaded) as LoadedManifest;
+    const loaded = readManifest(c.dir, { allowSystem: c.system });
+    if (stamp) {
+      if (fresh) fresh.push([c.dir, stamp, JSON.stringify(loaded)]);
+      else this.kernel.store.manifestIndex.put(c.dir, stamp, JSON.stringify(loaded));
+    }
+    return loaded;
+  }
+
+  #loadCandidate(c: Candidate, index?: Map<string, { stamp: string; loaded: string }>, fresh?: Array<[string, string, string]>): void {
     const kind = c.system ? "system" : "user";
     let entry: ModuleEntry;
     try {
-      const cache = this.kernel.store.manifestCache;
-      const cacheKey = (hash: string) => `${hash}:${this.#o.hostVersion ?? HOST_VERSION}`;
-      const loaded = readManifest(c.dir, { allowSystem: c.system, knownGood: (hash) => cache.has(cacheKey(hash)) });
-      if (!cache.has(cacheKey(loaded.hash))) cache.add(cacheKey(loaded.hash));
+      const loaded = this.#readManifestIndexed(c, index, fresh);
       entry = { id: loaded.manifest.id, dir: c.dir, kind: loaded.manifest.kind ?? kind, loaded, state: "installed", grants: [], subscriptions: [] };
-      const integrity = this.#integrityError(entry);
-      if (integrity) {
-        entry.state = "failed";
-        entry.error = integrity;
-      }
     } catch (e) {
       const error = e instanceof HostError ? e : new HostError("manifest_invalid", `${c.dir}: ${(e as Error).message}`);
       entry = { id: c.folder, dir: c.dir, kind, state: "failed", error, grants: [], subscriptions: [] };
@@ -158,7 +183,7 @@ export class ModuleLoader {
 
   /** Decide state and grants from the operator's record: disabled, approval pinned to the hash, revocations. */
   #decideGrants(e: ModuleEntry): void {
-    const record = this.kernel.store.modules.get(e.id);
+    const record = this.#records ? this.#records.get(e.id) : this.kernel.store.modules.get(e.id);
     const revoked = new Set(record?.revoked ?? []);
     if (record?.disabled) {
       e.state = "disabled";
@@ -236,6 +261,12 @@ export class ModuleLoader {
         });
         throw unavailable(e);
       }
+    }
+    const integrity = this.#integrityError(e);
+    if (integrity) {
+      e.state = "failed";
+      e.error = integrity;
+      throw unavailable(e);
     }
     const runtime = e.kind === "system" ? this.#o.runtimes.system : this.#o.runtimes.user;
     const port = createHostPort({
@@ -415,6 +446,8 @@ export class ModuleLoader {
       elevated: (e.loaded?.manifest.capabilities ?? []).map((c) => (typeof c === "string" ? c : c.name)).filter(isElevated),
       approvedHash: record?.approvedHash ?? null,
       revoked: record?.revoked ?? [],
+      files_verified: record?.files && record.installedPath && resolve(record.installedPath) === resolve(e.dir) ? changedFiles(e.dir, record.files).length === 0 : null,
+      staged_upgrade: record?.staged ? { version: record.staged.version, added: record.staged.added, removed: record.staged.removed } : null,
       commands: this.kernel.bus.list().filter((c) => c.module === id).map((c) => c.command),
     };
   }

@@ -16,12 +16,24 @@ export interface Resolution {
   failures: Map<string, HostError>;
 }
 
+const satisfied = new Map<string, boolean>();
+/** semver.satisfies, remembered: a thousand modules share a handful of ranges. */
+function satisfies(version: string, range: string): boolean {
+  const key = `${version}\0${range}`;
+  let v = satisfied.get(key);
+  if (v === undefined) {
+    v = semver.satisfies(version, range, { includePrerelease: true });
+    satisfied.set(key, v);
+  }
+  return v;
+}
+
 export function resolveDependencies(nodes: readonly Node[], hostVersion: string): Resolution {
   const byId = new Map(nodes.map((n) => [n.id, n]));
   const failures = new Map<string, HostError>();
 
   for (const n of nodes) {
-    if (!semver.satisfies(hostVersion, n.host, { includePrerelease: true })) {
+    if (!satisfies(hostVersion, n.host)) {
       failures.set(n.id, new HostError("host_incompatible", `module '${n.id}' needs host ${n.host} but this host is ${hostVersion}`, {
         details: { module: n.id, host: n.host, hostVersion },
       }));
@@ -35,7 +47,7 @@ export function resolveDependencies(nodes: readonly Node[], hostVersion: string)
         }));
         break;
       }
-      if (!semver.satisfies(d.version, range, { includePrerelease: true })) {
+      if (!satisfies(d.version, range)) {
         failures.set(n.id, new HostError("dependency_unresolved", `module '${n.id}' needs '${dep}' ${range} but ${dep} is ${d.version}`, {
           details: { module: n.id, dependency: dep, range, found: d.version },
         }));

@@ -21,18 +21,12 @@ export interface LoadedManifest {
 export interface ManifestOptions {
   /** True only for folders directly under the repo's modules/. */
   allowSystem: boolean;
-  /**
-   * Says whether a manifest with this hash passed every check before (the host keeps that in
-   * system.brain), so compiling its schemas again can be skipped: host start stays flat in the
-   * number of installed modules.
-   */
-  knownGood?: (hash: string) => boolean;
 }
 
 const schema = JSON.parse(readFileSync(join(MANIFESTS_DIR, "module.schema.json"), "utf8"));
 const validateShape: ValidateFunction = newAjv().compile(schema);
 
-export function validateManifest(raw: unknown, file: string, dir: string, opts: ManifestOptions, knownGood = false): { manifest: Manifest; entryFile: string } {
+export function validateManifest(raw: unknown, file: string, dir: string, opts: ManifestOptions): { manifest: Manifest; entryFile: string } {
   if (!raw || typeof raw !== "object" || Array.isArray(raw)) throw manifestError(file, [{ path: "", message: "must be a JSON object" }]);
   if (!validateShape(raw)) {
     const problems: ManifestProblem[] = (validateShape.errors ?? [])
@@ -49,10 +43,8 @@ export function validateManifest(raw: unknown, file: string, dir: string, opts: 
   checkKind(manifest, opts.allowSystem, problems);
   const entryFile = checkEntry(manifest, dir, problems);
   checkCapabilities(manifest, problems);
-  if (!knownGood) {
-    checkCommands(manifest, problems);
-    checkConfig(manifest, problems);
-  }
+  checkCommands(manifest, problems);
+  checkConfig(manifest, problems);
   if (problems.length || !entryFile) throw manifestError(file, problems);
   for (const [name, cmd] of Object.entries(manifest.commands ?? {})) cmd.permission ??= `${manifest.id}.${name}`;
   return { manifest, entryFile };
@@ -64,6 +56,6 @@ export function readManifest(dir: string, opts: ManifestOptions): LoadedManifest
   const bytes = readManifestBytes(file);
   const hash = createHash("sha256").update(bytes).digest("hex");
   const raw = parseManifestText(decodeUtf8(bytes, file), file);
-  const { manifest, entryFile } = validateManifest(raw, file, absDir, opts, opts.knownGood?.(hash) ?? false);
+  const { manifest, entryFile } = validateManifest(raw, file, absDir, opts);
   return { manifest, file, dir: absDir, entryFile, hash };
 }

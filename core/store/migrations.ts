@@ -52,4 +52,14 @@ export const MIGRATIONS: readonly string[] = [
     checked_at TEXT NOT NULL
   ) WITHOUT ROWID;
   `,
+  // 4: validated manifests by folder and file stamp, so host start does not re-validate (or even
+  // re-read) an unchanged module.json; replaces the hash-keyed cache of 3.
+  `
+  DROP TABLE manifest_cache;
+  CREATE TABLE manifest_index (
+    dir    TEXT PRIMARY KEY,
+    stamp  TEXT NOT NULL,
+    loaded TEXT NOT NULL
+  ) WITHOUT ROWID;
+  `,
 ];

@@ -5,7 +5,7 @@ import { chmodSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { HostError } from "../errors.js";
 import { MIGRATIONS } from "./migrations.js";
-import type { AuditRepo, AuditRow, ConfigRepo, ManifestCacheRepo, ModuleRecord, ModuleRepo, StorageRepo, Store } from "./store.js";
+import type { AuditRepo, AuditRow, ConfigRepo, ManifestIndexRepo, ModuleRecord, ModuleRepo, StorageRepo, Store } from "./store.js";
 
 type DB = Database.Database;
 
@@ -51,7 +51,7 @@ class SqliteStore implements Store {
   readonly modules: ModuleRepo;
   readonly storage: StorageRepo;
   readonly audit: AuditRepo;
-  readonly manifestCache: ManifestCacheRepo;
+  readonly manifestIndex: ManifestIndexRepo;
   readonly #db: DB;
 
   constructor(db: DB) {
@@ -60,9 +60,12 @@ class SqliteStore implements Store {
     this.modules = new SqliteModules(db);
     this.storage = new SqliteStorage(db);
     this.audit = new SqliteAudit(db);
-    const has = db.prepare<[string], { key: string }>("SELECT key FROM manifest_cache WHERE key = ?");
-    const add = db.prepare("INSERT OR IGNORE INTO manifest_cache (key, checked_at) VALUES (?, ?)");
-    this.manifestCache = { has: (k) => has.get(k) !== undefined, add: (k) => void add.run(k, now()) };
+    const all = db.prepare<[], { dir: string; stamp: string; loaded: string }>("SELECT dir, stamp, loaded FROM manifest_index");
+    const put = db.prepare("INSERT INTO manifest_index (dir, stamp, loaded) VALUES (?, ?, ?) ON CONFLICT(dir) DO UPDATE SET stamp = excluded.stamp, loaded = excluded.loaded");
+    this.manifestIndex = {
+      all: () => new Map(all.all().map((r) => [r.dir, { stamp: r.stamp, loaded: r.loaded }])),
+      put: (dir, stamp, loaded) => void put.run(dir, stamp, loaded),
+    };
   }
 
   transaction<T>(fn: () => T): T {

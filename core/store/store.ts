@@ -29,9 +29,10 @@ export interface StagedUpgrade {
   removed: string[];
 }
 
-export interface ManifestCacheRepo {
-  has(key: string): boolean;
-  add(key: string): void;
+/** Validated manifests by module folder and a stamp of module.json (mtime, size, inode). */
+export interface ManifestIndexRepo {
+  all(): Map<string, { stamp: string; loaded: string }>;
+  put(dir: string, stamp: string, loaded: string): void;
 }
 
 export interface ConfigRepo {
@@ -84,7 +85,7 @@ export interface Store {
   readonly modules: ModuleRepo;
   readonly storage: StorageRepo;
   readonly audit: AuditRepo;
-  readonly manifestCache: ManifestCacheRepo;
+  readonly manifestIndex: ManifestIndexRepo;
   /** Runs fn atomically; nested calls join the outer transaction. */
   transaction<T>(fn: () => T): T;
   close(): void;

@@ -1,0 +1,70 @@
+// Host start with many installed idle modules, beside the same host with 10; and the first call
+// to an idle module (activation included), beside an already-active call.
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Host } from "../core/host.js";
+import { silentLogger } from "../core/log/index.js";
+import { percentile, row, type BenchRow } from "./report.js";
+
+function modules(n: number): string {
+  const root = mkdtempSync(join(tmpdir(), `warden-bench-mods${n}-`));
+  for (let i = 0; i < n; i++) {
+    const dir = join(root, `m${i}`);
+    mkdirSync(dir);
+    writeFileSync(join(dir, "module.json"), JSON.stringify({
+      id: `m${i}`, version: "1.0.0", host: "^0.1.0", description: "idle", entry: "index.js",
+      capabilities: ["commands.register", "storage.read"], limits: { memoryMb: 16, timeoutMs: 1000 },
+      commands: {
+        go: { description: "go", input: { type: "object", properties: { n: { type: "integer" } }, additionalProperties: false } },
+        stop: { description: "stop", input: { type: "object", properties: {}, additionalProperties: false } },
+      },
+    }));
+    writeFileSync(join(dir, "index.js"), `export function activate(ctx) { ctx.commands.register("go", async () => ${i}); ctx.commands.register("stop", async () => 0); }\n`);
+  }
+  return root;
+}
+
+/** Median time from nothing to a ready host (manifest cache warm, as on any start after the first). */
+async function readyMs(root: string, home: string): Promise<number> {
+  const times: number[] = [];
+  for (let i = 0; i < 7; i++) {
+    const t = performance.now();
+    const h = await Host.open({ home, modulePaths: [root], logger: silentLogger() });
+    times.push(performance.now() - t);
+    await h.close();
+  }
+  return percentile(times.slice(1).sort((a, b) => a - b), 50);
+}
+
+export async function run(): Promise<BenchRow[]> {
+  const ten = modules(10);
+  const thousand = modules(1000);
+  const homeTen = mkdtempSync(join(tmpdir(), "warden-bench-h10-"));
+  const homeThousand = mkdtempSync(join(tmpdir(), "warden-bench-h1000-"));
+  const tenMs = await readyMs(ten, homeTen);
+  const thousandMs = await readyMs(thousand, homeThousand);
+
+  const h = await Host.open({ home: homeThousand, modulePaths: [thousand], logger: silentLogger() });
+  try {
+    await h.run("m0.go");
+    const first: number[] = [];
+    for (let i = 1; i <= 100; i++) {
+      const t = performance.now();
+      await h.run(`m${i}.go`);
+      first.push(performance.now() - t);
+    }
+    const warm: number[] = [];
+    for (let i = 0; i < 500; i++) {
+      const t = performance.now();
+      await h.run(`m${1 + (i % 100)}.go`);
+      warm.push(performance.now() - t);
+    }
+    return [
+      row("lifecycle", "host ready, 1000 installed idle modules", thousandMs, "ms", "host ready, 10 modules", tenMs, "<= 2000 ms and <= 1.5x"),
+      row("lifecycle", "first call to an idle module, activation included (p50)", percentile(first.sort((a, b) => a - b), 50), "ms", "call to an active module p50", percentile(warm.sort((a, b) => a - b), 50), "<= 10 ms"),
+    ];
+  } finally {
+    await h.close();
+  }
+}
