@@ -3,6 +3,7 @@
 import { pathToFileURL } from "node:url";
 import type { CallInfo, CommandHandler, ModuleDefinition } from "../sdk/context.js";
 import { createModuleContext } from "./context.js";
+import { bundleForNode } from "./sandbox/bundler.js";
 import { HostError, isErrorCode } from "./errors.js";
 import type { ActivationSpec, ActiveModule, HostPort, ModuleRuntime } from "./runtime.js";
 
@@ -22,7 +23,7 @@ export class InProcessRuntime implements ModuleRuntime {
     try {
       // A fresh module instance per activation, so module-level state never leaks between two
       // hosts in one process or across a reload.
-      mod = await import(`${pathToFileURL(spec.entryFile).href}?activation=${++activations}`);
+      mod = await import(`${pathToFileURL(await bundleForNode(spec.entryFile, spec.dir)).href}?activation=${++activations}`);
     } catch (e) {
       throw new HostError("module_error", `module '${spec.id}' failed to load its entry: ${(e as Error).message}`);
     }

@@ -7,7 +7,7 @@ import { dirname, isAbsolute, join, relative, resolve } from "node:path";
 import * as esbuild from "esbuild";
 import { HostError } from "../errors.js";
 import { hashFolder } from "../lifecycle/files.js";
-import { CACHE_DIR } from "../paths.js";
+import { CACHE_DIR, ROOT } from "../paths.js";
 
 export interface Bundle {
   code: string;
@@ -87,9 +87,30 @@ export async function bundleForIsolate(entryFile: string, dir: string): Promise<
   return b;
 }
 
+/**
+ * A trusted system module's entry as one ESM file for node (packages stay external), so the host
+ * needs no TypeScript loader at run time. Cached by the content of the module folder and the SDK.
+ */
+export async function bundleForNode(entryFile: string, dir: string): Promise<string> {
+  const files = { ...hashFolder(dir), ...Object.fromEntries(Object.entries(hashFolder(join(ROOT, "sdk"))).map(([k, v]) => [`sdk/${k}`, v])) };
+  const hash = createHash("sha256").update(`node\n${esbuild.version}\n${entryFile}\n`).update(JSON.stringify(files)).digest("hex");
+  const file = join(CACHE_DIR, "system", `${basenameOf(dir)}-${hash.slice(0, 24)}.mjs`);
+  if (existsSync(file)) return file;
+  mkdirSync(dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  await esbuild.build({ entryPoints: [entryFile], bundle: true, outfile: tmp, format: "esm", platform: "node", target: "node20", packages: "external", logLevel: "silent" });
+  renameSync(tmp, file);
+  return file;
+}
+
+function basenameOf(dir: string): string {
+  return dir.split(/[\\/]/).filter(Boolean).pop() ?? "module";
+}
+
 /** The sandbox process entry, bundled for plain node (the host may itself run under vitest or tsx). */
 export async function workerScript(): Promise<string> {
-  const entry = join(dirname(new URL(import.meta.url).pathname), "worker-main.ts");
+  // From ROOT, not import.meta.url: this code may itself run from a bundle in the cache.
+  const entry = join(ROOT, "core", "sandbox", "worker-main.ts");
   const sources = ["worker-main.ts", "module-isolate.ts", "prelude.ts", "messages.ts"].map((f) => readFileSync(join(dirname(entry), f), "utf8"));
   const hash = createHash("sha256").update(esbuild.version).update(sources.join("\0")).digest("hex").slice(0, 32);
   const file = join(CACHE_DIR, "worker", `worker-${hash}.mjs`);
