@@ -104,6 +104,7 @@ export function registerHostCommands(deps: { bus: CommandBus; loader: ModuleLoad
         readOnly: true,
         run: async (input) => {
           const { id } = input as { id?: string };
+          await ledger.refresh();
           if (id !== undefined) {
             if (!loader.entry(id)) throw new HostError("module_not_found", `no module '${id}' is installed; run \`warden module list\``);
             return { ...ledger.stats(id), state: loader.entry(id)!.state };

@@ -79,7 +79,10 @@ export class Host {
               breaker: { failures: config.get("sandbox.breakerFailures") as number, windowMs: (config.get("sandbox.breakerWindowS") as number) * 1000 },
               log: (level, msg, data) => log[level]({ ...data, sandbox: true }, msg),
             }));
-      if (user instanceof SandboxRuntime) ledger.resources = (id) => user.resources(id);
+      if (user instanceof SandboxRuntime) {
+        ledger.resources = (id) => user.resources(id);
+        ledger.refresh = () => user.refreshStats();
+      }
       const modulePaths = [...(config.get("host.modulePaths") as string[]), ...(options.modulePaths ?? [])];
       const loader: ModuleLoader = new ModuleLoader({ kernel, home, modulePaths, runtimes: { system, user }, ...(options.systemDir ? { systemDir: options.systemDir } : {}) });
       if (user instanceof SandboxRuntime) {

@@ -33,6 +33,8 @@ export class Ledger {
   readonly #entries = new Map<string, Entry>();
   /** Runtimes report resource use on demand (the sandbox knows CPU time and heap). */
   resources: (id: string) => { cpuMs: number; heapBytes: number } | undefined = () => undefined;
+  /** Asks the runtimes for fresh resource figures (sandbox processes report on request). */
+  refresh: () => Promise<void> = async () => {};
 
   #get(id: string): Entry {
     let e = this.#entries.get(id);

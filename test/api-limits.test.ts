@@ -97,6 +97,8 @@ describe("the CLI reaches a serving host through its control socket", () => {
     const call = () => raw(url, { method: "POST", path: "/api/v1/hello/greet", headers: { ...json, Authorization: `Bearer ${token}` }, body: '{"name":"x"}' });
     expect((await call()).status).toBe(200);
     expect(warden([...common, "status", "--json"]).json).toMatchObject({ mode: "serving", pid: server.pid });
+    // Without --modules the CLI still knows the serving host's commands.
+    expect(warden(["--home", home, "hello", "greet", "via-socket", "--json"]).json).toEqual({ message: "hello via-socket" });
     const lock = warden([...common, "security", "lockdown", "60", "--json"]);
     expect(lock.code, lock.stderr).toBe(0);
     const refused = await call();

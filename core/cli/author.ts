@@ -13,6 +13,7 @@ import { Host } from "../host.js";
 import { createLogger } from "../log/index.js";
 import { readManifest } from "../manifest/index.js";
 import { printResult, type Io } from "./output.js";
+import { catalogueOf } from "./serve.js";
 
 export function registerAuthorCommands(program: Command, moduleGroup: Command | undefined, globals: { json: boolean; home?: string }, io: Io, result: { code: number }): void {
   const group = moduleGroup ?? program.command("module");
@@ -83,7 +84,7 @@ async function session(dir: string, globals: { home?: string }, io: Io, o: { cal
     host.kernel.callObservers.add((e) => io.out(`call  ${e.command}  ${e.ms.toFixed(1)} ms${e.error ? `  ${e.error.code}: ${e.error.message}` : ""}`));
     host.kernel.capabilityObservers.add((e) => e.module === id && io.out(`  cap ${e.method} (${e.capability})${e.allowed ? "" : "  DENIED"}`));
     await host.loader.ensureActive(id).catch((e) => io.err(`activation failed: ${(e as Error).message}`));
-    const control = await startControlServer(host.home, { call: (command, input) => host.run(command, input), status: () => ({ mode: "dev", pid: process.pid, home: host.home, module: id }) });
+    const control = await startControlServer(host.home, { call: (command, input) => host.run(command, input), status: () => ({ mode: "dev", pid: process.pid, home: host.home, module: id }), catalogue: () => catalogueOf(host) });
     io.out(`dev: ${id} from ${dir}; call it from another terminal with \`warden --home ${host.home} ${id} <command>\`; Ctrl-C stops`);
     let timer: NodeJS.Timeout | undefined;
     const watcher = o.watch

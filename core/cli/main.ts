@@ -10,7 +10,7 @@ import { HOST_VERSION } from "../paths.js";
 import { scanGlobalOptions, type GlobalOptions } from "./argv.js";
 import { addInputOptions, buildInput } from "./input-options.js";
 import { printError, printResult, type Io } from "./output.js";
-import { registerServe } from "./serve.js";
+import { catalogueOf, registerServe } from "./serve.js";
 import { registerAuthorCommands } from "./author.js";
 import { controlRequest, responseError } from "../control/client.js";
 
@@ -25,7 +25,10 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
   try {
     host = await Host.open({ ...(globals.home ? { home: globals.home } : {}), modulePaths: globals.modules });
     const result = { code: 0 };
-    const program = buildProgram(host, globals, io, result);
+    // A serving host's commands (its --modules may differ from this call's) shape the command tree.
+    const served = await controlRequest(host.home, { op: "catalogue" }).catch(() => undefined);
+    const catalogue = served?.ok ? (served.result as ReturnType<typeof catalogueOf>) : undefined;
+    const program = buildProgram(host, globals, io, result, catalogue);
     await program.parseAsync(argv, { from: "user" });
     return result.code;
   } catch (e) {
@@ -38,7 +41,7 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
   }
 }
 
-function buildProgram(host: Host, globals: GlobalOptions, io: Io, result: { code: number }): Command {
+function buildProgram(host: Host, globals: GlobalOptions, io: Io, result: { code: number }, served?: ReturnType<typeof catalogueOf>): Command {
   const program = new Command("warden")
     .description("Warden: a plugin host for capability-scoped modules")
     .version(HOST_VERSION)
@@ -50,7 +53,7 @@ function buildProgram(host: Host, globals: GlobalOptions, io: Io, result: { code
     .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => (globals.json ? undefined : io.err(s)) });
 
   const byNamespace = new Map<string, CommandInfo[]>();
-  for (const c of host.kernel.bus.list()) {
+  for (const c of served?.commands ?? host.kernel.bus.list()) {
     if (!byNamespace.has(c.module)) byNamespace.set(c.module, []);
     byNamespace.get(c.module)!.push(c);
   }
@@ -58,7 +61,7 @@ function buildProgram(host: Host, globals: GlobalOptions, io: Io, result: { code
     const entry = host.loader.entry(ns);
     const group = program
       .command(ns)
-      .description(entry?.loaded?.manifest.description ?? `host ${ns} commands`)
+      .description(served?.descriptions[ns] ?? entry?.loaded?.manifest.description ?? `host ${ns} commands`)
       .exitOverride();
     for (const info of commands) {
       const cmd = group.command(info.name).description(info.description).exitOverride();

@@ -5,7 +5,18 @@ import type { Command } from "commander";
 import { startControlServer, stopControlServer } from "../control/server.js";
 import { toHostError } from "../errors.js";
 import type { Host } from "../host.js";
+import type { CommandInfo } from "../../sdk/context.js";
 import { table, type Io } from "./output.js";
+
+/** What a CLI needs to build its command tree for this host. */
+export function catalogueOf(host: Host): { commands: CommandInfo[]; descriptions: Record<string, string> } {
+  const descriptions: Record<string, string> = {};
+  for (const m of host.loader.list()) {
+    const d = host.loader.entry(m.id)?.loaded?.manifest.description;
+    if (d) descriptions[m.id] = d;
+  }
+  return { commands: host.kernel.bus.list(), descriptions };
+}
 
 export function registerServe(program: Command, host: Host, io: Io): void {
   program
@@ -22,6 +33,7 @@ export function registerServe(program: Command, host: Host, io: Io): void {
       const control = await startControlServer(host.home, {
         call: (command, input) => host.run(command, input),
         status: () => ({ mode: "serving", pid: process.pid, home: host.home, started_at: startedAt }),
+        catalogue: () => catalogueOf(host),
       });
       let lines: string[];
       try {

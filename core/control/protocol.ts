@@ -6,7 +6,8 @@ export const MAX_CONTROL_BYTES = 16 * 1024 * 1024;
 
 export type ControlRequest =
   | { op: "call"; token: string; command: string; input: unknown }
-  | { op: "status"; token: string };
+  | { op: "status"; token: string }
+  | { op: "catalogue"; token: string };
 
 export type ControlResponse =
   | { ok: true; result: unknown }

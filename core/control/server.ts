@@ -9,6 +9,8 @@ import { bootstrapTokenPath, MAX_CONTROL_BYTES, socketPath, type ControlRequest,
 export interface ControlHandlers {
   call(command: string, input: unknown): Promise<unknown>;
   status(): unknown;
+  /** The serving host's commands and module descriptions, so the CLI's help and parsing match it. */
+  catalogue(): unknown;
 }
 
 function tokenMatches(home: string, presented: unknown): boolean {
@@ -63,6 +65,7 @@ export async function startControlServer(home: string, handlers: ControlHandlers
       }
       try {
         if (req.op === "status") return reply({ ok: true, result: handlers.status() });
+        if (req.op === "catalogue") return reply({ ok: true, result: handlers.catalogue() });
         if (req.op === "call" && typeof req.command === "string") return reply({ ok: true, result: await handlers.call(req.command, req.input) });
         reply({ ok: false, error: { code: "malformed_request", message: "unknown control operation" } });
       } catch (e) {

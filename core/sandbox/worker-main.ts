@@ -68,7 +68,7 @@ async function handle(m: ToWorker): Promise<void> {
       if (!iso) return send({ t: "done", rq: m.rq, err: { code: "module_unavailable", message: `module '${m.id}' is not active in this sandbox` } });
       try {
         const r = await iso.invoke(m.name, m.input, m.call);
-        send({ t: "done", rq: m.rq, r, cpuMs: iso.cpuMs });
+        send({ t: "done", rq: m.rq, r });
       } catch (e) {
         if (iso.dead) isolates.delete(m.id);
         send({ t: "done", rq: m.rq, err: failure(e) });
