@@ -113,3 +113,23 @@ describe("the CLI reaches a serving host through its control socket", () => {
     expect(warden([...common, "status", "--json"]).json.mode).toBe("in-process");
   }, 60_000);
 });
+
+describe("REST connection hardening", () => {
+  it("closes a slowloris connection that trickles its headers, and keeps serving", async () => {
+    s = await serveHost({ "api.header_timeout_ms": 300 });
+    const { token } = await s.grant("t", ["hello.*"]);
+    const { connect } = await import("node:net");
+    const socket = connect(Number(s.base.port), s.base.hostname);
+    const started = Date.now();
+    const closed = new Promise<number>((resolve) => socket.on("close", () => resolve(Date.now() - started)));
+    socket.on("error", () => {});
+    socket.write("POST /api/v1/hello/greet HTTP/1.1\r\nHost: x\r\n");
+    const trickle = setInterval(() => socket.writable && socket.write("X-Slow: 1\r\n"), 100);
+    const after = await Promise.race([closed, new Promise<number>((r) => setTimeout(() => r(-1), 5000))]);
+    clearInterval(trickle);
+    socket.destroy();
+    expect(after).toBeGreaterThan(0);
+    expect(after).toBeLessThan(5000);
+    expect((await greet(token)).status).toBe(200);
+  });
+});

@@ -45,7 +45,16 @@ const STATE_CHANGING = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 export function buildServer(deps: ApiDeps): FastifyInstance {
   const s = deps.settings();
   const https = Boolean(s.tls_cert && s.tls_key);
+  // Slowloris: headers must arrive within header_timeout_ms, checked every second (node's default
+  // check interval is 30 s); header blocks are capped at 16 KiB.
+  const serverOptions = {
+    headersTimeout: s.header_timeout_ms,
+    requestTimeout: s.request_timeout_ms,
+    connectionsCheckingInterval: Math.min(1000, s.header_timeout_ms),
+    maxHeaderSize: 16 * 1024,
+  };
   const app = Fastify({
+    http: serverOptions,
     logger: false,
     bodyLimit: s.body_limit,
     connectionTimeout: s.request_timeout_ms,
@@ -62,9 +71,8 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
       return sendError(reply, { code: "malformed_request", message: "malformed request URL" });
     },
     http2: false,
-    ...(https ? { https: { cert: readFileSync(s.tls_cert), key: readFileSync(s.tls_key) } } : {}),
+    ...(https ? { https: { ...serverOptions, cert: readFileSync(s.tls_cert), key: readFileSync(s.tls_key) } } : {}),
   } as any) as unknown as FastifyInstance;
-  app.server.headersTimeout = s.header_timeout_ms;
 
   let commandsCache: Map<string, CommandInfo> | undefined;
   const commands = async () => (commandsCache ??= new Map((await deps.catalogue()).map((c) => [c.command, c])));
