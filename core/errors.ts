@@ -1,3 +1,5 @@
+import type { ErrorBody } from "../sdk/errors.js";
+
 // One catalogue of error codes for every surface (CLI exit codes, HTTP statuses, the sandbox
 // bridge). A code is a stable contract: never rename one, only add.
 
@@ -99,17 +101,7 @@ export class HostError extends Error {
   }
 }
 
-export interface ErrorBody {
-  error: {
-    code: string;
-    message: string;
-    reason?: string;
-    retry_after?: number;
-    blocked_until?: string;
-    locked_until?: string;
-    details?: unknown;
-  };
-}
+export type { ErrorBody } from "../sdk/errors.js";
 
 export class CapabilityError extends HostError {
   readonly module: string;

@@ -1,5 +1,6 @@
 // What module authors import: `import type { ModuleContext } from "warden/sdk"`.
 export type * from "./context.js";
 export type * from "./manifest.js";
+export type * from "./errors.js";
 export type { ErrorCode } from "../core/errors.js";
 export { ERROR_CATALOGUE } from "../core/errors.js";

@@ -39,10 +39,10 @@ export async function controlRequest(home: string, request: ControlRequest exten
 }
 
 export function responseError(r: Extract<ControlResponse, { ok: false }>): HostError {
-  const { code, message, ...rest } = r.error;
+  const { code, message, details, reason, retry_after } = r.error;
   return new HostError(isErrorCode(code) ? code : "internal", message, {
-    ...(rest.details !== undefined ? { details: rest.details } : {}),
-    ...(typeof rest.reason === "string" ? { reason: rest.reason } : {}),
-    ...(typeof rest.retry_after === "number" ? { retryAfter: rest.retry_after } : {}),
+    ...(details !== undefined ? { details } : {}),
+    ...(typeof reason === "string" ? { reason } : {}),
+    ...(typeof retry_after === "number" ? { retryAfter: retry_after } : {}),
   });
 }

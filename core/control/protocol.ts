@@ -1,6 +1,7 @@
 // The control socket: one JSON line in, one JSON line out, per connection. Authenticated with the
 // bootstrap token, which only the home's owner can read.
 import { join } from "node:path";
+import type { ErrorFields } from "../../sdk/errors.js";
 
 export const MAX_CONTROL_BYTES = 16 * 1024 * 1024;
 
@@ -11,7 +12,7 @@ export type ControlRequest =
 
 export type ControlResponse =
   | { ok: true; result: unknown }
-  | { ok: false; error: { code: string; message: string; [k: string]: unknown } };
+  | { ok: false; error: ErrorFields };
 
 export function socketPath(home: string): string {
   return join(home, "control.sock");

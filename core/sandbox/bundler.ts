@@ -94,11 +94,15 @@ export async function bundleForIsolate(entryFile: string, dir: string): Promise<
 export async function bundleForNode(entryFile: string, dir: string): Promise<string> {
   const files = { ...hashFolder(dir), ...Object.fromEntries(Object.entries(hashFolder(join(ROOT, "sdk"))).map(([k, v]) => [`sdk/${k}`, v])) };
   const hash = createHash("sha256").update(`node\n${esbuild.version}\n${entryFile}\n`).update(JSON.stringify(files)).digest("hex");
-  const file = join(CACHE_DIR, "system", `${basenameOf(dir)}-${hash.slice(0, 24)}.mjs`);
+  return buildForNodeOnce(entryFile, join(CACHE_DIR, "system", `${basenameOf(dir)}-${hash.slice(0, 24)}.mjs`));
+}
+
+/** Bundles an entry for node into `file` unless it is there already (written atomically). */
+async function buildForNodeOnce(entry: string, file: string): Promise<string> {
   if (existsSync(file)) return file;
   mkdirSync(dirname(file), { recursive: true });
   const tmp = `${file}.${process.pid}.tmp`;
-  await esbuild.build({ entryPoints: [entryFile], bundle: true, outfile: tmp, format: "esm", platform: "node", target: "node20", packages: "external", logLevel: "silent" });
+  await esbuild.build({ entryPoints: [entry], bundle: true, outfile: tmp, format: "esm", platform: "node", target: "node20", packages: "external", logLevel: "silent" });
   renameSync(tmp, file);
   return file;
 }
@@ -113,11 +117,5 @@ export async function workerScript(): Promise<string> {
   const entry = join(ROOT, "core", "sandbox", "worker-main.ts");
   const sources = ["worker-main.ts", "module-isolate.ts", "prelude.ts", "messages.ts"].map((f) => readFileSync(join(dirname(entry), f), "utf8"));
   const hash = createHash("sha256").update(esbuild.version).update(sources.join("\0")).digest("hex").slice(0, 32);
-  const file = join(CACHE_DIR, "worker", `worker-${hash}.mjs`);
-  if (existsSync(file)) return file;
-  mkdirSync(dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  await esbuild.build({ entryPoints: [entry], bundle: true, outfile: tmp, format: "esm", platform: "node", target: "node20", packages: "external", logLevel: "silent" });
-  renameSync(tmp, file);
-  return file;
+  return buildForNodeOnce(entry, join(CACHE_DIR, "worker", `worker-${hash}.mjs`));
 }

@@ -1,16 +1,9 @@
 // One error body for every failure, with the status from the host's shared table.
 import type { FastifyReply } from "fastify";
 import { ERROR_CATALOGUE } from "../../sdk/index.js";
+import type { ErrorFields } from "../../sdk/errors.js";
 
-export interface ApiErrorFields {
-  code: string;
-  message: string;
-  reason?: string;
-  retry_after?: number;
-  blocked_until?: string;
-  locked_until?: string;
-  details?: unknown;
-}
+export type ApiErrorFields = ErrorFields;
 
 export function statusFor(code: string): number {
   return Object.prototype.hasOwnProperty.call(ERROR_CATALOGUE, code) ? ERROR_CATALOGUE[code as keyof typeof ERROR_CATALOGUE].http : 500;
