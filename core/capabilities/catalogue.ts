@@ -202,13 +202,20 @@ export function isElevated(name: string): boolean {
  * whose methods come from a service.
  */
 export function capabilityForMethod(method: string): string | undefined {
-  for (const def of defs) {
-    for (const m of def.methods) {
-      if (m === method) return def.name;
-      if (m.endsWith(".*") && method.startsWith(m.slice(0, -1))) return def.name;
-    }
+  const exact = EXACT_METHODS.get(method);
+  if (exact !== undefined) return exact;
+  const ns = method.slice(0, method.indexOf(".") + 1);
+  return NAMESPACE_METHODS.get(ns);
+}
+
+/** Method -> capability, computed once: this lookup is on every capability call. */
+const EXACT_METHODS = new Map<string, string>();
+const NAMESPACE_METHODS = new Map<string, string>();
+for (const def of defs) {
+  for (const m of def.methods) {
+    if (m.endsWith(".*")) NAMESPACE_METHODS.set(m.slice(0, -1), def.name);
+    else EXACT_METHODS.set(m, def.name);
   }
-  return undefined;
 }
 
 /** The comprehensive set every system module receives. */

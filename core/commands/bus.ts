@@ -97,7 +97,7 @@ export class CommandBus {
       if (!d.handler) {
         throw new HostError("module_unavailable", `module '${info.module}' is active but has no handler for ${info.command}; it must call ctx.commands.register("${info.name}", ...) in activate()`);
       }
-      const output = await d.handler(input, { command: info.command, caller: structuredClone(call.caller) });
+      const output = await d.handler(input, { command: info.command, caller: copyCaller(call.caller) });
       if (d.checkOutput && info.output) {
         d.validateOutput ??= compileCommandSchema(info.output);
         if (!d.validateOutput(output)) {
@@ -114,6 +114,12 @@ export class CommandBus {
       throw err;
     }
   }
+}
+
+/** Handlers get their own copy of who is calling; they cannot change it for anyone else. */
+function copyCaller(c: Caller): Caller {
+  if (c.kind === "token") return Object.freeze({ kind: "token", tokenId: c.tokenId, ...(c.name !== undefined ? { name: c.name } : {}), scopes: Object.freeze([...c.scopes]) as string[] });
+  return Object.freeze({ ...c });
 }
 
 function inputInvalid(command: string, validate: ValidateFunction): HostError {
