@@ -88,3 +88,22 @@ describe("sandbox supervisor in a long-lived host", () => {
     expect(String(err.stack)).not.toContain("warden:notes"); // no isolate stack crosses
   });
 });
+
+describe("events across the bridge", () => {
+  it("delivers a module's event to a sandboxed subscriber within its granted patterns only", async () => {
+    const h = await open({}, undefined, [join(__dirname, "fixtures/sandbox")]);
+    await h.loader.ensureActive("listener");
+    await h.run("emitter.ping", { n: 1 });
+    await expect(h.run("emitter.spoof")).rejects.toMatchObject({ code: "capability_denied" });
+    let seen: any[] = [];
+    for (let i = 0; i < 50 && seen.length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      seen = (await h.run("listener.seen")) as any[];
+    }
+    expect(seen).toEqual([{ event: "emitter.ping", payload: { n: 1 } }]);
+    await h.run("listener.greedy");
+    await new Promise((r) => setTimeout(r, 100));
+    const denials = (h.kernel.audit.tail(20) as any[]).filter((e) => e.action === "capability.denied").map((e) => `${e.actor} ${e.target}`);
+    expect(denials).toEqual(expect.arrayContaining(["module:emitter events.emit", "module:listener events.subscribe"]));
+  });
+});

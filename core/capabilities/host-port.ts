@@ -37,19 +37,21 @@ export function createHostPort(o: PortOptions): HostPort {
     for (const obs of kernel.capabilityObservers) obs({ module: moduleId, method, capability, allowed });
   };
 
+  /** Every refusal, for a missing grant or a scope the grant does not cover, is audited. */
+  const denied = (err: CapabilityError): CapabilityError => {
+    try {
+      kernel.audit.append({ actor: `module:${moduleId}`, action: "capability.denied", target: err.capability, data: { message: err.message } });
+    } catch {
+      // The denial stands whether or not it could be audited.
+    }
+    kernel.log.warn({ security: true, module: moduleId, capability: err.capability }, "capability denied");
+    return err;
+  };
+
   const grantFor = (capability: string, method: string = capability): Grant => {
     const grant = o.grants().find((g) => g.name === capability);
     observe(method, capability, grant !== undefined);
-    if (!grant) {
-      const err = new CapabilityError(moduleId, capability);
-      try {
-        kernel.audit.append({ actor: `module:${moduleId}`, action: "capability.denied", target: capability });
-      } catch {
-        // The denial stands whether or not it could be audited.
-      }
-      kernel.log.warn({ security: true, module: moduleId, capability }, "capability denied");
-      throw err;
-    }
+    if (!grant) throw denied(new CapabilityError(moduleId, capability));
     return grant;
   };
 
@@ -66,7 +68,7 @@ export function createHostPort(o: PortOptions): HostPort {
         }
         const allowed = (grant.params.events as string[] | undefined) ?? ["*"];
         if (!matchesAny(allowed, pattern) && !allowed.includes("*")) {
-          throw new CapabilityError(moduleId, "events.subscribe", `pattern '${pattern}' is outside its allowed events (${allowed.join(", ")})`);
+          throw denied(new CapabilityError(moduleId, "events.subscribe", `pattern '${pattern}' is outside its allowed events (${allowed.join(", ")})`));
         }
         return o.subscribe(pattern);
       }
@@ -75,7 +77,13 @@ export function createHostPort(o: PortOptions): HostPort {
       const grant = grantFor(capability, method);
       const impl = implementationFor(method);
       if (impl === undefined) throw new HostError("input_invalid", `${method} is not called through the port (use the context's own method)`);
-      return impl({ kernel, moduleId, grant }, args);
+      try {
+        return await impl({ kernel, moduleId, grant }, args);
+      } catch (e) {
+        // A scoped grant that does not cover this use (commands.invoke, events.emit, config.read).
+        if (e instanceof CapabilityError && e.module === moduleId) throw denied(e);
+        throw e;
+      }
     },
 
     register(name) {
