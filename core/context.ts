@@ -84,6 +84,7 @@ export function createModuleContext(o: ContextOptions): ModuleContext {
     audit: Object.freeze(namespaces.audit) as any,
     modules: Object.freeze(namespaces.modules) as any,
     home: Object.freeze(namespaces.home) as any,
+    net: Object.freeze(namespaces.net) as any,
     security: serviceNamespace("security") as any,
     auth: serviceNamespace("auth") as any,
     services: Object.freeze({

@@ -117,6 +117,14 @@ export interface HomeApi {
   writeSecretFile(name: string, content: string): Promise<string>;
 }
 
+export interface NetApi {
+  /**
+   * Needs `net.fetch` with `hosts` listing where it may go. Redirects are returned, not followed;
+   * bodies are text (1 MiB out, 4 MiB in); a name resolving to an internal address is refused.
+   */
+  fetch(url: string, init?: { method?: string; headers?: Record<string, string>; body?: string }): Promise<{ status: number; headers: Record<string, string>; body: string }>;
+}
+
 export interface ModulesApi {
   /** Needs `modules.manage`. */
   list(): Promise<JsonValue[]>;
@@ -154,6 +162,7 @@ export interface ModuleContext {
   readonly audit: AuditApi;
   readonly modules: ModulesApi;
   readonly home: HomeApi;
+  readonly net: NetApi;
   /** Needs `security.manage`. */
   readonly security: ManageApi;
   /** Needs `auth.manage`. */

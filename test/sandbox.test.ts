@@ -107,3 +107,45 @@ describe("events across the bridge", () => {
     expect(denials).toEqual(expect.arrayContaining(["module:emitter events.emit", "module:listener events.subscribe"]));
   });
 });
+
+describe("net.fetch", () => {
+  it("reaches only the listed hosts, returns redirects unfollowed, and refuses names that resolve inside", async () => {
+    const { createServer } = await import("node:http");
+    const server = createServer((req, res) => {
+      if (req.url === "/redirect") {
+        res.writeHead(302, { location: "http://example.invalid/" });
+        return res.end();
+      }
+      res.writeHead(200, { "content-type": "text/plain" });
+      res.end(`hello from ${req.method} ${req.url}`);
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const port = (server.address() as { port: number }).port;
+    try {
+      const root = tempDir();
+      const { writeModule } = await import("./helpers/modules.js");
+      writeModule(root, {
+        id: "fetcher",
+        capabilities: ["commands.register", { name: "net.fetch", hosts: [`127.0.0.1:${port}`, `localhost:${port}`] }],
+        commands: { get: { description: "get", input: { type: "object", additionalProperties: true } } },
+        code: `export function activate(ctx) { ctx.commands.register("get", async ({ url }) => ctx.net.fetch(url)); }`,
+      });
+      writeModule(root, {
+        id: "nofetch",
+        commands: { get: { description: "get", input: { type: "object", additionalProperties: true } } },
+        code: `export function activate(ctx) { ctx.commands.register("get", async ({ url }) => ctx.net.fetch(url)); }`,
+      });
+      const h = await open({}, undefined, [root]);
+      await expect(h.run("fetcher.get", { url: `http://127.0.0.1:${port}/x` })).resolves.toMatchObject({ status: 200, body: "hello from GET /x" });
+      await expect(h.run("fetcher.get", { url: `http://127.0.0.1:${port + 1}/x` })).rejects.toMatchObject({ code: "capability_denied" });
+      await expect(h.run("fetcher.get", { url: "http://example.com/" })).rejects.toMatchObject({ code: "capability_denied" });
+      await expect(h.run("fetcher.get", { url: `http://127.0.0.1:${port}/redirect` })).resolves.toMatchObject({ status: 302, headers: { location: "http://example.invalid/" } });
+      const inside: any = await h.run("fetcher.get", { url: `http://localhost:${port}/x` }).catch((e: any) => e);
+      expect(inside.code).toBe("module_error");
+      expect(inside.message).toMatch(/internal address/);
+      await expect(h.run("nofetch.get", { url: `http://127.0.0.1:${port}/x` })).rejects.toMatchObject({ code: "capability_denied" });
+    } finally {
+      server.close();
+    }
+  });
+});

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { HostError, CapabilityError } from "../errors.js";
 import type { Kernel } from "../kernel.js";
 import { matchesAny } from "./grants.js";
+import { netFetch } from "./net-fetch.js";
 import type { Grant } from "./grants.js";
 
 export interface CallSite {
@@ -126,6 +127,8 @@ const IMPLEMENTATIONS: Record<string, Impl> = {
     kernel.events.emit(event, payload ?? null);
     return undefined;
   },
+
+  "net.fetch": ({ moduleId, grant }, [url, init]) => netFetch(moduleId, (grant.params.hosts as string[] | undefined) ?? [], url, init),
 
   "audit.tail": ({ kernel }, [n]) => kernel.audit.tail(typeof n === "number" ? Math.max(1, Math.min(n, 1000)) : 20),
   "audit.verify": ({ kernel }) => kernel.audit.verify(),

@@ -50,6 +50,8 @@ export async function activate(ctx: ModuleContext) {
   };
 
   ctx.commands.register("config", async ({ set }: { set?: string }, call) => {
+    // Fresh from the store: a `config set` a moment ago may not have reached the event yet.
+    manager.configure(await settings());
     if (set !== undefined) {
       const eq = set.indexOf("=");
       const key = set.slice(0, eq);

@@ -1,0 +1,103 @@
+// ctx.net.fetch: HTTP(S) to the hosts a module's net.fetch grant lists, and nowhere else.
+// - the URL's host (and port, when the pattern names one) must match an allowed pattern;
+// - redirects are not followed (a 3xx is returned as it is), so a listed host cannot bounce the
+//   module to an unlisted one;
+// - a host listed by name must not resolve to a loopback, private or link-local address (DNS
+//   rebinding, SSRF into the host's own network): to reach such an address, list the IP itself;
+// - bodies are capped both ways and every request has a time limit.
+import { lookup as dnsLookup, type LookupAddress } from "node:dns";
+import { request as httpRequest } from "node:http";
+import { request as httpsRequest } from "node:https";
+import { BlockList, isIP } from "node:net";
+import { CapabilityError, HostError } from "../errors.js";
+
+export const MAX_REQUEST_BYTES = 1024 * 1024;
+export const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
+const TIMEOUT_MS = 10_000;
+
+const internal = new BlockList();
+for (const [net, bits] of [["127.0.0.0", 8], ["10.0.0.0", 8], ["172.16.0.0", 12], ["192.168.0.0", 16], ["169.254.0.0", 16], ["0.0.0.0", 8], ["100.64.0.0", 10]] as const) internal.addSubnet(net, bits, "ipv4");
+for (const [net, bits] of [["::1", 128], ["fc00::", 7], ["fe80::", 10], ["::", 128]] as const) internal.addSubnet(net, bits, "ipv6");
+
+export interface FetchRequest {
+  method?: string;
+  headers?: Record<string, string>;
+  body?: string;
+}
+
+export interface FetchResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+function hostMatches(pattern: string, hostname: string, port: string): boolean {
+  const [rawHost, pPort] = pattern.split(/:(?=\d+$)/) as [string, string | undefined];
+  const pHost = rawHost.replace(/^\[|\]$/g, "");
+  if (pPort !== undefined && pPort !== port) return false;
+  if (pHost.startsWith("*.")) return hostname.endsWith(pHost.slice(1)) && hostname.length > pHost.length - 1;
+  return pHost === hostname;
+}
+
+export async function netFetch(moduleId: string, allowed: readonly string[], url: unknown, init: unknown): Promise<FetchResponse> {
+  if (typeof url !== "string") throw new HostError("input_invalid", "net.fetch: url must be a string");
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new HostError("input_invalid", `net.fetch: '${url.slice(0, 200)}' is not a URL`);
+  }
+  if (u.protocol !== "http:" && u.protocol !== "https:") throw new HostError("input_invalid", "net.fetch: only http and https URLs");
+  if (u.username || u.password) throw new HostError("input_invalid", "net.fetch: credentials in the URL are not allowed; send a header");
+  const hostname = u.hostname.replace(/^\[|\]$/g, "").toLowerCase();
+  const port = u.port || (u.protocol === "https:" ? "443" : "80");
+  if (!allowed.some((p) => hostMatches(p.toLowerCase(), hostname, port))) {
+    throw new CapabilityError(moduleId, "net.fetch", `host '${hostname}:${port}' is not among its allowed hosts (${allowed.join(", ")})`);
+  }
+  const o = (init ?? {}) as FetchRequest;
+  const method = (o.method ?? "GET").toUpperCase();
+  if (!/^(GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS)$/.test(method)) throw new HostError("input_invalid", `net.fetch: method ${method} is not allowed`);
+  const body = o.body === undefined ? undefined : String(o.body);
+  if (body !== undefined && Buffer.byteLength(body) > MAX_REQUEST_BYTES) throw new HostError("quota_exceeded", `net.fetch: request body over ${MAX_REQUEST_BYTES} bytes`);
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(o.headers ?? {})) {
+    if (/^(host|connection|transfer-encoding|content-length|proxy-.*)$/i.test(k)) continue;
+    headers[k] = String(v);
+  }
+  const literal = isIP(hostname) !== 0;
+  // A name must not lead into the host's own network; an IP literal was listed on purpose.
+  const lookup = (host: string, opts: object, cb: (err: Error | null, address: string | LookupAddress[], family?: number) => void) =>
+    dnsLookup(host, { ...opts, all: false }, (err, address, family) => {
+      if (err) return cb(err, "", 0);
+      if (!literal && internal.check(address as string, family === 6 ? "ipv6" : "ipv4")) {
+        return cb(new Error(`'${host}' resolves to the internal address ${address}; list that IP in net.fetch hosts to allow it`), "", 0);
+      }
+      cb(null, address as string, family);
+    });
+
+  return new Promise<FetchResponse>((resolve, reject) => {
+    const req = (u.protocol === "https:" ? httpsRequest : httpRequest)(u, { method, headers, lookup: lookup as never, timeout: TIMEOUT_MS }, (res) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on("data", (c: Buffer) => {
+        size += c.length;
+        if (size > MAX_RESPONSE_BYTES) {
+          req.destroy();
+          reject(new HostError("quota_exceeded", `net.fetch: response over ${MAX_RESPONSE_BYTES} bytes`));
+          return;
+        }
+        chunks.push(c);
+      });
+      res.on("end", () => {
+        const out: Record<string, string> = {};
+        for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) out[k] = Array.isArray(v) ? v.join(", ") : v;
+        resolve({ status: res.statusCode ?? 0, headers: out, body: Buffer.concat(chunks).toString("utf8") });
+      });
+      res.on("error", (e) => reject(new HostError("module_error", `net.fetch: ${e.message}`)));
+    });
+    req.on("timeout", () => req.destroy(new Error(`no answer within ${TIMEOUT_MS} ms`)));
+    req.on("error", (e) => reject(new HostError("module_error", `net.fetch ${hostname}: ${e.message}`)));
+    if (body !== undefined) req.write(body);
+    req.end();
+  });
+}
