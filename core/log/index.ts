@@ -43,6 +43,8 @@ export function createLogger(o: LoggerOptions = {}): Logger {
 }
 
 function toStream(d: NodeJS.WritableStream | number | string): pino.DestinationStream {
+  // Pretty only for a person at a terminal; files and pipes get JSON lines.
+  if (d === 1 && process.stdout.isTTY && !process.env.NO_COLOR) return new PrettyLines(process.stdout);
   if (typeof d === "number") return pino.destination({ fd: d, sync: true });
   if (typeof d === "string") {
     mkdirSync(dirname(d), { recursive: true, mode: 0o700 });
@@ -50,6 +52,22 @@ function toStream(d: NodeJS.WritableStream | number | string): pino.DestinationS
     return pino.destination({ fd, sync: true });
   }
   return d as unknown as pino.DestinationStream;
+}
+
+const LEVELS: Record<number, string> = { 10: "TRACE", 20: "DEBUG", 30: "INFO", 40: "WARN", 50: "ERROR", 60: "FATAL" };
+
+/** `12:00:01 WARN  client blocked {"client":"1.2.3.4"}` for terminals. */
+class PrettyLines {
+  constructor(private readonly out: NodeJS.WritableStream) {}
+  write(line: string): void {
+    try {
+      const { level, time, msg, ...rest } = JSON.parse(line) as Record<string, unknown>;
+      const extra = Object.keys(rest).length ? ` ${JSON.stringify(rest)}` : "";
+      this.out.write(`${String(time ?? "").slice(11, 19)} ${(LEVELS[level as number] ?? String(level)).padEnd(5)} ${String(msg ?? "")}${extra}\n`);
+    } catch {
+      this.out.write(line);
+    }
+  }
 }
 
 /** Passes on only lines tagged `"security":true`. */
