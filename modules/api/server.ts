@@ -77,6 +77,10 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
   let commandsCache: Map<string, CommandInfo> | undefined;
   const commands = async () => (commandsCache ??= new Map((await deps.catalogue()).map((c) => [c.command, c])));
 
+  // Declared up front (fastify's advice) so requests keep one shape instead of growing new fields.
+  app.decorateRequest("wardenClient", "");
+  app.decorateRequest("wardenLimit", null);
+
   app.removeAllContentTypeParsers();
   app.addContentTypeParser(/^application\/json(\s*;.*)?$/i, { parseAs: "string" }, (_req, body, done) => {
     try {
