@@ -143,10 +143,7 @@ export function registerHostCommands(deps: { bus: CommandBus; loader: ModuleLoad
         args: ["key"],
         readOnly: true,
         run: async (input) => {
-          const { key } = input as { key: string };
-          const entry = config.list().find((e) => e.key === key);
-          if (!entry) config.set(key, undefined); // throws config_invalid naming the known keys
-          return entry;
+          return config.describe((input as { key: string }).key);
         },
       },
       set: {

@@ -101,6 +101,12 @@ export class ConfigService {
     return value;
   }
 
+  /** One setting with its value and source; config_invalid (naming the known keys) if there is none. */
+  describe(key: string): ConfigEntry {
+    this.#resolve(key);
+    return this.list().find((e) => e.key === key)!;
+  }
+
   list(prefix?: string): ConfigEntry[] {
     const stored = this.#repo.all();
     const out: ConfigEntry[] = [];
