@@ -21,7 +21,19 @@ function inside(dir: string, file: string): boolean {
   return rel === "" || (!rel.startsWith("..") && !isAbsolute(rel));
 }
 
+/** The entry must still resolve inside its folder (a link swapped in after validation is refused). */
+function assertEntryInside(entryFile: string, dir: string): void {
+  let real: string;
+  try {
+    real = realpathSync(entryFile);
+  } catch {
+    throw new HostError("manifest_invalid", `${entryFile}: the entry file is gone; fix module.json's "entry"`);
+  }
+  if (!inside(realpathSync(dir), real)) throw new HostError("manifest_invalid", `${entryFile}: the entry resolves outside the module folder`);
+}
+
 export async function bundleForIsolate(entryFile: string, dir: string): Promise<Bundle> {
+  assertEntryInside(entryFile, dir);
   const files = hashFolder(dir);
   const hash = createHash("sha256").update(`isolate\n${esbuild.version}\n${relative(dir, entryFile)}\n`).update(JSON.stringify(files)).digest("hex");
   const hit = memory.get(hash);
@@ -92,6 +104,7 @@ export async function bundleForIsolate(entryFile: string, dir: string): Promise<
  * needs no TypeScript loader at run time. Cached by the content of the module folder and the SDK.
  */
 export async function bundleForNode(entryFile: string, dir: string): Promise<string> {
+  assertEntryInside(entryFile, dir);
   const files = { ...hashFolder(dir), ...Object.fromEntries(Object.entries(hashFolder(join(ROOT, "sdk"))).map(([k, v]) => [`sdk/${k}`, v])) };
   const hash = createHash("sha256").update(`node\n${esbuild.version}\n${entryFile}\n`).update(JSON.stringify(files)).digest("hex");
   return buildForNodeOnce(entryFile, join(CACHE_DIR, "system", `${basenameOf(dir)}-${hash.slice(0, 24)}.mjs`));
