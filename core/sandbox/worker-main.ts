@@ -106,4 +106,6 @@ process.on("message", (m: ToWorker) => {
   });
 });
 process.on("disconnect", () => process.exit(0));
+// Ctrl-C reaches the whole process group; the host decides when sandboxes stop (after draining).
+process.on("SIGINT", () => {});
 send({ t: "ready" });
