@@ -160,6 +160,9 @@ describe("REST API: the happy paths", () => {
     expect(post.status).toBe(200);
     expect(post.headers["ratelimit-policy"]).toMatch(/^\d+;w=60$/);
     expect(post.headers["ratelimit"]).toMatch(/limit=\d+, remaining=\d+, reset=\d+/);
+    await raw(s.base, { method: "POST", path: "/api/v1/notes/add", headers: { ...json, ...bearer(good) }, body: '{"title":"123","text":"numeric title"}' });
+    const numeric = await raw(s.base, { path: "/api/v1/notes/get?title=123", headers: { "X-API-Key": good } });
+    expect(numeric.json).toMatchObject({ title: "123" }); // a string property keeps the text
     const get = await raw(s.base, { path: "/api/v1/notes/get?title=api", headers: { "X-API-Key": good } });
     expect(get.status).toBe(200);
     expect(get.json).toMatchObject({ title: "api", text: "via REST" });

@@ -200,11 +200,18 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
   });
 
   app.get<{ Params: { module: string; command: string }; Querystring: Record<string, string> }>("/api/v1/:module/:command", async (req, reply) => {
-    // Query values arrive as text; each is parsed as JSON when it parses (`n=3`), kept as text otherwise.
+    // Query values arrive as text: a property the schema types as a string keeps it; any other is
+    // parsed as JSON when it parses (`n=3`, `flag=true`), and kept as text otherwise.
+    const info = (await commands()).get(`${req.params.module}.${req.params.command}`);
+    const props = ((info?.input as { properties?: Record<string, { type?: unknown }> } | undefined)?.properties ?? {}) as Record<string, { type?: unknown }>;
     const input: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(req.query ?? {})) {
       if (k === "__proto__" || k === "constructor" || k === "prototype") return sendError(reply, { code: "malformed_request", message: `query parameter '${k}' is not allowed` });
       if (typeof v !== "string") return sendError(reply, { code: "malformed_request", message: `query parameter '${k}' was given more than once` });
+      if (Object.prototype.hasOwnProperty.call(props, k) && props[k]!.type === "string") {
+        input[k] = v;
+        continue;
+      }
       try {
         input[k] = JSON.parse(v);
       } catch {
