@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
+import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { raw, serveHost, EXAMPLES, type ServingHost } from "./helpers/api.js";
 import { BIN, warden } from "./helpers/cli.js";
@@ -131,5 +132,33 @@ describe("REST connection hardening", () => {
     expect(after).toBeGreaterThan(0);
     expect(after).toBeLessThan(5000);
     expect((await greet(token)).status).toBe(200);
+  });
+});
+
+describe("REST over TLS", () => {
+  it("serves HTTPS with HSTS when api.tls_cert and api.tls_key are set", async () => {
+    const tls = join(__dirname, "fixtures/tls");
+    s = await serveHost({ "api.tls_cert": join(tls, "cert.pem"), "api.tls_key": join(tls, "key.pem") });
+    const address = (s.host.kernel.services.get("surface:api") as { address(): string }).address()!;
+    const { request } = await import("node:https");
+    const { readFileSync } = await import("node:fs");
+    const res = await new Promise<{ status: number; headers: Record<string, unknown>; body: string }>((resolve, reject) => {
+      const req = request(`https://127.0.0.1:${new URL(address).port}/api/v1/health`, { ca: readFileSync(join(tls, "cert.pem")) }, (r) => {
+        let body = "";
+        r.on("data", (c) => (body += c));
+        r.on("end", () => resolve({ status: r.statusCode!, headers: r.headers, body }));
+      });
+      req.on("error", reject);
+      req.end();
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers["strict-transport-security"]).toMatch(/max-age=\d+/);
+    expect(JSON.parse(res.body)).toEqual({ status: "ok" });
+  });
+
+  it("sends no HSTS over plain HTTP", async () => {
+    s = await serveHost();
+    const r = await raw(s.base, { path: "/api/v1/health" });
+    expect(r.headers["strict-transport-security"]).toBeUndefined();
   });
 });
