@@ -130,8 +130,8 @@ export class Host {
     return this.dispatch({ command, input, caller });
   }
 
-  async activateAll(): Promise<void> {
-    await this.loader.activateAll();
+  async activateAll(kinds?: ReadonlyArray<"system" | "user">): Promise<void> {
+    await this.loader.activateAll(kinds);
   }
 
   /**

@@ -28,7 +28,9 @@ export function registerServe(program: Command, host: Host, io: Io): void {
         host.kernel.config.override("api.enabled", true);
         host.kernel.config.override("api.newcomer", true);
       }
-      await host.activateAll();
+      // System modules now; user modules on their first call (lazy), so start-up does not grow
+      // with the number of installed modules and idle ones cost nothing.
+      await host.activateAll(["system"]);
       const startedAt = new Date().toISOString();
       const control = await startControlServer(host.home, {
         call: (command, input) => host.run(command, input),

@@ -213,17 +213,14 @@ export class ModuleLoader {
     return [...this.#entries.values(), ...this.#shadows].map(summarize).sort((a, b) => a.id.localeCompare(b.id) || a.path.localeCompare(b.path));
   }
 
-  /** Activate every module that can run, in dependency order. */
-  async activateAll(): Promise<void> {
+  /**
+   * Activate every module that can run (or only those of the given kinds), in dependency order.
+   * A failure marks that module and, through ensureActive, its dependents; the rest go on.
+   */
+  async activateAll(kinds: ReadonlyArray<"system" | "user"> = ["system", "user"]): Promise<void> {
     for (const id of this.#order) {
       const e = this.#entries.get(id)!;
-      if (e.state === "installed") await this.ensureActive(id).catch(() => {});
-    }
-    // Dependents of modules that failed in activate() are marked by ensureActive; a module that
-    // is pending approval leaves its dependents waiting, reported the same way.
-    for (const id of this.#order) {
-      const e = this.#entries.get(id)!;
-      if (e.state === "installed") await this.ensureActive(id).catch(() => {});
+      if (e.state === "installed" && kinds.includes(e.kind)) await this.ensureActive(id).catch(() => {});
     }
   }
 
