@@ -45,7 +45,7 @@ export function registerServe(program: Command, host: Host, io: Io): void {
         throw toHostError(e);
       }
       io.out(table(host.loader.list() as unknown as Record<string, unknown>[], ["id", "version", "kind", "state", "error"]));
-      io.out("");
+      io.out("(modules shown as installed activate on their first call)\n");
       for (const line of lines) io.out(line);
       io.out(`\nhost serving (home ${host.home}, pid ${process.pid}); CLI commands for this home now run here. Ctrl-C stops it.`);
       await new Promise<void>((resolve) => {
