@@ -2,7 +2,7 @@
 // whose capability is not granted throw CapabilityError at once, for a clear stack in the module;
 // the port checks again on every call, which is the check that counts.
 import type { CommandHandler, ModuleContext, ModuleInfo } from "../sdk/context.js";
-import { CAPABILITIES, capabilityForMethod } from "./capabilities/catalogue.js";
+import { capabilityForMethod, contextApiTable, SERVICE_API } from "./capabilities/catalogue.js";
 import { CapabilityError, HostError } from "./errors.js";
 import type { HostPort } from "./runtime.js";
 
@@ -33,12 +33,8 @@ export function createModuleContext(o: ContextOptions): ModuleContext {
 
   // Fixed namespaces from the catalogue: storage.get, cacheAdmin.clear, ...
   const namespaces: Record<string, Record<string, unknown>> = {};
-  for (const def of CAPABILITIES.values()) {
-    for (const m of def.methods) {
-      const [ns, fn] = m.split(".") as [string, string];
-      if (fn === "*" || ns === "commands" || ns === "log") continue;
-      (namespaces[ns] ??= {})[fn] = method(m);
-    }
+  for (const [ns, methods] of Object.entries(contextApiTable())) {
+    namespaces[ns] = Object.fromEntries(Object.keys(methods).map((fn) => [fn, method(`${ns}.${fn}`)]));
   }
 
   // Service-backed namespaces accept any operation name; the service decides what exists.
@@ -85,8 +81,7 @@ export function createModuleContext(o: ContextOptions): ModuleContext {
     modules: Object.freeze(namespaces.modules) as any,
     home: Object.freeze(namespaces.home) as any,
     net: Object.freeze(namespaces.net) as any,
-    security: serviceNamespace("security") as any,
-    auth: serviceNamespace("auth") as any,
+    ...(Object.fromEntries(Object.keys(SERVICE_API).map((ns) => [ns, serviceNamespace(ns)])) as { security: any; auth: any }),
     services: Object.freeze({
       provide(name: string, service: object) {
         if (!port.services) throw new HostError("capability_denied", "only system modules may provide services");

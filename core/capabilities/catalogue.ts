@@ -218,6 +218,26 @@ for (const def of defs) {
   }
 }
 
+/**
+ * The plain `ctx.<namespace>.<method>` table, method -> capability, that both contexts (in-process
+ * and the sandbox prelude) are built from. `commands`, `events` and `log` have hand-made shapes
+ * (handlers, subscriptions, fire-and-forget), and `security`/`auth` are open-ended service namespaces.
+ */
+export function contextApiTable(): Record<string, Record<string, string>> {
+  const api: Record<string, Record<string, string>> = {};
+  for (const def of defs) {
+    for (const m of def.methods) {
+      const [ns, fn] = m.split(".") as [string, string];
+      if (fn === "*" || ns === "commands" || ns === "log" || ns === "events") continue;
+      (api[ns] ??= {})[fn] = def.name;
+    }
+  }
+  return api;
+}
+
+/** Namespaces whose operations a service defines, with the capability that opens them. */
+export const SERVICE_API: Readonly<Record<string, string>> = { security: "security.manage", auth: "auth.manage" };
+
 /** The comprehensive set every system module receives. */
 export const SYSTEM_CAPABILITIES: ReadonlyArray<string | { name: string; [k: string]: unknown }> = defs.map((d) => {
   if (d.name === "commands.invoke") return { name: d.name, commands: ["*"] };

@@ -9,7 +9,7 @@
 import { randomBytes } from "node:crypto";
 import { basename } from "node:path";
 import type { CallInfo } from "../../sdk/context.js";
-import { CAPABILITIES } from "../capabilities/catalogue.js";
+import { contextApiTable, SERVICE_API } from "../capabilities/catalogue.js";
 import { HostError } from "../errors.js";
 import type { ActivationSpec, ActiveModule, HostPort, ModuleRuntime } from "../runtime.js";
 import { bundleForIsolate, workerScript, type Bundle } from "./bundler.js";
@@ -38,18 +38,7 @@ interface Slot {
   reactivating?: Promise<void>;
 }
 
-const FIXED_API: Record<string, Record<string, string>> = (() => {
-  const api: Record<string, Record<string, string>> = {};
-  for (const def of CAPABILITIES.values()) {
-    for (const m of def.methods) {
-      const [ns, fn] = m.split(".") as [string, string];
-      if (fn === "*" || ns === "commands" || ns === "log" || ns === "events") continue;
-      (api[ns] ??= {})[fn] = def.name;
-    }
-  }
-  return api;
-})();
-const DYNAMIC_API: Record<string, string> = { security: "security.manage", auth: "auth.manage" };
+const FIXED_API = contextApiTable();
 
 export class SandboxRuntime implements ModuleRuntime {
   readonly #o: SandboxOptions;
@@ -144,7 +133,7 @@ export class SandboxRuntime implements ModuleRuntime {
       granted: spec.grants.map((g) => g.name),
       commands: Object.keys(spec.manifest.commands ?? {}),
       api: FIXED_API,
-      dynamic: DYNAMIC_API,
+      dynamic: { ...SERVICE_API },
       module: { id: spec.id, version: spec.version, kind: "user" },
       maxMessageBytes: MAX_MESSAGE_BYTES,
     };
