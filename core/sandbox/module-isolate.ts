@@ -144,7 +144,9 @@ export class ModuleIsolate {
       () => fn.apply(undefined, args, { arguments: { copy: true }, result: { promise: true, copy: true }, timeout: this.#limits.timeoutMs }),
       what,
     )) as string;
-    const r = JSON.parse(reply) as { v?: unknown; e?: { message: string; own?: string; nonce?: string } };
+    // The prelude answers `{"v":...}` or `{"e":...}`; only an error needs parsing here.
+    if (!reply.startsWith('{"e":')) return reply;
+    const r = JSON.parse(reply) as { e?: { message: string; own?: string; nonce?: string } };
     if (r.e) {
       const wire: WireError = { code: "module_error", message: r.e.message };
       if (r.e.own) wire.own = r.e.own;
