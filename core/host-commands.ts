@@ -176,7 +176,7 @@ export function registerHostCommands(deps: { bus: CommandBus; loader: ModuleLoad
     audit: {
       tail: {
         description: "Show the last audit events",
-        input: { type: "object", properties: { n: { type: "integer", minimum: 1, maximum: 10000, default: 20 } }, additionalProperties: false },
+        input: { type: "object", properties: { n: { type: "integer", minimum: 1, maximum: 10000, default: 20, description: "how many events (default 20)" } }, additionalProperties: false },
         permission: "audit.read",
         readOnly: true,
         run: async (input) => audit.tail((input as { n?: number }).n ?? 20),

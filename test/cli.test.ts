@@ -102,3 +102,26 @@ describe("warden CLI (child process)", () => {
     expect(top.stdout).toMatch(/notes\s+Keeps short notes/);
   });
 });
+
+describe("warden audit (child process)", () => {
+  it("tails with -n and verify exits non-zero naming the first bad seq after tampering", async () => {
+    const auditHome = tempDir("warden-cli-audit-");
+    const a = (...args: string[]) => warden(["--home", auditHome, ...args]);
+    a("config", "set", "sandbox.maxTimeoutMs", "2000");
+    a("config", "set", "sandbox.maxTimeoutMs", "3000");
+    const tail = a("audit", "tail", "-n", "1", "--json");
+    expect(tail.code).toBe(0);
+    expect(tail.json).toHaveLength(1);
+    expect(tail.json[0]).toMatchObject({ action: "config.set", target: "sandbox.maxTimeoutMs", data: { value: 3000 } });
+    const ok = a("audit", "verify", "--json");
+    expect(ok.code).toBe(0);
+    expect(ok.json).toMatchObject({ ok: true });
+    const { default: Database } = await import("better-sqlite3");
+    const db = new Database(join(auditHome, "system.brain"));
+    db.prepare("UPDATE audit SET data = '{\"value\":9999}' WHERE seq = 2").run();
+    db.close();
+    const bad = a("audit", "verify", "--json");
+    expect(bad.code).not.toBe(0);
+    expect(bad.json).toMatchObject({ ok: false, first_bad_seq: 2 });
+  });
+});

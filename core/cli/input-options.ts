@@ -80,7 +80,8 @@ export function addInputOptions(cmd: Command, info: CommandInfo): Mapping {
       flags.push({ prop, attribute: opt.attributeName() });
     } else {
       const placeholder = t === "array" ? "a,b" : t === "object" ? "json" : t ?? "value";
-      const opt = new Option(`--${flag} <${placeholder}>`, description);
+      // A one-letter property is a short flag, as in `warden audit tail -n 50`.
+      const opt = new Option(flag.length === 1 ? `-${flag}, --${flag} <${placeholder}>` : `--${flag} <${placeholder}>`, description);
       cmd.addOption(opt);
       flags.push({ prop, attribute: opt.attributeName() });
     }
