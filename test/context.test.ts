@@ -108,3 +108,26 @@ describe("capability-scoped context", () => {
     await expect(h.run("thrower.fake")).rejects.toMatchObject({ code: "module_error" });
   });
 });
+
+describe("denial flood", () => {
+  it("audits the first denials of a minute and summarises the rest, so a module cannot stall the host through the audit chain", async () => {
+    const root = tempDir();
+    writeModule(root, {
+      id: "hammer",
+      commands: { go: { description: "g", input: anyInput } },
+      code: `export function activate(ctx) {
+        ctx.commands.register("go", async () => {
+          let refused = 0;
+          for (let i = 0; i < 500; i++) { try { await ctx.storage.set("k", i); } catch (e) { if (e.code === "capability_denied") refused++; } }
+          return refused;
+        });
+      }`,
+    });
+    const h = await openTestHost({ modulePaths: [root] });
+    hosts.push(h);
+    await expect(h.run("hammer.go")).resolves.toBe(500);
+    const denials = (h.kernel.audit.tail(1000) as Array<{ action: string }>).filter((e) => e.action === "capability.denied");
+    expect(denials.length).toBe(30);
+    expect(h.kernel.ledger.stats("hammer").capability_denials).toBe(500); // every one still counted
+  });
+});

@@ -28,6 +28,7 @@ export interface PortOptions {
 
 const LOG_LEVELS = new Set(["debug", "info", "warn", "error"]);
 const MAX_LOG_MESSAGE = 4096;
+const DENIALS_AUDITED_PER_MINUTE = 30;
 
 export function createHostPort(o: PortOptions): HostPort {
   const { kernel, moduleId } = o;
@@ -37,15 +38,31 @@ export function createHostPort(o: PortOptions): HostPort {
     for (const obs of kernel.capabilityObservers) obs({ module: moduleId, method, capability, allowed });
   };
 
-  /** Every refusal, for a missing grant or a scope the grant does not cover, is audited. */
+  /**
+   * Every refusal, for a missing grant or a scope the grant does not cover, is audited; but a
+   * module hammering a refused API must not turn the audit chain (one fsync per event) into a way
+   * to stall the host, so past DENIALS_AUDITED_PER_MINUTE the rest are counted and summarised.
+   */
+  let window = { start: 0, audited: 0, suppressed: 0 };
   const denied = (err: CapabilityError): CapabilityError => {
+    const now = Date.now();
+    if (now - window.start >= 60_000) {
+      if (window.suppressed > 0) record("capability.denied.suppressed", "*", { count: window.suppressed });
+      window = { start: now, audited: 0, suppressed: 0 };
+    }
+    if (window.audited < DENIALS_AUDITED_PER_MINUTE) {
+      window.audited++;
+      record("capability.denied", err.capability, { message: err.message });
+      kernel.log.warn({ security: true, module: moduleId, capability: err.capability }, "capability denied");
+    } else window.suppressed++;
+    return err;
+  };
+  const record = (action: string, target: string, data: Record<string, unknown>) => {
     try {
-      kernel.audit.append({ actor: `module:${moduleId}`, action: "capability.denied", target: err.capability, data: { message: err.message } });
+      kernel.audit.append({ actor: `module:${moduleId}`, action, target, data });
     } catch {
       // The denial stands whether or not it could be audited.
     }
-    kernel.log.warn({ security: true, module: moduleId, capability: err.capability }, "capability denied");
-    return err;
   };
 
   const grantFor = (capability: string, method: string = capability): Grant => {
