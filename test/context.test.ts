@@ -131,3 +131,23 @@ describe("denial flood", () => {
     expect(h.kernel.ledger.stats("hammer").capability_denials).toBe(500); // every one still counted
   });
 });
+
+describe("storage write rate", () => {
+  it("caps a user module's storage writes per second with quota_exceeded", async () => {
+    const root = tempDir();
+    writeModule(root, {
+      id: "writer",
+      capabilities: ["commands.register", "storage.write"],
+      commands: { go: { description: "g", input: anyInput } },
+      code: `export function activate(ctx) {
+        ctx.commands.register("go", async () => { for (let i = 0; i < 100; i++) await ctx.storage.set("k" + i, i); return "done"; });
+      }`,
+    });
+    const h = await openTestHost({ modulePaths: [root] });
+    hosts.push(h);
+    h.kernel.config.set("storage.maxWritesPerSecond", 10);
+    const err: any = await h.run("writer.go").catch((e: any) => e);
+    expect(err.code).toBe("quota_exceeded");
+    expect(err.message).toMatch(/more than 10 storage writes this second/);
+  });
+});

@@ -95,7 +95,7 @@ export function createHostPort(o: PortOptions): HostPort {
       const impl = implementationFor(method);
       if (impl === undefined) throw new HostError("input_invalid", `${method} is not called through the port (use the context's own method)`);
       try {
-        return await impl({ kernel, moduleId, grant }, args);
+        return await impl({ kernel, moduleId, kind: o.kind, grant }, args);
       } catch (e) {
         // A scoped grant that does not cover this use (commands.invoke, events.emit, config.read).
         if (e instanceof CapabilityError && e.module === moduleId) throw denied(e);

@@ -12,7 +12,28 @@ import type { Grant } from "./grants.js";
 export interface CallSite {
   kernel: Kernel;
   moduleId: string;
+  kind: "system" | "user";
   grant: Grant;
+}
+
+/**
+ * Every storage write is a durable commit on the host's thread, so a user module's write rate is
+ * capped (storage.maxWritesPerSecond); system modules are trusted with theirs.
+ */
+const writeWindows = new WeakMap<Kernel, Map<string, { second: number; n: number }>>();
+function checkWriteRate({ kernel, moduleId, kind }: CallSite, method: string): void {
+  if (kind === "system") return;
+  let windows = writeWindows.get(kernel);
+  if (!windows) writeWindows.set(kernel, (windows = new Map()));
+  const second = Math.floor(Date.now() / 1000);
+  let w = windows.get(moduleId);
+  if (!w || w.second !== second) windows.set(moduleId, (w = { second, n: 0 }));
+  const max = kernel.config.get("storage.maxWritesPerSecond") as number;
+  if (++w.n > max) {
+    throw new HostError("quota_exceeded", `${method}: module '${moduleId}' made more than ${max} storage writes this second (${w.n} requested, ${max} allowed); batch them or raise storage.maxWritesPerSecond`, {
+      details: { requested: w.n, allowed: max },
+    });
+  }
 }
 
 type Impl = (site: CallSite, args: unknown[]) => unknown;
@@ -90,13 +111,18 @@ const IMPLEMENTATIONS: Record<string, Impl> = {
     const n = typeof limit === "number" && limit > 0 ? Math.min(limit, 100_000) : 1000;
     return kernel.store.storage.list(moduleId, p, n);
   },
-  "storage.set": ({ kernel, moduleId }, [k, v]) => {
+  "storage.set": (site, [k, v]) => {
+    const { kernel, moduleId } = site;
+    checkWriteRate(site, "storage.set");
     const maxValue = kernel.config.get("storage.maxValueBytes") as number;
     const quota = kernel.config.get("storage.maxBytesPerModule") as number;
     kernel.store.storage.set(moduleId, key("storage.set", k), json("storage.set", v, maxValue), quota);
     return undefined;
   },
-  "storage.delete": ({ kernel, moduleId }, [k]) => kernel.store.storage.delete(moduleId, key("storage.delete", k)),
+  "storage.delete": (site, [k]) => {
+    checkWriteRate(site, "storage.delete");
+    return site.kernel.store.storage.delete(site.moduleId, key("storage.delete", k));
+  },
 
   "config.get": ({ kernel, moduleId, grant }, [k]) => {
     if (k === undefined) return kernel.config.section(moduleId);
