@@ -1,6 +1,9 @@
+// vitest's settings (kept under test/: the repository's top level is fixed).
+import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
 
 export default defineConfig({
+  root: fileURLToPath(new URL("..", import.meta.url)),
   test: {
     include: ["test/**/*.test.ts"],
     testTimeout: 30_000,
