@@ -45,6 +45,9 @@ export async function activate(ctx: ModuleContext) {
       } else {
         lines.push(`REST API on ${address}/api/v1/ (OpenAPI at ${address}/api/v1/openapi.json)`);
         const token = await newcomerToken();
+        if (!token && settings.newcomer) {
+          lines.push("The example token was printed on the first run; make another with", "  npx warden auth grant --name me --scopes 'hello.*,notes.*'");
+        }
         if (token) {
           const example = (await ctx.commands.catalogue()).find((c) => c.module === "hello" && c.name === "greet");
           lines.push("", "A REST token for the example commands (shown once; keep it):", `  ${token}`, "");
