@@ -6,15 +6,63 @@ import addFormatsModule from "ajv-formats";
 // ajv-formats is CommonJS with a `default` export; Node's ESM interop wraps it once more.
 const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (ajv: Ajv) => Ajv;
 
-export function newAjv(options: { useDefaults?: boolean } = {}): Ajv {
-  const ajv = new Ajv({ allErrors: true, strict: true, strictRequired: false, allowUnionTypes: true, useDefaults: options.useDefaults ?? false });
+export function newAjv(options: { useDefaults?: boolean; verbose?: boolean } = {}): Ajv {
+  const ajv = new Ajv({
+    allErrors: true,
+    strict: true,
+    strictRequired: false,
+    allowUnionTypes: true,
+    useDefaults: options.useDefaults ?? false,
+    verbose: options.verbose ?? false,
+  });
   addFormats(ajv);
   return ajv;
 }
 
 const commandAjv = newAjv({ useDefaults: true });
 
-/** Compile a schema from a manifest; throws ajv's error for an invalid schema. */
+/**
+ * Compile a schema from a manifest; throws an Error saying what is wrong with an invalid schema.
+ * Callers keep the returned function: the schema is dropped from the shared instance right away,
+ * so re-reading manifests (reload, upgrade, `module check`) does not grow ajv's cache. Schemas
+ * may not carry `$id`: ids register globally in the shared instance, so a second read of the same
+ * manifest (or another module using the same id) would collide, and one module's schema could
+ * `$ref` another's.
+ */
 export function compileCommandSchema(schema: object): ValidateFunction {
-  return commandAjv.compile(schema);
+  const idAt = findSchemaId(schema, "");
+  if (idAt !== undefined) {
+    throw new Error(`"$id" is not allowed in module schemas (at ${idAt || "/"}); use local references like "#/definitions/name"`);
+  }
+  try {
+    return commandAjv.compile(schema);
+  } finally {
+    // Safe: without a $id this only forgets the cache entry for this very object.
+    commandAjv.removeSchema(schema);
+  }
+}
+
+/** Keywords whose values are data, not subschemas: a "$id" inside them is just a value. */
+const DATA_KEYWORDS = new Set(["default", "const", "enum", "examples"]);
+/** Keywords whose values map names to subschemas: their keys are names, not keywords. */
+const NAME_MAPS = new Set(["properties", "patternProperties", "definitions", "$defs", "dependencies", "dependentSchemas"]);
+
+/** JSON pointer of the first string-valued `$id` in a schema (a property named "$id" has a schema value). */
+function findSchemaId(node: unknown, path: string, namesMap = false): string | undefined {
+  if (Array.isArray(node)) {
+    for (let i = 0; i < node.length; i++) {
+      const found = findSchemaId(node[i], `${path}/${i}`);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }
+  if (!node || typeof node !== "object") return undefined;
+  for (const [k, v] of Object.entries(node)) {
+    const p = `${path}/${k.replace(/~/g, "~0").replace(/\//g, "~1")}`;
+    if (!namesMap && k === "$id" && typeof v === "string") return p;
+    if (!namesMap && DATA_KEYWORDS.has(k)) continue;
+    const found = findSchemaId(v, p, !namesMap && NAME_MAPS.has(k));
+    if (found !== undefined) return found;
+  }
+  return undefined;
 }

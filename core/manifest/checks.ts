@@ -1,13 +1,14 @@
-// Semantic checks of a manifest that passed the JSON Schema, one small function per rule, each
-// adding problems with the JSON path and what was expected (the Fastify pluginUtils shape).
-import { existsSync, realpathSync, statSync } from "node:fs";
+// Semantic checks of a manifest, one small function per rule, each adding problems with the JSON
+// path and what was expected (the Fastify pluginUtils shape). validate.ts runs a check only on
+// fields that passed the JSON Schema, so a check may trust the types the schema promises.
+import { realpathSync, statSync } from "node:fs";
 import { extname, isAbsolute, normalize, relative, resolve, sep } from "node:path";
 import type { ValidateFunction } from "ajv";
 import semver from "semver";
-import type { Manifest } from "../../sdk/manifest.js";
+import type { CapabilityRequest, Manifest } from "../../sdk/manifest.js";
 import { CAPABILITIES } from "../capabilities/catalogue.js";
 import { compileCommandSchema, newAjv } from "./ajv.js";
-import type { ManifestProblem } from "./problems.js";
+import { describeAjvError, pointer, type ManifestProblem } from "./problems.js";
 
 export const RESERVED_IDS: ReadonlySet<string> = new Set([
   "module", "config", "audit", "host", "sandbox", "storage", "warden", "status", "serve", "dev", "help", "version", "events", "log", "commands", "services",
@@ -20,13 +21,25 @@ export function checkId(m: Manifest, out: Problems): void {
   if (RESERVED_IDS.has(m.id)) out.push({ path: "/id", message: `'${m.id}' is reserved for the host; choose another id` });
 }
 
-export function checkVersions(m: Manifest, out: Problems): void {
-  if (!semver.valid(m.version)) out.push({ path: "/version", message: `'${m.version}' is not a semantic version like 1.2.0` });
-  if (semver.validRange(m.host) === null) out.push({ path: "/host", message: `'${m.host}' is not a semver range like ^0.1.0` });
+/** Exactly a semantic version: "v1.0.0" or " 1.0.0" would pass semver.valid but not compare as text. */
+export function checkVersion(m: Manifest, out: Problems): void {
+  const clean = semver.valid(m.version);
+  if (clean === null) out.push({ path: "/version", message: `'${m.version}' is not a semantic version like 1.2.0` });
+  else if (clean !== m.version) out.push({ path: "/version", message: `'${m.version}' must be written exactly as '${clean}'` });
+}
+
+/** semver reads "" as "*": an empty range is refused here rather than silently matching every host. */
+export function checkHostRange(m: Manifest, out: Problems): void {
+  if (m.host.trim() === "") out.push({ path: "/host", message: 'must not be empty; write "*" to accept any host version' });
+  else if (semver.validRange(m.host) === null) out.push({ path: "/host", message: `'${m.host}' is not a semver range like ^0.1.0` });
+}
+
+export function checkDependencies(m: Manifest, skip: ReadonlySet<string>, out: Problems): void {
   for (const [dep, range] of Object.entries(m.dependencies ?? {})) {
-    const p = `/dependencies/${dep}`;
+    if (skip.has(dep)) continue;
+    const p = pointer("dependencies", dep);
     if (dep === m.id) out.push({ path: p, message: "a module cannot depend on itself" });
-    if (semver.validRange(range) === null) out.push({ path: p, message: `'${range}' is not a semver range like ^1.0.0` });
+    if (range.trim() === "" || semver.validRange(range) === null) out.push({ path: p, message: `'${range}' is not a semver range like ^1.0.0` });
   }
 }
 
@@ -38,41 +51,54 @@ export function checkKind(m: Manifest, allowSystem: boolean, out: Problems): voi
 
 /** Returns the realpath of the entry when it is safely inside the folder. */
 export function checkEntry(m: Manifest, dir: string, out: Problems): string | undefined {
-  const p = "/entry";
-  if (isAbsolute(m.entry) || /^[a-zA-Z]:/.test(m.entry)) {
-    out.push({ path: p, message: "must be a relative path inside the module folder" });
+  const fail = (message: string): undefined => {
+    out.push({ path: "/entry", message });
     return undefined;
-  }
+  };
+  if (isAbsolute(m.entry) || /^[a-zA-Z]:/.test(m.entry) || m.entry.startsWith("\\")) return fail("must be a relative path inside the module folder");
+  if (m.entry.includes("\0")) return fail("must not contain NUL characters");
   const rel = normalize(m.entry);
-  if (rel === ".." || rel.startsWith(`..${sep}`) || rel.split(/[\\/]/).includes("..")) {
-    out.push({ path: p, message: `'${m.entry}' escapes the module folder` });
-    return undefined;
-  }
-  if (!ENTRY_EXTENSIONS.has(extname(rel))) {
-    out.push({ path: p, message: `'${m.entry}' must end in .ts, .js, .mjs or .mts` });
-    return undefined;
-  }
+  if (rel.split(/[\\/]/).includes("..")) return fail(`'${m.entry}' escapes the module folder`);
+  if (!ENTRY_EXTENSIONS.has(extname(rel))) return fail(`'${m.entry}' must end in .ts, .js, .mjs or .mts`);
   const abs = resolve(dir, rel);
-  if (!existsSync(abs) || !statSync(abs).isFile()) {
-    out.push({ path: p, message: `'${m.entry}' does not exist in the module folder` });
-    return undefined;
+  const st = statSync(abs, { throwIfNoEntry: false });
+  if (!st) return fail(`'${m.entry}' does not exist in the module folder`);
+  if (!st.isFile()) return fail(`'${m.entry}' is not a regular file`);
+  let real: string;
+  let realDir: string;
+  try {
+    real = realpathSync(abs);
+    realDir = realpathSync(dir);
+  } catch (e) {
+    return fail(`'${m.entry}' cannot be resolved: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
-  const real = realpathSync(abs);
-  const realDir = realpathSync(dir);
-  const inside = relative(realDir, real);
-  if (inside.startsWith("..") || isAbsolute(inside)) {
-    out.push({ path: p, message: `'${m.entry}' resolves (through a link) outside the module folder` });
-    return undefined;
-  }
+  if (!isInside(realDir, real)) return fail(`'${m.entry}' resolves (through a link) outside the module folder`);
+  // The bundler picks its loader from the real file's extension, so that one must qualify too.
+  if (!ENTRY_EXTENSIONS.has(extname(real))) return fail(`'${m.entry}' links to '${relative(realDir, real)}', which must end in .ts, .js, .mjs or .mts`);
   return real;
 }
 
-const paramValidators = new Map<string, ValidateFunction>();
-const paramAjv = newAjv();
+function isInside(dir: string, file: string): boolean {
+  const rel = relative(dir, file);
+  return rel !== "" && rel !== ".." && !rel.startsWith(`..${sep}`) && !isAbsolute(rel);
+}
 
-export function checkCapabilities(m: Manifest, out: Problems): void {
+const paramValidators = new Map<string, ValidateFunction>();
+const paramAjv = newAjv({ verbose: true });
+
+function paramValidator(name: string, schema: object): ValidateFunction {
+  let validate = paramValidators.get(name);
+  if (!validate) {
+    validate = paramAjv.compile(schema);
+    paramValidators.set(name, validate);
+  }
+  return validate;
+}
+
+export function checkCapabilities(m: Manifest, skip: ReadonlySet<string>, out: Problems): void {
   const seen = new Set<string>();
-  (m.capabilities ?? []).forEach((c, i) => {
+  (m.capabilities ?? []).forEach((c: CapabilityRequest, i) => {
+    if (skip.has(String(i))) return;
     const p = `/capabilities/${i}`;
     const name = typeof c === "string" ? c : c.name;
     const def = CAPABILITIES.get(name);
@@ -80,11 +106,10 @@ export function checkCapabilities(m: Manifest, out: Problems): void {
       out.push({ path: p, message: `unknown capability "${name}"; known: ${[...CAPABILITIES.keys()].join(", ")}` });
       return;
     }
-    if (seen.has(name)) out.push({ path: p, message: `capability "${name}" is listed twice` });
+    if (seen.has(name)) out.push({ path: p, message: `capability "${name}" is listed twice; list it once (with all its parameters)` });
     seen.add(name);
     const params = typeof c === "string" ? {} : Object.fromEntries(Object.entries(c).filter(([k]) => k !== "name"));
-    const validate = paramValidators.get(name) ?? paramAjv.compile(def.params);
-    paramValidators.set(name, validate);
+    const validate = paramValidator(name, def.params);
     if (!validate(params)) {
       for (const e of validate.errors ?? []) {
         out.push({ path: `${p}${e.instancePath}`, message: `${name} parameters: ${describeAjvError(e)}` });
@@ -93,13 +118,15 @@ export function checkCapabilities(m: Manifest, out: Problems): void {
   });
 }
 
-export function checkCommands(m: Manifest, out: Problems): void {
+export function checkCommands(m: Manifest, skip: ReadonlySet<string>, out: Problems): void {
   for (const [name, cmd] of Object.entries(m.commands ?? {})) {
-    const p = `/commands/${name}`;
+    if (skip.has(name)) continue;
+    const p = pointer("commands", name);
     for (const part of ["input", "output"] as const) {
       const schema = cmd[part];
       if (schema === undefined) continue;
-      if (schema.type !== "object" && part === "input") {
+      // Output may be any JSON (a list, a string); input is always an object of named fields.
+      if (part === "input" && schema.type !== "object") {
         out.push({ path: `${p}/input`, message: 'must be a JSON Schema with "type": "object"' });
         continue;
       }
@@ -109,9 +136,9 @@ export function checkCommands(m: Manifest, out: Problems): void {
         out.push({ path: `${p}/${part}`, message: `is not a valid JSON Schema: ${(e as Error).message}` });
       }
     }
-    const props = (cmd.input?.properties ?? {}) as Record<string, unknown>;
+    const props = cmd.input?.properties;
     (cmd.args ?? []).forEach((arg, i) => {
-      if (!Object.prototype.hasOwnProperty.call(props, arg)) {
+      if (!props || typeof props !== "object" || !Object.prototype.hasOwnProperty.call(props, arg)) {
         out.push({ path: `${p}/args/${i}`, message: `'${arg}' is not a property of the command's input schema` });
       }
     });
@@ -134,19 +161,10 @@ export function checkConfig(m: Manifest, out: Problems): void {
   }
   const defaults = {};
   if (!validate(defaults)) {
-    for (const e of validate.errors ?? []) out.push({ path: `${p}${e.instancePath ? `/properties${e.instancePath}` : ""}`, message: `the defaults do not satisfy the schema: ${describeAjvError(e)}` });
-  }
-}
-
-export function describeAjvError(e: { keyword: string; message?: string; params: Record<string, unknown> }): string {
-  switch (e.keyword) {
-    case "additionalProperties":
-      return `unknown property '${e.params.additionalProperty}'`;
-    case "required":
-      return `missing required property '${e.params.missingProperty}'`;
-    case "enum":
-      return `must be one of ${(e.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(", ")}`;
-    default:
-      return e.message ?? "is invalid";
+    for (const e of validate.errors ?? []) {
+      // A value at /a/b is described by the schema at /properties/a/properties/b.
+      const at = e.instancePath.split("/").slice(1).map((seg) => `/properties/${seg}`).join("");
+      out.push({ path: `${p}${at}`, message: `the defaults do not satisfy the schema: ${describeAjvError(e)}` });
+    }
   }
 }

@@ -1,20 +1,33 @@
-// Manifest validation: the JSON Schema (compiled once) for shape, then the semantic checks.
+// Manifest validation: the JSON Schema (compiled once) for shape, then the semantic checks on every
+// field that has the right shape, so one report lists all the problems.
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import type { ErrorObject, ValidateFunction } from "ajv";
 import type { Manifest } from "../../sdk/manifest.js";
-import { MANIFESTS_DIR } from "../paths.js";
-import { newAjv } from "./ajv.js";
-import { checkCapabilities, checkCommands, checkConfig, checkEntry, checkId, checkKind, checkVersions, describeAjvError } from "./checks.js";
+import {
+  checkCapabilities,
+  checkCommands,
+  checkConfig,
+  checkDependencies,
+  checkEntry,
+  checkHostRange,
+  checkId,
+  checkKind,
+  checkVersion,
+} from "./checks.js";
 import { manifestError, type ManifestProblem } from "./problems.js";
 import { decodeUtf8, parseManifestText, readManifestBytes } from "./read.js";
+import { checkShape } from "./shape.js";
 
 export interface LoadedManifest {
+  /** Validated, with kind defaulted to "user" and each command's permission to `<id>.<command>`. */
   manifest: Manifest;
+  /** Absolute path of module.json. */
   file: string;
+  /** Absolute module folder. */
   dir: string;
+  /** Absolute, realpath-resolved entry, proven inside dir. */
   entryFile: string;
+  /** sha256 hex of the raw module.json bytes. */
   hash: string;
 }
 
@@ -23,29 +36,31 @@ export interface ManifestOptions {
   allowSystem: boolean;
 }
 
-const schema = JSON.parse(readFileSync(join(MANIFESTS_DIR, "module.schema.json"), "utf8"));
-const validateShape: ValidateFunction = newAjv().compile(schema);
+const NONE: ReadonlySet<string> = new Set();
 
 export function validateManifest(raw: unknown, file: string, dir: string, opts: ManifestOptions): { manifest: Manifest; entryFile: string } {
-  if (!raw || typeof raw !== "object" || Array.isArray(raw)) throw manifestError(file, [{ path: "", message: "must be a JSON object" }]);
-  if (!validateShape(raw)) {
-    const problems: ManifestProblem[] = (validateShape.errors ?? [])
-      // anyOf reports each branch; the branch errors already say what was wrong.
-      .filter((e: ErrorObject) => e.keyword !== "anyOf")
-      .map((e: ErrorObject) => ({ path: e.instancePath, message: describeAjvError(e) }));
-    throw manifestError(file, problems);
+  if (!raw || typeof raw !== "object" || Array.isArray(raw)) {
+    throw manifestError(file, [{ path: "", message: `must be a JSON object, not ${Array.isArray(raw) ? "an array" : raw === null ? "null" : typeof raw}` }]);
   }
+  const shape = checkShape(raw);
+  const problems: ManifestProblem[] = [...shape.problems];
+  const ok = (field: string) => !shape.failed.has(field);
+  const skip = (field: string) => shape.failedEntries.get(field) ?? NONE;
+
   const manifest = structuredClone(raw) as Manifest;
   manifest.kind ??= "user";
-  const problems: ManifestProblem[] = [];
-  checkId(manifest, problems);
-  checkVersions(manifest, problems);
-  checkKind(manifest, opts.allowSystem, problems);
-  const entryFile = checkEntry(manifest, dir, problems);
-  checkCapabilities(manifest, problems);
-  checkCommands(manifest, problems);
-  checkConfig(manifest, problems);
-  if (problems.length || !entryFile) throw manifestError(file, problems);
+  if (ok("id")) checkId(manifest, problems);
+  if (ok("version")) checkVersion(manifest, problems);
+  if (ok("host")) checkHostRange(manifest, problems);
+  if (ok("dependencies")) checkDependencies(manifest, skip("dependencies"), problems);
+  if (ok("kind")) checkKind(manifest, opts.allowSystem, problems);
+  const entryFile = ok("entry") ? checkEntry(manifest, dir, problems) : undefined;
+  if (ok("capabilities")) checkCapabilities(manifest, skip("capabilities"), problems);
+  if (ok("commands")) checkCommands(manifest, skip("commands"), problems);
+  if (ok("config")) checkConfig(manifest, problems);
+
+  if (problems.length) throw manifestError(file, problems);
+  if (!entryFile) throw manifestError(file, [{ path: "/entry", message: "could not be resolved" }]); // unreachable: checkEntry reports why
   for (const [name, cmd] of Object.entries(manifest.commands ?? {})) cmd.permission ??= `${manifest.id}.${name}`;
   return { manifest, entryFile };
 }
