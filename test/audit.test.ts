@@ -1,8 +1,8 @@
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
-import { AuditLog } from "../core/audit/index.js";
+import { AuditLog, canonicalJson, eventHash, GENESIS } from "../core/audit/index.js";
 import { openSqliteStore } from "../core/store/sqlite-store.js";
 import type { Store } from "../core/store/store.js";
 import { tempDir } from "./helpers/modules.js";
@@ -17,9 +17,10 @@ function chain(n = 10) {
   const file = join(dir, "system.brain");
   const store = openSqliteStore(file);
   opened.push(store);
-  const audit = new AuditLog(store, join(dir, "audit.head"));
+  const head = join(dir, "audit.head");
+  const audit = new AuditLog(store, head);
   for (let i = 1; i <= n; i++) audit.append({ actor: "operator:local", action: "test.event", target: `t${i}`, data: { i } });
-  return { dir, file, store, audit };
+  return { dir, file, head, store, audit };
 }
 
 /** Tamper with the database behind the host's back, as an attacker with file access would. */
@@ -29,61 +30,200 @@ function tamper(file: string, sql: string) {
   db.close();
 }
 
+describe("canonical JSON", () => {
+  it("sorts keys at every depth and has no whitespace", () => {
+    expect(canonicalJson({ b: 1, a: [{ d: true, c: null }], e: "x" })).toBe('{"a":[{"c":null,"d":true}],"b":1,"e":"x"}');
+    expect(canonicalJson({ a: undefined, b: 2 })).toBe('{"b":2}');
+  });
+
+  it("refuses values JSON cannot hold", () => {
+    for (const v of [NaN, Infinity, 1n, () => 1, Symbol("s"), new Date(0), new Map(), [undefined]]) {
+      expect(() => canonicalJson({ v })).toThrow(TypeError);
+    }
+  });
+});
+
 describe("audit chain", () => {
-  it("verifies an intact chain and reports its count", () => {
-    const { audit } = chain(10);
+  it("appends linked events and verifies an intact chain", () => {
+    const { audit, head } = chain(10);
     expect(audit.verify()).toEqual({ ok: true, count: 10 });
-    expect(audit.tail(3).map((e) => e.seq)).toEqual([8, 9, 10]);
-    const [first] = audit.tail(10);
-    expect(first!.prev_hash).toBe("0".repeat(64));
+    const events = audit.tail(10);
+    expect(events.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect(events[0]!.prev_hash).toBe(GENESIS);
+    for (let i = 1; i < events.length; i++) expect(events[i]!.prev_hash).toBe(events[i - 1]!.hash);
+    const e = events[3]!;
+    expect(e).toMatchObject({ actor: "operator:local", action: "test.event", target: "t4", data: { i: 4 } });
+    expect(e.hash).toBe(eventHash(e.prev_hash, e));
+    expect(audit.tail(3).map((x) => x.seq)).toEqual([8, 9, 10]);
+    expect(audit.tail(0)).toEqual([]);
+    expect(audit.tail(-1)).toEqual([]);
+    // The head names the last event; owner-only.
+    expect(readFileSync(head, "utf8")).toBe(`10 ${events[9]!.hash}\n`);
+    expect(statSync(head).mode & 0o777).toBe(0o600);
+  });
+
+  it("returns from append what tail later reads back", () => {
+    const { audit } = chain(0);
+    const e = audit.append({ actor: "a", action: "x.y", data: { z: 1, a: [1, "two"], gone: undefined } });
+    expect(audit.tail(1)).toEqual([e]);
+    expect(e.target).toBeNull();
+  });
+
+  it("an empty chain with no head is intact with count 0", () => {
+    const { audit } = chain(0);
+    expect(audit.verify()).toEqual({ ok: true, count: 0 });
   });
 
   it("detects a changed byte at the right seq", () => {
     const { file, audit } = chain(10);
     tamper(file, `UPDATE audit SET data = '{"i":99}' WHERE seq = 4`);
-    expect(audit.verify()).toMatchObject({ ok: false, first_bad_seq: 4 });
-    expect(audit.verify().reason).toMatch(/modified/);
+    expect(audit.verify()).toEqual({ ok: false, count: 3, first_bad_seq: 4, reason: "hash mismatch at seq 4 (row modified)" });
   });
 
-  it("detects a changed actor", () => {
-    const { file, audit } = chain(5);
-    tamper(file, `UPDATE audit SET actor = 'operator:someone-else' WHERE seq = 2`);
-    expect(audit.verify()).toMatchObject({ ok: false, first_bad_seq: 2 });
+  it("detects a changed actor, time or hash column", () => {
+    for (const sql of [
+      "UPDATE audit SET actor = 'operator:someone-else' WHERE seq = 2",
+      "UPDATE audit SET time = '2000-01-01T00:00:00.000Z' WHERE seq = 2",
+      "UPDATE audit SET hash = replace(hash, substr(hash, 1, 1), CASE substr(hash, 1, 1) WHEN 'a' THEN 'b' ELSE 'a' END) WHERE seq = 2",
+    ]) {
+      const { file, audit } = chain(5);
+      tamper(file, sql);
+      expect(audit.verify()).toMatchObject({ ok: false, first_bad_seq: 2 });
+    }
   });
 
   it("detects a deleted row at the right seq", () => {
     const { file, audit } = chain(10);
     tamper(file, "DELETE FROM audit WHERE seq = 6");
-    expect(audit.verify()).toMatchObject({ ok: false, first_bad_seq: 6 });
+    expect(audit.verify()).toMatchObject({ ok: false, count: 5, first_bad_seq: 6, reason: expect.stringMatching(/seq 6 is missing/) });
   });
 
-  it("detects reordered rows", () => {
+  it("detects a deleted first row", () => {
+    const { file, audit } = chain(5);
+    tamper(file, "DELETE FROM audit WHERE seq = 1");
+    expect(audit.verify()).toMatchObject({ ok: false, first_bad_seq: 1 });
+  });
+
+  it("detects reordered rows (seq numbers swapped)", () => {
     const { file, audit } = chain(10);
     tamper(file, `
       UPDATE audit SET seq = -3 WHERE seq = 3;
       UPDATE audit SET seq = 3 WHERE seq = 7;
       UPDATE audit SET seq = 7 WHERE seq = -3;`);
-    expect(audit.verify()).toMatchObject({ ok: false, first_bad_seq: 3 });
+    expect(audit.verify()).toMatchObject({ ok: false, first_bad_seq: 3, reason: expect.stringMatching(/reordered/) });
+  });
+
+  it("detects reordered rows (contents swapped, seq kept)", () => {
+    const { file, audit } = chain(10);
+    const cols = ["time", "actor", "action", "target", "data", "prev_hash", "hash"];
+    const set = (to: number, from: string) => cols.map((c) => `${c} = (SELECT ${c} FROM ${from})`).join(", ");
+    tamper(file, `
+      CREATE TEMP TABLE keep AS SELECT * FROM audit WHERE seq = 5;
+      UPDATE audit SET ${set(5, "audit a2 WHERE a2.seq = 8")} WHERE seq = 5;
+      UPDATE audit SET ${set(8, "keep")} WHERE seq = 8;`);
+    expect(audit.tail(10)[4]!.target).toBe("t8");
+    expect(audit.verify()).toMatchObject({ ok: false, first_bad_seq: 5, reason: expect.stringMatching(/prev_hash mismatch at seq 5/) });
   });
 
   it("detects a cut tail through audit.head", () => {
     const { file, audit } = chain(10);
     tamper(file, "DELETE FROM audit WHERE seq > 7");
-    expect(audit.verify()).toMatchObject({ ok: false, first_bad_seq: 8 });
-    expect(audit.verify().reason).toMatch(/tail cut/);
+    expect(audit.verify()).toMatchObject({ ok: false, count: 7, first_bad_seq: 8, reason: expect.stringMatching(/tail cut/) });
+  });
+
+  it("detects a chain cut to nothing", () => {
+    const { file, audit } = chain(3);
+    tamper(file, "DELETE FROM audit");
+    expect(audit.verify()).toMatchObject({ ok: false, count: 0, first_bad_seq: 1, reason: expect.stringMatching(/tail cut/) });
+  });
+
+  it("keeps reporting a cut tail after the next append instead of healing it", () => {
+    const { file, audit } = chain(10);
+    tamper(file, "DELETE FROM audit WHERE seq > 7");
+    const e = audit.append({ actor: "operator:local", action: "test.after" });
+    expect(e.seq).toBe(9); // seq 8 is the host's own record of the disagreement
+    const [evidence] = audit.tail(2);
+    expect(evidence).toMatchObject({ seq: 8, actor: "host", action: "audit.head_mismatch", data: { first_bad_seq: 8, chain_seq: 7 } });
+    const r = audit.verify();
+    expect(r).toMatchObject({ ok: false, first_bad_seq: 8, reason: expect.stringMatching(/tail cut.*recorded at seq 8/) });
+    audit.append({ actor: "operator:local", action: "test.later" });
+    expect(audit.verify()).toEqual(r);
+  });
+
+  it("refuses the host's reserved action from callers", () => {
+    const { audit } = chain(1);
+    expect(() => audit.append({ actor: "host", action: "audit.head_mismatch" })).toThrow(expect.objectContaining({ code: "audit_failed" }));
+    expect(audit.verify()).toEqual({ ok: true, count: 1 });
+  });
+
+  it("detects rows appended outside Warden (head behind the chain)", () => {
+    const { file, audit, store } = chain(5);
+    const last = audit.tail(1)[0]!;
+    const forged = { seq: 6, time: new Date().toISOString(), actor: "operator:local", action: "test.event", target: "forged", data: {} };
+    const hash = eventHash(last.hash, forged);
+    tamper(file, `INSERT INTO audit (seq, time, actor, action, target, data, prev_hash, hash)
+      VALUES (6, '${forged.time}', 'operator:local', 'test.event', 'forged', '{}', '${last.hash}', '${hash}')`);
+    expect(store.audit.count()).toBe(6);
+    expect(audit.verify()).toMatchObject({ ok: false, first_bad_seq: 6, reason: expect.stringMatching(/inserted outside Warden/) });
   });
 
   it("detects a rewritten chain whose head no longer matches", () => {
-    const { dir, audit } = chain(3);
-    writeFileSync(join(dir, "audit.head"), `3 ${"f".repeat(64)}\n`);
-    expect(audit.verify()).toMatchObject({ ok: false, first_bad_seq: 3 });
+    const { head, audit } = chain(3);
+    writeFileSync(head, `3 ${"f".repeat(64)}\n`);
+    expect(audit.verify()).toMatchObject({ ok: false, first_bad_seq: 3, reason: expect.stringMatching(/different hash/) });
   });
 
-  it("fails closed: an event that cannot be written throws audit_failed", () => {
+  it("reports a missing or unreadable head when rows exist", () => {
+    const { head, audit } = chain(4);
+    rmSync(head);
+    expect(audit.verify()).toMatchObject({ ok: false, count: 4, first_bad_seq: 5, reason: expect.stringMatching(/audit.head is missing/) });
+    writeFileSync(head, "garbage");
+    expect(audit.verify()).toMatchObject({ ok: false, count: 4, first_bad_seq: 5, reason: expect.stringMatching(/unreadable/) });
+  });
+
+  it("walks long chains in batches and still names the right seq", () => {
+    const { dir, file, store } = chain(0);
+    let prev = GENESIS;
+    store.transaction(() => {
+      for (let seq = 1; seq <= 2500; seq++) {
+        const base = { seq, time: new Date(seq * 1000).toISOString(), actor: "a", action: "bulk", target: null, data: { seq } };
+        const hash = eventHash(prev, base);
+        store.audit.append({ ...base, data: canonicalJson(base.data), prevHash: prev, hash });
+        prev = hash;
+      }
+    });
+    writeFileSync(join(dir, "audit.head"), `2500 ${prev}\n`);
+    const audit = new AuditLog(store, join(dir, "audit.head"));
+    expect(audit.verify()).toEqual({ ok: true, count: 2500 });
+    tamper(file, `UPDATE audit SET data = '{"seq":0}' WHERE seq = 1777`);
+    expect(audit.verify()).toMatchObject({ ok: false, first_bad_seq: 1777 });
+  });
+
+  it("fails closed: a closed store makes append throw audit_failed", () => {
     const { audit, store } = chain(1);
     store.close(); // the database is gone
     expect(() => audit.append({ actor: "a", action: "x" })).toThrow(expect.objectContaining({ code: "audit_failed" }));
     opened.length = 0;
+  });
+
+  it("fails closed: when audit.head cannot be written, the row is rolled back too", () => {
+    const { audit, store, head } = chain(2);
+    const before = readFileSync(head, "utf8");
+    mkdirSync(`${head}.tmp`); // a directory stands where the temporary file goes
+    expect(() => audit.append({ actor: "a", action: "x" })).toThrow(expect.objectContaining({ code: "audit_failed" }));
+    expect(store.audit.count()).toBe(2);
+    expect(readFileSync(head, "utf8")).toBe(before);
+    rmSync(`${head}.tmp`, { recursive: true });
+    expect(audit.verify()).toEqual({ ok: true, count: 2 });
+  });
+
+  it("fails closed: data JSON cannot hold is refused, not coerced", () => {
+    const { audit, store } = chain(0);
+    for (const data of [{ n: NaN }, { b: 1n }, { f: () => 1 }]) {
+      expect(() => audit.append({ actor: "a", action: "x", data })).toThrow(expect.objectContaining({ code: "audit_failed" }));
+    }
+    expect(() => audit.append({ actor: "", action: "x" })).toThrow(expect.objectContaining({ code: "audit_failed" }));
+    expect(store.audit.count()).toBe(0);
   });
 
   it("fails closed: an action whose event cannot be written is not performed", async () => {
@@ -92,8 +232,6 @@ describe("audit chain", () => {
     const home = tempDir();
     const h = await Host.open({ home, userRuntime: "inprocess", logger: silentLogger(), systemDir: tempDir() });
     try {
-      // audit.head cannot be replaced: a directory stands where the temporary file goes.
-      const { mkdirSync } = await import("node:fs");
       mkdirSync(join(home, "audit.head.tmp"));
       await expect(h.run("config.set", { key: "sandbox.maxTimeoutMs", value: 1234 })).rejects.toMatchObject({ code: "audit_failed" });
       expect(h.kernel.config.get("sandbox.maxTimeoutMs")).not.toBe(1234);
@@ -105,11 +243,27 @@ describe("audit chain", () => {
   it("never stores a secret in event data", () => {
     const { audit, dir } = chain(0);
     const token = "wdn_" + "A".repeat(50);
-    audit.append({ actor: "t", action: "token.grant", data: { token, password: "hunter2", nested: { authorization: "Bearer x", note: `leaked ${token}` } } });
+    audit.append({
+      actor: "t",
+      action: "token.grant",
+      data: {
+        token, Password: "hunter2", apiKey: "k-123456", "X-API-Key": "k-abcdef", Cookie: "sid=s3cr3t", SECRET: "shh",
+        nested: { authorization: "Bearer x", note: `leaked ${token}`, list: [`${token}`] },
+      },
+    });
     const [e] = audit.tail(1);
-    expect(JSON.stringify(e!.data)).not.toContain("A".repeat(50));
-    expect(JSON.stringify(e!.data)).not.toContain("hunter2");
-    expect(e!.data).toMatchObject({ token: "[redacted]", password: "[redacted]", nested: { authorization: "[redacted]" } });
-    expect(readFileSync(join(dir, "system.brain")).includes(Buffer.from("hunter2"))).toBe(false);
+    const text = JSON.stringify(e!.data);
+    for (const s of ["A".repeat(50), "hunter2", "k-123456", "k-abcdef", "s3cr3t", "shh", "Bearer x"]) expect(text).not.toContain(s);
+    expect(e!.data).toEqual({
+      token: "[redacted]", Password: "[redacted]", apiKey: "[redacted]", "X-API-Key": "[redacted]", Cookie: "[redacted]", SECRET: "[redacted]",
+      nested: { authorization: "[redacted]", note: "leaked wdn_[redacted]", list: ["wdn_[redacted]"] },
+    });
+    expect(audit.verify()).toEqual({ ok: true, count: 1 });
+    const db = readFileSync(join(dir, "system.brain"));
+    const wal = (() => { try { return readFileSync(join(dir, "system.brain-wal")); } catch { return Buffer.alloc(0); } })();
+    for (const buf of [db, wal]) {
+      expect(buf.includes(Buffer.from("hunter2"))).toBe(false);
+      expect(buf.includes(Buffer.from("A".repeat(50)))).toBe(false);
+    }
   });
 });

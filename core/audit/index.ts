@@ -1,13 +1,18 @@
-// The tamper-evident audit chain. Each event's hash covers the previous hash and the canonical
-// JSON of the event; the head (seq and hash of the last event) is also written to <home>/audit.head
-// so a cut-off tail is detected. Appending fails closed: if the event cannot be written, the
-// caller's action fails with audit_failed.
-import { createHash } from "node:crypto";
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
+// The tamper-evident audit chain. Each event's hash covers the previous hash and the canonical JSON
+// of the event; the head (seq and hash of the last event) is also written to <home>/audit.head so a
+// cut-off tail is noticed. Appending fails closed: if the event cannot be written, the caller gets
+// audit_failed and its action must not happen.
 import { HostError } from "../errors.js";
 import { redact } from "../log/redact.js";
 import type { AuditRow, Store } from "../store/store.js";
 import { canonicalJson } from "./canonical.js";
+import { eventHash, GENESIS } from "./hash.js";
+import { headLine, headProblem, readHeadFile, removeHead, writeHead, writeHeadRaw } from "./head.js";
+import { MISMATCH_ACTION, MISMATCH_ACTOR, verifyChain, type VerifyResult } from "./verify.js";
+
+export { canonicalJson } from "./canonical.js";
+export { eventHash, GENESIS } from "./hash.js";
+export { MISMATCH_ACTION, type VerifyResult } from "./verify.js";
 
 export interface AuditEvent {
   seq: number;
@@ -20,20 +25,11 @@ export interface AuditEvent {
   hash: string;
 }
 
-export interface VerifyResult {
-  ok: boolean;
-  count: number;
-  first_bad_seq?: number;
-  reason?: string;
-}
-
-const GENESIS = "0".repeat(64);
-
-export function eventHash(prevHash: string, e: { seq: number; time: string; actor: string; action: string; target: string | null; data: unknown }): string {
-  return createHash("sha256")
-    .update(prevHash)
-    .update(canonicalJson({ seq: e.seq, time: e.time, actor: e.actor, action: e.action, target: e.target, data: e.data }))
-    .digest("hex");
+export interface AuditInput {
+  actor: string;
+  action: string;
+  target?: string;
+  data?: Record<string, unknown>;
 }
 
 export class AuditLog {
@@ -45,82 +41,87 @@ export class AuditLog {
     this.#headFile = headFile;
   }
 
-  append(e: { actor: string; action: string; target?: string; data?: Record<string, unknown> }): AuditEvent {
+  append(e: AuditInput): AuditEvent {
+    const action = typeof e?.action === "string" ? e.action : String(e?.action);
+    let before: string | undefined;
+    let written: string | undefined;
     try {
+      if (typeof e.actor !== "string" || e.actor === "" || typeof e.action !== "string" || e.action === "") {
+        throw new TypeError("actor and action must be non-empty strings");
+      }
+      if (e.action === MISMATCH_ACTION) throw new TypeError(`'${MISMATCH_ACTION}' is reserved for the host`);
+      // Redacted and normalised before hashing: what is hashed is exactly what is stored.
+      const dataJson = canonicalJson(redact(e.data ?? {}));
       return this.#store.transaction(() => {
-        const last = this.#store.audit.last();
-        const data = redact(e.data ?? {}) as Record<string, unknown>;
-        const base = { seq: (last?.seq ?? 0) + 1, time: new Date().toISOString(), actor: e.actor, action: e.action, target: e.target ?? null, data };
-        const prev = last?.hash ?? GENESIS;
-        const hash = eventHash(prev, base);
-        this.#store.audit.append({ ...base, data: canonicalJson(data), prevHash: prev, hash });
-        // Written inside the transaction: if the head cannot be written, the row is rolled back.
-        this.#writeHead(base.seq, hash);
-        return { ...base, prev_hash: prev, hash };
+        let last = this.#store.audit.last();
+        const current = readHeadFile(this.#headFile);
+        before = current.raw;
+        const problem = headProblem(current.head, last?.seq ?? 0, last?.hash ?? GENESIS, (seq) => this.#store.audit.range(seq, 1)[0]?.hash);
+        if (problem) {
+          // Overwriting the head would hide a cut tail for good; the disagreement goes into the
+          // chain instead, where verify keeps reporting it.
+          last = this.#insert(last, MISMATCH_ACTOR, MISMATCH_ACTION, "audit.head", canonicalJson({
+            first_bad_seq: problem.seq, reason: problem.reason, chain_seq: last?.seq ?? 0, chain_hash: last?.hash ?? GENESIS, head: before === undefined ? null : before.slice(0, 200),
+          }));
+        }
+        const row = this.#insert(last, e.actor, e.action, e.target ?? null, dataJson);
+        // Inside the transaction: if the head cannot be replaced, the row is rolled back with it.
+        written = headLine(row.seq, row.hash);
+        writeHead(this.#headFile, row.seq, row.hash);
+        return toEvent(row);
       });
     } catch (err) {
-      throw new HostError("audit_failed", `the audit event '${e.action}' could not be written, so the action was not performed: ${(err as Error).message}`, { cause: err });
+      if (written !== undefined) this.#restoreHead(written, before);
+      throw new HostError("audit_failed", `the audit event '${action}' could not be written, so the action was not performed: ${(err as Error)?.message ?? String(err)}`, { cause: err });
     }
   }
 
+  /** The last n events, oldest first. */
   tail(n = 20): AuditEvent[] {
-    return this.#store.audit.tail(n).map(toEvent);
+    const limit = Number.isFinite(n) ? Math.max(0, Math.floor(n)) : 0;
+    if (limit === 0) return [];
+    return this.#store.audit.tail(limit).map(toEvent);
   }
 
   verify(): VerifyResult {
-    let prev = GENESIS;
-    let expectedSeq = 1;
-    let count = 0;
-    for (;;) {
-      const rows = this.#store.audit.range(expectedSeq, 1000);
-      if (rows.length === 0) break;
-      for (const row of rows) {
-        if (row.seq !== expectedSeq) return bad(count, expectedSeq, `seq ${expectedSeq} is missing (row deleted)`);
-        if (row.prevHash !== prev) return bad(count, row.seq, `seq ${row.seq} does not follow seq ${row.seq - 1} (rows deleted or reordered)`);
-        let data: unknown;
-        try {
-          data = JSON.parse(row.data);
-        } catch {
-          return bad(count, row.seq, `seq ${row.seq} holds unreadable data (row modified)`);
-        }
-        if (eventHash(prev, { ...row, data }) !== row.hash) return bad(count, row.seq, `hash mismatch at seq ${row.seq} (row modified)`);
-        prev = row.hash;
-        expectedSeq++;
-        count++;
-      }
-    }
-    const head = this.#readHead();
-    if (head && (head.seq !== count || head.hash !== (count ? prev : GENESIS))) {
-      if (head.seq > count) return bad(count, count + 1, `the chain ends at seq ${count} but audit.head records seq ${head.seq} (tail cut)`);
-      return bad(count, head.seq, `audit.head (seq ${head.seq}) does not match the chain`);
-    }
-    if (!head && count > 0) return bad(count, count, "audit.head is missing; the chain's end cannot be confirmed");
-    return { ok: true, count };
+    return verifyChain(this.#store, this.#headFile);
   }
 
-  #writeHead(seq: number, hash: string): void {
-    const tmp = `${this.#headFile}.tmp`;
-    const fd = openSync(tmp, "w", 0o600);
+  #insert(last: AuditRow | undefined, actor: string, action: string, target: string | null, dataJson: string): AuditRow {
+    const base = { seq: (last?.seq ?? 0) + 1, time: new Date().toISOString(), actor, action, target };
+    const prevHash = last?.hash ?? GENESIS;
+    const hash = eventHash(prevHash, { ...base, data: JSON.parse(dataJson) });
+    const row: AuditRow = { ...base, data: dataJson, prevHash, hash };
+    this.#store.audit.append(row);
+    return row;
+  }
+
+  /**
+   * The head was replaced but the row was not committed: put the old head back so the next append
+   * does not see a false "tail cut". Only if nobody has replaced it since, and under the write lock.
+   * If the caller's own outer transaction rolls back later, this cannot help; the next append then
+   * records the disagreement (see MISMATCH_ACTION).
+   */
+  #restoreHead(written: string, before: string | undefined): void {
     try {
-      writeSync(fd, `${seq} ${hash}\n`);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
+      this.#store.transaction(() => {
+        if (readHeadFile(this.#headFile).raw !== written) return;
+        if (before === undefined) removeHead(this.#headFile);
+        else writeHeadRaw(this.#headFile, before);
+      });
+    } catch {
+      // Best effort: the store or the directory is already failing.
     }
-    renameSync(tmp, this.#headFile);
   }
-
-  #readHead(): { seq: number; hash: string } | undefined {
-    if (!existsSync(this.#headFile)) return undefined;
-    const [seq, hash] = readFileSync(this.#headFile, "utf8").trim().split(" ");
-    return { seq: Number(seq), hash: hash ?? "" };
-  }
-}
-
-function bad(count: number, seq: number, reason: string): VerifyResult {
-  return { ok: false, count, first_bad_seq: seq, reason };
 }
 
 function toEvent(r: AuditRow): AuditEvent {
-  return { seq: r.seq, time: r.time, actor: r.actor, action: r.action, target: r.target, data: JSON.parse(r.data), prev_hash: r.prevHash, hash: r.hash };
+  let data: Record<string, unknown>;
+  try {
+    data = JSON.parse(r.data);
+  } catch {
+    // A tampered row must still be visible to whoever investigates it.
+    data = { unreadable: r.data };
+  }
+  return { seq: r.seq, time: r.time, actor: r.actor, action: r.action, target: r.target, data, prev_hash: r.prevHash, hash: r.hash };
 }

@@ -1,86 +1,82 @@
-// The host logger: pino, JSON lines, secrets redacted by field and by shape. Lines carrying
-// `security: true` also go to <home>/logs/security.log.
-import { mkdirSync, openSync } from "node:fs";
-import { dirname, join } from "node:path";
+// The host logger: pino, JSON lines (pretty only for a terminal), secrets redacted by field name at
+// any depth and by shape (Warden tokens) everywhere in the line. Security events also go to
+// <home>/logs/security.log: tag them with `security: true` in the call's object, or log through
+// `securityLogger(log)`, a child that carries the tag.
+import { join } from "node:path";
 import pino, { type Logger } from "pino";
-import { redact, scrubString } from "./redact.js";
+import { redact } from "./redact.js";
+import { isTerminal, openDestination, openPrivateFile, prettyLine, ScrubbingSink, SecurityFilter, type Destination } from "./streams.js";
 
 export type { Logger } from "pino";
-export { redact, scrubString, TOKEN_PATTERN } from "./redact.js";
+export { isSecretField, redact, REDACTED, scrubString, SECRET_FIELDS, TOKEN_PATTERN, TOKEN_REDACTED } from "./redact.js";
 
 export interface LoggerOptions {
+  /** With a home, security-tagged lines are also appended to <home>/logs/security.log. */
   home?: string;
+  /** pino level; defaults to $WARDEN_LOG_LEVEL, then "info". */
   level?: string;
-  /** A stream, a file descriptor or a file path; defaults to stdout. */
-  destination?: NodeJS.WritableStream | number | string;
+  /** A stream, a file descriptor or a file path; defaults to stdout (fd 1). */
+  destination?: Destination;
+  /** Human-readable lines instead of JSON. Default: only when the destination is a terminal and NO_COLOR is unset. */
+  pretty?: boolean;
 }
 
 export function createLogger(o: LoggerOptions = {}): Logger {
   const level = o.level ?? process.env.WARDEN_LOG_LEVEL ?? "info";
-  const main = toStream(o.destination ?? 1);
+  const dest = o.destination ?? 1;
+  const noColor = Boolean(process.env.NO_COLOR);
+  const pretty = o.pretty ?? (isTerminal(dest) && !noColor);
+  const main = new ScrubbingSink(openDestination(dest), pretty ? prettyLine(!noColor && isTerminal(dest)) : undefined);
   const streams: pino.StreamEntry[] = [{ level: level as pino.Level, stream: main }];
   if (o.home) {
-    const dir = join(o.home, "logs");
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const security = pino.destination({ dest: join(dir, "security.log"), sync: true, mode: 0o600, mkdir: true } as any);
-    streams.push({ level: "trace", stream: new SecurityFilter(security) as any });
+    const security = pino.destination({ fd: openPrivateFile(join(o.home, "logs", "security.log")), sync: true });
+    // The security log keeps info and above whatever the console's verbosity.
+    streams.push({ level: "info", stream: new SecurityFilter(security) });
   }
-  return pino(
+  const multi = pino.multistream(streams);
+  const logger = pino(
     {
-      level,
+      // The logger must produce every line some stream wants; each stream filters by its own level.
+      level: lowest(level, o.home ? "info" : level),
       base: undefined,
       timestamp: pino.stdTimeFunctions.isoTime,
-      formatters: { log: (obj) => redact(obj) as Record<string, unknown> },
-      hooks: {
-        logMethod(args, method) {
-          const scrubbed = args.map((a) => (typeof a === "string" ? scrubString(a) : a));
-          return method.apply(this, scrubbed as Parameters<typeof method>);
-        },
-      },
+      formatters: { log: safeRedact, bindings: safeRedact },
+      // redact() has already turned Errors into {type, message, stack, ...}; pino's own err
+      // serializer would relabel that plain object as type "Object".
+      serializers: { err: (e: unknown) => e },
     },
-    pino.multistream(streams),
+    multi,
   );
+  // pino does not run formatters over a child's bindings; children inherit these own properties.
+  const child = logger.child;
+  const setBindings = logger.setBindings;
+  logger.child = function (this: Logger, bindings, options) {
+    return child.call(this, safeRedact(bindings), options);
+  } as typeof logger.child;
+  logger.setBindings = function (this: Logger, bindings) {
+    setBindings.call(this, safeRedact(bindings));
+  };
+  return logger;
 }
 
-function toStream(d: NodeJS.WritableStream | number | string): pino.DestinationStream {
-  // Pretty only for a person at a terminal; files and pipes get JSON lines.
-  if (d === 1 && process.stdout.isTTY && !process.env.NO_COLOR) return new PrettyLines(process.stdout);
-  if (typeof d === "number") return pino.destination({ fd: d, sync: true });
-  if (typeof d === "string") {
-    mkdirSync(dirname(d), { recursive: true, mode: 0o700 });
-    const fd = openSync(d, "a", 0o600);
-    return pino.destination({ fd, sync: true });
-  }
-  return d as unknown as pino.DestinationStream;
-}
-
-const LEVELS: Record<number, string> = { 10: "TRACE", 20: "DEBUG", 30: "INFO", 40: "WARN", 50: "ERROR", 60: "FATAL" };
-
-/** `12:00:01 WARN  client blocked {"client":"1.2.3.4"}` for terminals. */
-class PrettyLines {
-  constructor(private readonly out: NodeJS.WritableStream) {}
-  write(line: string): void {
-    try {
-      const { level, time, msg, ...rest } = JSON.parse(line) as Record<string, unknown>;
-      const extra = Object.keys(rest).length ? ` ${JSON.stringify(rest)}` : "";
-      this.out.write(`${String(time ?? "").slice(11, 19)} ${(LEVELS[level as number] ?? String(level)).padEnd(5)} ${String(msg ?? "")}${extra}\n`);
-    } catch {
-      this.out.write(line);
-    }
-  }
-}
-
-/** Passes on only lines tagged `"security":true`. */
-class SecurityFilter {
-  readonly #target: pino.DestinationStream;
-  constructor(target: pino.DestinationStream) {
-    this.#target = target;
-  }
-  write(line: string): void {
-    if (line.includes('"security":true')) this.#target.write(line);
-  }
+/** A child whose every line is tagged for the security log. */
+export function securityLogger(log: Logger): Logger {
+  return log.child({ security: true });
 }
 
 export function silentLogger(): Logger {
   return pino({ level: "silent" });
+}
+
+function safeRedact(obj: Record<string, unknown>): Record<string, unknown> {
+  try {
+    return redact(obj) as Record<string, unknown>;
+  } catch {
+    return { log_error: "the logged object could not be redacted and was dropped" };
+  }
+}
+
+function lowest(a: string, b: string): string {
+  const v = (l: string) => (l === "silent" ? Infinity : pino.levels.values[l] ?? 30);
+  return v(a) <= v(b) ? a : b;
 }

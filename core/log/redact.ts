@@ -1,25 +1,64 @@
-// Secrets never reach a log line or the audit chain: fields with secret-bearing names are masked
-// at any depth, and anything shaped like a Warden token is masked inside strings.
-export const SECRET_FIELDS = ["authorization", "x-api-key", "token", "secret", "password", "cookie", "apikey", "api_key", "set-cookie"];
+// Secrets never reach a log line or the audit chain: fields with secret-bearing names are masked at
+// any depth (names compared case-insensitively), and anything shaped like a Warden token is masked
+// inside strings. Shared by the logger and the audit chain.
+export const SECRET_FIELDS = [
+  "authorization", "proxy-authorization", "x-api-key", "apikey", "api_key", "token", "access_token", "refresh_token",
+  "secret", "client_secret", "password", "passwd", "cookie", "set-cookie", "private_key",
+];
 const SECRET_FIELD_SET = new Set(SECRET_FIELDS);
+/** A Warden token (`wdn_` + base62 id, secret and checksum); no character in it needs JSON escaping. */
 export const TOKEN_PATTERN = /wdn_[A-Za-z0-9_]{20,}/g;
 export const REDACTED = "[redacted]";
+export const TOKEN_REDACTED = "wdn_[redacted]";
+
+const MAX_DEPTH = 8;
+const MAX_ITEMS = 1000;
 
 export function scrubString(s: string): string {
-  return s.replace(TOKEN_PATTERN, "wdn_" + REDACTED);
+  return s.includes("wdn_") ? s.replace(TOKEN_PATTERN, TOKEN_REDACTED) : s;
 }
 
 export function isSecretField(name: string): boolean {
   return SECRET_FIELD_SET.has(name.toLowerCase());
 }
 
-/** A redacted deep copy (depth- and size-bounded) of any value. */
+/**
+ * A redacted, depth- and size-bounded deep copy of any value, with JSON.stringify's view of objects
+ * (toJSON honoured, own enumerable keys) and Errors kept readable ({type, message, stack, code...})
+ * instead of collapsing to {}. Values JSON cannot hold (functions, bigint) are passed through, so
+ * canonicalJson can still refuse them.
+ */
 export function redact(value: unknown, depth = 0): unknown {
   if (typeof value === "string") return scrubString(value);
   if (value === null || typeof value !== "object") return value;
-  if (depth > 8) return "[depth]";
-  if (Array.isArray(value)) return value.slice(0, 1000).map((v) => redact(v, depth + 1));
+  if (depth > MAX_DEPTH) return "[depth]";
+  if (value instanceof Error) return redact(errorFields(value, depth), depth + 1);
+  const toJSON = (value as { toJSON?: unknown }).toJSON;
+  if (typeof toJSON === "function") return redact(guard(() => toJSON.call(value)), depth + 1);
+  if (Array.isArray(value)) return value.slice(0, MAX_ITEMS).map((v) => redact(v, depth + 1));
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) out[k] = isSecretField(k) ? REDACTED : redact(v, depth + 1);
+  let n = 0;
+  for (const k of Object.keys(value)) {
+    if (n++ >= MAX_ITEMS) break;
+    const v = isSecretField(k) ? REDACTED : redact(guard(() => (value as Record<string, unknown>)[k]), depth + 1);
+    // Defined, not assigned: a "__proto__" key stays a plain key instead of swapping the prototype.
+    Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
+  }
   return out;
+}
+
+function errorFields(e: Error, depth: number): Record<string, unknown> {
+  const out: Record<string, unknown> = { type: e.name, message: e.message, stack: e.stack };
+  for (const k of Object.keys(e)) out[k] = guard(() => (e as unknown as Record<string, unknown>)[k]);
+  if (e.cause !== undefined && depth < MAX_DEPTH) out.cause = e.cause;
+  return out;
+}
+
+/** A throwing getter must not turn a log call or an audit append into a crash. */
+function guard(get: () => unknown): unknown {
+  try {
+    return get();
+  } catch {
+    return "[unreadable]";
+  }
 }

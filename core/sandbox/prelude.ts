@@ -1,128 +1,216 @@
-// The in-isolate prelude. It runs before the module's code, captures the two host callbacks the
-// sandbox process placed on the global object, deletes them, and builds the module's ctx from the
-// API table. Everything crossing out is JSON text; errors coming back are rebuilt from {code,
-// message}. No isolated-vm object is reachable from module code.
+// The in-isolate prelude: evaluated in a fresh isolate before the module's bundle, it is a function
+// that the sandbox process calls once with two plain values, a bridge function (an ivm.Callback:
+// arguments and results are copied) and the setup as JSON text. It keeps both in its closure and
+// returns the runtime the sandbox process drives (activate, dispatch, reply, deliver, deactivate);
+// nothing of it is left on the global object, so module code can reach neither the bridge nor the
+// runtime, only `ctx`.
+//
+// Rules kept here:
+// - `bridge` is only ever called directly (never passed anywhere, never via .call/.apply, which a
+//   module could patch), and only with strings and numbers.
+// - Intrinsics are captured before module code runs, so a module patching JSON, Promise or Reflect
+//   changes nothing about how the prelude encodes, decodes or reports.
+// - Strict mode: stack-trace CallSites and `fn.caller` reveal no prelude function or receiver.
+// - A method whose capability is not granted throws capability_denied synchronously (as the
+//   in-process context does) and reports the attempt so the host audits it; the host checks every
+//   call that does cross, which is the check that counts.
+// - Values cross as JSON text; functions, symbols, BigInt, cycles and oversized values are refused
+//   with a message that says so.
 //
 // The source is a plain string because it is evaluated inside the isolate, not in Node.
 
-export const PRELUDE = String.raw`
-(function () {
+export const PRELUDE = String.raw`(function (bridge, setupText) {
   "use strict";
-  var notify = globalThis.__wardenNotify;
-  var setup = JSON.parse(globalThis.__wardenSetup);
-  delete globalThis.__wardenNotify;
-  delete globalThis.__wardenSetup;
+  var stringify = JSON.stringify, parse = JSON.parse;
+  var ErrorCtor = Error, TypeErrorCtor = TypeError, StringCtor = String, PromiseCtor = Promise, ProxyCtor = Proxy;
+  var then = Promise.prototype.then, apply = Reflect.apply, slice = Array.prototype.slice;
+  var freeze = Object.freeze, create = Object.create, defineProperty = Object.defineProperty, keys = Object.keys;
+  var strSlice = String.prototype.slice;
 
-  var granted = new Set(setup.granted);
-  var declared = new Set(setup.commands);
-  var handlers = new Map();
-  var subscriptions = new Map();
-  var pending = new Map();
-  var seq = 0;
+  var setup = parse(setupText);
   var MAX = setup.maxMessageBytes;
-  var freeze = Object.freeze;
+  var moduleId = setup.id;
+  var granted = dict(setup.granted);
+  var declared = dict(setup.commands);
+  var handlers = create(null);
+  var subscriptions = create(null);
+  var pending = create(null);
+  var seq = 0, denials = 0;
+  var exportsOf = undefined;
+
+  function dict(list) {
+    var d = create(null);
+    for (var i = 0; i < list.length; i++) d[list[i]] = true;
+    return d;
+  }
+
+  function cut(s, n) { return s.length > n ? apply(strSlice, s, [0, n]) : s; }
 
   function hostError(code, message, nonce) {
-    var e = new Error(message);
+    var e = new ErrorCtor(message);
     e.name = code === "capability_denied" ? "CapabilityError" : "HostError";
     e.code = code;
-    if (nonce) Object.defineProperty(e, "__wardenNonce", { value: nonce, enumerable: false });
+    if (nonce) defineProperty(e, "__wardenNonce", { value: nonce, enumerable: false });
     return e;
   }
 
+  function deny(method, capability) {
+    var nonce = "d" + (++denials);
+    bridge("deny", method, nonce);
+    return hostError("capability_denied",
+      "module '" + moduleId + "' may not use capability '" + capability + "': it was not granted. " +
+      "Declare \"" + capability + "\" in its module.json capabilities and have an operator grant it.", nonce);
+  }
+
+  function refuseValue(key, value) {
+    var t = typeof value;
+    if (t === "function" || t === "symbol" || t === "bigint") {
+      throw new TypeErrorCtor("it holds a " + t + (key === "" ? "" : " at key '" + cut(StringCtor(key), 100) + "'") + "; only JSON data crosses (objects, arrays, strings, numbers, booleans, null)");
+    }
+    return value;
+  }
+
+  // JSON text for a value leaving the isolate; "" stands for undefined.
   function encode(value, what) {
+    if (value === undefined) return "";
     var text;
     try {
-      text = JSON.stringify(value === undefined ? null : value, function (k, v) {
-        var t = typeof v;
-        if (t === "function" || t === "symbol" || t === "bigint") throw new TypeError(what + " holds a " + t + ", which cannot cross to the host");
-        return v;
-      });
+      text = stringify(value, refuseValue);
     } catch (e) {
-      throw hostError("input_invalid", what + " cannot be sent to the host: " + (e && e.message ? String(e.message) : "not JSON"));
+      var why = e !== null && typeof e === "object" && typeof e.message === "string" ? e.message : "it is not JSON data";
+      if (/circular/i.test(why)) why = "it is cyclic (an object contains itself)";
+      else if (/call stack/i.test(why)) why = "it is nested too deeply";
+      throw hostError("input_invalid", what + " cannot cross to the host: " + cut(why, 300));
     }
-    if (text.length > MAX) throw hostError("input_invalid", what + " is " + text.length + " bytes, " + MAX + " allowed");
+    if (text === undefined) return "";
+    if (text.length > MAX) throw hostError("payload_too_large", what + " is " + text.length + " characters of JSON; at most " + MAX + " bytes may cross");
     return text;
   }
 
-  // Every capability call goes to the host, granted or not: the host's check is the one that
-  // counts, and its refusal comes back as a host-issued error the module may re-throw as it is.
-  function call(method, capability, args) {
-    var text = encode(args, method + " arguments");
+  function describe(err) {
+    try {
+      if (err !== null && (typeof err === "object" || typeof err === "function")) {
+        var m = err.message, c = err.code, n = err.__wardenNonce;
+        return {
+          message: typeof m === "string" ? cut(m, 4000) : "the module threw an object without a message",
+          own: typeof c === "string" ? cut(c, 100) : "",
+          nonce: typeof n === "string" ? cut(n, 100) : "",
+        };
+      }
+      return { message: "the module threw a non-Error value: " + cut(StringCtor(err), 4000), own: "", nonce: "" };
+    } catch (e) {
+      return { message: "the module threw a value that cannot be described", own: "", nonce: "" };
+    }
+  }
+
+  function succeed(rq, value, what) {
+    var text;
+    try {
+      text = encode(value, what);
+    } catch (e) {
+      return fail(rq, e);
+    }
+    bridge("done", rq, text);
+  }
+
+  function fail(rq, err) {
+    var d = describe(err);
+    bridge("fail", rq, d.message, d.own, d.nonce);
+  }
+
+  // Runs fn and reports its (possibly asynchronous) outcome for request rq exactly once.
+  function settle(rq, fn, what, discard) {
+    var p = new PromiseCtor(function (resolve) { resolve(fn()); });
+    apply(then, p, [
+      function (value) { succeed(rq, discard ? undefined : value, what); },
+      function (err) { fail(rq, err); },
+    ]);
+  }
+
+  // A capability call: checked here for a clear synchronous error, checked again by the host.
+  function capabilityCall(method, capability, args) {
+    if (!granted[capability]) throw deny(method, capability);
+    var text;
+    try {
+      text = encode(args, method + " arguments");
+    } catch (e) {
+      return PromiseCtor.reject(e);
+    }
     var rq = ++seq;
-    return new Promise(function (resolve, reject) {
-      pending.set(rq, { resolve: resolve, reject: reject });
-      notify("cap", JSON.stringify([rq, method, text]));
+    return new PromiseCtor(function (resolve, reject) {
+      pending[rq] = { resolve: resolve, reject: reject };
+      bridge("cap", rq, method, text);
     });
   }
 
-  function settleCall(rq, reply) {
-    var p = pending.get(rq);
-    if (!p) return;
-    pending.delete(rq);
-    var r = JSON.parse(reply);
-    if (r.e) p.reject(hostError(r.e.code, r.e.message, r.e.nonce));
-    else p.resolve(r.v === null ? undefined : r.v);
-  }
-
-  function deny(capability) {
-    notify("cap", JSON.stringify([0, capability === "log.write" ? "log.info" : capability, "[]"])); // the host audits the attempt
-    return hostError("capability_denied", "module '" + setup.id + "' may not use capability '" + capability + "': it was not granted. Declare \"" + capability + "\" in its module.json capabilities and have an operator grant it.");
+  function method(name, capability) {
+    return function () { return capabilityCall(name, capability, apply(slice, arguments, [])); };
   }
 
   function namespace(ns, methods) {
     var out = {};
-    Object.keys(methods).forEach(function (m) {
-      out[m] = function () { return call(ns + "." + m, methods[m], Array.prototype.slice.call(arguments)); };
-    });
+    var names = keys(methods);
+    for (var i = 0; i < names.length; i++) out[names[i]] = method(ns + "." + names[i], methods[names[i]]);
     return freeze(out);
   }
 
-  function dynamicNamespace(ns, capability) {
-    return new Proxy(freeze({}), {
-      get: function (_t, prop) {
+  function serviceNamespace(ns, capability) {
+    return new ProxyCtor(freeze({}), {
+      get: function (_target, prop) {
         if (typeof prop !== "string" || prop === "then") return undefined;
-        return function () { return call(ns + "." + prop, capability, Array.prototype.slice.call(arguments)); };
+        return method(ns + "." + prop, capability);
       },
     });
   }
 
   function logger(level) {
     return function (message, data) {
-      if (!granted.has("log.write")) throw deny("log.write");
-      var text;
-      try { text = data === undefined ? undefined : encode(data, "log data"); } catch (e) { text = undefined; }
-      notify("log", JSON.stringify([level, String(message).slice(0, 4096), text]));
+      if (!granted["log.write"]) throw deny("log." + level, "log.write");
+      var text = "";
+      try { text = encode(data, "log data"); } catch (e) { text = ""; }
+      if (text.length > 16384) text = "";
+      bridge("log", level, cut(StringCtor(message), 4096), text);
     };
   }
 
-  var api = setup.api;
   var ctx = {
     module: freeze({ id: setup.module.id, version: setup.module.version, kind: setup.module.kind }),
     commands: freeze({
       register: function (name, handler) {
-        if (!granted.has("commands.register")) throw deny("commands.register");
-        if (typeof handler !== "function") throw hostError("input_invalid", "commands.register('" + name + "'): handler must be a function");
-        // The host decides: an undeclared name fails the activation with manifest_invalid.
-        if (typeof name === "string" && declared.has(name)) handlers.set(name, handler);
-        notify("register", String(name));
+        if (!granted["commands.register"]) throw deny("commands.register", "commands.register");
+        var n = typeof name === "string" ? name : StringCtor(name);
+        if (typeof handler !== "function") throw hostError("input_invalid", "commands.register('" + cut(n, 100) + "'): the handler must be a function");
+        // The host decides; a name it refuses fails the activation even if this throw is caught.
+        bridge("register", n);
+        if (!declared[n]) {
+          throw hostError("manifest_invalid", "module '" + moduleId + "' tried to register command '" + cut(n, 100) +
+            "', which its module.json does not declare; declare it under \"commands\"");
+        }
+        handlers[n] = handler;
       },
-      invoke: function (command, input) { return call("commands.invoke", "commands.invoke", [command, input === undefined ? {} : input]); },
-      dispatch: function (c) { return call("commands.dispatch", "commands.dispatch", [c]); },
-      catalogue: function () { return call("commands.catalogue", "commands.dispatch", []); },
+      invoke: function (command, input) { return capabilityCall("commands.invoke", "commands.invoke", [command, input === undefined ? {} : input]); },
+      dispatch: method("commands.dispatch", "commands.dispatch"),
+      catalogue: method("commands.catalogue", "commands.dispatch"),
     }),
     events: freeze({
       on: function (pattern, handler) {
-        if (typeof handler !== "function") throw hostError("input_invalid", "events.on: handler must be a function");
-        var id = null, cancelled = false;
-        call("events.on", "events.subscribe", [pattern]).then(function (sub) {
-          if (cancelled) return;
-          id = sub;
-          subscriptions.set(sub, handler);
-        });
-        return function () { cancelled = true; if (id) subscriptions.delete(id); };
+        if (!granted["events.subscribe"]) throw deny("events.on", "events.subscribe");
+        if (typeof handler !== "function") throw hostError("input_invalid", "events.on: the handler must be a function");
+        var state = { id: null, cancelled: false };
+        apply(then, capabilityCall("events.on", "events.subscribe", [pattern]), [
+          function (sub) {
+            if (state.cancelled || typeof sub !== "string") return;
+            state.id = sub;
+            subscriptions[sub] = handler;
+          },
+          function () {},
+        ]);
+        return function unsubscribe() {
+          state.cancelled = true;
+          if (state.id !== null) delete subscriptions[state.id];
+        };
       },
-      emit: function (event, payload) { return call("events.emit", "events.emit", [event, payload === undefined ? null : payload]); },
+      emit: function (event, payload) { return capabilityCall("events.emit", "events.emit", [event, payload === undefined ? null : payload]); },
     }),
     log: freeze({ debug: logger("debug"), info: logger("info"), warn: logger("warn"), error: logger("error") }),
     services: freeze({
@@ -130,65 +218,60 @@ export const PRELUDE = String.raw`
       use: function () { throw hostError("capability_denied", "only system modules may use services"); },
     }),
   };
-  Object.keys(api).forEach(function (ns) { ctx[ns] = namespace(ns, api[ns]); });
-  Object.keys(setup.dynamic).forEach(function (ns) { ctx[ns] = dynamicNamespace(ns, setup.dynamic[ns]); });
+  var fixed = keys(setup.api);
+  for (var i = 0; i < fixed.length; i++) ctx[fixed[i]] = namespace(fixed[i], setup.api[fixed[i]]);
+  var services = keys(setup.services);
+  for (var j = 0; j < services.length; j++) ctx[services[j]] = serviceNamespace(services[j], setup.services[services[j]]);
   freeze(ctx);
 
-  function describe(err) {
-    try {
-      if (err !== null && typeof err === "object") {
-        var m = err.message, c = err.code, n = err.__wardenNonce;
-        return {
-          message: typeof m === "string" ? m.slice(0, 4000) : "module threw an object without a message",
-          own: typeof c === "string" ? c.slice(0, 100) : undefined,
-          nonce: typeof n === "string" ? n : undefined,
-        };
-      }
-      return { message: String(err).slice(0, 4000) };
-    } catch (e) {
-      return { message: "module threw a value that cannot be described" };
-    }
-  }
-
-  function settle(promise) {
-    return Promise.resolve(promise).then(
-      function (value) { return encode({ v: value === undefined ? null : value }, "the result"); },
-      function (err) { return JSON.stringify({ e: describe(err) }); }
-    ).catch(function (err) { return JSON.stringify({ e: describe(err) }); });
-  }
-
-  globalThis.__wardenRuntime = freeze({
-    reply: settleCall,
-    activate: function () {
-      var mod = globalThis.__wardenModule;
-      return settle((async function () {
-        if (!mod || typeof mod.activate !== "function") throw new Error("the entry must export an activate(ctx) function");
-        await mod.activate(ctx);
-        return null;
-      })());
+  return freeze({
+    activate: function (rq) {
+      // The bundle left its exports on a global; take them (a top-level var cannot be deleted).
+      exportsOf = globalThis.__wardenModule;
+      globalThis.__wardenModule = undefined;
+      var mod = exportsOf;
+      settle(rq, function () {
+        if (mod === null || typeof mod !== "object" || typeof mod.activate !== "function") {
+          throw new ErrorCtor("the entry must export an activate(ctx) function");
+        }
+        return mod.activate(ctx);
+      }, "activate", true);
     },
-    dispatch: function (name, input, info) {
-      return settle((async function () {
-        var handler = handlers.get(name);
-        if (!handler) throw hostError("module_unavailable", "module '" + setup.id + "' declares '" + name + "' but did not register a handler for it in activate()");
-        return handler(JSON.parse(input), JSON.parse(info));
-      })());
+    dispatch: function (rq, name, inputText, infoText) {
+      var handler = handlers[name];
+      settle(rq, function () {
+        if (handler === undefined) throw hostError("module_unavailable", "module '" + moduleId + "' did not register a handler for '" + name + "' in activate()");
+        return handler(inputText === "" ? undefined : parse(inputText), parse(infoText));
+      }, "the result of " + name, false);
     },
-    deliver: function (sub, event, payload) {
-      var handler = subscriptions.get(sub);
-      if (!handler) return;
+    reply: function (rq, ok, text, code, message, nonce) {
+      var p = pending[rq];
+      if (p === undefined) return;
+      delete pending[rq];
+      if (!ok) return p.reject(hostError(code, message, nonce));
+      var value;
       try {
-        var r = handler(JSON.parse(payload), event);
-        if (r && typeof r.catch === "function") r.catch(function () {});
-      } catch (e) {}
+        value = text === "" ? undefined : parse(text);
+      } catch (e) {
+        return p.reject(hostError("internal", "the host's reply could not be read"));
+      }
+      p.resolve(value);
     },
-    deactivate: function () {
-      var mod = globalThis.__wardenModule;
-      return settle((async function () {
-        if (mod && typeof mod.deactivate === "function") await mod.deactivate();
-        return null;
-      })());
+    deliver: function (sub, event, payloadText) {
+      var handler = subscriptions[sub];
+      if (handler === undefined) return;
+      try {
+        var r = handler(payloadText === "" ? null : parse(payloadText), event);
+        if (r !== null && typeof r === "object" && typeof r.then === "function") apply(then, PromiseCtor.resolve(r), [undefined, function () {}]);
+      } catch (e) {
+        // A subscriber's failure is its own; the emitter never hears of it.
+      }
+    },
+    deactivate: function (rq) {
+      var mod = exportsOf;
+      settle(rq, function () {
+        if (mod !== null && typeof mod === "object" && typeof mod.deactivate === "function") return mod.deactivate();
+      }, "deactivate", true);
     },
   });
-})();
-`;
+})`;

@@ -1,64 +1,126 @@
-// One sandbox process as the host sees it: starts it, routes replies to pending requests, and
-// fails every pending request with module_crashed the moment the process dies, so no call is
-// left hanging.
-import { fork, type ChildProcess } from "node:child_process";
-import type { FromWorker, ToWorker, WireError } from "./messages.js";
+// One sandbox process as the host sees it: starts it, frames messages to and from it, routes
+// replies to pending requests, and fails every pending request with module_crashed the moment the
+// process dies (or is found hung, or breaks the protocol), so no call is ever left hanging.
+import { spawn, type ChildProcess } from "node:child_process";
+import type { Readable, Writable } from "node:stream";
+import { FrameReader, FrameWriter } from "./channel.js";
+import { ENTER_MARK, type FromSandbox, type ToSandbox } from "./protocol.js";
+import { MAX_MESSAGE_BYTES } from "./wire.js";
 
-type Done = Extract<FromWorker, { t: "done" }>;
+export type Done = Extract<FromSandbox, { t: "done" }>;
+export type Notice = Exclude<FromSandbox, Done | { t: "ready" } | { t: "stats" } | { t: "beat" }>;
 
 export interface ProcessEvents {
-  message(m: Exclude<FromWorker, Done | { t: "ready" } | { t: "stats" }>): void;
-  /** `running`: modules that had a request in flight when the process died. */
-  exit(code: number | null, signal: NodeJS.Signals | null, running: string[]): void;
+  notice(m: Notice, payload: string): void;
+  /**
+   * The process is gone. `culprit`: the module whose code it was running when it died, if any;
+   * `running`: modules with a request in flight.
+   */
+  exit(info: { code: number | null; signal: NodeJS.Signals | null; culprit: string | undefined; running: string[]; why: string }): void;
 }
+
+export interface ProcessOptions {
+  script: string;
+  cacheDir: string;
+  quarantine: boolean;
+  /** A process with requests pending that sends nothing (not even its heartbeat) for this long is killed as hung. */
+  hangMs: () => number;
+  /** Sandbox processes busy-poll this long after a burst (0: never). */
+  spinUs?: number;
+}
+
+const STDERR_TAIL = 4096;
 
 export class SandboxProcess {
   readonly #child: ChildProcess;
-  readonly #pending = new Map<number, { resolve: (m: Done) => void; modules: string }>();
+  readonly #writer: FrameWriter;
+  readonly #pending = new Map<number, { resolve: (r: { m: Done; payload: string }) => void; module: string }>();
   readonly #statsWaiters = new Map<number, (m: Record<string, { cpuMs: number; heap: number }>) => void>();
+  readonly #hangMs: () => number;
   readonly ready: Promise<void>;
-  #seq = 0;
-  #alive = true;
+  readonly quarantine: boolean;
   /** Modules placed on this process (active or activating). */
   readonly modules = new Set<string>();
-  readonly quarantine: boolean;
+  #seq = 0;
+  #alive = true;
+  #lastHeard = Date.now();
+  #culprit: string | undefined;
+  #stderrTail = "";
+  /** An unfinished stderr line. */
+  #stderrLine = "";
+  #why = "";
+  #stopping = false;
+  #hangTimer: NodeJS.Timeout;
 
-  constructor(script: string, events: ProcessEvents, quarantine = false) {
-    this.quarantine = quarantine;
-    this.#child = fork(script, [], {
-      execArgv: ["--no-node-snapshot", "--max-old-space-size=512"],
-      stdio: ["ignore", "ignore", "pipe", "ipc"],
-      serialization: "json",
-      env: { ...process.env, NODE_OPTIONS: "" },
+  constructor(o: ProcessOptions, events: ProcessEvents) {
+    this.quarantine = o.quarantine;
+    this.#hangMs = o.hangMs;
+    this.#child = spawn(process.execPath, ["--no-node-snapshot", "--max-old-space-size=512", o.script, o.cacheDir], {
+      stdio: ["ignore", "ignore", "pipe", "pipe", "pipe"],
+      env: { ...process.env, NODE_OPTIONS: "", ...(o.spinUs !== undefined ? { WARDEN_SANDBOX_SPIN_US: String(o.spinUs) } : {}) },
     });
-    this.#child.stderr?.resume(); // V8's fatal OOM text goes nowhere rather than into a pipe that fills
-    let markReady: () => void;
+    this.#writer = new FrameWriter(this.#child.stdio[3] as Writable);
+    let markReady!: () => void;
     this.ready = new Promise((r) => (markReady = r));
-    this.#child.on("message", (m: FromWorker) => {
-      if (m.t === "ready") return markReady();
-      if (m.t === "done") {
-        const p = this.#pending.get(m.rq);
-        this.#pending.delete(m.rq);
-        p?.resolve(m);
-        return;
+
+    const reader = new FrameReader(
+      MAX_MESSAGE_BYTES + 64 * 1024,
+      (m: FromSandbox, payload) => {
+        this.#lastHeard = Date.now();
+        switch (m.t) {
+          case "done": {
+            const p = this.#pending.get(m.rq);
+            if (!p) return;
+            this.#pending.delete(m.rq);
+            p.resolve({ m, payload });
+            return;
+          }
+          case "ready":
+            return markReady();
+          case "beat":
+            return;
+          case "stats":
+            this.#statsWaiters.get(m.rq)?.(m.modules);
+            this.#statsWaiters.delete(m.rq);
+            return;
+          default:
+            events.notice(m, payload);
+        }
+      },
+      (why) => this.#violation(why),
+    );
+    (this.#child.stdio[4] as Readable).on("data", (chunk: Buffer) => reader.push(chunk));
+    (this.#child.stdio[3] as Writable).on("error", () => {});
+    (this.#child.stdio[4] as Readable).on("error", () => {});
+    this.#child.stderr!.setEncoding("utf8");
+    this.#child.stderr!.on("data", (text: string) => this.#stderr(text));
+
+    this.#hangTimer = setInterval(() => {
+      if (this.#pending.size === 0) return;
+      const silent = Date.now() - this.#lastHeard;
+      if (silent > this.#hangMs()) {
+        this.#why = `it stopped responding for ${silent} ms`;
+        this.kill();
       }
-      if (m.t === "stats") {
-        this.#statsWaiters.get(m.rq)?.(m.modules);
-        this.#statsWaiters.delete(m.rq);
-        return;
-      }
-      events.message(m);
-    });
+    }, 500);
+    this.#hangTimer.unref();
+
     this.#child.on("exit", (code, signal) => {
       this.#alive = false;
-      const running = this.inFlightModules();
+      clearInterval(this.#hangTimer);
       markReady();
-      const crashed: WireError = { code: "module_crashed", message: `the sandbox process died (${signal ?? `exit ${code}`}); it is being restarted` };
-      for (const [rq, p] of this.#pending) p.resolve({ t: "done", rq, err: crashed });
+      const running = this.inFlightModules();
+      const why = this.#why || (signal ? `killed by ${signal}` : `exit code ${code}`);
+      const crashed = { code: "module_crashed", message: `the sandbox process died (${why}); it is restarted automatically` };
+      for (const [rq, p] of this.#pending) p.resolve({ m: { t: "done", rq, err: crashed }, payload: "" });
       this.#pending.clear();
       for (const w of this.#statsWaiters.values()) w({});
       this.#statsWaiters.clear();
-      events.exit(code, signal, running);
+      // Whose code was running when it died: the last module it marked, unless the host stopped it.
+      const abnormal = !this.#stopping && (signal !== null || code !== 0);
+      const culprit = abnormal && this.#culprit !== undefined && this.modules.has(this.#culprit) ? this.#culprit : undefined;
+      const tail = this.#stderrTail + this.#stderrLine;
+      events.exit({ code, signal, culprit, running, why: `${why}${tail.trim() ? `; last output: ${lastLines(tail)}` : ""}` });
     });
     this.#child.on("error", () => {});
   }
@@ -73,23 +135,25 @@ export class SandboxProcess {
 
   /** Module ids with a request in flight (to find who crashed a process). */
   inFlightModules(): string[] {
-    return [...new Set([...this.#pending.values()].map((p) => p.modules))];
-  }
-
-  request(m: ToWorker & { rq: number }, moduleId: string): Promise<Done> {
-    if (!this.#alive) return Promise.resolve({ t: "done", rq: m.rq, err: { code: "module_crashed", message: "the sandbox process is not running" } });
-    return new Promise((resolve) => {
-      this.#pending.set(m.rq, { resolve, modules: moduleId });
-      this.#child.send(m);
-    });
+    return [...new Set([...this.#pending.values()].map((p) => p.module))];
   }
 
   nextRq(): number {
     return ++this.#seq;
   }
 
-  send(m: ToWorker): void {
-    if (this.#alive) this.#child.send(m);
+  /** Sends a request and resolves with its reply; never rejects, never hangs past the process's death. */
+  request(m: ToSandbox & { rq: number }, payload: string, moduleId: string): Promise<{ m: Done; payload: string }> {
+    if (!this.#alive) return Promise.resolve({ m: { t: "done", rq: m.rq, err: { code: "module_crashed", message: "the sandbox process is not running" } }, payload: "" });
+    if (this.#pending.size === 0) this.#lastHeard = Date.now();
+    return new Promise((resolve) => {
+      this.#pending.set(m.rq, { resolve, module: moduleId });
+      this.#writer.send(m, payload);
+    });
+  }
+
+  send(m: ToSandbox, payload = ""): void {
+    if (this.#alive) this.#writer.send(m, payload);
   }
 
   stats(): Promise<Record<string, { cpuMs: number; heap: number }>> {
@@ -97,7 +161,7 @@ export class SandboxProcess {
     const rq = this.nextRq();
     return new Promise((resolve) => {
       this.#statsWaiters.set(rq, resolve);
-      this.#child.send({ t: "stats", rq });
+      this.#writer.send({ t: "stats", rq });
     });
   }
 
@@ -105,12 +169,33 @@ export class SandboxProcess {
     if (this.#alive) this.#child.kill(signal);
   }
 
+  /** Closes the channel (the process exits on its own), killing it if it has not within 2 s. */
   async stop(): Promise<void> {
     if (!this.#alive) return;
     const exited = new Promise<void>((r) => this.#child.once("exit", () => r()));
-    this.#child.disconnect?.();
+    this.#why = "stopped by the host";
+    this.#stopping = true;
+    (this.#child.stdio[3] as Writable).end();
     const timer = setTimeout(() => this.kill(), 2000);
     await exited;
     clearTimeout(timer);
   }
+
+  #violation(why: string): void {
+    this.#why = `it broke the protocol: ${why}`;
+    this.kill();
+  }
+
+  #stderr(text: string): void {
+    const lines = (this.#stderrLine + text).split("\n");
+    this.#stderrLine = lines.pop()!.slice(-STDERR_TAIL);
+    for (const line of lines) {
+      if (line.startsWith(ENTER_MARK)) this.#culprit = line.slice(ENTER_MARK.length);
+      else this.#stderrTail = `${this.#stderrTail}${line}\n`.slice(-STDERR_TAIL);
+    }
+  }
+}
+
+function lastLines(text: string): string {
+  return text.trim().split("\n").slice(-3).join(" | ").slice(0, 500);
 }

@@ -1,0 +1,298 @@
+// One isolate per active module, inside a sandbox process.
+//
+// Every entry into the isolate is a synchronous call from this thread (applySync) with a timeout,
+// and the module's promise jobs run in the microtask checkpoint at the end of that call, under the
+// same timeout. Nothing is ever scheduled into the isolate asynchronously (no async apply, no async
+// callbacks), so module code only ever runs under a deadline: a loop after an await is stopped
+// like a loop before it. The slice's timeout is the earliest deadline among the calls in flight,
+// and a wall-clock watchdog fails the calls that stay unsettled past theirs (a promise that never
+// settles). An isolate that overran or hit its heap limit is disposed and its calls fail with
+// `timeout` or `memory_limit`; the next call re-creates it.
+//
+// The isolate sees one bridge function (an ivm.Callback, copying) and the setup as text; it never
+// receives a Reference, an ExternalCopy or the ivm module.
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import ivm from "isolated-vm";
+import { PRELUDE } from "./prelude.js";
+import type { DeathReason, Limits, LogLevel, Setup, WireError } from "./protocol.js";
+
+export interface IsolateEvents {
+  /** A call (activate, invoke, deactivate) settled. text: result JSON, "" for undefined. */
+  settled(rq: number, text: string | undefined, err: WireError | undefined): void;
+  /** A capability call; the answer comes back through reply(). */
+  capability(isolateRq: number, method: string, args: string): void;
+  /** A refusal the prelude already threw; reported so the host audits it and knows the nonce. */
+  denied(method: string, nonce: string): void;
+  register(name: string): void;
+  log(level: LogLevel, message: string, data: string): void;
+  /** The isolate was disposed (overran, out of memory); its calls have been failed. */
+  died(reason: DeathReason, message: string): void;
+  /** About to run module code (the sandbox process marks it for crash attribution). */
+  entering(): void;
+}
+
+const LOG_LEVELS = new Set<LogLevel>(["debug", "info", "warn", "error"]);
+const WATCHDOG_SLACK_MS = 20;
+
+/** Compiled code caches, by bundle hash (and one for the prelude), shared by this process's isolates. */
+const codeCache = new Map<string, ArrayBuffer>();
+let codeCacheDir: string | undefined;
+
+export function useCodeCacheDir(dir: string): void {
+  codeCacheDir = dir;
+}
+
+function cachedCode(key: string): ArrayBuffer | undefined {
+  const hit = codeCache.get(key);
+  if (hit || !codeCacheDir) return hit;
+  try {
+    const b = readFileSync(join(codeCacheDir, `${key}.bin`));
+    const ab = b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
+    codeCache.set(key, ab);
+    return ab;
+  } catch {
+    return undefined;
+  }
+}
+
+function storeCode(key: string, data: ArrayBuffer): void {
+  codeCache.set(key, data);
+  if (!codeCacheDir) return;
+  try {
+    mkdirSync(codeCacheDir, { recursive: true });
+    const file = join(codeCacheDir, `${key}.bin`);
+    const tmp = `${file}.${process.pid}.tmp`;
+    writeFileSync(tmp, Buffer.from(data));
+    renameSync(tmp, file);
+  } catch {
+    // a cache that cannot be written only costs a recompile
+  }
+}
+
+/** V8 refuses a cache made by another V8 build or with other flags; keep such caches apart. */
+const CACHE_TAG = `${process.versions.v8}-${process.arch}`.replace(/[^\w.-]/g, "_");
+
+export class IsolateHost {
+  readonly #limits: Limits;
+  readonly #events: IsolateEvents;
+  readonly #isolate: ivm.Isolate;
+  readonly #context: ivm.Context;
+  #rt: { activate: ivm.Reference; dispatch: ivm.Reference; reply: ivm.Reference; deliver: ivm.Reference; deactivate: ivm.Reference } | undefined;
+  /** Calls in flight: rq -> deadline (ms since epoch). */
+  readonly #calls = new Map<number, number>();
+  #watchdog: NodeJS.Timeout | undefined;
+  #watchdogAt = Infinity;
+  #dead: DeathReason | undefined;
+
+  constructor(setup: Setup, limits: Limits, events: IsolateEvents) {
+    this.#limits = limits;
+    this.#events = events;
+    this.#isolate = new ivm.Isolate({
+      memoryLimit: Math.max(8, limits.memoryMb),
+      // V8 cannot continue after these; the supervisor restarts this process and re-activates.
+      onCatastrophicError: () => process.abort(),
+    });
+    this.#context = this.#isolate.createContextSync();
+    const bridge = new ivm.Callback((kind: unknown, a: unknown, b: unknown, c: unknown, d: unknown) => this.#bridge(kind, a, b, c, d));
+    const preludeKey = `prelude-${CACHE_TAG}-${hashOf(PRELUDE)}`;
+    const prelude = this.#compile(PRELUDE, "warden:prelude", preludeKey);
+    const factory = prelude.runSync(this.#context, { reference: true }) as ivm.Reference;
+    const runtime = factory.applySync(undefined, [bridge, JSON.stringify(setup)], { result: { reference: true } }) as ivm.Reference;
+    factory.release();
+    this.#rt = {
+      activate: runtime.getSync("activate", { reference: true }) as ivm.Reference,
+      dispatch: runtime.getSync("dispatch", { reference: true }) as ivm.Reference,
+      reply: runtime.getSync("reply", { reference: true }) as ivm.Reference,
+      deliver: runtime.getSync("deliver", { reference: true }) as ivm.Reference,
+      deactivate: runtime.getSync("deactivate", { reference: true }) as ivm.Reference,
+    };
+    runtime.release();
+  }
+
+  get dead(): DeathReason | undefined {
+    return this.#dead;
+  }
+
+  get cpuMs(): number {
+    try {
+      return Number(this.#isolate.cpuTime) / 1e6;
+    } catch {
+      return 0;
+    }
+  }
+
+  get heapBytes(): number {
+    try {
+      return this.#isolate.getHeapStatisticsSync().used_heap_size;
+    } catch {
+      return 0;
+    }
+  }
+
+  /** Runs the module's bundle, then its activate(ctx); the outcome is reported as call rq. */
+  load(rq: number, code: string, hash: string, filename: string): void {
+    this.#begin(rq);
+    let script: ivm.Script;
+    try {
+      script = this.#compile(code, filename, `${hash}-${CACHE_TAG}`);
+    } catch (e) {
+      return this.#settle(rq, undefined, { code: "module_error", message: `the module's code does not compile: ${messageOf(e)}` });
+    }
+    if (!this.#enter(rq, () => script.runSync(this.#context, { timeout: this.#slice() }), "loading the module")) return;
+    this.#enter(rq, () => this.#rt!.activate.applySync(undefined, [rq], { timeout: this.#slice() }), "activate");
+  }
+
+  invoke(rq: number, name: string, input: string, call: string): void {
+    this.#begin(rq);
+    this.#enter(rq, () => this.#rt!.dispatch.applySync(undefined, [rq, name, input, call], { timeout: this.#slice() }), name);
+  }
+
+  deactivate(rq: number): void {
+    this.#begin(rq);
+    this.#enter(rq, () => this.#rt!.deactivate.applySync(undefined, [rq], { timeout: this.#slice() }), "deactivate");
+  }
+
+  /** The host's answer to a capability call. */
+  reply(isolateRq: number, text: string, err: WireError | undefined): void {
+    if (this.#dead) return;
+    const args = err ? [isolateRq, false, "", String(err.code), String(err.message), err.nonce ?? ""] : [isolateRq, true, text, "", "", ""];
+    this.#enter(undefined, () => this.#rt!.reply.applySync(undefined, args, { timeout: this.#slice() }), "a continuation after a host call");
+  }
+
+  deliver(sub: string, event: string, payload: string): void {
+    if (this.#dead) return;
+    this.#enter(undefined, () => this.#rt!.deliver.applySync(undefined, [sub, event, payload], { timeout: this.#slice() }), `the handler of event ${event}`);
+  }
+
+  dispose(): void {
+    clearTimeout(this.#watchdog);
+    this.#rt = undefined;
+    try {
+      if (!this.#isolate.isDisposed) this.#isolate.dispose();
+    } catch {
+      // already gone
+    }
+  }
+
+  #compile(code: string, filename: string, key: string): ivm.Script {
+    const cached = cachedCode(key);
+    const script = this.#isolate.compileScriptSync(code, cached ? { filename, cachedData: new ivm.ExternalCopy(cached) as ivm.ExternalCopy<ArrayBuffer> } : { filename, produceCachedData: true }) as ivm.Script & ivm.CachedDataResult & { cachedDataRejected?: boolean };
+    if (cached && script.cachedDataRejected) codeCache.delete(key);
+    else if (!cached && script.cachedData) storeCode(key, script.cachedData.copy());
+    return script;
+  }
+
+  #begin(rq: number): void {
+    this.#calls.set(rq, Date.now() + this.#limits.timeoutMs);
+    this.#arm();
+  }
+
+  /** How long module code may run now: up to the earliest deadline of the calls in flight. */
+  #slice(): number {
+    let earliest = Infinity;
+    for (const d of this.#calls.values()) if (d < earliest) earliest = d;
+    const left = earliest === Infinity ? this.#limits.timeoutMs : earliest - Date.now();
+    return Math.max(1, Math.min(this.#limits.timeoutMs, left));
+  }
+
+  /**
+   * Enters the isolate. On a timeout or the heap limit the isolate is disposed and every call in
+   * flight fails; an error thrown by the entry itself fails call rq. Returns whether it ran.
+   */
+  #enter(rq: number | undefined, fn: () => unknown, what: string): boolean {
+    if (this.#dead || !this.#rt) {
+      if (rq !== undefined) this.#settle(rq, undefined, { code: this.#dead ?? "module_unavailable", message: `the module's isolate is gone (${this.#dead ?? "deactivated"})` });
+      return false;
+    }
+    this.#events.entering();
+    try {
+      fn();
+      return true;
+    } catch (e) {
+      const message = messageOf(e);
+      if (this.#isolate.isDisposed || /memory limit|disposed/i.test(message)) {
+        this.#kill("memory_limit", `${what} exceeded the module's memory limit of ${this.#limits.memoryMb} MB`);
+      } else if (/Script execution timed out/i.test(message)) {
+        this.#kill("timeout", `${what} ran longer than ${this.#limits.timeoutMs} ms`);
+      } else if (rq !== undefined) {
+        this.#settle(rq, undefined, { code: "module_error", message: `${what}: ${message.slice(0, 2000)}` });
+      }
+      return false;
+    }
+  }
+
+  #settle(rq: number, text: string | undefined, err: WireError | undefined): void {
+    if (!this.#calls.delete(rq)) return;
+    this.#events.settled(rq, text, err);
+  }
+
+  #arm(): void {
+    let earliest = Infinity;
+    for (const d of this.#calls.values()) if (d < earliest) earliest = d;
+    if (earliest === this.#watchdogAt) return;
+    clearTimeout(this.#watchdog);
+    this.#watchdogAt = earliest;
+    if (earliest === Infinity) return;
+    this.#watchdog = setTimeout(() => this.#check(), Math.max(0, earliest - Date.now()) + WATCHDOG_SLACK_MS);
+  }
+
+  /** The watchdog: a call past its deadline means the module is stuck (a promise that never settles, or work it keeps scheduling). */
+  #check(): void {
+    this.#watchdogAt = Infinity;
+    const now = Date.now();
+    for (const d of this.#calls.values()) {
+      if (d <= now) return this.#kill("timeout", `a call did not finish within ${this.#limits.timeoutMs} ms`);
+    }
+    this.#arm();
+  }
+
+  #kill(reason: DeathReason, message: string): void {
+    if (this.#dead) return;
+    this.#dead = reason;
+    this.dispose();
+    const calls = [...this.#calls.keys()];
+    this.#calls.clear();
+    for (const rq of calls) this.#events.settled(rq, undefined, { code: reason, message });
+    this.#events.died(reason, message);
+  }
+
+  /** Everything the prelude sends out. Arguments are copies; anything of the wrong type is dropped. */
+  #bridge(kind: unknown, a: unknown, b: unknown, c: unknown, d: unknown): void {
+    switch (kind) {
+      case "done":
+        if (typeof a === "number" && typeof b === "string") this.#settle(a, b, undefined);
+        return;
+      case "fail":
+        if (typeof a === "number") {
+          const err: WireError = { code: "module_error", message: typeof b === "string" ? b : "the module failed" };
+          if (typeof c === "string" && c) err.own = c;
+          if (typeof d === "string" && d) err.nonce = d;
+          this.#settle(a, undefined, err);
+        }
+        return;
+      case "cap":
+        if (typeof a === "number" && typeof b === "string" && typeof c === "string") this.#events.capability(a, b, c);
+        return;
+      case "deny":
+        if (typeof a === "string" && typeof b === "string") this.#events.denied(a, b);
+        return;
+      case "register":
+        if (typeof a === "string") this.#events.register(a);
+        return;
+      case "log":
+        if (LOG_LEVELS.has(a as LogLevel) && typeof b === "string" && typeof c === "string") this.#events.log(a as LogLevel, b, c);
+        return;
+    }
+  }
+}
+
+function messageOf(e: unknown): string {
+  return String((e as Error)?.message ?? e);
+}
+
+function hashOf(s: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return (h >>> 0).toString(16);
+}

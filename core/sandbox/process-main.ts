@@ -1,0 +1,206 @@
+// The entry of a sandbox process: a child of the host started with --no-node-snapshot, bundled for
+// plain node (see ./process-script.ts). It owns the isolates of the modules placed on it, reads
+// frames from the host on fd 3 and writes frames to it on fd 4; it exits when the host goes away.
+//
+// Before running a module's code it writes that module's id to stderr synchronously (only when it
+// changes), so that if V8 aborts the process mid-call (a fatal OOM cannot be caught) the host knows
+// which module took it down.
+import { writeSync } from "node:fs";
+import { Socket } from "node:net";
+import { join } from "node:path";
+import { FrameReader, FrameWriter } from "./channel.js";
+import { IsolateHost, useCodeCacheDir } from "./isolate-host.js";
+import { DENIAL_RQ, ENTER_MARK, type FromSandbox, type LogLevel, type ToSandbox } from "./protocol.js";
+import { MAX_MESSAGE_BYTES } from "./wire.js";
+
+const cacheDir = process.argv[2];
+if (cacheDir) useCodeCacheDir(join(cacheDir, "v8"));
+
+/** Lines per module per second; a flood is cut here, not in the host. */
+const LOG_LINES_PER_SECOND = 200;
+/** Capability calls a module may have waiting on the host at once. */
+const MAX_PENDING_CAPABILITY_CALLS = 1024;
+/**
+ * After a burst of frames the process keeps polling for a short while instead of sleeping: the
+ * next frame of a busy caller usually arrives within it, and waking a sleeping process costs more
+ * than the whole call. Idle processes do not spin.
+ */
+const SPIN_NS = BigInt(Number(process.env.WARDEN_SANDBOX_SPIN_US ?? 150) * 1000);
+const HOT_GAP_NS = 2_000_000n;
+
+const input = new Socket({ fd: 3, readable: true, writable: false });
+const output = new Socket({ fd: 4, readable: false, writable: true });
+const writer = new FrameWriter(output);
+const send = (m: FromSandbox, payload = ""): void => writer.send(m, payload);
+
+interface Module {
+  iso: IsolateHost;
+  /** Capability calls waiting on the host. */
+  caps: number;
+  log: { second: number; lines: number; dropped: number };
+}
+const modules = new Map<string, Module>();
+/** Host-side capability request number -> the isolate call waiting for it. */
+const capRoutes = new Map<number, { id: string; mod: Module; isolateRq: number }>();
+/** Deactivation request -> module id: when that call settles, the isolate is disposed. */
+const deactivating = new Map<number, string>();
+let capSeq = 0;
+let marked: string | undefined;
+
+function mark(id: string): void {
+  if (marked === id) return;
+  marked = id;
+  try {
+    writeSync(2, `${ENTER_MARK}${id}\n`);
+  } catch {
+    // stderr gone: attribution is a convenience
+  }
+}
+
+function activate(m: Extract<ToSandbox, { t: "activate" }>, code: string): void {
+  const previous = modules.get(m.id);
+  if (previous) forget(m.id, previous);
+  let iso: IsolateHost;
+  const mod = {} as Module;
+  try {
+    iso = new IsolateHost(m.setup, m.limits, {
+      settled: (rq, text, err) => {
+        send(err ? { t: "done", rq, err } : { t: "done", rq }, text ?? "");
+        if (deactivating.get(rq) === m.id) {
+          deactivating.delete(rq);
+          // Not from inside the isolate's own call: after it has returned.
+          queueMicrotask(() => modules.get(m.id) === mod && forget(m.id, mod));
+        }
+      },
+      capability: (isolateRq, method, args) => {
+        if (mod.caps >= MAX_PENDING_CAPABILITY_CALLS) {
+          return iso.reply(isolateRq, "", { code: "rate_limited", message: `${MAX_PENDING_CAPABILITY_CALLS} capability calls are already waiting on the host; await some before making more` });
+        }
+        mod.caps++;
+        const rq = ++capSeq;
+        capRoutes.set(rq, { id: m.id, mod, isolateRq });
+        send({ t: "cap", id: m.id, rq, method }, args);
+      },
+      denied: (method, nonce) => send({ t: "cap", id: m.id, rq: DENIAL_RQ, method, nonce }, "[]"),
+      register: (name) => send({ t: "register", id: m.id, name }),
+      log: (level, message, data) => log(m.id, mod, level, message, data),
+      died: (reason, message) => send({ t: "dead", id: m.id, reason, message }),
+      entering: () => mark(m.id),
+    });
+  } catch (e) {
+    send({ t: "done", rq: m.rq, err: { code: "module_error", message: `the module's isolate could not be created: ${String((e as Error)?.message ?? e)}` } });
+    return;
+  }
+  Object.assign(mod, { iso, caps: 0, log: { second: 0, lines: 0, dropped: 0 } });
+  modules.set(m.id, mod);
+  iso.load(m.rq, code, m.hash, m.filename);
+}
+
+function forget(id: string, mod: Module): void {
+  mod.iso.dispose();
+  modules.delete(id);
+  for (const [rq, route] of capRoutes) if (route.mod === mod) capRoutes.delete(rq);
+}
+
+function log(id: string, mod: Module, level: LogLevel, message: string, data: string): void {
+  const second = Math.floor(Date.now() / 1000);
+  const c = mod.log;
+  if (c.second !== second) {
+    if (c.dropped > 0) send({ t: "log", id, level: "warn", msg: `dropped ${c.dropped} log lines over the limit of ${LOG_LINES_PER_SECOND} per second` });
+    c.second = second;
+    c.lines = 0;
+    c.dropped = 0;
+  }
+  if (++c.lines > LOG_LINES_PER_SECOND) {
+    c.dropped++;
+    return;
+  }
+  send({ t: "log", id, level, msg: message }, data);
+}
+
+function handle(m: ToSandbox, payload: string): void {
+  switch (m.t) {
+    case "activate":
+      return activate(m, payload);
+    case "invoke": {
+      const mod = modules.get(m.id);
+      if (!mod) return send({ t: "done", rq: m.rq, err: { code: "module_unavailable", message: `module '${m.id}' is not active in this sandbox` } });
+      mod.iso.invoke(m.rq, m.name, payload, JSON.stringify(m.call));
+      return;
+    }
+    case "capr": {
+      const route = capRoutes.get(m.rq);
+      if (!route) return;
+      capRoutes.delete(m.rq);
+      route.mod.caps--;
+      route.mod.iso.reply(route.isolateRq, payload, m.err);
+      return;
+    }
+    case "event":
+      modules.get(m.id)?.iso.deliver(m.sub, m.event, payload);
+      return;
+    case "deactivate": {
+      const mod = modules.get(m.id);
+      if (!mod) return send({ t: "done", rq: m.rq });
+      // The module's deactivate() may await host calls: the isolate goes once that call settles.
+      deactivating.set(m.rq, m.id);
+      mod.iso.deactivate(m.rq);
+      return;
+    }
+    case "stats": {
+      const out: Record<string, { cpuMs: number; heap: number }> = {};
+      for (const [id, mod] of modules) out[id] = { cpuMs: mod.iso.cpuMs, heap: mod.iso.heapBytes };
+      return send({ t: "stats", rq: m.rq, modules: out });
+    }
+  }
+}
+
+let lastFrame = 0n;
+let spinUntil = 0n;
+let spinning = false;
+
+function spin(): void {
+  if (process.hrtime.bigint() < spinUntil) setImmediate(spin);
+  else spinning = false;
+}
+
+/** Replies are not held back behind a long batch of work. */
+let batchStart = 0;
+const reader = new FrameReader(
+  MAX_MESSAGE_BYTES + 64 * 1024,
+  (header, payload) => {
+    handle(header as ToSandbox, payload);
+    if (performance.now() - batchStart > 2) {
+      writer.flush();
+      batchStart = performance.now();
+    }
+  },
+  (why) => {
+    process.stderr.write(`sandbox: the host sent ${why}; exiting\n`);
+    process.exit(70);
+  },
+);
+
+input.on("data", (chunk: Buffer) => {
+  const now = process.hrtime.bigint();
+  const hot = now - lastFrame < HOT_GAP_NS;
+  lastFrame = now;
+  batchStart = performance.now();
+  reader.push(chunk);
+  writer.flush();
+  if (hot && SPIN_NS > 0n) {
+    spinUntil = process.hrtime.bigint() + SPIN_NS;
+    if (!spinning) {
+      spinning = true;
+      setImmediate(spin);
+    }
+  }
+});
+input.on("end", () => process.exit(0));
+input.on("error", () => process.exit(0));
+output.on("error", () => process.exit(0));
+// Ctrl-C reaches the whole process group; the host decides when sandboxes stop (after draining).
+process.on("SIGINT", () => {});
+// A heartbeat: a process whose event loop stops turning is seen as hung and replaced.
+setInterval(() => send({ t: "beat" }), 1000);
+send({ t: "ready", pid: process.pid });

@@ -1,0 +1,66 @@
+// The messages between the supervisor (host) and a sandbox process. Each frame is a small JSON
+// header plus a payload carried beside it as text: a module's input, result, capability arguments
+// or its bundle. Values from module code travel as JSON text and are parsed only on the side that
+// needs them (see ./wire.ts), never embedded into a header, so nothing a module writes can forge
+// one.
+import type { CallInfo } from "../../sdk/context.js";
+
+/** What the in-isolate prelude needs to build `ctx`. */
+export interface Setup {
+  id: string;
+  /** Capability names granted (a convenience copy: the host checks every call). */
+  granted: string[];
+  /** Command names the manifest declares. */
+  commands: string[];
+  /** Context namespace -> method -> capability (catalogue.contextApiTable()). */
+  api: Record<string, Record<string, string>>;
+  /** Namespaces whose operations the providing service defines (security, auth) -> capability. */
+  services: Record<string, string>;
+  module: { id: string; version: string; kind: "user" };
+  maxMessageBytes: number;
+}
+
+export interface Limits {
+  memoryMb: number;
+  timeoutMs: number;
+}
+
+/** An error as plain data. `code` is set by the sandbox process, never by module code. */
+export interface WireError {
+  code: "module_error" | "timeout" | "memory_limit" | "module_crashed" | "module_unavailable" | "capability_denied" | string;
+  message: string;
+  /** The module's own error code, when it gave one (ends up under details.code). */
+  own?: string;
+  /** Names an error the host issued to this module (a capability refusal) that the module re-threw. */
+  nonce?: string;
+}
+
+export type DeathReason = "timeout" | "memory_limit";
+
+/** Host -> sandbox. Payloads: activate = bundle code, invoke = input JSON, capr = result JSON ("" = undefined), event = payload JSON. */
+export type ToSandbox =
+  | { t: "activate"; id: string; rq: number; hash: string; setup: Setup; limits: Limits; filename: string }
+  | { t: "invoke"; id: string; rq: number; name: string; call: CallInfo }
+  | { t: "capr"; id: string; rq: number; err?: WireError }
+  | { t: "event"; id: string; sub: string; event: string }
+  | { t: "deactivate"; id: string; rq: number }
+  | { t: "stats"; rq: number };
+
+/** Sandbox -> host. Payloads: done = result JSON ("" = undefined), cap = arguments JSON array, log = data JSON or "". */
+export type FromSandbox =
+  | { t: "ready"; pid: number }
+  | { t: "done"; rq: number; err?: WireError; cpuMs?: number }
+  | { t: "cap"; id: string; rq: number; method: string; nonce?: string }
+  | { t: "register"; id: string; name: string }
+  | { t: "log"; id: string; level: LogLevel; msg: string }
+  | { t: "dead"; id: string; reason: DeathReason; message: string }
+  | { t: "stats"; rq: number; modules: Record<string, { cpuMs: number; heap: number }> }
+  | { t: "beat" };
+
+export type LogLevel = "debug" | "info" | "warn" | "error";
+
+/** A capability call with rq 0 reports a refusal the prelude already threw; there is no reply. */
+export const DENIAL_RQ = 0;
+
+/** The line a sandbox process writes to stderr, synchronously, before it runs a module's code. */
+export const ENTER_MARK = "\u0001warden-enter ";
