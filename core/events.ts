@@ -1,6 +1,6 @@
 // Host and module events. Delivery is asynchronous and isolated: a subscriber that throws or is
 // slow never affects the emitter or other subscribers.
-import { matchesPattern } from "./capabilities/grants.js";
+import { matchesPattern } from "./hostapi/patterns.js";
 
 export type EventHandler = (payload: unknown, event: string) => void | Promise<void>;
 

@@ -9,26 +9,26 @@ import type { ModuleLoader } from "./loader/module-loader.js";
 import type { Store } from "./store/store.js";
 import type { Installer } from "./lifecycle/installer.js";
 import type { Ledger } from "./ledger.js";
+import type { SecretStore } from "./secrets/secret-store.js";
 import { HostError } from "./errors.js";
-import type { Caller } from "../sdk/context.js";
+import { actorOf } from "./commands/actor.js";
 
-export const HOST_NAMESPACES = new Set(["module", "config", "audit"]);
+export const HOST_NAMESPACES = new Set(["module", "config", "audit", "secrets"]);
 
 const idArg = { type: "object", properties: { id: { type: "string", minLength: 1, maxLength: 64 } }, required: ["id"], additionalProperties: false };
 const none = { type: "object", properties: {}, additionalProperties: false };
 
-export function actorOf(caller: Caller): string {
-  if (caller.kind === "operator") return "operator:local";
-  if (caller.kind === "token") return `token:${caller.tokenId}`;
-  return `module:${caller.moduleId}`;
-}
 
 interface HostCommand extends CommandManifest {
   run: BoundHandler;
 }
 
-export function registerHostCommands(deps: { bus: CommandBus; loader: ModuleLoader; installer: Installer; config: ConfigService; audit: AuditSink; store: Store; ledger: Ledger }): void {
-  const { bus, loader, installer, config, audit, store, ledger } = deps;
+export function registerHostCommands(deps: { bus: CommandBus; loader: ModuleLoader; installer: Installer; config: ConfigService; audit: AuditSink; store: Store; ledger: Ledger; secrets: SecretStore }): void {
+  const { bus, loader, installer, config, audit, store, ledger, secrets } = deps;
+  const secretRef = { module: { type: "string", minLength: 1, maxLength: 64, description: "the module the secret belongs to" }, name: { type: "string", minLength: 1, maxLength: 64, description: "the secret's name" } };
+  const knownModule = (id: string) => {
+    if (!loader.entry(id)) throw new HostError("module_not_found", `no module '${id}' is installed; run \`warden module list\``);
+  };
   const commands: Record<string, Record<string, HostCommand>> = {
     module: {
       list: {
@@ -63,10 +63,22 @@ export function registerHostCommands(deps: { bus: CommandBus; loader: ModuleLoad
         },
       },
       approve: {
-        description: "Grant a module exactly its manifest's capabilities (or switch to its staged upgrade), pinned to the manifest hash",
-        input: idArg,
+        description: "Grant exactly what `module inspect` shows awaiting approval (the pending manifest or the staged upgrade), named by its manifest hash",
+        input: {
+          type: "object",
+          properties: {
+            id: { type: "string", minLength: 1, maxLength: 64 },
+            hash: { type: "string", pattern: "^[0-9a-f]{64}$", description: "manifest hash being approved (the CLI fills it in from `module inspect` and shows it)" },
+            version: { type: "string", maxLength: 64, description: "version being approved" },
+          },
+          required: ["id", "hash"],
+          additionalProperties: false,
+        },
         args: ["id"],
-        run: async (input, call) => installer.approve((input as { id: string }).id, actorOf(call.caller)),
+        run: async (input, call) => {
+          const { id, hash, version } = input as { id: string; hash: string; version?: string };
+          return installer.approve(id, { hash, ...(version === undefined ? {} : { version }) }, actorOf(call.caller));
+        },
       },
       revoke: {
         description: "Withdraw one capability from a module at runtime (its next call that needs it is refused)",
@@ -171,6 +183,49 @@ export function registerHostCommands(deps: { bus: CommandBus; loader: ModuleLoad
         input: { type: "object", properties: { prefix: { type: "string", maxLength: 200 } }, additionalProperties: false },
         readOnly: true,
         run: async (input) => config.list((input as { prefix?: string }).prefix),
+      },
+    },
+    secrets: {
+      set: {
+        description: "Set a module's secret (the CLI reads the value from stdin; it is encrypted at rest and shown nowhere)",
+        input: {
+          type: "object",
+          properties: { ...secretRef, value: { type: "string", minLength: 1, maxLength: 65536, description: "the value (leave it out on the CLI: it is read from stdin)" } },
+          required: ["module", "name", "value"],
+          additionalProperties: false,
+        },
+        args: ["module", "name"],
+        run: async (input, call) => {
+          const { module, name, value } = input as { module: string; name: string; value: string };
+          knownModule(module);
+          store.transaction(() => {
+            secrets.set(module, name, value);
+            audit.append({ actor: actorOf(call.caller), action: "secret.set", target: `${module}/${name}` });
+          });
+          return { module, name, set: true };
+        },
+      },
+      list: {
+        description: "List secrets by module and name (never values)",
+        input: { type: "object", properties: { module: secretRef.module }, additionalProperties: false },
+        args: ["module"],
+        readOnly: true,
+        run: async (input) => ({ key: secrets.keySource(), secrets: secrets.list((input as { module?: string }).module) }),
+      },
+      delete: {
+        description: "Delete a module's secret",
+        input: { type: "object", properties: secretRef, required: ["module", "name"], additionalProperties: false },
+        args: ["module", "name"],
+        run: async (input, call) => {
+          const { module, name } = input as { module: string; name: string };
+          const deleted = store.transaction(() => {
+            const d = secrets.delete(module, name);
+            if (d) audit.append({ actor: actorOf(call.caller), action: "secret.delete", target: `${module}/${name}` });
+            return d;
+          });
+          if (!deleted) throw new HostError("not_found", `module '${module}' has no secret '${name}'; \`warden secrets list ${module}\` shows its secrets`);
+          return { module, name, deleted };
+        },
       },
     },
     audit: {

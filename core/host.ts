@@ -14,7 +14,10 @@ import { Installer } from "./lifecycle/installer.js";
 import { Ledger } from "./ledger.js";
 import type { Kernel, LogSink } from "./kernel.js";
 import { ModuleLoader } from "./loader/module-loader.js";
-import { createLogger } from "./log/index.js";
+import { createLogger, securityLogger } from "./log/index.js";
+import { HostError } from "./errors.js";
+import { ProviderIndex } from "./providers.js";
+import { SecretStore } from "./secrets/secret-store.js";
 import { resolveHome } from "./paths.js";
 import type { ModuleRuntime } from "./runtime.js";
 import { ServiceRegistry } from "./services.js";
@@ -60,17 +63,53 @@ export class Host {
       const config = new ConfigService(store.config);
       for (const [k, v] of Object.entries(options.overrides ?? {})) config.override(k, v);
       const log: LogSink = options.logger ?? createLogger({ home, destination: join(home, "logs", "host.log") });
-      const audit = new AuditLog(store, join(home, "audit.head"));
-      const bus = new CommandBus();
+      const audit = new AuditLog(store, join(home, "audit.head"), securityLogger(log));
       const events = new EventBus((err, event) => log.warn({ event, err: String(err) }, "event subscriber failed"));
       const services = new ServiceRegistry();
+      const secrets = new SecretStore(store.secrets, home);
       config.onChange((key) => events.emit("config.changed", { key }));
-      // `modules` is filled in below: the loader needs the kernel and the kernel exposes the loader.
       const ledger = new Ledger();
-      const kernel = { home, store, config, bus, events, services, audit, log, ledger, capabilityObservers: new Set(), callObservers: new Set() } as unknown as Kernel;
+
+      // The loader is made below from this kernel; these closures reach it once it exists.
+      let loader: ModuleLoader | undefined;
+      const theLoader = (): ModuleLoader => {
+        if (!loader) throw new HostError("internal", "the module loader is not ready yet");
+        return loader;
+      };
+      const providers = new ProviderIndex(services, (id) => theLoader().ensureActive(id));
+      const bus = new CommandBus(
+        {
+          grantsOf: (id) => theLoader().activeGrants(id),
+          exposes: (id, capability) => providers.exposes(id, capability),
+        },
+        {
+          ensureActive: (id) => (HOST_NAMESPACES.has(id) ? Promise.resolve() : theLoader().ensureActive(id)),
+          onCallEnd: (id, command, ms, error) => {
+            ledger.call(id, ms, error);
+            for (const obs of kernel.callObservers) obs({ module: id, command, ms, ...(error ? { error: { code: error.code, message: error.message } } : {}) });
+          },
+        },
+      );
+      let installer: Installer | undefined;
+      const theInstaller = (): Installer => {
+        if (!installer) throw new HostError("internal", "the installer is not ready yet");
+        return installer;
+      };
+      const kernel: Kernel = {
+        home, store, config, bus, events, services, providers, secrets, audit, log, ledger,
+        capabilityObservers: new Set(),
+        callObservers: new Set(),
+        modules: {
+          list: () => theLoader().list(),
+          inspect: (id) => theLoader().inspect(id),
+          approve: (id, target, actor) => theInstaller().approve(id, target, actor),
+          enable: (id, actor) => theLoader().enable(id, actor),
+          disable: (id, actor) => theLoader().disable(id, actor),
+        },
+      };
 
       const system = new InProcessRuntime();
-      const user =
+      const user: ModuleRuntime =
         options.userRuntime === "inprocess"
           ? system
           : (options.userRuntime ??
@@ -79,15 +118,17 @@ export class Host {
               breaker: { failures: config.get("sandbox.breakerFailures") as number, windowMs: (config.get("sandbox.breakerWindowS") as number) * 1000 },
               log: (level, msg, data) => log[level]({ ...data, sandbox: true }, msg),
             }));
-      if (user instanceof SandboxRuntime) {
-        ledger.resources = (id) => user.resources(id);
-        ledger.refresh = () => user.refreshStats();
+      const sandbox = user instanceof SandboxRuntime ? user : undefined;
+      if (sandbox) {
+        ledger.resources = (id) => sandbox.resources(id);
+        ledger.refresh = () => sandbox.refreshStats();
       }
       const modulePaths = [...(config.get("host.modulePaths") as string[]), ...(options.modulePaths ?? [])];
-      const loader: ModuleLoader = new ModuleLoader({ kernel, home, modulePaths, runtimes: { system, user }, ...(options.systemDir ? { systemDir: options.systemDir } : {}) });
-      if (user instanceof SandboxRuntime) {
-        user.onModuleFailed = (id, e) => {
-          loader.markFailed(id, e);
+      loader = new ModuleLoader({ kernel, home, modulePaths, runtimes: { system, user }, ...(options.systemDir ? { systemDir: options.systemDir } : {}) });
+      if (sandbox) {
+        const l = loader;
+        sandbox.onModuleFailed = (id, e) => {
+          l.markFailed(id, e);
           try {
             audit.append({ actor: "host", action: "module.breaker", target: id, data: { code: e.code } });
           } catch {
@@ -95,22 +136,8 @@ export class Host {
           }
         };
       }
-      const installer = new Installer(kernel, loader, home);
-      (kernel as { modules: Kernel["modules"] }).modules = {
-        list: () => loader.list(),
-        inspect: (id) => loader.inspect(id),
-        approve: (id, actor) => installer.approve(id, actor),
-        enable: (id, actor) => loader.enable(id, actor),
-        disable: (id, actor) => loader.disable(id, actor),
-      };
-      bus.setHooks({
-        ensureActive: (id) => (HOST_NAMESPACES.has(id) ? Promise.resolve() : loader.ensureActive(id)),
-        onCallEnd: (id, command, ms, error) => {
-          ledger.call(id, ms, error);
-          for (const obs of kernel.callObservers) obs({ module: id, command, ms, ...(error ? { error: { code: error.code, message: error.message } } : {}) });
-        },
-      });
-      registerHostCommands({ bus, loader, installer, config, audit, store, ledger });
+      installer = new Installer(kernel, loader, home);
+      registerHostCommands({ bus, loader, installer, config, audit, store, ledger, secrets });
       loader.load();
       await loader.activateStartup();
       loader.startIdleSweep(config.get("sandbox.idle_ttl") as number);

@@ -2,7 +2,7 @@
 // sandboxed modules; only services and local event handlers are in-process extras.
 import { pathToFileURL } from "node:url";
 import type { CallInfo, CommandHandler, ModuleDefinition } from "../sdk/context.js";
-import { createModuleContext } from "./context.js";
+import { createModuleContext } from "./hostapi/context.js";
 import { bundleForNode } from "./sandbox/bundler.js";
 import { HostError, isErrorCode } from "./errors.js";
 import type { ActivationSpec, ActiveModule, HostPort, ModuleRuntime } from "./runtime.js";
@@ -12,13 +12,7 @@ let activations = 0;
 export class InProcessRuntime implements ModuleRuntime {
   async activate(spec: ActivationSpec, port: HostPort): Promise<ActiveModule> {
     const handlers = new Map<string, CommandHandler>();
-    const granted = () => new Set(spec.grants.map((g) => g.name));
-    const ctx = createModuleContext({
-      info: { id: spec.id, version: spec.version, kind: spec.kind },
-      port,
-      granted,
-      handlers,
-    });
+    const ctx = createModuleContext({ info: { id: spec.id, version: spec.version, kind: spec.kind }, port, api: spec.api, handlers });
     let mod: Partial<ModuleDefinition>;
     try {
       // A fresh module instance per activation, so module-level state never leaks between two

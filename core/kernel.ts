@@ -3,6 +3,8 @@
 import type { CommandBus } from "./commands/bus.js";
 import type { ConfigService } from "./config/config-service.js";
 import type { EventBus } from "./events.js";
+import type { ProviderIndex } from "./providers.js";
+import type { SecretStore } from "./secrets/secret-store.js";
 import type { ServiceRegistry } from "./services.js";
 import type { Ledger } from "./ledger.js";
 import type { Store } from "./store/store.js";
@@ -21,10 +23,16 @@ export interface LogSink {
   error(obj: object, msg?: string): void;
 }
 
+/** What the operator was shown and approves: a stale one is refused (approval_stale). */
+export interface ApprovalTarget {
+  hash: string;
+  version?: string;
+}
+
 export interface ModuleAdmin {
   list(): unknown[];
   inspect(id: string): unknown;
-  approve(id: string, actor: string): Promise<unknown>;
+  approve(id: string, target: ApprovalTarget, actor: string): Promise<unknown>;
   enable(id: string, actor: string): Promise<unknown>;
   disable(id: string, actor: string): Promise<unknown>;
 }
@@ -45,6 +53,8 @@ export interface Kernel {
   readonly bus: CommandBus;
   readonly events: EventBus;
   readonly services: ServiceRegistry;
+  readonly providers: ProviderIndex;
+  readonly secrets: SecretStore;
   readonly audit: AuditSink;
   readonly log: LogSink;
   readonly modules: ModuleAdmin;

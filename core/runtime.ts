@@ -4,7 +4,7 @@
 // kernel checks every capability.
 import type { CallInfo } from "../sdk/context.js";
 import type { Manifest } from "../sdk/manifest.js";
-import type { Grant } from "./capabilities/grants.js";
+import type { ContextShape } from "./hostapi/table.js";
 
 export interface ActivationSpec {
   id: string;
@@ -15,8 +15,10 @@ export interface ActivationSpec {
   /** Absolute path of the entry file. */
   entryFile: string;
   manifest: Manifest;
-  /** Granted capabilities (a copy: the host's own check is what counts). */
-  grants: Grant[];
+  /** Names of the granted capabilities (a copy for the context's fast refusals; the port's check is what counts). */
+  granted: string[];
+  /** The context's plain-call namespaces: namespace -> method -> capability (host API and providers). */
+  api: ContextShape;
   /** Effective limits: the manifest's, capped by host policy. */
   limits: { memoryMb: number; timeoutMs: number };
 }
@@ -31,8 +33,8 @@ export interface HostPort {
   log(level: "debug" | "info" | "warn" | "error", message: string, data?: unknown): void;
   /** Only for in-process (system) modules: plain-object services between trusted modules. */
   services?: { provide(name: string, service: object): void; use(name: string): unknown };
-  /** Only for in-process modules: subscribe a local function to events. */
-  subscribe?(pattern: string, handler: (payload: unknown, event: string) => void): () => void;
+  /** Subscribe to events (checked against events.subscribe and its scope); resolves to the unsubscribe function. */
+  subscribe(pattern: string, handler: (payload: unknown, event: string) => void): Promise<() => void>;
 }
 
 export interface ActiveModule {

@@ -72,15 +72,6 @@ export interface CacheApi {
   invalidateTag(tag: string): Promise<number>;
 }
 
-export interface CacheAdminApi {
-  /** Needs `cache.manage`. */
-  status(): Promise<JsonValue>;
-  clear(): Promise<number>;
-  purgeTag(tag: string): Promise<number>;
-  enable(): Promise<void>;
-  disable(): Promise<void>;
-}
-
 export interface ConfigApi {
   /** Needs `config.read`. This module's settings (defaults from its manifest's config schema). */
   get<T extends JsonValue = JsonValue>(key?: string): Promise<T | undefined>;
@@ -89,9 +80,12 @@ export interface ConfigApi {
 }
 
 export interface EventsApi {
-  /** Needs `events.subscribe`. Returns a function that unsubscribes. */
-  on(event: string, handler: (payload: JsonValue, event: string) => void): () => void;
-  /** Needs `events.emit`. By default a module may emit only `<its id>.*` events. */
+  /**
+   * Needs `events.subscribe`. Resolves, once the host has accepted the pattern, to a function that
+   * unsubscribes; rejects with capability_denied for a pattern outside the grant.
+   */
+  on(event: string, handler: (payload: JsonValue, event: string) => void): Promise<() => void>;
+  /** Needs `events.emit`. A module may emit its own `<id>.*` events; others only when listed (approved). */
   emit(event: string, payload?: JsonValue): Promise<void>;
 }
 
@@ -108,8 +102,12 @@ export interface AuditApi {
   tail(n?: number): Promise<JsonValue[]>;
   /** Needs `audit.read`. */
   verify(): Promise<JsonValue>;
-  /** Needs `audit.write`. Appends to the tamper-evident chain; fails closed. */
-  record(action: string, target?: string, data?: Record<string, unknown>): Promise<void>;
+  /**
+   * Needs `audit.write`. Appends to the tamper-evident chain; fails closed. The actor is the host's
+   * record, never taken from `data`: the module itself, or (for in-process modules) the caller of
+   * the command call whose `CallInfo` is passed, when the host recognises it as one it issued.
+   */
+  record(action: string, target?: string, data?: Record<string, unknown>, call?: CallInfo): Promise<void>;
 }
 
 export interface HomeApi {
@@ -129,13 +127,23 @@ export interface ModulesApi {
   /** Needs `modules.manage`. */
   list(): Promise<JsonValue[]>;
   inspect(id: string): Promise<JsonValue>;
-  approve(id: string): Promise<void>;
+  /** Approves exactly the manifest (or staged upgrade) with this hash; a stale hash is refused (approval_stale). */
+  approve(id: string, hash: string): Promise<void>;
   enable(id: string): Promise<void>;
   disable(id: string): Promise<void>;
 }
 
-/** Service-backed management APIs (provided by system modules, reached through capabilities). */
-export type ManageApi = Record<string, (...args: any[]) => Promise<any>>;
+export interface SecretsApi {
+  /** Needs `secrets.read`. The module's own secret, set by an operator (`warden secrets set`); undefined if unset. */
+  get(name: string): Promise<string | undefined>;
+}
+
+/**
+ * A provider's commands, reached through the capability the provider declares for them
+ * (`ctx.security.lockdown({ seconds: 60 })` runs the command `security.lockdown` as this module,
+ * with the same permission check, input validation and audit as any other caller).
+ */
+export type ManageApi = Readonly<Record<string, (input?: Record<string, JsonValue>) => Promise<any>>>;
 
 export interface ServicesApi {
   /** Offer an in-process service to modules that depend on this one. System modules only. */
@@ -155,7 +163,8 @@ export interface ModuleContext {
   readonly commands: CommandsApi;
   readonly storage: StorageApi;
   readonly cache: CacheApi;
-  readonly cacheAdmin: CacheAdminApi;
+  /** Needs `cache.manage`: the cache module's commands (status, clear, purge, enable, disable). */
+  readonly cacheAdmin: ManageApi;
   readonly config: ConfigApi;
   readonly events: EventsApi;
   readonly log: LogApi;
@@ -163,9 +172,10 @@ export interface ModuleContext {
   readonly modules: ModulesApi;
   readonly home: HomeApi;
   readonly net: NetApi;
-  /** Needs `security.manage`. */
+  readonly secrets: SecretsApi;
+  /** Needs `security.manage`: the security module's commands. */
   readonly security: ManageApi;
-  /** Needs `auth.manage`. */
+  /** Needs `auth.manage`: the auth module's commands. */
   readonly auth: ManageApi;
   readonly services: ServicesApi;
 }

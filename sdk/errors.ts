@@ -1,8 +1,10 @@
-// The error shape every surface uses: the CLI's --json output, REST bodies, the sandbox bridge.
+// Warden's public error contract: the catalogue of stable codes (each with its CLI exit code, HTTP
+// status and advice) and the error shape every surface uses (the CLI's --json output, REST bodies,
+// the sandbox bridge). Core imports it from here; a code is never renamed, only added.
 
 export interface ErrorFields {
   /** A stable code from Warden's catalogue (see docs/manifest-reference.md#error-codes). */
-  code: string;
+  code: ErrorCode | (string & {});
   message: string;
   reason?: string;
   retry_after?: number;
@@ -14,3 +16,55 @@ export interface ErrorFields {
 export interface ErrorBody {
   error: ErrorFields;
 }
+
+export interface ErrorSpec {
+  /** CLI exit code: 2 usage/input, 3 denied, 4 module unavailable or failed, 1 other. */
+  exit: 1 | 2 | 3 | 4;
+  /** HTTP status the REST surface answers with. */
+  http: number;
+  /** What an operator or caller should do about it; appended to messages that lack advice. */
+  hint: string;
+}
+
+export const ERROR_CATALOGUE = {
+  usage: { exit: 2, http: 400, hint: "Run with --help to see the expected arguments." },
+  manifest_invalid: { exit: 2, http: 400, hint: "Fix module.json; `warden module check <dir>` shows every problem." },
+  module_duplicate: { exit: 4, http: 409, hint: "Two module folders declare the same id; remove or rename one." },
+  dependency_unresolved: { exit: 4, http: 503, hint: "Install or fix the named dependency, or relax the version range." },
+  dependency_cycle: { exit: 4, http: 503, hint: "Break the cycle: a module may not depend on itself through others." },
+  host_incompatible: { exit: 4, http: 503, hint: "Use a module version whose `host` range includes this host's version." },
+  approval_required: { exit: 3, http: 403, hint: "An operator must run `warden module approve <id>`." },
+  approval_stale: { exit: 2, http: 409, hint: "What awaits approval changed; run `warden module inspect <id>` and approve what it shows." },
+  capability_denied: { exit: 3, http: 403, hint: "Declare the capability in module.json and have it granted." },
+  forbidden: { exit: 3, http: 403, hint: "Use a token whose scopes include the command's permission." },
+  unauthorized: { exit: 3, http: 401, hint: "Send a valid token in `Authorization: Bearer` or `X-API-Key`." },
+  token_expired: { exit: 3, http: 401, hint: "Ask an operator for a new token (`warden auth grant`)." },
+  token_revoked: { exit: 3, http: 401, hint: "Ask an operator for a new token (`warden auth grant`)." },
+  bootstrap_token_rejected: { exit: 3, http: 403, hint: "The bootstrap token is for local tooling; grant a REST token with `warden auth grant`." },
+  command_not_declared: { exit: 2, http: 400, hint: "Declare the command under \"commands\" in module.json before registering it." },
+  command_not_found: { exit: 2, http: 404, hint: "Run `warden --help` or `warden <module> --help` to list commands." },
+  module_not_found: { exit: 2, http: 404, hint: "Run `warden module list` to see known modules." },
+  secret_unavailable: { exit: 1, http: 500, hint: "The secret key is missing or wrong; restore <home>/secret.key or WARDEN_SECRET_KEY." },
+  not_found: { exit: 2, http: 404, hint: "Check the name or id; list commands show what exists." },
+  input_invalid: { exit: 2, http: 400, hint: "Fix the listed fields; `warden <module> <command> --help` shows the input." },
+  config_invalid: { exit: 2, http: 400, hint: "Run `warden config list` to see keys and their current values." },
+  module_unavailable: { exit: 4, http: 503, hint: "Run `warden module inspect <id>` to see why the module is not active." },
+  module_error: { exit: 1, http: 502, hint: "The module reported an error; see its message." },
+  timeout: { exit: 4, http: 504, hint: "The module overran its time limit; raise limits.timeoutMs or fix the module." },
+  memory_limit: { exit: 4, http: 502, hint: "The module exceeded its memory limit; raise limits.memoryMb or fix the module." },
+  module_crashed: { exit: 4, http: 502, hint: "The module's sandbox process died; it is restarted automatically." },
+  quota_exceeded: { exit: 1, http: 507, hint: "Delete data or raise storage.maxBytesPerModule." },
+  integrity_failed: { exit: 4, http: 503, hint: "The module's files changed since install; reinstall it." },
+  rate_limited: { exit: 1, http: 429, hint: "Wait for Retry-After seconds before calling again." },
+  blocked: { exit: 3, http: 429, hint: "This client is blocked; wait for Retry-After seconds or ask an operator." },
+  locked_down: { exit: 4, http: 503, hint: "The host is in lockdown; wait for Retry-After seconds." },
+  security_unavailable: { exit: 4, http: 503, hint: "Security state cannot be read; the request is refused to stay safe." },
+  api_disabled: { exit: 4, http: 503, hint: "Run `warden config set api.enabled true` and restart `warden serve`." },
+  malformed_request: { exit: 2, http: 400, hint: "Send a JSON object body." },
+  payload_too_large: { exit: 2, http: 413, hint: "Send a smaller body or raise api.body_limit." },
+  unsupported_media_type: { exit: 2, http: 415, hint: "Send `Content-Type: application/json`." },
+  audit_failed: { exit: 1, http: 500, hint: "The audit chain could not be written; the action was not performed." },
+  internal: { exit: 1, http: 500, hint: "This is a Warden bug; please report it with the log line." },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof ERROR_CATALOGUE;

@@ -2,5 +2,4 @@
 export type * from "./context.js";
 export type * from "./manifest.js";
 export type * from "./errors.js";
-export type { ErrorCode } from "../core/errors.js";
-export { ERROR_CATALOGUE } from "../core/errors.js";
+export { ERROR_CATALOGUE } from "./errors.js";

@@ -16,6 +16,8 @@ export interface CommandManifest {
   readOnly?: boolean;
 }
 
+export type Provision = { service: string; namespace?: never } | { namespace: string; service?: never };
+
 export interface Manifest {
   id: string;
   version: string;
@@ -29,6 +31,13 @@ export interface Manifest {
   dependencies?: Record<string, string>;
   limits?: { memoryMb?: number; timeoutMs?: number };
   commands?: Record<string, CommandManifest>;
+  /**
+   * System modules only: what this module provides behind a capability. `service`: the in-process
+   * service (ctx.services.provide) that implements the capability's context methods; `namespace`:
+   * the context namespace under which holders of the capability call this module's commands whose
+   * permission is that capability (`ctx.<namespace>.<command>(input)`).
+   */
+  provides?: Record<string, Provision>;
   /** JSON Schema (type object) of this module's settings, with defaults. */
   config?: JsonSchema;
 }

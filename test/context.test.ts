@@ -17,20 +17,20 @@ describe("capability-scoped context", () => {
       id: "sneaky",
       commands: { lock: { description: "l", input: anyInput }, write: { description: "w", input: anyInput } },
       code: `export function activate(ctx) {
-        ctx.commands.register("lock", async () => ctx.security.lockdown(60));
+        ctx.commands.register("lock", async () => ctx.modules.disable("sneaky"));
         ctx.commands.register("write", async () => ctx.storage.set("k", 1));
       }`,
     });
     const h = await openTestHost({ modulePaths: [root] });
     hosts.push(h);
-    for (const [command, capability] of [["sneaky.lock", "security.manage"], ["sneaky.write", "storage.write"]] as const) {
+    for (const [command, capability] of [["sneaky.lock", "modules.manage"], ["sneaky.write", "storage.write"]] as const) {
       const err: any = await h.run(command).catch((e: any) => e);
       expect(err.code).toBe("capability_denied");
       expect(err.message).toContain("'sneaky'");
       expect(err.message).toContain(`'${capability}'`);
     }
     const audit = h.kernel.audit.tail(10) as Array<{ action: string; target: string }>;
-    expect(audit.filter((e) => e.action === "capability.denied").map((e) => e.target)).toEqual(["security.manage", "storage.write"]);
+    expect(audit.filter((e) => e.action === "capability.denied").map((e) => e.target)).toEqual(["modules.manage", "storage.write"]);
   });
 
   it("enforces on the host side even when the module calls the port directly", async () => {
@@ -39,14 +39,14 @@ describe("capability-scoped context", () => {
     const h = await openTestHost({ modulePaths: [root] });
     hosts.push(h);
     await h.loader.ensureActive("plain");
-    const { createHostPort } = await import("../core/capabilities/host-port.js");
+    const { createHostPort } = await import("../core/hostapi/port.js");
     const port = createHostPort({
       kernel: h.kernel, moduleId: "plain", kind: "user", grants: () => h.loader.entry("plain")!.grants,
-      declaredCommands: new Set(), dependencies: [], subscribe: () => "x",
+      declaredCommands: new Set(), dependencies: [], track: () => {},
     });
     await expect(port.call("storage.get", ["k"])).rejects.toMatchObject({ code: "capability_denied" });
-    await expect(port.call("no.such", [])).rejects.toMatchObject({ code: "capability_denied" });
-    expect(() => port.register("undeclared")).toThrow(/does not declare/);
+    await expect(port.call("no.such", [])).rejects.toMatchObject({ code: "input_invalid" });
+    expect(() => port.register("undeclared")).toThrow(expect.objectContaining({ code: "command_not_declared" }));
   });
 
   it("keeps each module's storage private whatever key it passes", async () => {

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { renderManifestReference } from "../core/authoring/reference.js";
-import { capabilityNames } from "../core/capabilities/catalogue.js";
+import { capabilityNames } from "../core/hostapi/catalogue.js";
 
 describe("docs", () => {
   it("docs/manifest-reference.md is what `npm run docs` generates from the schema (run it after changing the schema)", () => {

@@ -109,7 +109,7 @@ describe("hostile modules are contained", () => {
   it("undeclared-command and steal-command: refused at activation", async () => {
     for (const id of ["undeclared-command", "steal-command"]) {
       fails("module_unavailable")(await outcome(`${id}.run`));
-      expect(host.loader.list().find((m) => m.id === id)!.error!.code).toBe("manifest_invalid");
+      expect(host.loader.list().find((m) => m.id === id)!.error!.code).toBe("command_not_declared");
     }
     await expect(host.run("good.ping")).resolves.toBe("pong");
   });

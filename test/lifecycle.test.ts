@@ -1,3 +1,4 @@
+import { approval } from "./helpers/approval.js";
 import { appendFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -39,7 +40,7 @@ describe("module lifecycle", () => {
     expect(report.capabilities).toContainEqual({ name: "audit.read", elevated: true });
     expect(report.capabilities).toContainEqual({ name: "storage.read", elevated: false });
     await expect(h.run("vault.version")).rejects.toMatchObject({ code: "approval_required" });
-    await h.run("module.approve", { id: "vault" });
+    await h.run("module.approve", await approval(h, "vault"));
     await expect(h.run("vault.version")).resolves.toBe("1.0.0");
     const actions = (h.kernel.audit.tail(20) as any[]).map((e) => e.action);
     expect(actions).toEqual(expect.arrayContaining(["module.install", "module.approve"]));
@@ -60,7 +61,7 @@ describe("module lifecycle", () => {
     expect(staged).toMatchObject({ action: "staged", added: ["storage.write"], previous: "1.0.0" });
     await expect(h.run("vault.version")).resolves.toBe("1.0.0");
     await expect(h.run("vault.put", { v: 1 })).rejects.toMatchObject({ code: "capability_denied" });
-    await h.run("module.approve", { id: "vault" });
+    await h.run("module.approve", await approval(h, "vault"));
     await expect(h.run("vault.version")).resolves.toBe("1.1.0");
     await expect(h.run("vault.put", { v: 1 })).resolves.toBe("ok");
   });

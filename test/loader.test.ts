@@ -1,3 +1,4 @@
+import { approval } from "./helpers/approval.js";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Host } from "../core/host.js";
 import { openTestHost } from "./helpers/host.js";
@@ -71,7 +72,7 @@ describe("ModuleLoader", () => {
     let h = await open(root, home);
     expect(state(h, "ops")!.state).toBe("pending_approval");
     await expect(h.run("ops.ping")).rejects.toMatchObject({ code: "approval_required" });
-    await h.run("module.approve", { id: "ops" });
+    await h.run("module.approve", await approval(h, "ops"));
     await expect(h.run("ops.ping")).resolves.toBe("pong");
     await h.close();
 

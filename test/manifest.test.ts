@@ -185,10 +185,10 @@ describe("valid manifests", () => {
 
   it("keeps an explicit permission and defaults the others", () => {
     const input = { type: "object", properties: {} };
-    const dir = moduleDir({ ...BASE, commands: { a: { description: "a", input }, b: { description: "b", input, permission: "sample.*" } } });
+    const dir = moduleDir({ ...BASE, commands: { a: { description: "a", input }, b: { description: "b", input, permission: "sample.admin" } } });
     const { manifest } = readManifest(dir, { allowSystem: false });
     expect(manifest.commands!.a!.permission).toBe("sample.a");
-    expect(manifest.commands!.b!.permission).toBe("sample.*");
+    expect(manifest.commands!.b!.permission).toBe("sample.admin");
   });
 
   it("accepts object capabilities with valid parameters, output schemas of any type and config defaults", () => {
@@ -205,7 +205,7 @@ describe("valid manifests", () => {
 
   it("reserves the host's own names", () => {
     expect([...RESERVED_IDS].sort()).toEqual(
-      ["audit", "commands", "config", "dev", "events", "help", "host", "log", "module", "sandbox", "serve", "services", "status", "storage", "version", "warden"],
+      ["audit", "commands", "config", "console", "dev", "events", "help", "home", "host", "log", "metrics", "module", "modules", "net", "sandbox", "secrets", "serve", "services", "status", "storage", "version", "warden"],
     );
   });
 

@@ -101,8 +101,7 @@ describe("events across the bridge", () => {
       seen = (await h.run("listener.seen")) as any[];
     }
     expect(seen).toEqual([{ event: "emitter.ping", payload: { n: 1 } }]);
-    await h.run("listener.greedy");
-    await new Promise((r) => setTimeout(r, 100));
+    await expect(h.run("listener.greedy")).resolves.toBe("capability_denied");
     const denials = (h.kernel.audit.tail(20) as any[]).filter((e) => e.action === "capability.denied").map((e) => `${e.actor} ${e.target}`);
     expect(denials).toEqual(expect.arrayContaining(["module:emitter events.emit", "module:listener events.subscribe"]));
   });

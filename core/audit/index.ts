@@ -4,6 +4,7 @@
 // audit_failed and its action must not happen.
 import { HostError } from "../errors.js";
 import { redact } from "../log/redact.js";
+import type { LogSink } from "../kernel.js";
 import type { AuditRow, Store } from "../store/store.js";
 import { canonicalJson } from "./canonical.js";
 import { eventHash, GENESIS } from "./hash.js";
@@ -32,13 +33,20 @@ export interface AuditInput {
   data?: Record<string, unknown>;
 }
 
+/** Actions the security log carries: the only writer of that log is the host, from here. */
+const SECURITY_ACTIONS = /^(security\.|token\.|secret\.|capability\.denied|module\.(approve|revoke|breaker)|audit\.)/;
+
 export class AuditLog {
   readonly #store: Store;
   readonly #headFile: string;
 
-  constructor(store: Store, headFile: string) {
+  readonly #securityLog: LogSink | undefined;
+
+  /** With a security log, every security-relevant event appended is also written there, by the host. */
+  constructor(store: Store, headFile: string, securityLog?: LogSink) {
     this.#store = store;
     this.#headFile = headFile;
+    this.#securityLog = securityLog;
   }
 
   append(e: AuditInput): AuditEvent {
@@ -52,7 +60,7 @@ export class AuditLog {
       if (e.action === MISMATCH_ACTION) throw new TypeError(`'${MISMATCH_ACTION}' is reserved for the host`);
       // Redacted and normalised before hashing: what is hashed is exactly what is stored.
       const dataJson = canonicalJson(redact(e.data ?? {}));
-      return this.#store.transaction(() => {
+      const event = this.#store.transaction(() => {
         let last = this.#store.audit.last();
         const current = readHeadFile(this.#headFile);
         before = current.raw;
@@ -70,6 +78,10 @@ export class AuditLog {
         writeHead(this.#headFile, row.seq, row.hash);
         return toEvent(row);
       });
+      if (this.#securityLog && SECURITY_ACTIONS.test(event.action)) {
+        this.#securityLog.warn({ audit_seq: event.seq, actor: event.actor, action: event.action, target: event.target }, `${event.action} by ${event.actor}`);
+      }
+      return event;
     } catch (err) {
       if (written !== undefined) this.#restoreHead(written, before);
       throw new HostError("audit_failed", `the audit event '${action}' could not be written, so the action was not performed: ${(err as Error)?.message ?? String(err)}`, { cause: err });

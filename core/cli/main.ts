@@ -12,6 +12,7 @@ import { addInputOptions, buildInput } from "./input-options.js";
 import { printError, printResult, type Io } from "./output.js";
 import { catalogueOf, registerServe } from "./serve.js";
 import { registerAuthorCommands } from "./author.js";
+import { fillInput } from "./fill-input.js";
 import { controlRequest, responseError } from "../control/client.js";
 
 const stdio: Io = {
@@ -72,6 +73,7 @@ function buildProgram(host: Host, globals: GlobalOptions, io: Io, result: { code
         const input = buildInput(info, mapping, positionals, self.opts());
         // Paths given to host commands are the caller's, relative to this shell, wherever the host runs.
         if (info.kind === "host" && typeof input.source === "string") input.source = resolve(input.source);
+        if (info.kind === "host") await fillInput(info.command, input, (c, i) => runCommand(host, c, i), io);
         const out = await runCommand(host, info.command, input);
         result.code = printResult(io, out, globals.json);
       });

@@ -1,6 +1,7 @@
 // `warden serve`: a long-running host. Activates every module, starts the surfaces (the REST API)
 // and the control socket, then waits for SIGINT/SIGTERM to drain requests, flush write-behind
 // state and stop sandbox processes.
+import { resolve, sep } from "node:path";
 import type { Command } from "commander";
 import { startControlServer, stopControlServer } from "../control/server.js";
 import { toHostError } from "../errors.js";
@@ -26,7 +27,11 @@ export function registerServe(program: Command, host: Host, io: Io): void {
     .action(async (opts: { enableApi?: boolean }) => {
       if (opts.enableApi) {
         host.kernel.config.override("api.enabled", true);
+        // The first-run token covers exactly the user modules of this command line's --modules.
+        const folders = ((program.opts() as { modules?: string[] }).modules ?? []).map((d) => resolve(d) + sep);
+        const ids = host.loader.list().filter((m) => m.kind === "user" && folders.some((f) => resolve(m.path).startsWith(f))).map((m) => m.id);
         host.kernel.config.override("api.newcomer", true);
+        host.kernel.config.override("api.newcomer_modules", ids);
       }
       // System modules now; user modules on their first call (lazy), so start-up does not grow
       // with the number of installed modules and idle ones cost nothing.

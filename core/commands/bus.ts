@@ -6,7 +6,8 @@ import type { CallInfo, Caller, CommandInfo } from "../../sdk/context.js";
 import type { CommandManifest } from "../../sdk/manifest.js";
 import { HostError } from "../errors.js";
 import { compileCommandSchema } from "../manifest/index.js";
-import { checkPermission } from "./permissions.js";
+import { actorOf } from "./actor.js";
+import { authorize, type PolicyFacts } from "./policy.js";
 
 export type BoundHandler = (input: unknown, call: CallInfo) => Promise<unknown>;
 
@@ -34,10 +35,23 @@ export interface BusHooks {
 
 export class CommandBus {
   readonly #commands = new Map<string, Declared>();
-  #hooks: BusHooks = { ensureActive: async () => {} };
+  readonly #hooks: BusHooks;
+  readonly #policy: PolicyFacts;
+  /**
+   * The CallInfo objects this bus handed to handlers, with the actor each stands for: an
+   * in-process module that passes one back (ctx.audit.record) is attributed to that caller, and
+   * nothing else it could pass is recognised.
+   */
+  readonly #receipts = new WeakMap<object, string>();
 
-  setHooks(hooks: BusHooks): void {
+  constructor(policy: PolicyFacts, hooks: BusHooks) {
+    this.#policy = policy;
     this.#hooks = hooks;
+  }
+
+  /** The actor of a call this bus issued the CallInfo for, or undefined for anything else. */
+  actorOf(call: unknown): string | undefined {
+    return typeof call === "object" && call !== null ? this.#receipts.get(call) : undefined;
   }
 
   declare(moduleId: string, name: string, m: CommandManifest, options: { checkOutput: boolean; kind: CommandInfo["kind"] }): void {
@@ -87,7 +101,7 @@ export class CommandBus {
     const d = typeof call.command === "string" ? this.#commands.get(call.command) : undefined;
     if (!d) throw commandNotFound(String(call.command), this.#commands);
     const { info } = d;
-    checkPermission(call.caller, info.permission, info.command);
+    authorize(call.caller, info, this.#policy);
     const started = performance.now();
     try {
       const input = call.input === undefined || call.input === null ? {} : call.input;
@@ -97,7 +111,9 @@ export class CommandBus {
       if (!d.handler) {
         throw new HostError("module_unavailable", `module '${info.module}' is active but has no handler for ${info.command}; it must call ctx.commands.register("${info.name}", ...) in activate()`);
       }
-      const output = await d.handler(input, { command: info.command, caller: copyCaller(call.caller) });
+      const callInfo: CallInfo = Object.freeze({ command: info.command, caller: copyCaller(call.caller) });
+      this.#receipts.set(callInfo, actorOf(call.caller));
+      const output = await d.handler(input, callInfo);
       if (d.checkOutput && info.output) {
         d.validateOutput ??= compileCommandSchema(info.output);
         if (!d.validateOutput(output)) {

@@ -4,7 +4,10 @@
 import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
 import { extname, join, resolve } from "node:path";
 import semver from "semver";
-import { isElevated } from "../capabilities/catalogue.js";
+import { compareGrants, describeGrant, elevations, toGrants } from "../hostapi/grants.js";
+import { scopeFacts } from "../loader/grant-policy.js";
+import type { ApprovalTarget } from "../kernel.js";
+import { checkApprovalTarget } from "../loader/module-loader.js";
 import { HostError } from "../errors.js";
 import type { Kernel } from "../kernel.js";
 import type { ModuleLoader } from "../loader/module-loader.js";
@@ -55,7 +58,8 @@ export class Installer {
       throw new HostError("module_duplicate", `module id '${id}' is already provided by ${existing.dir}; it cannot be installed over`);
     }
     const record = this.loader.record(id);
-    const capabilities = names(incoming).map((name) => ({ name, elevated: isElevated(name) }));
+    const needsApproval = new Set(elevations(toGrants(incoming.manifest.capabilities), scopeFacts(incoming.manifest, (x) => this.loader.entry(x)?.kind)).map((e) => e.capability));
+    const capabilities = toGrants(incoming.manifest.capabilities).map((g) => ({ name: describeGrant(g), elevated: needsApproval.has(g.name) }));
     const files = hashFolder(dir);
 
     if (!existing?.loaded) {
@@ -83,12 +87,13 @@ export class Installer {
     if (cmp < 0 && !o.allowDowngrade) {
       throw new HostError("usage", `${id} ${incoming.manifest.version} is older than the installed ${old.manifest.version}; pass --allow-downgrade to go back`);
     }
-    const added = names(incoming).filter((c) => !names(old).includes(c));
-    const removed = names(old).filter((c) => !names(incoming).includes(c));
+    // Typed scopes are compared, not names: a wider net.fetch host list or a broader pattern is an
+    // added capability like any other.
+    const { added, removed } = compareGrants(toGrants(old.manifest.capabilities), toGrants(incoming.manifest.capabilities));
     const bump = cmp > 0 ? semver.diff(old.manifest.version, incoming.manifest.version) : null;
     if (added.length > 0 && (bump === "patch" || bump === "prepatch" || bump === "prerelease")) {
-      throw new HostError("manifest_invalid", `${id} ${incoming.manifest.version} adds capabilities (${added.join(", ")}) in a patch release; capabilities may only grow with a minor or major version`, {
-        details: { file: incoming.file, problems: [{ path: "/capabilities", message: `adds ${added.join(", ")} in a patch release` }] },
+      throw new HostError("manifest_invalid", `${id} ${incoming.manifest.version} adds or widens capabilities (${added.join("; ")}) in a patch release; capabilities may only grow with a minor or major version`, {
+        details: { file: incoming.file, problems: [{ path: "/capabilities", message: `adds ${added.join("; ")} in a patch release` }] },
       });
     }
     const action: InstallReport["action"] = cmp > 0 ? "upgraded" : cmp < 0 ? "downgraded" : "reinstalled";
@@ -103,7 +108,7 @@ export class Installer {
       });
       return {
         id, version: incoming.manifest.version, action: "staged", state: existing.state, capabilities, added, removed, previous: old.manifest.version,
-        note: `${old.manifest.version} keeps serving; \`warden module approve ${id}\` switches to ${incoming.manifest.version} and grants ${added.join(", ")}`,
+        note: `${old.manifest.version} keeps serving; \`warden module approve ${id}\` switches to ${incoming.manifest.version} and grants ${added.join("; ")}`,
       };
     }
     await this.#swapIn(id, dir, incoming, files, record, actor, action);
@@ -112,17 +117,18 @@ export class Installer {
   }
 
   /** Approve: a staged upgrade is swapped in; otherwise the module's manifest is approved as it is. */
-  async approve(id: string, actor: string): Promise<unknown> {
+  async approve(id: string, target: ApprovalTarget, actor: string): Promise<unknown> {
     const record = this.loader.record(id);
     if (record.staged) {
       const staged = record.staged;
+      checkApprovalTarget(id, { version: staged.version, hash: staged.hash }, target);
       const incoming = readManifest(staged.dir, { allowSystem: false });
       if (incoming.hash !== staged.hash) throw new HostError("integrity_failed", `the staged upgrade of ${id} changed on disk; install it again`);
       await this.#swapIn(id, staged.dir, incoming, staged.files, { ...record, staged: null }, actor, "upgraded", true);
       rmSync(staged.dir, { recursive: true, force: true });
-      return this.loader.approve(id, actor);
+      return this.loader.approve(id, target, actor);
     }
-    return this.loader.approve(id, actor);
+    return this.loader.approve(id, target, actor);
   }
 
   async #swapIn(id: string, from: string, incoming: LoadedManifest, files: Record<string, string>, record: ModuleRecord, actor: string, action: string, approving = false): Promise<void> {
@@ -138,7 +144,8 @@ export class Installer {
       throw e;
     }
     rmSync(trash, { recursive: true, force: true });
-    // Capabilities did not grow (or the operator approved): an approval carries over to the new manifest.
+    // Only here when capabilities did not grow or widen (or the operator approved this very
+    // manifest), so an approval carries over to the new manifest.
     const carry = record.approvedHash !== null || approving;
     this.kernel.store.transaction(() => {
       this.kernel.store.modules.put({

@@ -1,5 +1,5 @@
 // One discovered module folder and what the host knows about it now.
-import type { Grant } from "../capabilities/grants.js";
+import type { GrantSet } from "../hostapi/grants.js";
 import type { HostError } from "../errors.js";
 import type { LoadedManifest } from "../manifest/index.js";
 import type { ActiveModule } from "../runtime.js";
@@ -14,7 +14,7 @@ export interface ModuleEntry {
   state: ModuleState;
   error?: HostError;
   /** Effective grants (system set, or declared and approved, minus runtime revocations). */
-  grants: Grant[];
+  grants: GrantSet;
   active?: ActiveModule;
   activating?: Promise<void>;
   /** Unsubscribe functions of event subscriptions made while active. */

@@ -1,10 +1,12 @@
 // The ModuleLoader: discovers module folders, validates manifests, resolves dependencies, decides
 // grants (approval pinned to the manifest hash) and activates modules on demand, dependencies first.
 // One module failing marks it and its dependents failed; it never stops the others or the host.
-import { SYSTEM_CAPABILITIES, isElevated } from "../capabilities/catalogue.js";
-import { createHostPort } from "../capabilities/host-port.js";
-import { toGrants, type Grant } from "../capabilities/grants.js";
 import { HostError } from "../errors.js";
+import { describeGrant, elevations, GrantSet, toGrants } from "../hostapi/grants.js";
+import { createHostPort } from "../hostapi/port.js";
+import { contextShape } from "../hostapi/table.js";
+import type { ApprovalTarget } from "../kernel.js";
+import { decideGrants, scopeFacts } from "./grant-policy.js";
 import type { Kernel } from "../kernel.js";
 import { readManifest, type LoadedManifest } from "../manifest/index.js";
 import { HOST_VERSION } from "../paths.js";
@@ -33,7 +35,6 @@ export class ModuleLoader {
   /** Refused folders (duplicate ids) still listed, keyed by path. */
   readonly #shadows: ModuleEntry[] = [];
   #order: string[] = [];
-  #subscriptionSeq = 0;
 
   constructor(options: LoaderOptions) {
     this.#o = options;
@@ -87,10 +88,10 @@ export class ModuleLoader {
     let entry: ModuleEntry;
     try {
       const loaded = this.#readManifestIndexed(c, index, fresh);
-      entry = { id: loaded.manifest.id, dir: c.dir, kind: loaded.manifest.kind ?? kind, loaded, state: "installed", grants: [], subscriptions: [] };
+      entry = { id: loaded.manifest.id, dir: c.dir, kind: loaded.manifest.kind ?? kind, loaded, state: "installed", grants: GrantSet.empty(loaded.manifest.id), subscriptions: [] };
     } catch (e) {
       const error = e instanceof HostError ? e : new HostError("manifest_invalid", `${c.dir}: ${(e as Error).message}`);
-      entry = { id: c.folder, dir: c.dir, kind, state: "failed", error, grants: [], subscriptions: [] };
+      entry = { id: c.folder, dir: c.dir, kind, state: "failed", error, grants: GrantSet.empty(c.folder), subscriptions: [] };
     }
     const existing = this.#entries.get(entry.id);
     if (existing) {
@@ -101,6 +102,14 @@ export class ModuleLoader {
       });
       this.#shadows.push(entry);
       return;
+    }
+    if (entry.loaded && entry.kind === "system") {
+      try {
+        this.kernel.providers.declare(entry.id, entry.loaded.manifest.provides);
+      } catch (e) {
+        entry.state = "failed";
+        entry.error = e as HostError;
+      }
     }
     this.#entries.set(entry.id, entry);
     if (entry.loaded) {
@@ -136,6 +145,7 @@ export class ModuleLoader {
   async forget(id: string): Promise<void> {
     await this.deactivate(id);
     this.kernel.bus.undeclareModule(id);
+    this.kernel.providers.forget(id);
     this.#entries.delete(id);
     this.#order = this.#order.filter((x) => x !== id);
   }
@@ -163,7 +173,7 @@ export class ModuleLoader {
       this.kernel.store.modules.put({ ...record, revoked });
       this.kernel.audit.append({ actor, action: "module.revoke", target: id, data: { capability } });
     });
-    e.grants = e.grants.filter((g) => g.name !== capability);
+    e.grants = e.grants.without(new Set([capability]));
     return { ...summarize(e), revoked };
   }
 
@@ -184,25 +194,16 @@ export class ModuleLoader {
   /** Decide state and grants from the operator's record: disabled, approval pinned to the hash, revocations. */
   #decideGrants(e: ModuleEntry): void {
     const record = this.#records ? this.#records.get(e.id) : this.kernel.store.modules.get(e.id);
-    const revoked = new Set(record?.revoked ?? []);
-    if (record?.disabled) {
-      e.state = "disabled";
-      return;
-    }
-    const declared = toGrants(e.loaded!.manifest.capabilities);
-    if (e.kind === "system") {
-      e.grants = toGrants(SYSTEM_CAPABILITIES as any).filter((g) => !revoked.has(g.name));
-      return;
-    }
-    const elevated = declared.filter((g) => isElevated(g.name)).map((g) => g.name);
-    if (elevated.length > 0 && record?.approvedHash !== e.loaded!.hash) {
-      e.state = "pending_approval";
-      e.error = new HostError("approval_required", `module '${e.id}' requests elevated capabilities (${elevated.join(", ")}); an operator must run \`warden module approve ${e.id}\``, {
-        details: { module: e.id, elevated },
-      });
-      return;
-    }
-    e.grants = declared.filter((g) => !revoked.has(g.name));
+    const d = decideGrants({ manifest: e.loaded!.manifest, hash: e.loaded!.hash, kind: e.kind, record, kindOf: (id) => this.#entries.get(id)?.kind });
+    e.state = d.state;
+    e.grants = d.grants;
+    if (d.error) e.error = d.error;
+  }
+
+  /** The grants of a module that runs now (active or activating): what the policy point checks a module caller against. */
+  activeGrants(id: string): GrantSet | undefined {
+    const e = this.#entries.get(id);
+    return e && (e.state === "active" || e.activating) ? e.grants : undefined;
   }
 
   entry(id: string): ModuleEntry | undefined {
@@ -278,11 +279,8 @@ export class ModuleLoader {
           if (!e.active) return Promise.reject(unavailable(e));
           return e.active.invoke(name, input, call);
         }),
-      subscribe: (pattern) => {
-        const subId = `s${++this.#subscriptionSeq}`;
-        e.subscriptions.push(this.kernel.events.subscribe(pattern, (payload, event) => e.active?.deliverEvent?.(subId, event, payload)));
-        return subId;
-      },
+      track: (unsubscribe) => e.subscriptions.push(unsubscribe),
+      deliver: (id, event, payload) => e.active?.deliverEvent?.(id, event, payload),
     });
     try {
       e.active = await runtime.activate(this.#spec(e), port);
@@ -312,7 +310,8 @@ export class ModuleLoader {
       dir: e.dir,
       entryFile: e.loaded!.entryFile,
       manifest: structuredClone(m),
-      grants: structuredClone(e.grants),
+      granted: e.grants.names(),
+      api: contextShape(this.kernel.providers.namespaces(), this.kernel.bus.list()),
       limits: {
         memoryMb: cap(m.limits?.memoryMb, "sandbox.defaultMemoryMb", "sandbox.maxMemoryMb"),
         timeoutMs: cap(m.limits?.timeoutMs, "sandbox.defaultTimeoutMs", "sandbox.maxTimeoutMs"),
@@ -388,13 +387,21 @@ export class ModuleLoader {
     };
   }
 
-  async approve(id: string, actor: string): Promise<ModuleSummary> {
+  /** What an approval of this module would cover now: the manifest as loaded, pinned by its hash. */
+  pendingApproval(id: string): { version: string; hash: string } {
     const e = this.#require(id);
     if (!e.loaded) throw unavailable(e);
+    return { version: e.loaded.manifest.version, hash: e.loaded.hash };
+  }
+
+  async approve(id: string, target: ApprovalTarget, actor: string): Promise<ModuleSummary> {
+    const e = this.#require(id);
+    if (!e.loaded) throw unavailable(e);
+    checkApprovalTarget(id, this.pendingApproval(id), target);
     const grants = e.loaded.manifest.capabilities ?? [];
     this.kernel.store.transaction(() => {
       this.kernel.store.modules.put({ ...this.record(id), grants, approvedHash: e.loaded!.hash });
-      this.kernel.audit.append({ actor, action: "module.approve", target: id, data: { hash: e.loaded!.hash, capabilities: grants.map((g) => (typeof g === "string" ? g : g.name)) } });
+      this.kernel.audit.append({ actor, action: "module.approve", target: id, data: { version: e.loaded!.manifest.version, hash: e.loaded!.hash, capabilities: toGrants(grants).map(describeGrant) } });
     });
     if (e.state === "pending_approval") {
       e.state = "installed";
@@ -439,12 +446,13 @@ export class ModuleLoader {
       ...summarize(e),
       manifest: e.loaded?.manifest ?? null,
       manifestHash: e.loaded?.hash ?? null,
-      grants: e.grants.map((g: Grant) => (Object.keys(g.params).length ? { name: g.name, ...g.params } : g.name)),
-      elevated: (e.loaded?.manifest.capabilities ?? []).map((c) => (typeof c === "string" ? c : c.name)).filter(isElevated),
+      grants: e.grants.requests(),
+      elevated: e.loaded ? elevations(toGrants(e.loaded.manifest.capabilities), scopeFacts(e.loaded.manifest, (x) => this.#entries.get(x)?.kind)) : [],
+      pending_approval: e.state === "pending_approval" && e.loaded ? { version: e.loaded.manifest.version, hash: e.loaded.hash } : null,
       approvedHash: record?.approvedHash ?? null,
       revoked: record?.revoked ?? [],
       files_verified: record?.files && record.installedPath && resolve(record.installedPath) === resolve(e.dir) ? changedFiles(e.dir, record.files).length === 0 : null,
-      staged_upgrade: record?.staged ? { version: record.staged.version, added: record.staged.added, removed: record.staged.removed } : null,
+      staged_upgrade: record?.staged ? { version: record.staged.version, hash: record.staged.hash, added: record.staged.added, removed: record.staged.removed } : null,
       commands: this.kernel.bus.list().filter((c) => c.module === id).map((c) => c.command),
     };
   }
@@ -453,6 +461,15 @@ export class ModuleLoader {
     const e = this.#entries.get(id);
     if (!e) throw new HostError("module_not_found", `no module '${id}' is installed; run \`warden module list\``, { details: { id } });
     return e;
+  }
+}
+
+/** Refuses an approval of something other than what is pending now (an install raced the operator). */
+export function checkApprovalTarget(id: string, pending: { version: string; hash: string }, target: ApprovalTarget): void {
+  if (target.hash !== pending.hash || (target.version !== undefined && target.version !== pending.version)) {
+    throw new HostError("approval_stale", `the approval names ${id} ${target.version ?? ""} (manifest ${target.hash.slice(0, 12)}...), but what awaits approval now is ${pending.version} (manifest ${pending.hash.slice(0, 12)}...); run \`warden module inspect ${id}\` and approve what it shows`, {
+      details: { module: id, pending, given: target },
+    });
   }
 }
 

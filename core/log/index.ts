@@ -3,6 +3,7 @@
 // <home>/logs/security.log: tag them with `security: true` in the call's object, or log through
 // `securityLogger(log)`, a child that carries the tag.
 import { join } from "node:path";
+import type { LogSink } from "../kernel.js";
 import pino, { type Logger } from "pino";
 import { redact } from "./redact.js";
 import { isTerminal, openDestination, openPrivateFile, prettyLine, ScrubbingSink, SecurityFilter, type Destination } from "./streams.js";
@@ -59,9 +60,20 @@ export function createLogger(o: LoggerOptions = {}): Logger {
   return logger;
 }
 
-/** A child whose every line is tagged for the security log. */
-export function securityLogger(log: Logger): Logger {
-  return log.child({ security: true });
+/** A logger whose every line is tagged for the security log (a pino child where it can be). */
+export function securityLogger(log: LogSink): LogSink {
+  if (isPino(log)) return log.child({ security: true });
+  const tag = (obj: object) => ({ ...obj, security: true });
+  return {
+    debug: (o, m) => log.debug(tag(o), m),
+    info: (o, m) => log.info(tag(o), m),
+    warn: (o, m) => log.warn(tag(o), m),
+    error: (o, m) => log.error(tag(o), m),
+  };
+}
+
+function isPino(log: LogSink): log is Logger {
+  return typeof (log as Partial<Logger>).child === "function";
 }
 
 export function silentLogger(): Logger {

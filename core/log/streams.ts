@@ -55,11 +55,22 @@ export class ScrubbingSink implements LineSink {
   }
 }
 
-/** Passes on only lines tagged `"security":true` (by the call's object or a child's bindings). */
+/**
+ * Passes on only lines whose top-level `security` field is true (set by the host's own
+ * securityLogger child). The line is parsed, not searched: a module's log data sits under `data`
+ * and its message is a string, so neither can tag a line.
+ */
 export class SecurityFilter implements LineSink {
   constructor(private readonly target: LineSink) {}
   write(line: string): void {
-    if (line.includes('"security":true')) this.target.write(scrubString(line));
+    if (!line.includes('"security":true')) return;
+    let entry: unknown;
+    try {
+      entry = JSON.parse(line);
+    } catch {
+      return;
+    }
+    if (typeof entry === "object" && entry !== null && (entry as { security?: unknown }).security === true) this.target.write(scrubString(line));
   }
 }
 

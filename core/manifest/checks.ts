@@ -6,12 +6,12 @@ import { extname, isAbsolute, normalize, relative, resolve, sep } from "node:pat
 import type { ValidateFunction } from "ajv";
 import semver from "semver";
 import type { CapabilityRequest, Manifest } from "../../sdk/manifest.js";
-import { CAPABILITIES } from "../capabilities/catalogue.js";
+import { CAPABILITIES } from "../hostapi/catalogue.js";
 import { compileCommandSchema, newAjv } from "./ajv.js";
 import { describeAjvError, pointer, type ManifestProblem } from "./problems.js";
 
 export const RESERVED_IDS: ReadonlySet<string> = new Set([
-  "module", "config", "audit", "host", "sandbox", "storage", "warden", "status", "serve", "dev", "help", "version", "events", "log", "commands", "services",
+  "module", "config", "audit", "host", "sandbox", "storage", "warden", "status", "serve", "dev", "help", "version", "events", "log", "commands", "services", "secrets", "net", "home", "modules", "console", "metrics",
 ]);
 
 const ENTRY_EXTENSIONS = new Set([".ts", ".js", ".mjs", ".mts"]);
@@ -136,12 +136,28 @@ export function checkCommands(m: Manifest, skip: ReadonlySet<string>, out: Probl
         out.push({ path: `${p}/${part}`, message: `is not a valid JSON Schema: ${(e as Error).message}` });
       }
     }
+    // A command's permission is named under its own module: a manifest cannot borrow another
+    // module's permission (or a wildcard) and so widen what a scope like `notes.*` reaches.
+    if (cmd.permission !== undefined && !cmd.permission.startsWith(`${m.id}.`)) {
+      out.push({ path: `${p}/permission`, message: `'${cmd.permission}' must be '${m.id}.${name}' or another name under '${m.id}.'` });
+    }
     const props = cmd.input?.properties;
     (cmd.args ?? []).forEach((arg, i) => {
       if (!props || typeof props !== "object" || !Object.prototype.hasOwnProperty.call(props, arg)) {
         out.push({ path: `${p}/args/${i}`, message: `'${arg}' is not a property of the command's input schema` });
       }
     });
+  }
+}
+
+/** `provides` is for system modules, names catalogued capabilities, and one context namespace each. */
+export function checkProvides(m: Manifest, out: Problems): void {
+  if (m.provides === undefined) return;
+  if (m.kind !== "system") out.push({ path: "/provides", message: "only system modules may provide capabilities" });
+  for (const [capability, p] of Object.entries(m.provides)) {
+    const at = pointer("provides", capability);
+    if (!CAPABILITIES.has(capability)) out.push({ path: at, message: `unknown capability "${capability}"` });
+    if (p.namespace !== undefined && RESERVED_IDS.has(p.namespace)) out.push({ path: `${at}/namespace`, message: `'${p.namespace}' is a host namespace` });
   }
 }
 

@@ -51,7 +51,7 @@ const PATTERN_WORDS: Record<string, string> = {
   "#/properties/dependencies/propertyNames/pattern": ID_RULE,
   "#/properties/commands/propertyNames/pattern": "must be 1-40 characters: a lowercase letter, then letters, digits or '-'",
   "#/properties/commands/additionalProperties/properties/permission/pattern":
-    "must start with a lowercase letter, digit or '*' and go on with letters, digits, '_', '.', '*' or '-' (e.g. hello.greet)",
+    "must start with a lowercase letter or digit and go on with letters, digits, '_', '.' or '-' (e.g. hello.greet); no wildcards",
 };
 
 function explain(e: ErrorObject): string {

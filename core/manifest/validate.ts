@@ -12,6 +12,7 @@ import {
   checkHostRange,
   checkId,
   checkKind,
+  checkProvides,
   checkVersion,
 } from "./checks.js";
 import { manifestError, type ManifestProblem } from "./problems.js";
@@ -58,6 +59,7 @@ export function validateManifest(raw: unknown, file: string, dir: string, opts: 
   if (ok("capabilities")) checkCapabilities(manifest, skip("capabilities"), problems);
   if (ok("commands")) checkCommands(manifest, skip("commands"), problems);
   if (ok("config")) checkConfig(manifest, problems);
+  if (ok("provides") && ok("kind")) checkProvides(manifest, problems);
 
   if (problems.length) throw manifestError(file, problems);
   if (!entryFile) throw manifestError(file, [{ path: "/entry", message: "could not be resolved" }]); // unreachable: checkEntry reports why

@@ -11,9 +11,11 @@
 // - Intrinsics are captured before module code runs, so a module patching JSON, Promise or Reflect
 //   changes nothing about how the prelude encodes, decodes or reports.
 // - Strict mode: stack-trace CallSites and `fn.caller` reveal no prelude function or receiver.
-// - A method whose capability is not granted throws capability_denied synchronously (as the
-//   in-process context does) and reports the attempt so the host audits it; the host checks every
-//   call that does cross, which is the check that counts.
+// - The context is generated from the host-API table's shape (setup.api), as the in-process one
+//   is: a method whose capability is not granted returns a rejected promise (capability_denied)
+//   and reports the attempt so the host audits it, exactly as in-process; the host checks every
+//   call that does cross, which is the check that counts. commands.register throws at once (as
+//   in-process); log calls never throw.
 // - Values cross as JSON text; functions, symbols, BigInt, cycles and oversized values are refused
 //   with a message that says so.
 //
@@ -22,7 +24,8 @@
 export const PRELUDE = String.raw`(function (bridge, setupText) {
   "use strict";
   var stringify = JSON.stringify, parse = JSON.parse;
-  var ErrorCtor = Error, TypeErrorCtor = TypeError, StringCtor = String, PromiseCtor = Promise, ProxyCtor = Proxy;
+  var ErrorCtor = Error, TypeErrorCtor = TypeError, StringCtor = String, PromiseCtor = Promise;
+  var reject = Promise.reject;
   var then = Promise.prototype.then, apply = Reflect.apply, slice = Array.prototype.slice;
   var freeze = Object.freeze, create = Object.create, defineProperty = Object.defineProperty, keys = Object.keys;
   var strSlice = String.prototype.slice;
@@ -31,6 +34,7 @@ export const PRELUDE = String.raw`(function (bridge, setupText) {
   var MAX = setup.maxMessageBytes;
   var moduleId = setup.id;
   var granted = dict(setup.granted);
+  var bound = setup.bound;
   var declared = dict(setup.commands);
   var handlers = create(null);
   var subscriptions = create(null);
@@ -127,14 +131,17 @@ export const PRELUDE = String.raw`(function (bridge, setupText) {
     ]);
   }
 
-  // A capability call: checked here for a clear synchronous error, checked again by the host.
+  function rejected(err) { return apply(reject, PromiseCtor, [err]); }
+
+  // A capability call: refused here without a round trip when not granted (the host still audits
+  // it), checked again by the host when it crosses.
   function capabilityCall(method, capability, args) {
-    if (!granted[capability]) throw deny(method, capability);
+    if (!granted[capability]) return rejected(deny(method, capability));
     var text;
     try {
       text = encode(args, method + " arguments");
     } catch (e) {
-      return PromiseCtor.reject(e);
+      return rejected(e);
     }
     var rq = ++seq;
     return new PromiseCtor(function (resolve, reject) {
@@ -154,18 +161,9 @@ export const PRELUDE = String.raw`(function (bridge, setupText) {
     return freeze(out);
   }
 
-  function serviceNamespace(ns, capability) {
-    return new ProxyCtor(freeze({}), {
-      get: function (_target, prop) {
-        if (typeof prop !== "string" || prop === "then") return undefined;
-        return method(ns + "." + prop, capability);
-      },
-    });
-  }
-
   function logger(level) {
     return function (message, data) {
-      if (!granted["log.write"]) throw deny("log." + level, "log.write");
+      if (!granted[bound["log." + level]]) { deny("log." + level, bound["log." + level]); return; }
       var text = "";
       try { text = encode(data, "log data"); } catch (e) { text = ""; }
       if (text.length > 16384) text = "";
@@ -173,55 +171,55 @@ export const PRELUDE = String.raw`(function (bridge, setupText) {
     };
   }
 
-  var ctx = {
-    module: freeze({ id: setup.module.id, version: setup.module.version, kind: setup.module.kind }),
-    commands: freeze({
-      register: function (name, handler) {
-        if (!granted["commands.register"]) throw deny("commands.register", "commands.register");
-        var n = typeof name === "string" ? name : StringCtor(name);
-        if (typeof handler !== "function") throw hostError("input_invalid", "commands.register('" + cut(n, 100) + "'): the handler must be a function");
-        // The host decides; a name it refuses fails the activation even if this throw is caught.
-        bridge("register", n);
-        if (!declared[n]) {
-          throw hostError("manifest_invalid", "module '" + moduleId + "' tried to register command '" + cut(n, 100) +
-            "', which its module.json does not declare; declare it under \"commands\"");
-        }
-        handlers[n] = handler;
-      },
-      invoke: function (command, input) { return capabilityCall("commands.invoke", "commands.invoke", [command, input === undefined ? {} : input]); },
-      dispatch: method("commands.dispatch", "commands.dispatch"),
-      catalogue: method("commands.catalogue", "commands.dispatch"),
-    }),
-    events: freeze({
-      on: function (pattern, handler) {
-        if (!granted["events.subscribe"]) throw deny("events.on", "events.subscribe");
-        if (typeof handler !== "function") throw hostError("input_invalid", "events.on: the handler must be a function");
-        var state = { id: null, cancelled: false };
-        apply(then, capabilityCall("events.on", "events.subscribe", [pattern]), [
-          function (sub) {
-            if (state.cancelled || typeof sub !== "string") return;
-            state.id = sub;
-            subscriptions[sub] = handler;
-          },
-          function () {},
-        ]);
-        return function unsubscribe() {
-          state.cancelled = true;
-          if (state.id !== null) delete subscriptions[state.id];
-        };
-      },
-      emit: function (event, payload) { return capabilityCall("events.emit", "events.emit", [event, payload === undefined ? null : payload]); },
-    }),
-    log: freeze({ debug: logger("debug"), info: logger("info"), warn: logger("warn"), error: logger("error") }),
-    services: freeze({
-      provide: function () { throw hostError("capability_denied", "only system modules may provide services"); },
-      use: function () { throw hostError("capability_denied", "only system modules may use services"); },
-    }),
+  function methods(ns) {
+    var out = {};
+    var shape = setup.api[ns];
+    if (shape === undefined) return out;
+    var names = keys(shape);
+    for (var i = 0; i < names.length; i++) out[names[i]] = method(ns + "." + names[i], shape[names[i]]);
+    return out;
+  }
+
+  var ctx = {};
+  var spaces = keys(setup.api);
+  for (var i = 0; i < spaces.length; i++) ctx[spaces[i]] = freeze(methods(spaces[i]));
+
+  var commands = methods("commands");
+  commands.register = function (name, handler) {
+    if (!granted[bound["commands.register"]]) throw deny("commands.register", bound["commands.register"]);
+    var n = typeof name === "string" ? name : StringCtor(name);
+    if (typeof handler !== "function") throw hostError("input_invalid", "commands.register('" + cut(n, 100) + "'): the handler must be a function");
+    // The host decides; a name it refuses fails the activation even if this throw is caught.
+    bridge("register", n);
+    if (!declared[n]) {
+      throw hostError("command_not_declared", "module '" + moduleId + "' tried to register command '" + cut(n, 100) +
+        "', which its module.json does not declare; declare it under \"commands\"");
+    }
+    handlers[n] = handler;
   };
-  var fixed = keys(setup.api);
-  for (var i = 0; i < fixed.length; i++) ctx[fixed[i]] = namespace(fixed[i], setup.api[fixed[i]]);
-  var services = keys(setup.services);
-  for (var j = 0; j < services.length; j++) ctx[services[j]] = serviceNamespace(services[j], setup.services[services[j]]);
+  ctx.commands = freeze(commands);
+
+  var events = methods("events");
+  events.on = function (pattern, handler) {
+    if (typeof handler !== "function") return rejected(hostError("input_invalid", "events.on: the handler must be a function"));
+    var state = { cancelled: false };
+    return apply(then, capabilityCall("events.on", bound["events.on"], [pattern]), [function (sub) {
+      if (typeof sub === "string") subscriptions[sub] = handler;
+      return function unsubscribe() {
+        if (state.cancelled) return;
+        state.cancelled = true;
+        if (typeof sub === "string") delete subscriptions[sub];
+      };
+    }]);
+  };
+  ctx.events = freeze(events);
+
+  ctx.log = freeze({ debug: logger("debug"), info: logger("info"), warn: logger("warn"), error: logger("error") });
+  ctx.module = freeze({ id: setup.module.id, version: setup.module.version, kind: setup.module.kind });
+  ctx.services = freeze({
+    provide: function () { throw hostError("capability_denied", "only system modules may provide services"); },
+    use: function () { throw hostError("capability_denied", "only system modules may use services"); },
+  });
   freeze(ctx);
 
   return freeze({

@@ -12,10 +12,10 @@ export interface Setup {
   granted: string[];
   /** Command names the manifest declares. */
   commands: string[];
-  /** Context namespace -> method -> capability (catalogue.contextApiTable()). */
+  /** Context namespace -> method -> capability: the host-API table and the providers' namespaces (hostapi/table.ts). */
   api: Record<string, Record<string, string>>;
-  /** Namespaces whose operations the providing service defines (security, auth) -> capability. */
-  services: Record<string, string>;
+  /** The capability of each method bound around a handler or fire-and-forget (hostapi BOUND_METHODS). */
+  bound: Record<string, string>;
   module: { id: string; version: string; kind: "user" };
   maxMessageBytes: number;
 }

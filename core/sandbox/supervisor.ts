@@ -12,7 +12,7 @@
 // `module enable`).
 import type { CallInfo } from "../../sdk/context.js";
 import { bundleModule, type BundleResult } from "../bundle.js";
-import { contextApiTable, SERVICE_API } from "../capabilities/catalogue.js";
+import { BOUND_METHODS } from "../hostapi/table.js";
 import { HostError, toHostError } from "../errors.js";
 import { CACHE_DIR } from "../paths.js";
 import type { ActivationSpec, ActiveModule, HostPort, ModuleRuntime } from "../runtime.js";
@@ -78,7 +78,6 @@ interface PoolEntry {
   restarts: number;
 }
 
-const FIXED_API = contextApiTable();
 const ISSUED_KEPT = 256;
 const FAILURE_CODES = new Set(["timeout", "memory_limit", "module_crashed"]);
 
@@ -258,10 +257,10 @@ export class SandboxSupervisor implements ModuleRuntime {
     slot.registered.clear();
     const setup: Setup = {
       id: spec.id,
-      granted: spec.grants.map((g) => g.name),
+      granted: spec.granted,
       commands: Object.keys(spec.manifest.commands ?? {}),
-      api: FIXED_API,
-      services: { ...SERVICE_API },
+      api: spec.api,
+      bound: { ...BOUND_METHODS },
       module: { id: spec.id, version: spec.version, kind: "user" },
       maxMessageBytes: MAX_MESSAGE_BYTES,
     };

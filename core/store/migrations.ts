@@ -62,4 +62,14 @@ export const MIGRATIONS: readonly string[] = [
     loaded TEXT NOT NULL
   ) WITHOUT ROWID;
   `,
+  // 5: operator-set module secrets, encrypted (AES-256-GCM) with a key kept outside this file
+  `
+  CREATE TABLE secrets (
+    module     TEXT NOT NULL,
+    name       TEXT NOT NULL,
+    sealed     TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (module, name)
+  ) WITHOUT ROWID;
+  `,
 ];

@@ -5,7 +5,7 @@ import { chmodSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { HostError } from "../errors.js";
 import { MIGRATIONS } from "./migrations.js";
-import type { AuditRepo, AuditRow, ConfigRepo, ManifestIndexRepo, ModuleRecord, ModuleRepo, StorageRepo, Store } from "./store.js";
+import type { AuditRepo, AuditRow, ConfigRepo, ManifestIndexRepo, SecretRepo, ModuleRecord, ModuleRepo, StorageRepo, Store } from "./store.js";
 
 type DB = Database.Database;
 
@@ -52,6 +52,7 @@ class SqliteStore implements Store {
   readonly storage: StorageRepo;
   readonly audit: AuditRepo;
   readonly manifestIndex: ManifestIndexRepo;
+  readonly secrets: SecretRepo;
   readonly #db: DB;
 
   constructor(db: DB) {
@@ -66,6 +67,7 @@ class SqliteStore implements Store {
       all: () => new Map(all.all().map((r) => [r.dir, { stamp: r.stamp, loaded: r.loaded }])),
       put: (dir, stamp, loaded) => void put.run(dir, stamp, loaded),
     };
+    this.secrets = new SqliteSecrets(db);
   }
 
   transaction<T>(fn: () => T): T {
@@ -74,6 +76,30 @@ class SqliteStore implements Store {
 
   close(): void {
     if (this.#db.open) this.#db.close();
+  }
+}
+
+class SqliteSecrets implements SecretRepo {
+  #get; #put; #del; #all; #of;
+  constructor(db: DB) {
+    this.#get = db.prepare<[string, string], { sealed: string }>("SELECT sealed FROM secrets WHERE module = ? AND name = ?");
+    this.#put = db.prepare("INSERT INTO secrets (module, name, sealed, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT(module, name) DO UPDATE SET sealed = excluded.sealed, updated_at = excluded.updated_at");
+    this.#del = db.prepare("DELETE FROM secrets WHERE module = ? AND name = ?");
+    this.#all = db.prepare<[], { module: string; name: string; updated_at: string }>("SELECT module, name, updated_at FROM secrets ORDER BY module, name");
+    this.#of = db.prepare<[string], { module: string; name: string; updated_at: string }>("SELECT module, name, updated_at FROM secrets WHERE module = ? ORDER BY name");
+  }
+  get(moduleId: string, name: string): string | undefined {
+    return this.#get.get(moduleId, name)?.sealed;
+  }
+  put(moduleId: string, name: string, sealed: string): void {
+    this.#put.run(moduleId, name, sealed, now());
+  }
+  delete(moduleId: string, name: string): boolean {
+    return this.#del.run(moduleId, name).changes > 0;
+  }
+  list(moduleId?: string): Array<{ module: string; name: string; updatedAt: string }> {
+    const rows = moduleId === undefined ? this.#all.all() : this.#of.all(moduleId);
+    return rows.map((r) => ({ module: r.module, name: r.name, updatedAt: r.updated_at }));
   }
 }
 

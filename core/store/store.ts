@@ -80,12 +80,21 @@ export interface AuditRepo {
   count(): number;
 }
 
+/** Sealed (encrypted) module secrets; the store never sees a plaintext. */
+export interface SecretRepo {
+  get(moduleId: string, name: string): string | undefined;
+  put(moduleId: string, name: string, sealed: string): void;
+  delete(moduleId: string, name: string): boolean;
+  list(moduleId?: string): Array<{ module: string; name: string; updatedAt: string }>;
+}
+
 export interface Store {
   readonly config: ConfigRepo;
   readonly modules: ModuleRepo;
   readonly storage: StorageRepo;
   readonly audit: AuditRepo;
   readonly manifestIndex: ManifestIndexRepo;
+  readonly secrets: SecretRepo;
   /** Runs fn atomically; nested calls join the outer transaction. */
   transaction<T>(fn: () => T): T;
   close(): void;

@@ -6,12 +6,12 @@ import { buildServer, type ApiDeps, type ApiSettings } from "./server.js";
 
 export async function activate(ctx: ModuleContext) {
   const security = ctx.services.use<ApiDeps["security"]>("security");
-  const auth = ctx.services.use<ApiDeps["auth"] & { manage: { grant(o: { name: string; scopes: string[] }): Promise<{ token: string }> } }>("auth");
-  let settings = (await ctx.config.get()) as unknown as ApiSettings & { newcomer: boolean };
+  const auth = ctx.services.use<ApiDeps["auth"] & { grant(o: { name: string; scopes: string[] }): Promise<{ token: string }> }>("auth");
+  let settings = (await ctx.config.get()) as unknown as ApiSettings & { newcomer: boolean; newcomer_modules: string[] };
   let app: FastifyInstance | undefined;
 
-  ctx.events.on("config.changed", async (payload) => {
-    if (String((payload as { key?: string } | null)?.key ?? "").startsWith("api.")) settings = (await ctx.config.get()) as any;
+  await ctx.events.on("config.changed", async (payload) => {
+    if (String((payload as { key?: string } | null)?.key ?? "").startsWith("api.")) settings = (await ctx.config.get()) as unknown as ApiSettings & { newcomer: boolean; newcomer_modules: string[] };
   });
 
   const deps: ApiDeps = {
@@ -24,13 +24,17 @@ export async function activate(ctx: ModuleContext) {
     log: (level, msg, data) => ctx.log[level](msg, data),
   };
 
-  /** On a newcomer's first run: one REST token for the example (user module) commands. */
+  /**
+   * On a newcomer's first run: one REST token for exactly the example (user module) commands: each
+   * command's own permission, which a manifest can only name under its own id, never a wildcard.
+   */
   const newcomerToken = async (): Promise<string | undefined> => {
     if (!settings.newcomer || (await ctx.storage.get("newcomer_token_issued")) !== undefined) return undefined;
-    const userCommands = (await ctx.commands.catalogue()).filter((c) => c.kind === "user");
+    const mine = new Set(settings.newcomer_modules);
+    const userCommands = (await ctx.commands.catalogue()).filter((c) => c.kind === "user" && mine.has(c.module) && c.permission.startsWith(`${c.module}.`) && !c.permission.includes("*"));
     const scopes = [...new Set(userCommands.map((c) => c.permission))];
     if (scopes.length === 0) return undefined;
-    const t = await auth.manage.grant({ name: `newcomer-${Date.now().toString(36)}`, scopes });
+    const t = await auth.grant({ name: `newcomer-${Date.now().toString(36)}`, scopes });
     await ctx.storage.set("newcomer_token_issued", new Date().toISOString());
     return t.token;
   };

@@ -55,7 +55,15 @@ export class AuthManager {
   readonly #storage: TokenStorage;
   readonly #now: () => number;
   readonly #argon = new Semaphore(2);
-  readonly #verified = new LRUCache<string, { identity: Identity; expiresAt: number }>({ max: 10_000, ttl: CACHE_MS });
+  readonly #verified = new LRUCache<string, { identity: Identity; expiresAt: number; epoch: string }>({ max: 10_000, ttl: CACHE_MS });
+  /**
+   * Revocation epochs: per token id, bumped by its revoke and rotate, and one for all, bumped by
+   * reset. A verification counts only in the epoch it started in: one that read the token's record
+   * before a revoke and finished after it is neither trusted nor cached, and a cached one from
+   * before the revoke is not a hit. Per id, so revoking one token costs no one else an argon2 run.
+   */
+  readonly #epochs = new Map<string, number>();
+  #allEpoch = 0;
   /** token id -> digests cached for it, so a revoke drops them at once */
   readonly #digestsById = new Map<string, Set<string>>();
   readonly #usageWritten = new Map<string, { used: number; request: number }>();
@@ -141,6 +149,7 @@ export class AuthManager {
         n++;
       }
     }
+    this.#allEpoch++;
     this.#verified.clear();
     this.#digestsById.clear();
     return n;
@@ -151,11 +160,12 @@ export class AuthManager {
     const digest = createHash("sha256").update(String(token)).digest("base64url");
     const hit = this.#verified.get(digest);
     if (hit) {
-      if (hit.expiresAt > this.#now()) return hit.identity;
+      if (hit.epoch === this.#epochOf(hit.identity.tokenId) && hit.expiresAt > this.#now()) return hit.identity;
       this.#verified.delete(digest);
     }
     const parsed = parseToken(token);
     if (!parsed) throw new AuthError("unauthorized", "missing or malformed token");
+    const epoch = this.#epochOf(parsed.id);
     const record = await this.#record(parsed.id);
     const matched = await this.#argon.run(async () => {
       this.argonRuns++;
@@ -170,6 +180,12 @@ export class AuthManager {
     });
     if (record) await this.#touch(record, "request");
     if (!record || !matched) throw new AuthError("unauthorized", "invalid token");
+    // A revoke that returned while argon2 ran (or while the record was read) wins: read again.
+    if (epoch !== this.#epochOf(record.id)) {
+      const fresh = await this.#record(record.id);
+      if (!fresh || fresh.revoked_at) throw new AuthError("token_revoked", `token '${record.name}' was revoked at ${fresh?.revoked_at ?? "a moment ago"}`);
+      if (fresh.hash !== record.hash && matched === "current") throw new AuthError("unauthorized", "invalid token");
+    }
     if (record.revoked_at) throw new AuthError("token_revoked", `token '${record.name}' was revoked at ${record.revoked_at}`);
     const now = this.#now();
     if (record.expires_at && Date.parse(record.expires_at) <= now) throw new AuthError("token_expired", `token '${record.name}' expired at ${record.expires_at}`);
@@ -177,7 +193,7 @@ export class AuthManager {
     let validUntil = now + CACHE_MS;
     if (record.expires_at) validUntil = Math.min(validUntil, Date.parse(record.expires_at));
     if (matched === "previous") validUntil = Math.min(validUntil, Date.parse(record.prev!.until));
-    this.#verified.set(digest, { identity, expiresAt: validUntil });
+    if (epoch === this.#epochOf(record.id)) this.#verified.set(digest, { identity, expiresAt: validUntil, epoch });
     if (!this.#digestsById.has(record.id)) this.#digestsById.set(record.id, new Set());
     this.#digestsById.get(record.id)!.add(digest);
     return identity;
@@ -217,7 +233,12 @@ export class AuthManager {
     return byName;
   }
 
+  #epochOf(id: string): string {
+    return `${this.#allEpoch}:${this.#epochs.get(id) ?? 0}`;
+  }
+
   #forget(id: string): void {
+    this.#epochs.set(id, (this.#epochs.get(id) ?? 0) + 1);
     for (const d of this.#digestsById.get(id) ?? []) this.#verified.delete(d);
     this.#digestsById.delete(id);
   }

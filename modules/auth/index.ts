@@ -9,12 +9,10 @@ const BOOTSTRAP_FILE = "bootstrap.token";
 export async function activate(ctx: ModuleContext) {
   const auth = new AuthManager(ctx.storage as any);
 
-  const actor = (call?: CallInfo) =>
-    !call ? "operator:local" : call.caller.kind === "operator" ? "operator:local" : call.caller.kind === "token" ? `token:${call.caller.tokenId}` : `module:${call.caller.moduleId}`;
-
   const issueBootstrap = async (call?: CallInfo) => {
     // Recorded before the token exists: if the audit chain cannot be written, no token is issued.
-    await ctx.audit.record("token.bootstrap", "admin", { actor: actor(call) });
+    // The actor is the host's record of the call (this module itself at first start).
+    await ctx.audit.record("token.bootstrap", "admin", {}, call);
     const t = await auth.grant({ name: "admin", scopes: ["*"], bootstrap: true });
     const file = await ctx.home.writeSecretFile(BOOTSTRAP_FILE, t.token + "\n");
     await ctx.storage.set("bootstrap", { id: t.id, at: new Date().toISOString() });
@@ -26,33 +24,35 @@ export async function activate(ctx: ModuleContext) {
   const manage = {
     grant: async (o: { name: string; scopes: string[]; expires?: string }, call?: CallInfo) => {
       const t = await auth.grant(o);
-      await ctx.audit.record("token.grant", t.id, { name: t.name, scopes: t.scopes, expires_at: t.expires_at, actor: actor(call) });
+      await ctx.audit.record("token.grant", t.id, { name: t.name, scopes: t.scopes, expires_at: t.expires_at }, call);
       return t;
     },
     list: async () => (await auth.list()).map(({ bootstrap: _b, ...t }) => t),
     revoke: async (ref: string, call?: CallInfo) => {
       const r = await auth.revoke(ref);
-      await ctx.audit.record("token.revoke", r.id, { name: r.name, actor: actor(call) });
+      await ctx.audit.record("token.revoke", r.id, { name: r.name }, call);
       return r;
     },
     rotate: async (ref: string, grace?: string, call?: CallInfo) => {
       const r = await auth.rotate(ref, grace);
-      await ctx.audit.record("token.rotate", r.id, { name: r.name, old_valid_until: r.old_valid_until, actor: actor(call) });
+      await ctx.audit.record("token.rotate", r.id, { name: r.name, old_valid_until: r.old_valid_until }, call);
       return r;
     },
     reset: async (call?: CallInfo) => {
       const revoked = await auth.revokeAll();
-      await ctx.audit.record("token.reset", "*", { revoked, actor: actor(call) });
+      await ctx.audit.record("token.reset", "*", { revoked }, call);
       const b = await issueBootstrap(call);
       return { revoked, bootstrap_token_id: b.id, bootstrap_file: b.file };
     },
   };
 
+  // For the REST surface (in-process): verification and usage notes. Other modules reach token
+  // management only through this module's commands (ctx.auth.<command>, needs auth.manage).
   ctx.services.provide("auth", {
     verify: (token: string) => auth.verify(token),
     noteUse: (tokenId: string) => auth.noteUse(tokenId),
     manager: auth,
-    manage,
+    grant: (o: { name: string; scopes: string[] }) => manage.grant(o),
   });
 
   ctx.commands.register("grant", (input: { name: string; scopes: string[]; expires?: string }, call) => manage.grant(input, call));

@@ -1,7 +1,7 @@
 // The cache system module: owns the CacheManager, offers it as the `cache` service (in-process for
 // system modules, behind cache.use / cache.manage for everyone else) and persists security:*
 // entries to its own storage, write-behind.
-import type { JsonValue, ModuleContext } from "../../sdk/context.js";
+import type { CallInfo, JsonValue, ModuleContext } from "../../sdk/context.js";
 import { CacheManager, isPersistentTag, type Entry } from "./cache-manager.js";
 
 const PERSIST_PREFIX = "p:";
@@ -31,23 +31,12 @@ export async function activate(ctx: ModuleContext) {
   flushTimer = setInterval(() => void flushNow!(), settings.flush_ms);
   flushTimer.unref();
 
-  const setEnabled = async (on: boolean) => {
+  const setEnabled = async (on: boolean, call: CallInfo) => {
     await ctx.config.set("cache.enabled", on);
     cache.enabled = on;
     if (!on) cache.clear();
-    await ctx.audit.record(on ? "cache.enable" : "cache.disable", "cache");
-  };
-
-  const admin = {
-    status: async () => cache.status(),
-    clear: async () => cache.clear(),
-    purgeTag: async (tag: string) => {
-      const n = cache.purgeTag(String(tag));
-      await flushNow!();
-      return n;
-    },
-    enable: () => setEnabled(true),
-    disable: () => setEnabled(false),
+    await ctx.audit.record(on ? "cache.enable" : "cache.disable", "cache", {}, call);
+    return { enabled: on };
   };
 
   ctx.services.provide("cache", {
@@ -68,25 +57,24 @@ export async function activate(ctx: ModuleContext) {
         invalidateTag: (tag: string) => ns.invalidateTag(String(tag)),
       };
     },
-    admin,
     flush: () => flushNow!(),
   });
 
-  ctx.commands.register("status", () => admin.status());
-  ctx.commands.register("clear", async () => ({ removed: await admin.clear() }));
-  ctx.commands.register("purge", async ({ tag }: { tag: string }) => {
-    const removed = await admin.purgeTag(tag);
-    await ctx.audit.record("cache.purge", tag, { removed });
+  // Whole-cache administration: these commands (ctx.cacheAdmin.<command> for holders of cache.manage).
+  ctx.commands.register("status", () => cache.status());
+  ctx.commands.register("clear", async (_input, call) => {
+    const removed = cache.clear();
+    await ctx.audit.record("cache.clear", "cache", { removed }, call);
+    return { removed };
+  });
+  ctx.commands.register("purge", async ({ tag }: { tag: string }, call) => {
+    const removed = cache.purgeTag(String(tag));
+    await flushNow!();
+    await ctx.audit.record("cache.purge", tag, { removed }, call);
     return { tag, removed };
   });
-  ctx.commands.register("enable", async () => {
-    await admin.enable();
-    return { enabled: true };
-  });
-  ctx.commands.register("disable", async () => {
-    await admin.disable();
-    return { enabled: false };
-  });
+  ctx.commands.register("enable", (_input, call) => setEnabled(true, call));
+  ctx.commands.register("disable", (_input, call) => setEnabled(false, call));
 }
 
 export async function deactivate() {

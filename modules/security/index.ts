@@ -1,6 +1,6 @@
 // The security system module: a SecurityManager over the cache's security namespace, offered as
 // the `security` service (the API's per-request decision) and managed through its commands.
-import type { ModuleContext } from "../../sdk/context.js";
+import type { CallInfo, ModuleContext } from "../../sdk/context.js";
 import { validateAddressList } from "./client-address.js";
 import { SecurityManager, type Counters, type Settings } from "./security-manager.js";
 
@@ -11,41 +11,35 @@ export async function activate(ctx: ModuleContext) {
   const settings = async () => (await ctx.config.get()) as unknown as Settings;
   const manager = new SecurityManager(cache.namespace("security"), await settings());
 
+  // Automatic blocks and lockdowns are audited (the host mirrors them into the security log).
   const audit = (action: string, target?: string, data?: Record<string, unknown>) =>
     ctx.audit.record(action, target, data).catch((e) => ctx.log.error("audit failed", { action, err: String(e) }));
   manager.onBlock = (client, until, reason) => {
-    ctx.log.warn("client blocked", { security: true, client, until: new Date(until).toISOString(), reason });
     void audit("security.block", client, { until: new Date(until).toISOString(), reason, by: "limits" });
   };
   manager.onLockdown = (until, reason) => {
-    ctx.log.warn("lockdown started", { security: true, until: new Date(until).toISOString(), reason });
     void audit("security.lockdown", "global", { until: new Date(until).toISOString(), reason, by: "limits" });
   };
 
   // Settings changed anywhere (`warden config set security.*`, the config command) apply at once.
-  ctx.events.on("config.changed", async (payload) => {
+  await ctx.events.on("config.changed", async (payload) => {
     const key = (payload as { key?: string } | null)?.key ?? "";
     if (key.startsWith("security.")) manager.configure(await settings());
   });
 
+  // The REST surface's per-request decision (in-process). Other modules change security state only
+  // through this module's commands (ctx.security.<command>, needs security.manage), so every change
+  // is checked at the policy point and audited with its caller.
   ctx.services.provide("security", {
     check: (client: string) => manager.check(client),
     recordFailure: (client: string) => manager.recordFailure(client),
     clientAddress: (peer: string, forwardedFor?: string) => manager.clientAddress(peer, forwardedFor),
-    manage: {
-      status: async () => manager.status(),
-      lockdown: async (seconds?: number) => manager.lockdown(seconds ?? manager.settings.ddos_lockdown),
-      unlock: async () => manager.unlock(),
-      block: async (client: string, seconds?: number) => manager.block(client, seconds ?? manager.settings.block_duration),
-      unblock: async (client: string) => manager.unblock(client),
-      purge: async () => manager.purge(),
-    },
   });
 
-  const setEnabled = async (on: boolean, call: unknown) => {
+  const setEnabled = async (on: boolean, call: CallInfo) => {
     await ctx.config.set("security.enabled", on);
     manager.configure(await settings());
-    await ctx.audit.record(on ? "security.enable" : "security.disable", "security", actorData(call));
+    await ctx.audit.record(on ? "security.enable" : "security.disable", "security", {}, call);
     return { enabled: on };
   };
 
@@ -69,7 +63,7 @@ export async function activate(ctx: ModuleContext) {
       }
       await ctx.config.set(`security.${key}`, value as never);
       manager.configure(await settings());
-      await ctx.audit.record("security.config", `security.${key}`, { value, ...actorData(call) });
+      await ctx.audit.record("security.config", `security.${key}`, { value }, call);
     }
     return manager.settings;
   });
@@ -78,37 +72,29 @@ export async function activate(ctx: ModuleContext) {
   ctx.commands.register("disable", (_i, call) => setEnabled(false, call));
   ctx.commands.register("lockdown", async ({ seconds }: { seconds?: number }, call) => {
     const l = manager.lockdown(seconds ?? manager.settings.ddos_lockdown);
-    await ctx.audit.record("security.lockdown", "global", { until: new Date(l.until).toISOString(), ...actorData(call) });
-    ctx.log.warn("lockdown started by operator", { security: true, until: new Date(l.until).toISOString() });
+    await ctx.audit.record("security.lockdown", "global", { until: new Date(l.until).toISOString() }, call);
     return { lockdown: { active: true, until: new Date(l.until).toISOString(), reason: l.reason } };
   });
   ctx.commands.register("unlock", async (_i, call) => {
     const was = manager.unlock();
-    await ctx.audit.record("security.unlock", "global", { was_locked: was, ...actorData(call) });
+    await ctx.audit.record("security.unlock", "global", { was_locked: was }, call);
     return { unlocked: was };
   });
   ctx.commands.register("purge", async (_i, call) => {
     const removed = manager.purge();
-    await ctx.audit.record("security.purge", "security", { removed, ...actorData(call) });
+    await ctx.audit.record("security.purge", "security", { removed }, call);
     return { removed };
   });
   ctx.commands.register("block", async ({ client, seconds }: { client: string; seconds?: number }, call) => {
     const problem = validateAddressList([client]);
     if (problem) throw Object.assign(new Error(problem), { code: "input_invalid" });
     const b = manager.block(client, seconds ?? manager.settings.block_duration);
-    await ctx.audit.record("security.block", b.client, { until: new Date(b.until).toISOString(), ...actorData(call) });
+    await ctx.audit.record("security.block", b.client, { until: new Date(b.until).toISOString() }, call);
     return { client: b.client, until: new Date(b.until).toISOString() };
   });
   ctx.commands.register("unblock", async ({ client }: { client: string }, call) => {
     const was = manager.unblock(client);
-    await ctx.audit.record("security.unblock", client, { was_blocked: was, ...actorData(call) });
+    await ctx.audit.record("security.unblock", client, { was_blocked: was }, call);
     return { client, unblocked: was };
   });
-}
-
-function actorData(call: unknown): Record<string, unknown> {
-  const caller = (call as { caller?: { kind: string; tokenId?: string; moduleId?: string } } | undefined)?.caller;
-  if (!caller) return {};
-  const actor = caller.kind === "operator" ? "operator:local" : caller.kind === "token" ? `token:${caller.tokenId}` : `module:${caller.moduleId}`;
-  return { actor };
 }

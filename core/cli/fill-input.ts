@@ -1,0 +1,48 @@
+// Two host commands take what an operator should not type on the command line:
+// - `module approve <id>` approves exactly what `module inspect` shows awaiting approval: the CLI
+//   looks it up, prints it and passes its manifest hash, so an install racing the approval is
+//   refused (approval_stale) instead of granting something the operator never saw;
+// - `secrets set <module> <name>` reads the value from stdin, so it stays out of shell history.
+import type { Io } from "./output.js";
+
+type Run = (command: string, input: unknown) => Promise<unknown>;
+
+interface Inspected {
+  version: string | null;
+  manifestHash: string | null;
+  state: string;
+  pending_approval: { version: string; hash: string } | null;
+  staged_upgrade: { version: string; hash: string; added: string[]; removed: string[] } | null;
+  elevated: Array<{ capability: string; reason: string }>;
+}
+
+export async function fillInput(command: string, input: Record<string, unknown>, run: Run, io: Io, stdin: NodeJS.ReadableStream = process.stdin): Promise<void> {
+  if (command === "module.approve" && input.hash === undefined) {
+    const m = (await run("module.inspect", { id: input.id })) as Inspected;
+    const target = m.staged_upgrade ?? m.pending_approval ?? (m.version && m.manifestHash ? { version: m.version, hash: m.manifestHash } : undefined);
+    if (target) {
+      input.hash = target.hash;
+      input.version = target.version;
+      const what = m.staged_upgrade
+        ? `the staged upgrade to ${target.version}: adds ${m.staged_upgrade.added.join("; ") || "nothing"}${m.staged_upgrade.removed.length ? `, removes ${m.staged_upgrade.removed.join(", ")}` : ""}`
+        : `${target.version}: ${m.elevated.map((e) => `${e.capability} (${e.reason})`).join("; ") || "no elevated capabilities"}`;
+      io.err(`approving ${String(input.id)} ${what} [manifest ${target.hash.slice(0, 12)}]`);
+    }
+  }
+  if (command === "secrets.set" && input.value === undefined) {
+    if ((stdin as { isTTY?: boolean }).isTTY) io.err(`value of ${String(input.module)}/${String(input.name)} (end with Ctrl-D):`);
+    input.value = (await readAll(stdin)).replace(/\r?\n$/, "");
+  }
+}
+
+async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  for await (const chunk of stream) {
+    const b = typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Buffer);
+    bytes += b.length;
+    if (bytes > 128 * 1024) break;
+    chunks.push(b);
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}

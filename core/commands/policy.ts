@@ -1,0 +1,51 @@
+// The one policy point: whether a caller may run a command. Every dispatch asks it, whoever calls
+// (a token over REST, the local operator, a module through commands.invoke or a provider's
+// namespace), so there is no path to a command that skips it.
+//
+//   operator  the local CLI and control socket (they hold the bootstrap token or the home): anything
+//   token     a scope must match the command's permission
+//   module    as a token, with the module's grants as its scopes:
+//             - commands.invoke patterns (typed; "*" reaches only the user modules it depends on,
+//               anything explicit beyond them was approved by an operator);
+//             - an elevated capability it holds (security.manage, ...) opens the commands of that
+//               permission of the module that provides the capability under a namespace.
+import type { Caller, CommandInfo } from "../../sdk/context.js";
+import { CapabilityError, HostError } from "../errors.js";
+import type { GrantSet } from "../hostapi/grants.js";
+import { matchesAny } from "../hostapi/patterns.js";
+import { coversCommand } from "../hostapi/scopes.js";
+
+export interface PolicyFacts {
+  /** The grants of an active module as of now; undefined when it holds none. */
+  grantsOf(moduleId: string): GrantSet | undefined;
+  /** Whether `moduleId` opens its commands of permission `capability` to holders of that capability. */
+  exposes(moduleId: string, capability: string): boolean;
+}
+
+export function authorize(caller: Caller, info: CommandInfo, facts: PolicyFacts): void {
+  switch (caller.kind) {
+    case "operator":
+      return;
+    case "token":
+      if (Array.isArray(caller.scopes) && matchesAny(caller.scopes, info.permission)) return;
+      throw new HostError("forbidden", `this token may not call ${info.command}: it needs a scope matching '${info.permission}'`, {
+        details: { command: info.command, permission: info.permission },
+      });
+    case "module": {
+      const grants = facts.grantsOf(caller.moduleId);
+      if (grants) {
+        if (grants.has(info.permission) && facts.exposes(info.module, info.permission)) return;
+        const invoke = grants.scope("commands.invoke");
+        if (invoke && (grants.unrestricted || coversCommand(invoke, grants.facts, info))) return;
+      }
+      throw new CapabilityError(
+        caller.moduleId,
+        "commands.invoke",
+        `${info.command} (permission '${info.permission}') is not among the commands it may invoke; ` +
+          `"*" reaches only the user modules it depends on, anything else must be listed (and approved)`,
+      );
+    }
+    default:
+      throw new HostError("forbidden", "unknown caller kind");
+  }
+}

@@ -1,0 +1,59 @@
+// The ModuleContext handed to in-process modules (system modules, and user modules under
+// `createTestHost({ inProcess: true })`), generated from the same shape as the sandbox prelude's:
+// every plain method calls the port and returns its promise, so an ungranted call rejects with
+// capability_denied here exactly as it does in the sandbox. commands.register throws at once in
+// both (command_not_declared, capability_denied); log calls never throw.
+import type { CommandHandler, ModuleContext, ModuleInfo } from "../../sdk/context.js";
+import { HostError } from "../errors.js";
+import type { HostPort } from "../runtime.js";
+import type { ContextShape } from "./table.js";
+
+export interface ContextOptions {
+  info: ModuleInfo;
+  port: HostPort;
+  api: ContextShape;
+  handlers: Map<string, CommandHandler>;
+}
+
+export function createModuleContext(o: ContextOptions): ModuleContext {
+  const { port, info } = o;
+  const namespaces: Record<string, Record<string, unknown>> = {};
+  for (const [ns, methods] of Object.entries(o.api)) {
+    namespaces[ns] = Object.fromEntries(Object.keys(methods).map((fn) => [fn, (...args: unknown[]) => port.call(`${ns}.${fn}`, args)]));
+  }
+  const log = (level: "debug" | "info" | "warn" | "error") => (message: string, data?: Record<string, unknown>) => port.log(level, message, data);
+
+  const ctx = {
+    ...Object.fromEntries(Object.entries(namespaces).map(([ns, methods]) => [ns, Object.freeze(methods)])),
+    module: Object.freeze({ ...info }),
+    commands: Object.freeze({
+      ...namespaces.commands,
+      register(name: string, handler: CommandHandler) {
+        if (typeof handler !== "function") throw new HostError("input_invalid", `commands.register('${String(name).slice(0, 100)}'): the handler must be a function`);
+        port.register(name);
+        o.handlers.set(name, handler);
+      },
+    }),
+    events: Object.freeze({
+      ...namespaces.events,
+      on(pattern: string, handler: (payload: never, event: string) => void) {
+        if (typeof handler !== "function") return Promise.reject(new HostError("input_invalid", "events.on: the handler must be a function"));
+        return port.subscribe(pattern, handler as (payload: unknown, event: string) => void);
+      },
+    }),
+    log: Object.freeze({ debug: log("debug"), info: log("info"), warn: log("warn"), error: log("error") }),
+    services: Object.freeze({
+      provide(name: string, service: object) {
+        if (!port.services) throw new HostError("capability_denied", "only system modules may provide services");
+        port.services.provide(name, service);
+      },
+      use<T>(name: string): T {
+        if (!port.services) throw new HostError("capability_denied", "only system modules may use services");
+        return port.services.use(name) as T;
+      },
+    }),
+  };
+  // The shape is built at run time (host API plus the installed providers' namespaces), so the
+  // compiler checks it against ModuleContext in table.ts, not here.
+  return Object.freeze(ctx) as unknown as ModuleContext;
+}

@@ -1,0 +1,188 @@
+// The host side of every module's context. Each call names a context method; the port finds its
+// entry in the host-API table (or a provider's command namespace), checks that the module holds
+// the capability as of this very call (a runtime revoke bites on the next call), checks the
+// arguments, runs the implementation (whose scope checks throw CapabilityError) and audits every
+// refusal. This is the check that counts; what a module's context shows it is a convenience.
+import { CapabilityError, HostError } from "../errors.js";
+import type { Kernel } from "../kernel.js";
+import type { HostPort } from "../runtime.js";
+import type { CapabilityName } from "./catalogue.js";
+import type { GrantSet } from "./grants.js";
+import { coversSubscription } from "./scopes.js";
+import { BOUND_METHODS, hostEntry, type Site } from "./table.js";
+
+export interface PortOptions {
+  kernel: Kernel;
+  moduleId: string;
+  kind: "system" | "user";
+  /** The module's grants as of now (approval, revocation). */
+  grants: () => GrantSet;
+  /** Command names the manifest declares. */
+  declaredCommands: ReadonlySet<string>;
+  /** Module ids listed in the manifest's dependencies (the only providers it may `use`). */
+  dependencies: readonly string[];
+  /** Called after a successful `register` check (the runtime keeps the handler). */
+  onRegister?: (name: string) => void;
+  /** Keeps the unsubscribe function of each subscription, for deactivation. */
+  track: (unsubscribe: () => void) => void;
+  /** Sandboxed subscriptions: delivers an event to the module's subscription `id`. */
+  deliver?: (id: string, event: string, payload: unknown) => void;
+}
+
+const LOG_LEVELS = new Set(["debug", "info", "warn", "error"]);
+const MAX_LOG_MESSAGE = 4096;
+const DENIALS_AUDITED_PER_MINUTE = 30;
+
+export function createHostPort(o: PortOptions): HostPort {
+  const { kernel, moduleId } = o;
+  let subscriptions = 0;
+
+  const observe = (method: string, capability: string, allowed: boolean) => {
+    kernel.ledger.capability(moduleId, allowed);
+    for (const obs of kernel.capabilityObservers) obs({ module: moduleId, method, capability, allowed });
+  };
+
+  /**
+   * Every refusal, for a missing grant or a scope the grant does not cover, is audited; but a
+   * module hammering a refused API must not turn the audit chain (one fsync per event) into a way
+   * to stall the host, so past DENIALS_AUDITED_PER_MINUTE the rest are counted and summarised.
+   */
+  let window = { start: 0, audited: 0, suppressed: 0 };
+  const denied = (err: CapabilityError): CapabilityError => {
+    const now = Date.now();
+    if (now - window.start >= 60_000) {
+      if (window.suppressed > 0) record("capability.denied.suppressed", "*", { count: window.suppressed });
+      window = { start: now, audited: 0, suppressed: 0 };
+    }
+    if (window.audited < DENIALS_AUDITED_PER_MINUTE) {
+      window.audited++;
+      record("capability.denied", err.capability, { message: err.message });
+    } else window.suppressed++;
+    return err;
+  };
+  const record = (action: string, target: string, data: Record<string, unknown>) => {
+    try {
+      kernel.audit.append({ actor: `module:${moduleId}`, action, target, data });
+    } catch {
+      // The denial stands whether or not it could be audited.
+    }
+  };
+
+  const site = (): Site => ({ kernel, moduleId, kind: o.kind, grants: o.grants() });
+
+  /** The grant check: throws (audited) when the module does not hold the capability now. */
+  const hold = (capability: string, method: string, grants: GrantSet = o.grants()): void => {
+    const ok = grants.has(capability);
+    observe(method, capability, ok);
+    if (!ok) throw denied(new CapabilityError(moduleId, capability));
+  };
+
+  /** A refusal from deeper in (a scope, the bus's policy point) about this module is audited here. */
+  const audited = (e: unknown): never => {
+    if (e instanceof CapabilityError && e.module === moduleId) throw denied(e);
+    throw e;
+  };
+
+  const subscribe = async (pattern: unknown, deliver: (payload: unknown, event: string) => void): Promise<() => void> => {
+    const grants = o.grants();
+    hold(BOUND_METHODS["events.on"], "events.on", grants);
+    if (typeof pattern !== "string" || pattern.length === 0 || pattern.length > 200) {
+      throw new HostError("input_invalid", "events.on: pattern must be a string of 1-200 characters");
+    }
+    if (!grants.unrestricted && !coversSubscription(grants.scope("events.subscribe")!, grants.facts, pattern)) {
+      throw denied(new CapabilityError(moduleId, "events.subscribe", `pattern '${pattern}' reaches beyond its own events and its dependencies'; list it under events.subscribe's "events" (that needs an operator's approval)`));
+    }
+    const unsubscribe = kernel.events.subscribe(pattern, deliver);
+    o.track(unsubscribe);
+    return unsubscribe;
+  };
+
+  const port: HostPort = {
+    async call(method, args) {
+      if (typeof method !== "string" || !Array.isArray(args)) {
+        throw new HostError("input_invalid", "a capability call needs a method name and an argument list");
+      }
+      if (method === "events.on") {
+        // The sandboxed form: the host keeps the subscription and delivers to its id.
+        const id = `s${++subscriptions}`;
+        await subscribe(args[0], (payload, event) => o.deliver?.(id, event, payload));
+        return id;
+      }
+      if (method !== "events.on" && Object.prototype.hasOwnProperty.call(BOUND_METHODS, method)) {
+        // Only ever reached to report a refusal the sandbox's context already made: audit it.
+        hold(BOUND_METHODS[method as keyof typeof BOUND_METHODS], method);
+        throw new HostError("input_invalid", `${method} is not called through the port; use the context's own method`);
+      }
+      const entry = hostEntry(method);
+      if (entry) {
+        const s = site();
+        hold(entry.capability, method, s.grants);
+        const parsed = entry.args(args, method);
+        try {
+          return await entry.run(s, ...parsed);
+        } catch (e) {
+          return audited(e);
+        }
+      }
+      // A provider's command namespace: ctx.security.lockdown(input) is the command security.lockdown.
+      const dot = method.indexOf(".");
+      const provided = dot > 0 ? kernel.providers.namespace(method.slice(0, dot)) : undefined;
+      if (!provided) throw new HostError("input_invalid", `'${method}' is not a context method`);
+      hold(provided.capability, method);
+      const input = args[0] ?? {};
+      if (args.length > 1 || typeof input !== "object" || input === null || Array.isArray(input)) {
+        throw new HostError("input_invalid", `${method}: takes one argument, the command's input object`);
+      }
+      try {
+        return await kernel.bus.dispatch({ command: `${provided.module}.${method.slice(dot + 1)}`, input, caller: { kind: "module", moduleId } });
+      } catch (e) {
+        return audited(e);
+      }
+    },
+
+    register(name) {
+      hold(BOUND_METHODS["commands.register"], "commands.register");
+      if (typeof name !== "string" || !o.declaredCommands.has(name)) {
+        throw new HostError(
+          "command_not_declared",
+          `module '${moduleId}' tried to register command '${String(name).slice(0, 100)}', which its module.json does not declare; ` +
+            `declare it under "commands" (declared: ${[...o.declaredCommands].join(", ") || "none"})`,
+        );
+      }
+      o.onRegister?.(name);
+    },
+
+    log(level, message, data) {
+      const method = `log.${LOG_LEVELS.has(level) ? level : "info"}` as keyof typeof BOUND_METHODS;
+      try {
+        hold(BOUND_METHODS[method] as CapabilityName, method);
+      } catch {
+        return; // log calls are fire and forget; the denial is already audited
+      }
+      const lvl = LOG_LEVELS.has(level) ? level : "info";
+      // The module's data stays under `data`: it can never set the host's own fields (the
+      // security-log tag among them).
+      kernel.log[lvl]({ module: moduleId, ...(data && typeof data === "object" ? { data } : {}) }, String(message).slice(0, MAX_LOG_MESSAGE));
+    },
+
+    subscribe: (pattern, handler) => subscribe(pattern, handler),
+  };
+
+  if (o.kind === "system") {
+    port.services = {
+      provide: (name, service) => kernel.services.provide(moduleId, name, service),
+      use: (name) => {
+        const provider = kernel.services.providerOf(name);
+        if (provider === undefined || !o.dependencies.includes(provider)) {
+          throw new HostError(
+            "dependency_unresolved",
+            `module '${moduleId}' may use service '${name}' only from a module in its dependencies` +
+              (provider ? `; add "${provider}" to its module.json dependencies` : "; no active module provides it"),
+          );
+        }
+        return kernel.services.require(name);
+      },
+    };
+  }
+  return port;
+}

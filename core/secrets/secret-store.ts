@@ -1,0 +1,100 @@
+// Module secrets: set by an operator, readable only by the module they belong to (ctx.secrets.get),
+// never shown by `config list`, the audit chain, logs or errors. Each value is sealed with
+// AES-256-GCM under a key kept outside system.brain (WARDEN_SECRET_KEY, or <home>/secret.key,
+// mode 0600, made on first use); the module id and secret name are bound in as associated data,
+// so a sealed value copied to another module's row does not open.
+import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
+import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { HostError } from "../errors.js";
+import type { SecretRepo } from "../store/store.js";
+
+const NAME = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
+const MAX_VALUE_BYTES = 64 * 1024;
+const VERSION = "v1";
+
+export class SecretStore {
+  readonly #repo: SecretRepo;
+  readonly #keyFile: string;
+  readonly #envKey: string | undefined;
+  #key: Buffer | undefined;
+
+  constructor(repo: SecretRepo, home: string, envKey: string | undefined = process.env.WARDEN_SECRET_KEY) {
+    this.#repo = repo;
+    this.#keyFile = join(home, "secret.key");
+    this.#envKey = envKey === "" ? undefined : envKey;
+  }
+
+  /** Where the key comes from, for `warden secrets list` (never the key). */
+  keySource(): string {
+    return this.#envKey !== undefined ? "WARDEN_SECRET_KEY" : this.#keyFile;
+  }
+
+  set(moduleId: string, name: string, value: string): void {
+    checkName(name);
+    if (typeof value !== "string" || value.length === 0) throw new HostError("input_invalid", "a secret's value must be a non-empty string");
+    const bytes = Buffer.byteLength(value);
+    if (bytes > MAX_VALUE_BYTES) throw new HostError("input_invalid", `the secret is ${bytes} bytes; at most ${MAX_VALUE_BYTES} allowed`);
+    const key = this.#keyFor(true);
+    const iv = randomBytes(12);
+    const cipher = createCipheriv("aes-256-gcm", key, iv);
+    cipher.setAAD(aad(moduleId, name));
+    const sealed = Buffer.concat([cipher.update(value, "utf8"), cipher.final()]);
+    this.#repo.put(moduleId, name, `${VERSION}:${iv.toString("base64")}:${cipher.getAuthTag().toString("base64")}:${sealed.toString("base64")}`);
+  }
+
+  get(moduleId: string, name: string): string | undefined {
+    checkName(name);
+    const row = this.#repo.get(moduleId, name);
+    if (row === undefined) return undefined;
+    const [version, iv, tag, sealed] = row.split(":");
+    if (version !== VERSION || !iv || !tag || sealed === undefined) throw unavailable(`the stored secret '${name}' of '${moduleId}' is not in a known format`);
+    try {
+      const decipher = createDecipheriv("aes-256-gcm", this.#keyFor(false), Buffer.from(iv, "base64"));
+      decipher.setAAD(aad(moduleId, name));
+      decipher.setAuthTag(Buffer.from(tag, "base64"));
+      return Buffer.concat([decipher.update(Buffer.from(sealed, "base64")), decipher.final()]).toString("utf8");
+    } catch (e) {
+      if (e instanceof HostError) throw e;
+      throw unavailable(`the secret '${name}' of '${moduleId}' does not open with the current key (${this.keySource()})`);
+    }
+  }
+
+  delete(moduleId: string, name: string): boolean {
+    checkName(name);
+    return this.#repo.delete(moduleId, name);
+  }
+
+  list(moduleId?: string): Array<{ module: string; name: string; updatedAt: string }> {
+    return this.#repo.list(moduleId);
+  }
+
+  #keyFor(create: boolean): Buffer {
+    if (this.#key) return this.#key;
+    if (this.#envKey !== undefined) {
+      const key = /^[0-9a-fA-F]{64}$/.test(this.#envKey) ? Buffer.from(this.#envKey, "hex") : Buffer.from(this.#envKey, "base64");
+      if (key.length !== 32) throw unavailable("WARDEN_SECRET_KEY must be 32 bytes, as 64 hex digits or base64");
+      return (this.#key = key);
+    }
+    if (!existsSync(this.#keyFile)) {
+      if (!create) throw unavailable(`the secret key ${this.#keyFile} is missing`);
+      writeFileSync(this.#keyFile, randomBytes(32).toString("base64") + "\n", { mode: 0o600, flag: "wx" });
+    }
+    chmodSync(this.#keyFile, 0o600);
+    const key = Buffer.from(readFileSync(this.#keyFile, "utf8").trim(), "base64");
+    if (key.length !== 32) throw unavailable(`the secret key ${this.#keyFile} is not 32 bytes of base64`);
+    return (this.#key = key);
+  }
+}
+
+function checkName(name: string): void {
+  if (typeof name !== "string" || !NAME.test(name)) throw new HostError("input_invalid", `secret name '${String(name).slice(0, 80)}' must be 1-64 letters, digits, '.', '_' or '-', starting with a letter`);
+}
+
+function aad(moduleId: string, name: string): Buffer {
+  return Buffer.from(`warden-secret\0${moduleId}\0${name}`);
+}
+
+function unavailable(message: string): HostError {
+  return new HostError("secret_unavailable", message);
+}
