@@ -104,8 +104,8 @@ export interface AuditApi {
   verify(): Promise<JsonValue>;
   /**
    * Needs `audit.write`. Appends to the tamper-evident chain; fails closed. The actor is the host's
-   * record, never taken from `data`: the module itself, or (for in-process modules) the caller of
-   * the command call whose `CallInfo` is passed, when the host recognises it as one it issued.
+   * record, never taken from `data`: the module itself, or (for system modules) the caller of the
+   * command call whose `CallInfo` is passed, when the host recognises it as one it issued.
    */
   record(action: string, target?: string, data?: Record<string, unknown>, call?: CallInfo): Promise<void>;
 }

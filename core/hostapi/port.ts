@@ -48,7 +48,9 @@ export function createHostPort(o: PortOptions): HostPort {
    * to stall the host, so past DENIALS_AUDITED_PER_MINUTE the rest are counted and summarised.
    */
   let window = { start: 0, audited: 0, suppressed: 0 };
-  const denied = (err: CapabilityError): CapabilityError => {
+  const denied = (err: CapabilityError, method: string): CapabilityError => {
+    // Counted and observed always (the ledger, learn mode); audited within the cap below.
+    observe(method, err.capability, false);
     const now = Date.now();
     if (now - window.start >= 60_000) {
       if (window.suppressed > 0) record("capability.denied.suppressed", "*", { count: window.suppressed });
@@ -72,14 +74,13 @@ export function createHostPort(o: PortOptions): HostPort {
 
   /** The grant check: throws (audited) when the module does not hold the capability now. */
   const hold = (capability: string, method: string, grants: GrantSet = o.grants()): void => {
-    const ok = grants.has(capability);
-    observe(method, capability, ok);
-    if (!ok) throw denied(new CapabilityError(moduleId, capability));
+    if (!grants.has(capability)) throw denied(new CapabilityError(moduleId, capability), method);
+    observe(method, capability, true);
   };
 
   /** A refusal from deeper in (a scope, the bus's policy point) about this module is audited here. */
-  const audited = (e: unknown): never => {
-    if (e instanceof CapabilityError && e.module === moduleId) throw denied(e);
+  const audited = (e: unknown, method: string): never => {
+    if (e instanceof CapabilityError && e.module === moduleId) throw denied(e, method);
     throw e;
   };
 
@@ -90,7 +91,7 @@ export function createHostPort(o: PortOptions): HostPort {
       throw new HostError("input_invalid", "events.on: pattern must be a string of 1-200 characters");
     }
     if (!grants.unrestricted && !coversSubscription(grants.scope("events.subscribe")!, grants.facts, pattern)) {
-      throw denied(new CapabilityError(moduleId, "events.subscribe", `pattern '${pattern}' reaches beyond its own events and its dependencies'; list it under events.subscribe's "events" (that needs an operator's approval)`));
+      throw denied(new CapabilityError(moduleId, "events.subscribe", `pattern '${pattern}' reaches beyond its own events and its dependencies'; list it under events.subscribe's "events" (that needs an operator's approval)`), "events.on");
     }
     const unsubscribe = kernel.events.subscribe(pattern, deliver);
     o.track(unsubscribe);
@@ -121,7 +122,7 @@ export function createHostPort(o: PortOptions): HostPort {
         try {
           return await entry.run(s, ...parsed);
         } catch (e) {
-          return audited(e);
+          return audited(e, method);
         }
       }
       // A provider's command namespace: ctx.security.lockdown(input) is the command security.lockdown.
@@ -136,7 +137,7 @@ export function createHostPort(o: PortOptions): HostPort {
       try {
         return await kernel.bus.dispatch({ command: `${provided.module}.${method.slice(dot + 1)}`, input, caller: { kind: "module", moduleId } });
       } catch (e) {
-        return audited(e);
+        return audited(e, method);
       }
     },
 

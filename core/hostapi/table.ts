@@ -237,9 +237,11 @@ export const HOST_API = {
       if (!/^[a-z][a-z0-9_.-]{0,99}$/.test(action)) throw bad(m, "action must look like token.grant");
       return [action, target, data, call as never];
     },
-    run: ({ kernel, moduleId }, action, target, data, call) => {
-      // The host's own record of who made the call, never what the module says.
-      const actor = (call !== undefined ? kernel.bus.actorOf(call) : undefined) ?? `module:${moduleId}`;
+    run: ({ kernel, moduleId, kind }, action, target, data, call) => {
+      // The host's own record of who made the call, never what the module says: a system module
+      // may hand back the CallInfo the bus gave it (then the actor is that call's caller); for
+      // anything else, and for every user module in either runtime, the actor is the module.
+      const actor = (kind === "system" && call !== undefined ? kernel.bus.actorOf(call) : undefined) ?? `module:${moduleId}`;
       kernel.audit.append({ actor, action, ...(target === undefined ? {} : { target }), data: data ?? {} });
     },
   },
