@@ -5,6 +5,7 @@
 // both (command_not_declared, capability_denied); log calls never throw.
 import type { CommandHandler, ModuleContext, ModuleInfo } from "../../sdk/context.js";
 import { HostError } from "../errors.js";
+import { crossing } from "./crossing.js";
 import type { HostPort } from "../runtime.js";
 import type { ContextShape } from "./table.js";
 
@@ -17,9 +18,14 @@ export interface ContextOptions {
 
 export function createModuleContext(o: ContextOptions): ModuleContext {
   const { port, info } = o;
+  // Arguments and results cross as JSON copies, as they do over the sandbox bridge.
+  const call = async (method: string, args: unknown[]): Promise<unknown> => {
+    const copied = crossing(args, `${method} arguments`);
+    return crossing(await port.call(method, copied), `the result of ${method}`);
+  };
   const namespaces: Record<string, Record<string, unknown>> = {};
   for (const [ns, methods] of Object.entries(o.api)) {
-    namespaces[ns] = Object.fromEntries(Object.keys(methods).map((fn) => [fn, (...args: unknown[]) => port.call(`${ns}.${fn}`, args)]));
+    namespaces[ns] = Object.fromEntries(Object.keys(methods).map((fn) => [fn, (...args: unknown[]) => call(`${ns}.${fn}`, args)]));
   }
   const log = (level: "debug" | "info" | "warn" | "error") => (message: string, data?: Record<string, unknown>) => port.log(level, message, data);
 

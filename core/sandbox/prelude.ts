@@ -36,6 +36,7 @@ export const PRELUDE = String.raw`(function (bridge, setupText) {
   var granted = dict(setup.granted);
   var bound = setup.bound;
   var declared = dict(setup.commands);
+  var declaredList = setup.commands.join(", ") || "none";
   var handlers = create(null);
   var subscriptions = create(null);
   var pending = create(null);
@@ -50,9 +51,9 @@ export const PRELUDE = String.raw`(function (bridge, setupText) {
 
   function cut(s, n) { return s.length > n ? apply(strSlice, s, [0, n]) : s; }
 
-  function hostError(code, message, nonce) {
+  function hostError(code, message, nonce, name) {
     var e = new ErrorCtor(message);
-    e.name = code === "capability_denied" ? "CapabilityError" : "HostError";
+    e.name = name || "HostError";
     e.code = code;
     if (nonce) defineProperty(e, "__wardenNonce", { value: nonce, enumerable: false });
     return e;
@@ -63,7 +64,7 @@ export const PRELUDE = String.raw`(function (bridge, setupText) {
     bridge("deny", method, nonce);
     return hostError("capability_denied",
       "module '" + moduleId + "' may not use capability '" + capability + "': it was not granted. " +
-      "Declare \"" + capability + "\" in its module.json capabilities and have an operator grant it.", nonce);
+      "Declare \"" + capability + "\" in its module.json capabilities and have an operator grant it.", nonce, "CapabilityError");
   }
 
   function refuseValue(key, value) {
@@ -193,7 +194,7 @@ export const PRELUDE = String.raw`(function (bridge, setupText) {
     bridge("register", n);
     if (!declared[n]) {
       throw hostError("command_not_declared", "module '" + moduleId + "' tried to register command '" + cut(n, 100) +
-        "', which its module.json does not declare; declare it under \"commands\"");
+        "', which its module.json does not declare; declare it under \"commands\" (declared: " + declaredList + ")");
     }
     handlers[n] = handler;
   };
@@ -246,7 +247,7 @@ export const PRELUDE = String.raw`(function (bridge, setupText) {
       var p = pending[rq];
       if (p === undefined) return;
       delete pending[rq];
-      if (!ok) return p.reject(hostError(code, message, nonce));
+      if (!ok) return p.reject(hostError(code, message, nonce, code === "capability_denied" ? "CapabilityError" : "HostError"));
       var value;
       try {
         value = text === "" ? undefined : parse(text);

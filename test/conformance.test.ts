@@ -1,0 +1,48 @@
+// The context conformance suite: one module, run in-process and in the sandbox, must see the same
+// context: the same namespaces and methods, the same errors with the same codes and messages, the
+// same sync/async behaviour (plain methods return promises that reject; commands.register throws;
+// log calls never throw). createTestHost({ inProcess: true }) therefore tests production semantics.
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { Host } from "../core/host.js";
+import { silentLogger } from "../core/log/index.js";
+import { tempDir } from "./helpers/modules.js";
+
+const FIXTURE = join(__dirname, "fixtures/conformance");
+const hosts: Host[] = [];
+afterAll(async () => {
+  for (const h of hosts) await h.close();
+});
+
+async function transcript(runtime: "inprocess" | "sandbox"): Promise<Record<string, any>> {
+  const h = await Host.open({ home: tempDir(), modulePaths: [FIXTURE], logger: silentLogger(), ...(runtime === "inprocess" ? { userRuntime: "inprocess" as const } : {}) });
+  hosts.push(h);
+  return (await h.run("conform.run")) as Record<string, any>;
+}
+
+describe("context conformance", () => {
+  it("behaves identically in-process and sandboxed", async () => {
+    const [inProcess, sandboxed] = await Promise.all([transcript("inprocess"), transcript("sandbox")]);
+    expect(sandboxed).toEqual(inProcess);
+  }, 60_000);
+
+  it("has the documented semantics", async () => {
+    const t = await transcript("sandbox");
+    expect(t.namespaces).toEqual(expect.arrayContaining(["audit", "cache", "commands", "config", "events", "log", "module", "modules", "net", "secrets", "services", "storage"]));
+    expect(t.storageMethods).toEqual(["delete", "get", "list", "set"]);
+    expect(t.commandsMethods).toEqual(["catalogue", "dispatch", "invoke", "register"]);
+    expect(t.frozen).toBe(true);
+    for (const k of ["ungrantedWrite", "ungrantedSecret", "ungrantedInvoke", "ungrantedSubscribe", "otherConfig", "otherEvent"]) {
+      expect(t[k], k).toMatchObject({ sync: "promise", settled: "rejected", code: "capability_denied", name: "CapabilityError", isError: true });
+    }
+    expect(t.ungrantedWrite.message).toContain("may not use capability 'storage.write'");
+    expect(t.ungrantedLog).toEqual({ sync: "value", value: "undefined" });
+    for (const k of ["badKey", "tooManyArgs", "badEvent", "unserialisable"]) expect(t[k], k).toMatchObject({ sync: "promise", settled: "rejected", code: "input_invalid" });
+    expect(t.missingKey).toEqual({ sync: "promise", settled: "resolved", value: "undefined" });
+    expect(t.ownConfig).toEqual({ sync: "promise", settled: "resolved", value: "hi" });
+    expect(t.ownEvent).toEqual({ sync: "promise", settled: "resolved", value: "undefined" });
+    expect(t.registerUndeclared).toMatchObject({ sync: "throw", code: "command_not_declared" });
+    expect(t.registerNonFunction).toMatchObject({ sync: "throw", code: "input_invalid" });
+    expect(t.servicesUse).toMatchObject({ sync: "throw", code: "capability_denied" });
+  }, 60_000);
+});
