@@ -18,11 +18,13 @@ export interface ContextOptions {
 
 export function createModuleContext(o: ContextOptions): ModuleContext {
   const { port, info } = o;
-  // Arguments and results cross as JSON copies, as they do over the sandbox bridge.
-  const call = async (method: string, args: unknown[]): Promise<unknown> => {
-    const copied = crossing(args, `${method} arguments`);
-    return crossing(await port.call(method, copied), `the result of ${method}`);
-  };
+  // For a user module, arguments and results cross as JSON copies, as they do over the sandbox
+  // bridge. System modules are trusted host code: their values pass as they are (a CallInfo they
+  // hand back to ctx.audit.record must stay the object the bus issued).
+  const call =
+    info.kind === "system"
+      ? (method: string, args: unknown[]): Promise<unknown> => port.call(method, args)
+      : async (method: string, args: unknown[]): Promise<unknown> => crossing(await port.call(method, crossing(args, `${method} arguments`)), `the result of ${method}`);
   const namespaces: Record<string, Record<string, unknown>> = {};
   for (const [ns, methods] of Object.entries(o.api)) {
     namespaces[ns] = Object.fromEntries(Object.keys(methods).map((fn) => [fn, (...args: unknown[]) => call(`${ns}.${fn}`, args)]));

@@ -1,5 +1,5 @@
 // Runs the real `warden` binary in a child process.
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 
 export const BIN = join(__dirname, "../../core/cli/bin.mjs");
@@ -11,11 +11,12 @@ export interface CliResult {
   json: any;
 }
 
-export function warden(args: string[], env: Record<string, string> = {}): CliResult {
+export function warden(args: string[], env: Record<string, string> = {}, stdin?: string): CliResult {
   const r = spawnSync(process.execPath, [BIN, ...args], {
     encoding: "utf8",
     env: { ...process.env, NO_COLOR: "1", ...env },
     timeout: 60_000,
+    ...(stdin === undefined ? {} : { input: stdin }),
   });
   let json: unknown;
   try {
@@ -24,4 +25,38 @@ export function warden(args: string[], env: Record<string, string> = {}): CliRes
     json = undefined;
   }
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr, json };
+}
+
+export interface Serving {
+  proc: ChildProcess;
+  output(): string;
+  /** SIGTERM, and the exit code. */
+  stop(): Promise<number | null>;
+}
+
+/** `warden serve` in the background, resolved once it says it is serving. */
+export async function serveInBackground(args: string[], env: Record<string, string> = {}): Promise<Serving> {
+  const proc = spawn(process.execPath, [BIN, ...args, "serve"], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1", ...env } });
+  let out = "";
+  proc.stderr!.on("data", (c: Buffer) => (out += c.toString()));
+  const exited = new Promise<number | null>((resolve) => proc.on("exit", (code) => resolve(code)));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`serve did not start: ${out}`)), 30_000);
+    proc.stdout!.on("data", (c: Buffer) => {
+      out += c.toString();
+      if (out.includes("host serving")) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    void exited.then((code) => reject(new Error(`serve exited with ${code}: ${out}`)));
+  });
+  return {
+    proc,
+    output: () => out,
+    stop: async () => {
+      if (proc.exitCode === null) proc.kill("SIGTERM");
+      return exited;
+    },
+  };
 }
