@@ -48,7 +48,7 @@ describe("an upgrade that widens a scoped capability", () => {
       await h.run("module.install", { source: source("1.0.0", before), approve: true });
       await expect(h.run("grower.version")).resolves.toBe("1.0.0");
 
-      const patch = await h.run("module.install", { source: source("1.0.1", after) }).catch((e) => e);
+      const patch: any = await h.run("module.install", { source: source("1.0.1", after) }).catch((e: any) => e);
       expect(patch.code).toBe("manifest_invalid");
       expect(patch.message).toMatch(/patch release/);
 
@@ -68,7 +68,7 @@ describe("an upgrade that widens a scoped capability", () => {
     await h.run("module.install", { source: source("1.0.0", { name: "net.fetch", hosts: ["a.example.com", "b.example.com"] }) });
     const r: any = await h.run("module.install", { source: source("1.0.1", { name: "net.fetch", hosts: ["a.example.com"] }) });
     expect(r).toMatchObject({ action: "upgraded", added: [] });
-    const same: any = await h.run("module.install", { source: source("1.0.2", { name: "config.read", keys: ["*"] }) }).catch((e) => e);
+    const same: any = await h.run("module.install", { source: source("1.0.2", { name: "config.read", keys: ["*"] }) }).catch((e: any) => e);
     // config.read is a new capability here (it had net.fetch): refused in a patch like any addition.
     expect(same.code).toBe("manifest_invalid");
   });
@@ -78,7 +78,7 @@ describe("an upgrade that widens a scoped capability", () => {
     await h.run("module.install", { source: source("1.0.0", { name: "commands.invoke", commands: ["helper.echo"] }) });
     const shown = await approval(h, "grower"); // what the operator inspected: 1.0.0
     await h.run("module.install", { source: source("1.1.0", { name: "commands.invoke", commands: ["helper.*", "audit.*"] }) });
-    const stale = await h.run("module.approve", shown).catch((e) => e);
+    const stale: any = await h.run("module.approve", shown).catch((e: any) => e);
     expect(stale.code).toBe("approval_stale");
     await expect(h.run("grower.version")).resolves.toBe("1.0.0");
     await h.run("module.approve", await approval(h, "grower"));
