@@ -19,6 +19,7 @@ import { HostError } from "./errors.js";
 import { ProviderIndex } from "./providers.js";
 import { SecretStore } from "./secrets/secret-store.js";
 import { resolveHome } from "./paths.js";
+import { assertOwnHome } from "./home.js";
 import type { ModuleRuntime } from "./runtime.js";
 import { ServiceRegistry } from "./services.js";
 import { openSqliteStore } from "./store/sqlite-store.js";
@@ -55,6 +56,7 @@ export class Host {
 
   static async open(options: HostOptions = {}): Promise<Host> {
     const home = resolveHome(options.home);
+    assertOwnHome(home);
     const firstRun = !existsSync(join(home, "system.brain"));
     mkdirSync(join(home, "logs"), { recursive: true, mode: 0o700 });
     if (firstRun) chmodSync(home, 0o700);

@@ -1,11 +1,11 @@
 // Commands for module authors that work on a folder rather than through the bus: module new,
 // module check, module learn and dev.
-import { readFileSync, watch } from "node:fs";
+import { readFileSync, rmSync, watch } from "node:fs";
 import { join, resolve } from "node:path";
-import { tmpdir } from "node:os";
 import type { Command } from "commander";
 import { assertDir, checkModule } from "../authoring/check.js";
 import { CapabilityLearner } from "../authoring/learn.js";
+import { freshStateHome, userStateHome } from "../home.js";
 import { scaffoldModule } from "../authoring/scaffold.js";
 import { startControlServer, stopControlServer } from "../control/server.js";
 import { HostError } from "../errors.js";
@@ -60,12 +60,14 @@ export function registerAuthorCommands(program: Command, moduleGroup: Command | 
 async function session(dir: string, globals: { home?: string }, io: Io, o: { calls?: string; learn: boolean; watch: boolean }) {
   assertDir(dir);
   const { manifest } = readManifest(dir, { allowSystem: false });
-  const home = globals.home ?? join(tmpdir(), `warden-dev-${manifest.id}`);
+  // Never a predictable shared path (another local user could plant a home there first).
+  const fresh = globals.home === undefined && o.learn;
+  const home = globals.home ?? (o.learn ? freshStateHome("learn") : userStateHome("dev", manifest.id));
   const host = await Host.open({ home, modulePaths: [dir], logger: createLogger({ home, destination: resolve(home, "logs", "dev.log") }) });
   const id = manifest.id;
   // A development session grants what the manifest declares; it is the author's own machine.
-  const record = host.loader.record(id);
-  host.kernel.store.modules.put({ ...record, approvedHash: host.loader.entry(id)?.loaded?.hash ?? null, grants: manifest.capabilities ?? [], revoked: [] });
+  const loaded = host.loader.entry(id)?.loaded;
+  if (loaded) host.loader.records.grantForDevelopment(id, { hash: loaded.hash, capabilities: manifest.capabilities ?? [] }, [], "operator:local");
   await host.loader.reloadModule(id);
   const learner = new CapabilityLearner(host, id);
   try {
@@ -110,5 +112,6 @@ async function session(dir: string, globals: { home?: string }, io: Io, o: { cal
     return learner.report();
   } finally {
     await host.close();
+    if (fresh) rmSync(home, { recursive: true, force: true });
   }
 }

@@ -67,12 +67,8 @@ export class Installer {
       if (existsSync(target)) rmSync(target, { recursive: true, force: true });
       copyFolder(dir, target);
       const elevated = capabilities.filter((c) => c.elevated).map((c) => c.name);
-      this.kernel.store.transaction(() => {
-        this.kernel.store.modules.put({
-          ...record, installedPath: target, files, staged: null,
-          ...(o.approve ? { grants: incoming.manifest.capabilities ?? [], approvedHash: incoming.hash } : {}),
-        });
-        this.kernel.audit.append({ actor, action: "module.install", target: id, data: { version: incoming.manifest.version, hash: incoming.hash, capabilities: names(incoming), approved: Boolean(o.approve) } });
+      this.loader.records.installed(id, { installedPath: target, files }, o.approve ? { hash: incoming.hash, capabilities: incoming.manifest.capabilities ?? [] } : undefined, actor, {
+        version: incoming.manifest.version, hash: incoming.hash, capabilities: names(incoming), approved: Boolean(o.approve),
       });
       const summary = await this.loader.addModule(target);
       return {
@@ -102,10 +98,7 @@ export class Installer {
       rmSync(stagedDir, { recursive: true, force: true });
       mkdirSync(join(this.modulesDir, ".staged"), { recursive: true, mode: 0o700 });
       copyFolder(dir, stagedDir);
-      this.kernel.store.transaction(() => {
-        this.kernel.store.modules.put({ ...record, staged: { dir: stagedDir, version: incoming.manifest.version, hash: incoming.hash, files, added, removed } });
-        this.kernel.audit.append({ actor, action: "module.stage", target: id, data: { from: old.manifest.version, to: incoming.manifest.version, added, removed } });
-      });
+      this.loader.records.staged(id, { dir: stagedDir, version: incoming.manifest.version, hash: incoming.hash, files, added, removed }, actor, { from: old.manifest.version, to: incoming.manifest.version, added, removed });
       return {
         id, version: incoming.manifest.version, action: "staged", state: existing.state, capabilities, added, removed, previous: old.manifest.version,
         note: `${old.manifest.version} keeps serving; \`warden module approve ${id}\` switches to ${incoming.manifest.version} and grants ${added.join("; ")}`,
@@ -147,13 +140,14 @@ export class Installer {
     // Only here when capabilities did not grow or widen (or the operator approved this very
     // manifest), so an approval carries over to the new manifest.
     const carry = record.approvedHash !== null || approving;
-    this.kernel.store.transaction(() => {
-      this.kernel.store.modules.put({
-        ...record, installedPath: target, files, staged: null,
-        ...(carry ? { approvedHash: incoming.hash, grants: incoming.manifest.capabilities ?? [] } : {}),
-      });
-      this.kernel.audit.append({ actor, action: `module.${action === "upgraded" ? "upgrade" : action === "downgraded" ? "downgrade" : "reinstall"}`, target: id, data: { version: incoming.manifest.version, hash: incoming.hash } });
-    });
+    this.loader.records.swapped(
+      id,
+      { installedPath: target, files },
+      carry ? { hash: incoming.hash, capabilities: incoming.manifest.capabilities ?? [] } : undefined,
+      actor,
+      `module.${action === "upgraded" ? "upgrade" : action === "downgraded" ? "downgrade" : "reinstall"}`,
+      { version: incoming.manifest.version, hash: incoming.hash },
+    );
     await this.loader.reloadModule(id);
   }
 
@@ -166,12 +160,7 @@ export class Installer {
     await this.loader.forget(id);
     rmSync(target, { recursive: true, force: true });
     rmSync(join(this.modulesDir, ".staged", id), { recursive: true, force: true });
-    let purged = 0;
-    this.kernel.store.transaction(() => {
-      this.kernel.store.modules.delete(id);
-      if (purge) purged = this.kernel.store.storage.purge(id);
-      this.kernel.audit.append({ actor, action: "module.remove", target: id, data: { purge, purged } });
-    });
+    const purged = this.loader.records.removed(id, actor, () => (purge ? this.kernel.store.storage.purge(id) : 0));
     return { id, removed: true, purged };
   }
 }

@@ -7,6 +7,7 @@ import { createHostPort } from "../hostapi/port.js";
 import { contextShape } from "../hostapi/table.js";
 import type { ApprovalTarget } from "../kernel.js";
 import { decideGrants, scopeFacts } from "./grant-policy.js";
+import { ModuleRecords } from "./module-records.js";
 import type { Kernel } from "../kernel.js";
 import { readManifest, type LoadedManifest } from "../manifest/index.js";
 import { HOST_VERSION } from "../paths.js";
@@ -36,8 +37,12 @@ export class ModuleLoader {
   readonly #shadows: ModuleEntry[] = [];
   #order: string[] = [];
 
+  /** The one writer of module records. */
+  readonly records: ModuleRecords;
+
   constructor(options: LoaderOptions) {
     this.#o = options;
+    this.records = new ModuleRecords(options.kernel.store, options.kernel.audit);
   }
 
   get kernel(): Kernel {
@@ -48,7 +53,7 @@ export class ModuleLoader {
   load(): void {
     const candidates = discoverModules({ home: this.#o.home, modulePaths: this.#o.modulePaths, ...(this.#o.systemDir ? { systemDir: this.#o.systemDir } : {}) });
     const index = this.kernel.store.manifestIndex.all();
-    this.#records = new Map(this.kernel.store.modules.all().map((r) => [r.id, r]));
+    this.#records = new Map(this.records.all().map((r) => [r.id, r]));
     const fresh: Array<[string, string, string]> = [];
     for (const c of candidates) this.#loadCandidate(c, index, fresh);
     // New or changed manifests are remembered in one transaction (one fsync, not one per module).
@@ -123,7 +128,7 @@ export class ModuleLoader {
 
   /** Installed modules are pinned to the file hashes recorded at install. */
   #integrityError(e: ModuleEntry): HostError | undefined {
-    const record = this.kernel.store.modules.get(e.id);
+    const record = this.records.find(e.id);
     if (!record?.files || !record.installedPath || resolve(record.installedPath) !== resolve(e.dir)) return undefined;
     const changed = changedFiles(e.dir, record.files);
     if (changed.length === 0) return undefined;
@@ -167,12 +172,7 @@ export class ModuleLoader {
   /** Withdraw one capability at runtime: the next call that needs it is refused. */
   revokeCapability(id: string, capability: string, actor: string): ModuleSummary & { revoked: string[] } {
     const e = this.#require(id);
-    const record = this.record(id);
-    const revoked = [...new Set([...record.revoked, capability])];
-    this.kernel.store.transaction(() => {
-      this.kernel.store.modules.put({ ...record, revoked });
-      this.kernel.audit.append({ actor, action: "module.revoke", target: id, data: { capability } });
-    });
+    const { revoked } = this.records.revoke(id, capability, actor);
     e.grants = e.grants.without(new Set([capability]));
     return { ...summarize(e), revoked };
   }
@@ -193,7 +193,7 @@ export class ModuleLoader {
 
   /** Decide state and grants from the operator's record: disabled, approval pinned to the hash, revocations. */
   #decideGrants(e: ModuleEntry): void {
-    const record = this.#records ? this.#records.get(e.id) : this.kernel.store.modules.get(e.id);
+    const record = this.#records ? this.#records.get(e.id) : this.records.find(e.id);
     const d = decideGrants({ manifest: e.loaded!.manifest, hash: e.loaded!.hash, kind: e.kind, record, kindOf: (id) => this.#entries.get(id)?.kind });
     e.state = d.state;
     e.grants = d.grants;
@@ -382,9 +382,7 @@ export class ModuleLoader {
   // --- operator actions (module.* commands and the modules.manage capability) ---
 
   record(id: string): ModuleRecord {
-    return this.kernel.store.modules.get(id) ?? {
-      id, disabled: false, grants: null, approvedHash: null, revoked: [], installedPath: null, files: null, staged: null, updatedAt: new Date().toISOString(),
-    };
+    return this.records.get(id);
   }
 
   /** What an approval of this module would cover now: the manifest as loaded, pinned by its hash. */
@@ -399,10 +397,7 @@ export class ModuleLoader {
     if (!e.loaded) throw unavailable(e);
     checkApprovalTarget(id, this.pendingApproval(id), target);
     const grants = e.loaded.manifest.capabilities ?? [];
-    this.kernel.store.transaction(() => {
-      this.kernel.store.modules.put({ ...this.record(id), grants, approvedHash: e.loaded!.hash });
-      this.kernel.audit.append({ actor, action: "module.approve", target: id, data: { version: e.loaded!.manifest.version, hash: e.loaded!.hash, capabilities: toGrants(grants).map(describeGrant) } });
-    });
+    this.records.approve(id, { hash: e.loaded.hash, capabilities: grants }, actor, { version: e.loaded.manifest.version, hash: e.loaded.hash, capabilities: toGrants(grants).map(describeGrant) });
     if (e.state === "pending_approval") {
       e.state = "installed";
       delete e.error;
@@ -413,10 +408,7 @@ export class ModuleLoader {
 
   async enable(id: string, actor: string): Promise<ModuleSummary> {
     const e = this.#require(id);
-    this.kernel.store.transaction(() => {
-      this.kernel.store.modules.put({ ...this.record(id), disabled: false });
-      this.kernel.audit.append({ actor, action: "module.enable", target: id });
-    });
+    this.records.setDisabled(id, false, actor);
     if (e.state === "disabled" || e.state === "failed") {
       if (e.loaded && !(e.error && ["manifest_invalid", "host_incompatible", "dependency_cycle", "module_duplicate"].includes(e.error.code))) {
         e.state = "installed";
@@ -429,10 +421,7 @@ export class ModuleLoader {
 
   async disable(id: string, actor: string): Promise<ModuleSummary> {
     const e = this.#require(id);
-    this.kernel.store.transaction(() => {
-      this.kernel.store.modules.put({ ...this.record(id), disabled: true });
-      this.kernel.audit.append({ actor, action: "module.disable", target: id });
-    });
+    this.records.setDisabled(id, true, actor);
     await this.deactivate(id);
     e.state = "disabled";
     delete e.error;
@@ -441,7 +430,7 @@ export class ModuleLoader {
 
   inspect(id: string): Record<string, unknown> {
     const e = this.#require(id);
-    const record = this.kernel.store.modules.get(id);
+    const record = this.records.find(id);
     return {
       ...summarize(e),
       manifest: e.loaded?.manifest ?? null,
