@@ -6,6 +6,7 @@ import type { BoundHandler, CommandBus } from "./commands/bus.js";
 import type { ConfigService } from "./config/config-service.js";
 import type { AuditSink } from "./kernel.js";
 import type { ModuleLoader } from "./loader/module-loader.js";
+import type { OperatorActions } from "./loader/operator-actions.js";
 import type { Store } from "./store/store.js";
 import type { Installer } from "./lifecycle/installer.js";
 import type { Ledger } from "./ledger.js";
@@ -23,8 +24,8 @@ interface HostCommand extends CommandManifest {
   run: BoundHandler;
 }
 
-export function registerHostCommands(deps: { bus: CommandBus; loader: ModuleLoader; installer: Installer; config: ConfigService; audit: AuditSink; store: Store; ledger: Ledger; secrets: SecretStore }): void {
-  const { bus, loader, installer, config, audit, store, ledger, secrets } = deps;
+export function registerHostCommands(deps: { bus: CommandBus; loader: ModuleLoader; actions: OperatorActions; installer: Installer; config: ConfigService; audit: AuditSink; store: Store; ledger: Ledger; secrets: SecretStore }): void {
+  const { bus, loader, actions, installer, config, audit, store, ledger, secrets } = deps;
   const secretRef = { module: { type: "string", minLength: 1, maxLength: 64, description: "the module the secret belongs to" }, name: { type: "string", minLength: 1, maxLength: 64, description: "the secret's name" } };
   const knownModule = (id: string) => {
     if (!loader.entry(id)) throw new HostError("module_not_found", `no module '${id}' is installed; run \`warden module list\``);
@@ -42,7 +43,7 @@ export function registerHostCommands(deps: { bus: CommandBus; loader: ModuleLoad
         input: idArg,
         args: ["id"],
         readOnly: true,
-        run: async (input) => loader.inspect((input as { id: string }).id),
+        run: async (input) => actions.inspect((input as { id: string }).id),
       },
       install: {
         description: "Install a module folder or .tgz into the home (validated, hashes pinned); shows its capabilities",
@@ -91,7 +92,7 @@ export function registerHostCommands(deps: { bus: CommandBus; loader: ModuleLoad
         args: ["id", "capability"],
         run: async (input, call) => {
           const { id, capability } = input as { id: string; capability: string };
-          return loader.revokeCapability(id, capability, actorOf(call.caller));
+          return actions.revoke(id, capability, actorOf(call.caller));
         },
       },
       remove: {
@@ -139,13 +140,13 @@ export function registerHostCommands(deps: { bus: CommandBus; loader: ModuleLoad
         description: "Enable a disabled module",
         input: idArg,
         args: ["id"],
-        run: async (input, call) => loader.enable((input as { id: string }).id, actorOf(call.caller)),
+        run: async (input, call) => actions.enable((input as { id: string }).id, actorOf(call.caller)),
       },
       disable: {
         description: "Disable a module (deactivates it; survives restarts)",
         input: idArg,
         args: ["id"],
-        run: async (input, call) => loader.disable((input as { id: string }).id, actorOf(call.caller)),
+        run: async (input, call) => actions.disable((input as { id: string }).id, actorOf(call.caller)),
       },
     },
     config: {

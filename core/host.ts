@@ -14,6 +14,7 @@ import { Installer } from "./lifecycle/installer.js";
 import { Ledger } from "./ledger.js";
 import type { Kernel, LogSink } from "./kernel.js";
 import { ModuleLoader } from "./loader/module-loader.js";
+import { OperatorActions } from "./loader/operator-actions.js";
 import { createLogger, securityLogger } from "./log/index.js";
 import { HostError } from "./errors.js";
 import { ProviderIndex } from "./providers.js";
@@ -97,16 +98,21 @@ export class Host {
         if (!installer) throw new HostError("internal", "the installer is not ready yet");
         return installer;
       };
+      let actions: OperatorActions | undefined;
+      const theActions = (): OperatorActions => {
+        if (!actions) throw new HostError("internal", "the operator actions are not ready yet");
+        return actions;
+      };
       const kernel: Kernel = {
         home, store, config, bus, events, services, providers, secrets, audit, log, ledger,
         capabilityObservers: new Set(),
         callObservers: new Set(),
         modules: {
           list: () => theLoader().list(),
-          inspect: (id) => theLoader().inspect(id),
+          inspect: (id) => theActions().inspect(id),
           approve: (id, target, actor) => theInstaller().approve(id, target, actor),
-          enable: (id, actor) => theLoader().enable(id, actor),
-          disable: (id, actor) => theLoader().disable(id, actor),
+          enable: (id, actor) => theActions().enable(id, actor),
+          disable: (id, actor) => theActions().disable(id, actor),
         },
       };
 
@@ -138,8 +144,9 @@ export class Host {
           }
         };
       }
-      installer = new Installer(kernel, loader, home);
-      registerHostCommands({ bus, loader, installer, config, audit, store, ledger, secrets });
+      actions = new OperatorActions(loader);
+      installer = new Installer(kernel, loader, actions, home);
+      registerHostCommands({ bus, loader, actions, installer, config, audit, store, ledger, secrets });
       loader.load();
       await loader.activateStartup();
       loader.startIdleSweep(config.get("sandbox.idle_ttl") as number);

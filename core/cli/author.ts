@@ -1,7 +1,7 @@
 // Commands for module authors that work on a folder rather than through the bus: module new,
 // module check, module learn and dev.
 import { readFileSync, rmSync, watch } from "node:fs";
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import type { Command } from "commander";
 import { assertDir, checkModule } from "../authoring/check.js";
 import { CapabilityLearner } from "../authoring/learn.js";

@@ -7,10 +7,10 @@ import semver from "semver";
 import { compareGrants, describeGrant, elevations, toGrants } from "../hostapi/grants.js";
 import { scopeFacts } from "../loader/grant-policy.js";
 import type { ApprovalTarget } from "../kernel.js";
-import { checkApprovalTarget } from "../loader/module-loader.js";
+import type { ModuleLoader } from "../loader/module-loader.js";
+import { checkApprovalTarget, type OperatorActions } from "../loader/operator-actions.js";
 import { HostError } from "../errors.js";
 import type { Kernel } from "../kernel.js";
-import type { ModuleLoader } from "../loader/module-loader.js";
 import { readManifest, type LoadedManifest } from "../manifest/index.js";
 import type { ModuleRecord } from "../store/store.js";
 import { copyFolder, hashFolder } from "./files.js";
@@ -39,6 +39,7 @@ export class Installer {
   constructor(
     private readonly kernel: Kernel,
     private readonly loader: ModuleLoader,
+    private readonly actions: OperatorActions,
     private readonly home: string,
   ) {}
 
@@ -57,7 +58,7 @@ export class Installer {
     if (existing && resolve(existing.dir) !== target) {
       throw new HostError("module_duplicate", `module id '${id}' is already provided by ${existing.dir}; it cannot be installed over`);
     }
-    const record = this.loader.record(id);
+    const record = this.loader.records.get(id);
     const needsApproval = new Set(elevations(toGrants(incoming.manifest.capabilities), scopeFacts(incoming.manifest, (x) => this.loader.entry(x)?.kind)).map((e) => e.capability));
     const capabilities = toGrants(incoming.manifest.capabilities).map((g) => ({ name: describeGrant(g), elevated: needsApproval.has(g.name) }));
     const files = hashFolder(dir);
@@ -111,7 +112,7 @@ export class Installer {
 
   /** Approve: a staged upgrade is swapped in; otherwise the module's manifest is approved as it is. */
   async approve(id: string, target: ApprovalTarget, actor: string): Promise<unknown> {
-    const record = this.loader.record(id);
+    const record = this.loader.records.get(id);
     if (record.staged) {
       const staged = record.staged;
       checkApprovalTarget(id, { version: staged.version, hash: staged.hash }, target);
@@ -119,9 +120,9 @@ export class Installer {
       if (incoming.hash !== staged.hash) throw new HostError("integrity_failed", `the staged upgrade of ${id} changed on disk; install it again`);
       await this.#swapIn(id, staged.dir, incoming, staged.files, { ...record, staged: null }, actor, "upgraded", true);
       rmSync(staged.dir, { recursive: true, force: true });
-      return this.loader.approve(id, target, actor);
+      return this.actions.approve(id, target, actor);
     }
-    return this.loader.approve(id, target, actor);
+    return this.actions.approve(id, target, actor);
   }
 
   async #swapIn(id: string, from: string, incoming: LoadedManifest, files: Record<string, string>, record: ModuleRecord, actor: string, action: string, approving = false): Promise<void> {

@@ -1,21 +1,21 @@
-// The ModuleLoader: discovers module folders, validates manifests, resolves dependencies, decides
-// grants (approval pinned to the manifest hash) and activates modules on demand, dependencies first.
-// One module failing marks it and its dependents failed; it never stops the others or the host.
+// The ModuleLoader: the registry of discovered modules (folders, validated manifests through the
+// manifest index, dependency order, grant decisions by ./grant-policy.ts) and their activation:
+// on demand, dependencies first, deactivated again when idle. One module failing marks it and its
+// dependents failed; it never stops the others or the host. What operators do to modules is
+// ./operator-actions.ts; the records they write, ./module-records.ts.
+import { resolve } from "node:path";
 import { HostError } from "../errors.js";
-import { describeGrant, elevations, GrantSet, toGrants } from "../hostapi/grants.js";
+import { GrantSet } from "../hostapi/grants.js";
 import { createHostPort } from "../hostapi/port.js";
 import { contextShape } from "../hostapi/table.js";
-import type { ApprovalTarget } from "../kernel.js";
-import { decideGrants, scopeFacts } from "./grant-policy.js";
-import { ModuleRecords } from "./module-records.js";
 import type { Kernel } from "../kernel.js";
-import { readManifest, type LoadedManifest } from "../manifest/index.js";
 import { HOST_VERSION } from "../paths.js";
 import type { ActivationSpec, ModuleRuntime } from "../runtime.js";
 import type { ModuleRecord } from "../store/store.js";
-import { statSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { decideGrants } from "./grant-policy.js";
+import { ModuleRecords } from "./module-records.js";
 import { changedFiles } from "../lifecycle/files.js";
+import { readIndexedManifest } from "./manifest-index.js";
 import { discoverModules, type Candidate } from "./discover.js";
 import { summarize, type ModuleEntry, type ModuleSummary } from "./module-entry.js";
 import { resolveDependencies } from "./resolve.js";
@@ -65,34 +65,11 @@ export class ModuleLoader {
   /** Module records read in one query while loading; later reads go to the store. */
   #records: Map<string, ModuleRecord> | undefined;
 
-  /**
-   * An unchanged module.json (same folder, mtime, size and inode, same host version) is taken from
-   * the index without reading or validating it again: host start stays flat in the number of
-   * installed modules. Its files are still checked against the install hashes at activation.
-   */
-  #readManifestIndexed(c: Candidate, index?: Map<string, { stamp: string; loaded: string }>, fresh?: Array<[string, string, string]>): LoadedManifest {
-    let stamp: string | undefined;
-    try {
-      const st = statSync(join(c.dir, "module.json"));
-      stamp = `${st.mtimeMs}:${st.size}:${st.ino}:${this.#o.hostVersion ?? HOST_VERSION}:${c.system}`;
-    } catch {
-      stamp = undefined;
-    }
-    const hit = stamp ? index?.get(c.dir) : undefined;
-    if (hit && hit.stamp === stamp) return JSON.parse(hit.loaded) as LoadedManifest;
-    const loaded = readManifest(c.dir, { allowSystem: c.system });
-    if (stamp) {
-      if (fresh) fresh.push([c.dir, stamp, JSON.stringify(loaded)]);
-      else this.kernel.store.manifestIndex.put(c.dir, stamp, JSON.stringify(loaded));
-    }
-    return loaded;
-  }
-
   #loadCandidate(c: Candidate, index?: Map<string, { stamp: string; loaded: string }>, fresh?: Array<[string, string, string]>): void {
     const kind = c.system ? "system" : "user";
     let entry: ModuleEntry;
     try {
-      const loaded = this.#readManifestIndexed(c, index, fresh);
+      const loaded = readIndexedManifest(c, this.#o.hostVersion ?? HOST_VERSION, this.kernel.store.manifestIndex, index, fresh);
       entry = { id: loaded.manifest.id, dir: c.dir, kind: loaded.manifest.kind ?? kind, loaded, state: "installed", grants: GrantSet.empty(loaded.manifest.id), subscriptions: [] };
     } catch (e) {
       const error = e instanceof HostError ? e : new HostError("manifest_invalid", `${c.dir}: ${(e as Error).message}`);
@@ -169,14 +146,6 @@ export class ModuleLoader {
     return summarize(this.#entries.get(id) ?? this.#shadows.find((x) => x.dir === dir)!);
   }
 
-  /** Withdraw one capability at runtime: the next call that needs it is refused. */
-  revokeCapability(id: string, capability: string, actor: string): ModuleSummary & { revoked: string[] } {
-    const e = this.#require(id);
-    const { revoked } = this.records.revoke(id, capability, actor);
-    e.grants = e.grants.without(new Set([capability]));
-    return { ...summarize(e), revoked };
-  }
-
   #resolve(): void {
     const nodes = [...this.#entries.values()]
       .filter((e) => e.loaded)
@@ -192,6 +161,14 @@ export class ModuleLoader {
   }
 
   /** Decide state and grants from the operator's record: disabled, approval pinned to the hash, revocations. */
+  redecide(e: ModuleEntry): void {
+    this.#decideGrants(e);
+  }
+
+  kindOf(id: string): "system" | "user" | undefined {
+    return this.#entries.get(id)?.kind;
+  }
+
   #decideGrants(e: ModuleEntry): void {
     const record = this.#records ? this.#records.get(e.id) : this.records.find(e.id);
     const d = decideGrants({ manifest: e.loaded!.manifest, hash: e.loaded!.hash, kind: e.kind, record, kindOf: (id) => this.#entries.get(id)?.kind });
@@ -379,90 +356,15 @@ export class ModuleLoader {
     for (const id of [...this.#order].reverse()) await this.deactivate(id);
   }
 
-  // --- operator actions (module.* commands and the modules.manage capability) ---
-
-  record(id: string): ModuleRecord {
-    return this.records.get(id);
-  }
-
-  /** What an approval of this module would cover now: the manifest as loaded, pinned by its hash. */
-  pendingApproval(id: string): { version: string; hash: string } {
-    const e = this.#require(id);
-    if (!e.loaded) throw unavailable(e);
-    return { version: e.loaded.manifest.version, hash: e.loaded.hash };
-  }
-
-  async approve(id: string, target: ApprovalTarget, actor: string): Promise<ModuleSummary> {
-    const e = this.#require(id);
-    if (!e.loaded) throw unavailable(e);
-    checkApprovalTarget(id, this.pendingApproval(id), target);
-    const grants = e.loaded.manifest.capabilities ?? [];
-    this.records.approve(id, { hash: e.loaded.hash, capabilities: grants }, actor, { version: e.loaded.manifest.version, hash: e.loaded.hash, capabilities: toGrants(grants).map(describeGrant) });
-    if (e.state === "pending_approval") {
-      e.state = "installed";
-      delete e.error;
-      this.#decideGrants(e);
-    }
-    return summarize(e);
-  }
-
-  async enable(id: string, actor: string): Promise<ModuleSummary> {
-    const e = this.#require(id);
-    this.records.setDisabled(id, false, actor);
-    if (e.state === "disabled" || e.state === "failed") {
-      if (e.loaded && !(e.error && ["manifest_invalid", "host_incompatible", "dependency_cycle", "module_duplicate"].includes(e.error.code))) {
-        e.state = "installed";
-        delete e.error;
-        this.#decideGrants(e);
-      }
-    }
-    return summarize(e);
-  }
-
-  async disable(id: string, actor: string): Promise<ModuleSummary> {
-    const e = this.#require(id);
-    this.records.setDisabled(id, true, actor);
-    await this.deactivate(id);
-    e.state = "disabled";
-    delete e.error;
-    return summarize(e);
-  }
-
-  inspect(id: string): Record<string, unknown> {
-    const e = this.#require(id);
-    const record = this.records.find(id);
-    return {
-      ...summarize(e),
-      manifest: e.loaded?.manifest ?? null,
-      manifestHash: e.loaded?.hash ?? null,
-      grants: e.grants.requests(),
-      elevated: e.loaded ? elevations(toGrants(e.loaded.manifest.capabilities), scopeFacts(e.loaded.manifest, (x) => this.#entries.get(x)?.kind)) : [],
-      pending_approval: e.state === "pending_approval" && e.loaded ? { version: e.loaded.manifest.version, hash: e.loaded.hash } : null,
-      approvedHash: record?.approvedHash ?? null,
-      revoked: record?.revoked ?? [],
-      files_verified: record?.files && record.installedPath && resolve(record.installedPath) === resolve(e.dir) ? changedFiles(e.dir, record.files).length === 0 : null,
-      staged_upgrade: record?.staged ? { version: record.staged.version, hash: record.staged.hash, added: record.staged.added, removed: record.staged.removed } : null,
-      commands: this.kernel.bus.list().filter((c) => c.module === id).map((c) => c.command),
-    };
-  }
-
-  #require(id: string): ModuleEntry {
+  /** The entry, or module_not_found. */
+  require(id: string): ModuleEntry {
     const e = this.#entries.get(id);
     if (!e) throw new HostError("module_not_found", `no module '${id}' is installed; run \`warden module list\``, { details: { id } });
     return e;
   }
 }
 
-/** Refuses an approval of something other than what is pending now (an install raced the operator). */
-export function checkApprovalTarget(id: string, pending: { version: string; hash: string }, target: ApprovalTarget): void {
-  if (target.hash !== pending.hash || (target.version !== undefined && target.version !== pending.version)) {
-    throw new HostError("approval_stale", `the approval names ${id} ${target.version ?? ""} (manifest ${target.hash.slice(0, 12)}...), but what awaits approval now is ${pending.version} (manifest ${pending.hash.slice(0, 12)}...); run \`warden module inspect ${id}\` and approve what it shows`, {
-      details: { module: id, pending, given: target },
-    });
-  }
-}
-
-function unavailable(e: ModuleEntry): HostError {
+export function unavailable(e: ModuleEntry): HostError {
   if (e.state === "pending_approval" && e.error) return e.error;
   const why = e.error ? `${e.error.code}: ${e.error.message}` : e.state;
   return new HostError("module_unavailable", `module '${e.id}' is ${e.state} (${why})`, {

@@ -1,0 +1,95 @@
+// What an operator (or a module holding modules.manage) does to installed modules: approve exactly
+// what is pending, enable, disable, revoke one capability at run time, inspect. Each writes its
+// record through ModuleRecords (audited in the same transaction) and then moves the loader's
+// entry to the state that follows.
+import { resolve } from "node:path";
+import { HostError } from "../errors.js";
+import { describeGrant, elevations, toGrants } from "../hostapi/grants.js";
+import type { ApprovalTarget } from "../kernel.js";
+import { changedFiles } from "../lifecycle/files.js";
+import { scopeFacts } from "./grant-policy.js";
+import { summarize, type ModuleSummary } from "./module-entry.js";
+import { unavailable, type ModuleLoader } from "./module-loader.js";
+
+/** Errors that no operator action clears: the module's files must change first. */
+const PERMANENT = new Set(["manifest_invalid", "host_incompatible", "dependency_cycle", "module_duplicate"]);
+
+/** Refuses an approval of something other than what awaits approval now (an install raced the operator). */
+export function checkApprovalTarget(id: string, pending: { version: string; hash: string }, target: ApprovalTarget): void {
+  if (target.hash !== pending.hash || (target.version !== undefined && target.version !== pending.version)) {
+    throw new HostError("approval_stale", `the approval names ${id} ${target.version ?? ""} (manifest ${target.hash.slice(0, 12)}...), but what awaits approval now is ${pending.version} (manifest ${pending.hash.slice(0, 12)}...); run \`warden module inspect ${id}\` and approve what it shows`, {
+      details: { module: id, pending, given: target },
+    });
+  }
+}
+
+export class OperatorActions {
+  constructor(private readonly loader: ModuleLoader) {}
+
+  /** What an approval of this module would cover now: the manifest as loaded, pinned by its hash. */
+  pendingApproval(id: string): { version: string; hash: string } {
+    const e = this.loader.require(id);
+    if (!e.loaded) throw unavailable(e);
+    return { version: e.loaded.manifest.version, hash: e.loaded.hash };
+  }
+
+  async approve(id: string, target: ApprovalTarget, actor: string): Promise<ModuleSummary> {
+    const e = this.loader.require(id);
+    if (!e.loaded) throw unavailable(e);
+    checkApprovalTarget(id, this.pendingApproval(id), target);
+    const grants = e.loaded.manifest.capabilities ?? [];
+    this.loader.records.approve(id, { hash: e.loaded.hash, capabilities: grants }, actor, { version: e.loaded.manifest.version, hash: e.loaded.hash, capabilities: toGrants(grants).map(describeGrant) });
+    if (e.state === "pending_approval") {
+      e.state = "installed";
+      delete e.error;
+      this.loader.redecide(e);
+    }
+    return summarize(e);
+  }
+
+  async enable(id: string, actor: string): Promise<ModuleSummary> {
+    const e = this.loader.require(id);
+    this.loader.records.setDisabled(id, false, actor);
+    if ((e.state === "disabled" || e.state === "failed") && e.loaded && !(e.error && PERMANENT.has(e.error.code))) {
+      e.state = "installed";
+      delete e.error;
+      this.loader.redecide(e);
+    }
+    return summarize(e);
+  }
+
+  async disable(id: string, actor: string): Promise<ModuleSummary> {
+    const e = this.loader.require(id);
+    this.loader.records.setDisabled(id, true, actor);
+    await this.loader.deactivate(id);
+    e.state = "disabled";
+    delete e.error;
+    return summarize(e);
+  }
+
+  /** Withdraw one capability at run time: the module's next call that needs it is refused. */
+  revoke(id: string, capability: string, actor: string): ModuleSummary & { revoked: string[] } {
+    const e = this.loader.require(id);
+    const { revoked } = this.loader.records.revoke(id, capability, actor);
+    e.grants = e.grants.without(new Set([capability]));
+    return { ...summarize(e), revoked };
+  }
+
+  inspect(id: string): Record<string, unknown> {
+    const e = this.loader.require(id);
+    const record = this.loader.records.find(id);
+    return {
+      ...summarize(e),
+      manifest: e.loaded?.manifest ?? null,
+      manifestHash: e.loaded?.hash ?? null,
+      grants: e.grants.requests(),
+      elevated: e.loaded ? elevations(toGrants(e.loaded.manifest.capabilities), scopeFacts(e.loaded.manifest, (x) => this.loader.kindOf(x))) : [],
+      pending_approval: e.state === "pending_approval" && e.loaded ? { version: e.loaded.manifest.version, hash: e.loaded.hash } : null,
+      approvedHash: record?.approvedHash ?? null,
+      revoked: record?.revoked ?? [],
+      files_verified: record?.files && record.installedPath && resolve(record.installedPath) === resolve(e.dir) ? changedFiles(e.dir, record.files).length === 0 : null,
+      staged_upgrade: record?.staged ? { version: record.staged.version, hash: record.staged.hash, added: record.staged.added, removed: record.staged.removed } : null,
+      commands: this.loader.kernel.bus.list().filter((c) => c.module === id).map((c) => c.command),
+    };
+  }
+}
