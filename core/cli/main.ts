@@ -79,7 +79,7 @@ function buildProgram(host: Host, globals: GlobalOptions, io: Io, result: { code
       });
     }
   }
-  registerServe(program, host, io);
+  registerServe(program, host, io, globals.modules);
   registerAuthorCommands(program, program.commands.find((c) => c.name() === "module"), globals, io, result);
   program
     .command("status")

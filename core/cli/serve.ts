@@ -19,7 +19,7 @@ export function catalogueOf(host: Host): { commands: CommandInfo[]; descriptions
   return { commands: host.kernel.bus.list(), descriptions };
 }
 
-export function registerServe(program: Command, host: Host, io: Io): void {
+export function registerServe(program: Command, host: Host, io: Io, moduleFolders: readonly string[]): void {
   program
     .command("serve")
     .description("run the host (REST API, control socket) until interrupted")
@@ -28,7 +28,7 @@ export function registerServe(program: Command, host: Host, io: Io): void {
       if (opts.enableApi) {
         host.kernel.config.override("api.enabled", true);
         // The first-run token covers exactly the user modules of this command line's --modules.
-        const folders = ((program.opts() as { modules?: string[] }).modules ?? []).map((d) => resolve(d) + sep);
+        const folders = moduleFolders.map((d) => resolve(d) + sep);
         const ids = host.loader.list().filter((m) => m.kind === "user" && folders.some((f) => resolve(m.path).startsWith(f))).map((m) => m.id);
         host.kernel.config.override("api.newcomer", true);
         host.kernel.config.override("api.newcomer_modules", ids);
