@@ -26,6 +26,18 @@ describe("context conformance", () => {
     expect(sandboxed).toEqual(inProcess);
   }, 60_000);
 
+  it("offers exactly the host-API table's methods (plus the bound ones and services)", async () => {
+    const t = await transcript("sandbox");
+    const h = hosts[hosts.length - 1]!;
+    const { BOUND_METHODS, contextShape } = await import("../core/hostapi/table.js");
+    // The table's methods, and the providers' command namespaces (ctx.security.lockdown, ...).
+    const shape = contextShape(h.kernel.providers.namespaces(), h.kernel.bus.list());
+    const fromShape = Object.entries(shape).flatMap(([ns, methods]) => Object.keys(methods).map((m) => `${ns}.${m}`));
+    const expected = [...fromShape, ...Object.keys(BOUND_METHODS), "services.provide", "services.use"].sort();
+    expect(t.methods).toEqual(expected);
+    expect(t.methods).toEqual(expect.arrayContaining(["security.lockdown", "auth.grant", "cacheAdmin.purge", "storage.get", "secrets.get"]));
+  }, 60_000);
+
   it("has the documented semantics", async () => {
     const t = await transcript("sandbox");
     expect(t.namespaces).toEqual(expect.arrayContaining(["audit", "cache", "commands", "config", "events", "log", "module", "modules", "net", "secrets", "services", "storage"]));
