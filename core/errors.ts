@@ -1,5 +1,6 @@
 // HostError, the one error family the host raises on purpose. Its codes and their exit codes and
 // HTTP statuses are the SDK's public catalogue (sdk/errors.ts).
+import { randomBytes } from "node:crypto";
 import { ERROR_CATALOGUE, type ErrorBody, type ErrorCode, type ErrorSpec } from "../sdk/errors.js";
 
 export { ERROR_CATALOGUE, type ErrorCode, type ErrorSpec };
@@ -71,10 +72,26 @@ export class CapabilityError extends HostError {
   }
 }
 
-/** Turn anything thrown inside the host into a HostError without leaking internals. */
-export function toHostError(err: unknown): HostError {
+/** Where internal errors are logged (the subset of a pino logger this needs). */
+export interface ErrorLog {
+  error(obj: object, msg?: string): void;
+}
+
+/**
+ * An error the host did not raise on purpose: logged with its cause and stack under a fresh error
+ * id, and answered as `internal` with that id (and what happened), so an operator can find it.
+ */
+export function internalError(cause: unknown, log?: ErrorLog, where?: string): HostError {
+  const id = randomBytes(5).toString("hex");
+  const what = cause instanceof Error ? cause.message : String(cause);
+  log?.error({ error_id: id, ...(where ? { where } : {}), err: cause instanceof Error ? { name: cause.name, message: cause.message, stack: cause.stack } : what }, "internal error");
+  return new HostError("internal", `internal error ${id}${where ? ` in ${where}` : ""}: ${what.slice(0, 300)} (the host logged the cause under error id ${id})`, { details: { error_id: id }, cause });
+}
+
+/** Anything thrown inside the host as a HostError; a foreign error becomes `internal` with an id. */
+export function toHostError(err: unknown, log?: ErrorLog, where?: string): HostError {
   if (err instanceof HostError) return err;
-  return new HostError("internal", "internal error; the host logged the details", { cause: err });
+  return internalError(err, log, where);
 }
 
 export function exitCodeFor(code: string): number {

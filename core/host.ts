@@ -16,7 +16,7 @@ import type { Kernel, LogSink } from "./kernel.js";
 import { ModuleLoader } from "./loader/module-loader.js";
 import { OperatorActions } from "./loader/operator-actions.js";
 import { createLogger, securityLogger } from "./log/index.js";
-import { HostError } from "./errors.js";
+import { HostError, internalError } from "./errors.js";
 import { ProviderIndex } from "./providers.js";
 import { SecretStore } from "./secrets/secret-store.js";
 import { resolveHome } from "./paths.js";
@@ -87,6 +87,7 @@ export class Host {
         },
         {
           ensureActive: (id) => (HOST_NAMESPACES.has(id) ? Promise.resolve() : theLoader().ensureActive(id)),
+          internal: (cause, command) => internalError(cause, log, command),
           onCallEnd: (id, command, ms, error) => {
             ledger.call(id, ms, error);
             for (const obs of kernel.callObservers) obs({ module: id, command, ms, ...(error ? { error: { code: error.code, message: error.message } } : {}) });

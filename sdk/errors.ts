@@ -59,6 +59,8 @@ export const ERROR_CATALOGUE = {
   blocked: { exit: 3, http: 429, hint: "This client is blocked; wait for Retry-After seconds or ask an operator." },
   locked_down: { exit: 4, http: 503, hint: "The host is in lockdown; wait for Retry-After seconds." },
   security_unavailable: { exit: 4, http: 503, hint: "Security state cannot be read; the request is refused to stay safe." },
+  address_in_use: { exit: 4, http: 503, hint: "Another process listens on that address and port; stop it, or set api.port (or --api-port) to a free port." },
+  listen_failed: { exit: 4, http: 503, hint: "The surface could not listen; check api.host, api.port and the TLS files named in the message." },
   api_disabled: { exit: 4, http: 503, hint: "Run `warden config set api.enabled true` and restart `warden serve`." },
   malformed_request: { exit: 2, http: 400, hint: "Send a JSON object body." },
   payload_too_large: { exit: 2, http: 413, hint: "Send a smaller body or raise api.body_limit." },

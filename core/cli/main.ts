@@ -34,8 +34,8 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
     return result.code;
   } catch (e) {
     if (e instanceof CommanderError) return commanderExit(e, io, globals);
-    const err = toHostError(e);
-    if (err.code === "internal") io.err(String((e as Error)?.stack ?? e));
+    // Logged to the home's host.log (when the host opened) under the id the message prints.
+    const err = toHostError(e, host?.kernel.log, "the CLI");
     return printError(io, err, globals.json);
   } finally {
     await host?.close();

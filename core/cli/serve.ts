@@ -4,7 +4,7 @@
 import { resolve, sep } from "node:path";
 import type { Command } from "commander";
 import { startControlServer, stopControlServer } from "../control/server.js";
-import { toHostError } from "../errors.js";
+import { HostError, internalError, isErrorCode } from "../errors.js";
 import type { Host } from "../host.js";
 import type { CommandInfo } from "../../sdk/context.js";
 import { table, type Io } from "./output.js";
@@ -37,17 +37,22 @@ export function registerServe(program: Command, host: Host, io: Io, moduleFolder
       // with the number of installed modules and idle ones cost nothing.
       await host.activateAll(["system"]);
       const startedAt = new Date().toISOString();
+      // The last resort: a promise nobody awaited must not take the whole host down.
+      const onUnhandled = (reason: unknown) => void internalError(reason, host.kernel.log, "an unawaited promise");
+      process.on("unhandledRejection", onUnhandled);
       const control = await startControlServer(host.home, {
         call: (command, input) => host.run(command, input),
         status: () => ({ mode: "serving", pid: process.pid, home: host.home, started_at: startedAt }),
         catalogue: () => catalogueOf(host),
+        onError: (e) => void internalError(e, host.kernel.log, "the control socket"),
       });
       let lines: string[];
       try {
         lines = await host.startSurfaces();
       } catch (e) {
         await stopControlServer(control, host.home);
-        throw toHostError(e);
+        process.off("unhandledRejection", onUnhandled);
+        throw startupError(e, host);
       }
       io.out(table(host.loader.list() as unknown as Record<string, unknown>[], ["id", "version", "kind", "state", "error"]));
       io.out("(modules shown as installed activate on their first call)\n");
@@ -58,7 +63,20 @@ export function registerServe(program: Command, host: Host, io: Io, moduleFolder
         process.once("SIGTERM", resolve);
       });
       io.out("stopping: draining requests and flushing state");
+      process.off("unhandledRejection", onUnhandled);
       await host.stopSurfaces();
       await stopControlServer(control, host.home);
     });
+}
+
+/** A surface that could not start says why with its own code (address_in_use, ...), logged either way. */
+function startupError(e: unknown, host: Host): HostError {
+  const code = (e as { code?: unknown })?.code;
+  if (e instanceof HostError) return e;
+  if (isErrorCode(code) && code !== "internal") {
+    const err = new HostError(code, (e as Error).message, { cause: e });
+    host.kernel.log.error({ code, err: err.message }, "serve could not start");
+    return err;
+  }
+  return internalError(e, host.kernel.log, "serve start-up");
 }

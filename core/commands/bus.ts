@@ -31,6 +31,8 @@ export interface BusHooks {
   ensureActive(moduleId: string): Promise<void>;
   /** Observes every finished call (ledger, metrics). */
   onCallEnd?(moduleId: string, command: string, ms: number, error?: HostError): void;
+  /** A foreign error from a handler: logged with an id and answered as `internal`. */
+  internal(cause: unknown, command: string): HostError;
 }
 
 export class CommandBus {
@@ -125,7 +127,7 @@ export class CommandBus {
       this.#hooks.onCallEnd?.(info.module, info.command, performance.now() - started);
       return output;
     } catch (e) {
-      const err = e instanceof HostError ? e : new HostError("internal", "internal error; the host logged the details", { cause: e });
+      const err = e instanceof HostError ? e : this.#hooks.internal(e, info.command);
       this.#hooks.onCallEnd?.(info.module, info.command, performance.now() - started, err);
       throw err;
     }

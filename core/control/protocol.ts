@@ -3,7 +3,12 @@
 import { join } from "node:path";
 import type { ErrorFields } from "../../sdk/errors.js";
 
-export const MAX_CONTROL_BYTES = 16 * 1024 * 1024;
+/** The largest request line (a CLI command's input); anything longer is refused before parsing. */
+export const MAX_CONTROL_BYTES = 1024 * 1024;
+/** Connections served at once; more wait in the kernel's backlog. */
+export const MAX_CONTROL_CONNECTIONS = 32;
+/** Time allowed to send the request line. */
+export const CONTROL_REQUEST_TIMEOUT_MS = 10_000;
 
 export type ControlRequest =
   | { op: "call"; token: string; command: string; input: unknown }
@@ -20,4 +25,17 @@ export function socketPath(home: string): string {
 
 export function bootstrapTokenPath(home: string): string {
   return join(home, "bootstrap.token");
+}
+
+/** The request's shape, checked before anything in it is used. */
+export function parseControlRequest(value: unknown): ControlRequest | string {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return "a control request is a JSON object";
+  const r = value as Record<string, unknown>;
+  if (typeof r.token !== "string" || r.token.length > 200) return "a control request needs a string token";
+  if (r.op === "status" || r.op === "catalogue") return { op: r.op, token: r.token };
+  if (r.op === "call") {
+    if (typeof r.command !== "string" || r.command.length === 0 || r.command.length > 200) return "a call needs a command name";
+    return { op: "call", token: r.token, command: r.command, input: r.input };
+  }
+  return "unknown control operation";
 }

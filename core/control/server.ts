@@ -4,13 +4,16 @@ import { timingSafeEqual } from "node:crypto";
 import { chmodSync, existsSync, readFileSync, unlinkSync } from "node:fs";
 import { createConnection, createServer, type Server } from "node:net";
 import { HostError, toHostError } from "../errors.js";
-import { bootstrapTokenPath, MAX_CONTROL_BYTES, socketPath, type ControlRequest, type ControlResponse } from "./protocol.js";
+import type { ErrorCode } from "../../sdk/errors.js";
+import { bootstrapTokenPath, CONTROL_REQUEST_TIMEOUT_MS, MAX_CONTROL_BYTES, MAX_CONTROL_CONNECTIONS, parseControlRequest, socketPath, type ControlResponse } from "./protocol.js";
 
 export interface ControlHandlers {
   call(command: string, input: unknown): Promise<unknown>;
   status(): unknown;
   /** The serving host's commands and module descriptions, so the CLI's help and parsing match it. */
   catalogue(): unknown;
+  /** Told of an error that was not a HostError (it is answered as one, with its error id). */
+  onError?(e: unknown): void;
 }
 
 function tokenMatches(home: string, presented: unknown): boolean {
@@ -44,36 +47,55 @@ export async function startControlServer(home: string, handlers: ControlHandlers
     unlinkSync(path); // stale, from a host that died
   }
   const server = createServer({ allowHalfOpen: false }, (socket) => {
-    let buffer = "";
-    socket.setEncoding("utf8");
-    socket.setTimeout(60_000, () => socket.destroy());
-    const reply = (r: ControlResponse) => socket.end(JSON.stringify(r) + "\n");
-    socket.on("data", async (chunk: string) => {
-      buffer += chunk;
-      if (buffer.length > MAX_CONTROL_BYTES) return reply({ ok: false, error: { code: "payload_too_large", message: "control request too large" } });
-      const nl = buffer.indexOf("\n");
+    // Before authentication a connection costs at most MAX_CONTROL_BYTES of buffer and
+    // CONTROL_REQUEST_TIMEOUT_MS; the line end is searched for in each new chunk only.
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    socket.setTimeout(CONTROL_REQUEST_TIMEOUT_MS, () => socket.destroy());
+    const reply = (r: ControlResponse) => {
+      done = true;
+      if (!socket.destroyed) socket.end(JSON.stringify(r) + "\n");
+    };
+    const refuse = (code: ErrorCode, message: string) => reply({ ok: false, error: { code, message } });
+    socket.on("data", (chunk: Buffer) => {
+      if (done) return;
+      const nl = chunk.indexOf(0x0a);
+      const take = nl < 0 ? chunk : chunk.subarray(0, nl);
+      size += take.length;
+      if (size > MAX_CONTROL_BYTES) return refuse("payload_too_large", `a control request is at most ${MAX_CONTROL_BYTES} bytes`);
+      chunks.push(take);
       if (nl < 0) return;
+      done = true;
       socket.pause();
-      let req: ControlRequest;
-      try {
-        req = JSON.parse(buffer.slice(0, nl));
-      } catch {
-        return reply({ ok: false, error: { code: "malformed_request", message: "control request is not JSON" } });
-      }
-      if (!tokenMatches(home, (req as { token?: unknown }).token)) {
-        return reply({ ok: false, error: { code: "unauthorized", message: "the control socket needs this home's bootstrap token" } });
-      }
-      try {
-        if (req.op === "status") return reply({ ok: true, result: handlers.status() });
-        if (req.op === "catalogue") return reply({ ok: true, result: handlers.catalogue() });
-        if (req.op === "call" && typeof req.command === "string") return reply({ ok: true, result: await handlers.call(req.command, req.input) });
-        reply({ ok: false, error: { code: "malformed_request", message: "unknown control operation" } });
-      } catch (e) {
+      socket.setTimeout(0);
+      const line = Buffer.concat(chunks).toString("utf8");
+      chunks.length = 0;
+      serve(line).then(reply, (e) => {
+        handlers.onError?.(e);
         reply({ ok: false, error: toHostError(e).toJSON() });
-      }
+      });
     });
     socket.on("error", () => socket.destroy());
   });
+  server.maxConnections = MAX_CONTROL_CONNECTIONS;
+
+  /** One request line, checked for shape and token before anything in it is used. */
+  const serve = async (line: string): Promise<ControlResponse> => {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(line);
+    } catch {
+      return { ok: false, error: { code: "malformed_request", message: "control request is not JSON" } };
+    }
+    const req = parseControlRequest(parsed);
+    if (typeof req === "string") return { ok: false, error: { code: "malformed_request", message: req } };
+    if (!tokenMatches(home, req.token)) return { ok: false, error: { code: "unauthorized", message: "the control socket needs this home's bootstrap token" } };
+    if (req.op === "status") return { ok: true, result: handlers.status() };
+    if (req.op === "catalogue") return { ok: true, result: handlers.catalogue() };
+    return { ok: true, result: await handlers.call(req.command, req.input) };
+  };
+
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(path, () => resolve());

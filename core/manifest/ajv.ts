@@ -2,12 +2,36 @@
 // module config). Strict mode turns typos like "requird" into compile errors at load time.
 import { Ajv, type ValidateFunction } from "ajv";
 import addFormatsModule from "ajv-formats";
+import { RE2JS } from "re2js";
 
 // ajv-formats is CommonJS with a `default` export; Node's ESM interop wraps it once more.
 const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (ajv: Ajv) => Ajv;
 
+/**
+ * `pattern` and `patternProperties` from manifests run on RE2 (re2js, linear time), never on V8's
+ * backtracking engine: a module's schema cannot make one input stall the host's event loop.
+ * A pattern RE2 cannot express (lookaround, backreferences) fails to compile, so `module check`
+ * and install report it.
+ */
+function linearRegExp(pattern: string): { test(s: string): boolean; toString(): string } {
+  const re = RE2JS.compile(toRe2Syntax(pattern));
+  // ajv caches compiled patterns by their toString(): it must name the pattern.
+  return { test: (s: string) => re.matcher(s).find(), toString: () => `re2:${pattern}` };
+}
+linearRegExp.code = "linearRegExp";
+
+/** ECMAScript's `\uXXXX` and `\u{X...}` escapes as RE2 writes them (`\x{XXXX}`); an escaped backslash stays. */
+export function toRe2Syntax(pattern: string): string {
+  return pattern.replace(/(\\*)\\u(?:\{([0-9a-fA-F]{1,6})\}|([0-9a-fA-F]{4}))/g, (all, slashes: string, braced?: string, four?: string) =>
+    slashes.length % 2 === 1 ? all : `${slashes}\\x{${braced ?? four}}`,
+  );
+}
+
 export function newAjv(options: { useDefaults?: boolean; verbose?: boolean } = {}): Ajv {
   const ajv = new Ajv({
+    code: { regExp: linearRegExp as never },
+    // Config schemas may compare fields ({"minimum": {"$data": "1/header_timeout_ms"}}).
+    $data: true,
     allErrors: true,
     strict: true,
     strictRequired: false,

@@ -1,4 +1,5 @@
 // One error body for every failure, with the status from the host's shared table.
+import { randomBytes } from "node:crypto";
 import type { FastifyReply } from "fastify";
 import { ERROR_CATALOGUE } from "../../sdk/index.js";
 import type { ErrorFields } from "../../sdk/errors.js";
@@ -12,7 +13,7 @@ export function statusFor(code: string): number {
 export function sendError(reply: FastifyReply, e: ApiErrorFields, status = statusFor(e.code)): FastifyReply {
   const body: { error: ApiErrorFields } = { error: { code: e.code, message: e.message } };
   for (const k of ["reason", "retry_after", "blocked_until", "locked_until", "details"] as const) {
-    if (e[k] !== undefined) (body.error as any)[k] = e[k];
+    if (e[k] !== undefined) Object.assign(body.error, { [k]: e[k] });
   }
   if (e.retry_after !== undefined) reply.header("Retry-After", String(e.retry_after));
   return reply.code(status).type("application/json; charset=utf-8").send(body);
@@ -28,5 +29,8 @@ export function publicError(err: unknown): ApiErrorFields {
     if (e.retryAfter !== undefined) out.retry_after = e.retryAfter;
     return out;
   }
-  return { code: "internal", message: "internal error" };
+  // The host's error id travels (so an operator can find the cause in host.log); the cause does not.
+  const given = (e?.details as { error_id?: unknown } | undefined)?.error_id;
+  const id = typeof given === "string" ? given : randomBytes(5).toString("hex");
+  return { code: "internal", message: `internal error ${id}; the host logged the cause under this id`, details: { error_id: id } };
 }

@@ -42,7 +42,15 @@ export async function activate(ctx: ModuleContext) {
   ctx.services.provide("surface:api", {
     async start(): Promise<{ url: string; lines: string[] }> {
       app = buildServer(deps);
-      const address = await app.listen({ host: settings.host, port: settings.port });
+      let address: string;
+      try {
+        address = await app.listen({ host: settings.host, port: settings.port });
+      } catch (e) {
+        const a = app;
+        app = undefined;
+        await a.close().catch(() => {});
+        throw listenError(e, settings.host, settings.port);
+      }
       const lines: string[] = [];
       if (!settings.enabled) {
         lines.push("REST API is disabled: every request gets 503 api_disabled.", "Turn it on with `warden config set api.enabled true` and restart `warden serve`.");
@@ -71,4 +79,14 @@ export async function activate(ctx: ModuleContext) {
       return addr && typeof addr === "object" ? `http://${addr.address}:${addr.port}` : undefined;
     },
   });
+}
+
+/** A listen failure as a catalogued code that says what to change (EADDRINUSE above all). */
+function listenError(e: unknown, host: string, port: number): Error {
+  const code = (e as NodeJS.ErrnoException)?.code;
+  if (code === "EADDRINUSE") {
+    return Object.assign(new Error(`the REST API cannot listen on ${host}:${port}: another process already does; stop it, or choose a free port with \`warden config set api.port N\``), { code: "address_in_use" });
+  }
+  const why = code ?? (e as Error)?.message ?? String(e);
+  return Object.assign(new Error(`the REST API cannot listen on ${host}:${port} (${why}); check api.host and api.port`), { code: "listen_failed" });
 }

@@ -42,6 +42,15 @@ const MODULE_RE = /^[a-z][a-z0-9-]{1,39}$/;
 const COMMAND_RE = /^[a-z][a-zA-Z0-9-]{0,39}$/;
 const STATE_CHANGING = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 
+/** A TLS file the settings name, or a clear refusal that says which setting to fix. */
+function readTlsFile(setting: string, file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (e) {
+    throw Object.assign(new Error(`api.${setting}: cannot read ${file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); fix the path or clear it with \`warden config set api.${setting} ""\``), { code: "listen_failed" });
+  }
+}
+
 export function buildServer(deps: ApiDeps): FastifyInstance {
   const s = deps.settings();
   const https = Boolean(s.tls_cert && s.tls_key);
@@ -71,7 +80,7 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
       return sendError(reply, { code: "malformed_request", message: "malformed request URL" });
     },
     http2: false,
-    ...(https ? { https: { ...serverOptions, cert: readFileSync(s.tls_cert), key: readFileSync(s.tls_key) } } : {}),
+    ...(https ? { https: { ...serverOptions, cert: readTlsFile("tls_cert", s.tls_cert), key: readTlsFile("tls_key", s.tls_key) } } : {}),
   } as any) as unknown as FastifyInstance;
 
   let commandsCache: Map<string, CommandInfo> | undefined;
@@ -188,7 +197,7 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
       return reply.code(200).type("application/json; charset=utf-8").send(JSON.stringify(out ?? null));
     } catch (e) {
       const pub = publicError(e);
-      if (pub.code === "internal") deps.log("error", "dispatch failed", { command: name, err: String((e as Error)?.message ?? e) });
+      if (pub.code === "internal") deps.log("error", "dispatch failed", { command: name, error_id: (pub.details as { error_id: string }).error_id, err: String((e as Error)?.message ?? e) });
       return sendError(reply, pub);
     }
   };
@@ -239,8 +248,9 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
     if (typeof err.statusCode === "number" && err.statusCode >= 400 && err.statusCode < 500) {
       return sendError(reply, { code: "malformed_request", message: "malformed request" }, err.statusCode === 413 ? 413 : 400);
     }
-    deps.log("error", "unhandled API error", { err: String(err?.message ?? err) });
-    return sendError(reply, { code: "internal", message: "internal error" });
+    const pub = publicError(err);
+    deps.log("error", "unhandled API error", { error_id: (pub.details as { error_id?: string } | undefined)?.error_id, err: String(err?.stack ?? err?.message ?? err) });
+    return sendError(reply, pub);
   });
 
   return app;
