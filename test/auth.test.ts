@@ -1,6 +1,5 @@
 import { describe, expect, it } from "vitest";
 import { AuthManager, type TokenStorage } from "../modules/auth/auth-manager.js";
-import { CacheManager } from "../modules/cache/cache-manager.js";
 import { SecurityManager } from "../modules/security/security-manager.js";
 import { parseToken } from "../modules/auth/token-format.js";
 
@@ -111,7 +110,7 @@ describe("failed-auth window before argon2", () => {
   it("after failed_limit bad tokens the client is blocked even with a valid token, and no argon2 verify runs for it", async () => {
     const auth = new AuthManager(memoryStorage());
     const good = await auth.grant({ name: "good", scopes: ["*"] });
-    const security = new SecurityManager(new CacheManager({ maxEntries: 100, defaultTtlMs: 60_000 }).namespace("security"), {
+    const security = new SecurityManager({
       enabled: true, rate_limit: 1000, block_duration: 60, global_limit: 100000, ddos_lockdown: 60, failed_limit: 3, failed_block: 600,
       allow: [], deny: [], trusted: [], trusted_proxies: [],
     });

@@ -1,6 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { CacheManager } from "../modules/cache/cache-manager.js";
-import { SecurityManager, type Settings } from "../modules/security/security-manager.js";
+import { SecurityManager, type Decided, type DurableStore, type Settings } from "../modules/security/security-manager.js";
 import { clientKey } from "../modules/security/client-address.js";
 
 const base: Settings = {
@@ -8,9 +7,11 @@ const base: Settings = {
   allow: [], deny: [], trusted: [], trusted_proxies: [],
 };
 
+/** A manager over an in-memory durable store (the module's storage in production). */
 function manager(overrides: Partial<Settings> = {}) {
-  const cache = new CacheManager({ maxEntries: 1000, defaultTtlMs: 60_000 });
-  return { cache, sec: new SecurityManager(cache.namespace("security"), { ...base, ...overrides }) };
+  const stored = new Map<string, Decided>();
+  const durable: DurableStore = { write: async (k, v) => void (v === undefined ? stored.delete(k) : stored.set(k, v)) };
+  return { stored, sec: new SecurityManager({ ...base, ...overrides }, durable) };
 }
 
 beforeEach(() => {
@@ -62,16 +63,16 @@ describe("SecurityManager windows", () => {
     expect(sec.check("10.9.9.9").allow).toBe(true);
   });
 
-  it("keeps a manual lockdown until its end or an unlock", () => {
+  it("keeps a manual lockdown until its end or an unlock", async () => {
     const { sec } = manager();
-    sec.lockdown(120);
+    await sec.lockdown(120);
     vi.advanceTimersByTime(119_000);
     expect(sec.check("10.0.0.4")).toMatchObject({ code: "locked_down", retry_after: 1 });
     vi.advanceTimersByTime(1_000);
     expect(sec.check("10.0.0.4").allow).toBe(true);
-    sec.lockdown(120);
+    await sec.lockdown(120);
     expect(sec.check("10.0.0.4").allow).toBe(false);
-    expect(sec.unlock()).toBe(true);
+    expect(await sec.unlock()).toBe(true);
     expect(sec.check("10.0.0.4").allow).toBe(true);
   });
 
@@ -84,19 +85,41 @@ describe("SecurityManager windows", () => {
     expect(sec.check("10.0.0.6").allow).toBe(true);
   });
 
-  it("purge removes counters and blocks", () => {
+  it("purge removes counters and blocks", async () => {
     const { sec } = manager();
     for (let i = 0; i < 12; i++) sec.check("10.0.0.7");
     expect(sec.check("10.0.0.7").allow).toBe(false);
-    expect(sec.purge()).toBeGreaterThan(0);
+    expect(await sec.purge()).toBeGreaterThan(0);
     expect(sec.check("10.0.0.7").allow).toBe(true);
   });
 
-  it("fails closed when its counters cannot be read or written", () => {
-    const broken = { get: () => { throw new Error("disk gone"); }, set: () => {}, delete: () => false, keys: () => [], touch: () => {} };
-    const sec = new SecurityManager(broken, base);
-    expect(sec.check("10.0.0.8")).toMatchObject({ allow: false, status: 503, code: "security_unavailable" });
-    expect(sec.recordFailure("10.0.0.8")).toMatchObject({ allow: false, code: "security_unavailable" });
+  it("an operator's block or lockdown that cannot be made durable is refused and not applied", async () => {
+    const broken: DurableStore = { write: async () => { throw new Error("disk gone"); } };
+    const sec = new SecurityManager(base, broken);
+    await expect(sec.block("10.0.0.8", 60)).rejects.toThrow("disk gone");
+    expect(sec.check("10.0.0.8").allow).toBe(true);
+    await expect(sec.lockdown(60)).rejects.toThrow("disk gone");
+    expect(sec.check("10.0.0.8").allow).toBe(true);
+  });
+
+  it("makes operator and limit decisions durable, and restores the ones still in force", async () => {
+    const { stored, sec } = manager({ rate_limit: 2, block_duration: 30 });
+    for (let i = 0; i < 3; i++) sec.check("10.0.0.10"); // blocked by the limits
+    await sec.block("10.0.0.9", 60);
+    await sec.lockdown(10);
+    expect([...stored.keys()].sort()).toEqual(["b:10.0.0.10", "b:10.0.0.9", "lockdown"]);
+    const again = new SecurityManager({ ...base }, undefined);
+    vi.advanceTimersByTime(20_000); // the lockdown has ended, the blocks have not
+    again.restore(stored);
+    expect(again.check("10.0.0.9")).toMatchObject({ code: "blocked" });
+    expect(again.check("10.0.0.10")).toMatchObject({ code: "blocked" });
+    expect(again.check("10.0.0.11").allow).toBe(true);
+  });
+
+  it("keeps windows in memory only: any number of client addresses writes nothing durable", () => {
+    const { stored, sec } = manager({ rate_limit: 1000, global_limit: 1e9 });
+    for (let i = 0; i < 50_000; i++) sec.check(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`);
+    expect(stored.size).toBe(0);
   });
 });
 

@@ -1,15 +1,33 @@
 // The security system module: a SecurityManager over the cache's security namespace, offered as
 // the `security` service (the API's per-request decision) and managed through its commands.
-import type { CallInfo, ModuleContext } from "../../sdk/context.js";
+import type { CallInfo, JsonValue, ModuleContext } from "../../sdk/context.js";
 import { validateAddressList } from "./client-address.js";
-import { SecurityManager, type Counters, type Settings } from "./security-manager.js";
+import { SecurityManager, type Decided, type DurableStore, type Settings } from "./security-manager.js";
 
 const LIST_KEYS = new Set(["allow", "deny", "trusted", "trusted_proxies"]);
 
+const STATE_PREFIXES = ["b:", "lockdown"];
+
 export async function activate(ctx: ModuleContext) {
-  const cache = ctx.services.use<{ namespace(ns: string): Counters }>("cache");
   const settings = async () => (await ctx.config.get()) as unknown as Settings;
-  const manager = new SecurityManager(cache.namespace("security"), await settings());
+  // Blocks and the lockdown go to this module's own storage: each write is a committed, fsynced
+  // transaction by the time it resolves, so an operator is told "done" only once it is durable.
+  const durable: DurableStore = {
+    write: async (key, value) => {
+      if (value === undefined) await ctx.storage.delete(key);
+      else await ctx.storage.set(key, value as unknown as JsonValue);
+    },
+  };
+  const manager = new SecurityManager(await settings(), durable);
+  for (const prefix of STATE_PREFIXES) {
+    for (const key of await ctx.storage.list(prefix, 100_000)) {
+      const value = (await ctx.storage.get(key)) as unknown as Decided | undefined;
+      if (value) manager.restore([[key, value]]);
+      // Ended ones are dropped from the store too, so it holds only what still applies.
+      if (!value || value.until <= Date.now()) await ctx.storage.delete(key);
+    }
+  }
+  manager.onDurabilityError = (key, e) => ctx.log.error("a security decision could not be made durable", { key, err: String(e) });
 
   // Automatic blocks and lockdowns are audited (the host mirrors them into the security log).
   const audit = (action: string, target?: string, data?: Record<string, unknown>) =>
@@ -71,29 +89,29 @@ export async function activate(ctx: ModuleContext) {
   ctx.commands.register("enable", (_i, call) => setEnabled(true, call));
   ctx.commands.register("disable", (_i, call) => setEnabled(false, call));
   ctx.commands.register("lockdown", async ({ seconds }: { seconds?: number }, call) => {
-    const l = manager.lockdown(seconds ?? manager.settings.ddos_lockdown);
+    const l = await manager.lockdown(seconds ?? manager.settings.ddos_lockdown);
     await ctx.audit.record("security.lockdown", "global", { until: new Date(l.until).toISOString() }, call);
     return { lockdown: { active: true, until: new Date(l.until).toISOString(), reason: l.reason } };
   });
   ctx.commands.register("unlock", async (_i, call) => {
-    const was = manager.unlock();
+    const was = await manager.unlock();
     await ctx.audit.record("security.unlock", "global", { was_locked: was }, call);
     return { unlocked: was };
   });
   ctx.commands.register("purge", async (_i, call) => {
-    const removed = manager.purge();
+    const removed = await manager.purge();
     await ctx.audit.record("security.purge", "security", { removed }, call);
     return { removed };
   });
   ctx.commands.register("block", async ({ client, seconds }: { client: string; seconds?: number }, call) => {
     const problem = validateAddressList([client]);
     if (problem) throw Object.assign(new Error(problem), { code: "input_invalid" });
-    const b = manager.block(client, seconds ?? manager.settings.block_duration);
+    const b = await manager.block(client, seconds ?? manager.settings.block_duration);
     await ctx.audit.record("security.block", b.client, { until: new Date(b.until).toISOString() }, call);
     return { client: b.client, until: new Date(b.until).toISOString() };
   });
   ctx.commands.register("unblock", async ({ client }: { client: string }, call) => {
-    const was = manager.unblock(client);
+    const was = await manager.unblock(client);
     await ctx.audit.record("security.unblock", client, { was_blocked: was }, call);
     return { client, unblocked: was };
   });

@@ -1,13 +1,25 @@
-// The SecurityManager: three fixed windows (per client, global, failed auth), blocks and lockdown,
-// all kept in the cache under security:* tags so they persist and survive `cache disable`.
+// The SecurityManager: three fixed windows (per client, global, failed auth), blocks and lockdown.
+//
+// Where state lives, and why:
+// - Windows are counters of anonymous traffic: memory only, in a bounded LRU (WINDOW_CLIENTS keys),
+//   so no number of client addresses can grow the store or crowd anything out.
+// - Blocks and the lockdown are decisions (an operator's, or the limits'): kept in memory for the
+//   per-request check and written through a DurableStore before an operator is told they happened.
+//   Automatic blocks are bounded (MAX_AUTO_BLOCKS, the soonest-to-end dropped first); an operator's
+//   are never dropped to make room.
 //
 // Window algorithm: fixed windows of 60 s that start at a key's first request (not aligned to the
 // clock). It is exact (exactly `rate_limit` requests pass in a window, however concurrent) and
 // cheap (one counter per key); the cost is that a client may send up to 2x the limit across a
 // window edge, which the block that follows the first excess caps anyway.
+import { LRUCache } from "lru-cache";
 import { AddressList, clientKey } from "./client-address.js";
 
 export const WINDOW_MS = 60_000;
+/** Clients whose windows are counted at once; the least recently seen are forgotten first. */
+export const WINDOW_CLIENTS = 200_000;
+/** Blocks the limits may hold at once (operator blocks come on top and are never evicted). */
+export const MAX_AUTO_BLOCKS = 50_000;
 
 export interface Settings {
   enabled: boolean;
@@ -23,13 +35,17 @@ export interface Settings {
   trusted_proxies: string[];
 }
 
-/** The slice of the cache's namespace API this manager uses (synchronous, in-process). */
-export interface Counters {
-  get(key: string): unknown;
-  set(key: string, value: unknown, options?: { ttlMs?: number; tags?: string[] }): void;
-  delete(key: string): boolean;
-  keys(prefix?: string): string[];
-  touch(key: string): void;
+/** A block or lockdown as it is stored. */
+export interface Decided {
+  until: number;
+  reason: string;
+  by: "operator" | "limits";
+}
+
+/** Where blocks and the lockdown are made durable: `b:<client>` and `lockdown`. */
+export interface DurableStore {
+  /** Writes (undefined: removes) one record; resolves once it would survive kill -9. */
+  write(key: string, value: Decided | undefined): Promise<void>;
 }
 
 export type Refusal = {
@@ -46,13 +62,6 @@ export type Allowance = { allow: true; client: string; limit?: { limit: number; 
 export type Decision = Allowance | Refusal;
 
 interface Window { start: number; count: number }
-interface Block { until: number; reason: string }
-interface Lockdown { until: number; reason: string; manual: boolean }
-
-const TAG_WINDOW = "security:window";
-const WINDOW_TAGS = [TAG_WINDOW];
-const TAG_BLOCK = "security:block";
-const TAG_LOCKDOWN = "security:lockdown";
 
 export class SecurityManager {
   #s!: Settings;
@@ -60,14 +69,20 @@ export class SecurityManager {
   #deny!: AddressList;
   #trusted!: AddressList;
   #proxies!: AddressList;
-  readonly #c: Counters;
+  readonly #windows = new LRUCache<string, Window>({ max: WINDOW_CLIENTS });
+  readonly #blocks = new Map<string, Decided>();
+  #autoBlocks = 0;
+  #lockdown: Decided | undefined;
+  readonly #durable: DurableStore;
   readonly #now: () => number;
-  /** Told of each new block, for the audit chain and the security log. */
+  /** Told of each block and lockdown the limits decide, for the audit chain. */
   onBlock: (client: string, until: number, reason: string) => void = () => {};
   onLockdown: (until: number, reason: string) => void = () => {};
+  /** Told when an automatic decision could not be made durable (it still applies in memory). */
+  onDurabilityError: (key: string, e: unknown) => void = () => {};
 
-  constructor(counters: Counters, settings: Settings, now: () => number = Date.now) {
-    this.#c = counters;
+  constructor(settings: Settings, durable: DurableStore = { write: async () => {} }, now: () => number = Date.now) {
+    this.#durable = durable;
     this.#now = now;
     this.configure(settings);
   }
@@ -78,6 +93,16 @@ export class SecurityManager {
     this.#deny = new AddressList(s.deny);
     this.#trusted = new AddressList(s.trusted);
     this.#proxies = new AddressList(s.trusted_proxies);
+  }
+
+  /** Blocks and the lockdown read back from the durable store at start; ended ones are dropped. */
+  restore(records: Iterable<[string, Decided]>): void {
+    const now = this.#now();
+    for (const [key, d] of records) {
+      if (!d || typeof d.until !== "number" || d.until <= now) continue;
+      if (key === "lockdown") this.#lockdown = d;
+      else if (key.startsWith("b:")) this.#setBlock(key.slice(2), d);
+    }
   }
 
   get settings(): Settings {
@@ -128,20 +153,23 @@ export class SecurityManager {
     if (!this.#s.enabled || this.#trusted.has(ip)) return { allow: true, client };
     const now = this.#now();
 
-    const lock = this.#c.get("lockdown") as Lockdown | undefined;
+    const lock = this.#lockdown;
     if (lock && lock.until > now) return lockedDown(lock, now);
 
-    const block = this.#c.get(`b:${client}`) as Block | undefined;
-    if (block && block.until > now) return blocked(block, now);
+    const block = this.#blocks.get(client);
+    if (block) {
+      if (block.until > now) return blocked(block, now);
+      this.#deleteBlock(client);
+    }
 
     const g = this.#bump("g", now);
     if (g.count > this.#s.global_limit) {
-      const until = now + this.#s.ddos_lockdown * 1000;
-      const l: Lockdown = { until, reason: `global limit of ${this.#s.global_limit} requests per minute crossed`, manual: false };
-      this.#c.set("lockdown", l, { tags: [TAG_LOCKDOWN], ttlMs: until - now });
+      const l: Decided = { until: now + this.#s.ddos_lockdown * 1000, reason: `global limit of ${this.#s.global_limit} requests per minute crossed`, by: "limits" };
+      this.#lockdown = l;
+      this.#persistAuto("lockdown", l);
       // The lockdown is the response to this window; when it lifts, counting starts afresh.
-      this.#c.delete("w:g");
-      this.onLockdown(until, l.reason);
+      this.#windows.delete("g");
+      this.onLockdown(l.until, l.reason);
       return lockedDown(l, now);
     }
 
@@ -153,83 +181,120 @@ export class SecurityManager {
   }
 
   #bump(key: string, now: number): Window {
-    const k = `w:${key}`;
-    const w = this.#c.get(k) as Window | undefined;
+    const w = this.#windows.get(key);
     if (w && now < w.start + WINDOW_MS) {
-      // The hot path: count in place and let the cache write it behind.
       w.count++;
-      this.#c.touch(k);
       return w;
     }
     const fresh = { start: now, count: 1 };
-    this.#c.set(k, fresh, { tags: WINDOW_TAGS, ttlMs: WINDOW_MS });
+    this.#windows.set(key, fresh);
     return fresh;
   }
 
+  #setBlock(client: string, d: Decided): void {
+    const old = this.#blocks.get(client);
+    if (old?.by === "limits") this.#autoBlocks--;
+    this.#blocks.set(client, d);
+    if (d.by === "limits") this.#autoBlocks++;
+  }
+
+  #deleteBlock(client: string): boolean {
+    const old = this.#blocks.get(client);
+    if (!old) return false;
+    if (old.by === "limits") this.#autoBlocks--;
+    this.#blocks.delete(client);
+    return true;
+  }
+
+  /** Over MAX_AUTO_BLOCKS, the automatic block that ends soonest goes (an operator's never does). */
+  #makeRoomForAutoBlock(): void {
+    if (this.#autoBlocks < MAX_AUTO_BLOCKS) return;
+    let soonest: [string, Decided] | undefined;
+    for (const entry of this.#blocks) if (entry[1].by === "limits" && (!soonest || entry[1].until < soonest[1].until)) soonest = entry;
+    if (soonest) {
+      this.#deleteBlock(soonest[0]);
+      this.#persistAuto(`b:${soonest[0]}`, undefined);
+    }
+  }
+
   #blockNow(client: string, now: number, seconds: number, reason: string, code: "blocked" | "rate_limited"): Refusal {
-    const b: Block = { until: now + seconds * 1000, reason };
-    this.#c.set(`b:${client}`, b, { tags: [TAG_BLOCK], ttlMs: seconds * 1000 });
+    const b: Decided = { until: now + seconds * 1000, reason, by: "limits" };
+    if (this.#blocks.get(client)?.by !== "operator") {
+      this.#makeRoomForAutoBlock();
+      this.#setBlock(client, b);
+      this.#persistAuto(`b:${client}`, b);
+    }
     // The block is the penalty; when it ends the client starts with fresh windows.
-    this.#c.delete(`w:c:${client}`);
-    this.#c.delete(`w:f:${client}`);
+    this.#windows.delete(`c:${client}`);
+    this.#windows.delete(`f:${client}`);
     this.onBlock(client, b.until, reason);
     const r = blocked(b, now);
     return { ...r, code, status: 429, message: code === "rate_limited" ? `rate limit exceeded; retry after ${r.retry_after} s` : r.message };
   }
 
-  // --- operator actions ---
+  /** A decision of the limits is written at once (before the refusal is answered, with the embedded store). */
+  #persistAuto(key: string, value: Decided | undefined): void {
+    this.#durable.write(key, value).catch((e) => this.onDurabilityError(key, e));
+  }
 
-  lockdown(seconds: number, reason = "manual lockdown"): Lockdown {
-    const now = this.#now();
-    const l: Lockdown = { until: now + seconds * 1000, reason, manual: true };
-    this.#c.set("lockdown", l, { tags: [TAG_LOCKDOWN], ttlMs: seconds * 1000 });
+  // --- operator actions: each resolves only once the change is durable; a failure undoes it ---
+
+  async lockdown(seconds: number, reason = "manual lockdown"): Promise<Decided> {
+    const l: Decided = { until: this.#now() + seconds * 1000, reason, by: "operator" };
+    await this.#durable.write("lockdown", l);
+    this.#lockdown = l;
     return l;
   }
 
-  unlock(): boolean {
-    return this.#c.delete("lockdown");
+  async unlock(): Promise<boolean> {
+    const was = this.#lockdown !== undefined && this.#lockdown.until > this.#now();
+    await this.#durable.write("lockdown", undefined);
+    this.#lockdown = undefined;
+    return was;
   }
 
-  block(ip: string, seconds: number, reason = "blocked by an operator"): { client: string; until: number } {
+  async block(ip: string, seconds: number, reason = "blocked by an operator"): Promise<{ client: string; until: number }> {
     const client = clientKey(ip);
-    const until = this.#now() + seconds * 1000;
-    this.#c.set(`b:${client}`, { until, reason }, { tags: [TAG_BLOCK], ttlMs: seconds * 1000 });
-    return { client, until };
+    const d: Decided = { until: this.#now() + seconds * 1000, reason, by: "operator" };
+    await this.#durable.write(`b:${client}`, d);
+    this.#setBlock(client, d);
+    return { client, until: d.until };
   }
 
-  unblock(ip: string): boolean {
-    return this.#c.delete(`b:${clientKey(ip)}`);
+  async unblock(ip: string): Promise<boolean> {
+    const client = clientKey(ip);
+    if (!this.#blocks.has(client)) return false;
+    await this.#durable.write(`b:${client}`, undefined);
+    return this.#deleteBlock(client);
   }
 
   /** Removes every window counter and block (a lockdown stays until its end or unlock). */
-  purge(): number {
-    let n = 0;
-    for (const k of [...this.#c.keys("w:"), ...this.#c.keys("b:")]) if (this.#c.delete(k)) n++;
+  async purge(): Promise<number> {
+    const n = this.#windows.size + this.#blocks.size;
+    for (const client of [...this.#blocks.keys()]) {
+      await this.#durable.write(`b:${client}`, undefined);
+      this.#deleteBlock(client);
+    }
+    this.#windows.clear();
     return n;
   }
 
   status(): Record<string, unknown> {
     const now = this.#now();
-    const lock = this.#c.get("lockdown") as Lockdown | undefined;
+    const lock = this.#lockdown;
     const active = lock !== undefined && lock.until > now;
-    const blockedList = this.#c.keys("b:").flatMap((k) => {
-      const b = this.#c.get(k) as Block | undefined;
-      return b && b.until > now ? [{ client: k.slice(2), until: iso(b.until), reason: b.reason }] : [];
-    });
+    const blockedList = [...this.#blocks].flatMap(([client, b]) => (b.until > now ? [{ client, until: iso(b.until), reason: b.reason, by: b.by }] : []));
     const windows = (prefix: string, limit: number) =>
-      this.#c.keys(`w:${prefix}`).flatMap((k) => {
-        const w = this.#c.get(k) as Window | undefined;
-        return w && now < w.start + WINDOW_MS ? [{ client: k.slice(2 + prefix.length), count: w.count, limit, resets_at: iso(w.start + WINDOW_MS) }] : [];
-      });
-    const g = this.#c.get("w:g") as Window | undefined;
+      [...this.#windows.entries()].flatMap(([k, w]) => (k.startsWith(prefix) && now < w.start + WINDOW_MS ? [{ client: k.slice(prefix.length), count: w.count, limit, resets_at: iso(w.start + WINDOW_MS) }] : []));
+    const g = this.#windows.get("g");
     return {
       active: this.#s.enabled,
       lockdown: { active, until: active ? iso(lock!.until) : null, reason: active ? lock!.reason : null },
       blocked: blockedList,
       windows: {
         global: { count: g && now < g.start + WINDOW_MS ? g.count : 0, limit: this.#s.global_limit, resets_at: g ? iso(g.start + WINDOW_MS) : null },
-        clients: windows("c:", this.#s.rate_limit),
-        failed_auth: windows("f:", this.#s.failed_limit),
+        clients: windows("c:", this.#s.rate_limit).slice(0, 1000),
+        failed_auth: windows("f:", this.#s.failed_limit).slice(0, 1000),
       },
     };
   }
@@ -238,12 +303,12 @@ export class SecurityManager {
 const iso = (ms: number) => new Date(ms).toISOString();
 const secondsLeft = (until: number, now: number) => Math.max(1, Math.ceil((until - now) / 1000));
 
-function blocked(b: Block, now: number): Refusal {
+function blocked(b: Decided, now: number): Refusal {
   const retry = secondsLeft(b.until, now);
   return { allow: false, status: 429, code: "blocked", message: `this client is blocked; retry after ${retry} s`, reason: b.reason, retry_after: retry, blocked_until: iso(b.until) };
 }
 
-function lockedDown(l: Lockdown, now: number): Refusal {
+function lockedDown(l: Decided, now: number): Refusal {
   const retry = secondsLeft(l.until, now);
   return { allow: false, status: 503, code: "locked_down", message: `the host is locked down; retry after ${retry} s`, reason: l.reason, retry_after: retry, locked_until: iso(l.until) };
 }
