@@ -28,7 +28,6 @@ export async function run(): Promise<BenchRow[]> {
     sink += map.get(keys[i % 1000]!) ?? 0;
   });
 
-  const cache = new CacheManager({ maxEntries: 100_000, defaultTtlMs: 60_000 });
   const security = new SecurityManager({
     enabled: true, rate_limit: 1e9, block_duration: 60, global_limit: 1e12, ddos_lockdown: 60, failed_limit: 10, failed_block: 60,
     allow: [], deny: [], trusted: [], trusted_proxies: [],

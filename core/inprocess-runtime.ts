@@ -12,7 +12,8 @@ let activations = 0;
 export class InProcessRuntime implements ModuleRuntime {
   async activate(spec: ActivationSpec, port: HostPort): Promise<ActiveModule> {
     const handlers = new Map<string, CommandHandler>();
-    const ctx = createModuleContext({ info: { id: spec.id, version: spec.version, kind: spec.kind }, port, api: spec.api, handlers });
+    const issued = new WeakSet<object>();
+    const ctx = createModuleContext({ info: { id: spec.id, version: spec.version, kind: spec.kind }, port, api: spec.api, handlers, issued });
     let mod: Partial<ModuleDefinition>;
     try {
       // A fresh module instance per activation, so module-level state never leaks between two
@@ -27,7 +28,7 @@ export class InProcessRuntime implements ModuleRuntime {
     try {
       await mod.activate(ctx);
     } catch (e) {
-      throw asModuleError(spec, e, "activate");
+      throw asModuleError(spec, e, "activate", issued);
     }
     return {
       async invoke(command: string, input: unknown, call: CallInfo) {
@@ -38,7 +39,7 @@ export class InProcessRuntime implements ModuleRuntime {
         try {
           return await handler(input, call);
         } catch (e) {
-          throw asModuleError(spec, e, command);
+          throw asModuleError(spec, e, command, issued);
         }
       },
       async deactivate() {
@@ -55,8 +56,10 @@ export class InProcessRuntime implements ModuleRuntime {
  * System modules are trusted to raise host codes (auth says `token_revoked`); they do so with a
  * HostError or any error carrying a catalogued `code`. Anything else is the module's own failure.
  */
-function asModuleError(spec: ActivationSpec, e: unknown, where: string): HostError {
-  if (e instanceof HostError) return e;
+function asModuleError(spec: ActivationSpec, e: unknown, where: string, issued: WeakSet<object>): HostError {
+  // A user module re-throwing an error the host gave it keeps that error (as in the sandbox, where
+  // a nonce names it); one it made itself, whatever its code, is its own module_error.
+  if (e instanceof HostError && (spec.kind === "system" || issued.has(e))) return e;
   const err = e as { code?: unknown; message?: unknown; details?: unknown; retryAfter?: number } | undefined;
   if (spec.kind === "system" && err && isErrorCode(err.code)) {
     return new HostError(err.code, String(err.message ?? err.code), { details: err.details, ...(err.retryAfter === undefined ? {} : { retryAfter: err.retryAfter }) });

@@ -10,6 +10,8 @@ export interface ModuleStats {
   errors: Record<string, number>;
   capability_denials: number;
   capability_calls: number;
+  /** Refusals by budget (cache.bytes_per_module, log.bytes, net.sockets, ...): what a module hit. */
+  limits: Record<string, number>;
   p50_ms: number | null;
   p99_ms: number | null;
   cpu_ms: number | null;
@@ -22,6 +24,7 @@ class Entry {
   errors: Record<string, number> = {};
   denials = 0;
   capabilityCalls = 0;
+  limits: Record<string, number> = {};
   lastCallAt = 0;
   /** A ring of recent latencies: percentiles over the last RESERVOIR calls. */
   readonly latencies = new Float64Array(RESERVOIR);
@@ -58,6 +61,12 @@ export class Ledger {
     if (!allowed) e.denials++;
   }
 
+  /** A budget refused something of this module's (the refusal itself carries a stable code). */
+  limit(id: string, budget: string, n = 1): void {
+    const e = this.#get(id);
+    e.limits[budget] = (e.limits[budget] ?? 0) + n;
+  }
+
   lastCallAt(id: string): number {
     return this.#entries.get(id)?.lastCallAt ?? 0;
   }
@@ -73,6 +82,7 @@ export class Ledger {
       errors: { ...e.errors },
       capability_denials: e.denials,
       capability_calls: e.capabilityCalls,
+      limits: { ...e.limits },
       p50_ms: pct(0.5),
       p99_ms: pct(0.99),
       cpu_ms: r ? round(r.cpuMs) : null,

@@ -82,7 +82,7 @@ describe("AuthManager token lifecycle", () => {
     const c = clock();
     const storage = memoryStorage();
     let writes = 0;
-    const counting = { ...storage, set: async (k: string, v: unknown) => ((writes += k.startsWith("t:") ? 1 : 0), storage.set(k, v)) };
+    const counting = { ...storage, set: async (k: string, v: unknown) => ((writes += k.startsWith("u:") ? 1 : 0), storage.set(k, v)) };
     const auth = new AuthManager(counting, c.now);
     const t = await auth.grant({ name: "busy", scopes: ["*"] });
     writes = 0;

@@ -10,6 +10,11 @@ export interface CapabilityDef {
   elevated: boolean;
   /** JSON Schema of the parameters accepted in `{ "name": ..., ...params }` form. */
   params: Record<string, unknown>;
+  /**
+   * Only system modules may hold it, approved or not: it acts for the host itself (dispatching as
+   * an external caller it vouches for, writing into the home), which no user module may do.
+   */
+  systemOnly?: boolean;
 }
 
 const noParams = { type: "object", properties: {}, additionalProperties: false } as const;
@@ -35,7 +40,7 @@ const defs = [
     elevated: false,
     params: scoped("commands", "permission patterns, e.g. notes.* or notes.add", true),
   },
-  { name: "commands.dispatch", meaning: "dispatch commands on behalf of external callers (the REST surface)", elevated: true, params: noParams },
+  { name: "commands.dispatch", meaning: "dispatch commands on behalf of external callers it has authenticated (the REST surface); system modules only", elevated: true, params: noParams, systemOnly: true },
   { name: "storage.read", meaning: "read its own key-value storage", elevated: false, params: noParams },
   { name: "storage.write", meaning: "write its own key-value storage (within storage.maxBytesPerModule)", elevated: false, params: noParams },
   { name: "cache.use", meaning: "use a private namespace of the shared cache", elevated: false, params: noParams },
@@ -83,7 +88,7 @@ const defs = [
   { name: "audit.read", meaning: "read and verify the audit chain", elevated: true, params: noParams },
   { name: "audit.write", meaning: "append events to the audit chain (the actor is always the host's record of the caller)", elevated: true, params: noParams },
   { name: "modules.manage", meaning: "list, inspect, approve, enable and disable modules", elevated: true, params: noParams },
-  { name: "home.write", meaning: "write a private file (mode 0600) into the host's home, e.g. a bootstrap token", elevated: true, params: noParams },
+  { name: "home.write", meaning: "write a private file (mode 0600) into the host's home, e.g. a bootstrap token; system modules only", elevated: true, params: noParams, systemOnly: true },
   { name: "log.write", meaning: "write to the host log (redacted, rate-capped)", elevated: false, params: noParams },
 ] as const satisfies readonly CapabilityDef[];
 
@@ -97,6 +102,10 @@ export function capabilityNames(): CapabilityName[] {
 
 export function isCapability(name: string): name is CapabilityName {
   return CAPABILITIES.has(name);
+}
+
+export function isSystemOnly(name: string): boolean {
+  return CAPABILITIES.get(name)?.systemOnly === true;
 }
 
 export function isElevated(name: string): boolean {

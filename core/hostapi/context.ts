@@ -14,6 +14,8 @@ export interface ContextOptions {
   port: HostPort;
   api: ContextShape;
   handlers: Map<string, CommandHandler>;
+  /** Every host error handed to the module (re-thrown, it passes through; anything else is the module's). */
+  issued: WeakSet<object>;
 }
 
 export function createModuleContext(o: ContextOptions): ModuleContext {
@@ -21,10 +23,20 @@ export function createModuleContext(o: ContextOptions): ModuleContext {
   // For a user module, arguments and results cross as JSON copies, as they do over the sandbox
   // bridge. System modules are trusted host code: their values pass as they are (a CallInfo they
   // hand back to ctx.audit.record must stay the object the bus issued).
+  const issue = (e: unknown): never => {
+    if (typeof e === "object" && e !== null) o.issued.add(e);
+    throw e;
+  };
   const call =
     info.kind === "system"
       ? (method: string, args: unknown[]): Promise<unknown> => port.call(method, args)
-      : async (method: string, args: unknown[]): Promise<unknown> => crossing(await port.call(method, crossing(args, `${method} arguments`)), `the result of ${method}`);
+      : async (method: string, args: unknown[]): Promise<unknown> => {
+          try {
+            return crossing(await port.call(method, crossing(args, `${method} arguments`)), `the result of ${method}`);
+          } catch (e) {
+            return issue(e);
+          }
+        };
   const namespaces: Record<string, Record<string, unknown>> = {};
   for (const [ns, methods] of Object.entries(o.api)) {
     namespaces[ns] = Object.fromEntries(Object.keys(methods).map((fn) => [fn, (...args: unknown[]) => call(`${ns}.${fn}`, args)]));
@@ -37,16 +49,20 @@ export function createModuleContext(o: ContextOptions): ModuleContext {
     commands: Object.freeze({
       ...namespaces.commands,
       register(name: string, handler: CommandHandler) {
-        if (typeof handler !== "function") throw new HostError("input_invalid", `commands.register('${String(name).slice(0, 100)}'): the handler must be a function`);
-        port.register(name);
+        if (typeof handler !== "function") issue(new HostError("input_invalid", `commands.register('${String(name).slice(0, 100)}'): the handler must be a function`));
+        try {
+          port.register(name);
+        } catch (e) {
+          issue(e);
+        }
         o.handlers.set(name, handler);
       },
     }),
     events: Object.freeze({
       ...namespaces.events,
       on(pattern: string, handler: (payload: never, event: string) => void) {
-        if (typeof handler !== "function") return Promise.reject(new HostError("input_invalid", "events.on: the handler must be a function"));
-        return port.subscribe(pattern, handler as (payload: unknown, event: string) => void);
+        if (typeof handler !== "function") return Promise.reject(new HostError("input_invalid", "events.on: the handler must be a function")).catch(issue);
+        return port.subscribe(pattern, handler as (payload: unknown, event: string) => void).catch(issue);
       },
     }),
     log: Object.freeze({ debug: log("debug"), info: log("info"), warn: log("warn"), error: log("error") }),

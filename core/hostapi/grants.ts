@@ -97,8 +97,14 @@ export interface GrantDiff {
   removed: string[];
 }
 
-/** What an upgrade from `prev` to `next` adds: new capabilities, and widened scopes of kept ones. */
-export function compareGrants(prev: readonly Grant[], next: readonly Grant[]): GrantDiff {
+/** Scoped capabilities whose "*" reaches the user modules a module depends on. */
+const REACHES_DEPENDENCIES: ReadonlySet<string> = new Set(["commands.invoke", "events.subscribe"]);
+
+/**
+ * What an upgrade from `prev` to `next` adds: new capabilities, widened scopes of kept ones, and
+ * (given both versions' facts) the new reach of a "*" through a newly listed dependency.
+ */
+export function compareGrants(prev: readonly Grant[], next: readonly Grant[], facts?: { prev: ScopeFacts; next: ScopeFacts }): GrantDiff {
   const before = new Map(prev.map((g) => [g.name, g]));
   const after = new Map(next.map((g) => [g.name, g]));
   const added: string[] = [];
@@ -111,6 +117,14 @@ export function compareGrants(prev: readonly Grant[], next: readonly Grant[]): G
     if (isScoped(name)) {
       const widened = widen(name, old, g);
       if (widened.length) added.push(`${name} widened: +${widened.join(", +")}`);
+    }
+  }
+  if (facts) {
+    const newDeps = facts.next.userDependencies.filter((d) => !facts.prev.userDependencies.includes(d));
+    for (const [name, g] of after) {
+      if (!REACHES_DEPENDENCIES.has(name) || !isScoped(name) || newDeps.length === 0) continue;
+      const scope = parseScope(name, g.params) as { relative: boolean };
+      if (scope.relative && before.has(name)) added.push(`${name} widened through new dependencies: +${newDeps.map((d) => `${d}.*`).join(", +")}`);
     }
   }
   const removed = [...before.keys()].filter((n) => !after.has(n));

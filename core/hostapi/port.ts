@@ -93,7 +93,12 @@ export function createHostPort(o: PortOptions): HostPort {
     if (!grants.unrestricted && !coversSubscription(grants.scope("events.subscribe")!, grants.facts, pattern)) {
       throw denied(new CapabilityError(moduleId, "events.subscribe", `pattern '${pattern}' reaches beyond its own events and its dependencies'; list it under events.subscribe's "events" (that needs an operator's approval)`), "events.on");
     }
-    const unsubscribe = kernel.events.subscribe(pattern, deliver);
+    // Checked again at every delivery: a runtime revoke of events.subscribe stops delivery at once.
+    // A user module gets its own copy of each payload (subscribers never share one object).
+    const unsubscribe = kernel.events.subscribe(pattern, (payload, event) => {
+      if (!o.grants().has("events.subscribe")) return;
+      deliver(o.kind === "user" ? structuredClone(payload) : payload, event);
+    });
     o.track(unsubscribe);
     return unsubscribe;
   };

@@ -63,6 +63,8 @@ export const BOUND_METHODS = {
 } as const satisfies Record<string, CapabilityName>;
 
 const KEY = str(1024);
+/** The host's own files in the home, never written through home.writeSecretFile. */
+const HOST_FILES = /^(system\.brain.*|secret\.key|audit\.head.*|audit\.key.*|control\.sock|logs|modules|cache)$/;
 const MAX_EVENT_PAYLOAD = 64 * 1024;
 
 function jsonText(method: string, v: unknown, maxBytes: number): string {
@@ -92,6 +94,18 @@ function dispatchedCaller(v: unknown, method: string): Caller {
     return { kind: "token", tokenId: c.tokenId, ...(typeof c.name === "string" ? { name: c.name } : {}), scopes: [...(c.scopes as string[])] };
   }
   throw bad(method, "call.caller must be a verified token caller {kind: \"token\", tokenId, scopes}; a module acts as itself through commands.invoke");
+}
+
+/**
+ * A provider's budget refusal ({code: "quota_exceeded", details: {budget}}) as the host's own
+ * error, counted in the module's ledger under that budget.
+ */
+function budgetRefusal(site: Site, e: unknown): unknown {
+  const err = e as { code?: unknown; message?: unknown; details?: { budget?: unknown } } | undefined;
+  if (err?.code !== "quota_exceeded") return e;
+  const budget = typeof err.details?.budget === "string" ? err.details.budget : "quota";
+  site.kernel.ledger.limit(site.moduleId, budget);
+  return new HostError("quota_exceeded", String(err.message), { details: err.details });
 }
 
 /** The cache provider's per-module API (declared by whichever module provides `cache.use`). */
@@ -171,7 +185,13 @@ export const HOST_API = {
       const tags = options?.tags === undefined ? undefined : (Array.isArray(options.tags) ? options.tags : [options.tags]).map((t, i) => str(200)(t, m, `options.tags[${i}]`));
       return [key, value as JsonValue, { ...(ttlMs === undefined ? {} : { ttlMs }), ...(tags === undefined ? {} : { tags }) }];
     },
-    run: async (site, key, value, options) => (await cacheFor(site)).set(key, value, options),
+    run: async (site, key, value, options) => {
+      try {
+        return await (await cacheFor(site)).set(key, value, options);
+      } catch (e) {
+        throw budgetRefusal(site, e);
+      }
+    },
   },
   "cache.delete": {
     capability: "cache.use",
@@ -277,6 +297,7 @@ export const HOST_API = {
     args: (raw, m) => {
       const [name, content] = tuple(m, raw, [["name", str(64)], ["content", str(64 * 1024, 0)]]);
       if (!/^[a-z][a-z0-9.-]{0,63}$/.test(name)) throw bad(m, "name must be a plain file name like bootstrap.token");
+      if (HOST_FILES.test(name)) throw bad(m, `'${name}' is one of the host's own files`);
       return [name, content];
     },
     run: ({ kernel }, name, content) => {

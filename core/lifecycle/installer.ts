@@ -86,7 +86,11 @@ export class Installer {
     }
     // Typed scopes are compared, not names: a wider net.fetch host list or a broader pattern is an
     // added capability like any other.
-    const { added, removed } = compareGrants(toGrants(old.manifest.capabilities), toGrants(incoming.manifest.capabilities));
+    const kindOf = (x: string) => this.loader.entry(x)?.kind;
+    const { added, removed } = compareGrants(toGrants(old.manifest.capabilities), toGrants(incoming.manifest.capabilities), {
+      prev: scopeFacts(old.manifest, kindOf),
+      next: scopeFacts(incoming.manifest, kindOf),
+    });
     const bump = cmp > 0 ? semver.diff(old.manifest.version, incoming.manifest.version) : null;
     if (added.length > 0 && (bump === "patch" || bump === "prepatch" || bump === "prerelease")) {
       throw new HostError("manifest_invalid", `${id} ${incoming.manifest.version} adds or widens capabilities (${added.join("; ")}) in a patch release; capabilities may only grow with a minor or major version`, {

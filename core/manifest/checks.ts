@@ -107,6 +107,7 @@ export function checkCapabilities(m: Manifest, skip: ReadonlySet<string>, out: P
       return;
     }
     if (seen.has(name)) out.push({ path: p, message: `capability "${name}" is listed twice; list it once (with all its parameters)` });
+    if (def.systemOnly && m.kind !== "system") out.push({ path: p, message: `capability "${name}" is for system modules only; a user module acts as itself (commands.invoke, its own storage)` });
     seen.add(name);
     const params = typeof c === "string" ? {} : Object.fromEntries(Object.entries(c).filter(([k]) => k !== "name"));
     const validate = paramValidator(name, def.params);

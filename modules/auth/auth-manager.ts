@@ -28,6 +28,11 @@ export interface TokenRecord {
   prev: { hash: string; until: string } | null;
 }
 
+interface Usage {
+  last_used_at: string | null;
+  last_request_at: string | null;
+}
+
 export interface Identity {
   tokenId: string;
   name: string;
@@ -68,6 +73,7 @@ export class AuthManager {
   readonly #digestsById = new Map<string, Set<string>>();
   readonly #usageWritten = new Map<string, { used: number; request: number }>();
   #dummyHash: Promise<string> | undefined;
+  readonly #locks = new Map<string, Promise<void>>();
   /** Counts argon2 verifications (the tests prove that a blocked client causes none). */
   argonRuns = 0;
 
@@ -108,22 +114,36 @@ export class AuthManager {
     for (const key of await this.#storage.list("t:", 100_000)) {
       const r = (await this.#storage.get(key)) as TokenRecord | undefined;
       if (!r) continue;
-      out.push({ id: r.id, name: r.name, scopes: r.scopes, created_at: r.created_at, expires_at: r.expires_at, last_used_at: r.last_used_at, last_request_at: r.last_request_at, revoked_at: r.revoked_at, bootstrap: r.bootstrap });
+      const u = (await this.#storage.get(`u:${r.id}`)) as Usage | undefined;
+      out.push({
+        id: r.id, name: r.name, scopes: r.scopes, created_at: r.created_at, expires_at: r.expires_at,
+        last_used_at: u?.last_used_at ?? r.last_used_at, last_request_at: u?.last_request_at ?? r.last_request_at, revoked_at: r.revoked_at, bootstrap: r.bootstrap,
+      });
     }
     return out.sort((a, b) => a.created_at.localeCompare(b.created_at));
   }
 
   async revoke(ref: string): Promise<{ id: string; name: string; revoked_at: string }> {
-    const r = await this.#resolve(ref);
-    r.revoked_at ??= new Date(this.#now()).toISOString();
-    r.prev = null;
-    await this.#storage.set(`t:${r.id}`, r);
-    this.#forget(r.id);
-    return { id: r.id, name: r.name, revoked_at: r.revoked_at };
+    const found = await this.#resolve(ref);
+    return this.#exclusive(found.id, async () => {
+      // Read again under the lock: a rotate that finished meanwhile must not be overwritten.
+      const r = (await this.#record(found.id)) ?? found;
+      r.revoked_at ??= new Date(this.#now()).toISOString();
+      r.prev = null;
+      await this.#storage.set(`t:${r.id}`, r);
+      this.#forget(r.id);
+      return { id: r.id, name: r.name, revoked_at: r.revoked_at };
+    });
   }
 
   async rotate(ref: string, grace?: string): Promise<{ id: string; name: string; token: string; scopes: string[]; expires_at: string | null; old_valid_until: string | null }> {
-    const r = await this.#resolve(ref);
+    const found = await this.#resolve(ref);
+    return this.#exclusive(found.id, () => this.#rotate(found.id, grace));
+  }
+
+  async #rotate(id: string, grace?: string): Promise<{ id: string; name: string; token: string; scopes: string[]; expires_at: string | null; old_valid_until: string | null }> {
+    const r = await this.#record(id);
+    if (!r) throw new AuthError("not_found", `no token with id '${id}'; run \`warden auth list\``);
     if (r.revoked_at) throw new AuthError("token_revoked", `token '${r.name}' is revoked; grant a new one`);
     let graceMs = 0;
     if (grace !== undefined) {
@@ -207,17 +227,33 @@ export class AuthManager {
     if (r) await this.#touch(r, "used");
   }
 
+  /**
+   * Usage times live under their own key (`u:<id>`), never in the token record: a usage note that
+   * read the record before a revoke could otherwise write it back un-revoked.
+   */
   async #touch(r: TokenRecord, what: "used" | "request"): Promise<void> {
     const now = this.#now();
     const w = this.#usageWritten.get(r.id) ?? { used: 0, request: 0 };
-    const field = what === "used" ? "last_used_at" : "last_request_at";
     if (now - w[what] < USAGE_WRITE_MS) return;
     w[what] = now;
     this.#usageWritten.set(r.id, w);
-    const fresh = (await this.#record(r.id)) ?? r;
-    fresh[field] = new Date(now).toISOString();
-    if (what === "used") fresh.last_request_at = fresh[field];
-    await this.#storage.set(`t:${r.id}`, fresh);
+    const usage = ((await this.#storage.get(`u:${r.id}`)) as Usage | undefined) ?? { last_used_at: null, last_request_at: null };
+    const at = new Date(now).toISOString();
+    usage.last_request_at = at;
+    if (what === "used") usage.last_used_at = at;
+    await this.#storage.set(`u:${r.id}`, usage);
+  }
+
+  /** Changes to one token's record run one at a time (revoke, rotate). */
+  #exclusive<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const before = this.#locks.get(id) ?? Promise.resolve();
+    const run = before.then(fn, fn);
+    const settled = run.then(() => {}, () => {});
+    this.#locks.set(id, settled);
+    void settled.then(() => {
+      if (this.#locks.get(id) === settled) this.#locks.delete(id);
+    });
+    return run;
   }
 
   async #record(id: string): Promise<TokenRecord | undefined> {

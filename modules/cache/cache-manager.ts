@@ -1,125 +1,154 @@
-// The CacheManager: an LRU with TTL for general entries, plus a persistent side for entries tagged
-// `security:*`, which are never evicted, survive `cache disable` and are written behind to the
-// module's storage. Keys are namespaced per module: `<namespace>\0<key>`.
+// The CacheManager: an LRU with TTL, sized in bytes, namespaced per module (`<namespace>\0<key>`).
+// Values are kept as their JSON text: every reader gets its own copy and every entry's size is
+// exactly what it costs. Three budgets, each refused with quota_exceeded and a message that says
+// which: a value's size, a namespace's (a module's) total, and the whole cache's (LRU by size).
 import { LRUCache } from "lru-cache";
-
-export interface Entry {
-  value: unknown;
-  tags: string[];
-  /** Epoch ms; 0 = no expiry. */
-  expiresAt: number;
-}
 
 export interface SetOptions {
   ttlMs?: number;
   tags?: string[];
 }
 
-export const isPersistentTag = (tag: string) => tag === "security" || tag.startsWith("security:");
+export interface Budgets {
+  maxEntries: number;
+  /** All namespaces together; least recently used entries go first. */
+  maxBytes: number;
+  /** One namespace (one module). */
+  maxBytesPerNamespace: number;
+  maxValueBytes: number;
+}
 
 export interface Namespace {
   get(key: string): unknown;
   set(key: string, value: unknown, options?: SetOptions): void;
   delete(key: string): boolean;
   invalidateTag(tag: string): number;
-  /** Every live key of this namespace with the given prefix (persistent side included). */
   keys(prefix?: string): string[];
-  /** A persistent value was changed in place: write it behind. */
-  touch(key: string): void;
 }
+
+interface Entry {
+  ns: string;
+  text: string;
+  tags: string[];
+  bytes: number;
+}
+
+/** A refused write: the code the host answers with, and what to do. */
+export class CacheBudgetError extends Error {
+  readonly code = "quota_exceeded";
+  constructor(message: string, readonly details: { budget: string; requested: number; allowed: number }) {
+    super(message);
+  }
+}
+
+const SEP = "\u0000";
 
 export class CacheManager {
   enabled = true;
   defaultTtlMs: number;
   hits = 0;
   misses = 0;
-  readonly #lru: LRUCache<string, Entry>;
-  readonly #persistent = new Map<string, Entry>();
-  /** Persistent keys changed since the last flush (value undefined = deleted). */
-  readonly dirty = new Set<string>();
-  readonly #now: () => number;
+  #budgets: Budgets;
+  #lru: LRUCache<string, Entry>;
+  /** Bytes held per namespace, kept in step by the LRU's dispose callback. */
+  readonly #usage = new Map<string, number>();
 
-  constructor(o: { maxEntries: number; defaultTtlMs: number; now?: () => number }) {
+  constructor(o: Budgets & { defaultTtlMs: number }) {
     this.defaultTtlMs = o.defaultTtlMs;
-    this.#now = o.now ?? Date.now;
-    this.#lru = new LRUCache<string, Entry>({ max: o.maxEntries });
+    this.#budgets = { ...o };
+    this.#lru = this.#makeLru();
+  }
+
+  #makeLru(): LRUCache<string, Entry> {
+    return new LRUCache<string, Entry>({
+      max: this.#budgets.maxEntries,
+      maxSize: this.#budgets.maxBytes,
+      sizeCalculation: (e) => e.bytes,
+      ttlAutopurge: false,
+      dispose: (e) => {
+        const left = (this.#usage.get(e.ns) ?? 0) - e.bytes;
+        if (left > 0) this.#usage.set(e.ns, left);
+        else this.#usage.delete(e.ns);
+      },
+    });
+  }
+
+  /** New limits apply at once; entries that no longer fit are dropped. */
+  configure(o: Budgets & { defaultTtlMs: number }): void {
+    this.defaultTtlMs = o.defaultTtlMs;
+    this.#budgets = { ...o };
+    const old = [...this.#lru.dump()];
+    this.#lru.clear();
+    this.#lru = this.#makeLru();
+    this.#lru.load(old.filter(([, v]) => v.value.bytes <= o.maxValueBytes));
+    for (const [, v] of old) this.#usage.set(v.value.ns, (this.#usage.get(v.value.ns) ?? 0) + v.value.bytes);
   }
 
   namespace(ns: string): Namespace {
-    const full = (key: string) => `${ns}\u0000${key}`;
+    const full = (key: string) => `${ns}${SEP}${key}`;
     return {
       get: (key) => this.get(full(key)),
-      set: (key, value, options) => this.set(full(key), value, options),
-      delete: (key) => this.delete(full(key)),
-      invalidateTag: (tag) => this.purgeTag(tag, `${ns}\u0000`),
-      keys: (prefix = "") => this.keys(`${ns}\u0000${prefix}`).map((k) => k.slice(ns.length + 1)),
-      touch: (key) => {
-        const k = full(key);
-        if (this.#persistent.has(k)) this.dirty.add(k);
-      },
+      set: (key, value, options) => this.set(ns, full(key), value, options),
+      delete: (key) => this.#lru.delete(full(key)),
+      invalidateTag: (tag) => this.purgeTag(tag, `${ns}${SEP}`),
+      keys: (prefix = "") => this.keys(`${ns}${SEP}${prefix}`).map((k) => k.slice(ns.length + 1)),
     };
   }
 
-  get(k: string): unknown {
-    const now = this.#now();
-    const p = this.#persistent.get(k);
-    if (p) {
-      if (p.expiresAt && p.expiresAt <= now) {
-        this.#deletePersistent(k);
-      } else {
-        this.hits++;
-        return p.value;
-      }
-    }
-    if (this.enabled) {
-      const e = this.#lru.get(k);
-      if (e && (!e.expiresAt || e.expiresAt > now)) {
-        this.hits++;
-        return e.value;
-      }
-      if (e) this.#lru.delete(k);
-    }
-    this.misses++;
-    return undefined;
+  /** Bytes a namespace holds now. */
+  usage(ns: string): number {
+    return this.#usage.get(ns) ?? 0;
   }
 
-  set(k: string, value: unknown, options: SetOptions = {}): void {
-    const tags = options.tags ?? [];
-    const ttl = options.ttlMs ?? (tags.some(isPersistentTag) ? 0 : this.defaultTtlMs);
-    const entry: Entry = { value, tags, expiresAt: ttl > 0 ? this.#now() + ttl : 0 };
-    if (tags.some(isPersistentTag)) {
-      this.#lru.delete(k);
-      this.#persistent.set(k, entry);
-      this.dirty.add(k);
-      return;
+  get(k: string): unknown {
+    if (!this.enabled) {
+      this.misses++;
+      return undefined;
     }
-    if (this.#persistent.has(k)) this.#deletePersistent(k);
-    if (this.enabled) this.#lru.set(k, entry);
+    const e = this.#lru.get(k);
+    if (!e) {
+      this.misses++;
+      return undefined;
+    }
+    this.hits++;
+    return JSON.parse(e.text);
+  }
+
+  set(ns: string, k: string, value: unknown, options: SetOptions = {}): void {
+    if (!this.enabled) return;
+    const text = JSON.stringify(value ?? null);
+    const bytes = Buffer.byteLength(text) + Buffer.byteLength(k);
+    const b = this.#budgets;
+    if (bytes > b.maxValueBytes) {
+      throw new CacheBudgetError(`a cache value of ${bytes} bytes is over cache.max_value_bytes (${b.maxValueBytes}); cache smaller values`, { budget: "cache.value_bytes", requested: bytes, allowed: b.maxValueBytes });
+    }
+    const replaced = this.#lru.peek(k)?.bytes ?? 0;
+    const after = this.usage(ns) - replaced + bytes;
+    if (after > b.maxBytesPerNamespace) {
+      throw new CacheBudgetError(
+        `module '${ns}' would hold ${after} bytes of cache; cache.max_bytes_per_module allows ${b.maxBytesPerNamespace}: delete entries, use shorter TTLs, or have an operator raise the limit`,
+        { budget: "cache.bytes_per_module", requested: after, allowed: b.maxBytesPerNamespace },
+      );
+    }
+    const ttl = options.ttlMs ?? this.defaultTtlMs;
+    this.#lru.set(k, { ns, text, tags: options.tags ?? [], bytes }, { ttl });
+    // The LRU sized it; count it only if it was kept (a value can be larger than the whole cache).
+    if (this.#lru.peek(k)) this.#usage.set(ns, this.usage(ns) + bytes);
   }
 
   delete(k: string): boolean {
-    const hadP = this.#persistent.has(k);
-    if (hadP) this.#deletePersistent(k);
-    return this.#lru.delete(k) || hadP;
+    return this.#lru.delete(k);
   }
 
   keys(prefix: string): string[] {
-    const now = this.#now();
-    const out = new Set<string>();
-    for (const [k, e] of this.#persistent) if (k.startsWith(prefix) && (!e.expiresAt || e.expiresAt > now)) out.add(k);
-    if (this.enabled) for (const k of this.#lru.keys()) if (k.startsWith(prefix)) out.add(k);
-    return [...out].sort();
+    const out: string[] = [];
+    for (const k of this.#lru.keys()) if (k.startsWith(prefix)) out.push(k);
+    return out.sort();
   }
 
   /** Remove entries carrying the tag (optionally only under a key prefix). */
   purgeTag(tag: string, prefix = ""): number {
     let n = 0;
-    for (const [k, e] of this.#persistent) {
-      if (k.startsWith(prefix) && e.tags.includes(tag)) {
-        this.#deletePersistent(k);
-        n++;
-      }
-    }
     for (const [k, e] of this.#lru.entries()) {
       if (k.startsWith(prefix) && e.tags.includes(tag)) {
         this.#lru.delete(k);
@@ -129,38 +158,18 @@ export class CacheManager {
     return n;
   }
 
-  /** Drop the general entries; persistent ones stay. */
   clear(): number {
     const n = this.#lru.size;
     this.#lru.clear();
     return n;
   }
 
-  status(): { enabled: boolean; size: number; persistent: number; hits: number; misses: number; tags: Record<string, number> } {
+  status(): { enabled: boolean; size: number; bytes: number; max_bytes: number; hits: number; misses: number; tags: Record<string, number>; namespaces: Record<string, number> } {
     const tags: Record<string, number> = {};
-    const count = (e: Entry) => {
-      for (const t of e.tags) tags[t] = (tags[t] ?? 0) + 1;
+    for (const e of this.#lru.values()) for (const t of e.tags) tags[t] = (tags[t] ?? 0) + 1;
+    return {
+      enabled: this.enabled, size: this.#lru.size, bytes: this.#lru.calculatedSize, max_bytes: this.#budgets.maxBytes,
+      hits: this.hits, misses: this.misses, tags, namespaces: Object.fromEntries(this.#usage),
     };
-    for (const e of this.#persistent.values()) count(e);
-    for (const e of this.#lru.values()) count(e);
-    return { enabled: this.enabled, size: this.#lru.size, persistent: this.#persistent.size, hits: this.hits, misses: this.misses, tags };
-  }
-
-  /** Persistent entries to write (or undefined to delete) since the last call. */
-  takeDirty(): Array<[string, Entry | undefined]> {
-    const out: Array<[string, Entry | undefined]> = [];
-    for (const k of this.dirty) out.push([k, this.#persistent.get(k)]);
-    this.dirty.clear();
-    return out;
-  }
-
-  restore(k: string, e: Entry): void {
-    if (e.expiresAt && e.expiresAt <= this.#now()) return;
-    this.#persistent.set(k, e);
-  }
-
-  #deletePersistent(k: string): void {
-    this.#persistent.delete(k);
-    this.dirty.add(k);
   }
 }

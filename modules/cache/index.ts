@@ -1,35 +1,34 @@
-// The cache system module: owns the CacheManager, offers it as the `cache` service (in-process for
-// system modules, behind cache.use / cache.manage for everyone else) and persists security:*
-// entries to its own storage, write-behind.
+// The cache system module: owns the CacheManager and offers it as the `cache` service: in-process
+// namespaces for system modules, and, behind cache.use, a private namespace per module within the
+// byte budgets in its settings.
 import type { CallInfo, JsonValue, ModuleContext } from "../../sdk/context.js";
-import { CacheManager, isPersistentTag, type Entry } from "./cache-manager.js";
+import { CacheBudgetError, CacheManager, type Budgets } from "./cache-manager.js";
 
-const PERSIST_PREFIX = "p:";
-let flushTimer: NodeJS.Timeout | undefined;
-let flushNow: (() => Promise<void>) | undefined;
+interface Settings {
+  enabled: boolean;
+  max_entries: number;
+  default_ttl_ms: number;
+  max_bytes: number;
+  max_bytes_per_module: number;
+  max_value_bytes: number;
+}
+
+const budgets = (s: Settings): Budgets & { defaultTtlMs: number } => ({
+  maxEntries: s.max_entries, maxBytes: s.max_bytes, maxBytesPerNamespace: s.max_bytes_per_module, maxValueBytes: s.max_value_bytes, defaultTtlMs: s.default_ttl_ms,
+});
 
 export async function activate(ctx: ModuleContext) {
-  const settings = (await ctx.config.get()) as { enabled: boolean; max_entries: number; default_ttl_ms: number; flush_ms: number };
-  const cache = new CacheManager({ maxEntries: settings.max_entries, defaultTtlMs: settings.default_ttl_ms });
-  cache.enabled = settings.enabled;
-
-  for (const key of await ctx.storage.list(PERSIST_PREFIX, 100_000)) {
-    const e = (await ctx.storage.get(key)) as unknown as Entry | undefined;
-    if (e) cache.restore(key.slice(PERSIST_PREFIX.length), e);
-  }
-
-  let flushing = Promise.resolve();
-  flushNow = () => {
-    flushing = flushing.then(async () => {
-      for (const [k, e] of cache.takeDirty()) {
-        if (e) await ctx.storage.set(PERSIST_PREFIX + k, e as unknown as JsonValue);
-        else await ctx.storage.delete(PERSIST_PREFIX + k);
-      }
-    }).catch((err) => ctx.log.error("cache write-behind failed", { err: String(err) }));
-    return flushing;
-  };
-  flushTimer = setInterval(() => void flushNow!(), settings.flush_ms);
-  flushTimer.unref();
+  const settings = async () => (await ctx.config.get()) as unknown as Settings;
+  const initial = await settings();
+  const cache = new CacheManager(budgets(initial));
+  cache.enabled = initial.enabled;
+  await ctx.events.on("config.changed", async (payload) => {
+    if (String((payload as { key?: string } | null)?.key ?? "").startsWith("cache.")) {
+      const s = await settings();
+      cache.configure(budgets(s));
+      cache.enabled = s.enabled;
+    }
+  });
 
   const setEnabled = async (on: boolean, call: CallInfo) => {
     await ctx.config.set("cache.enabled", on);
@@ -40,24 +39,25 @@ export async function activate(ctx: ModuleContext) {
   };
 
   ctx.services.provide("cache", {
-    /** Synchronous namespace for in-process system modules (the security module's hot path). */
+    /** Synchronous namespace for in-process system modules. */
     namespace: (ns: string) => cache.namespace(ns),
-    /** What the cache.use capability exposes to a module, scoped to its own namespace. */
+    /** What the cache.use capability exposes to a module: its own namespace, within its budgets. */
     forModule: (moduleId: string) => {
       const ns = cache.namespace(moduleId);
       return {
-        get: (key: string) => ns.get(String(key)),
-        set: (key: string, value: unknown, options?: { ttlMs?: number; tags?: string[] }) => {
-          // Persistent (security:*) entries belong to the security module's in-process namespace;
-          // through cache.use such tags are dropped, so no module can fill the disk through the cache.
-          const tags = Array.isArray(options?.tags) ? options!.tags.map(String).filter((t) => !isPersistentTag(t)) : [];
-          ns.set(String(key), structuredClone(value), { ...(typeof options?.ttlMs === "number" ? { ttlMs: options.ttlMs } : {}), tags });
+        get: (key: string) => ns.get(String(key)) as JsonValue | undefined,
+        set: (key: string, value: JsonValue, options?: { ttlMs?: number; tags?: string[] }) => {
+          try {
+            ns.set(String(key), value, { ...(typeof options?.ttlMs === "number" ? { ttlMs: options.ttlMs } : {}), tags: (options?.tags ?? []).map(String) });
+          } catch (e) {
+            if (e instanceof CacheBudgetError) throw Object.assign(new Error(e.message), { code: e.code, details: e.details });
+            throw e;
+          }
         },
         delete: (key: string) => ns.delete(String(key)),
         invalidateTag: (tag: string) => ns.invalidateTag(String(tag)),
       };
     },
-    flush: () => flushNow!(),
   });
 
   // Whole-cache administration: these commands (ctx.cacheAdmin.<command> for holders of cache.manage).
@@ -69,7 +69,6 @@ export async function activate(ctx: ModuleContext) {
   });
   ctx.commands.register("purge", async ({ tag }: { tag: string }, call) => {
     const removed = cache.purgeTag(String(tag));
-    await flushNow!();
     await ctx.audit.record("cache.purge", tag, { removed }, call);
     return { tag, removed };
   });
@@ -77,9 +76,4 @@ export async function activate(ctx: ModuleContext) {
   ctx.commands.register("disable", (_input, call) => setEnabled(false, call));
 }
 
-export async function deactivate() {
-  if (flushTimer) clearInterval(flushTimer);
-  await flushNow?.();
-  flushTimer = undefined;
-  flushNow = undefined;
-}
+export async function deactivate() {}
