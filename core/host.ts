@@ -65,7 +65,11 @@ export class Host {
     try {
       const config = new ConfigService(store.config);
       for (const [k, v] of Object.entries(options.overrides ?? {})) config.override(k, v);
-      const log: LogSink = options.logger ?? createLogger({ home, destination: join(home, "logs", "host.log") });
+      const log: LogSink = options.logger ?? createLogger({
+        home,
+        destination: join(home, "logs", "host.log"),
+        rotation: { maxBytes: config.get("log.max_file_bytes") as number, keep: config.get("log.keep") as number, securityKeep: config.get("log.security_keep") as number },
+      });
       const audit = new AuditLog(store, join(home, "audit.head"), securityLogger(log));
       const events = new EventBus((err, event) => log.warn({ event, err: String(err) }, "event subscriber failed"));
       const services = new ServiceRegistry();

@@ -31,11 +31,49 @@ export interface PortOptions {
 
 const LOG_LEVELS = new Set(["debug", "info", "warn", "error"]);
 const MAX_LOG_MESSAGE = 4096;
+const MAX_LOG_DATA = 16 * 1024;
+
+function jsonBytes(v: unknown): number {
+  try {
+    return Buffer.byteLength(JSON.stringify(v) ?? "");
+  } catch {
+    return Number.MAX_SAFE_INTEGER;
+  }
+}
+
+/** Bytes per second; what is over is dropped and reported once when the next second starts. */
+class PerSecondBudget {
+  #second = 0;
+  #used = 0;
+  #dropped = 0;
+  #droppedBytes = 0;
+  constructor(private readonly report: (lines: number, bytes: number) => void) {}
+  take(bytes: number, max: number): boolean {
+    const second = Math.floor(Date.now() / 1000);
+    if (second !== this.#second) {
+      if (this.#dropped > 0) this.report(this.#dropped, this.#droppedBytes);
+      this.#second = second;
+      this.#used = 0;
+      this.#dropped = 0;
+      this.#droppedBytes = 0;
+    }
+    if (this.#used + bytes > max) {
+      this.#dropped++;
+      this.#droppedBytes += bytes;
+      return false;
+    }
+    this.#used += bytes;
+    return true;
+  }
+}
 const DENIALS_AUDITED_PER_MINUTE = 30;
 
 export function createHostPort(o: PortOptions): HostPort {
   const { kernel, moduleId } = o;
   let subscriptions = 0;
+  const logBudget = new PerSecondBudget((dropped, bytes) =>
+    kernel.log.warn({ module: moduleId, dropped_lines: dropped, dropped_bytes: bytes }, "module log lines dropped over log.module_bytes_per_second"),
+  );
 
   const observe = (method: string, capability: string, allowed: boolean) => {
     kernel.ledger.capability(moduleId, allowed);
@@ -166,9 +204,25 @@ export function createHostPort(o: PortOptions): HostPort {
         return; // log calls are fire and forget; the denial is already audited
       }
       const lvl = LOG_LEVELS.has(level) ? level : "info";
+      const msg = String(message).slice(0, MAX_LOG_MESSAGE);
+      let fields: object | undefined = data && typeof data === "object" ? data : undefined;
+      let bytes = Buffer.byteLength(msg);
+      if (o.kind === "user") {
+        // A user module's lines are budgeted in bytes per second on the host side (whatever the
+        // sandbox process let through), and oversized data is replaced by its size.
+        if (fields !== undefined) {
+          const size = jsonBytes(fields);
+          if (size > MAX_LOG_DATA) fields = { truncated: true, bytes: size };
+          bytes += Math.min(size, MAX_LOG_DATA);
+        }
+        if (!logBudget.take(bytes, kernel.config.get("log.module_bytes_per_second") as number)) {
+          kernel.ledger.limit(moduleId, "log.bytes_per_second");
+          return;
+        }
+      }
       // The module's data stays under `data`: it can never set the host's own fields (the
       // security-log tag among them).
-      kernel.log[lvl]({ module: moduleId, ...(data && typeof data === "object" ? { data } : {}) }, String(message).slice(0, MAX_LOG_MESSAGE));
+      kernel.log[lvl]({ module: moduleId, ...(fields ? { data: fields } : {}) }, msg);
     },
 
     subscribe: (pattern, handler) => subscribe(pattern, handler),

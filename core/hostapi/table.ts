@@ -17,6 +17,7 @@ import type { Kernel } from "../kernel.js";
 import { bad, int, json, object, opt, str, tuple } from "./args.js";
 import type { CapabilityName } from "./catalogue.js";
 import type { GrantSet } from "./grants.js";
+import { takeFetchSlot } from "./fetch-budget.js";
 import { netFetch } from "./net-fetch.js";
 import { coversConfigKey, coversEmit } from "./scopes.js";
 import { checkWriteRate } from "./write-rate.js";
@@ -313,7 +314,14 @@ export const HOST_API = {
   "net.fetch": {
     capability: "net.fetch",
     args: (raw, m) => tuple(m, raw, [["url", json], ["init", json]]) as never,
-    run: ({ moduleId, grants }, url, init) => netFetch(moduleId, grants.scope("net.fetch")?.hosts ?? [], url, init),
+    run: async ({ kernel, moduleId, grants }, url, init) => {
+      const release = takeFetchSlot(kernel, moduleId);
+      try {
+        return await netFetch(moduleId, grants.scope("net.fetch")?.hosts ?? [], url, init);
+      } finally {
+        release();
+      }
+    },
   },
 
   "secrets.get": {

@@ -14,7 +14,7 @@ import type { Kernel } from "../kernel.js";
 import { readManifest, type LoadedManifest } from "../manifest/index.js";
 import type { ModuleRecord } from "../store/store.js";
 import { copyFolder, hashFolder } from "./files.js";
-import { unpackArchive } from "./unpack.js";
+import { withUnpackedArchive } from "./unpack.js";
 
 export interface InstallOptions {
   approve?: boolean;
@@ -50,7 +50,11 @@ export class Installer {
   async install(source: string, o: InstallOptions, actor: string): Promise<InstallReport> {
     const src = resolve(source);
     if (!existsSync(src)) throw new HostError("usage", `${source} does not exist; give a module folder or a .tgz`);
-    const dir = /\.(tgz|tar\.gz)$/.test(src) || extname(src) === ".tgz" ? await unpackArchive(src) : src;
+    if (/\.(tgz|tar\.gz)$/.test(src) || extname(src) === ".tgz") return withUnpackedArchive(src, this.home, (dir) => this.#install(dir, o, actor));
+    return this.#install(src, o, actor);
+  }
+
+  async #install(dir: string, o: InstallOptions, actor: string): Promise<InstallReport> {
     const incoming = readManifest(dir, { allowSystem: false });
     const id = incoming.manifest.id;
     const existing = this.loader.entry(id);

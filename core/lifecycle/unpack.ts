@@ -1,29 +1,69 @@
-// Installing from a .tgz: extracted into a fresh temporary folder with tar's own protections
-// (no absolute paths, no `..`), regular files and folders only.
-import { mkdtempSync, readdirSync, statSync, existsSync } from "node:fs";
-import { tmpdir } from "node:os";
+// Installing from a .tgz: extracted as it is read into a fresh private folder under the home, with
+// tar's own protections (no absolute paths, no `..`, regular files and folders only) and Warden's
+// budgets checked entry by entry from the headers, before the data is written: at most
+// MAX_ENTRIES entries and MAX_BYTES in all. An archive over budget stops being read at once (a
+// small archive cannot unpack into a large folder), and the folder is removed whatever happens.
+import { createReadStream, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { pipeline } from "node:stream/promises";
 import * as tar from "tar";
 import { HostError } from "../errors.js";
 
-export async function unpackArchive(file: string): Promise<string> {
-  const dir = mkdtempSync(join(tmpdir(), "warden-unpack-"));
-  let entries = 0;
+export const MAX_ENTRIES = 5000;
+export const MAX_BYTES = 64 * 1024 * 1024;
+
+/** Runs `use` on the unpacked module folder, then removes everything that was unpacked. */
+export async function withUnpackedArchive<T>(file: string, home: string, use: (dir: string) => Promise<T>): Promise<T> {
+  const parent = join(home, "tmp");
+  mkdirSync(parent, { recursive: true, mode: 0o700 });
+  const root = mkdtempSync(join(parent, "unpack-"));
   try {
-    await tar.x({
-      file,
-      cwd: dir,
-      strict: true,
-      preservePaths: false,
-      filter: (_path, entry) => {
-        entries++;
-        const type = (entry as { type?: string }).type;
-        return entries <= 5000 && (type === "File" || type === "Directory" || type === "OldFile");
-      },
-    });
+    await extract(file, root);
+    return await use(moduleFolder(file, root));
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+async function extract(file: string, dir: string): Promise<void> {
+  let entries = 0;
+  let bytes = 0;
+  let over: string | undefined;
+  const source = createReadStream(file);
+  const stop = (why: string) => {
+    over ??= why;
+    source.destroy();
+  };
+  const unpack = tar.x({
+    cwd: dir,
+    strict: true,
+    preservePaths: false,
+    filter: (path, entry) => {
+      if (over) return false;
+      const type = (entry as { type?: string }).type;
+      const size = (entry as { size?: number }).size ?? 0;
+      if (++entries > MAX_ENTRIES) {
+        stop(`it holds more than ${MAX_ENTRIES} entries`);
+        return false;
+      }
+      bytes += size;
+      if (bytes > MAX_BYTES) {
+        stop(`it unpacks to more than ${MAX_BYTES} bytes (at ${String(path).slice(0, 200)})`);
+        return false;
+      }
+      return type === "File" || type === "Directory" || type === "OldFile";
+    },
+  });
+  try {
+    await pipeline(source, unpack);
   } catch (e) {
+    if (over) throw new HostError("payload_too_large", `${file} was refused: ${over}; a module archive may hold ${MAX_ENTRIES} entries and ${MAX_BYTES} bytes`);
     throw new HostError("manifest_invalid", `${file} is not a readable .tgz archive: ${(e as Error).message}`);
   }
+  if (over) throw new HostError("payload_too_large", `${file} was refused: ${over}; a module archive may hold ${MAX_ENTRIES} entries and ${MAX_BYTES} bytes`);
+}
+
+function moduleFolder(file: string, dir: string): string {
   if (existsSync(join(dir, "module.json"))) return dir;
   // npm pack puts everything under package/; accept any single top folder.
   const top = readdirSync(dir).filter((n) => statSync(join(dir, n)).isDirectory());

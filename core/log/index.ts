@@ -6,7 +6,8 @@ import { join } from "node:path";
 import type { LogSink } from "../kernel.js";
 import pino, { type Logger } from "pino";
 import { redact } from "./redact.js";
-import { isTerminal, openDestination, openPrivateFile, prettyLine, ScrubbingSink, SecurityFilter, type Destination } from "./streams.js";
+import { DEFAULT_ROTATION, RotatingFile } from "./rotating.js";
+import { isTerminal, openDestination, prettyLine, ScrubbingSink, SecurityFilter, type Destination } from "./streams.js";
 
 export type { Logger } from "pino";
 export { isSecretField, redact, REDACTED, scrubString, SECRET_FIELDS, TOKEN_PATTERN, TOKEN_REDACTED } from "./redact.js";
@@ -20,6 +21,8 @@ export interface LoggerOptions {
   destination?: Destination;
   /** Human-readable lines instead of JSON. Default: only when the destination is a terminal and NO_COLOR is unset. */
   pretty?: boolean;
+  /** Rotation of file destinations (the main one and security.log). */
+  rotation?: { maxBytes: number; keep: number; securityKeep: number };
 }
 
 export function createLogger(o: LoggerOptions = {}): Logger {
@@ -27,10 +30,12 @@ export function createLogger(o: LoggerOptions = {}): Logger {
   const dest = o.destination ?? 1;
   const noColor = Boolean(process.env.NO_COLOR);
   const pretty = o.pretty ?? (isTerminal(dest) && !noColor);
-  const main = new ScrubbingSink(openDestination(dest), pretty ? prettyLine(!noColor && isTerminal(dest)) : undefined);
+  const rotation = o.rotation ?? { ...DEFAULT_ROTATION, securityKeep: 20 };
+  const sink = typeof dest === "string" ? new RotatingFile(dest, rotation) : openDestination(dest);
+  const main = new ScrubbingSink(sink, pretty ? prettyLine(!noColor && isTerminal(dest)) : undefined);
   const streams: pino.StreamEntry[] = [{ level: level as pino.Level, stream: main }];
   if (o.home) {
-    const security = pino.destination({ fd: openPrivateFile(join(o.home, "logs", "security.log")), sync: true });
+    const security = new RotatingFile(join(o.home, "logs", "security.log"), { maxBytes: rotation.maxBytes, keep: rotation.securityKeep });
     // The security log keeps info and above whatever the console's verbosity.
     streams.push({ level: "info", stream: new SecurityFilter(security) });
   }
