@@ -28,7 +28,8 @@ async function hostWith(specs: Parameters<typeof writeModule>[1][], config: Reco
   writeModule(root, { id: "good", commands: { ping: { description: "p", input: any } }, code: `export function activate(ctx) { ctx.commands.register("ping", async () => "pong"); }` });
   const home = tempDir("warden-budget-");
   const host = await Host.open({ home, modulePaths: [root] });
-  for (const [k, v] of Object.entries(config)) host.kernel.config.set(k, v);
+  // Budgets, not the call's time limit, are under test: a busy machine must not turn them into timeouts.
+  for (const [k, v] of Object.entries({ "sandbox.defaultTimeoutMs": 30_000, ...config })) host.kernel.config.set(k, v);
   hosts.push(host);
   return { host, home };
 }
