@@ -1,7 +1,6 @@
 // Per-request costs of the security path: a security check and a cached token verification,
 // each beside a bare Map lookup measured in the same run; argon2id verify time as measured.
 import { AuthManager, type TokenStorage } from "../modules/auth/auth-manager.js";
-import { CacheManager } from "../modules/cache/cache-manager.js";
 import { SecurityManager } from "../modules/security/security-manager.js";
 import { row, type BenchRow } from "./report.js";
 

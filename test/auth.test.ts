@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { AuthManager, type TokenStorage } from "../modules/auth/auth-manager.js";
 import { SecurityManager } from "../modules/security/security-manager.js";
-import { parseToken } from "../modules/auth/token-format.js";
+import { newToken, parseToken } from "../modules/auth/token-format.js";
 
 function memoryStorage(): TokenStorage & { data: Map<string, unknown> } {
   const data = new Map<string, unknown>();
@@ -33,17 +33,17 @@ describe("AuthManager token lifecycle", () => {
     await expect(auth.verify(t.token)).resolves.toMatchObject({ tokenId: t.id, scopes: ["hello.*"] });
   });
 
-  it("refuses missing, malformed, unknown and wrong tokens as unauthorized, running argon2 for unknown ids too", async () => {
+  it("refuses missing, malformed, unknown and wrong tokens as unauthorized; an unknown id costs no argon2", async () => {
     const auth = new AuthManager(memoryStorage());
     const t = await auth.grant({ name: "x", scopes: ["*"] });
     for (const bad of ["", "Bearer", "wdn_short", "x".repeat(54)]) await expect(auth.verify(bad)).rejects.toMatchObject({ code: "unauthorized" });
     const runs = auth.argonRuns;
     const unknownId = (await new AuthManager(memoryStorage()).grant({ name: "y", scopes: ["*"] })).token;
     await expect(auth.verify(unknownId)).rejects.toMatchObject({ code: "unauthorized" });
-    expect(auth.argonRuns).toBe(runs + 1); // same work as a wrong secret
+    expect(auth.argonRuns).toBe(runs); // a wait as long as a verification, without the CPU
     const other = await auth.rotate("x"); // t.token's secret is now wrong
     await expect(auth.verify(t.token)).rejects.toMatchObject({ code: "unauthorized" });
-    expect(auth.argonRuns).toBe(runs + 2);
+    expect(auth.argonRuns).toBe(runs + 1);
     await expect(auth.verify(other.token)).resolves.toMatchObject({ name: "x" });
   });
 
@@ -103,6 +103,44 @@ describe("AuthManager token lifecycle", () => {
     await auth.grant({ name: "ok", scopes: ["*"] });
     await expect(auth.grant({ name: "ok", scopes: ["*"] })).rejects.toMatchObject({ code: "input_invalid" });
     await expect(auth.revoke("nobody")).rejects.toMatchObject({ code: "not_found" });
+  });
+});
+
+describe("argon2 under load", () => {
+  it("shares verifications fairly: 500 unknown tokens from 100 addresses never delay a real client's first call behind them", async () => {
+    const auth = new AuthManager(memoryStorage());
+    const real = await auth.grant({ name: "real", scopes: ["*"] });
+    const others = new AuthManager(memoryStorage());
+    const strangers = await Promise.all(Array.from({ length: 5 }, (_, i) => others.grant({ name: `s${i}`, scopes: ["*"] })));
+    const runs = auth.argonRuns;
+    // 500 well-formed tokens whose ids this host does not know, from 100 addresses.
+    const flood = Array.from({ length: 500 }, (_, i) => auth.verify(strangers[i % 5]!.token, `198.51.100.${i % 100}`).catch((e: { code: string }) => e.code));
+    await expect(auth.verify(real.token, "203.0.113.7")).resolves.toMatchObject({ name: "real" });
+    // The real client's verification ran argon2 once; the strangers' ran none.
+    expect(auth.argonRuns).toBe(runs + 1);
+    expect(new Set(await Promise.all(flood))).toEqual(new Set(["unauthorized"]));
+  });
+
+  it("gives one address at most its fair share of argon2; the rest are refused at once with rate_limited", async () => {
+    const auth = new AuthManager(memoryStorage());
+    const t = await auth.grant({ name: "t", scopes: ["*"] });
+    // Wrong secrets for a known id: each one is real argon2 work.
+    const wrong = Array.from({ length: 30 }, () => newToken(t.id).token);
+    const outcomes = await Promise.all(wrong.map((w) => auth.verify(w, "192.0.2.9").then(() => "ok", (e: { code: string }) => e.code)));
+    const counts = outcomes.reduce<Record<string, number>>((m, c) => ((m[c] = (m[c] ?? 0) + 1), m), {});
+    expect(counts.rate_limited).toBeGreaterThanOrEqual(26); // 4 per client at once
+    expect(auth.argonRuns).toBeLessThanOrEqual(4);
+    // Another address is not held up by this one.
+    await expect(auth.verify(t.token, "192.0.2.10")).resolves.toMatchObject({ name: "t" });
+  });
+
+  it("verifies the same token once when it arrives many times at once", async () => {
+    const auth = new AuthManager(memoryStorage());
+    const t = await auth.grant({ name: "t", scopes: ["*"] });
+    const runs = auth.argonRuns;
+    const all = await Promise.all(Array.from({ length: 20 }, () => auth.verify(t.token, "192.0.2.11")));
+    expect(all.every((i) => i.name === "t")).toBe(true);
+    expect(auth.argonRuns).toBe(runs + 1);
   });
 });
 

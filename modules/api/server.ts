@@ -31,7 +31,7 @@ type Decision =
 export interface ApiDeps {
   settings: () => ApiSettings;
   security: { check(ip: string): Decision; recordFailure(ip: string): Decision; clientAddress(peer: string, xff?: string): string };
-  auth: { verify(token: string): Promise<{ tokenId: string; name: string; scopes: string[]; bootstrap: boolean }>; noteUse(id: string): Promise<void> };
+  auth: { verify(token: string, client?: string): Promise<{ tokenId: string; name: string; scopes: string[]; bootstrap: boolean }>; noteUse(id: string): Promise<void> };
   dispatch(call: { command: string; input: unknown; caller: Caller }): Promise<unknown>;
   catalogue(): Promise<CommandInfo[]>;
   version: string;
@@ -149,8 +149,13 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
     if (!token) return fail({ code: "unauthorized", message: "send a token in `Authorization: Bearer <token>` or `X-API-Key`" });
     let identity;
     try {
-      identity = await deps.auth.verify(token);
+      identity = await deps.auth.verify(token, client);
     } catch (e) {
+      // Busy (this client's fair share of argon2 is taken) is not a failed authentication.
+      if ((e as { code?: unknown }).code === "rate_limited") {
+        sendError(reply, publicError(e));
+        return undefined;
+      }
       return fail(publicError(e));
     }
     if (identity.bootstrap) {

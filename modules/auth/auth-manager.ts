@@ -6,7 +6,7 @@ import { createHash } from "node:crypto";
 import argon2 from "argon2";
 import { LRUCache } from "lru-cache";
 import { parseDuration } from "./durations.js";
-import { Semaphore } from "./semaphore.js";
+import { ArgonBusyError, FairArgonQueue } from "./argon-queue.js";
 import { newToken, newTokenId, parseToken } from "./token-format.js";
 
 export const ARGON2 = { type: argon2.argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
@@ -49,8 +49,10 @@ export interface TokenStorage {
 }
 
 export class AuthError extends Error {
-  constructor(readonly code: "unauthorized" | "token_expired" | "token_revoked" | "input_invalid" | "not_found", message: string) {
+  readonly retryAfter?: number;
+  constructor(readonly code: "unauthorized" | "token_expired" | "token_revoked" | "input_invalid" | "not_found" | "rate_limited", message: string) {
     super(message);
+    if (code === "rate_limited") this.retryAfter = 1;
   }
 }
 
@@ -59,7 +61,10 @@ const SCOPE = /^(\*|[a-z][a-z0-9-]*(\.[A-Za-z0-9_-]+)*(\.\*)?)$/;
 export class AuthManager {
   readonly #storage: TokenStorage;
   readonly #now: () => number;
-  readonly #argon = new Semaphore(2);
+  readonly #argon = new FairArgonQueue({ concurrency: 2, maxWaiting: 64, perClient: 4 });
+  readonly #inflight = new Map<string, Promise<Identity>>();
+  /** A running average of one argon2 verification, for the unknown-id path's wait. */
+  #typicalMs = 40;
   readonly #verified = new LRUCache<string, { identity: Identity; expiresAt: number; epoch: string }>({ max: 10_000, ttl: CACHE_MS });
   /**
    * Revocation epochs: per token id, bumped by its revoke and rotate, and one for all, bumped by
@@ -72,7 +77,6 @@ export class AuthManager {
   /** token id -> digests cached for it, so a revoke drops them at once */
   readonly #digestsById = new Map<string, Set<string>>();
   readonly #usageWritten = new Map<string, { used: number; request: number }>();
-  #dummyHash: Promise<string> | undefined;
   readonly #locks = new Map<string, Promise<void>>();
   /** Counts argon2 verifications (the tests prove that a blocked client causes none). */
   argonRuns = 0;
@@ -176,7 +180,11 @@ export class AuthManager {
   }
 
   /** Checks a presented token. Throws AuthError with unauthorized / token_expired / token_revoked. */
-  async verify(token: string): Promise<Identity> {
+  /**
+   * `client` is who asks (the REST surface passes the client address): verifications share argon2
+   * fairly between clients, and one client's burst is refused rather than queued for everyone.
+   */
+  async verify(token: string, client = "local"): Promise<Identity> {
     const digest = createHash("sha256").update(String(token)).digest("base64url");
     const hit = this.#verified.get(digest);
     if (hit) {
@@ -185,19 +193,42 @@ export class AuthManager {
     }
     const parsed = parseToken(token);
     if (!parsed) throw new AuthError("unauthorized", "missing or malformed token");
+    // Single flight: the same token verified at once runs argon2 once, but only within one
+    // revocation epoch (a request after a revoke never joins a verification from before it).
+    const key = `${digest}:${this.#epochOf(parsed.id)}`;
+    const running = this.#inflight.get(key);
+    if (running) return running;
+    const work = this.#verify(digest, parsed, client).finally(() => this.#inflight.delete(key));
+    this.#inflight.set(key, work);
+    return work;
+  }
+
+  async #verify(digest: string, parsed: { id: string; secret: string }, client: string): Promise<Identity> {
     const epoch = this.#epochOf(parsed.id);
     const record = await this.#record(parsed.id);
-    const matched = await this.#argon.run(async () => {
-      this.argonRuns++;
-      if (!record) {
-        // An unknown id costs the same argon2 work as a wrong secret.
-        await argon2.verify(await this.#dummy(), parsed.secret).catch(() => false);
-        return undefined;
-      }
-      if (await argon2.verify(record.hash, parsed.secret)) return "current" as const;
-      if (record.prev && Date.parse(record.prev.until) > this.#now() && (await argon2.verify(record.prev.hash, parsed.secret))) return "previous" as const;
-      return undefined;
-    });
+    if (!record) {
+      // An unknown id costs no argon2, only the time a real verification takes (without the CPU),
+      // so the answer does not say whether the id exists.
+      await new Promise((r) => setTimeout(r, this.#typicalMs * (0.9 + Math.random() * 0.2)));
+      throw new AuthError("unauthorized", "invalid token");
+    }
+    let matched: "current" | "previous" | undefined;
+    try {
+      matched = await this.#argon.run(client, async () => {
+        this.argonRuns++;
+        const started = performance.now();
+        try {
+          if (await argon2.verify(record.hash, parsed.secret)) return "current" as const;
+          if (record.prev && Date.parse(record.prev.until) > this.#now() && (await argon2.verify(record.prev.hash, parsed.secret))) return "previous" as const;
+          return undefined;
+        } finally {
+          this.#typicalMs = this.#typicalMs * 0.9 + (performance.now() - started) * 0.1;
+        }
+      });
+    } catch (e) {
+      if (e instanceof ArgonBusyError) throw new AuthError("rate_limited", e.message);
+      throw e;
+    }
     if (record) await this.#touch(record, "request");
     if (!record || !matched) throw new AuthError("unauthorized", "invalid token");
     // A revoke that returned while argon2 ran (or while the record was read) wins: read again.
@@ -277,10 +308,5 @@ export class AuthManager {
     this.#epochs.set(id, (this.#epochs.get(id) ?? 0) + 1);
     for (const d of this.#digestsById.get(id) ?? []) this.#verified.delete(d);
     this.#digestsById.delete(id);
-  }
-
-  #dummy(): Promise<string> {
-    this.#dummyHash ??= argon2.hash(newToken(newTokenId()).secret, ARGON2);
-    return this.#dummyHash;
   }
 }

@@ -49,7 +49,7 @@ export async function activate(ctx: ModuleContext) {
   // For the REST surface (in-process): verification and usage notes. Other modules reach token
   // management only through this module's commands (ctx.auth.<command>, needs auth.manage).
   ctx.services.provide("auth", {
-    verify: (token: string) => auth.verify(token),
+    verify: (token: string, client?: string) => auth.verify(token, client),
     noteUse: (tokenId: string) => auth.noteUse(tokenId),
     manager: auth,
     grant: (o: { name: string; scopes: string[] }) => manage.grant(o),
