@@ -61,6 +61,13 @@ export class Ledger {
     if (!allowed) e.denials++;
   }
 
+  /** Refusals counted in bulk (a sandbox's flood of refused calls). */
+  denied(id: string, n: number): void {
+    const e = this.#get(id);
+    e.capabilityCalls += n;
+    e.denials += n;
+  }
+
   /** A budget refused something of this module's (the refusal itself carries a stable code). */
   limit(id: string, budget: string, n = 1): void {
     const e = this.#get(id);

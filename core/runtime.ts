@@ -31,6 +31,10 @@ export interface HostPort {
   register(name: string): void;
   /** Log lines from the module (checked against log.write host-side). */
   log(level: "debug" | "info" | "warn" | "error", message: string, data?: unknown): void;
+  /** Refusals a sandbox only counted (it reported the first ones one by one): the ledger counts them. */
+  deniedCount?(count: number): void;
+  /** Calls a budget refused before they reached the host (the ledger counts them by budget). */
+  limited?(budget: string, count: number): void;
   /** Only for in-process (system) modules: plain-object services between trusted modules. */
   services?: { provide(name: string, service: object): void; use(name: string): unknown };
   /** Subscribe to events (checked against events.subscribe and its scope); resolves to the unsubscribe function. */

@@ -226,6 +226,14 @@ export function createHostPort(o: PortOptions): HostPort {
     },
 
     subscribe: (pattern, handler) => subscribe(pattern, handler),
+
+    deniedCount(count) {
+      kernel.ledger.denied(moduleId, count);
+    },
+
+    limited(budget, count) {
+      kernel.ledger.limit(moduleId, budget, count);
+    },
   };
 
   if (o.kind === "system") {

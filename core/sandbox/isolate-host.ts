@@ -24,6 +24,8 @@ export interface IsolateEvents {
   capability(isolateRq: number, method: string, args: string): void;
   /** A refusal the prelude already threw; reported so the host audits it and knows the nonce. */
   denied(method: string, nonce: string): void;
+  /** Refusals the prelude only counted (past its per-entry reports). */
+  deniedCount(count: number, limited: number): void;
   register(name: string): void;
   log(level: LogLevel, message: string, data: string): void;
   /** The isolate was disposed (overran, out of memory); its calls have been failed. */
@@ -277,6 +279,11 @@ export class IsolateHost {
       case "deny":
         if (typeof a === "string" && typeof b === "string") this.#events.denied(a, b);
         return;
+      case "denials": {
+        const count = (v: unknown) => (typeof v === "number" && Number.isSafeInteger(v) && v > 0 ? v : 0);
+        this.#events.deniedCount(count(a), count(b));
+        return;
+      }
       case "register":
         if (typeof a === "string") this.#events.register(a);
         return;

@@ -16,6 +16,7 @@
 //   and reports the attempt so the host audits it, exactly as in-process; the host checks every
 //   call that does cross, which is the check that counts. commands.register throws at once (as
 //   in-process); log calls never throw.
+// - No WebAssembly: its memory escapes the isolate's limit.
 // - Values cross as JSON text; functions, symbols, BigInt, cycles and oversized values are refused
 //   with a message that says so.
 //
@@ -30,6 +31,11 @@ export const PRELUDE = String.raw`(function (bridge, setupText) {
   var freeze = Object.freeze, create = Object.create, defineProperty = Object.defineProperty, keys = Object.keys;
   var strSlice = String.prototype.slice;
 
+  // WebAssembly memory lives outside the isolate's heap: isolated-vm neither counts it against
+  // limits.memoryMb nor refuses it (a 16 MB module could commit gigabytes in the shared process).
+  // Until it can be budgeted per isolate, the sandbox offers no WebAssembly at all.
+  delete globalThis.WebAssembly;
+
   var setup = parse(setupText);
   var MAX = setup.maxMessageBytes;
   var moduleId = setup.id;
@@ -41,6 +47,15 @@ export const PRELUDE = String.raw`(function (bridge, setupText) {
   var subscriptions = create(null);
   var pending = create(null);
   var seq = 0, denials = 0;
+  var REPORTED_PER_ENTRY = 64, reported = 0, unreported = 0;
+  var MAX_PENDING = setup.maxPending, pendingCount = 0, limited = 0;
+
+  function endOfEntry() {
+    if (unreported > 0 || limited > 0) bridge("denials", unreported, limited);
+    unreported = 0;
+    limited = 0;
+    reported = 0;
+  }
   var exportsOf = undefined;
 
   function dict(list) {
@@ -59,9 +74,16 @@ export const PRELUDE = String.raw`(function (bridge, setupText) {
     return e;
   }
 
+  // Refusals are reported to the host one by one (it audits them) up to REPORTED_PER_ENTRY per
+  // entry into the isolate; past that only counted, and the count sent once when the entry ends,
+  // so a loop of refused calls costs the module's own time, not the host's.
   function deny(method, capability) {
-    var nonce = "d" + (++denials);
-    bridge("deny", method, nonce);
+    var nonce = "";
+    if (reported < REPORTED_PER_ENTRY) {
+      reported++;
+      nonce = "d" + (++denials);
+      bridge("deny", method, nonce);
+    } else unreported++;
     return hostError("capability_denied",
       "module '" + moduleId + "' may not use capability '" + capability + "': it was not granted. " +
       "Declare \"" + capability + "\" in its module.json capabilities and have an operator grant it.", nonce, "CapabilityError");
@@ -109,6 +131,7 @@ export const PRELUDE = String.raw`(function (bridge, setupText) {
   }
 
   function succeed(rq, value, what) {
+    endOfEntry();
     var text;
     try {
       text = encode(value, what);
@@ -119,6 +142,7 @@ export const PRELUDE = String.raw`(function (bridge, setupText) {
   }
 
   function fail(rq, err) {
+    endOfEntry();
     var d = describe(err);
     bridge("fail", rq, d.message, d.own, d.nonce);
   }
@@ -138,6 +162,10 @@ export const PRELUDE = String.raw`(function (bridge, setupText) {
   // it), checked again by the host when it crosses.
   function capabilityCall(method, capability, args) {
     if (!granted[capability]) return rejected(deny(method, capability));
+    if (pendingCount >= MAX_PENDING) {
+      limited++;
+      return rejected(hostError("rate_limited", MAX_PENDING + " capability calls are already waiting on the host; await some before making more"));
+    }
     var text;
     try {
       text = encode(args, method + " arguments");
@@ -145,6 +173,7 @@ export const PRELUDE = String.raw`(function (bridge, setupText) {
       return rejected(e);
     }
     var rq = ++seq;
+    pendingCount++;
     return new PromiseCtor(function (resolve, reject) {
       pending[rq] = { resolve: resolve, reject: reject };
       bridge("cap", rq, method, text);
@@ -225,6 +254,7 @@ export const PRELUDE = String.raw`(function (bridge, setupText) {
 
   return freeze({
     activate: function (rq) {
+      endOfEntry();
       // The bundle left its exports on a global; take them (a top-level var cannot be deleted).
       exportsOf = globalThis.__wardenModule;
       globalThis.__wardenModule = undefined;
@@ -237,6 +267,7 @@ export const PRELUDE = String.raw`(function (bridge, setupText) {
       }, "activate", true);
     },
     dispatch: function (rq, name, inputText, infoText) {
+      endOfEntry();
       var handler = handlers[name];
       settle(rq, function () {
         if (handler === undefined) throw hostError("module_unavailable", "module '" + moduleId + "' did not register a handler for '" + name + "' in activate()");
@@ -244,9 +275,11 @@ export const PRELUDE = String.raw`(function (bridge, setupText) {
       }, "the result of " + name, false);
     },
     reply: function (rq, ok, text, code, message, nonce) {
+      endOfEntry();
       var p = pending[rq];
       if (p === undefined) return;
       delete pending[rq];
+      pendingCount--;
       if (!ok) return p.reject(hostError(code, message, nonce, code === "capability_denied" ? "CapabilityError" : "HostError"));
       var value;
       try {
@@ -257,6 +290,7 @@ export const PRELUDE = String.raw`(function (bridge, setupText) {
       p.resolve(value);
     },
     deliver: function (sub, event, payloadText) {
+      endOfEntry();
       var handler = subscriptions[sub];
       if (handler === undefined) return;
       try {
@@ -267,6 +301,7 @@ export const PRELUDE = String.raw`(function (bridge, setupText) {
       }
     },
     deactivate: function (rq) {
+      endOfEntry();
       var mod = exportsOf;
       settle(rq, function () {
         if (mod !== null && typeof mod === "object" && typeof mod.deactivate === "function") return mod.deactivate();

@@ -38,6 +38,26 @@ interface Module {
   /** Capability calls waiting on the host. */
   caps: number;
   log: { second: number; lines: number; dropped: number };
+  id: string;
+  denials: { second: number; sent: number; counted: number; limited: number };
+}
+
+const DENIALS_PER_SECOND = 100;
+
+/** Whether one more refusal may be reported now; also sends the count of the previous second's extras. */
+function denialBudget(mod: Module): boolean {
+  const second = Math.floor(Date.now() / 1000);
+  const d = mod.denials;
+  if (d.second !== second) {
+    if (d.counted > 0 || d.limited > 0) send({ t: "denials", id: mod.id, count: d.counted, limited: d.limited });
+    d.second = second;
+    d.sent = 0;
+    d.counted = 0;
+    d.limited = 0;
+  }
+  if (d.sent >= DENIALS_PER_SECOND) return false;
+  d.sent++;
+  return true;
 }
 const modules = new Map<string, Module>();
 /** Host-side capability request number -> the isolate call waiting for it. */
@@ -74,6 +94,7 @@ function activate(m: Extract<ToSandbox, { t: "activate" }>, code: string): void 
       },
       capability: (isolateRq, method, args) => {
         if (mod.caps >= MAX_PENDING_CAPABILITY_CALLS) {
+          mod.denials.limited++;
           return iso.reply(isolateRq, "", { code: "rate_limited", message: `${MAX_PENDING_CAPABILITY_CALLS} capability calls are already waiting on the host; await some before making more` });
         }
         mod.caps++;
@@ -81,7 +102,17 @@ function activate(m: Extract<ToSandbox, { t: "activate" }>, code: string): void 
         capRoutes.set(rq, { id: m.id, mod, isolateRq });
         send({ t: "cap", id: m.id, rq, method }, args);
       },
-      denied: (method, nonce) => send({ t: "cap", id: m.id, rq: DENIAL_RQ, method, nonce }, "[]"),
+      // Refusal reports are forwarded one by one up to DENIALS_PER_SECOND per module; past that
+      // they are counted and the count sent once a second (the ledger still sees every one).
+      denied: (method, nonce) => {
+        if (denialBudget(mod)) send({ t: "cap", id: m.id, rq: DENIAL_RQ, method, nonce }, "[]");
+        else mod.denials.counted++;
+      },
+      deniedCount: (count, limited) => {
+        mod.denials.counted += count;
+        mod.denials.limited += limited;
+        denialBudget(mod);
+      },
       register: (name) => send({ t: "register", id: m.id, name }),
       log: (level, message, data) => log(m.id, mod, level, message, data),
       died: (reason, message) => send({ t: "dead", id: m.id, reason, message }),
@@ -91,7 +122,7 @@ function activate(m: Extract<ToSandbox, { t: "activate" }>, code: string): void 
     send({ t: "done", rq: m.rq, err: { code: "module_error", message: `the module's isolate could not be created: ${String((e as Error)?.message ?? e)}` } });
     return;
   }
-  Object.assign(mod, { iso, caps: 0, log: { second: 0, lines: 0, dropped: 0 } });
+  Object.assign(mod, { id: m.id, iso, caps: 0, log: { second: 0, lines: 0, dropped: 0 }, denials: { second: 0, sent: 0, counted: 0, limited: 0 } });
   modules.set(m.id, mod);
   iso.load(m.rq, code, m.hash, m.filename);
 }

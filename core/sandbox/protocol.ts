@@ -18,6 +18,8 @@ export interface Setup {
   bound: Record<string, string>;
   module: { id: string; version: string; kind: "user" };
   maxMessageBytes: number;
+  /** Capability calls the prelude lets wait on the host at once (more are refused in the isolate). */
+  maxPending: number;
 }
 
 export interface Limits {
@@ -52,6 +54,7 @@ export type FromSandbox =
   | { t: "done"; rq: number; err?: WireError; cpuMs?: number }
   | { t: "cap"; id: string; rq: number; method: string; nonce?: string }
   | { t: "register"; id: string; name: string }
+  | { t: "denials"; id: string; count: number; limited: number }
   | { t: "log"; id: string; level: LogLevel; msg: string }
   | { t: "dead"; id: string; reason: DeathReason; message: string }
   | { t: "stats"; rq: number; modules: Record<string, { cpuMs: number; heap: number }> }

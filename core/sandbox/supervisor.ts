@@ -79,6 +79,8 @@ interface PoolEntry {
 }
 
 const ISSUED_KEPT = 256;
+/** Capability calls one module may have waiting on the host (its prelude refuses more with rate_limited). */
+const MAX_PENDING_PER_MODULE = 256;
 const FAILURE_CODES = new Set(["timeout", "memory_limit", "module_crashed"]);
 
 export class SandboxSupervisor implements ModuleRuntime {
@@ -263,6 +265,7 @@ export class SandboxSupervisor implements ModuleRuntime {
       bound: { ...BOUND_METHODS },
       module: { id: spec.id, version: spec.version, kind: "user" },
       maxMessageBytes: MAX_MESSAGE_BYTES,
+      maxPending: MAX_PENDING_PER_MODULE,
     };
     const proc = slot.proc;
     const { m } = await proc.request(
@@ -273,9 +276,9 @@ export class SandboxSupervisor implements ModuleRuntime {
     // The host's own refusal of a register call wins over whatever activate() made of it.
     if (m.err && slot.registerError) throw slot.registerError;
     if (m.err) {
-      const err = await this.#rebuild(slot, m.err, "activate");
-      if (err.code === "module_crashed") this.#recordFailure(slot.spec.id, err);
-      throw err;
+      // A crash during activation counts against whoever was running (#onExit decides that), not
+      // against this module merely because its activation was in flight.
+      throw await this.#rebuild(slot, m.err, "activate");
     }
     if (slot.registerError) {
       proc.send({ t: "deactivate", id: spec.id, rq: proc.nextRq() });
@@ -330,6 +333,10 @@ export class SandboxSupervisor implements ModuleRuntime {
     switch (m.t) {
       case "cap":
         return m.rq === DENIAL_RQ ? this.#denied(slot, m.method, m.nonce) : this.#capability(slot, proc, m.rq, m.method, payload);
+      case "denials":
+        if (Number.isSafeInteger(m.count) && m.count > 0) slot.port.deniedCount?.(Math.min(m.count, 1e9));
+        if (Number.isSafeInteger(m.limited) && m.limited > 0) slot.port.limited?.("capability.pending", Math.min(m.limited, 1e9));
+        return;
       case "register":
         try {
           slot.port.register(m.name);
