@@ -112,7 +112,10 @@ describe("net.fetch sockets", () => {
     expect(out.ok).toBe(8);
     expect(out.rate_limited).toBe(292);
     expect(max).toBeLessThanOrEqual(9);
-    expect((await stats(host, "opener")).limits["net.concurrent_per_module"]).toBe(292);
+    // Refused by the host's socket budget, or before crossing by the prelude's cap on pending calls.
+    const limits = (await stats(host, "opener")).limits;
+    expect((limits["net.concurrent_per_module"] ?? 0) + (limits["capability.pending"] ?? 0)).toBe(292);
+    expect(limits["net.concurrent_per_module"]).toBeGreaterThan(0);
   }, 60_000);
 });
 
