@@ -95,6 +95,7 @@ function activate(m: Extract<ToSandbox, { t: "activate" }>, code: string): void 
       capability: (isolateRq, method, args) => {
         if (mod.caps >= MAX_PENDING_CAPABILITY_CALLS) {
           mod.denials.limited++;
+          denialBudget(mod);
           return iso.reply(isolateRq, "", { code: "rate_limited", message: `${MAX_PENDING_CAPABILITY_CALLS} capability calls are already waiting on the host; await some before making more` });
         }
         mod.caps++;
@@ -108,11 +109,8 @@ function activate(m: Extract<ToSandbox, { t: "activate" }>, code: string): void 
         if (denialBudget(mod)) send({ t: "cap", id: m.id, rq: DENIAL_RQ, method, nonce }, "[]");
         else mod.denials.counted++;
       },
-      deniedCount: (count, limited) => {
-        mod.denials.counted += count;
-        mod.denials.limited += limited;
-        denialBudget(mod);
-      },
+      // Already one message per entry into the isolate: forwarded as it is.
+      deniedCount: (count, limited) => send({ t: "denials", id: m.id, count, limited }),
       register: (name) => send({ t: "register", id: m.id, name }),
       log: (level, message, data) => log(m.id, mod, level, message, data),
       died: (reason, message) => send({ t: "dead", id: m.id, reason, message }),
