@@ -24,7 +24,14 @@ export function registerServe(program: Command, host: Host, io: Io, moduleFolder
     .command("serve")
     .description("run the host (REST API, control socket) until interrupted")
     .option("--enable-api", "enable the REST API for this run only (not persisted); issues a token for the examples on first run")
-    .action(async (opts: { enableApi?: boolean }) => {
+    .option("--api-port <port>", "this host's API port, over api.port (also $WARDEN_API_PORT); 0 picks a free one")
+    .option("--api-host <address>", "this host's API address, over api.host (also $WARDEN_API_HOST)")
+    .action(async (opts: { enableApi?: boolean; apiPort?: string; apiHost?: string }) => {
+      // Settings that belong to this host only: given per process, never written to the shared config.
+      const port = opts.apiPort ?? process.env.WARDEN_API_PORT;
+      const address = opts.apiHost ?? process.env.WARDEN_API_HOST;
+      if (port !== undefined && port !== "") host.kernel.config.override("api.port", Number(port));
+      if (address !== undefined && address !== "") host.kernel.config.override("api.host", address);
       if (opts.enableApi) {
         host.kernel.config.override("api.enabled", true);
         // The first-run token covers exactly the user modules of this command line's --modules.

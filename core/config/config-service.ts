@@ -53,8 +53,24 @@ export class ConfigService {
     return () => this.#listeners.delete(listener);
   }
 
+  /**
+   * A value for this process only (a flag, an environment variable), validated like a stored one
+   * once its owner is known (module owners register later; their overrides are checked then too).
+   */
   override(key: string, value: unknown): void {
+    const owner = key.slice(0, key.indexOf("."));
+    if (this.#owners.has(owner)) this.#check(key, value);
     this.#overrides.set(key, value);
+  }
+
+  #check(key: string, value: unknown): void {
+    const { owner, prop } = this.#resolve(key);
+    const section = { ...this.section(owner), [prop]: value };
+    const validate = this.#validator(owner);
+    if (!validate(section)) {
+      const problems = (validate.errors ?? []).map((e) => `${e.instancePath || "/"} ${e.message}`);
+      throw new HostError("config_invalid", `config ${key}: ${problems.join("; ")}`, { details: { key, problems } });
+    }
   }
 
   get(key: string): unknown {
@@ -77,7 +93,7 @@ export class ConfigService {
    * (`100`, `true`, `["a"]`) and taken as plain strings otherwise.
    */
   set(key: string, raw: unknown, fromText = false): unknown {
-    const { owner, prop, schema } = this.#resolve(key);
+    const { schema } = this.#resolve(key);
     let value = raw;
     if (fromText && typeof raw === "string") {
       try {
@@ -88,14 +104,7 @@ export class ConfigService {
       // A JSON-looking value for a string setting stays the text the operator typed.
       if (schema.type === "string" && typeof value !== "string") value = raw;
     }
-    const section = { ...this.section(owner), [prop]: value };
-    const validate = this.#validator(owner);
-    if (!validate(section)) {
-      const problems = (validate.errors ?? []).map((e) => `${e.instancePath || "/"} ${e.message}`);
-      throw new HostError("config_invalid", `config ${key}: ${problems.join("; ")}`, {
-        details: { key, problems },
-      });
-    }
+    this.#check(key, value);
     this.#repo.set(key, value);
     for (const l of this.#listeners) l(key, value);
     return value;

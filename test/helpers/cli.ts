@@ -36,7 +36,8 @@ export interface Serving {
 
 /** `warden serve` in the background, resolved once it says it is serving. */
 export async function serveInBackground(args: string[], env: Record<string, string> = {}, serveArgs: string[] = []): Promise<Serving> {
-  const proc = spawn(process.execPath, [BIN, ...args, "serve", ...serveArgs], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1", ...env } });
+  // Any free API port unless the test says otherwise: several hosts serve at once in a test run.
+  const proc = spawn(process.execPath, [BIN, ...args, "serve", ...serveArgs], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1", WARDEN_API_PORT: "0", ...env } });
   let out = "";
   proc.stderr!.on("data", (c: Buffer) => (out += c.toString()));
   const exited = new Promise<number | null>((resolve) => proc.on("exit", (code) => resolve(code)));
