@@ -24,8 +24,8 @@ interface HostCommand extends CommandManifest {
   run: BoundHandler;
 }
 
-export function registerHostCommands(deps: { bus: CommandBus; loader: ModuleLoader; actions: OperatorActions; installer: Installer; config: ConfigService; audit: AuditSink; store: Store; ledger: Ledger; secrets: SecretStore }): void {
-  const { bus, loader, actions, installer, config, audit, store, ledger, secrets } = deps;
+export function registerHostCommands(deps: { home: string; bus: CommandBus; loader: ModuleLoader; actions: OperatorActions; installer: Installer; config: ConfigService; audit: AuditSink; store: Store; ledger: Ledger; secrets: SecretStore }): void {
+  const { home, bus, loader, actions, installer, config, audit, store, ledger, secrets } = deps;
   const secretRef = { module: { type: "string", minLength: 1, maxLength: 64, description: "the module the secret belongs to" }, name: { type: "string", minLength: 1, maxLength: 64, description: "the secret's name" } };
   const knownModule = (id: string) => {
     if (!loader.entry(id)) throw new HostError("module_not_found", `no module '${id}' is installed; run \`warden module list\``);
@@ -238,11 +238,25 @@ export function registerHostCommands(deps: { bus: CommandBus; loader: ModuleLoad
         run: async (input) => audit.tail((input as { n?: number }).n ?? 20),
       },
       verify: {
-        description: "Verify the audit chain end to end",
-        input: none,
+        description: "Verify the audit chain end to end (and against a checkpoint kept elsewhere)",
+        input: {
+          type: "object",
+          properties: { checkpoint: { description: "a checkpoint from `audit checkpoint` (the CLI reads it from the file you name)" } },
+          additionalProperties: false,
+        },
         permission: "audit.read",
         readOnly: true,
-        run: async () => audit.verify(),
+        run: async (input) => audit.verify((input as { checkpoint?: unknown }).checkpoint),
+      },
+      checkpoint: {
+        description: "A signed checkpoint of the chain's end, to keep where the host cannot rewrite it (also written to the security log)",
+        input: { type: "object", properties: { out: { type: "string", minLength: 1, maxLength: 4096, description: "file the CLI writes the checkpoint to" } }, additionalProperties: false },
+        permission: "audit.read",
+        run: async (_input, call) => {
+          const cp = audit.checkpoint(home);
+          audit.append({ actor: actorOf(call.caller), action: "audit.checkpoint", target: String((cp as { seq: number }).seq) });
+          return cp;
+        },
       },
     },
   };

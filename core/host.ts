@@ -3,6 +3,7 @@
 import { chmodSync, existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Caller } from "../sdk/context.js";
+import { AuditSigner } from "./audit/anchor.js";
 import { AuditLog } from "./audit/index.js";
 import { CommandBus, type Call } from "./commands/bus.js";
 import { ConfigService } from "./config/config-service.js";
@@ -70,7 +71,7 @@ export class Host {
         destination: join(home, "logs", "host.log"),
         rotation: { maxBytes: config.get("log.max_file_bytes") as number, keep: config.get("log.keep") as number, securityKeep: config.get("log.security_keep") as number },
       });
-      const audit = new AuditLog(store, join(home, "audit.head"), securityLogger(log));
+      const audit = new AuditLog(store, join(home, "audit.head"), { securityLog: securityLogger(log), signer: new AuditSigner(home) });
       const events = new EventBus((err, event) => log.warn({ event, err: String(err) }, "event subscriber failed"));
       const services = new ServiceRegistry();
       const secrets = new SecretStore(store.secrets, home);
@@ -151,7 +152,7 @@ export class Host {
       }
       actions = new OperatorActions(loader);
       installer = new Installer(kernel, loader, actions, home);
-      registerHostCommands({ bus, loader, actions, installer, config, audit, store, ledger, secrets });
+      registerHostCommands({ home, bus, loader, actions, installer, config, audit, store, ledger, secrets });
       loader.load();
       await loader.activateStartup();
       loader.startIdleSweep(config.get("sandbox.idle_ttl") as number);

@@ -12,7 +12,8 @@ import type { Store } from "./store/store.js";
 export interface AuditSink {
   append(e: { actor: string; action: string; target?: string; data?: Record<string, unknown> }): unknown;
   tail(n?: number): unknown[];
-  verify(): unknown;
+  verify(checkpoint?: unknown): Promise<unknown>;
+  checkpoint(home: string): unknown;
 }
 
 /** The subset of pino's Logger the kernel uses. */

@@ -44,9 +44,9 @@ describe("canonical JSON", () => {
 });
 
 describe("audit chain", () => {
-  it("appends linked events and verifies an intact chain", () => {
+  it("appends linked events and verifies an intact chain", async () => {
     const { audit, head } = chain(10);
-    expect(audit.verify()).toEqual({ ok: true, count: 10 });
+    expect(await audit.verify()).toEqual({ ok: true, count: 10 });
     const events = audit.tail(10);
     expect(events.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     expect(events[0]!.prev_hash).toBe(GENESIS);
@@ -69,18 +69,18 @@ describe("audit chain", () => {
     expect(e.target).toBeNull();
   });
 
-  it("an empty chain with no head is intact with count 0", () => {
+  it("an empty chain with no head is intact with count 0", async () => {
     const { audit } = chain(0);
-    expect(audit.verify()).toEqual({ ok: true, count: 0 });
+    expect(await audit.verify()).toEqual({ ok: true, count: 0 });
   });
 
-  it("detects a changed byte at the right seq", () => {
+  it("detects a changed byte at the right seq", async () => {
     const { file, audit } = chain(10);
     tamper(file, `UPDATE audit SET data = '{"i":99}' WHERE seq = 4`);
-    expect(audit.verify()).toEqual({ ok: false, count: 3, first_bad_seq: 4, reason: "hash mismatch at seq 4 (row modified)" });
+    expect(await audit.verify()).toEqual({ ok: false, count: 3, first_bad_seq: 4, reason: "hash mismatch at seq 4 (row modified)" });
   });
 
-  it("detects a changed actor, time or hash column", () => {
+  it("detects a changed actor, time or hash column", async () => {
     for (const sql of [
       "UPDATE audit SET actor = 'operator:someone-else' WHERE seq = 2",
       "UPDATE audit SET time = '2000-01-01T00:00:00.000Z' WHERE seq = 2",
@@ -88,32 +88,32 @@ describe("audit chain", () => {
     ]) {
       const { file, audit } = chain(5);
       tamper(file, sql);
-      expect(audit.verify()).toMatchObject({ ok: false, first_bad_seq: 2 });
+      expect(await audit.verify()).toMatchObject({ ok: false, first_bad_seq: 2 });
     }
   });
 
-  it("detects a deleted row at the right seq", () => {
+  it("detects a deleted row at the right seq", async () => {
     const { file, audit } = chain(10);
     tamper(file, "DELETE FROM audit WHERE seq = 6");
-    expect(audit.verify()).toMatchObject({ ok: false, count: 5, first_bad_seq: 6, reason: expect.stringMatching(/seq 6 is missing/) });
+    expect(await audit.verify()).toMatchObject({ ok: false, count: 5, first_bad_seq: 6, reason: expect.stringMatching(/seq 6 is missing/) });
   });
 
-  it("detects a deleted first row", () => {
+  it("detects a deleted first row", async () => {
     const { file, audit } = chain(5);
     tamper(file, "DELETE FROM audit WHERE seq = 1");
-    expect(audit.verify()).toMatchObject({ ok: false, first_bad_seq: 1 });
+    expect(await audit.verify()).toMatchObject({ ok: false, first_bad_seq: 1 });
   });
 
-  it("detects reordered rows (seq numbers swapped)", () => {
+  it("detects reordered rows (seq numbers swapped)", async () => {
     const { file, audit } = chain(10);
     tamper(file, `
       UPDATE audit SET seq = -3 WHERE seq = 3;
       UPDATE audit SET seq = 3 WHERE seq = 7;
       UPDATE audit SET seq = 7 WHERE seq = -3;`);
-    expect(audit.verify()).toMatchObject({ ok: false, first_bad_seq: 3, reason: expect.stringMatching(/reordered/) });
+    expect(await audit.verify()).toMatchObject({ ok: false, first_bad_seq: 3, reason: expect.stringMatching(/reordered/) });
   });
 
-  it("detects reordered rows (contents swapped, seq kept)", () => {
+  it("detects reordered rows (contents swapped, seq kept)", async () => {
     const { file, audit } = chain(10);
     const cols = ["time", "actor", "action", "target", "data", "prev_hash", "hash"];
     const set = (to: number, from: string) => cols.map((c) => `${c} = (SELECT ${c} FROM ${from})`).join(", ");
@@ -122,41 +122,41 @@ describe("audit chain", () => {
       UPDATE audit SET ${set(5, "audit a2 WHERE a2.seq = 8")} WHERE seq = 5;
       UPDATE audit SET ${set(8, "keep")} WHERE seq = 8;`);
     expect(audit.tail(10)[4]!.target).toBe("t8");
-    expect(audit.verify()).toMatchObject({ ok: false, first_bad_seq: 5, reason: expect.stringMatching(/prev_hash mismatch at seq 5/) });
+    expect(await audit.verify()).toMatchObject({ ok: false, first_bad_seq: 5, reason: expect.stringMatching(/prev_hash mismatch at seq 5/) });
   });
 
-  it("detects a cut tail through audit.head", () => {
+  it("detects a cut tail through audit.head", async () => {
     const { file, audit } = chain(10);
     tamper(file, "DELETE FROM audit WHERE seq > 7");
-    expect(audit.verify()).toMatchObject({ ok: false, count: 7, first_bad_seq: 8, reason: expect.stringMatching(/tail cut/) });
+    expect(await audit.verify()).toMatchObject({ ok: false, count: 7, first_bad_seq: 8, reason: expect.stringMatching(/tail cut/) });
   });
 
-  it("detects a chain cut to nothing", () => {
+  it("detects a chain cut to nothing", async () => {
     const { file, audit } = chain(3);
     tamper(file, "DELETE FROM audit");
-    expect(audit.verify()).toMatchObject({ ok: false, count: 0, first_bad_seq: 1, reason: expect.stringMatching(/tail cut/) });
+    expect(await audit.verify()).toMatchObject({ ok: false, count: 0, first_bad_seq: 1, reason: expect.stringMatching(/tail cut/) });
   });
 
-  it("keeps reporting a cut tail after the next append instead of healing it", () => {
+  it("keeps reporting a cut tail after the next append instead of healing it", async () => {
     const { file, audit } = chain(10);
     tamper(file, "DELETE FROM audit WHERE seq > 7");
     const e = audit.append({ actor: "operator:local", action: "test.after" });
     expect(e.seq).toBe(9); // seq 8 is the host's own record of the disagreement
     const [evidence] = audit.tail(2);
     expect(evidence).toMatchObject({ seq: 8, actor: "host", action: "audit.head_mismatch", data: { first_bad_seq: 8, chain_seq: 7 } });
-    const r = audit.verify();
+    const r = await audit.verify();
     expect(r).toMatchObject({ ok: false, first_bad_seq: 8, reason: expect.stringMatching(/tail cut.*recorded at seq 8/) });
     audit.append({ actor: "operator:local", action: "test.later" });
-    expect(audit.verify()).toEqual(r);
+    expect(await audit.verify()).toEqual(r);
   });
 
-  it("refuses the host's reserved action from callers", () => {
+  it("refuses the host's reserved action from callers", async () => {
     const { audit } = chain(1);
     expect(() => audit.append({ actor: "host", action: "audit.head_mismatch" })).toThrow(expect.objectContaining({ code: "audit_failed" }));
-    expect(audit.verify()).toEqual({ ok: true, count: 1 });
+    expect(await audit.verify()).toEqual({ ok: true, count: 1 });
   });
 
-  it("detects rows appended outside Warden (head behind the chain)", () => {
+  it("detects rows appended outside Warden (head behind the chain)", async () => {
     const { file, audit, store } = chain(5);
     const last = audit.tail(1)[0]!;
     const forged = { seq: 6, time: new Date().toISOString(), actor: "operator:local", action: "test.event", target: "forged", data: {} };
@@ -164,24 +164,24 @@ describe("audit chain", () => {
     tamper(file, `INSERT INTO audit (seq, time, actor, action, target, data, prev_hash, hash)
       VALUES (6, '${forged.time}', 'operator:local', 'test.event', 'forged', '{}', '${last.hash}', '${hash}')`);
     expect(store.audit.count()).toBe(6);
-    expect(audit.verify()).toMatchObject({ ok: false, first_bad_seq: 6, reason: expect.stringMatching(/inserted outside Warden/) });
+    expect(await audit.verify()).toMatchObject({ ok: false, first_bad_seq: 6, reason: expect.stringMatching(/inserted outside Warden/) });
   });
 
-  it("detects a rewritten chain whose head no longer matches", () => {
+  it("detects a rewritten chain whose head no longer matches", async () => {
     const { head, audit } = chain(3);
     writeFileSync(head, `3 ${"f".repeat(64)}\n`);
-    expect(audit.verify()).toMatchObject({ ok: false, first_bad_seq: 3, reason: expect.stringMatching(/different hash/) });
+    expect(await audit.verify()).toMatchObject({ ok: false, first_bad_seq: 3, reason: expect.stringMatching(/different hash/) });
   });
 
-  it("reports a missing or unreadable head when rows exist", () => {
+  it("reports a missing or unreadable head when rows exist", async () => {
     const { head, audit } = chain(4);
     rmSync(head);
-    expect(audit.verify()).toMatchObject({ ok: false, count: 4, first_bad_seq: 5, reason: expect.stringMatching(/audit.head is missing/) });
+    expect(await audit.verify()).toMatchObject({ ok: false, count: 4, first_bad_seq: 5, reason: expect.stringMatching(/audit.head is missing/) });
     writeFileSync(head, "garbage");
-    expect(audit.verify()).toMatchObject({ ok: false, count: 4, first_bad_seq: 5, reason: expect.stringMatching(/unreadable/) });
+    expect(await audit.verify()).toMatchObject({ ok: false, count: 4, first_bad_seq: 5, reason: expect.stringMatching(/unreadable/) });
   });
 
-  it("walks long chains in batches and still names the right seq", () => {
+  it("walks long chains in batches and still names the right seq", async () => {
     const { dir, file, store } = chain(0);
     let prev = GENESIS;
     store.transaction(() => {
@@ -194,9 +194,9 @@ describe("audit chain", () => {
     });
     writeFileSync(join(dir, "audit.head"), `2500 ${prev}\n`);
     const audit = new AuditLog(store, join(dir, "audit.head"));
-    expect(audit.verify()).toEqual({ ok: true, count: 2500 });
+    expect(await audit.verify()).toEqual({ ok: true, count: 2500 });
     tamper(file, `UPDATE audit SET data = '{"seq":0}' WHERE seq = 1777`);
-    expect(audit.verify()).toMatchObject({ ok: false, first_bad_seq: 1777 });
+    expect(await audit.verify()).toMatchObject({ ok: false, first_bad_seq: 1777 });
   });
 
   it("fails closed: a closed store makes append throw audit_failed", () => {
@@ -206,7 +206,7 @@ describe("audit chain", () => {
     opened.length = 0;
   });
 
-  it("fails closed: when audit.head cannot be written, the row is rolled back too", () => {
+  it("fails closed: when audit.head cannot be written, the row is rolled back too", async () => {
     const { audit, store, head } = chain(2);
     const before = readFileSync(head, "utf8");
     mkdirSync(`${head}.tmp`); // a directory stands where the temporary file goes
@@ -214,7 +214,7 @@ describe("audit chain", () => {
     expect(store.audit.count()).toBe(2);
     expect(readFileSync(head, "utf8")).toBe(before);
     rmSync(`${head}.tmp`, { recursive: true });
-    expect(audit.verify()).toEqual({ ok: true, count: 2 });
+    expect(await audit.verify()).toEqual({ ok: true, count: 2 });
   });
 
   it("fails closed: data JSON cannot hold is refused, not coerced", () => {
@@ -240,7 +240,7 @@ describe("audit chain", () => {
     }
   });
 
-  it("never stores a secret in event data", () => {
+  it("never stores a secret in event data", async () => {
     const { audit, dir } = chain(0);
     const token = "wdn_" + "A".repeat(50);
     audit.append({
@@ -258,7 +258,7 @@ describe("audit chain", () => {
       token: "[redacted]", Password: "[redacted]", apiKey: "[redacted]", "X-API-Key": "[redacted]", Cookie: "[redacted]", SECRET: "[redacted]",
       nested: { authorization: "[redacted]", note: "leaked wdn_[redacted]", list: ["wdn_[redacted]"] },
     });
-    expect(audit.verify()).toEqual({ ok: true, count: 1 });
+    expect(await audit.verify()).toEqual({ ok: true, count: 1 });
     const db = readFileSync(join(dir, "system.brain"));
     const wal = (() => { try { return readFileSync(join(dir, "system.brain-wal")); } catch { return Buffer.alloc(0); } })();
     for (const buf of [db, wal]) {
@@ -266,4 +266,29 @@ describe("audit chain", () => {
       expect(buf.includes(Buffer.from("A".repeat(50)))).toBe(false);
     }
   });
+});
+
+describe("audit verify on a long chain", () => {
+  it("yields to the event loop between batches and runs at most two at once", async () => {
+    const dir = tempDir();
+    const store = openSqliteStore(join(dir, "system.brain"));
+    opened.push(store);
+    const audit = new AuditLog(store, join(dir, "audit.head"));
+    store.transaction(() => {
+      for (let i = 1; i <= 20_000; i++) audit.append({ actor: "operator:local", action: "test.event", data: { i } });
+    });
+    let ticks = 0;
+    let done = false;
+    const timer = setInterval(() => {
+      if (!done) ticks++;
+    }, 0);
+    const running = [audit.verify(), audit.verify()];
+    await expect(audit.verify()).rejects.toMatchObject({ code: "rate_limited" });
+    const results = await Promise.all(running);
+    done = true;
+    clearInterval(timer);
+    for (const r of results) expect(r).toEqual({ ok: true, count: 20_000 });
+    // Timers ran while the chain was walked: other requests were not held up behind it.
+    expect(ticks).toBeGreaterThan(5);
+  }, 60_000);
 });

@@ -101,6 +101,6 @@ describe("auth tokens end to end", () => {
     await expect(auth.verify(fresh)).resolves.toMatchObject({ bootstrap: true });
     const actions = (h.kernel.audit.tail(50) as any[]).map((e) => e.action);
     for (const a of ["token.bootstrap", "token.grant", "token.rotate", "token.revoke", "token.reset"]) expect(actions).toContain(a);
-    expect((h.kernel.audit.verify() as any).ok).toBe(true);
+    expect(((await h.kernel.audit.verify()) as { ok: boolean }).ok).toBe(true);
   });
 });

@@ -1,6 +1,6 @@
-// <home>/audit.head: one line "<seq> <hash>\n" naming the last event Warden wrote. It lives outside
-// the database so that rows cut from the end of the chain (which leave a valid, shorter chain) are
-// still noticed.
+// <home>/audit.head: one line "<seq> <hash> <signature>\n" naming the last event Warden wrote,
+// signed with the home's audit key (./anchor.ts). It lives outside the database so that rows cut
+// from the end of the chain (which leave a valid, shorter chain) are still noticed.
 import { closeSync, fchmodSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 import { GENESIS } from "./hash.js";
@@ -8,9 +8,9 @@ import { GENESIS } from "./hash.js";
 export type Head =
   | { state: "missing" }
   | { state: "unreadable"; why: string }
-  | { state: "ok"; seq: number; hash: string };
+  | { state: "ok"; seq: number; hash: string; signature?: string };
 
-const FORMAT = /^(\d{1,15}) ([0-9a-f]{64})\n?$/;
+const FORMAT = /^(\d{1,15}) ([0-9a-f]{64})(?: ([A-Za-z0-9+/=]{1,200}))?\n?$/;
 
 export function readHead(file: string): Head {
   return readHeadFile(file).head;
@@ -27,11 +27,11 @@ export function readHeadFile(file: string): { head: Head; raw: string | undefine
   }
   const m = FORMAT.exec(raw);
   if (!m) return { head: { state: "unreadable", why: "it is not '<seq> <sha256 hex>'" }, raw };
-  return { head: { state: "ok", seq: Number(m[1]), hash: m[2]! }, raw };
+  return { head: { state: "ok", seq: Number(m[1]), hash: m[2]!, ...(m[3] ? { signature: m[3] } : {}) }, raw };
 }
 
-export function headLine(seq: number, hash: string): string {
-  return `${seq} ${hash}\n`;
+export function headLine(seq: number, hash: string, signature?: string): string {
+  return signature ? `${seq} ${hash} ${signature}\n` : `${seq} ${hash}\n`;
 }
 
 /** Replaces the head atomically and durably: temp file, fsync, rename, fsync of the directory. */
@@ -49,8 +49,8 @@ export function writeHeadRaw(file: string, text: string): void {
   syncDir(dirname(file));
 }
 
-export function writeHead(file: string, seq: number, hash: string): void {
-  writeHeadRaw(file, headLine(seq, hash));
+export function writeHead(file: string, seq: number, hash: string, signature?: string): void {
+  writeHeadRaw(file, headLine(seq, hash, signature));
 }
 
 export function removeHead(file: string): void {

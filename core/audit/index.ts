@@ -6,6 +6,7 @@ import { HostError } from "../errors.js";
 import { redact } from "../log/redact.js";
 import type { LogSink } from "../kernel.js";
 import type { AuditRow, Store } from "../store/store.js";
+import type { AuditSigner, Checkpoint } from "./anchor.js";
 import { canonicalJson } from "./canonical.js";
 import { eventHash, GENESIS } from "./hash.js";
 import { headLine, headProblem, readHeadFile, removeHead, writeHead, writeHeadRaw } from "./head.js";
@@ -33,6 +34,8 @@ export interface AuditInput {
   data?: Record<string, unknown>;
 }
 
+const VERIFY_AT_ONCE = 2;
+
 /** Actions the security log carries: the only writer of that log is the host, from here. */
 const SECURITY_ACTIONS = /^(security\.|token\.|secret\.|capability\.denied|module\.(approve|revoke|breaker)|audit\.)/;
 
@@ -41,12 +44,19 @@ export class AuditLog {
   readonly #headFile: string;
 
   readonly #securityLog: LogSink | undefined;
+  readonly #signer: AuditSigner | undefined;
+  /** Verifications running or waiting; more than VERIFY_AT_ONCE are refused. */
+  #verifying = 0;
 
-  /** With a security log, every security-relevant event appended is also written there, by the host. */
-  constructor(store: Store, headFile: string, securityLog?: LogSink) {
+  /**
+   * With a signer, audit.head is signed (and checked by verify); with a security log, every
+   * security-relevant event appended is also written there, by the host.
+   */
+  constructor(store: Store, headFile: string, o: { securityLog?: LogSink; signer?: AuditSigner } = {}) {
     this.#store = store;
     this.#headFile = headFile;
-    this.#securityLog = securityLog;
+    this.#securityLog = o.securityLog;
+    this.#signer = o.signer;
   }
 
   append(e: AuditInput): AuditEvent {
@@ -74,8 +84,9 @@ export class AuditLog {
         }
         const row = this.#insert(last, e.actor, e.action, e.target ?? null, dataJson);
         // Inside the transaction: if the head cannot be replaced, the row is rolled back with it.
-        written = headLine(row.seq, row.hash);
-        writeHead(this.#headFile, row.seq, row.hash);
+        const signature = this.#signer?.signHead(row.seq, row.hash);
+        written = headLine(row.seq, row.hash, signature);
+        writeHead(this.#headFile, row.seq, row.hash, signature);
         return toEvent(row);
       });
       if (this.#securityLog && SECURITY_ACTIONS.test(event.action)) {
@@ -95,8 +106,32 @@ export class AuditLog {
     return this.#store.audit.tail(limit).map(toEvent);
   }
 
-  verify(): VerifyResult {
-    return verifyChain(this.#store, this.#headFile);
+  /** Walks the chain (in slices; at most VERIFY_AT_ONCE at a time), optionally against a checkpoint. */
+  async verify(checkpoint?: unknown): Promise<VerifyResult> {
+    if (this.#verifying >= VERIFY_AT_ONCE) {
+      throw new HostError("rate_limited", `${this.#verifying} audit verifications are already running or waiting; try again when they finish`, { retryAfter: 5 });
+    }
+    this.#verifying++;
+    try {
+      const cp = checkpoint === undefined ? undefined : this.#requireSigner().readCheckpoint(checkpoint);
+      return await verifyChain(this.#store, this.#headFile, { ...(this.#signer ? { signer: this.#signer } : {}), ...(cp ? { checkpoint: cp } : {}) });
+    } finally {
+      this.#verifying--;
+    }
+  }
+
+  /** A signed checkpoint of the chain as it is now; a copy goes to the security log. */
+  checkpoint(home: string): Checkpoint {
+    const signer = this.#requireSigner();
+    const last = this.#store.audit.last();
+    const cp = signer.checkpoint(home, last?.seq ?? 0, last?.hash ?? GENESIS);
+    this.#securityLog?.warn({ checkpoint: cp }, `audit checkpoint at seq ${cp.seq}`);
+    return cp;
+  }
+
+  #requireSigner(): AuditSigner {
+    if (!this.#signer) throw new HostError("audit_failed", "this host has no audit signing key configured");
+    return this.#signer;
   }
 
   #insert(last: AuditRow | undefined, actor: string, action: string, target: string | null, dataJson: string): AuditRow {

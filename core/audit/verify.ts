@@ -1,5 +1,8 @@
 // Walks the chain in seq order, in batches, and names the first seq that cannot be vouched for.
+// It yields to the event loop between batches: a long chain never holds up requests for more
+// than one batch's work.
 import type { AuditRow, Store } from "../store/store.js";
+import type { AuditSigner, Checkpoint } from "./anchor.js";
 import { eventHash, GENESIS } from "./hash.js";
 import { headProblem, readHead } from "./head.js";
 
@@ -9,6 +12,8 @@ export interface VerifyResult {
   count: number;
   first_bad_seq?: number;
   reason?: string;
+  /** The checkpoint the chain was also checked against. */
+  checkpoint?: { seq: number; time: string };
 }
 
 /** Written by the host itself when, at append time, audit.head and the chain disagreed. */
@@ -17,7 +22,16 @@ export const MISMATCH_ACTOR = "host";
 
 const BATCH = 1000;
 
-export function verifyChain(store: Store, headFile: string): VerifyResult {
+const yieldToEventLoop = () => new Promise<void>((r) => setImmediate(r));
+
+export interface VerifyOptions {
+  /** Checks audit.head's signature. */
+  signer?: AuditSigner;
+  /** A checkpoint kept elsewhere (already checked for shape and signature). */
+  checkpoint?: Checkpoint;
+}
+
+export async function verifyChain(store: Store, headFile: string, o: VerifyOptions = {}): Promise<VerifyResult> {
   // Appenders hold the write lock from reading the last row until after the head is replaced, so
   // taking the lock for a moment gives a head and a last row that belong together.
   const snap = store.transaction(() => ({ head: readHead(headFile), last: store.audit.last() }));
@@ -26,6 +40,7 @@ export function verifyChain(store: Store, headFile: string): VerifyResult {
   let expected = 1;
   // Rows past the snapshot were appended while we walked; the next verify covers them.
   while (expected <= lastSeq) {
+    if (expected > 1) await yieldToEventLoop();
     const rows = store.audit.range(expected, Math.min(BATCH, lastSeq - expected + 1));
     if (rows.length === 0) return bad(expected, `seq ${expected} is missing (row deleted)`);
     for (const row of rows) {
@@ -35,9 +50,23 @@ export function verifyChain(store: Store, headFile: string): VerifyResult {
       expected++;
     }
   }
+  const cp = o.checkpoint;
+  if (cp) {
+    if (lastSeq < cp.seq) {
+      return bad(lastSeq + 1, `the chain ends at seq ${lastSeq}, but the checkpoint of ${cp.time} vouches for seq ${cp.seq} (${lastSeq === 0 ? "the chain was deleted" : "its tail was cut"}, whatever audit.head says)`);
+    }
+    const at = store.audit.range(cp.seq, 1)[0];
+    if (cp.seq > 0 && at?.hash !== cp.hash) {
+      return bad(1, `seq ${cp.seq} no longer has the hash the checkpoint of ${cp.time} recorded: the history up to seq ${cp.seq} was rewritten`);
+    }
+  }
   const p = headProblem(snap.head, lastSeq, prev, (seq) => store.audit.range(seq, 1)[0]?.hash);
   if (p) return bad(p.seq, p.reason);
-  return { ok: true, count: lastSeq };
+  if (o.signer && snap.head.state === "ok") {
+    const why = o.signer.headSignatureProblem(snap.head.seq, snap.head.hash, snap.head.signature);
+    if (why) return bad(Math.max(1, snap.head.seq), why);
+  }
+  return { ok: true, count: lastSeq, ...(cp ? { checkpoint: { seq: cp.seq, time: cp.time } } : {}) };
 }
 
 function checkRow(row: AuditRow, expected: number, prev: string): { seq: number; reason: string } | undefined {

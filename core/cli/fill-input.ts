@@ -2,7 +2,12 @@
 // - `module approve <id>` approves exactly what `module inspect` shows awaiting approval: the CLI
 //   looks it up, prints it and passes its manifest hash, so an install racing the approval is
 //   refused (approval_stale) instead of granting something the operator never saw;
-// - `secrets set <module> <name>` reads the value from stdin, so it stays out of shell history.
+// - `secrets set <module> <name>` reads the value from stdin, so it stays out of shell history;
+// - `audit verify --checkpoint FILE` and `audit checkpoint --out FILE` read and write files on
+//   the operator's side, whichever process serves the home.
+import { readFileSync, writeFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { HostError } from "../errors.js";
 import type { Io } from "./output.js";
 
 type Run = (command: string, input: unknown) => Promise<unknown>;
@@ -29,9 +34,26 @@ export async function fillInput(command: string, input: Record<string, unknown>,
       io.err(`approving ${String(input.id)} ${what} [manifest ${target.hash.slice(0, 12)}]`);
     }
   }
+  if (command === "audit.verify" && typeof input.checkpoint === "string") {
+    const file = resolve(input.checkpoint);
+    try {
+      input.checkpoint = JSON.parse(readFileSync(file, "utf8"));
+    } catch (e) {
+      throw new HostError("usage", `cannot read the checkpoint ${file}: ${(e as Error).message}`);
+    }
+  }
   if (command === "secrets.set" && input.value === undefined) {
     if ((stdin as { isTTY?: boolean }).isTTY) io.err(`value of ${String(input.module)}/${String(input.name)} (end with Ctrl-D):`);
     input.value = (await readAll(stdin)).replace(/\r?\n$/, "");
+  }
+}
+
+/** What a command's result asks of the operator's side: `audit checkpoint --out FILE` writes it. */
+export function deliverResult(command: string, input: Record<string, unknown>, result: unknown, io: Io): void {
+  if (command === "audit.checkpoint" && typeof input.out === "string") {
+    const file = resolve(input.out);
+    writeFileSync(file, JSON.stringify(result, null, 2) + "\n", { flag: "w" });
+    io.err(`checkpoint written to ${file}; keep a copy where this host cannot write`);
   }
 }
 

@@ -12,7 +12,7 @@ import { addInputOptions, buildInput } from "./input-options.js";
 import { printError, printResult, type Io } from "./output.js";
 import { catalogueOf, registerServe } from "./serve.js";
 import { registerAuthorCommands } from "./author.js";
-import { fillInput } from "./fill-input.js";
+import { deliverResult, fillInput } from "./fill-input.js";
 import { controlRequest, responseError } from "../control/client.js";
 
 const stdio: Io = {
@@ -75,6 +75,7 @@ function buildProgram(host: Host, globals: GlobalOptions, io: Io, result: { code
         if (info.kind === "host" && typeof input.source === "string") input.source = resolve(input.source);
         if (info.kind === "host") await fillInput(info.command, input, (c, i) => runCommand(host, c, i), io);
         const out = await runCommand(host, info.command, input);
+        if (info.kind === "host") deliverResult(info.command, input, out, io);
         result.code = printResult(io, out, globals.json);
       });
     }

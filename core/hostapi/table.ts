@@ -249,7 +249,7 @@ export const HOST_API = {
   "audit.verify": {
     capability: "audit.read",
     args: (raw, m) => tuple(m, raw, []),
-    run: ({ kernel }) => kernel.audit.verify() as JsonValue,
+    run: async ({ kernel }) => (await kernel.audit.verify()) as JsonValue,
   },
   "audit.record": {
     capability: "audit.write",
