@@ -93,6 +93,7 @@ export class Host {
         {
           ensureActive: (id) => (HOST_NAMESPACES.has(id) ? Promise.resolve() : theLoader().ensureActive(id)),
           internal: (cause, command) => internalError(cause, log, command),
+          changed: () => events.emit("commands.changed", {}),
           onCallEnd: (id, command, ms, error) => {
             ledger.call(id, ms, error);
             for (const obs of kernel.callObservers) obs({ module: id, command, ms, ...(error ? { error: { code: error.code, message: error.message } } : {}) });
@@ -153,6 +154,7 @@ export class Host {
       actions = new OperatorActions(loader);
       installer = new Installer(kernel, loader, actions, home);
       registerHostCommands({ home, bus, loader, actions, installer, config, audit, store, ledger, secrets });
+      log.info({ pid: process.pid, home }, "home opened");
       loader.load();
       await loader.activateStartup();
       loader.startIdleSweep(config.get("sandbox.idle_ttl") as number);

@@ -3,6 +3,8 @@
 import type { HostError } from "./errors.js";
 
 const RESERVOIR = 1024;
+/** Histogram buckets of call durations, in seconds (Prometheus' `le`). */
+export const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 export interface ModuleStats {
   id: string;
@@ -12,6 +14,9 @@ export interface ModuleStats {
   capability_calls: number;
   /** Refusals by budget (cache.bytes_per_module, log.bytes, net.sockets, ...): what a module hit. */
   limits: Record<string, number>;
+  /** Cumulative call counts per DURATION_BUCKETS bound, and the sum of durations in seconds. */
+  duration_buckets: number[];
+  duration_sum_seconds: number;
   p50_ms: number | null;
   p99_ms: number | null;
   cpu_ms: number | null;
@@ -26,6 +31,8 @@ class Entry {
   capabilityCalls = 0;
   limits: Record<string, number> = {};
   lastCallAt = 0;
+  readonly buckets = new Array<number>(DURATION_BUCKETS.length).fill(0);
+  sumSeconds = 0;
   /** A ring of recent latencies: percentiles over the last RESERVOIR calls. */
   readonly latencies = new Float64Array(RESERVOIR);
   filled = 0;
@@ -52,6 +59,9 @@ export class Ledger {
     e.latencies[e.next] = ms;
     e.next = (e.next + 1) % RESERVOIR;
     e.filled = Math.min(RESERVOIR, e.filled + 1);
+    const seconds = ms / 1000;
+    e.sumSeconds += seconds;
+    for (let i = 0; i < DURATION_BUCKETS.length; i++) if (seconds <= DURATION_BUCKETS[i]!) e.buckets[i]!++;
     if (error) e.errors[error.code] = (e.errors[error.code] ?? 0) + 1;
   }
 
@@ -90,6 +100,8 @@ export class Ledger {
       capability_denials: e.denials,
       capability_calls: e.capabilityCalls,
       limits: { ...e.limits },
+      duration_buckets: [...e.buckets],
+      duration_sum_seconds: e.sumSeconds,
       p50_ms: pct(0.5),
       p99_ms: pct(0.99),
       cpu_ms: r ? round(r.cpuMs) : null,

@@ -45,6 +45,7 @@ export const ERROR_CATALOGUE = {
   command_not_found: { exit: 2, http: 404, hint: "Run `warden --help` or `warden <module> --help` to list commands." },
   module_not_found: { exit: 2, http: 404, hint: "Run `warden module list` to see known modules." },
   secret_unavailable: { exit: 1, http: 500, hint: "The secret key is missing or wrong; restore <home>/secret.key or WARDEN_SECRET_KEY." },
+  method_not_allowed: { exit: 2, http: 405, hint: "Use a method the Allow header lists." },
   not_found: { exit: 2, http: 404, hint: "Check the name or id; list commands show what exists." },
   input_invalid: { exit: 2, http: 400, hint: "Fix the listed fields; `warden <module> <command> --help` shows the input." },
   config_invalid: { exit: 2, http: 400, hint: "Run `warden config list` to see keys and their current values." },

@@ -19,3 +19,20 @@ export function scanGlobalOptions(argv: readonly string[]): GlobalOptions {
   }
   return out;
 }
+
+/** The command words of argv (what is left once the global options and their values are taken out). */
+export function commandWords(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === "--") break;
+    if (a === "--home" || a === "--modules") {
+      i++;
+      continue;
+    }
+    if (a.startsWith("-")) continue;
+    out.push(a);
+    if (out.length === 2) break;
+  }
+  return out;
+}

@@ -1,13 +1,19 @@
 // argv -> command bus. The command tree is generated from the manifests: every module command is
-// `warden <module> <command> [args] [--flags]`; host-owned namespaces (module, config, audit) are
-// built the same way. No business logic lives here.
+// `warden <module> <command> [args] [--flags]`; host-owned namespaces (module, config, audit,
+// secrets) are built the same way. No business logic lives here.
+//
+// Socket first: when a host serves this home, its control socket gives the command tree and runs
+// every call, and this process opens nothing else (no store, no modules). Only when no host serves
+// does the CLI open the home itself, in-process; commands that need no home (module new/check/pack,
+// status) open none.
+import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { Command, CommanderError } from "commander";
 import type { CommandInfo } from "../../sdk/context.js";
 import { HostError, toHostError } from "../errors.js";
 import { Host } from "../host.js";
-import { HOST_VERSION } from "../paths.js";
-import { scanGlobalOptions, type GlobalOptions } from "./argv.js";
+import { HOST_VERSION, resolveHome } from "../paths.js";
+import { scanGlobalOptions, commandWords, type GlobalOptions } from "./argv.js";
 import { addInputOptions, buildInput } from "./input-options.js";
 import { printError, printResult, type Io } from "./output.js";
 import { catalogueOf, registerServe } from "./serve.js";
@@ -20,16 +26,64 @@ const stdio: Io = {
   err: (s) => process.stderr.write(s.endsWith("\n") ? s : s + "\n"),
 };
 
+/** Where the command tree and the calls come from: a serving host's socket, or a host opened here. */
+interface Backend {
+  home: string;
+  commands: CommandInfo[];
+  descriptions: Record<string, string>;
+  run(command: string, input: unknown): Promise<unknown>;
+}
+
+/** Commands that need no home of their own (or make their own): the home is not opened for them. */
+function standsAlone(words: string[]): boolean {
+  const [a, b] = words;
+  return a === "status" || a === "serve" || a === "init" || a === "dev" || (a === "module" && (b === "new" || b === "check" || b === "pack" || b === "learn"));
+}
+
 export async function main(argv: string[], io: Io = stdio): Promise<number> {
   const globals = scanGlobalOptions(argv);
+  const home = resolveHome(globals.home);
+  const words = commandWords(argv);
   let host: Host | undefined;
+  const openHost = async (create = false): Promise<Host> => {
+    if (!host) {
+      if (!create && !existsSync(home)) {
+        throw new HostError("usage", `there is no Warden home at ${home}; create one with \`warden init --home ${home}\` (or \`warden serve\`), or fix --home / WARDEN_HOME`);
+      }
+      host = await Host.open({ home, modulePaths: globals.modules });
+    }
+    return host;
+  };
+  const result = { code: 0 };
   try {
-    host = await Host.open({ ...(globals.home ? { home: globals.home } : {}), modulePaths: globals.modules });
-    const result = { code: 0 };
-    // A serving host's commands (its --modules may differ from this call's) shape the command tree.
-    const served = await controlRequest(host.home, { op: "catalogue" }).catch(() => undefined);
-    const catalogue = served?.ok ? (served.result as ReturnType<typeof catalogueOf>) : undefined;
-    const program = buildProgram(host, globals, io, result, catalogue);
+    let backend: Backend;
+    if (standsAlone(words)) {
+      backend = { home, commands: [], descriptions: {}, run: async () => { throw new HostError("usage", "this command needs a host"); } };
+    } else {
+      const served = await controlRequest(home, { op: "catalogue" }).catch(() => undefined);
+      if (served?.ok) {
+        const c = served.result as ReturnType<typeof catalogueOf>;
+        backend = { home, commands: c.commands, descriptions: c.descriptions, run: (command, input) => viaSocket(home, command, input) };
+      } else {
+        const h = await openHost();
+        const c = catalogueOf(h);
+        backend = {
+          home,
+          ...c,
+          run: async (command, input) => {
+            // `module list` answers with real states, so it activates what can be activated.
+            if (command === "module.list") await h.activateAll();
+            return h.run(command, input);
+          },
+        };
+      }
+    }
+    const program = buildProgram(backend, globals, io, result, () => openHost(true));
+    if (words.length === 0) {
+      // `warden` alone: the help, on stdout, as a success.
+      io.out(program.helpInformation());
+      return 0;
+    }
     await program.parseAsync(argv, { from: "user" });
     return result.code;
   } catch (e) {
@@ -42,7 +96,14 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
   }
 }
 
-function buildProgram(host: Host, globals: GlobalOptions, io: Io, result: { code: number }, served?: ReturnType<typeof catalogueOf>): Command {
+async function viaSocket(home: string, command: string, input: unknown): Promise<unknown> {
+  const r = await controlRequest(home, { op: "call", command, input });
+  if (!r) throw new HostError("module_unavailable", `the host serving ${home} went away; run the command again`);
+  if (!r.ok) throw responseError(r);
+  return r.result;
+}
+
+function buildProgram(backend: Backend, globals: GlobalOptions, io: Io, result: { code: number }, openHost: () => Promise<Host>): Command {
   const program = new Command("warden")
     .description("Warden: a plugin host for capability-scoped modules")
     .version(HOST_VERSION)
@@ -54,15 +115,14 @@ function buildProgram(host: Host, globals: GlobalOptions, io: Io, result: { code
     .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => (globals.json ? undefined : io.err(s)) });
 
   const byNamespace = new Map<string, CommandInfo[]>();
-  for (const c of served?.commands ?? host.kernel.bus.list()) {
+  for (const c of backend.commands) {
     if (!byNamespace.has(c.module)) byNamespace.set(c.module, []);
     byNamespace.get(c.module)!.push(c);
   }
   for (const [ns, commands] of byNamespace) {
-    const entry = host.loader.entry(ns);
     const group = program
       .command(ns)
-      .description(served?.descriptions[ns] ?? entry?.loaded?.manifest.description ?? `host ${ns} commands`)
+      .description(backend.descriptions[ns] ?? `host ${ns} commands`)
       .exitOverride();
     for (const info of commands) {
       const cmd = group.command(info.name).description(info.description).exitOverride();
@@ -73,37 +133,33 @@ function buildProgram(host: Host, globals: GlobalOptions, io: Io, result: { code
         const input = buildInput(info, mapping, positionals, self.opts());
         // Paths given to host commands are the caller's, relative to this shell, wherever the host runs.
         if (info.kind === "host" && typeof input.source === "string") input.source = resolve(input.source);
-        if (info.kind === "host") await fillInput(info.command, input, (c, i) => runCommand(host, c, i), io);
-        const out = await runCommand(host, info.command, input);
+        if (info.kind === "host") await fillInput(info.command, input, (c, i) => backend.run(c, i), io);
+        const out = await backend.run(info.command, input);
         if (info.kind === "host") deliverResult(info.command, input, out, io);
         result.code = printResult(io, out, globals.json);
       });
     }
   }
-  registerServe(program, host, io, globals.modules);
+  registerServe(program, openHost, io, globals.modules);
   registerAuthorCommands(program, program.commands.find((c) => c.name() === "module"), globals, io, result);
+  program
+    .command("init")
+    .description("create a Warden home (the folder, system.brain, the bootstrap token) without serving")
+    .action(async () => {
+      const h = await openHost();
+      await h.activateAll(["system"]);
+      result.code = printResult(io, globals.json ? { home: h.home, created: true } : `home ready at ${h.home}; \`warden serve --home ${h.home}\` runs it`, globals.json);
+    });
   program
     .command("status")
     .description("say whether a host is serving this home (commands then run there) or the CLI runs in-process")
     .action(async () => {
-      const r = await controlRequest(host.home, { op: "status" });
-      const out = r?.ok ? r.result : { mode: "in-process", home: host.home, note: "no host is serving this home; each command runs in this process" };
+      const r = await controlRequest(backend.home, { op: "status" });
+      const out = r?.ok ? r.result : { mode: "in-process", home: backend.home, note: "no host is serving this home; each command runs in this process" };
       if (r && !r.ok) throw responseError(r);
       result.code = printResult(io, out, globals.json);
     });
   return program;
-}
-
-/** Through the serving host's control socket when there is one, otherwise in this process. */
-async function runCommand(host: Host, command: string, input: unknown): Promise<unknown> {
-  const r = await controlRequest(host.home, { op: "call", command, input });
-  if (r) {
-    if (!r.ok) throw responseError(r);
-    return r.result;
-  }
-  // `module list` answers with real states, so it activates what can be activated.
-  if (command === "module.list") await host.activateAll();
-  return host.run(command, input);
 }
 
 function commanderExit(e: CommanderError, io: Io, globals: GlobalOptions): number {

@@ -19,7 +19,7 @@ export function catalogueOf(host: Host): { commands: CommandInfo[]; descriptions
   return { commands: host.kernel.bus.list(), descriptions };
 }
 
-export function registerServe(program: Command, host: Host, io: Io, moduleFolders: readonly string[]): void {
+export function registerServe(program: Command, openHost: () => Promise<Host>, io: Io, moduleFolders: readonly string[]): void {
   program
     .command("serve")
     .description("run the host (REST API, control socket) until interrupted")
@@ -27,6 +27,7 @@ export function registerServe(program: Command, host: Host, io: Io, moduleFolder
     .option("--api-port <port>", "this host's API port, over api.port (also $WARDEN_API_PORT); 0 picks a free one")
     .option("--api-host <address>", "this host's API address, over api.host (also $WARDEN_API_HOST)")
     .action(async (opts: { enableApi?: boolean; apiPort?: string; apiHost?: string }) => {
+      const host = await openHost();
       // Settings that belong to this host only: given per process, never written to the shared config.
       const port = opts.apiPort ?? process.env.WARDEN_API_PORT;
       const address = opts.apiHost ?? process.env.WARDEN_API_HOST;

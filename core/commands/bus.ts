@@ -33,6 +33,8 @@ export interface BusHooks {
   onCallEnd?(moduleId: string, command: string, ms: number, error?: HostError): void;
   /** A foreign error from a handler: logged with an id and answered as `internal`. */
   internal(cause: unknown, command: string): HostError;
+  /** The set of declared commands changed (a module installed, removed or reloaded). */
+  changed?(): void;
 }
 
 export class CommandBus {
@@ -74,11 +76,25 @@ export class CommandBus {
       },
       checkOutput: options.checkOutput,
     });
+    this.#changed();
   }
 
   /** Forget a module's commands (module removed or reloaded with another manifest). */
   undeclareModule(moduleId: string): void {
-    for (const [name, d] of this.#commands) if (d.info.module === moduleId) this.#commands.delete(name);
+    let n = 0;
+    for (const [name, d] of this.#commands) if (d.info.module === moduleId && this.#commands.delete(name)) n++;
+    if (n > 0) this.#changed();
+  }
+
+  /** Several declarations in a row (a load) announce one change, not one per command. */
+  #pending = false;
+  #changed(): void {
+    if (this.#pending) return;
+    this.#pending = true;
+    queueMicrotask(() => {
+      this.#pending = false;
+      this.#hooks.changed?.();
+    });
   }
 
   bind(moduleId: string, name: string, handler: BoundHandler): void {

@@ -9,7 +9,10 @@ export async function activate(ctx: ModuleContext) {
   const auth = ctx.services.use<ApiDeps["auth"] & { grant(o: { name: string; scopes: string[] }): Promise<{ token: string }> }>("auth");
   let settings = (await ctx.config.get()) as unknown as ApiSettings & { newcomer: boolean; newcomer_modules: string[] };
   let app: FastifyInstance | undefined;
+  let invalidate: (() => void) | undefined;
 
+  // Modules installed, removed or reloaded while serving: the routes follow the bus at once.
+  await ctx.events.on("commands.changed", () => app && invalidate?.());
   await ctx.events.on("config.changed", async (payload) => {
     if (String((payload as { key?: string } | null)?.key ?? "").startsWith("api.")) settings = (await ctx.config.get()) as unknown as ApiSettings & { newcomer: boolean; newcomer_modules: string[] };
   });
@@ -21,6 +24,7 @@ export async function activate(ctx: ModuleContext) {
     dispatch: (call) => ctx.commands.dispatch(call),
     catalogue: () => ctx.commands.catalogue(),
     version: ctx.module.version,
+    ready: () => (settings.enabled ? undefined : "the API is disabled (api.enabled is false)"),
     log: (level, msg, data) => ctx.log[level](msg, data),
   };
 
@@ -41,7 +45,9 @@ export async function activate(ctx: ModuleContext) {
 
   ctx.services.provide("surface:api", {
     async start(): Promise<{ url: string; lines: string[] }> {
-      app = buildServer(deps);
+      const built = buildServer(deps);
+      app = built.app;
+      invalidate = built.invalidate;
       let address: string;
       try {
         address = await app.listen({ host: settings.host, port: settings.port });

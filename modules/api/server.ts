@@ -1,13 +1,14 @@
 // The fastify app. Every request, in this order: API enabled -> CORS/CSRF -> security check
 // (blocks, lockdown, windows) -> token (Bearer or X-API-Key) -> auth verify (failures feed the
 // failed-auth window) -> bootstrap token refused -> dispatch (permission, input validation, handler).
+import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import type { Caller, CommandInfo } from "../../sdk/context.js";
-import { publicError, sendError, type ApiErrorFields } from "./errors.js";
+import { publicError, sendError, statusFor, type ApiErrorFields } from "./errors.js";
 import { applySecurityHeaders } from "./headers.js";
 import { BodyError, parseJsonBody } from "./json-body.js";
-import { prometheusText } from "./metrics.js";
+import { HttpMetrics, prometheusText, type ModuleStats } from "./metrics.js";
 import { openApiDocument } from "./openapi.js";
 
 export interface ApiSettings {
@@ -35,12 +36,19 @@ export interface ApiDeps {
   dispatch(call: { command: string; input: unknown; caller: Caller }): Promise<unknown>;
   catalogue(): Promise<CommandInfo[]>;
   version: string;
+  /** Undefined when ready; otherwise what is not. */
+  ready(): string | undefined;
   log(level: "info" | "warn" | "error", msg: string, data?: Record<string, unknown>): void;
 }
 
 const MODULE_RE = /^[a-z][a-z0-9-]{1,39}$/;
 const COMMAND_RE = /^[a-z][a-zA-Z0-9-]{0,39}$/;
 const STATE_CHANGING = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+/** Headers a browser page may read from our responses (rate-limit state, request ids). */
+const EXPOSED = "RateLimit, RateLimit-Policy, Retry-After, X-Request-Id, WWW-Authenticate";
+/** Routes anyone may call: liveness, readiness, the index. No token, no windows. */
+const OPEN_ROUTES = new Set(["/api/v1/health", "/api/v1/health/live", "/api/v1/health/ready", "/api/v1/"]);
 
 /** A TLS file the settings name, or a clear refusal that says which setting to fix. */
 function readTlsFile(setting: string, file: string): Buffer {
@@ -51,7 +59,8 @@ function readTlsFile(setting: string, file: string): Buffer {
   }
 }
 
-export function buildServer(deps: ApiDeps): FastifyInstance {
+/** The server, and how to tell it the command catalogue changed. */
+export function buildServer(deps: ApiDeps): { app: FastifyInstance; invalidate(): void } {
   const s = deps.settings();
   const https = Boolean(s.tls_cert && s.tls_key);
   // Slowloris: headers must arrive within header_timeout_ms, checked every second (node's default
@@ -70,6 +79,12 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
     keepAliveTimeout: s.keep_alive_timeout_ms,
     requestTimeout: s.request_timeout_ms,
     return503OnClosing: true,
+    // A client's X-Request-Id is kept when it is a sane token; otherwise one is made.
+    requestIdHeader: false,
+    genReqId: (req: { headers: Record<string, string | string[] | undefined> }) => {
+      const given = req.headers["x-request-id"];
+      return typeof given === "string" && REQUEST_ID.test(given) ? given : randomUUID();
+    },
     forceCloseConnections: "idle",
     routerOptions: { ignoreTrailingSlash: false, maxParamLength: 100 },
     // Errors raised by the router before any hook (bad URL encoding, over-long segments) still get
@@ -89,6 +104,7 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
   // Declared up front (fastify's advice) so requests keep one shape instead of growing new fields.
   app.decorateRequest("wardenClient", "");
   app.decorateRequest("wardenLimit", null);
+  app.decorateRequest("wardenToken", "");
 
   app.removeAllContentTypeParsers();
   app.addContentTypeParser(/^application\/json(\s*;.*)?$/i, { parseAs: "string" }, (_req, body, done) => {
@@ -99,9 +115,21 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
     }
   });
 
-  app.addHook("onSend", async (_req, reply, payload) => {
+  const httpMetrics = new HttpMetrics();
+  app.addHook("onSend", async (req, reply, payload) => {
     applySecurityHeaders(reply, https);
+    reply.header("X-Request-Id", req.id);
     return payload;
+  });
+  // One access-log line and one metrics observation per request, whatever answered it.
+  app.addHook("onResponse", async (req, reply) => {
+    const route = req.routeOptions?.url ?? "unmatched";
+    const seconds = reply.elapsedTime / 1000;
+    httpMetrics.observe(req.method, route, reply.statusCode, seconds);
+    deps.log("info", "request", {
+      access: true, request_id: req.id, method: req.method, route, url: req.url.slice(0, 200), status: reply.statusCode,
+      ms: Math.round(reply.elapsedTime * 1000) / 1000, client: (req as any).wardenClient || req.socket.remoteAddress, token: (req as any).wardenToken || undefined,
+    });
   });
 
   // Runs before body parsing: a disabled API, a foreign origin or a blocked client costs nothing.
@@ -113,22 +141,31 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
     const origin = req.headers.origin;
     reply.header("Vary", "Origin");
     const allowedOrigin = typeof origin === "string" && settings.cors_origins.includes(origin);
-    if (allowedOrigin) reply.header("Access-Control-Allow-Origin", origin);
+    if (allowedOrigin) {
+      reply.header("Access-Control-Allow-Origin", origin);
+      reply.header("Access-Control-Expose-Headers", EXPOSED);
+    }
     if (req.method === "OPTIONS") {
       if (!allowedOrigin) return sendError(reply, { code: "forbidden", message: "this origin may not call the API (CORS)", reason: "origin_not_allowed" });
       reply.header("Access-Control-Allow-Methods", "GET, POST");
-      reply.header("Access-Control-Allow-Headers", "Authorization, Content-Type, X-API-Key");
+      reply.header("Access-Control-Allow-Headers", "Authorization, Content-Type, X-API-Key, X-Request-Id");
       reply.header("Access-Control-Max-Age", "600");
       return reply.code(204).send();
     }
     if (STATE_CHANGING.has(req.method) && !allowedOrigin && isCrossSite(req)) {
       return sendError(reply, { code: "forbidden", message: "cross-site request refused (CSRF protection); call the API from an allowed origin or without browser credentials", reason: "cross_site" });
     }
-    if (req.url === "/api/v1/health" && req.method === "GET") return; // liveness: no auth, no windows
+    if (req.method === "GET" && OPEN_ROUTES.has(req.url)) return;
     const client = deps.security.clientAddress(req.socket.remoteAddress ?? "unknown", headerValue(req.headers["x-forwarded-for"]));
     const decision = deps.security.check(client);
     if (!decision.allow) {
       const { allow: _a, status, ...fields } = decision;
+      // A limited response says so in the standard headers too.
+      if (fields.code === "rate_limited" || fields.code === "blocked") {
+        const limit = (decision as { limit?: number }).limit;
+        if (limit !== undefined) reply.header("RateLimit-Policy", `${limit};w=60`);
+        reply.header("RateLimit", `limit=${limit ?? 0}, remaining=0, reset=${fields.retry_after ?? 1}`);
+      }
       return sendError(reply, fields, status);
     }
     (req as any).wardenClient = client;
@@ -143,10 +180,16 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
       if (!after.allow) {
         const { allow: _a, status, ...fields } = after;
         sendError(reply, fields, status);
-      } else sendError(reply, e);
+      } else {
+        if (statusFor(e.code) === 401) reply.header("WWW-Authenticate", `Bearer realm="warden", error="invalid_token"`);
+        sendError(reply, e);
+      }
       return undefined;
     };
-    if (!token) return fail({ code: "unauthorized", message: "send a token in `Authorization: Bearer <token>` or `X-API-Key`" });
+    if (!token) {
+      reply.header("WWW-Authenticate", `Bearer realm="warden"`);
+      return fail({ code: "unauthorized", message: "send a token in `Authorization: Bearer <token>` or `X-API-Key`" });
+    }
     let identity;
     try {
       identity = await deps.auth.verify(token, client);
@@ -158,6 +201,7 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
       }
       return fail(publicError(e));
     }
+    (req as any).wardenToken = identity.tokenId;
     if (identity.bootstrap) {
       sendError(reply, { code: "bootstrap_token_rejected", message: "the bootstrap token is for local tooling only; grant a REST token with `warden auth grant`" });
       return undefined;
@@ -170,7 +214,22 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
     return { kind: "token", tokenId: identity.tokenId, name: identity.name, scopes: identity.scopes };
   };
 
+  app.get("/api/v1/", async () => ({
+    name: "Warden REST API",
+    version: deps.version,
+    openapi: "/api/v1/openapi.json",
+    health: { live: "/api/v1/health/live", ready: "/api/v1/health/ready" },
+    metrics: "/api/v1/metrics",
+    commands: "POST /api/v1/<module>/<command> (GET for read-only ones), with a token",
+  }));
   app.get("/api/v1/health", async () => ({ status: "ok" }));
+  app.get("/api/v1/health/live", async () => ({ status: "ok" }));
+  // Ready: the API serves and the services it needs (auth, security) answer.
+  app.get("/api/v1/health/ready", async (_req, reply) => {
+    const problem = deps.ready();
+    if (problem) return sendError(reply, { code: "module_unavailable", message: `not ready: ${problem}` });
+    return { status: "ready" };
+  });
 
   app.get("/api/v1/openapi.json", async (req, reply) => {
     if (!(await authenticate(req, reply))) return reply;
@@ -181,21 +240,25 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
     const caller = await authenticate(req, reply);
     if (!caller) return reply;
     try {
-      const stats = (await deps.dispatch({ command: "module.stats", input: {}, caller })) as Parameters<typeof prometheusText>[0];
-      return reply.code(200).type("text/plain; version=0.0.4; charset=utf-8").send(prometheusText(stats));
+      const stats = (await deps.dispatch({ command: "module.stats", input: {}, caller })) as ModuleStats[];
+      return reply.code(200).type("text/plain; version=0.0.4; charset=utf-8").send(prometheusText(stats, httpMetrics));
     } catch (e) {
       return sendError(reply, publicError(e));
     }
   });
 
   const call = async (req: FastifyRequest<{ Params: { module: string; command: string } }>, reply: FastifyReply, input: unknown) => {
+    // Authenticated before the command is looked up: without a token nothing says what is installed.
+    const caller = await authenticate(req, reply);
+    if (!caller) return reply;
     const { module, command } = req.params;
     const name = `${module}.${command}`;
     const info = MODULE_RE.test(module) && COMMAND_RE.test(command) ? (await commands()).get(name) : undefined;
     if (!info) return sendError(reply, { code: "command_not_found", message: `no command ${MODULE_RE.test(module) && COMMAND_RE.test(command) ? name : "at this path"}; GET /api/v1/openapi.json lists them` });
-    if (req.method === "GET" && !info.readOnly) return sendError(reply, { code: "command_not_found", message: `${name} changes state; call it with POST` });
-    const caller = await authenticate(req, reply);
-    if (!caller) return reply;
+    if (req.method === "GET" && !info.readOnly) {
+      reply.header("Allow", "POST");
+      return sendError(reply, { code: "method_not_allowed", message: `${name} changes state; call it with POST` }, 405);
+    }
     try {
       const out = await deps.dispatch({ command: name, input, caller });
       if (caller.kind === "token") void deps.auth.noteUse(caller.tokenId).catch(() => {});
@@ -236,7 +299,13 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
   });
 
   app.setNotFoundHandler((req, reply) => {
-    sendError(reply, { code: "not_found", message: `no route ${req.method} ${req.url.slice(0, 200)}; the API lives under /api/v1/` }, 404);
+    const path = req.url.split("?")[0] ?? "";
+    const allow = allowedMethods(path);
+    if (allow) {
+      reply.header("Allow", allow);
+      return sendError(reply, { code: "method_not_allowed", message: `${req.method} is not allowed on ${path.slice(0, 200)}; use ${allow}` }, 405);
+    }
+    sendError(reply, { code: "not_found", message: `no route ${req.method} ${req.url.slice(0, 200)}; GET /api/v1/ lists what is here` }, 404);
   });
 
   app.setErrorHandler((err: any, _req, reply) => {
@@ -258,7 +327,15 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
     return sendError(reply, pub);
   });
 
-  return app;
+  return { app, invalidate: () => void (commandsCache = undefined) };
+}
+
+/** The methods a path answers to, when it is one of ours; undefined for paths that do not exist. */
+function allowedMethods(path: string): string | undefined {
+  if (OPEN_ROUTES.has(path) || path === "/api/v1/openapi.json" || path === "/api/v1/metrics") return "GET";
+  const parts = path.split("/");
+  if (parts.length === 5 && parts[1] === "api" && parts[2] === "v1" && parts[3] && parts[4]) return "GET, POST";
+  return undefined;
 }
 
 function headerValue(h: string | string[] | undefined): string | undefined {

@@ -57,6 +57,8 @@ export type Refusal = {
   retry_after?: number;
   blocked_until?: string;
   locked_until?: string;
+  /** The limit that was crossed (requests per window), for RateLimit headers. */
+  limit?: number;
 };
 export type Allowance = { allow: true; client: string; limit?: { limit: number; remaining: number; reset: number } };
 export type Decision = Allowance | Refusal;
@@ -219,6 +221,7 @@ export class SecurityManager {
 
   #blockNow(client: string, now: number, seconds: number, reason: string, code: "blocked" | "rate_limited"): Refusal {
     const b: Decided = { until: now + seconds * 1000, reason, by: "limits" };
+    const limit = code === "rate_limited" ? this.#s.rate_limit : this.#s.failed_limit;
     if (this.#blocks.get(client)?.by !== "operator") {
       this.#makeRoomForAutoBlock();
       this.#setBlock(client, b);
@@ -229,7 +232,7 @@ export class SecurityManager {
     this.#windows.delete(`f:${client}`);
     this.onBlock(client, b.until, reason);
     const r = blocked(b, now);
-    return { ...r, code, status: 429, message: code === "rate_limited" ? `rate limit exceeded; retry after ${r.retry_after} s` : r.message };
+    return { ...r, code, status: 429, limit, message: code === "rate_limited" ? `rate limit exceeded; retry after ${r.retry_after} s` : r.message };
   }
 
   /** A decision of the limits is written at once (before the refusal is answered, with the embedded store). */

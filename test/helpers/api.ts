@@ -2,6 +2,7 @@
 import { request } from "node:http";
 import { join } from "node:path";
 import { Host } from "../../core/host.js";
+import type { LogSink } from "../../core/kernel.js";
 import { silentLogger } from "../../core/log/index.js";
 import { tempDir } from "./modules.js";
 
@@ -14,8 +15,8 @@ export interface ServingHost {
   close(): Promise<void>;
 }
 
-export async function serveHost(config: Record<string, unknown> = {}, home = tempDir("warden-api-")): Promise<ServingHost> {
-  const host = await Host.open({ home, modulePaths: [EXAMPLES], userRuntime: "inprocess", logger: silentLogger(), overrides: { "api.enabled": true, "api.port": 0 } });
+export async function serveHost(config: Record<string, unknown> = {}, home = tempDir("warden-api-"), logger: LogSink = silentLogger()): Promise<ServingHost> {
+  const host = await Host.open({ home, modulePaths: [EXAMPLES], userRuntime: "inprocess", logger, overrides: { "api.enabled": true, "api.port": 0 } });
   for (const [k, v] of Object.entries(config)) host.kernel.config.set(k, v);
   await host.activateAll();
   await host.startSurfaces();

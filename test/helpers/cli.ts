@@ -6,6 +6,7 @@ export const BIN = join(__dirname, "../../core/cli/bin.mjs");
 
 export interface CliResult {
   code: number;
+  pid: number;
   stdout: string;
   stderr: string;
   json: any;
@@ -24,7 +25,7 @@ export function warden(args: string[], env: Record<string, string> = {}, stdin?:
   } catch {
     json = undefined;
   }
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr, json };
+  return { code: r.status ?? -1, pid: r.pid ?? 0, stdout: r.stdout, stderr: r.stderr, json };
 }
 
 export interface Serving {
