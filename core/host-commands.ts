@@ -99,7 +99,11 @@ export function registerHostCommands(deps: { home: string; bus: CommandBus; load
         description: "Remove an installed module (its storage only with --purge)",
         input: {
           type: "object",
-          properties: { id: { type: "string", minLength: 1, maxLength: 64 }, purge: { type: "boolean", description: "also delete its storage" } },
+          properties: {
+            id: { type: "string", minLength: 1, maxLength: 64 },
+            purge: { type: "boolean", description: "also delete its storage and secrets (asks for confirmation)" },
+            yes: { type: "boolean", description: "confirm --purge without asking (needed when stdin is not a terminal)" },
+          },
           required: ["id"],
           additionalProperties: false,
         },

@@ -42,6 +42,14 @@ export async function fillInput(command: string, input: Record<string, unknown>,
       throw new HostError("usage", `cannot read the checkpoint ${file}: ${(e as Error).message}`);
     }
   }
+  const destructive = command === "auth.reset" ? "revoke every token" : command === "module.remove" && input.purge === true ? `delete ${String(input.id)} with its storage and secrets` : undefined;
+  if (destructive && input.yes !== true) {
+    if (!(stdin as { isTTY?: boolean }).isTTY) throw new HostError("usage", `this would ${destructive}; add --yes to confirm (stdin is not a terminal, so nothing can be asked)`);
+    io.err(`this will ${destructive}. Type yes to go on:`);
+    const answer = (await readLine(stdin)).trim();
+    if (answer !== "yes") throw new HostError("usage", "not confirmed; nothing was changed");
+    input.yes = true;
+  }
   if (command === "secrets.set" && input.value === undefined) {
     if ((stdin as { isTTY?: boolean }).isTTY) io.err(`value of ${String(input.module)}/${String(input.name)} (end with Ctrl-D):`);
     input.value = (await readAll(stdin)).replace(/\r?\n$/, "");
@@ -55,6 +63,14 @@ export function deliverResult(command: string, input: Record<string, unknown>, r
     writeFileSync(file, JSON.stringify(result, null, 2) + "\n", { flag: "w" });
     io.err(`checkpoint written to ${file}; keep a copy where this host cannot write`);
   }
+}
+
+async function readLine(stream: NodeJS.ReadableStream): Promise<string> {
+  for await (const chunk of stream) {
+    const text = typeof chunk === "string" ? chunk : (chunk as Buffer).toString("utf8");
+    return text.split("\n")[0] ?? "";
+  }
+  return "";
 }
 
 async function readAll(stream: NodeJS.ReadableStream): Promise<string> {

@@ -169,7 +169,11 @@ export class Installer {
     await this.loader.forget(id);
     rmSync(target, { recursive: true, force: true });
     rmSync(join(this.modulesDir, ".staged", id), { recursive: true, force: true });
-    const purged = this.loader.records.removed(id, actor, () => (purge ? this.kernel.store.storage.purge(id) : 0));
+    const purged = this.loader.records.removed(id, actor, () => {
+      if (!purge) return 0;
+      for (const secret of this.kernel.secrets.list(id)) this.kernel.secrets.delete(id, secret.name);
+      return this.kernel.store.storage.purge(id);
+    });
     return { id, removed: true, purged };
   }
 }

@@ -233,7 +233,9 @@ export function buildServer(deps: ApiDeps): { app: FastifyInstance; invalidate()
 
   app.get("/api/v1/openapi.json", async (req, reply) => {
     if (!(await authenticate(req, reply))) return reply;
-    return openApiDocument([...(await commands()).values()], deps.version);
+    // The URL this client reached us at (TLS or not); it only ever goes back to this caller.
+    const hostHeader = typeof req.headers.host === "string" && /^[A-Za-z0-9.:[\]-]{1,255}$/.test(req.headers.host) ? req.headers.host : `${deps.settings().host}:${deps.settings().port}`;
+    return openApiDocument([...(await commands()).values()], deps.version, `${https ? "https" : "http"}://${hostHeader}`);
   });
 
   app.get("/api/v1/metrics", async (req, reply) => {
