@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { HostError } from "../errors.js";
 import { RESERVED_IDS } from "../manifest/index.js";
-import { HOST_VERSION } from "../paths.js";
+import { HOST_VERSION, ROOT } from "../paths.js";
 
 export function scaffoldModule(id: string, parent: string): { dir: string; files: string[] } {
   if (!/^[a-z][a-z0-9-]{1,39}$/.test(id) || RESERVED_IDS.has(id)) {
@@ -16,6 +16,7 @@ export function scaffoldModule(id: string, parent: string): { dir: string; files
   const files: Record<string, string> = {
     "module.json": JSON.stringify(
       {
+        $schema: "./node_modules/warden/manifests/module.schema.json",
         id,
         version: "0.1.0",
         host: `^${major}.${minor}.0`,
@@ -81,17 +82,46 @@ describe("${id}", () => {
   });
 });
 `,
+    "package.json": JSON.stringify(
+      {
+        name: id,
+        version: "0.1.0",
+        private: true,
+        type: "module",
+        description: `The ${id} Warden module`,
+        scripts: { test: "warden module test .", check: "warden module check .", pack: "warden module pack .", dev: "warden dev ." },
+        // Warden itself, linked from where it is installed: its SDK types, test harness and CLI.
+        devDependencies: { warden: `file:${ROOT}` },
+      },
+      null,
+      2,
+    ) + "\n",
+    "tsconfig.json": JSON.stringify(
+      {
+        compilerOptions: { target: "ES2022", module: "NodeNext", moduleResolution: "NodeNext", strict: true, noEmit: true, skipLibCheck: true, types: [] },
+        include: ["*.ts"],
+      },
+      null,
+      2,
+    ) + "\n",
+    ".gitignore": "node_modules/\n*.tgz\n",
     "README.md": `# ${id}
 
 A Warden module. \`module.json\` declares its commands and the capabilities it needs; \`index.ts\`
-binds the commands in \`activate(ctx)\`.
+binds the commands in \`activate(ctx)\`. Run these in this folder:
 
-- Check it: \`warden module check .\` (manifest, bundle, types)
-- Run it with reload on change: \`warden dev .\`, then in another terminal \`warden ${id} greet Ada\`
-- Test it: \`npx vitest run\` (uses \`warden/sdk/testing\`, which runs the module in the real sandbox)
-- See which capabilities it really uses: \`warden module learn .\`
-- Install it: \`warden module install .\`
+\`\`\`sh
+npm install                     # links Warden (its SDK, test harness and CLI) from ${ROOT}
+npx warden module check .       # manifest, bundle and types, with file:line for each problem
+npx warden module test .        # index.test.ts, with the module in the real sandbox
+npx warden module learn . --calls calls.json --json   # which capabilities it really uses
+npx warden module pack .        # ${id}-0.1.0.tgz, for \`warden module install\`
+\`\`\`
+
+While you work, \`npx warden dev .\` runs the module and reloads it on every save (Ctrl-C stops
+it); call it from another terminal with the \`warden --home ... ${id} greet Ada\` line it prints.
 `,
+    "calls.json": JSON.stringify([{ command: "greet", input: { name: "Ada" } }, { command: "last" }], null, 2) + "\n",
   };
   for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
   return { dir, files: Object.keys(files) };

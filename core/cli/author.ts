@@ -1,12 +1,15 @@
 // Commands for module authors that work on a folder rather than through the bus: module new,
 // module check, module learn and dev.
 import { readFileSync, rmSync, watch } from "node:fs";
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import type { Command } from "commander";
 import { assertDir, checkModule } from "../authoring/check.js";
 import { CapabilityLearner } from "../authoring/learn.js";
 import { freshStateHome, userStateHome } from "../home.js";
+import { packModule } from "../authoring/pack.js";
 import { scaffoldModule } from "../authoring/scaffold.js";
+import { ROOT } from "../paths.js";
+import { spawnSync } from "node:child_process";
 import { startControlServer, stopControlServer } from "../control/server.js";
 import { HostError } from "../errors.js";
 import { Host } from "../host.js";
@@ -36,6 +39,25 @@ export function registerAuthorCommands(program: Command, moduleGroup: Command | 
       if (globals.json) printResult(io, report, true);
       else io.out(report.ok ? `ok: ${report.id} (bundle ${report.bundle_bytes} bytes)` : report.problems.map((p) => `${p.file}${p.line ? `:${p.line}` : ""}: [${p.stage}] ${p.message}`).join("\n"));
       result.code = report.ok ? 0 : 2;
+    });
+
+  group
+    .command("test")
+    .description("run the module folder's own tests (*.test.ts) with vitest, in the real sandbox")
+    .argument("[dir]", "the module folder", ".")
+    .action((dir: string) => {
+      const r = spawnSync(process.execPath, [join(ROOT, "node_modules", "vitest", "vitest.mjs"), "run", "--root", resolve(dir), "--config", join(ROOT, "core", "authoring", "vitest.module.config.mts")], { stdio: "inherit" });
+      result.code = r.status ?? 1;
+    });
+
+  group
+    .command("pack")
+    .description("check the module and write <id>-<version>.tgz, the archive `warden module install` takes")
+    .argument("[dir]", "the module folder", ".")
+    .option("--out <dir>", "where to write the archive (default: the current folder)")
+    .action(async (dir: string, opts: { out?: string }) => {
+      const out = await packModule(resolve(dir), opts.out ? resolve(opts.out) : process.cwd());
+      result.code = printResult(io, globals.json ? out : `packed ${out.file}; install it with \`warden module install ${out.file}\``, globals.json);
     });
 
   group

@@ -37,7 +37,7 @@ interface Backend {
 /** Commands that need no home of their own (or make their own): the home is not opened for them. */
 function standsAlone(words: string[]): boolean {
   const [a, b] = words;
-  return a === "status" || a === "serve" || a === "init" || a === "dev" || (a === "module" && (b === "new" || b === "check" || b === "pack" || b === "learn"));
+  return a === "status" || a === "serve" || a === "init" || a === "dev" || (a === "module" && (b === "new" || b === "check" || b === "pack" || b === "learn" || b === "test"));
 }
 
 export async function main(argv: string[], io: Io = stdio): Promise<number> {
