@@ -96,7 +96,7 @@ describe("module lifecycle", () => {
     appendFileSync(join(home, "modules", "vault", "index.js"), "\n// tampered\n");
     h = await open(home);
     expect((await h.run("module.inspect", { id: "vault" }) as any).files_verified).toBe(false);
-    await expect(h.run("vault.version")).rejects.toMatchObject({ code: "module_unavailable", details: { cause: "integrity_failed" } });
+    await expect(h.run("vault.version")).rejects.toMatchObject({ code: "integrity_failed", message: expect.stringContaining("reinstall it") });
     expect(state(h, "vault")).toBe("failed");
     expect(h.loader.list().find((m) => m.id === "vault")!.error!.code).toBe("integrity_failed");
     await h.run("module.install", { source: src });

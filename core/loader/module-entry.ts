@@ -23,6 +23,8 @@ export interface ModuleEntry {
   activatedAt?: number;
   /** A module refused (duplicate id) keeps its listing but is never the owner of that id. */
   shadow?: boolean;
+  /** Failed because its circuit breaker opened (not because it could not load). */
+  breaker?: boolean;
 }
 
 export interface ModuleSummary {

@@ -65,7 +65,8 @@ export class ModuleLoader {
   /** Module records read in one query while loading; later reads go to the store. */
   #records: Map<string, ModuleRecord> | undefined;
 
-  #loadCandidate(c: Candidate, index?: Map<string, { stamp: string; loaded: string }>, fresh?: Array<[string, string, string]>): void {
+  /** `knownId`: on a reload, a manifest that no longer reads stays listed under the id it had. */
+  #loadCandidate(c: Candidate, index?: Map<string, { stamp: string; loaded: string }>, fresh?: Array<[string, string, string]>, knownId?: string): void {
     const kind = c.system ? "system" : "user";
     let entry: ModuleEntry;
     try {
@@ -73,7 +74,8 @@ export class ModuleLoader {
       entry = { id: loaded.manifest.id, dir: c.dir, kind: loaded.manifest.kind ?? kind, loaded, state: "installed", grants: GrantSet.empty(loaded.manifest.id), subscriptions: [] };
     } catch (e) {
       const error = e instanceof HostError ? e : new HostError("manifest_invalid", `${c.dir}: ${(e as Error).message}`);
-      entry = { id: c.folder, dir: c.dir, kind, state: "failed", error, grants: GrantSet.empty(c.folder), subscriptions: [] };
+      const id = knownId ?? c.folder;
+      entry = { id, dir: c.dir, kind, state: "failed", error, grants: GrantSet.empty(id), subscriptions: [] };
     }
     const existing = this.#entries.get(entry.id);
     if (existing) {
@@ -140,10 +142,12 @@ export class ModuleLoader {
     const dir = e.dir;
     const system = e.kind === "system";
     await this.forget(id);
-    this.#loadCandidate({ dir, folder: dir.split(/[\\/]/).pop()!, system });
+    this.#loadCandidate({ dir, folder: dir.split(/[\\/]/).pop()!, system }, undefined, undefined, id);
     this.#resolve();
     if (wasActive && this.#entries.get(id)?.state === "installed") await this.ensureActive(id).catch(() => {});
-    return summarize(this.#entries.get(id) ?? this.#shadows.find((x) => x.dir === dir)!);
+    const now = this.#entries.get(id) ?? this.#shadows.find((x) => x.dir === dir) ?? [...this.#entries.values()].find((x) => x.dir === dir);
+    if (!now) throw new HostError("module_not_found", `module '${id}' at ${dir} could not be read again; run \`warden module list\``);
+    return summarize(now);
   }
 
   #resolve(): void {
@@ -349,6 +353,7 @@ export class ModuleLoader {
     this.#cleanup(e);
     e.state = "failed";
     e.error = error;
+    e.breaker = true;
   }
 
   async deactivateAll(): Promise<void> {
@@ -364,10 +369,24 @@ export class ModuleLoader {
   }
 }
 
+/**
+ * Why a call cannot reach the module. A module that failed to load or activate answers with that
+ * failure's own code (integrity_failed, manifest_invalid, timeout, ...) and its message, so the
+ * caller learns what to fix; one stopped by its circuit breaker, disabled or not active is
+ * module_unavailable with the way back.
+ */
 export function unavailable(e: ModuleEntry): HostError {
   if (e.state === "pending_approval" && e.error) return e.error;
+  const details = { module: e.id, state: e.state, ...(e.error ? { cause: e.error.code } : {}) };
+  if (e.state === "failed" && e.error && !e.breaker) {
+    return new HostError(e.error.code, `module '${e.id}' cannot run: ${e.error.message}`, { details: { ...details, ...(isRecord(e.error.details) ? e.error.details : {}) } });
+  }
+  const how =
+    e.state === "disabled" ? `; run \`warden module enable ${e.id}\`` : e.breaker ? `; it failed repeatedly and stays stopped until \`warden module enable ${e.id}\`` : "";
   const why = e.error ? `${e.error.code}: ${e.error.message}` : e.state;
-  return new HostError("module_unavailable", `module '${e.id}' is ${e.state} (${why})`, {
-    details: { module: e.id, state: e.state, ...(e.error ? { cause: e.error.code } : {}) },
-  });
+  return new HostError("module_unavailable", `module '${e.id}' is ${e.state} (${why})${how}`, { details });
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
 }

@@ -53,6 +53,7 @@ export class OperatorActions {
     if ((e.state === "disabled" || e.state === "failed") && e.loaded && !(e.error && PERMANENT.has(e.error.code))) {
       e.state = "installed";
       delete e.error;
+      delete e.breaker;
       this.loader.redecide(e);
     }
     return summarize(e);
