@@ -161,7 +161,7 @@ function bundleError(entry: string, dir: string, e: unknown): HostError {
   const errors = (e as { errors?: esbuild.Message[] }).errors ?? [];
   const where = (m: esbuild.Message) => (m.location ? `${relativeLabel(dir, resolve(dir, m.location.file))}:${m.location.line}` : "");
   const text = errors.map((m) => `${where(m) ? `${where(m)}: ` : ""}${m.text}`).join("; ") || String((e as Error)?.message ?? e);
-  return new HostError("manifest_invalid", `cannot bundle ${relativeLabel(dir, entry)}: ${text}`, {
+  return new HostError("bundle_failed", `cannot bundle ${relativeLabel(dir, entry)}: ${text}`, {
     details: { problems: errors.map((m) => ({ path: where(m), message: m.text })) },
   });
 }

@@ -14,7 +14,7 @@ import { SandboxRuntime } from "./sandbox/sandbox-runtime.js";
 import { Installer } from "./lifecycle/installer.js";
 import { Ledger } from "./ledger.js";
 import type { Kernel, LogSink } from "./kernel.js";
-import { ModuleLoader } from "./loader/module-loader.js";
+import { ModuleLoader, unavailable } from "./loader/module-loader.js";
 import { OperatorActions } from "./loader/operator-actions.js";
 import { createLogger, securityLogger } from "./log/index.js";
 import { HostError, internalError } from "./errors.js";
@@ -94,6 +94,10 @@ export class Host {
           ensureActive: (id) => (HOST_NAMESPACES.has(id) ? Promise.resolve() : theLoader().ensureActive(id)),
           internal: (cause, command) => internalError(cause, log, command),
           changed: () => events.emit("commands.changed", {}),
+          explainMissing: (id) => {
+            const e = theLoader().entry(id);
+            return e && !e.loaded && e.error ? unavailable(e) : undefined;
+          },
           onCallEnd: (id, command, ms, error) => {
             ledger.call(id, ms, error);
             for (const obs of kernel.callObservers) obs({ module: id, command, ms, ...(error ? { error: { code: error.code, message: error.message } } : {}) });

@@ -29,6 +29,8 @@ export interface ErrorSpec {
 export const ERROR_CATALOGUE = {
   usage: { exit: 2, http: 400, hint: "Run with --help to see the expected arguments." },
   manifest_invalid: { exit: 2, http: 400, hint: "Fix module.json; `warden module check <dir>` shows every problem." },
+  bundle_failed: { exit: 2, http: 503, hint: "The module's code does not bundle (a syntax error, or an import of a package, a Node builtin or a file outside its folder); `warden module check <dir>` shows where." },
+  typecheck_failed: { exit: 2, http: 400, hint: "Fix the TypeScript errors `warden module check <dir>` lists with file and line." },
   module_duplicate: { exit: 4, http: 409, hint: "Two module folders declare the same id; remove or rename one." },
   dependency_unresolved: { exit: 4, http: 503, hint: "Install or fix the named dependency, or relax the version range." },
   dependency_cycle: { exit: 4, http: 503, hint: "Break the cycle: a module may not depend on itself through others." },

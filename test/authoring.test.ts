@@ -51,7 +51,11 @@ describe("module authoring kit", () => {
     expect(stages).toEqual(expect.arrayContaining(["bundle", "types"]));
     const typeProblem = r.json.problems.find((p: any) => p.stage === "types" && p.line === 5);
     expect(typeProblem.file).toBe(join(dir, "index.ts"));
-    expect(r.json.problems.find((p: any) => p.stage === "bundle").message).toMatch(/outside the module folder/);
+    const bundle = r.json.problems.find((p: any) => p.stage === "bundle");
+    expect(bundle.message).toMatch(/outside the module folder/);
+    expect(bundle.code).toBe("bundle_failed");
+    expect(existsSync(bundle.file), bundle.file).toBe(true); // a real path, wherever the CLI ran
+    expect(typeProblem.code).toBe("typecheck_failed");
   }, 60_000);
 
   it("the harness records capability calls: greet never writes storage", async () => {

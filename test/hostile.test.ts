@@ -115,9 +115,9 @@ describe("hostile modules are contained", () => {
   });
 
   it("static-import: a runtime import of a package or a file outside the folder is a bundle error", async () => {
-    fails("manifest_invalid")(await outcome("static-import.run"));
+    fails("bundle_failed")(await outcome("static-import.run"));
     const err = host.loader.list().find((m) => m.id === "static-import")!.error!;
-    expect(err.code).toBe("manifest_invalid");
+    expect(err.code).toBe("bundle_failed");
     expect(err.message).toContain("node:fs");
     await stillServing();
   });

@@ -9,6 +9,8 @@ import { bundleForIsolate } from "../sandbox/bundler.js";
 
 export interface CheckProblem {
   stage: "manifest" | "bundle" | "types";
+  /** The code a host would answer with: manifest_invalid, bundle_failed or typecheck_failed. */
+  code: "manifest_invalid" | "bundle_failed" | "typecheck_failed";
   file: string;
   line?: number;
   message: string;
@@ -30,7 +32,7 @@ export async function checkModule(dir: string): Promise<CheckReport> {
     const err = e as HostError;
     const file = (err.details as { file?: string } | undefined)?.file ?? join(dir, "module.json");
     for (const p of (err.details as { problems?: Array<{ path: string; message: string }> } | undefined)?.problems ?? [{ path: "", message: err.message }]) {
-      problems.push({ stage: "manifest", file, message: `${p.path || "/"}: ${p.message}` });
+      problems.push({ stage: "manifest", code: "manifest_invalid", file, message: `${p.path || "/"}: ${p.message}` });
     }
     return { ok: false, problems };
   }
@@ -40,10 +42,11 @@ export async function checkModule(dir: string): Promise<CheckReport> {
   } catch (e) {
     const err = e as HostError;
     const list = (err.details as { problems?: Array<{ path: string; message: string }> } | undefined)?.problems ?? [];
-    if (list.length === 0) problems.push({ stage: "bundle", file: loaded.entryFile, message: err.message });
+    const code = err.code === "bundle_failed" ? "bundle_failed" : "manifest_invalid";
+    if (list.length === 0) problems.push({ stage: "bundle", code, file: loaded.entryFile, message: err.message });
     for (const p of list) {
       const [file, line] = p.path.split(":");
-      problems.push({ stage: "bundle", file: file ? join(loaded.dir, file) : loaded.entryFile, ...(line ? { line: Number(line) } : {}), message: p.message });
+      problems.push({ stage: "bundle", code, file: file ? join(loaded.dir, file) : loaded.entryFile, ...(line ? { line: Number(line) } : {}), message: p.message });
     }
   }
   if (/\.m?ts$/.test(loaded.entryFile)) problems.push(...(await typeCheck(loaded.entryFile, loaded.dir)));
@@ -55,7 +58,7 @@ async function typeCheck(entry: string, dir: string): Promise<CheckProblem[]> {
   try {
     ts = (await import("typescript")).default;
   } catch {
-    return [{ stage: "types", file: entry, message: "TypeScript is not installed here; types were not checked (npm install -D typescript)" }];
+    return [{ stage: "types", code: "typecheck_failed", file: entry, message: "TypeScript is not installed here; types were not checked (npm install -D typescript)" }];
   }
   const program = ts.createProgram([entry], {
     strict: true,
@@ -75,9 +78,9 @@ async function typeCheck(entry: string, dir: string): Promise<CheckProblem[]> {
     .filter((d) => !d.file || !relative(dir, d.file.fileName).startsWith(".."))
     .map((d) => {
       const message = ts.flattenDiagnosticMessageText(d.messageText, "\n");
-      if (!d.file || d.start === undefined) return { stage: "types" as const, file: entry, message };
+      if (!d.file || d.start === undefined) return { stage: "types" as const, code: "typecheck_failed" as const, file: entry, message };
       const { line } = d.file.getLineAndCharacterOfPosition(d.start);
-      return { stage: "types" as const, file: d.file.fileName, line: line + 1, message };
+      return { stage: "types" as const, code: "typecheck_failed" as const, file: d.file.fileName, line: line + 1, message };
     });
 }
 

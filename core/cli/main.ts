@@ -10,7 +10,7 @@ import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { Command, CommanderError } from "commander";
 import type { CommandInfo } from "../../sdk/context.js";
-import { HostError, toHostError } from "../errors.js";
+import { HostError, isErrorCode, toHostError } from "../errors.js";
 import { Host } from "../host.js";
 import { HOST_VERSION, resolveHome } from "../paths.js";
 import { scanGlobalOptions, commandWords, type GlobalOptions } from "./argv.js";
@@ -55,8 +55,8 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
     return host;
   };
   const result = { code: 0 };
+  let backend: Backend | undefined;
   try {
-    let backend: Backend;
     if (standsAlone(words)) {
       backend = { home, commands: [], descriptions: {}, run: async () => { throw new HostError("usage", "this command needs a host"); } };
     } else {
@@ -87,13 +87,28 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
     await program.parseAsync(argv, { from: "user" });
     return result.code;
   } catch (e) {
-    if (e instanceof CommanderError) return commanderExit(e, io, globals);
+    if (e instanceof CommanderError) {
+      // `warden broken run` for a module whose manifest does not read: say why, not "unknown".
+      const why = e.code === "commander.unknownCommand" && backend && words[0] ? await moduleFailure(backend, words[0]) : undefined;
+      if (why) return printError(io, why, globals.json);
+      return commanderExit(e, io, globals);
+    }
     // Logged to the home's host.log (when the host opened) under the id the message prints.
     const err = toHostError(e, host?.kernel.log, "the CLI");
     return printError(io, err, globals.json);
   } finally {
     await host?.close();
   }
+}
+
+async function moduleFailure(backend: Backend, id: string): Promise<HostError | undefined> {
+  try {
+    const m = (await backend.run("module.inspect", { id })) as { state: string; error?: { code: string; message: string } };
+    if (m.state === "failed" && m.error) return new HostError(isErrorCode(m.error.code) ? m.error.code : "module_unavailable", `module '${id}' cannot run: ${m.error.message}`);
+  } catch {
+    // not a module either
+  }
+  return undefined;
 }
 
 async function viaSocket(home: string, command: string, input: unknown): Promise<unknown> {
@@ -112,7 +127,12 @@ function buildProgram(backend: Backend, globals: GlobalOptions, io: Io, result: 
     .option("--json", "print results and errors as JSON")
     .showHelpAfterError(false)
     .exitOverride()
-    .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => (globals.json ? undefined : io.err(s)) });
+    .configureOutput({
+      writeOut: (s) => io.out(s),
+      writeErr: (s) => (globals.json ? undefined : io.err(s)),
+      // Held until main() knows whether it can say more (a module that failed to load).
+      outputError: (s) => void (heldError.text = s),
+    });
 
   const byNamespace = new Map<string, CommandInfo[]>();
   for (const c of backend.commands) {
@@ -162,10 +182,14 @@ function buildProgram(backend: Backend, globals: GlobalOptions, io: Io, result: 
   return program;
 }
 
+/** Commander's own error line, printed only if nothing better is said. */
+const heldError = { text: "" };
+
 function commanderExit(e: CommanderError, io: Io, globals: GlobalOptions): number {
   if (e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.code === "commander.help") return 0;
   const unknown = e.code === "commander.unknownCommand" || e.code === "commander.executeSubCommandAsync";
   const err = new HostError(unknown ? "command_not_found" : "usage", e.message.replace(/^error: /, ""));
   if (globals.json) return printError(io, err, true);
+  if (heldError.text) io.err(heldError.text);
   return err.spec.exit;
 }

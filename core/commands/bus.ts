@@ -33,6 +33,8 @@ export interface BusHooks {
   onCallEnd?(moduleId: string, command: string, ms: number, error?: HostError): void;
   /** A foreign error from a handler: logged with an id and answered as `internal`. */
   internal(cause: unknown, command: string): HostError;
+  /** Why a module's commands are missing (its manifest does not read), when the host knows. */
+  explainMissing?(moduleId: string): HostError | undefined;
   /** The set of declared commands changed (a module installed, removed or reloaded). */
   changed?(): void;
 }
@@ -117,7 +119,7 @@ export class CommandBus {
 
   async dispatch(call: Call): Promise<unknown> {
     const d = typeof call.command === "string" ? this.#commands.get(call.command) : undefined;
-    if (!d) throw commandNotFound(String(call.command), this.#commands);
+    if (!d) throw this.#hooks.explainMissing?.(String(call.command).split(".")[0] ?? "") ?? commandNotFound(String(call.command), this.#commands);
     const { info } = d;
     authorize(call.caller, info, this.#policy);
     const started = performance.now();
