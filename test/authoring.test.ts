@@ -137,3 +137,42 @@ describe("lazy activation and idle deactivation", () => {
     expect(h.loader.entry("sleepy")!.state).toBe("active");
   });
 });
+
+describe("warden dev", () => {
+  it("survives bad saves of module.json and of the code, and recovers on the next good one", async () => {
+    const { spawn } = await import("node:child_process");
+    const parent = tempDir("warden-dev-");
+    const home = join(parent, "home");
+    expect(warden(["--home", home, "module", "new", "greeter", "--dir", parent]).code).toBe(0);
+    const dir = join(parent, "greeter");
+    const good = readFileSync(join(dir, "module.json"), "utf8");
+    const goodCode = readFileSync(join(dir, "index.ts"), "utf8");
+    const dev = spawn(process.execPath, [join(ROOT, "core/cli/bin.mjs"), "--home", home, "dev", dir], { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    dev.stdout!.on("data", (c: Buffer) => (out += c.toString()));
+    dev.stderr!.on("data", (c: Buffer) => (out += c.toString()));
+    const waitFor = async (re: RegExp, from: number) => {
+      for (let i = 0; i < 300; i++) {
+        if (re.test(out.slice(from))) return;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      throw new Error(`dev never printed ${re}: ${out}`);
+    };
+    try {
+      await waitFor(/dev: greeter/, 0);
+      for (const [file, bad] of [["module.json", "{ not json"], ["module.json", '{"id": "greeter"}'], ["index.ts", "export async function activate(ctx) { this is not code"]] as const) {
+        let mark = out.length;
+        writeFileSync(join(dir, file), bad);
+        await waitFor(/reloaded greeter \(failed/, mark);
+        mark = out.length;
+        writeFileSync(join(dir, "module.json"), good);
+        writeFileSync(join(dir, "index.ts"), goodCode);
+        await waitFor(/reloaded greeter \((active|installed)/, mark);
+        const r = warden(["--home", home, "greeter", "greet", "Ada", "--json"]);
+        expect(r.json, r.stderr).toEqual({ message: "hello Ada" });
+      }
+    } finally {
+      dev.kill("SIGTERM");
+    }
+  }, 120_000);
+});

@@ -109,27 +109,29 @@ async function session(dir: string, globals: { home?: string }, io: Io, o: { cal
     host.kernel.capabilityObservers.add((e) => e.module === id && io.out(`  cap ${e.method} (${e.capability})${e.allowed ? "" : "  DENIED"}`));
     await host.loader.ensureActive(id).catch((e) => io.err(`activation failed: ${(e as Error).message}`));
     const control = await startControlServer(host.home, { call: (command, input) => host.run(command, input), status: () => ({ mode: "dev", pid: process.pid, home: host.home, module: id }), catalogue: () => catalogueOf(host) });
-    io.out(`dev: ${id} from ${dir}; call it from another terminal with \`warden --home ${host.home} ${id} <command>\`; Ctrl-C stops`);
     let timer: NodeJS.Timeout | undefined;
-    const watcher = o.watch
-      ? watch(dir, { recursive: true }, (_event, file) => {
-          if (!file) return;
-          clearTimeout(timer);
-          timer = setTimeout(async () => {
-            try {
-              const s = await host.loader.reloadModule(id);
-              io.out(`reloaded ${id} (${s.state}${s.error ? `: ${s.error.message}` : ""})`);
-            } catch (e) {
-              io.err(`reload failed: ${(e as Error).message}`);
-            }
-          }, 150);
-        })
-      : undefined;
+    // Every reload, good or bad, is reported and the session goes on: a bad save never ends it.
+    const changed = (_event: string, file: string | null) => {
+      if (!file || file.split(/[\\/]/).includes("node_modules")) return;
+      clearTimeout(timer);
+      timer = setTimeout(async () => {
+        try {
+          const s = await host.loader.reloadModule(id);
+          io.out(`reloaded ${id} (${s.state}${s.error ? `: ${s.error.message}` : ""})`);
+        } catch (e) {
+          io.err(`reload failed: ${(e as Error).message}`);
+        }
+      }, 150);
+    };
+    // The folder itself is watched at once; a recursive watch (which node sets up asynchronously on
+    // Linux) adds its subfolders.
+    const watchers = o.watch ? [watch(dir, changed), watch(dir, { recursive: true }, changed)] : [];
+    io.out(`dev: ${id} from ${dir}; call it from another terminal with \`warden --home ${host.home} ${id} <command>\`; Ctrl-C stops`);
     await new Promise<void>((r) => {
       process.once("SIGINT", r);
       process.once("SIGTERM", r);
     });
-    watcher?.close();
+    for (const w of watchers) w.close();
     await stopControlServer(control, host.home);
     return learner.report();
   } finally {
