@@ -154,3 +154,17 @@ describe("clients and lists", () => {
     expect(sec.clientAddress("127.0.0.1", "6.6.6.6, 1.2.3.4, 127.0.0.1")).toBe("1.2.3.4");
   });
 });
+
+describe("client forms", () => {
+  it("keys every valid way of writing an IPv6 client or its /64 alike, in RFC 5952 form", () => {
+    for (const form of ["fd00:77::1", "fd00:77:0:0::/64", "fd00:77::/64", "FD00:0077:0000:0000:1:2:3:4"]) expect(clientKey(form), form).toBe("fd00:77::/64");
+  });
+
+  it("unblocks a client given in another valid form than it was blocked in", async () => {
+    const { sec } = manager();
+    await sec.block("fd00:77::1", 60);
+    expect(sec.check("fd00:77::9")).toMatchObject({ code: "blocked" });
+    expect(await sec.unblock("fd00:77:0:0::/64")).toBe(true);
+    expect(sec.check("fd00:77::9").allow).toBe(true);
+  });
+});

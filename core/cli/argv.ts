@@ -4,14 +4,20 @@ export interface GlobalOptions {
   home?: string;
   modules: string[];
   json: boolean;
+  /** --input is given: it may supply required positionals. */
+  input: boolean;
+  /** Every `--flag` on the command line (a flag may supply a required positional). */
+  flags: Set<string>;
 }
 
 export function scanGlobalOptions(argv: readonly string[]): GlobalOptions {
-  const out: GlobalOptions = { modules: [], json: false };
+  const out: GlobalOptions = { modules: [], json: false, input: false, flags: new Set() };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === "--") break;
+    if (a.startsWith("--")) out.flags.add(a.slice(2).split("=")[0]!);
     if (a === "--json") out.json = true;
+    else if (a === "--input" || a.startsWith("--input=")) out.input = true;
     else if (a === "--home" && i + 1 < argv.length) out.home = argv[++i];
     else if (a.startsWith("--home=")) out.home = a.slice(7);
     else if (a === "--modules" && i + 1 < argv.length) out.modules.push(argv[++i]!);

@@ -54,15 +54,20 @@ interface Mapping {
   flags: Array<{ prop: string; attribute: string }>;
 }
 
-export function addInputOptions(cmd: Command, info: CommandInfo): Mapping {
+/**
+ * `given`: the flags this command line passes; --input, or a positional's own flag (`--name Bob`),
+ * may supply a required positional too.
+ */
+export function addInputOptions(cmd: Command, info: CommandInfo, given: ReadonlySet<string> = new Set()): Mapping {
   const props = ((info.input as { properties?: Record<string, PropSchema> }).properties ?? {}) as Record<string, PropSchema>;
   const required = new Set(((info.input as { required?: string[] }).required ?? []) as string[]);
   const positionals = info.args.filter((a) => a in props);
   for (const a of positionals) {
     const desc = props[a]?.description ?? "";
-    // Optional for commander even when required by the schema: `--name x` or `--input` may supply
-    // it, and the schema check names whatever is still missing.
-    cmd.argument(`[${a}]`, desc + (required.has(a) ? " (required)" : ""));
+    // Shown and parsed as required when the schema requires it, unless --input may supply it (the
+    // schema check then names whatever is still missing).
+    const supplied = given.has("input") || given.has(a.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`));
+    cmd.argument(required.has(a) && !supplied ? `<${a}>` : `[${a}]`, desc);
   }
   const flags: Mapping["flags"] = [];
   for (const [prop, schema] of Object.entries(props)) {
@@ -76,12 +81,13 @@ export function addInputOptions(cmd: Command, info: CommandInfo): Mapping {
     if (t === "boolean") {
       const opt = new Option(`--${flag}`, description);
       cmd.addOption(opt);
-      cmd.addOption(new Option(`--no-${flag}`, `set ${prop} to false`));
+      // Accepted (scripts may need an explicit false) but not listed: it only restates the flag.
+      cmd.addOption(new Option(`--no-${flag}`).hideHelp());
       flags.push({ prop, attribute: opt.attributeName() });
     } else {
       const placeholder = t === "array" ? "a,b" : t === "object" ? "json" : t ?? "value";
-      // A one-letter property is a short flag, as in `warden audit tail -n 50`.
-      const opt = new Option(flag.length === 1 ? `-${flag}, --${flag} <${placeholder}>` : `--${flag} <${placeholder}>`, description);
+      // A one-letter property is a short flag only, as in `warden audit tail -n 50`.
+      const opt = new Option(flag.length === 1 ? `-${flag} <${placeholder}>` : `--${flag} <${placeholder}>`, description);
       cmd.addOption(opt);
       flags.push({ prop, attribute: opt.attributeName() });
     }

@@ -146,14 +146,14 @@ function buildProgram(backend: Backend, globals: GlobalOptions, io: Io, result: 
       .exitOverride();
     for (const info of commands) {
       const cmd = group.command(info.name).description(info.description).exitOverride();
-      const mapping = addInputOptions(cmd, info);
+      const mapping = addInputOptions(cmd, info, globals.flags);
       cmd.action(async (...actionArgs: unknown[]) => {
         const self = actionArgs[actionArgs.length - 1] as Command;
         const positionals = actionArgs.slice(0, mapping.positionals.length);
         const input = buildInput(info, mapping, positionals, self.opts());
         // Paths given to host commands are the caller's, relative to this shell, wherever the host runs.
         if (info.kind === "host" && typeof input.source === "string") input.source = resolve(input.source);
-        if (info.kind === "host") await fillInput(info.command, input, (c, i) => backend.run(c, i), io);
+        if (info.kind !== "user") await fillInput(info.command, input, (c, i) => backend.run(c, i), io);
         const out = await backend.run(info.command, input);
         if (info.kind === "host") deliverResult(info.command, input, out, io);
         result.code = printResult(io, out, globals.json);

@@ -23,7 +23,14 @@ export function table(rows: Record<string, unknown>[], columns?: string[]): stri
   const cols = columns ?? [...new Set(rows.flatMap((r) => Object.keys(r)))];
   const data = rows.map((r) => cols.map((c) => cell(r[c]).replace(/\s+/g, " ")));
   const widths = cols.map((c, i) => Math.min(80, Math.max(c.length, ...data.map((d) => d[i]!.length))));
-  const line = (vals: string[]) => vals.map((v, i) => (i === vals.length - 1 ? v : v.slice(0, widths[i]).padEnd(widths[i]!))).join("  ").trimEnd();
+  // The last column is never cut; a long cell elsewhere ends at a word boundary with an ellipsis.
+  const fit = (v: string, w: number) => {
+    if (v.length <= w) return v.padEnd(w);
+    const cut = v.slice(0, w - 1);
+    const space = cut.lastIndexOf(" ");
+    return `${space > w / 2 ? cut.slice(0, space) : cut}…`.padEnd(w);
+  };
+  const line = (vals: string[]) => vals.map((v, i) => (i === vals.length - 1 ? v : fit(v, widths[i]!))).join("  ").trimEnd();
   return [line(cols.map((c) => c.toUpperCase())), ...data.map(line)].join("\n");
 }
 
@@ -41,8 +48,13 @@ export function formatHuman(result: unknown): string {
 
 export function printResult(io: Io, result: unknown, json: boolean): number {
   io.out(json ? JSON.stringify(result ?? null, null, 2) : formatHuman(result));
-  // A result that reports failure (audit verify) fails the process too.
-  return result && typeof result === "object" && (result as { ok?: unknown }).ok === false ? 1 : 0;
+  if (!result || typeof result !== "object") return 0;
+  // A result that reports failure fails the process too: audit verify (ok: false), or an action
+  // that left its module failed (module reload, enable) with that failure's exit code.
+  const r = result as { ok?: unknown; state?: unknown; error?: { code?: unknown } };
+  if (r.ok === false) return 1;
+  if (r.state === "failed" && typeof r.error?.code === "string") return exitCodeFor(r.error.code);
+  return 0;
 }
 
 export function printError(io: Io, err: HostError, json: boolean): number {

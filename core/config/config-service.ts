@@ -68,8 +68,9 @@ export class ConfigService {
     const section = { ...this.section(owner), [prop]: value };
     const validate = this.#validator(owner);
     if (!validate(section)) {
-      const problems = (validate.errors ?? []).map((e) => `${e.instancePath || "/"} ${e.message}`);
-      throw new HostError("config_invalid", `config ${key}: ${problems.join("; ")}`, { details: { key, problems } });
+      // The same shape as input_invalid's problems: {path, message}.
+      const problems = (validate.errors ?? []).map((e) => ({ path: e.instancePath || "/", message: e.message ?? "is invalid" }));
+      throw new HostError("config_invalid", `config ${key}: ${problems.map((p) => `${p.path} ${p.message}`).join("; ")}`, { details: { key, problems } });
     }
   }
 

@@ -28,14 +28,39 @@ function expandV6(ip: string): number[] | undefined {
   return [...left, ...new Array(fill).fill(0), ...right, ...tail];
 }
 
-/** The key that windows and blocks are kept under. */
+/** An IPv6 address in RFC 5952's canonical text: lowercase, the longest run of zero groups as "::". */
+function canonicalV6(groups: number[]): string {
+  let best = { at: -1, len: 0 };
+  for (let i = 0; i < groups.length; ) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < groups.length && groups[j] === 0) j++;
+    if (j - i > best.len && j - i >= 2) best = { at: i, len: j - i };
+    i = j;
+  }
+  const hex = groups.map((g) => g.toString(16));
+  if (best.at < 0) return hex.join(":");
+  return `${hex.slice(0, best.at).join(":")}::${hex.slice(best.at + best.len).join(":")}`;
+}
+
+/**
+ * The key that windows and blocks are kept under, in the form the CLI prints. Any valid way of
+ * writing a client gives the same key: an IPv6 address or its /64 (`fd00:77::/64`,
+ * `fd00:77:0:0::/64`, `fd00:77::1`) all key as `fd00:77::/64`.
+ */
 export function clientKey(ip: string): string {
   if (!ip.includes(":")) return ip.trim(); // IPv4: the address itself (the common, hot case)
-  const folded = foldMapped(ip.trim());
+  let text = ip.trim();
+  const slash = text.indexOf("/");
+  if (slash >= 0 && text.slice(slash) === "/64") text = text.slice(0, slash);
+  const folded = foldMapped(text);
   if (isIP(folded) === 6) {
     const groups = expandV6(folded);
     if (!groups) return folded;
-    return groups.slice(0, 4).map((g) => g.toString(16)).join(":") + "::/64";
+    return `${canonicalV6([...groups.slice(0, 4), 0, 0, 0, 0])}/64`;
   }
   return folded;
 }

@@ -34,7 +34,7 @@ describe("commands.dispatch with an invented token caller", () => {
     const admin = ((await host.run("auth.list")) as Array<{ id: string; name: string }>).find((t) => t.name === "admin")!;
     const before = host.kernel.config.get("storage.maxWritesPerSecond");
     const refused = await host.run("relay.go", { tokenId: admin.id }).catch((e: { code: string }) => e);
-    expect((refused as { code: string }).code).toBe("command_not_found");
+    expect((refused as { code: string }).code).toBe("manifest_invalid");
     const out = { config: { ok: false }, grant: { ok: false } };
     const forged = auditTail(host).filter((e) => e.actor === `token:${admin.id}` && (e.action === "config.set" || e.action === "token.grant"));
     const backdoor = ((await host.run("auth.list")) as Array<{ name: string }>).some((t) => t.name === "relay-backdoor");

@@ -37,12 +37,12 @@ describe("home.writeSecretFile names", () => {
     const known = Buffer.alloc(32, 7).toString("base64") + "\n";
     const r = await host.run("writer.write", { name: "secret.key", content: known }).catch((e: { code: string }) => e);
     expect(readFileSync(join(home, "secret.key"), "utf8"), "secret.key was overwritten by a module").toBe(key);
-    expect((r as { code: string }).code).toBe("command_not_found");
+    expect((r as { code: string }).code).toBe("manifest_invalid");
     void known;
   });
 
   it("cannot replace the bootstrap token file or the store", async () => {
     const boot = await host.run("writer.write", { name: "bootstrap.token", content: "wdn_attacker\n" }).catch((e: { code: string }) => e);
-    expect((boot as { code: string }).code).toBe("command_not_found");
+    expect((boot as { code: string }).code).toBe("manifest_invalid");
   });
 });
