@@ -105,6 +105,7 @@ async function session(dir: string, globals: { home?: string }, io: Io, o: { cal
       }
       return learner.report();
     }
+    if (o.learn) io.err(`recording ${id}'s capability calls: run its commands from another terminal (\`warden --home ${host.home} ${id} <command>\`), then Ctrl-C for the report`);
     host.kernel.callObservers.add((e) => io.out(`call  ${e.command}  ${e.ms.toFixed(1)} ms${e.error ? `  ${e.error.code}: ${e.error.message}` : ""}`));
     host.kernel.capabilityObservers.add((e) => e.module === id && io.out(`  cap ${e.method} (${e.capability})${e.allowed ? "" : "  DENIED"}`));
     await host.loader.ensureActive(id).catch((e) => io.err(`activation failed: ${(e as Error).message}`));
