@@ -1,6 +1,6 @@
 // CLI start-up: wall time of `warden --version` and of a `warden hello greet` call, beside the
 // cost of starting node itself and of starting node with tsx, measured in the same run.
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -30,8 +30,27 @@ export async function run(): Promise<BenchRow[]> {
   wall([BIN, "--home", home, "--modules", examples, "hello", "greet", "Ada"], 1);
   const version = wall([BIN, "--version"], runs);
   const greet = wall([BIN, "--home", home, "--modules", examples, "hello", "greet", "Ada"], runs);
+  // Through a serving host: one process start plus one control-socket round trip.
+  const served = mkdtempSync(join(tmpdir(), "warden-bench-serve-"));
+  const server = spawn(process.execPath, [BIN, "--home", served, "--modules", examples, "serve"], { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, WARDEN_API_PORT: "0" } });
+  await new Promise<void>((resolve, reject) => {
+    let out = "";
+    server.stdout!.on("data", (c: Buffer) => {
+      out += c.toString();
+      if (out.includes("host serving")) resolve();
+    });
+    server.once("exit", (code) => reject(new Error(`serve exited with ${code}`)));
+  });
+  let viaSocket: number;
+  try {
+    wall([BIN, "--home", served, "hello", "greet", "Ada"], 1);
+    viaSocket = wall([BIN, "--home", served, "hello", "greet", "Ada"], runs);
+  } finally {
+    server.kill("SIGTERM");
+  }
   return [
     row("cli", "warden --version (p50 wall)", version, "ms", "node -e 0", node, "<= 250 ms"),
-    row("cli", "warden hello greet (p50 wall)", greet, "ms", "node --import tsx -e 0", tsx, "<= 500 ms"),
+    row("cli", "warden hello greet, in-process (p50 wall)", greet, "ms", "node --import tsx -e 0", tsx, "<= 500 ms"),
+    row("cli", "warden hello greet via a serving host (p50 wall)", viaSocket, "ms", "warden --version", version, "one start + one socket round trip"),
   ];
 }

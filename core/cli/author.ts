@@ -3,20 +3,12 @@
 import { readFileSync, rmSync, watch } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Command } from "commander";
-import { assertDir, checkModule } from "../authoring/check.js";
-import { CapabilityLearner } from "../authoring/learn.js";
-import { freshStateHome, userStateHome } from "../home.js";
-import { packModule } from "../authoring/pack.js";
-import { scaffoldModule } from "../authoring/scaffold.js";
-import { ROOT } from "../paths.js";
 import { spawnSync } from "node:child_process";
-import { startControlServer, stopControlServer } from "../control/server.js";
-import { HostError } from "../errors.js";
-import { Host } from "../host.js";
-import { createLogger } from "../log/index.js";
-import { readManifest } from "../manifest/index.js";
+import type { HostError } from "../errors.js";
+import { ROOT } from "../paths.js";
 import { printResult, type Io } from "./output.js";
-import { catalogueOf } from "./serve.js";
+// What each command needs is loaded when it runs: the CLI starts without the host, the bundler,
+// TypeScript or the manifest validator (a call through a serving host needs none of them).
 
 export function registerAuthorCommands(program: Command, moduleGroup: Command | undefined, globals: { json: boolean; home?: string }, io: Io, result: { code: number }): void {
   const group = moduleGroup ?? program.command("module");
@@ -25,7 +17,8 @@ export function registerAuthorCommands(program: Command, moduleGroup: Command | 
     .description("create a TypeScript module skeleton (module.json, index.ts, a test, a README)")
     .argument("<id>", "the new module's id")
     .option("--dir <dir>", "parent folder (default: the current folder)")
-    .action((id: string, opts: { dir?: string }) => {
+    .action(async (id: string, opts: { dir?: string }) => {
+      const { scaffoldModule } = await import("../authoring/scaffold.js");
       const out = scaffoldModule(id, opts.dir ?? process.cwd());
       result.code = printResult(io, globals.json ? out : `created ${out.dir}: ${out.files.join(", ")}\nnext: warden module check ${out.dir}`, globals.json);
     });
@@ -35,6 +28,7 @@ export function registerAuthorCommands(program: Command, moduleGroup: Command | 
     .description("validate a module folder: manifest, bundle, types (problems point at file and line)")
     .argument("<dir>", "the module folder")
     .action(async (dir: string) => {
+      const { checkModule } = await import("../authoring/check.js");
       const report = await checkModule(resolve(dir));
       if (globals.json) printResult(io, report, true);
       else io.out(report.ok ? `ok: ${report.id} (bundle ${report.bundle_bytes} bytes)` : report.problems.map((p) => `${p.file}${p.line ? `:${p.line}` : ""}: [${p.stage}] ${p.message}`).join("\n"));
@@ -56,6 +50,7 @@ export function registerAuthorCommands(program: Command, moduleGroup: Command | 
     .argument("[dir]", "the module folder", ".")
     .option("--out <dir>", "where to write the archive (default: the current folder)")
     .action(async (dir: string, opts: { out?: string }) => {
+      const { packModule } = await import("../authoring/pack.js");
       const out = await packModule(resolve(dir), opts.out ? resolve(opts.out) : process.cwd());
       result.code = printResult(io, globals.json ? out : `packed ${out.file}; install it with \`warden module install ${out.file}\``, globals.json);
     });
@@ -80,6 +75,10 @@ export function registerAuthorCommands(program: Command, moduleGroup: Command | 
 }
 
 async function session(dir: string, globals: { home?: string }, io: Io, o: { calls?: string; learn: boolean; watch: boolean }) {
+  const [{ assertDir }, { CapabilityLearner }, { freshStateHome, userStateHome }, { startControlServer, stopControlServer }, { Host }, { createLogger }, { readManifest }, { catalogueOf }] = await Promise.all([
+    import("../authoring/check.js"), import("../authoring/learn.js"), import("../home.js"), import("../control/server.js"),
+    import("../host.js"), import("../log/index.js"), import("../manifest/index.js"), import("./serve.js"),
+  ]);
   assertDir(dir);
   const { manifest } = readManifest(dir, { allowSystem: false });
   // Never a predictable shared path (another local user could plant a home there first).

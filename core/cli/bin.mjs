@@ -4,7 +4,7 @@
 // cached by the sources' stamps (rebuilt in ~0.2 s when a source changes), not through a
 // TypeScript loader on every call.
 import { createHash } from "node:crypto";
-import { existsSync, readdirSync, readFileSync, renameSync, statSync, mkdirSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
@@ -28,12 +28,24 @@ async function cliBundle() {
     }
   }
   hash.update(readFileSync(join(ROOT, "package.json")));
-  const out = join(ROOT, "node_modules", ".cache", "warden", "cli", `main-${hash.digest("hex").slice(0, 24)}.mjs`);
+  // Split into chunks: what only some commands need (the host, the bundler, TypeScript) loads when
+  // they run, so a call through a serving host loads little more than commander and a socket.
+  const dir = join(ROOT, "node_modules", ".cache", "warden", "cli", `main-${hash.digest("hex").slice(0, 24)}`);
+  const out = join(dir, "main.js");
   if (existsSync(out)) return out;
   const esbuild = await import("esbuild");
-  mkdirSync(dirname(out), { recursive: true });
-  const tmp = `${out}.${process.pid}.tmp`;
-  await esbuild.build({ entryPoints: [join(ROOT, "core/cli/main.ts")], bundle: true, outfile: tmp, format: "esm", platform: "node", target: "node20", packages: "external", logLevel: "warning" });
-  renameSync(tmp, out);
+  mkdirSync(dirname(dir), { recursive: true });
+  const tmp = `${dir}.${process.pid}.tmp`;
+  await esbuild.build({
+    entryPoints: { main: join(ROOT, "core/cli/main.ts") }, bundle: true, splitting: true, outdir: tmp, outExtension: { ".js": ".js" },
+    format: "esm", platform: "node", target: "node20", packages: "external", logLevel: "warning",
+  });
+  try {
+    renameSync(tmp, dir);
+  } catch (e) {
+    // Another process built it first: theirs is as good.
+    rmSync(tmp, { recursive: true, force: true });
+    if (!existsSync(out)) throw e;
+  }
   return out;
 }

@@ -11,7 +11,7 @@ import { resolve } from "node:path";
 import { Command, CommanderError } from "commander";
 import type { CommandInfo } from "../../sdk/context.js";
 import { HostError, isErrorCode, toHostError } from "../errors.js";
-import { Host } from "../host.js";
+import type { Host } from "../host.js";
 import { HOST_VERSION, resolveHome } from "../paths.js";
 import { scanGlobalOptions, commandWords, type GlobalOptions } from "./argv.js";
 import { addInputOptions, buildInput } from "./input-options.js";
@@ -50,6 +50,8 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
       if (!create && !existsSync(home)) {
         throw new HostError("usage", `there is no Warden home at ${home}; create one with \`warden init --home ${home}\` (or \`warden serve\`), or fix --home / WARDEN_HOME`);
       }
+      // Loaded only now: a call through a serving host never loads the host's code at all.
+      const { Host } = await import("../host.js");
       host = await Host.open({ home, modulePaths: globals.modules });
     }
     return host;
