@@ -136,7 +136,7 @@ export function registerHostCommands(deps: { home: string; bus: CommandBus; load
         run: async (input, call) => {
           const { id } = input as { id: string };
           const out = await loader.reloadModule(id);
-          audit.append({ actor: actorOf(call.caller), action: "module.reload", target: id });
+          await audit.append({ actor: actorOf(call.caller), action: "module.reload", target: id });
           return out;
         },
       },
@@ -176,11 +176,13 @@ export function registerHostCommands(deps: { home: string; bus: CommandBus; load
           const { key, value } = input as { key: string; value: unknown };
           // Text from the CLI is parsed (`100` -> 100); JSON from REST is taken as given.
           const fromText = call.caller.kind === "operator" && typeof value === "string";
-          return store.transaction(() => {
-            const stored = config.set(key, value, fromText);
-            audit.append({ actor: actorOf(call.caller), action: "config.set", target: key, data: { value: stored } });
-            return { key, value: stored };
+          const stored = await store.transaction(async (tx) => {
+            const v = await config.set(key, value, fromText, tx);
+            await audit.append({ actor: actorOf(call.caller), action: "config.set", target: key, data: { value: v } }, tx);
+            return v;
           });
+          config.adopt(key, stored);
+          return { key, value: stored };
         },
       },
       list: {
@@ -203,9 +205,9 @@ export function registerHostCommands(deps: { home: string; bus: CommandBus; load
         run: async (input, call) => {
           const { module, name, value } = input as { module: string; name: string; value: string };
           knownModule(module);
-          store.transaction(() => {
-            secrets.set(module, name, value);
-            audit.append({ actor: actorOf(call.caller), action: "secret.set", target: `${module}/${name}` });
+          await store.transaction(async (tx) => {
+            await secrets.set(module, name, value, tx);
+            await audit.append({ actor: actorOf(call.caller), action: "secret.set", target: `${module}/${name}` }, tx);
           });
           return { module, name, set: true };
         },
@@ -215,7 +217,7 @@ export function registerHostCommands(deps: { home: string; bus: CommandBus; load
         input: { type: "object", properties: { module: secretRef.module }, additionalProperties: false },
         args: ["module"],
         readOnly: true,
-        run: async (input) => ({ key: secrets.keySource(), secrets: secrets.list((input as { module?: string }).module) }),
+        run: async (input) => ({ key: secrets.keySource(), secrets: await secrets.list((input as { module?: string }).module) }),
       },
       delete: {
         description: "Delete a module's secret",
@@ -223,9 +225,9 @@ export function registerHostCommands(deps: { home: string; bus: CommandBus; load
         args: ["module", "name"],
         run: async (input, call) => {
           const { module, name } = input as { module: string; name: string };
-          const deleted = store.transaction(() => {
-            const d = secrets.delete(module, name);
-            if (d) audit.append({ actor: actorOf(call.caller), action: "secret.delete", target: `${module}/${name}` });
+          const deleted = await store.transaction(async (tx) => {
+            const d = await secrets.delete(module, name, tx);
+            if (d) await audit.append({ actor: actorOf(call.caller), action: "secret.delete", target: `${module}/${name}` }, tx);
             return d;
           });
           if (!deleted) throw new HostError("not_found", `module '${module}' has no secret '${name}'; \`warden secrets list ${module}\` shows its secrets`);
@@ -257,8 +259,8 @@ export function registerHostCommands(deps: { home: string; bus: CommandBus; load
         input: { type: "object", properties: { out: { type: "string", minLength: 1, maxLength: 4096, description: "file the CLI writes the checkpoint to" } }, additionalProperties: false },
         permission: "audit.read",
         run: async (_input, call) => {
-          const cp = audit.checkpoint(home);
-          audit.append({ actor: actorOf(call.caller), action: "audit.checkpoint", target: String((cp as { seq: number }).seq) });
+          const cp = await audit.checkpoint(home);
+          await audit.append({ actor: actorOf(call.caller), action: "audit.checkpoint", target: String((cp as { seq: number }).seq) });
           return cp;
         },
       },

@@ -64,7 +64,7 @@ export class Host {
     if (firstRun) chmodSync(home, 0o700);
     const store: Store = openSqliteStore(join(home, "system.brain"));
     try {
-      const config = new ConfigService(store.config);
+      const config = await ConfigService.open(store.config);
       for (const [k, v] of Object.entries(options.overrides ?? {})) config.override(k, v);
       const log: LogSink = options.logger ?? createLogger({
         home,
@@ -148,23 +148,20 @@ export class Host {
         const l = loader;
         sandbox.onModuleFailed = (id, e) => {
           l.markFailed(id, e);
-          try {
-            audit.append({ actor: "host", action: "module.breaker", target: id, data: { code: e.code } });
-          } catch {
-            // the module is stopped whether or not the event could be written
-          }
+          // the module is stopped whether or not the event could be written
+          audit.append({ actor: "host", action: "module.breaker", target: id, data: { code: e.code } }).catch(() => {});
         };
       }
       actions = new OperatorActions(loader);
       installer = new Installer(kernel, loader, actions, home);
       registerHostCommands({ home, bus, loader, actions, installer, config, audit, store, ledger, secrets });
       log.info({ pid: process.pid, home }, "home opened");
-      loader.load();
+      await loader.load();
       await loader.activateStartup();
       loader.startIdleSweep(config.get("sandbox.idle_ttl") as number);
       return new Host(home, kernel, loader, user === system ? [system] : [system, user]);
     } catch (e) {
-      store.close();
+      await store.close();
       throw e;
     }
   }
@@ -211,7 +208,7 @@ export class Host {
     await this.stopSurfaces();
     await this.loader.deactivateAll();
     for (const r of this.#runtimes) await r.close();
-    this.kernel.store.close();
+    await this.kernel.store.close();
   }
 }
 

@@ -7,13 +7,14 @@ import type { ProviderIndex } from "./providers.js";
 import type { SecretStore } from "./secrets/secret-store.js";
 import type { ServiceRegistry } from "./services.js";
 import type { Ledger } from "./ledger.js";
-import type { Store } from "./store/store.js";
+import type { Repos, Store } from "./store/store.js";
 
 export interface AuditSink {
-  append(e: { actor: string; action: string; target?: string; data?: Record<string, unknown> }): unknown;
-  tail(n?: number): unknown[];
+  /** With `tx`, inside that transaction (with the change it records). */
+  append(e: { actor: string; action: string; target?: string; data?: Record<string, unknown> }, tx?: Repos): Promise<unknown>;
+  tail(n?: number): Promise<unknown[]>;
   verify(checkpoint?: unknown): Promise<unknown>;
-  checkpoint(home: string): unknown;
+  checkpoint(home: string): Promise<unknown>;
 }
 
 /** The subset of pino's Logger the kernel uses. */

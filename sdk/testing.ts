@@ -50,7 +50,7 @@ export async function createTestHost(options: TestHostOptions): Promise<TestHost
   const names = (list: CapabilityRequest[] = []) => list.map((c) => (typeof c === "string" ? c : c.name));
   const declared = names(manifest.capabilities);
   const granted = options.grants ? names(options.grants) : declared;
-  host.loader.records.grantForDevelopment(manifest.id, { hash, capabilities: manifest.capabilities ?? [] }, declared.filter((c) => !granted.includes(c)), "operator:local");
+  await host.loader.records.grantForDevelopment(manifest.id, { hash, capabilities: manifest.capabilities ?? [] }, declared.filter((c) => !granted.includes(c)), "operator:local");
   await host.loader.reloadModule(manifest.id);
   for (const [k, v] of Object.entries(options.config ?? {})) host.kernel.config.set(`${manifest.id}.${k}`, v);
 

@@ -19,9 +19,9 @@ beforeAll(async () => {
   expired = e.token;
   // Age the token in system.brain rather than waiting a day.
   const store = s.host.kernel.store.storage;
-  const rec = JSON.parse(store.get("auth", `t:${e.id}`)!);
+  const rec = JSON.parse((await store.get("auth", `t:${e.id}`))!);
   rec.expires_at = "2020-01-01T00:00:00.000Z";
-  store.set("auth", `t:${e.id}`, JSON.stringify(rec), 1e9);
+  await store.set("auth", `t:${e.id}`, JSON.stringify(rec), 1e9);
   revoked = (await s.grant("gone", ["*"])).token;
   await s.host.run("auth.revoke", { ref: "gone" });
   const { readFileSync } = await import("node:fs");

@@ -8,18 +8,18 @@ import type { Store } from "../core/store/store.js";
 import { tempDir } from "./helpers/modules.js";
 
 const opened: Store[] = [];
-afterEach(() => {
-  for (const s of opened.splice(0)) s.close();
+afterEach(async () => {
+  for (const s of opened.splice(0)) await s.close();
 });
 
-function chain(n = 10) {
+async function chain(n = 10) {
   const dir = tempDir();
   const file = join(dir, "system.brain");
   const store = openSqliteStore(file);
   opened.push(store);
   const head = join(dir, "audit.head");
   const audit = new AuditLog(store, head);
-  for (let i = 1; i <= n; i++) audit.append({ actor: "operator:local", action: "test.event", target: `t${i}`, data: { i } });
+  for (let i = 1; i <= n; i++) await audit.append({ actor: "operator:local", action: "test.event", target: `t${i}`, data: { i } });
   return { dir, file, head, store, audit };
 }
 
@@ -45,37 +45,37 @@ describe("canonical JSON", () => {
 
 describe("audit chain", () => {
   it("appends linked events and verifies an intact chain", async () => {
-    const { audit, head } = chain(10);
+    const { audit, head } = await chain(10);
     expect(await audit.verify()).toEqual({ ok: true, count: 10 });
-    const events = audit.tail(10);
+    const events = (await audit.tail(10));
     expect(events.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     expect(events[0]!.prev_hash).toBe(GENESIS);
     for (let i = 1; i < events.length; i++) expect(events[i]!.prev_hash).toBe(events[i - 1]!.hash);
     const e = events[3]!;
     expect(e).toMatchObject({ actor: "operator:local", action: "test.event", target: "t4", data: { i: 4 } });
     expect(e.hash).toBe(eventHash(e.prev_hash, e));
-    expect(audit.tail(3).map((x) => x.seq)).toEqual([8, 9, 10]);
-    expect(audit.tail(0)).toEqual([]);
-    expect(audit.tail(-1)).toEqual([]);
+    expect((await audit.tail(3)).map((x) => x.seq)).toEqual([8, 9, 10]);
+    expect((await audit.tail(0))).toEqual([]);
+    expect((await audit.tail(-1))).toEqual([]);
     // The head names the last event; owner-only.
     expect(readFileSync(head, "utf8")).toBe(`10 ${events[9]!.hash}\n`);
     expect(statSync(head).mode & 0o777).toBe(0o600);
   });
 
-  it("returns from append what tail later reads back", () => {
-    const { audit } = chain(0);
-    const e = audit.append({ actor: "a", action: "x.y", data: { z: 1, a: [1, "two"], gone: undefined } });
-    expect(audit.tail(1)).toEqual([e]);
+  it("returns from append what tail later reads back", async () => {
+    const { audit } = await chain(0);
+    const e = await audit.append({ actor: "a", action: "x.y", data: { z: 1, a: [1, "two"], gone: undefined } });
+    expect((await audit.tail(1))).toEqual([e]);
     expect(e.target).toBeNull();
   });
 
   it("an empty chain with no head is intact with count 0", async () => {
-    const { audit } = chain(0);
+    const { audit } = await chain(0);
     expect(await audit.verify()).toEqual({ ok: true, count: 0 });
   });
 
   it("detects a changed byte at the right seq", async () => {
-    const { file, audit } = chain(10);
+    const { file, audit } = await chain(10);
     tamper(file, `UPDATE audit SET data = '{"i":99}' WHERE seq = 4`);
     expect(await audit.verify()).toEqual({ ok: false, count: 3, first_bad_seq: 4, reason: "hash mismatch at seq 4 (row modified)" });
   });
@@ -86,26 +86,26 @@ describe("audit chain", () => {
       "UPDATE audit SET time = '2000-01-01T00:00:00.000Z' WHERE seq = 2",
       "UPDATE audit SET hash = replace(hash, substr(hash, 1, 1), CASE substr(hash, 1, 1) WHEN 'a' THEN 'b' ELSE 'a' END) WHERE seq = 2",
     ]) {
-      const { file, audit } = chain(5);
+      const { file, audit } = await chain(5);
       tamper(file, sql);
       expect(await audit.verify()).toMatchObject({ ok: false, first_bad_seq: 2 });
     }
   });
 
   it("detects a deleted row at the right seq", async () => {
-    const { file, audit } = chain(10);
+    const { file, audit } = await chain(10);
     tamper(file, "DELETE FROM audit WHERE seq = 6");
     expect(await audit.verify()).toMatchObject({ ok: false, count: 5, first_bad_seq: 6, reason: expect.stringMatching(/seq 6 is missing/) });
   });
 
   it("detects a deleted first row", async () => {
-    const { file, audit } = chain(5);
+    const { file, audit } = await chain(5);
     tamper(file, "DELETE FROM audit WHERE seq = 1");
     expect(await audit.verify()).toMatchObject({ ok: false, first_bad_seq: 1 });
   });
 
   it("detects reordered rows (seq numbers swapped)", async () => {
-    const { file, audit } = chain(10);
+    const { file, audit } = await chain(10);
     tamper(file, `
       UPDATE audit SET seq = -3 WHERE seq = 3;
       UPDATE audit SET seq = 3 WHERE seq = 7;
@@ -114,67 +114,67 @@ describe("audit chain", () => {
   });
 
   it("detects reordered rows (contents swapped, seq kept)", async () => {
-    const { file, audit } = chain(10);
+    const { file, audit } = await chain(10);
     const cols = ["time", "actor", "action", "target", "data", "prev_hash", "hash"];
     const set = (to: number, from: string) => cols.map((c) => `${c} = (SELECT ${c} FROM ${from})`).join(", ");
     tamper(file, `
       CREATE TEMP TABLE keep AS SELECT * FROM audit WHERE seq = 5;
       UPDATE audit SET ${set(5, "audit a2 WHERE a2.seq = 8")} WHERE seq = 5;
       UPDATE audit SET ${set(8, "keep")} WHERE seq = 8;`);
-    expect(audit.tail(10)[4]!.target).toBe("t8");
+    expect((await audit.tail(10))[4]!.target).toBe("t8");
     expect(await audit.verify()).toMatchObject({ ok: false, first_bad_seq: 5, reason: expect.stringMatching(/prev_hash mismatch at seq 5/) });
   });
 
   it("detects a cut tail through audit.head", async () => {
-    const { file, audit } = chain(10);
+    const { file, audit } = await chain(10);
     tamper(file, "DELETE FROM audit WHERE seq > 7");
     expect(await audit.verify()).toMatchObject({ ok: false, count: 7, first_bad_seq: 8, reason: expect.stringMatching(/tail cut/) });
   });
 
   it("detects a chain cut to nothing", async () => {
-    const { file, audit } = chain(3);
+    const { file, audit } = await chain(3);
     tamper(file, "DELETE FROM audit");
     expect(await audit.verify()).toMatchObject({ ok: false, count: 0, first_bad_seq: 1, reason: expect.stringMatching(/tail cut/) });
   });
 
   it("keeps reporting a cut tail after the next append instead of healing it", async () => {
-    const { file, audit } = chain(10);
+    const { file, audit } = await chain(10);
     tamper(file, "DELETE FROM audit WHERE seq > 7");
-    const e = audit.append({ actor: "operator:local", action: "test.after" });
+    const e = await audit.append({ actor: "operator:local", action: "test.after" });
     expect(e.seq).toBe(9); // seq 8 is the host's own record of the disagreement
-    const [evidence] = audit.tail(2);
+    const [evidence] = (await audit.tail(2));
     expect(evidence).toMatchObject({ seq: 8, actor: "host", action: "audit.head_mismatch", data: { first_bad_seq: 8, chain_seq: 7 } });
     const r = await audit.verify();
     expect(r).toMatchObject({ ok: false, first_bad_seq: 8, reason: expect.stringMatching(/tail cut.*recorded at seq 8/) });
-    audit.append({ actor: "operator:local", action: "test.later" });
+    await audit.append({ actor: "operator:local", action: "test.later" });
     expect(await audit.verify()).toEqual(r);
   });
 
   it("refuses the host's reserved action from callers", async () => {
-    const { audit } = chain(1);
-    expect(() => audit.append({ actor: "host", action: "audit.head_mismatch" })).toThrow(expect.objectContaining({ code: "audit_failed" }));
+    const { audit } = await chain(1);
+    await expect(audit.append({ actor: "host", action: "audit.head_mismatch" })).rejects.toThrow(expect.objectContaining({ code: "audit_failed" }));
     expect(await audit.verify()).toEqual({ ok: true, count: 1 });
   });
 
   it("detects rows appended outside Warden (head behind the chain)", async () => {
-    const { file, audit, store } = chain(5);
-    const last = audit.tail(1)[0]!;
+    const { file, audit, store } = await chain(5);
+    const last = (await audit.tail(1))[0]!;
     const forged = { seq: 6, time: new Date().toISOString(), actor: "operator:local", action: "test.event", target: "forged", data: {} };
     const hash = eventHash(last.hash, forged);
     tamper(file, `INSERT INTO audit (seq, time, actor, action, target, data, prev_hash, hash)
       VALUES (6, '${forged.time}', 'operator:local', 'test.event', 'forged', '{}', '${last.hash}', '${hash}')`);
-    expect(store.audit.count()).toBe(6);
+    expect(await store.audit.count()).toBe(6);
     expect(await audit.verify()).toMatchObject({ ok: false, first_bad_seq: 6, reason: expect.stringMatching(/inserted outside Warden/) });
   });
 
   it("detects a rewritten chain whose head no longer matches", async () => {
-    const { head, audit } = chain(3);
+    const { head, audit } = await chain(3);
     writeFileSync(head, `3 ${"f".repeat(64)}\n`);
     expect(await audit.verify()).toMatchObject({ ok: false, first_bad_seq: 3, reason: expect.stringMatching(/different hash/) });
   });
 
   it("reports a missing or unreadable head when rows exist", async () => {
-    const { head, audit } = chain(4);
+    const { head, audit } = await chain(4);
     rmSync(head);
     expect(await audit.verify()).toMatchObject({ ok: false, count: 4, first_bad_seq: 5, reason: expect.stringMatching(/audit.head is missing/) });
     writeFileSync(head, "garbage");
@@ -182,13 +182,13 @@ describe("audit chain", () => {
   });
 
   it("walks long chains in batches and still names the right seq", async () => {
-    const { dir, file, store } = chain(0);
+    const { dir, file, store } = await chain(0);
     let prev = GENESIS;
-    store.transaction(() => {
+    await store.transaction(async (tx) => {
       for (let seq = 1; seq <= 2500; seq++) {
         const base = { seq, time: new Date(seq * 1000).toISOString(), actor: "a", action: "bulk", target: null, data: { seq } };
         const hash = eventHash(prev, base);
-        store.audit.append({ ...base, data: canonicalJson(base.data), prevHash: prev, hash });
+        await tx.audit.append({ ...base, data: canonicalJson(base.data), prevHash: prev, hash });
         prev = hash;
       }
     });
@@ -199,31 +199,31 @@ describe("audit chain", () => {
     expect(await audit.verify()).toMatchObject({ ok: false, first_bad_seq: 1777 });
   });
 
-  it("fails closed: a closed store makes append throw audit_failed", () => {
-    const { audit, store } = chain(1);
-    store.close(); // the database is gone
-    expect(() => audit.append({ actor: "a", action: "x" })).toThrow(expect.objectContaining({ code: "audit_failed" }));
+  it("fails closed: a closed store makes append throw audit_failed", async () => {
+    const { audit, store } = await chain(1);
+    await store.close(); // the database is gone
+    await expect(audit.append({ actor: "a", action: "x" })).rejects.toThrow(expect.objectContaining({ code: "audit_failed" }));
     opened.length = 0;
   });
 
   it("fails closed: when audit.head cannot be written, the row is rolled back too", async () => {
-    const { audit, store, head } = chain(2);
+    const { audit, store, head } = await chain(2);
     const before = readFileSync(head, "utf8");
     mkdirSync(`${head}.tmp`); // a directory stands where the temporary file goes
-    expect(() => audit.append({ actor: "a", action: "x" })).toThrow(expect.objectContaining({ code: "audit_failed" }));
-    expect(store.audit.count()).toBe(2);
+    await expect(audit.append({ actor: "a", action: "x" })).rejects.toThrow(expect.objectContaining({ code: "audit_failed" }));
+    expect(await store.audit.count()).toBe(2);
     expect(readFileSync(head, "utf8")).toBe(before);
     rmSync(`${head}.tmp`, { recursive: true });
     expect(await audit.verify()).toEqual({ ok: true, count: 2 });
   });
 
-  it("fails closed: data JSON cannot hold is refused, not coerced", () => {
-    const { audit, store } = chain(0);
+  it("fails closed: data JSON cannot hold is refused, not coerced", async () => {
+    const { audit, store } = await chain(0);
     for (const data of [{ n: NaN }, { b: 1n }, { f: () => 1 }]) {
-      expect(() => audit.append({ actor: "a", action: "x", data })).toThrow(expect.objectContaining({ code: "audit_failed" }));
+      await expect(audit.append({ actor: "a", action: "x", data })).rejects.toThrow(expect.objectContaining({ code: "audit_failed" }));
     }
-    expect(() => audit.append({ actor: "", action: "x" })).toThrow(expect.objectContaining({ code: "audit_failed" }));
-    expect(store.audit.count()).toBe(0);
+    await expect(audit.append({ actor: "", action: "x" })).rejects.toThrow(expect.objectContaining({ code: "audit_failed" }));
+    expect(await store.audit.count()).toBe(0);
   });
 
   it("fails closed: an action whose event cannot be written is not performed", async () => {
@@ -241,9 +241,9 @@ describe("audit chain", () => {
   });
 
   it("never stores a secret in event data", async () => {
-    const { audit, dir } = chain(0);
+    const { audit, dir } = await chain(0);
     const token = "wdn_" + "A".repeat(50);
-    audit.append({
+    await audit.append({
       actor: "t",
       action: "token.grant",
       data: {
@@ -251,7 +251,7 @@ describe("audit chain", () => {
         nested: { authorization: "Bearer x", note: `leaked ${token}`, list: [`${token}`] },
       },
     });
-    const [e] = audit.tail(1);
+    const [e] = (await audit.tail(1));
     const text = JSON.stringify(e!.data);
     for (const s of ["A".repeat(50), "hunter2", "k-123456", "k-abcdef", "s3cr3t", "shh", "Bearer x"]) expect(text).not.toContain(s);
     expect(e!.data).toEqual({
@@ -274,8 +274,8 @@ describe("audit verify on a long chain", () => {
     const store = openSqliteStore(join(dir, "system.brain"));
     opened.push(store);
     const audit = new AuditLog(store, join(dir, "audit.head"));
-    store.transaction(() => {
-      for (let i = 1; i <= 20_000; i++) audit.append({ actor: "operator:local", action: "test.event", data: { i } });
+    await store.transaction(async (tx) => {
+      for (let i = 1; i <= 20_000; i++) await audit.append({ actor: "operator:local", action: "test.event", data: { i } }, tx);
     });
     let ticks = 0;
     let done = false;

@@ -29,7 +29,7 @@ describe("capability-scoped context", () => {
       expect(err.message).toContain("'sneaky'");
       expect(err.message).toContain(`'${capability}'`);
     }
-    const audit = h.kernel.audit.tail(10) as Array<{ action: string; target: string }>;
+    const audit = (await h.kernel.audit.tail(10)) as Array<{ action: string; target: string }>;
     expect(audit.filter((e) => e.action === "capability.denied").map((e) => e.target)).toEqual(["modules.manage", "storage.write"]);
   });
 
@@ -88,7 +88,7 @@ describe("capability-scoped context", () => {
     const err: any = await h.run("hog.fill").catch((e: any) => e);
     expect(err.code).toBe("quota_exceeded");
     expect(err.message).toMatch(/\d+ bytes requested, 4096 allowed/);
-    expect(h.kernel.store.storage.usage("hog")).toBeLessThanOrEqual(4096);
+    expect(await h.kernel.store.storage.usage("hog")).toBeLessThanOrEqual(4096);
   });
 
   it("turns a module's own error into module_error, keeping its code under details", async () => {
@@ -126,7 +126,7 @@ describe("denial flood", () => {
     const h = await openTestHost({ modulePaths: [root] });
     hosts.push(h);
     await expect(h.run("hammer.go")).resolves.toBe(500);
-    const denials = (h.kernel.audit.tail(1000) as Array<{ action: string }>).filter((e) => e.action === "capability.denied");
+    const denials = ((await h.kernel.audit.tail(1000)) as Array<{ action: string }>).filter((e) => e.action === "capability.denied");
     expect(denials.length).toBe(30);
     expect(h.kernel.ledger.stats("hammer").capability_denials).toBe(500); // every one still counted
   });

@@ -42,7 +42,7 @@ describe("module lifecycle", () => {
     await expect(h.run("vault.version")).rejects.toMatchObject({ code: "approval_required" });
     await h.run("module.approve", await approval(h, "vault"));
     await expect(h.run("vault.version")).resolves.toBe("1.0.0");
-    const actions = (h.kernel.audit.tail(20) as any[]).map((e) => e.action);
+    const actions = ((await h.kernel.audit.tail(20)) as any[]).map((e) => e.action);
     expect(actions).toEqual(expect.arrayContaining(["module.install", "module.approve"]));
   });
 
@@ -110,12 +110,12 @@ describe("module lifecycle", () => {
     await h.run("vault.put", { v: "kept" });
     await h.run("module.remove", { id: "vault" });
     expect(existsSync(join(h.home, "modules", "vault"))).toBe(false);
-    expect(h.kernel.store.storage.get("vault", "k")).toBe('"kept"');
+    expect(await h.kernel.store.storage.get("vault", "k")).toBe('"kept"');
     await h.run("module.install", { source: src });
     await expect(h.run("vault.get")).resolves.toBe("kept");
     const removed: any = await h.run("module.remove", { id: "vault", purge: true });
     expect(removed.purged).toBe(1);
-    expect(h.kernel.store.storage.get("vault", "k")).toBeUndefined();
+    expect(await h.kernel.store.storage.get("vault", "k")).toBeUndefined();
   });
 
   it("installs from a .tgz", async () => {

@@ -23,7 +23,7 @@ afterAll(async () => {
   await host?.close();
 });
 
-const denials = () => (host.kernel.audit.tail(1000) as Array<{ actor: string; action: string; target: string }>).filter((e) => e.actor === "module:attacker" && e.action === "capability.denied");
+const denials = async () => ((await host.kernel.audit.tail(1000)) as Array<{ actor: string; action: string; target: string }>).filter((e) => e.actor === "module:attacker" && e.action === "capability.denied");
 
 describe("a module with every non-elevated capability and wildcard scopes", () => {
   it("activates without approval (nothing it declares reaches beyond its own names)", async () => {
@@ -88,7 +88,7 @@ describe("a module with every non-elevated capability and wildcard scopes", () =
   it("had every refusal counted and audited with itself as actor, up to the per-minute cap", async () => {
     const stats = (await host.run("module.stats", { id: "attacker" })) as { capability_denials: number };
     expect(stats.capability_denials).toBeGreaterThan(30);
-    const audited = denials();
+    const audited = await denials();
     expect(audited).toHaveLength(30);
   });
 });
@@ -97,7 +97,7 @@ describe("attribution", () => {
   it("an approved audit.write still cannot choose its actor: data.actor and a forged CallInfo are ignored", async () => {
     await host.run("module.approve", await approval(host, "approved-writer"));
     await host.run("approved-writer.record");
-    const events = (host.kernel.audit.tail(50) as Array<{ actor: string; action: string; data: Record<string, unknown> }>).filter((e) => e.action.startsWith("forged."));
+    const events = ((await host.kernel.audit.tail(50)) as Array<{ actor: string; action: string; data: Record<string, unknown> }>).filter((e) => e.action.startsWith("forged."));
     expect(events.map((e) => [e.action, e.actor])).toEqual([
       ["forged.one", "module:approved-writer"],
       ["forged.two", "module:approved-writer"],

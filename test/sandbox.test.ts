@@ -57,7 +57,7 @@ describe("sandbox supervisor in a long-lived host", () => {
     await expect(h.run("never-settles.run")).rejects.toMatchObject({ code: "module_unavailable" });
     const listed = h.loader.list().find((m) => m.id === "never-settles")!;
     expect(listed.state).toBe("failed");
-    expect((h.kernel.audit.tail(5) as any[]).map((e) => e.action)).toContain("module.breaker");
+    expect(((await h.kernel.audit.tail(5)) as any[]).map((e) => e.action)).toContain("module.breaker");
     await h.run("module.enable", { id: "never-settles" });
     await expect(h.run("never-settles.run")).rejects.toMatchObject({ code: "timeout" });
     await expect(h.run("good.ping")).resolves.toBe("pong");
@@ -76,7 +76,7 @@ describe("sandbox supervisor in a long-lived host", () => {
     await h.run("notes.add", { title: "t", text: "x" });
     await expect(h.run("notes.get", { title: "t" })).resolves.toMatchObject({ title: "t", text: "x" });
     await expect(h.run("hello.remember", { name: "a" })).rejects.toMatchObject({ code: "capability_denied" });
-    expect(h.kernel.store.storage.get("hello", "last")).toBeUndefined();
+    expect(await h.kernel.store.storage.get("hello", "last")).toBeUndefined();
   });
 
   it("rebuilds a module's thrown error host-side from plain data", async () => {
@@ -102,7 +102,7 @@ describe("events across the bridge", () => {
     }
     expect(seen).toEqual([{ event: "emitter.ping", payload: { n: 1 } }]);
     await expect(h.run("listener.greedy")).resolves.toBe("capability_denied");
-    const denials = (h.kernel.audit.tail(20) as any[]).filter((e) => e.action === "capability.denied").map((e) => `${e.actor} ${e.target}`);
+    const denials = ((await h.kernel.audit.tail(20)) as any[]).filter((e) => e.action === "capability.denied").map((e) => `${e.actor} ${e.target}`);
     expect(denials).toEqual(expect.arrayContaining(["module:emitter events.emit", "module:listener events.subscribe"]));
   });
 });

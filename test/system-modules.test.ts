@@ -52,7 +52,7 @@ describe("security state", () => {
     await expect(h.run("security.config", { set: "deny=not-an-ip" })).rejects.toMatchObject({ code: "config_invalid" });
     await h.run("config.set", { key: "security.rate_limit", value: "7" });
     expect(((await h.run("security.config")) as any).rate_limit).toBe(7);
-    const actions = (h.kernel.audit.tail(50) as any[]).map((e) => e.action);
+    const actions = ((await h.kernel.audit.tail(50)) as any[]).map((e) => e.action);
     expect(actions).toEqual(expect.arrayContaining(["security.config", "config.set"]));
   });
 });
@@ -99,7 +99,7 @@ describe("auth tokens end to end", () => {
     const auth = h.kernel.services.get("auth") as any;
     await expect(auth.verify(old)).rejects.toMatchObject({ code: "token_revoked" });
     await expect(auth.verify(fresh)).resolves.toMatchObject({ bootstrap: true });
-    const actions = (h.kernel.audit.tail(50) as any[]).map((e) => e.action);
+    const actions = ((await h.kernel.audit.tail(50)) as any[]).map((e) => e.action);
     for (const a of ["token.bootstrap", "token.grant", "token.rotate", "token.revoke", "token.reset"]) expect(actions).toContain(a);
     expect(((await h.kernel.audit.verify()) as { ok: boolean }).ok).toBe(true);
   });

@@ -83,7 +83,7 @@ describe("an upgrade that widens a scoped capability", () => {
     await expect(h.run("grower.version")).resolves.toBe("1.0.0");
     await h.run("module.approve", await approval(h, "grower"));
     await expect(h.run("grower.version")).resolves.toBe("1.1.0");
-    const approved = (h.kernel.audit.tail(5) as Array<{ action: string; data: { version?: string } }>).find((e) => e.action === "module.approve");
+    const approved = ((await h.kernel.audit.tail(5)) as Array<{ action: string; data: { version?: string } }>).find((e) => e.action === "module.approve");
     expect(approved?.data.version).toBe("1.1.0");
   });
 });

@@ -5,7 +5,7 @@
 import { HostError } from "../errors.js";
 import { redact } from "../log/redact.js";
 import type { LogSink } from "../kernel.js";
-import type { AuditRow, Store } from "../store/store.js";
+import type { AuditRow, Repos, Store } from "../store/store.js";
 import type { AuditSigner, Checkpoint } from "./anchor.js";
 import { canonicalJson } from "./canonical.js";
 import { eventHash, GENESIS } from "./hash.js";
@@ -59,7 +59,11 @@ export class AuditLog {
     this.#signer = o.signer;
   }
 
-  append(e: AuditInput): AuditEvent {
+  /**
+   * Appends an event. With `tx`, inside that transaction (it commits or rolls back with the change
+   * it records); otherwise in a transaction of its own.
+   */
+  async append(e: AuditInput, tx?: Repos): Promise<AuditEvent> {
     const action = typeof e?.action === "string" ? e.action : String(e?.action);
     let before: string | undefined;
     let written: string | undefined;
@@ -70,40 +74,43 @@ export class AuditLog {
       if (e.action === MISMATCH_ACTION) throw new TypeError(`'${MISMATCH_ACTION}' is reserved for the host`);
       // Redacted and normalised before hashing: what is hashed is exactly what is stored.
       const dataJson = canonicalJson(redact(e.data ?? {}));
-      const event = this.#store.transaction(() => {
-        let last = this.#store.audit.last();
+      const run = async (repos: Repos): Promise<AuditEvent> => {
+        let last = await repos.audit.last();
         const current = readHeadFile(this.#headFile);
         before = current.raw;
-        const problem = headProblem(current.head, last?.seq ?? 0, last?.hash ?? GENESIS, (seq) => this.#store.audit.range(seq, 1)[0]?.hash);
+        const headSeq = current.head.state === "ok" ? current.head.seq : 0;
+        const atHead = headSeq > 0 && headSeq < (last?.seq ?? 0) ? (await repos.audit.range(headSeq, 1))[0]?.hash : undefined;
+        const problem = headProblem(current.head, last?.seq ?? 0, last?.hash ?? GENESIS, () => atHead);
         if (problem) {
           // Overwriting the head would hide a cut tail for good; the disagreement goes into the
           // chain instead, where verify keeps reporting it.
-          last = this.#insert(last, MISMATCH_ACTOR, MISMATCH_ACTION, "audit.head", canonicalJson({
+          last = await this.#insert(repos, last, MISMATCH_ACTOR, MISMATCH_ACTION, "audit.head", canonicalJson({
             first_bad_seq: problem.seq, reason: problem.reason, chain_seq: last?.seq ?? 0, chain_hash: last?.hash ?? GENESIS, head: before === undefined ? null : before.slice(0, 200),
           }));
         }
-        const row = this.#insert(last, e.actor, e.action, e.target ?? null, dataJson);
+        const row = await this.#insert(repos, last, e.actor, e.action, e.target ?? null, dataJson);
         // Inside the transaction: if the head cannot be replaced, the row is rolled back with it.
         const signature = this.#signer?.signHead(row.seq, row.hash);
         written = headLine(row.seq, row.hash, signature);
         writeHead(this.#headFile, row.seq, row.hash, signature);
         return toEvent(row);
-      });
+      };
+      const event = tx ? await run(tx) : await this.#store.transaction(run);
       if (this.#securityLog && SECURITY_ACTIONS.test(event.action)) {
         this.#securityLog.warn({ audit_seq: event.seq, actor: event.actor, action: event.action, target: event.target }, `${event.action} by ${event.actor}`);
       }
       return event;
     } catch (err) {
-      if (written !== undefined) this.#restoreHead(written, before);
+      if (written !== undefined && !tx) await this.#restoreHead(written, before);
       throw new HostError("audit_failed", `the audit event '${action}' could not be written, so the action was not performed: ${(err as Error)?.message ?? String(err)}`, { cause: err });
     }
   }
 
   /** The last n events, oldest first. */
-  tail(n = 20): AuditEvent[] {
+  async tail(n = 20): Promise<AuditEvent[]> {
     const limit = Number.isFinite(n) ? Math.max(0, Math.floor(n)) : 0;
     if (limit === 0) return [];
-    return this.#store.audit.tail(limit).map(toEvent);
+    return (await this.#store.audit.tail(limit)).map(toEvent);
   }
 
   /** Walks the chain (in slices; at most VERIFY_AT_ONCE at a time), optionally against a checkpoint. */
@@ -121,9 +128,9 @@ export class AuditLog {
   }
 
   /** A signed checkpoint of the chain as it is now; a copy goes to the security log. */
-  checkpoint(home: string): Checkpoint {
+  async checkpoint(home: string): Promise<Checkpoint> {
     const signer = this.#requireSigner();
-    const last = this.#store.audit.last();
+    const last = await this.#store.audit.last();
     const cp = signer.checkpoint(home, last?.seq ?? 0, last?.hash ?? GENESIS);
     this.#securityLog?.warn({ checkpoint: cp }, `audit checkpoint at seq ${cp.seq}`);
     return cp;
@@ -134,12 +141,12 @@ export class AuditLog {
     return this.#signer;
   }
 
-  #insert(last: AuditRow | undefined, actor: string, action: string, target: string | null, dataJson: string): AuditRow {
+  async #insert(repos: Repos, last: AuditRow | undefined, actor: string, action: string, target: string | null, dataJson: string): Promise<AuditRow> {
     const base = { seq: (last?.seq ?? 0) + 1, time: new Date().toISOString(), actor, action, target };
     const prevHash = last?.hash ?? GENESIS;
     const hash = eventHash(prevHash, { ...base, data: JSON.parse(dataJson) });
     const row: AuditRow = { ...base, data: dataJson, prevHash, hash };
-    this.#store.audit.append(row);
+    await repos.audit.append(row);
     return row;
   }
 
@@ -149,9 +156,9 @@ export class AuditLog {
    * If the caller's own outer transaction rolls back later, this cannot help; the next append then
    * records the disagreement (see MISMATCH_ACTION).
    */
-  #restoreHead(written: string, before: string | undefined): void {
+  async #restoreHead(written: string, before: string | undefined): Promise<void> {
     try {
-      this.#store.transaction(() => {
+      await this.#store.transaction(async () => {
         if (readHeadFile(this.#headFile).raw !== written) return;
         if (before === undefined) removeHead(this.#headFile);
         else writeHeadRaw(this.#headFile, before);

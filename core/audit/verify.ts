@@ -34,14 +34,14 @@ export interface VerifyOptions {
 export async function verifyChain(store: Store, headFile: string, o: VerifyOptions = {}): Promise<VerifyResult> {
   // Appenders hold the write lock from reading the last row until after the head is replaced, so
   // taking the lock for a moment gives a head and a last row that belong together.
-  const snap = store.transaction(() => ({ head: readHead(headFile), last: store.audit.last() }));
+  const snap = await store.transaction(async (tx) => ({ head: readHead(headFile), last: await tx.audit.last() }));
   const lastSeq = snap.last?.seq ?? 0;
   let prev = GENESIS;
   let expected = 1;
   // Rows past the snapshot were appended while we walked; the next verify covers them.
   while (expected <= lastSeq) {
     if (expected > 1) await yieldToEventLoop();
-    const rows = store.audit.range(expected, Math.min(BATCH, lastSeq - expected + 1));
+    const rows = await store.audit.range(expected, Math.min(BATCH, lastSeq - expected + 1));
     if (rows.length === 0) return bad(expected, `seq ${expected} is missing (row deleted)`);
     for (const row of rows) {
       const problem = checkRow(row, expected, prev);
@@ -55,12 +55,14 @@ export async function verifyChain(store: Store, headFile: string, o: VerifyOptio
     if (lastSeq < cp.seq) {
       return bad(lastSeq + 1, `the chain ends at seq ${lastSeq}, but the checkpoint of ${cp.time} vouches for seq ${cp.seq} (${lastSeq === 0 ? "the chain was deleted" : "its tail was cut"}, whatever audit.head says)`);
     }
-    const at = store.audit.range(cp.seq, 1)[0];
+    const at = (await store.audit.range(cp.seq, 1))[0];
     if (cp.seq > 0 && at?.hash !== cp.hash) {
       return bad(1, `seq ${cp.seq} no longer has the hash the checkpoint of ${cp.time} recorded: the history up to seq ${cp.seq} was rewritten`);
     }
   }
-  const p = headProblem(snap.head, lastSeq, prev, (seq) => store.audit.range(seq, 1)[0]?.hash);
+  const headSeq = snap.head.state === "ok" ? snap.head.seq : 0;
+  const atHead = headSeq > 0 && headSeq < lastSeq ? (await store.audit.range(headSeq, 1))[0]?.hash : undefined;
+  const p = headProblem(snap.head, lastSeq, prev, () => atHead);
   if (p) return bad(p.seq, p.reason);
   if (o.signer && snap.head.state === "ok") {
     const why = o.signer.headSignatureProblem(snap.head.seq, snap.head.hash, snap.head.signature);

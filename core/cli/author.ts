@@ -88,7 +88,7 @@ async function session(dir: string, globals: { home?: string }, io: Io, o: { cal
   const id = manifest.id;
   // A development session grants what the manifest declares; it is the author's own machine.
   const loaded = host.loader.entry(id)?.loaded;
-  if (loaded) host.loader.records.grantForDevelopment(id, { hash: loaded.hash, capabilities: manifest.capabilities ?? [] }, [], "operator:local");
+  if (loaded) await host.loader.records.grantForDevelopment(id, { hash: loaded.hash, capabilities: manifest.capabilities ?? [] }, [], "operator:local");
   await host.loader.reloadModule(id);
   const learner = new CapabilityLearner(host, id);
   try {

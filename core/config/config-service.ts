@@ -26,15 +26,35 @@ export interface ConfigEntry {
 
 export class ConfigService {
   readonly #repo: ConfigRepo;
+  /**
+   * What the store holds, read once at open and kept in step by every set (and, in a fleet, by
+   * reload() when another host changes it): reading a setting stays a map lookup.
+   */
+  #stored: Record<string, unknown> = {};
   readonly #owners = new Map<string, Owner>();
   /** Values set for this process only (e.g. `--enable-api`); never persisted. */
   readonly #overrides = new Map<string, unknown>();
   readonly #listeners = new Set<(key: string, value: unknown) => void>();
 
-  constructor(repo: ConfigRepo) {
+  private constructor(repo: ConfigRepo) {
     this.#repo = repo;
     for (const [owner, schema] of Object.entries(KERNEL_SCHEMA.properties as Record<string, Schema>)) {
       this.#owners.set(owner, { schema });
+    }
+  }
+
+  static async open(repo: ConfigRepo): Promise<ConfigService> {
+    const c = new ConfigService(repo);
+    await c.reload();
+    return c;
+  }
+
+  /** Reads every stored value again (another host changed one); listeners hear of what changed. */
+  async reload(): Promise<void> {
+    const before = this.#stored;
+    this.#stored = await this.#repo.all();
+    for (const key of new Set([...Object.keys(before), ...Object.keys(this.#stored)])) {
+      if (JSON.stringify(before[key]) !== JSON.stringify(this.#stored[key])) for (const l of this.#listeners) l(key, this.#stored[key]);
     }
   }
 
@@ -76,7 +96,7 @@ export class ConfigService {
 
   get(key: string): unknown {
     if (this.#overrides.has(key)) return this.#overrides.get(key);
-    const stored = this.#repo.get(key);
+    const stored = this.#stored[key];
     if (stored !== undefined) return stored;
     return this.#propertySchema(key)?.default;
   }
@@ -93,7 +113,7 @@ export class ConfigService {
    * Validates and stores a value. `raw` strings from the CLI are parsed as JSON when they parse
    * (`100`, `true`, `["a"]`) and taken as plain strings otherwise.
    */
-  set(key: string, raw: unknown, fromText = false): unknown {
+  async set(key: string, raw: unknown, fromText = false, tx?: { config: ConfigRepo }): Promise<unknown> {
     const { schema } = this.#resolve(key);
     let value = raw;
     if (fromText && typeof raw === "string") {
@@ -106,9 +126,20 @@ export class ConfigService {
       if (schema.type === "string" && typeof value !== "string") value = raw;
     }
     this.#check(key, value);
-    this.#repo.set(key, value);
-    for (const l of this.#listeners) l(key, value);
+    if (tx) {
+      // Inside a transaction: the caller adopts the value once it has committed.
+      await tx.config.set(key, value);
+      return value;
+    }
+    await this.#repo.set(key, value);
+    this.adopt(key, value);
     return value;
+  }
+
+  /** A value that is now stored (a committed transaction wrote it): read from now on, and announced. */
+  adopt(key: string, value: unknown): void {
+    this.#stored = { ...this.#stored, [key]: value };
+    for (const l of this.#listeners) l(key, value);
   }
 
   /** One setting with its value and source; config_invalid (naming the known keys) if there is none. */
@@ -118,7 +149,7 @@ export class ConfigService {
   }
 
   list(prefix?: string): ConfigEntry[] {
-    const stored = this.#repo.all();
+    const stored = this.#stored;
     const out: ConfigEntry[] = [];
     for (const [owner, { schema }] of [...this.#owners].sort(([a], [b]) => a.localeCompare(b))) {
       for (const [prop, propSchema] of Object.entries((schema.properties ?? {}) as Record<string, Schema>)) {

@@ -101,11 +101,8 @@ export function createHostPort(o: PortOptions): HostPort {
     return err;
   };
   const record = (action: string, target: string, data: Record<string, unknown>) => {
-    try {
-      kernel.audit.append({ actor: `module:${moduleId}`, action, target, data });
-    } catch {
-      // The denial stands whether or not it could be audited.
-    }
+    // The denial stands whether or not it could be audited.
+    kernel.audit.append({ actor: `module:${moduleId}`, action, target, data }).catch(() => {});
   };
 
   const site = (): Site => ({ kernel, moduleId, kind: o.kind, grants: o.grants() });

@@ -143,8 +143,8 @@ export const HOST_API = {
   "storage.get": {
     capability: "storage.read",
     args: (raw, m) => tuple(m, raw, [["key", KEY]]),
-    run: ({ kernel, moduleId }, key) => {
-      const text = kernel.store.storage.get(moduleId, key);
+    run: async ({ kernel, moduleId }, key) => {
+      const text = await kernel.store.storage.get(moduleId, key);
       return text === undefined ? undefined : (JSON.parse(text) as JsonValue);
     },
   },
@@ -156,12 +156,12 @@ export const HOST_API = {
   "storage.set": {
     capability: "storage.write",
     args: (raw, m) => tuple(m, raw, [["key", KEY], ["value", json]]) as [string, JsonValue],
-    run: (site, key, value) => {
+    run: async (site, key, value) => {
       const { kernel, moduleId } = site;
       checkWriteRate(site, "storage.set");
       const maxValue = kernel.config.get("storage.maxValueBytes") as number;
       const quota = kernel.config.get("storage.maxBytesPerModule") as number;
-      kernel.store.storage.set(moduleId, key, jsonText("storage.set", value, maxValue), quota);
+      await kernel.store.storage.set(moduleId, key, jsonText("storage.set", value, maxValue), quota);
     },
   },
   "storage.delete": {
@@ -221,11 +221,14 @@ export const HOST_API = {
   "config.set": {
     capability: "config.manage",
     args: (raw, m) => tuple(m, raw, [["key", str(200)], ["value", json]]) as [string, JsonValue],
-    run: ({ kernel, moduleId }, key, value) =>
-      kernel.store.transaction(() => {
-        const stored = kernel.config.set(key, value);
-        kernel.audit.append({ actor: `module:${moduleId}`, action: "config.set", target: key, data: { value: stored } });
-      }),
+    run: async ({ kernel, moduleId }, key, value) => {
+      const stored = await kernel.store.transaction(async (tx) => {
+        const v = await kernel.config.set(key, value, false, tx);
+        await kernel.audit.append({ actor: `module:${moduleId}`, action: "config.set", target: key, data: { value: v } }, tx);
+        return v;
+      });
+      kernel.config.adopt(key, stored);
+    },
   },
 
   "events.emit": {
@@ -244,7 +247,7 @@ export const HOST_API = {
   "audit.tail": {
     capability: "audit.read",
     args: (raw, m) => tuple(m, raw, [["n", opt(int(1, 1000))]]),
-    run: ({ kernel }, n) => kernel.audit.tail(n ?? 20) as JsonValue[],
+    run: async ({ kernel }, n) => (await kernel.audit.tail(n ?? 20)) as JsonValue[],
   },
   "audit.verify": {
     capability: "audit.read",
@@ -258,12 +261,12 @@ export const HOST_API = {
       if (!/^[a-z][a-z0-9_.-]{0,99}$/.test(action)) throw bad(m, "action must look like token.grant");
       return [action, target, data, call as never];
     },
-    run: ({ kernel, moduleId, kind }, action, target, data, call) => {
+    run: async ({ kernel, moduleId, kind }, action, target, data, call) => {
       // The host's own record of who made the call, never what the module says: a system module
       // may hand back the CallInfo the bus gave it (then the actor is that call's caller); for
       // anything else, and for every user module in either runtime, the actor is the module.
       const actor = (kind === "system" && call !== undefined ? kernel.bus.actorOf(call) : undefined) ?? `module:${moduleId}`;
-      kernel.audit.append({ actor, action, ...(target === undefined ? {} : { target }), data: data ?? {} });
+      await kernel.audit.append({ actor, action, ...(target === undefined ? {} : { target }), data: data ?? {} });
     },
   },
 

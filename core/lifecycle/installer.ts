@@ -72,7 +72,7 @@ export class Installer {
       if (existsSync(target)) rmSync(target, { recursive: true, force: true });
       copyFolder(dir, target);
       const elevated = capabilities.filter((c) => c.elevated).map((c) => c.name);
-      this.loader.records.installed(id, { installedPath: target, files }, o.approve ? { hash: incoming.hash, capabilities: incoming.manifest.capabilities ?? [] } : undefined, actor, {
+      await this.loader.records.installed(id, { installedPath: target, files }, o.approve ? { hash: incoming.hash, capabilities: incoming.manifest.capabilities ?? [] } : undefined, actor, {
         version: incoming.manifest.version, hash: incoming.hash, capabilities: names(incoming), approved: Boolean(o.approve),
       });
       const summary = await this.loader.addModule(target);
@@ -107,7 +107,7 @@ export class Installer {
       rmSync(stagedDir, { recursive: true, force: true });
       mkdirSync(join(this.modulesDir, ".staged"), { recursive: true, mode: 0o700 });
       copyFolder(dir, stagedDir);
-      this.loader.records.staged(id, { dir: stagedDir, version: incoming.manifest.version, hash: incoming.hash, files, added, removed }, actor, { from: old.manifest.version, to: incoming.manifest.version, added, removed });
+      await this.loader.records.staged(id, { dir: stagedDir, version: incoming.manifest.version, hash: incoming.hash, files, added, removed }, actor, { from: old.manifest.version, to: incoming.manifest.version, added, removed });
       return {
         id, version: incoming.manifest.version, action: "staged", state: existing.state, capabilities, added, removed, previous: old.manifest.version,
         note: `${old.manifest.version} keeps serving; \`warden module approve ${id}\` switches to ${incoming.manifest.version} and grants ${added.join("; ")}`,
@@ -149,7 +149,7 @@ export class Installer {
     // Only here when capabilities did not grow or widen (or the operator approved this very
     // manifest), so an approval carries over to the new manifest.
     const carry = record.approvedHash !== null || approving;
-    this.loader.records.swapped(
+    await this.loader.records.swapped(
       id,
       { installedPath: target, files },
       carry ? { hash: incoming.hash, capabilities: incoming.manifest.capabilities ?? [] } : undefined,
@@ -169,10 +169,10 @@ export class Installer {
     await this.loader.forget(id);
     rmSync(target, { recursive: true, force: true });
     rmSync(join(this.modulesDir, ".staged", id), { recursive: true, force: true });
-    const purged = this.loader.records.removed(id, actor, () => {
+    const purged = await this.loader.records.removed(id, actor, async (tx) => {
       if (!purge) return 0;
-      for (const secret of this.kernel.secrets.list(id)) this.kernel.secrets.delete(id, secret.name);
-      return this.kernel.store.storage.purge(id);
+      for (const secret of await tx.secrets.list(id)) await tx.secrets.delete(id, secret.name);
+      return tx.storage.purge(id);
     });
     return { id, removed: true, purged };
   }

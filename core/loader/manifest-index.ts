@@ -5,16 +5,12 @@
 import { statSync } from "node:fs";
 import { join } from "node:path";
 import { readManifest, type LoadedManifest } from "../manifest/index.js";
-import type { ManifestIndexRepo } from "../store/store.js";
 import type { Candidate } from "./discover.js";
 
 export type IndexSnapshot = Map<string, { stamp: string; loaded: string }>;
 
-/**
- * The candidate's validated manifest. New or changed entries are pushed onto `fresh` (written by
- * the caller in one transaction) or, without it, written to the index at once.
- */
-export function readIndexedManifest(c: Candidate, hostVersion: string, repo: ManifestIndexRepo, index?: IndexSnapshot, fresh?: Array<[string, string, string]>): LoadedManifest {
+/** The candidate's validated manifest. New or changed entries are pushed onto `fresh`, which the caller writes to the index. */
+export function readIndexedManifest(c: Candidate, hostVersion: string, index: IndexSnapshot | undefined, fresh: Array<[string, string, string]>): LoadedManifest {
   let stamp: string | undefined;
   try {
     const st = statSync(join(c.dir, "module.json"));
@@ -25,9 +21,6 @@ export function readIndexedManifest(c: Candidate, hostVersion: string, repo: Man
   const hit = stamp ? index?.get(c.dir) : undefined;
   if (hit && hit.stamp === stamp) return JSON.parse(hit.loaded) as LoadedManifest;
   const loaded = readManifest(c.dir, { allowSystem: c.system });
-  if (stamp) {
-    if (fresh) fresh.push([c.dir, stamp, JSON.stringify(loaded)]);
-    else repo.put(c.dir, stamp, JSON.stringify(loaded));
-  }
+  if (stamp) fresh.push([c.dir, stamp, JSON.stringify(loaded)]);
   return loaded;
 }

@@ -50,27 +50,31 @@ export class ModuleLoader {
   }
 
   /** Discover, validate and resolve; activates nothing. */
-  load(): void {
+  async load(): Promise<void> {
     const candidates = discoverModules({ home: this.#o.home, modulePaths: this.#o.modulePaths, ...(this.#o.systemDir ? { systemDir: this.#o.systemDir } : {}) });
-    const index = this.kernel.store.manifestIndex.all();
-    this.#records = new Map(this.records.all().map((r) => [r.id, r]));
+    const index = await this.kernel.store.manifestIndex.all();
+    await this.records.load();
     const fresh: Array<[string, string, string]> = [];
     for (const c of candidates) this.#loadCandidate(c, index, fresh);
     // New or changed manifests are remembered in one transaction (one fsync, not one per module).
-    if (fresh.length) this.kernel.store.transaction(() => fresh.forEach(([dir, stamp, loaded]) => this.kernel.store.manifestIndex.put(dir, stamp, loaded)));
+    await this.#remember(fresh);
     this.#resolve();
-    this.#records = undefined;
   }
 
-  /** Module records read in one query while loading; later reads go to the store. */
-  #records: Map<string, ModuleRecord> | undefined;
+  /** Manifests read anew go into the index, all in one transaction. */
+  async #remember(fresh: Array<[string, string, string]>): Promise<void> {
+    if (fresh.length === 0) return;
+    await this.kernel.store.transaction(async (tx) => {
+      for (const [dir, stamp, loaded] of fresh) await tx.manifestIndex.put(dir, stamp, loaded);
+    });
+  }
 
   /** `knownId`: on a reload, a manifest that no longer reads stays listed under the id it had. */
-  #loadCandidate(c: Candidate, index?: Map<string, { stamp: string; loaded: string }>, fresh?: Array<[string, string, string]>, knownId?: string): void {
+  #loadCandidate(c: Candidate, index: Map<string, { stamp: string; loaded: string }> | undefined, fresh: Array<[string, string, string]>, knownId?: string): void {
     const kind = c.system ? "system" : "user";
     let entry: ModuleEntry;
     try {
-      const loaded = readIndexedManifest(c, this.#o.hostVersion ?? HOST_VERSION, this.kernel.store.manifestIndex, index, fresh);
+      const loaded = readIndexedManifest(c, this.#o.hostVersion ?? HOST_VERSION, index, fresh);
       entry = { id: loaded.manifest.id, dir: c.dir, kind: loaded.manifest.kind ?? kind, loaded, state: "installed", grants: GrantSet.empty(loaded.manifest.id), subscriptions: [] };
     } catch (e) {
       const error = e instanceof HostError ? e : new HostError("manifest_invalid", `${c.dir}: ${(e as Error).message}`);
@@ -118,7 +122,9 @@ export class ModuleLoader {
 
   /** Discover one new folder (module install) without touching the others. */
   async addModule(dir: string): Promise<ModuleSummary> {
-    this.#loadCandidate({ dir, folder: dir.split(/[\\/]/).pop()!, system: false });
+    const fresh: Array<[string, string, string]> = [];
+    this.#loadCandidate({ dir, folder: dir.split(/[\\/]/).pop()!, system: false }, undefined, fresh);
+    await this.#remember(fresh);
     this.#resolve();
     const e = [...this.#entries.values()].find((x) => resolve(x.dir) === resolve(dir));
     if (!e) throw new HostError("internal", `module at ${dir} vanished while loading`);
@@ -142,7 +148,9 @@ export class ModuleLoader {
     const dir = e.dir;
     const system = e.kind === "system";
     await this.forget(id);
-    this.#loadCandidate({ dir, folder: dir.split(/[\\/]/).pop()!, system }, undefined, undefined, id);
+    const fresh: Array<[string, string, string]> = [];
+    this.#loadCandidate({ dir, folder: dir.split(/[\\/]/).pop()!, system }, undefined, fresh, id);
+    await this.#remember(fresh);
     this.#resolve();
     if (wasActive && this.#entries.get(id)?.state === "installed") await this.ensureActive(id).catch(() => {});
     const now = this.#entries.get(id) ?? this.#shadows.find((x) => x.dir === dir) ?? [...this.#entries.values()].find((x) => x.dir === dir);
@@ -174,7 +182,7 @@ export class ModuleLoader {
   }
 
   #decideGrants(e: ModuleEntry): void {
-    const record = this.#records ? this.#records.get(e.id) : this.records.find(e.id);
+    const record = this.records.find(e.id);
     const d = decideGrants({ manifest: e.loaded!.manifest, hash: e.loaded!.hash, kind: e.kind, record, kindOf: (id) => this.#entries.get(id)?.kind });
     e.state = d.state;
     e.grants = d.grants;

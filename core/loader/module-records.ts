@@ -2,9 +2,11 @@
 // manifest hash, runtime revocations, disabled, install location and file hashes, staged
 // upgrades). Every change is written together with its audit event in one transaction, so a
 // record never changes unaudited and an event never describes a change that did not happen.
+// Records are read once (load) and kept here, so deciding grants stays synchronous; a fleet host
+// calls load() again when another host changed them.
 import type { CapabilityRequest } from "../../sdk/manifest.js";
 import type { AuditSink } from "../kernel.js";
-import type { ModuleRecord, StagedUpgrade, Store } from "../store/store.js";
+import type { ModuleRecord, Repos, StagedUpgrade, Store } from "../store/store.js";
 
 export interface Approval {
   hash: string;
@@ -14,71 +16,80 @@ export interface Approval {
 export class ModuleRecords {
   readonly #store: Store;
   readonly #audit: AuditSink;
+  #records = new Map<string, ModuleRecord>();
 
   constructor(store: Store, audit: AuditSink) {
     this.#store = store;
     this.#audit = audit;
   }
 
+  /** Reads every record from the store (at start, and when another host changed one). */
+  async load(): Promise<void> {
+    this.#records = new Map((await this.#store.modules.all()).map((r) => [r.id, r]));
+  }
+
   get(id: string): ModuleRecord {
-    return this.#store.modules.get(id) ?? {
+    return this.#records.get(id) ?? {
       id, disabled: false, grants: null, approvedHash: null, revoked: [], installedPath: null, files: null, staged: null, updatedAt: new Date().toISOString(),
     };
   }
 
   find(id: string): ModuleRecord | undefined {
-    return this.#store.modules.get(id);
+    return this.#records.get(id);
   }
 
   all(): ModuleRecord[] {
-    return this.#store.modules.all();
+    return [...this.#records.values()];
   }
 
-  #write(id: string, change: Partial<ModuleRecord>, event: { actor: string; action: string; data?: Record<string, unknown> }, also?: () => void): ModuleRecord {
-    return this.#store.transaction(() => {
-      const next = { ...this.get(id), ...change, id };
-      this.#store.modules.put(next);
-      also?.();
-      this.#audit.append({ actor: event.actor, action: event.action, target: id, ...(event.data ? { data: event.data } : {}) });
-      return next;
+  async #write(id: string, change: Partial<ModuleRecord>, event: { actor: string; action: string; data?: Record<string, unknown> }): Promise<ModuleRecord> {
+    const next = await this.#store.transaction(async (tx) => {
+      const current = (await tx.modules.get(id)) ?? this.get(id);
+      const record = { ...current, ...change, id };
+      await tx.modules.put(record);
+      await this.#audit.append({ actor: event.actor, action: event.action, target: id, ...(event.data ? { data: event.data } : {}) }, tx);
+      return record;
     });
+    this.#records.set(id, next);
+    return next;
   }
 
-  approve(id: string, approval: Approval, actor: string, data: Record<string, unknown>): ModuleRecord {
+  approve(id: string, approval: Approval, actor: string, data: Record<string, unknown>): Promise<ModuleRecord> {
     return this.#write(id, { grants: [...approval.capabilities], approvedHash: approval.hash }, { actor, action: "module.approve", data });
   }
 
-  revoke(id: string, capability: string, actor: string): ModuleRecord {
+  revoke(id: string, capability: string, actor: string): Promise<ModuleRecord> {
     const revoked = [...new Set([...this.get(id).revoked, capability])];
     return this.#write(id, { revoked }, { actor, action: "module.revoke", data: { capability } });
   }
 
-  setDisabled(id: string, disabled: boolean, actor: string): ModuleRecord {
+  setDisabled(id: string, disabled: boolean, actor: string): Promise<ModuleRecord> {
     return this.#write(id, { disabled }, { actor, action: disabled ? "module.disable" : "module.enable" });
   }
 
-  installed(id: string, at: { installedPath: string; files: Record<string, string> }, approval: Approval | undefined, actor: string, data: Record<string, unknown>): ModuleRecord {
+  installed(id: string, at: { installedPath: string; files: Record<string, string> }, approval: Approval | undefined, actor: string, data: Record<string, unknown>): Promise<ModuleRecord> {
     const approved = approval ? { grants: [...approval.capabilities], approvedHash: approval.hash } : {};
     return this.#write(id, { ...at, staged: null, ...approved }, { actor, action: "module.install", data });
   }
 
-  staged(id: string, staged: StagedUpgrade, actor: string, data: Record<string, unknown>): ModuleRecord {
+  staged(id: string, staged: StagedUpgrade, actor: string, data: Record<string, unknown>): Promise<ModuleRecord> {
     return this.#write(id, { staged }, { actor, action: "module.stage", data });
   }
 
   /** An upgrade, downgrade or reinstall swapped in; `approval` carries over only when nothing widened. */
-  swapped(id: string, at: { installedPath: string; files: Record<string, string> }, approval: Approval | undefined, actor: string, action: string, data: Record<string, unknown>): ModuleRecord {
+  swapped(id: string, at: { installedPath: string; files: Record<string, string> }, approval: Approval | undefined, actor: string, action: string, data: Record<string, unknown>): Promise<ModuleRecord> {
     const approved = approval ? { grants: [...approval.capabilities], approvedHash: approval.hash } : {};
     return this.#write(id, { ...at, staged: null, ...approved }, { actor, action, data });
   }
 
-  removed(id: string, actor: string, purge: () => number): number {
-    let purged = 0;
-    this.#store.transaction(() => {
-      this.#store.modules.delete(id);
-      purged = purge();
-      this.#audit.append({ actor, action: "module.remove", target: id, data: { purged } });
+  async removed(id: string, actor: string, purge: (tx: Repos) => Promise<number>): Promise<number> {
+    const purged = await this.#store.transaction(async (tx) => {
+      await tx.modules.delete(id);
+      const n = await purge(tx);
+      await this.#audit.append({ actor, action: "module.remove", target: id, data: { purged: n } }, tx);
+      return n;
     });
+    this.#records.delete(id);
     return purged;
   }
 
@@ -86,7 +97,7 @@ export class ModuleRecords {
    * A development or test session (`warden dev`, sdk/testing) grants what the manifest declares,
    * minus `withheld`, on the author's own machine: recorded and audited like an approval.
    */
-  grantForDevelopment(id: string, approval: Approval, withheld: readonly string[], actor: string): ModuleRecord {
+  grantForDevelopment(id: string, approval: Approval, withheld: readonly string[], actor: string): Promise<ModuleRecord> {
     return this.#write(id, { grants: [...approval.capabilities], approvedHash: approval.hash, revoked: [...withheld] }, { actor, action: "module.approve", data: { hash: approval.hash, development: true, withheld } });
   }
 }

@@ -38,7 +38,7 @@ export class OperatorActions {
     if (!e.loaded) throw unavailable(e);
     checkApprovalTarget(id, this.pendingApproval(id), target);
     const grants = e.loaded.manifest.capabilities ?? [];
-    this.loader.records.approve(id, { hash: e.loaded.hash, capabilities: grants }, actor, { version: e.loaded.manifest.version, hash: e.loaded.hash, capabilities: toGrants(grants).map(describeGrant) });
+    await this.loader.records.approve(id, { hash: e.loaded.hash, capabilities: grants }, actor, { version: e.loaded.manifest.version, hash: e.loaded.hash, capabilities: toGrants(grants).map(describeGrant) });
     if (e.state === "pending_approval") {
       e.state = "installed";
       delete e.error;
@@ -49,7 +49,7 @@ export class OperatorActions {
 
   async enable(id: string, actor: string): Promise<ModuleSummary> {
     const e = this.loader.require(id);
-    this.loader.records.setDisabled(id, false, actor);
+    await this.loader.records.setDisabled(id, false, actor);
     if ((e.state === "disabled" || e.state === "failed") && e.loaded && !(e.error && PERMANENT.has(e.error.code))) {
       e.state = "installed";
       delete e.error;
@@ -61,7 +61,7 @@ export class OperatorActions {
 
   async disable(id: string, actor: string): Promise<ModuleSummary> {
     const e = this.loader.require(id);
-    this.loader.records.setDisabled(id, true, actor);
+    await this.loader.records.setDisabled(id, true, actor);
     await this.loader.deactivate(id);
     e.state = "disabled";
     delete e.error;
@@ -69,9 +69,9 @@ export class OperatorActions {
   }
 
   /** Withdraw one capability at run time: the module's next call that needs it is refused. */
-  revoke(id: string, capability: string, actor: string): ModuleSummary & { revoked: string[] } {
+  async revoke(id: string, capability: string, actor: string): Promise<ModuleSummary & { revoked: string[] }> {
     const e = this.loader.require(id);
-    const { revoked } = this.loader.records.revoke(id, capability, actor);
+    const { revoked } = await this.loader.records.revoke(id, capability, actor);
     e.grants = e.grants.without(new Set([capability]));
     return { ...summarize(e), revoked };
   }

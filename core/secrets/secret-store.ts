@@ -30,7 +30,7 @@ export class SecretStore {
     return this.#envKey !== undefined ? "WARDEN_SECRET_KEY" : this.#keyFile;
   }
 
-  set(moduleId: string, name: string, value: string): void {
+  async set(moduleId: string, name: string, value: string, tx?: { secrets: SecretRepo }): Promise<void> {
     checkName(name);
     if (typeof value !== "string" || value.length === 0) throw new HostError("input_invalid", "a secret's value must be a non-empty string");
     const bytes = Buffer.byteLength(value);
@@ -40,12 +40,12 @@ export class SecretStore {
     const cipher = createCipheriv("aes-256-gcm", key, iv);
     cipher.setAAD(aad(moduleId, name));
     const sealed = Buffer.concat([cipher.update(value, "utf8"), cipher.final()]);
-    this.#repo.put(moduleId, name, `${VERSION}:${iv.toString("base64")}:${cipher.getAuthTag().toString("base64")}:${sealed.toString("base64")}`);
+    await (tx?.secrets ?? this.#repo).put(moduleId, name, `${VERSION}:${iv.toString("base64")}:${cipher.getAuthTag().toString("base64")}:${sealed.toString("base64")}`);
   }
 
-  get(moduleId: string, name: string): string | undefined {
+  async get(moduleId: string, name: string): Promise<string | undefined> {
     checkName(name);
-    const row = this.#repo.get(moduleId, name);
+    const row = await this.#repo.get(moduleId, name);
     if (row === undefined) return undefined;
     const [version, iv, tag, sealed] = row.split(":");
     if (version !== VERSION || !iv || !tag || sealed === undefined) throw unavailable(`the stored secret '${name}' of '${moduleId}' is not in a known format`);
@@ -60,12 +60,12 @@ export class SecretStore {
     }
   }
 
-  delete(moduleId: string, name: string): boolean {
+  delete(moduleId: string, name: string, tx?: { secrets: SecretRepo }): Promise<boolean> {
     checkName(name);
-    return this.#repo.delete(moduleId, name);
+    return (tx?.secrets ?? this.#repo).delete(moduleId, name);
   }
 
-  list(moduleId?: string): Array<{ module: string; name: string; updatedAt: string }> {
+  list(moduleId?: string): Promise<Array<{ module: string; name: string; updatedAt: string }>> {
     return this.#repo.list(moduleId);
   }
 

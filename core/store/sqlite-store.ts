@@ -5,7 +5,9 @@ import { chmodSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { HostError } from "../errors.js";
 import { MIGRATIONS } from "./migrations.js";
-import type { AuditRepo, AuditRow, ConfigRepo, ManifestIndexRepo, SecretRepo, ModuleRecord, ModuleRepo, StorageRepo, Store } from "./store.js";
+import type {
+  Async, AuditRow, ModuleRecord, Repos, Store, SyncAuditRepo, SyncConfigRepo, SyncManifestIndexRepo, SyncModuleRepo, SyncSecretRepo, SyncStorageRepo,
+} from "./store.js";
 
 type DB = Database.Database;
 
@@ -28,6 +30,32 @@ export function openSqliteStore(file: string): Store {
   return new SqliteStore(db);
 }
 
+/** One lock for the connection: a transaction holds it across its awaits; lone calls wait for it. */
+class Lock {
+  #tail: Promise<void> = Promise.resolve();
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    const result = this.#tail.then(fn);
+    this.#tail = result.then(() => {}, () => {});
+    return result;
+  }
+}
+
+/** A sync repository as an async one; `lock` serialises it with transactions (undefined inside one). */
+function asAsync<T extends object>(repo: T, lock: Lock | undefined): Async<T> {
+  const out: Record<string, unknown> = {};
+  let proto: object | null = repo;
+  const names = new Set<string>();
+  while (proto && proto !== Object.prototype) {
+    for (const n of Object.getOwnPropertyNames(proto)) if (n !== "constructor" && typeof (repo as Record<string, unknown>)[n] === "function") names.add(n);
+    proto = Object.getPrototypeOf(proto);
+  }
+  for (const n of names) {
+    const fn = (repo as Record<string, (...a: unknown[]) => unknown>)[n]!.bind(repo);
+    out[n] = lock ? (...args: unknown[]) => lock.run(async () => fn(...args)) : async (...args: unknown[]) => fn(...args);
+  }
+  return out as Async<T>;
+}
+
 function migrate(db: DB): void {
   const current = db.pragma("user_version", { simple: true }) as number;
   if (current > MIGRATIONS.length) {
@@ -46,40 +74,85 @@ function migrate(db: DB): void {
 
 const now = () => new Date().toISOString();
 
-class SqliteStore implements Store {
-  readonly config: ConfigRepo;
-  readonly modules: ModuleRepo;
-  readonly storage: StorageRepo;
-  readonly audit: AuditRepo;
-  readonly manifestIndex: ManifestIndexRepo;
-  readonly secrets: SecretRepo;
-  readonly #db: DB;
-
+class SqliteManifestIndex implements SyncManifestIndexRepo {
+  #all; #put;
   constructor(db: DB) {
-    this.#db = db;
-    this.config = new SqliteConfig(db);
-    this.modules = new SqliteModules(db);
-    this.storage = new SqliteStorage(db);
-    this.audit = new SqliteAudit(db);
-    const all = db.prepare<[], { dir: string; stamp: string; loaded: string }>("SELECT dir, stamp, loaded FROM manifest_index");
-    const put = db.prepare("INSERT INTO manifest_index (dir, stamp, loaded) VALUES (?, ?, ?) ON CONFLICT(dir) DO UPDATE SET stamp = excluded.stamp, loaded = excluded.loaded");
-    this.manifestIndex = {
-      all: () => new Map(all.all().map((r) => [r.dir, { stamp: r.stamp, loaded: r.loaded }])),
-      put: (dir, stamp, loaded) => void put.run(dir, stamp, loaded),
-    };
-    this.secrets = new SqliteSecrets(db);
+    this.#all = db.prepare<[], { dir: string; stamp: string; loaded: string }>("SELECT dir, stamp, loaded FROM manifest_index");
+    this.#put = db.prepare("INSERT INTO manifest_index (dir, stamp, loaded) VALUES (?, ?, ?) ON CONFLICT(dir) DO UPDATE SET stamp = excluded.stamp, loaded = excluded.loaded");
   }
-
-  transaction<T>(fn: () => T): T {
-    return this.#db.transaction(fn).immediate();
+  all(): Map<string, { stamp: string; loaded: string }> {
+    return new Map(this.#all.all().map((r) => [r.dir, { stamp: r.stamp, loaded: r.loaded }]));
   }
-
-  close(): void {
-    if (this.#db.open) this.#db.close();
+  put(dir: string, stamp: string, loaded: string): void {
+    this.#put.run(dir, stamp, loaded);
   }
 }
 
-class SqliteSecrets implements SecretRepo {
+/**
+ * better-sqlite3 is synchronous; this store is not, so that callers are the same for every
+ * backend. A transaction is BEGIN IMMEDIATE ... COMMIT around an async function, holding the
+ * connection's lock: every other call waits rather than slipping into it.
+ */
+class SqliteStore implements Store {
+  readonly backend = "sqlite" as const;
+  readonly config;
+  readonly modules;
+  readonly storage;
+  readonly audit;
+  readonly manifestIndex;
+  readonly secrets;
+  readonly #db: DB;
+  readonly #lock = new Lock();
+  readonly #inside: Repos;
+
+  constructor(db: DB) {
+    this.#db = db;
+    const sync = {
+      config: new SqliteConfig(db),
+      modules: new SqliteModules(db),
+      storage: new SqliteStorage(db),
+      audit: new SqliteAudit(db),
+      manifestIndex: new SqliteManifestIndex(db),
+      secrets: new SqliteSecrets(db),
+    };
+    this.config = asAsync(sync.config, this.#lock);
+    this.modules = asAsync(sync.modules, this.#lock);
+    this.storage = asAsync(sync.storage, this.#lock);
+    this.audit = asAsync(sync.audit, this.#lock);
+    this.manifestIndex = asAsync(sync.manifestIndex, this.#lock);
+    this.secrets = asAsync(sync.secrets, this.#lock);
+    this.#inside = {
+      config: asAsync(sync.config, undefined),
+      modules: asAsync(sync.modules, undefined),
+      storage: asAsync(sync.storage, undefined),
+      audit: asAsync(sync.audit, undefined),
+      manifestIndex: asAsync(sync.manifestIndex, undefined),
+      secrets: asAsync(sync.secrets, undefined),
+    };
+  }
+
+  transaction<T>(fn: (tx: Repos) => Promise<T>): Promise<T> {
+    return this.#lock.run(async () => {
+      this.#db.exec("BEGIN IMMEDIATE");
+      try {
+        const out = await fn(this.#inside);
+        this.#db.exec("COMMIT");
+        return out;
+      } catch (e) {
+        if (this.#db.inTransaction) this.#db.exec("ROLLBACK");
+        throw e;
+      }
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.#lock.run(async () => {
+      if (this.#db.open) this.#db.close();
+    });
+  }
+}
+
+class SqliteSecrets implements SyncSecretRepo {
   #get; #put; #del; #all; #of;
   constructor(db: DB) {
     this.#get = db.prepare<[string, string], { sealed: string }>("SELECT sealed FROM secrets WHERE module = ? AND name = ?");
@@ -103,7 +176,7 @@ class SqliteSecrets implements SecretRepo {
   }
 }
 
-class SqliteConfig implements ConfigRepo {
+class SqliteConfig implements SyncConfigRepo {
   #get; #set; #del; #all;
   constructor(db: DB) {
     this.#get = db.prepare<[string], { value: string }>("SELECT value FROM config WHERE key = ?");
@@ -133,7 +206,7 @@ interface ModuleRow {
   revoked: string; installed_path: string | null; files: string | null; staged: string | null; updated_at: string;
 }
 
-class SqliteModules implements ModuleRepo {
+class SqliteModules implements SyncModuleRepo {
   #get; #put; #del; #all;
   constructor(db: DB) {
     this.#get = db.prepare<[string], ModuleRow>("SELECT * FROM modules WHERE id = ?");
@@ -184,7 +257,7 @@ function fromRow(row: ModuleRow): ModuleRecord {
   };
 }
 
-class SqliteStorage implements StorageRepo {
+class SqliteStorage implements SyncStorageRepo {
   readonly #db: DB;
   #get; #old; #put; #del; #list; #usage; #setUsage; #purge; #purgeUsage;
   constructor(db: DB) {
@@ -246,7 +319,7 @@ class SqliteStorage implements StorageRepo {
 
 interface AuditDbRow { seq: number; time: string; actor: string; action: string; target: string | null; data: string; prev_hash: string; hash: string }
 
-class SqliteAudit implements AuditRepo {
+class SqliteAudit implements SyncAuditRepo {
   #append; #last; #range; #tail; #count;
   constructor(db: DB) {
     this.#append = db.prepare("INSERT INTO audit (seq, time, actor, action, target, data, prev_hash, hash) VALUES (@seq, @time, @actor, @action, @target, @data, @prevHash, @hash)");

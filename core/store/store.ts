@@ -1,6 +1,7 @@
-// The store is an interface so that a shared backend (PostgreSQL, Redis) can replace the embedded
-// SQLite one later. Every method is synchronous because the embedded backend is; a network backend
-// will wrap this in an async adapter at the same seams.
+// The store: one asynchronous interface with two backends, the embedded SQLite home (the default)
+// and PostgreSQL for a fleet. The repositories are declared once in their synchronous, row-level
+// form (what SQLite implements directly); the Store hands out their asynchronous form, which every
+// backend implements and every caller uses. One contract suite runs against both backends.
 
 export interface ModuleRecord {
   id: string;
@@ -30,26 +31,26 @@ export interface StagedUpgrade {
 }
 
 /** Validated manifests by module folder and a stamp of module.json (mtime, size, inode). */
-export interface ManifestIndexRepo {
+export interface SyncManifestIndexRepo {
   all(): Map<string, { stamp: string; loaded: string }>;
   put(dir: string, stamp: string, loaded: string): void;
 }
 
-export interface ConfigRepo {
+export interface SyncConfigRepo {
   get(key: string): unknown | undefined;
   set(key: string, value: unknown): void;
   delete(key: string): boolean;
   all(): Record<string, unknown>;
 }
 
-export interface ModuleRepo {
+export interface SyncModuleRepo {
   get(id: string): ModuleRecord | undefined;
   put(record: ModuleRecord): void;
   delete(id: string): boolean;
   all(): ModuleRecord[];
 }
 
-export interface StorageRepo {
+export interface SyncStorageRepo {
   /** Raw JSON text of the value, or undefined. */
   get(moduleId: string, key: string): string | undefined;
   /** Sets the value and returns the module's total bytes afterwards. Refuses (throws) over `maxBytes`. */
@@ -71,7 +72,7 @@ export interface AuditRow {
   hash: string;
 }
 
-export interface AuditRepo {
+export interface SyncAuditRepo {
   append(row: AuditRow): void;
   last(): AuditRow | undefined;
   /** Rows in seq order, from `fromSeq` (inclusive). */
@@ -81,21 +82,39 @@ export interface AuditRepo {
 }
 
 /** Sealed (encrypted) module secrets; the store never sees a plaintext. */
-export interface SecretRepo {
+export interface SyncSecretRepo {
   get(moduleId: string, name: string): string | undefined;
   put(moduleId: string, name: string, sealed: string): void;
   delete(moduleId: string, name: string): boolean;
   list(moduleId?: string): Array<{ module: string; name: string; updatedAt: string }>;
 }
 
-export interface Store {
+/** A repository's methods, each answering with a promise. */
+export type Async<T> = { [K in keyof T]: T[K] extends (...args: infer A) => infer R ? (...args: A) => Promise<Awaited<R>> : T[K] };
+
+export type ManifestIndexRepo = Async<SyncManifestIndexRepo>;
+export type ConfigRepo = Async<SyncConfigRepo>;
+export type ModuleRepo = Async<SyncModuleRepo>;
+export type StorageRepo = Async<SyncStorageRepo>;
+export type AuditRepo = Async<SyncAuditRepo>;
+export type SecretRepo = Async<SyncSecretRepo>;
+
+/** Every repository, as seen outside a transaction or inside one. */
+export interface Repos {
   readonly config: ConfigRepo;
   readonly modules: ModuleRepo;
   readonly storage: StorageRepo;
   readonly audit: AuditRepo;
   readonly manifestIndex: ManifestIndexRepo;
   readonly secrets: SecretRepo;
-  /** Runs fn atomically; nested calls join the outer transaction. */
-  transaction<T>(fn: () => T): T;
-  close(): void;
+}
+
+export interface Store extends Repos {
+  readonly backend: "sqlite" | "postgres";
+  /**
+   * Runs fn atomically: everything it does through `tx` commits together (durably) or not at all.
+   * Calls on the store itself while a transaction runs wait for it, never join it.
+   */
+  transaction<T>(fn: (tx: Repos) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
 }

@@ -20,8 +20,8 @@ export async function approve(host: Host, id: string): Promise<void> {
   await host.run("module.approve", await approval(host, id));
 }
 
-export function auditTail(host: Host, n = 500): Array<{ actor: string; action: string; target?: string; data?: any }> {
-  return host.kernel.audit.tail(n) as Array<{ actor: string; action: string; target?: string; data?: any }>;
+export async function auditTail(host: Host, n = 500): Promise<Array<{ actor: string; action: string; target?: string; data?: any }>> {
+  return (await host.kernel.audit.tail(n)) as Array<{ actor: string; action: string; target?: string; data?: any }>;
 }
 
 /** Module code helper: a command per attempt returning "ok" or the error code. */

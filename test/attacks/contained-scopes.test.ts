@@ -76,6 +76,6 @@ describe("a sandboxed module with own-looking patterns and system dependencies",
     void before;
     // refusals are capability_denied (scopes) or input_invalid (names), audited as the module
     expect(out["invoke auth.list"]!.code).toBe("capability_denied");
-    expect(auditTail(host).some((e) => e.actor === "module:probe" && e.action === "capability.denied")).toBe(true);
+    expect((await auditTail(host)).some((e) => e.actor === "module:probe" && e.action === "capability.denied")).toBe(true);
   });
 });

@@ -36,7 +36,7 @@ describe("commands.dispatch with an invented token caller", () => {
     const refused = await host.run("relay.go", { tokenId: admin.id }).catch((e: { code: string }) => e);
     expect((refused as { code: string }).code).toBe("manifest_invalid");
     const out = { config: { ok: false }, grant: { ok: false } };
-    const forged = auditTail(host).filter((e) => e.actor === `token:${admin.id}` && (e.action === "config.set" || e.action === "token.grant"));
+    const forged = (await auditTail(host)).filter((e) => e.actor === `token:${admin.id}` && (e.action === "config.set" || e.action === "token.grant"));
     const backdoor = ((await host.run("auth.list")) as Array<{ name: string }>).some((t) => t.name === "relay-backdoor");
     expect({ config: out.config!.ok, grant: out.grant!.ok }, "the relay module ran host/system commands as a token it made up").toEqual({ config: false, grant: false });
     expect(forged, "audit events attributed by the module to the admin token").toEqual([]);

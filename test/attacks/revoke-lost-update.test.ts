@@ -38,7 +38,7 @@ describe("revoke racing the usage bookkeeping of an in-flight request", () => {
         // `auth revoke` has returned: this request starts afterwards and must be refused.
         const after = await auth.verify(token).then(() => "accepted", (e: { code?: string }) => e.code ?? "error");
         if (after === "accepted") resurrected.push(`${order}+${k}`);
-        const stored = JSON.parse(host.kernel.store.storage.get("auth", `t:${id}`)!) as { revoked_at: string | null };
+        const stored = JSON.parse((await host.kernel.store.storage.get("auth", `t:${id}`))!) as { revoked_at: string | null };
         if (stored.revoked_at === null) resurrected.push(`${order}+${k} (record un-revoked on disk)`);
       }
     }

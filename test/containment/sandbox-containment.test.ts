@@ -130,7 +130,7 @@ describe("the sandbox contains", () => {
     const states = Object.fromEntries(h.loader.list().map((m) => [m.id, m.state]));
     expect(states.good).toBe("active");
     await expect(h.run("good.ping")).resolves.toBe("pong");
-    const breakers = (h.kernel.audit.tail(50) as Array<{ action: string; target: string }>).filter((e) => e.action === "module.breaker").map((e) => e.target);
+    const breakers = ((await h.kernel.audit.tail(50)) as Array<{ action: string; target: string }>).filter((e) => e.action === "module.breaker").map((e) => e.target);
     expect(breakers).not.toContain("good");
     expect(breakers).toContain("killer");
   }, 60_000);
