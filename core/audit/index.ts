@@ -41,7 +41,8 @@ const SECURITY_ACTIONS = /^(security\.|token\.|secret\.|capability\.denied|modul
 
 export class AuditLog {
   readonly #store: Store;
-  readonly #headFile: string;
+  /** undefined when the chain is shared by a fleet (see verifyChain). */
+  readonly #headFile: string | undefined;
 
   readonly #securityLog: LogSink | undefined;
   readonly #signer: AuditSigner | undefined;
@@ -52,7 +53,7 @@ export class AuditLog {
    * With a signer, audit.head is signed (and checked by verify); with a security log, every
    * security-relevant event appended is also written there, by the host.
    */
-  constructor(store: Store, headFile: string, o: { securityLog?: LogSink; signer?: AuditSigner } = {}) {
+  constructor(store: Store, headFile: string | undefined, o: { securityLog?: LogSink; signer?: AuditSigner } = {}) {
     this.#store = store;
     this.#headFile = headFile;
     this.#securityLog = o.securityLog;
@@ -75,8 +76,11 @@ export class AuditLog {
       // Redacted and normalised before hashing: what is hashed is exactly what is stored.
       const dataJson = canonicalJson(redact(e.data ?? {}));
       const run = async (repos: Repos): Promise<AuditEvent> => {
+        await repos.audit.lockChain();
         let last = await repos.audit.last();
-        const current = readHeadFile(this.#headFile);
+        const headFile = this.#headFile;
+        if (headFile === undefined) return toEvent(await this.#insert(repos, last, e.actor, e.action, e.target ?? null, dataJson));
+        const current = readHeadFile(headFile);
         before = current.raw;
         const headSeq = current.head.state === "ok" ? current.head.seq : 0;
         const atHead = headSeq > 0 && headSeq < (last?.seq ?? 0) ? (await repos.audit.range(headSeq, 1))[0]?.hash : undefined;
@@ -92,7 +96,7 @@ export class AuditLog {
         // Inside the transaction: if the head cannot be replaced, the row is rolled back with it.
         const signature = this.#signer?.signHead(row.seq, row.hash);
         written = headLine(row.seq, row.hash, signature);
-        writeHead(this.#headFile, row.seq, row.hash, signature);
+        writeHead(headFile, row.seq, row.hash, signature);
         return toEvent(row);
       };
       const event = tx ? await run(tx) : await this.#store.transaction(run);
@@ -157,11 +161,13 @@ export class AuditLog {
    * records the disagreement (see MISMATCH_ACTION).
    */
   async #restoreHead(written: string, before: string | undefined): Promise<void> {
+    const headFile = this.#headFile;
+    if (headFile === undefined) return;
     try {
       await this.#store.transaction(async () => {
-        if (readHeadFile(this.#headFile).raw !== written) return;
-        if (before === undefined) removeHead(this.#headFile);
-        else writeHeadRaw(this.#headFile, before);
+        if (readHeadFile(headFile).raw !== written) return;
+        if (before === undefined) removeHead(headFile);
+        else writeHeadRaw(headFile, before);
       });
     } catch {
       // Best effort: the store or the directory is already failing.

@@ -31,10 +31,17 @@ export interface VerifyOptions {
   checkpoint?: Checkpoint;
 }
 
-export async function verifyChain(store: Store, headFile: string, o: VerifyOptions = {}): Promise<VerifyResult> {
+/**
+ * `headFile` undefined: a chain shared by a fleet (PostgreSQL) has no one host's head file; a cut
+ * tail is caught there by signed checkpoints (`audit checkpoint`, `audit verify --checkpoint`).
+ */
+export async function verifyChain(store: Store, headFile: string | undefined, o: VerifyOptions = {}): Promise<VerifyResult> {
   // Appenders hold the write lock from reading the last row until after the head is replaced, so
   // taking the lock for a moment gives a head and a last row that belong together.
-  const snap = await store.transaction(async (tx) => ({ head: readHead(headFile), last: await tx.audit.last() }));
+  const snap = await store.transaction(async (tx) => {
+    await tx.audit.lockChain();
+    return { head: headFile === undefined ? undefined : readHead(headFile), last: await tx.audit.last() };
+  });
   const lastSeq = snap.last?.seq ?? 0;
   let prev = GENESIS;
   let expected = 1;
@@ -60,6 +67,7 @@ export async function verifyChain(store: Store, headFile: string, o: VerifyOptio
       return bad(1, `seq ${cp.seq} no longer has the hash the checkpoint of ${cp.time} recorded: the history up to seq ${cp.seq} was rewritten`);
     }
   }
+  if (!snap.head) return { ok: true, count: lastSeq, ...(cp ? { checkpoint: { seq: cp.seq, time: cp.time } } : {}) };
   const headSeq = snap.head.state === "ok" ? snap.head.seq : 0;
   const atHead = headSeq > 0 && headSeq < lastSeq ? (await store.audit.range(headSeq, 1))[0]?.hash : undefined;
   const p = headProblem(snap.head, lastSeq, prev, () => atHead);

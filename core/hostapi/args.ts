@@ -13,6 +13,9 @@ export const str =
   (v, method, what) => {
     if (typeof v !== "string" || v.length < min) throw bad(method, `${what} must be a string${min > 0 ? " of at least " + min + " character" + (min > 1 ? "s" : "") : ""}`);
     if (Buffer.byteLength(v) > max) throw bad(method, `${what} is ${Buffer.byteLength(v)} bytes, ${max} allowed`);
+    // Every backend must store exactly what it was given: PostgreSQL text holds no NUL, and a lone
+    // surrogate would come back as U+FFFD. Refused here, the same on every backend.
+    if (v.includes("\u0000") || /\p{Cs}/u.test(v)) throw bad(method, `${what} must be well-formed text without NUL characters`);
     return v;
   };
 

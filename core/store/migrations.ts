@@ -72,4 +72,12 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (module, name)
   ) WITHOUT ROWID;
   `,
+  // 6: installed module files by sha256 (filled when the store is shared by a fleet; the same
+  // schema everywhere keeps one contract for both backends)
+  `
+  CREATE TABLE blobs (
+    hash    TEXT PRIMARY KEY,
+    content BLOB NOT NULL
+  ) WITHOUT ROWID;
+  `,
 ];

@@ -6,7 +6,7 @@ import { dirname } from "node:path";
 import { HostError } from "../errors.js";
 import { MIGRATIONS } from "./migrations.js";
 import type {
-  Async, AuditRow, ModuleRecord, Repos, Store, SyncAuditRepo, SyncConfigRepo, SyncManifestIndexRepo, SyncModuleRepo, SyncSecretRepo, SyncStorageRepo,
+  Async, AuditRow, ModuleRecord, Repos, Store, SyncAuditRepo, SyncBlobRepo, SyncConfigRepo, SyncManifestIndexRepo, SyncModuleRepo, SyncSecretRepo, SyncStorageRepo,
 } from "./store.js";
 
 type DB = Database.Database;
@@ -27,7 +27,7 @@ export function openSqliteStore(file: string): Store {
   db.pragma("foreign_keys = ON");
   db.pragma("busy_timeout = 5000");
   migrate(db);
-  return new SqliteStore(db);
+  return new SqliteStore(db, file);
 }
 
 /** One lock for the connection: a transaction holds it across its awaits; lone calls wait for it. */
@@ -95,18 +95,21 @@ class SqliteManifestIndex implements SyncManifestIndexRepo {
  */
 class SqliteStore implements Store {
   readonly backend = "sqlite" as const;
+  readonly location: string;
   readonly config;
   readonly modules;
   readonly storage;
   readonly audit;
   readonly manifestIndex;
   readonly secrets;
+  readonly blobs;
   readonly #db: DB;
   readonly #lock = new Lock();
   readonly #inside: Repos;
 
-  constructor(db: DB) {
+  constructor(db: DB, file: string) {
     this.#db = db;
+    this.location = file;
     const sync = {
       config: new SqliteConfig(db),
       modules: new SqliteModules(db),
@@ -114,6 +117,7 @@ class SqliteStore implements Store {
       audit: new SqliteAudit(db),
       manifestIndex: new SqliteManifestIndex(db),
       secrets: new SqliteSecrets(db),
+      blobs: new SqliteBlobs(db),
     };
     this.config = asAsync(sync.config, this.#lock);
     this.modules = asAsync(sync.modules, this.#lock);
@@ -121,6 +125,7 @@ class SqliteStore implements Store {
     this.audit = asAsync(sync.audit, this.#lock);
     this.manifestIndex = asAsync(sync.manifestIndex, this.#lock);
     this.secrets = asAsync(sync.secrets, this.#lock);
+    this.blobs = asAsync(sync.blobs, this.#lock);
     this.#inside = {
       config: asAsync(sync.config, undefined),
       modules: asAsync(sync.modules, undefined),
@@ -128,6 +133,7 @@ class SqliteStore implements Store {
       audit: asAsync(sync.audit, undefined),
       manifestIndex: asAsync(sync.manifestIndex, undefined),
       secrets: asAsync(sync.secrets, undefined),
+      blobs: asAsync(sync.blobs, undefined),
     };
   }
 
@@ -149,6 +155,36 @@ class SqliteStore implements Store {
     await this.#lock.run(async () => {
       if (this.#db.open) this.#db.close();
     });
+  }
+}
+
+class SqliteBlobs implements SyncBlobRepo {
+  readonly #db: DB;
+  #put; #get; #has; #all; #del;
+  constructor(db: DB) {
+    this.#db = db;
+    this.#put = db.prepare("INSERT INTO blobs (hash, content) VALUES (?, ?) ON CONFLICT(hash) DO NOTHING");
+    this.#get = db.prepare<[string], { content: Buffer }>("SELECT content FROM blobs WHERE hash = ?");
+    this.#has = db.prepare<[string], { hash: string }>("SELECT hash FROM blobs WHERE hash = ?");
+    this.#all = db.prepare<[], { hash: string }>("SELECT hash FROM blobs");
+    this.#del = db.prepare("DELETE FROM blobs WHERE hash = ?");
+  }
+  put(hash: string, content: Buffer): void {
+    this.#put.run(hash, content);
+  }
+  get(hash: string): Buffer | undefined {
+    return this.#get.get(hash)?.content;
+  }
+  have(hashes: string[]): string[] {
+    return hashes.filter((h) => this.#has.get(h) !== undefined);
+  }
+  prune(keep: string[]): number {
+    const kept = new Set(keep);
+    return this.#db.transaction(() => {
+      let n = 0;
+      for (const { hash } of this.#all.all()) if (!kept.has(hash)) n += this.#del.run(hash).changes;
+      return n;
+    }).immediate();
   }
 }
 
@@ -327,6 +363,9 @@ class SqliteAudit implements SyncAuditRepo {
     this.#range = db.prepare<[number, number], AuditDbRow>("SELECT * FROM audit WHERE seq >= ? ORDER BY seq LIMIT ?");
     this.#tail = db.prepare<[number], AuditDbRow>("SELECT * FROM (SELECT * FROM audit ORDER BY seq DESC LIMIT ?) ORDER BY seq");
     this.#count = db.prepare<[], { n: number }>("SELECT COUNT(*) AS n FROM audit");
+  }
+  lockChain(): void {
+    // BEGIN IMMEDIATE holds the only write lock already.
   }
   append(row: AuditRow): void {
     this.#append.run(row);

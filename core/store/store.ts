@@ -73,6 +73,12 @@ export interface AuditRow {
 }
 
 export interface SyncAuditRepo {
+  /**
+   * Inside a transaction, before reading the last row: holds the chain for this transaction, so
+   * concurrent appenders (other hosts on one PostgreSQL) produce one contiguous chain. SQLite's
+   * BEGIN IMMEDIATE already serialises writers; there it does nothing.
+   */
+  lockChain(): void;
   append(row: AuditRow): void;
   last(): AuditRow | undefined;
   /** Rows in seq order, from `fromSeq` (inclusive). */
@@ -89,6 +95,16 @@ export interface SyncSecretRepo {
   list(moduleId?: string): Array<{ module: string; name: string; updatedAt: string }>;
 }
 
+/** Installed module files by their sha256, so every host of a fleet can materialise them. */
+export interface SyncBlobRepo {
+  put(hash: string, content: Buffer): void;
+  get(hash: string): Buffer | undefined;
+  /** Which of these hashes are stored. */
+  have(hashes: string[]): string[];
+  /** Removes every blob not in `keep`; returns how many went. */
+  prune(keep: string[]): number;
+}
+
 /** A repository's methods, each answering with a promise. */
 export type Async<T> = { [K in keyof T]: T[K] extends (...args: infer A) => infer R ? (...args: A) => Promise<Awaited<R>> : T[K] };
 
@@ -98,6 +114,7 @@ export type ModuleRepo = Async<SyncModuleRepo>;
 export type StorageRepo = Async<SyncStorageRepo>;
 export type AuditRepo = Async<SyncAuditRepo>;
 export type SecretRepo = Async<SyncSecretRepo>;
+export type BlobRepo = Async<SyncBlobRepo>;
 
 /** Every repository, as seen outside a transaction or inside one. */
 export interface Repos {
@@ -107,10 +124,25 @@ export interface Repos {
   readonly audit: AuditRepo;
   readonly manifestIndex: ManifestIndexRepo;
   readonly secrets: SecretRepo;
+  readonly blobs: BlobRepo;
+}
+
+/**
+ * How a shared store tells its hosts that config or module records changed (another host wrote
+ * them): a counter bumped in the same transaction as the change, and a push notification.
+ */
+export interface ChangeFeed {
+  counter(): Promise<number>;
+  /** Calls `onChange` on each notification, and `onLost` when the listening connection drops. */
+  listen(onChange: () => void, onLost: (e: unknown) => void): Promise<{ close(): Promise<void> }>;
 }
 
 export interface Store extends Repos {
   readonly backend: "sqlite" | "postgres";
+  /** Where the store is, for status lines: a path, or a URL with any password replaced. */
+  readonly location: string;
+  /** Present when other hosts share this store. */
+  readonly changes?: ChangeFeed;
   /**
    * Runs fn atomically: everything it does through `tx` commits together (durably) or not at all.
    * Calls on the store itself while a transaction runs wait for it, never join it.
