@@ -29,7 +29,7 @@ export async function run(): Promise<BenchRow[]> {
 
   const security = new SecurityManager({
     enabled: true, rate_limit: 1e9, block_duration: 60, global_limit: 1e12, ddos_lockdown: 60, failed_limit: 10, failed_block: 60,
-    allow: [], deny: [], trusted: [], trusted_proxies: [],
+    allow: [], deny: [], trusted: [], trusted_proxies: [], backend_timeout_ms: 150,
   });
   const checkNs = perOpNs(500_000, (i) => {
     sink += security.check(keys[i % 1000]!).allow ? 1 : 0;

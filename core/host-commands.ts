@@ -1,6 +1,7 @@
 // Commands the host itself owns, in reserved namespaces: module.*, config.*. They are declared
 // and dispatched through the same bus as module commands, so permissions, input validation, CLI
 // help and REST routes treat them alike.
+import { redact } from "./log/redact.js";
 import type { CommandManifest } from "../sdk/manifest.js";
 import type { BoundHandler, CommandBus } from "./commands/bus.js";
 import type { ConfigService } from "./config/config-service.js";
@@ -182,7 +183,7 @@ export function registerHostCommands(deps: { home: string; bus: CommandBus; load
             return v;
           });
           config.adopt(key, stored);
-          return { key, value: stored };
+          return { key, value: redact(stored) };
         },
       },
       list: {

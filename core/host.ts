@@ -25,7 +25,14 @@ import { assertOwnHome } from "./home.js";
 import type { ModuleRuntime } from "./runtime.js";
 import { ServiceRegistry } from "./services.js";
 import { openSqliteStore } from "./store/sqlite-store.js";
+import { openPostgresStore } from "./store/postgres-store.js";
+import { scrubString } from "./log/redact.js";
 import type { Store } from "./store/store.js";
+import { chooseBackends, checkRedisUrl } from "./fleet/backends.js";
+import { redisBackend, type RedisBackend } from "./fleet/redis-backend.js";
+import { hostBackends, type BackendStatus } from "./fleet/probe.js";
+import { FleetSync } from "./fleet/sync.js";
+import { FleetModules } from "./lifecycle/fleet-modules.js";
 
 export interface HostOptions {
   home?: string;
@@ -39,6 +46,10 @@ export interface HostOptions {
   userRuntime?: ModuleRuntime | "inprocess";
   /** Test hook: another folder of system modules. */
   systemDir?: string;
+  /** A fleet's PostgreSQL URL (`--store`); see ./fleet/backends.ts for the other sources. */
+  store?: string;
+  /** A fleet's Redis URL (`--redis`). */
+  redis?: string;
 }
 
 export class Host {
@@ -46,23 +57,31 @@ export class Host {
   readonly kernel: Kernel;
   readonly loader: ModuleLoader;
   readonly #runtimes: ModuleRuntime[];
+  readonly #sync: FleetSync | undefined;
   #closed = false;
   readonly #surfaces: string[] = [];
 
-  private constructor(home: string, kernel: Kernel, loader: ModuleLoader, runtimes: ModuleRuntime[]) {
+  private constructor(home: string, kernel: Kernel, loader: ModuleLoader, runtimes: ModuleRuntime[], sync: FleetSync | undefined) {
     this.home = home;
     this.kernel = kernel;
     this.loader = loader;
     this.#runtimes = runtimes;
+    this.#sync = sync;
   }
 
   static async open(options: HostOptions = {}): Promise<Host> {
     const home = resolveHome(options.home);
     assertOwnHome(home);
-    const firstRun = !existsSync(join(home, "system.brain"));
+    const backends = await chooseBackends(home, { ...(options.store !== undefined ? { store: options.store } : {}), ...(options.redis !== undefined ? { redis: options.redis } : {}) });
+    const firstRun = backends.store ? !existsSync(home) : !existsSync(join(home, "system.brain"));
     mkdirSync(join(home, "logs"), { recursive: true, mode: 0o700 });
     if (firstRun) chmodSync(home, 0o700);
-    const store: Store = openSqliteStore(join(home, "system.brain"));
+    // The log is configured from the store's settings, so store errors before it exists go here.
+    let storeLog: LogSink | undefined;
+    const store: Store = backends.store
+      ? await openPostgresStore(backends.store, { onIdleError: (e) => storeLog?.warn({ err: scrubString(e.message) }, "a pooled store connection broke; it is replaced on the next use") })
+      : openSqliteStore(join(home, "system.brain"));
+    let sync: FleetSync | undefined;
     try {
       const config = await ConfigService.open(store.config);
       for (const [k, v] of Object.entries(options.overrides ?? {})) config.override(k, v);
@@ -71,9 +90,16 @@ export class Host {
         destination: join(home, "logs", "host.log"),
         rotation: { maxBytes: config.get("log.max_file_bytes") as number, keep: config.get("log.keep") as number, securityKeep: config.get("log.security_keep") as number },
       });
-      const audit = new AuditLog(store, join(home, "audit.head"), { securityLog: securityLogger(log), signer: new AuditSigner(home) });
+      storeLog = log;
+      // A chain shared by a fleet has no one host's head file: signed checkpoints guard its tail.
+      const audit = new AuditLog(store, store.changes ? undefined : join(home, "audit.head"), { securityLog: securityLogger(log), signer: new AuditSigner(home) });
       const events = new EventBus((err, event) => log.warn({ event, err: String(err) }, "event subscriber failed"));
       const services = new ServiceRegistry();
+      const redisFromConfig = config.get("fleet.redis") as string;
+      const redisUrl = backends.redis ?? (redisFromConfig ? checkRedisUrl(redisFromConfig, "fleet.redis") : undefined);
+      // The security and cache modules find a fleet's Redis here; without one they keep their
+      // state in this host's memory.
+      if (redisUrl) services.provide("host", "backend:redis", redisBackend(redisUrl, log));
       const secrets = new SecretStore(store.secrets, home);
       config.onChange((key) => events.emit("config.changed", { key }));
       const ledger = new Ledger();
@@ -156,14 +182,38 @@ export class Host {
       installer = new Installer(kernel, loader, actions, home);
       registerHostCommands({ home, bus, loader, actions, installer, config, audit, store, ledger, secrets });
       log.info({ pid: process.pid, home }, "home opened");
+      const fleetModules = store.changes ? new FleetModules(kernel, loader, join(home, "modules")) : undefined;
+      await fleetModules?.materializeAll();
       await loader.load();
       await loader.activateStartup();
       loader.startIdleSweep(config.get("sandbox.idle_ttl") as number);
-      return new Host(home, kernel, loader, user === system ? [system] : [system, user]);
+      if (store.changes) {
+        sync = new FleetSync(store.changes, {
+          pollMs: config.get("fleet.poll_ms") as number,
+          refresh: async () => {
+            await config.reload();
+            await fleetModules!.syncFromStore();
+          },
+          log,
+        });
+        await sync.start();
+      }
+      return new Host(home, kernel, loader, user === system ? [system] : [system, user], sync);
     } catch (e) {
+      await sync?.stop();
       await store.close();
       throw e;
     }
+  }
+
+  /** Which backend holds each part of the state, and whether each answers now (`warden status`). */
+  backends(): Promise<BackendStatus> {
+    return hostBackends(this.kernel.store, this.kernel.services.get("backend:redis") as RedisBackend | undefined);
+  }
+
+  /** Resolves once changes other fleet hosts made so far are applied here (no-op without a fleet). */
+  async settle(): Promise<void> {
+    await this.#sync?.settle();
   }
 
   dispatch(call: Call): Promise<unknown> {
@@ -206,6 +256,7 @@ export class Host {
     if (this.#closed) return;
     this.#closed = true;
     await this.stopSurfaces();
+    await this.#sync?.stop();
     await this.loader.deactivateAll();
     for (const r of this.#runtimes) await r.close();
     await this.kernel.store.close();

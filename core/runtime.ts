@@ -36,7 +36,7 @@ export interface HostPort {
   /** Calls a budget refused before they reached the host (the ledger counts them by budget). */
   limited?(budget: string, count: number): void;
   /** Only for in-process (system) modules: plain-object services between trusted modules. */
-  services?: { provide(name: string, service: object): void; use(name: string): unknown };
+  services?: { provide(name: string, service: object): void; use(name: string): unknown; host(name: string): unknown };
   /** Subscribe to events (checked against events.subscribe and its scope); resolves to the unsubscribe function. */
   subscribe(pattern: string, handler: (payload: unknown, event: string) => void): Promise<() => void>;
 }

@@ -150,6 +150,11 @@ export interface ServicesApi {
   provide(name: string, service: object): void;
   /** Use a service of a module listed in this module's dependencies. System modules only. */
   use<T = unknown>(name: string): T;
+  /**
+   * A service the host itself offers when it is configured (`backend:redis` in a fleet), or
+   * undefined. System modules only.
+   */
+  host<T = unknown>(name: string): T | undefined;
 }
 
 export interface ModuleInfo {

@@ -150,7 +150,7 @@ describe("failed-auth window before argon2", () => {
     const good = await auth.grant({ name: "good", scopes: ["*"] });
     const security = new SecurityManager({
       enabled: true, rate_limit: 1000, block_duration: 60, global_limit: 100000, ddos_lockdown: 60, failed_limit: 3, failed_block: 600,
-      allow: [], deny: [], trusted: [], trusted_proxies: [],
+      allow: [], deny: [], trusted: [], trusted_proxies: [], backend_timeout_ms: 150,
     });
     // The API's order: security check -> verify -> record the failure.
     const request = async (token: string) => {

@@ -33,7 +33,7 @@ describe("context conformance", () => {
     // The table's methods, and the providers' command namespaces (ctx.security.lockdown, ...).
     const shape = contextShape(h.kernel.providers.namespaces(), h.kernel.bus.list());
     const fromShape = Object.entries(shape).flatMap(([ns, methods]) => Object.keys(methods).map((m) => `${ns}.${m}`));
-    const expected = [...fromShape, ...Object.keys(BOUND_METHODS), "services.provide", "services.use"].sort();
+    const expected = [...fromShape, ...Object.keys(BOUND_METHODS), "services.host", "services.provide", "services.use"].sort();
     expect(t.methods).toEqual(expected);
     expect(t.methods).toEqual(expect.arrayContaining(["security.lockdown", "auth.grant", "cacheAdmin.purge", "storage.get", "secrets.get"]));
   }, 60_000);

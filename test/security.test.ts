@@ -4,7 +4,7 @@ import { clientKey } from "../modules/security/client-address.js";
 
 const base: Settings = {
   enabled: true, rate_limit: 10, block_duration: 30, global_limit: 1000, ddos_lockdown: 20, failed_limit: 3, failed_block: 90,
-  allow: [], deny: [], trusted: [], trusted_proxies: [],
+  allow: [], deny: [], trusted: [], trusted_proxies: [], backend_timeout_ms: 150,
 };
 
 /** A manager over an in-memory durable store (the module's storage in production). */

@@ -2,6 +2,10 @@
 // from the manifests) can be built, so they are read from argv first.
 export interface GlobalOptions {
   home?: string;
+  /** --store: a fleet's PostgreSQL URL. */
+  store?: string;
+  /** --redis: a fleet's Redis URL. */
+  redis?: string;
   modules: string[];
   json: boolean;
   /** --input is given: it may supply required positionals. */
@@ -20,6 +24,10 @@ export function scanGlobalOptions(argv: readonly string[]): GlobalOptions {
     else if (a === "--input" || a.startsWith("--input=")) out.input = true;
     else if (a === "--home" && i + 1 < argv.length) out.home = argv[++i];
     else if (a.startsWith("--home=")) out.home = a.slice(7);
+    else if (a === "--store" && i + 1 < argv.length) out.store = argv[++i];
+    else if (a.startsWith("--store=")) out.store = a.slice(8);
+    else if (a === "--redis" && i + 1 < argv.length) out.redis = argv[++i];
+    else if (a.startsWith("--redis=")) out.redis = a.slice(8);
     else if (a === "--modules" && i + 1 < argv.length) out.modules.push(argv[++i]!);
     else if (a.startsWith("--modules=")) out.modules.push(a.slice(10));
   }
@@ -32,7 +40,7 @@ export function commandWords(argv: readonly string[]): string[] {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === "--") break;
-    if (a === "--home" || a === "--modules") {
+    if (a === "--home" || a === "--modules" || a === "--store" || a === "--redis") {
       i++;
       continue;
     }

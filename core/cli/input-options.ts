@@ -5,7 +5,7 @@ import { Command, Option } from "commander";
 import type { CommandInfo } from "../../sdk/context.js";
 import { HostError } from "../errors.js";
 
-export const RESERVED_FLAGS = new Set(["json", "home", "modules", "input", "help", "version"]);
+export const RESERVED_FLAGS = new Set(["json", "home", "modules", "store", "redis", "input", "help", "version"]);
 
 type PropSchema = { type?: string | string[]; description?: string; items?: PropSchema; enum?: unknown[]; default?: unknown };
 

@@ -52,7 +52,7 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
       }
       // Loaded only now: a call through a serving host never loads the host's code at all.
       const { Host } = await import("../host.js");
-      host = await Host.open({ home, modulePaths: globals.modules });
+      host = await Host.open({ home, modulePaths: globals.modules, ...(globals.store !== undefined ? { store: globals.store } : {}), ...(globals.redis !== undefined ? { redis: globals.redis } : {}) });
     }
     return host;
   };
@@ -126,6 +126,8 @@ function buildProgram(backend: Backend, globals: GlobalOptions, io: Io, result: 
     .version(HOST_VERSION)
     .option("--home <dir>", "host home (default: $WARDEN_HOME or ./.warden)")
     .option("--modules <dir>", "extra folder of user modules (repeatable)")
+    .option("--store <url>", "a fleet's PostgreSQL (default: $WARDEN_STORE_URL, fleet.store, else the home's system.brain)")
+    .option("--redis <url>", "a fleet's Redis for limits, blocks, lockdown and cache (default: $WARDEN_REDIS_URL, fleet.redis)")
     .option("--json", "print results and errors as JSON")
     .showHelpAfterError(false)
     .exitOverride()
@@ -177,8 +179,13 @@ function buildProgram(backend: Backend, globals: GlobalOptions, io: Io, result: 
     .description("say whether a host is serving this home (commands then run there) or the CLI runs in-process")
     .action(async () => {
       const r = await controlRequest(backend.home, { op: "status" });
-      const out = r?.ok ? r.result : { mode: "in-process", home: backend.home, note: "no host is serving this home; each command runs in this process" };
       if (r && !r.ok) throw responseError(r);
+      const out = r?.ok
+        ? r.result
+        : {
+            mode: "in-process", home: backend.home, note: "no host is serving this home; each command runs in this process",
+            backends: await (await import("../fleet/probe.js")).probeBackends(backend.home, { ...(globals.store !== undefined ? { store: globals.store } : {}), ...(globals.redis !== undefined ? { redis: globals.redis } : {}) }),
+          };
       result.code = printResult(io, out, globals.json);
     });
   return program;

@@ -50,7 +50,7 @@ export function registerServe(program: Command, openHost: () => Promise<Host>, i
       process.on("unhandledRejection", onUnhandled);
       const control = await startControlServer(host.home, {
         call: (command, input) => host.run(command, input),
-        status: () => ({ mode: "serving", pid: process.pid, home: host.home, started_at: startedAt }),
+        status: async () => ({ mode: "serving", pid: process.pid, home: host.home, started_at: startedAt, backends: await host.backends() }),
         catalogue: () => catalogueOf(host),
         onError: (e) => void internalError(e, host.kernel.log, "the control socket"),
       });

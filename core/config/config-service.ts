@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ValidateFunction } from "ajv";
 import { HostError } from "../errors.js";
+import { redact } from "../log/redact.js";
 import { compileCommandSchema } from "../manifest/index.js";
 import { MANIFESTS_DIR } from "../paths.js";
 import type { ConfigRepo } from "../store/store.js";
@@ -157,7 +158,8 @@ export class ConfigService {
         if (prefix && !key.startsWith(prefix)) continue;
         const entry: ConfigEntry = {
           key,
-          value: this.get(key),
+          // What is shown never carries a secret (a password in a --store or --redis URL).
+          value: redact(this.get(key)),
           source: key in stored || this.#overrides.has(key) ? "set" : "default",
         };
         if (typeof propSchema.description === "string") entry.description = propSchema.description;

@@ -1,8 +1,8 @@
 // The CLI side: when a host is serving this home, commands go through its control socket.
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { createConnection } from "node:net";
 import { HostError, isErrorCode } from "../errors.js";
-import { bootstrapTokenPath, socketPath, type ControlRequest, type ControlResponse } from "./protocol.js";
+import { readControlToken, socketPath, type ControlRequest, type ControlResponse } from "./protocol.js";
 
 export function servingHostPresent(home: string): boolean {
   return existsSync(socketPath(home));
@@ -12,10 +12,8 @@ export function servingHostPresent(home: string): boolean {
 export async function controlRequest(home: string, request: ControlRequest extends infer R ? (R extends unknown ? Omit<R, "token"> : never) : never): Promise<ControlResponse | undefined> {
   const path = socketPath(home);
   if (!existsSync(path)) return undefined;
-  let token = "";
-  try {
-    token = readFileSync(bootstrapTokenPath(home), "utf8").trim();
-  } catch {
+  const token = readControlToken(home);
+  if (token === undefined) {
     throw new HostError("unauthorized", `a host is serving ${home} but its bootstrap token is unreadable; run the CLI as the home's owner`);
   }
   return new Promise((resolve, reject) => {

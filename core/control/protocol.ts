@@ -1,5 +1,6 @@
 // The control socket: one JSON line in, one JSON line out, per connection. Authenticated with the
 // bootstrap token, which only the home's owner can read.
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ErrorFields } from "../../sdk/errors.js";
 
@@ -25,6 +26,26 @@ export function socketPath(home: string): string {
 
 export function bootstrapTokenPath(home: string): string {
   return join(home, "bootstrap.token");
+}
+
+/**
+ * A home without a bootstrap token (a fleet host other than the one that started first: the
+ * bootstrap token went to that host's home) gets a control token of its own when it serves.
+ */
+export function controlTokenPath(home: string): string {
+  return join(home, "control.token");
+}
+
+/** What authenticates on this home's socket: the bootstrap token, else the control token. */
+export function readControlToken(home: string): string | undefined {
+  for (const file of [bootstrapTokenPath(home), controlTokenPath(home)]) {
+    try {
+      return readFileSync(file, "utf8").trim();
+    } catch {
+      // the next one
+    }
+  }
+  return undefined;
 }
 
 /** The request's shape, checked before anything in it is used. */

@@ -1,15 +1,15 @@
 // `warden serve` listens here so that CLI commands for the same home run in the serving process
 // (a lockdown or a revoke takes effect at once).
-import { timingSafeEqual } from "node:crypto";
-import { chmodSync, existsSync, readFileSync, unlinkSync } from "node:fs";
+import { randomBytes, timingSafeEqual } from "node:crypto";
+import { chmodSync, existsSync, unlinkSync, writeFileSync } from "node:fs";
 import { createConnection, createServer, type Server } from "node:net";
 import { HostError, toHostError } from "../errors.js";
 import type { ErrorCode } from "../../sdk/errors.js";
-import { bootstrapTokenPath, CONTROL_REQUEST_TIMEOUT_MS, MAX_CONTROL_BYTES, MAX_CONTROL_CONNECTIONS, parseControlRequest, socketPath, type ControlResponse } from "./protocol.js";
+import { bootstrapTokenPath, controlTokenPath, readControlToken, CONTROL_REQUEST_TIMEOUT_MS, MAX_CONTROL_BYTES, MAX_CONTROL_CONNECTIONS, parseControlRequest, socketPath, type ControlResponse } from "./protocol.js";
 
 export interface ControlHandlers {
   call(command: string, input: unknown): Promise<unknown>;
-  status(): unknown;
+  status(): unknown | Promise<unknown>;
   /** The serving host's commands and module descriptions, so the CLI's help and parsing match it. */
   catalogue(): unknown;
   /** Told of an error that was not a HostError (it is answered as one, with its error id). */
@@ -18,12 +18,8 @@ export interface ControlHandlers {
 
 function tokenMatches(home: string, presented: unknown): boolean {
   if (typeof presented !== "string") return false;
-  let expected: string;
-  try {
-    expected = readFileSync(bootstrapTokenPath(home), "utf8").trim();
-  } catch {
-    return false;
-  }
+  const expected = readControlToken(home);
+  if (expected === undefined) return false;
   const a = Buffer.from(presented);
   const b = Buffer.from(expected);
   return a.length === b.length && timingSafeEqual(a, b);
@@ -46,6 +42,7 @@ export async function startControlServer(home: string, handlers: ControlHandlers
     if (await isLive(path)) throw new HostError("usage", `a host is already serving this home (${path}); stop it first or use another --home`);
     unlinkSync(path); // stale, from a host that died
   }
+  if (!existsSync(bootstrapTokenPath(home))) writeFileSync(controlTokenPath(home), randomBytes(32).toString("base64url") + "\n", { mode: 0o600 });
   const server = createServer({ allowHalfOpen: false }, (socket) => {
     // Before authentication a connection costs at most MAX_CONTROL_BYTES of buffer and
     // CONTROL_REQUEST_TIMEOUT_MS; the line end is searched for in each new chunk only.
@@ -91,7 +88,7 @@ export async function startControlServer(home: string, handlers: ControlHandlers
     const req = parseControlRequest(parsed);
     if (typeof req === "string") return { ok: false, error: { code: "malformed_request", message: req } };
     if (!tokenMatches(home, req.token)) return { ok: false, error: { code: "unauthorized", message: "the control socket needs this home's bootstrap token" } };
-    if (req.op === "status") return { ok: true, result: handlers.status() };
+    if (req.op === "status") return { ok: true, result: await handlers.status() };
     if (req.op === "catalogue") return { ok: true, result: handlers.catalogue() };
     return { ok: true, result: await handlers.call(req.command, req.input) };
   };

@@ -75,6 +75,10 @@ export function createModuleContext(o: ContextOptions): ModuleContext {
         if (!port.services) throw new HostError("capability_denied", "only system modules may use services");
         return port.services.use(name) as T;
       },
+      host<T>(name: string): T | undefined {
+        if (!port.services) throw new HostError("capability_denied", "only system modules may use services");
+        return port.services.host(name) as T | undefined;
+      },
     }),
   };
   // The shape is built at run time (host API plus the installed providers' namespaces), so the

@@ -14,6 +14,7 @@ import type { Kernel } from "../kernel.js";
 import { readManifest, type LoadedManifest } from "../manifest/index.js";
 import type { ModuleRecord } from "../store/store.js";
 import { copyFolder, hashFolder } from "./files.js";
+import { materialize, shareFiles } from "./shared-files.js";
 import { withUnpackedArchive } from "./unpack.js";
 
 export interface InstallOptions {
@@ -71,6 +72,7 @@ export class Installer {
       mkdirSync(this.modulesDir, { recursive: true, mode: 0o700 });
       if (existsSync(target)) rmSync(target, { recursive: true, force: true });
       copyFolder(dir, target);
+      await this.#share(target, files);
       const elevated = capabilities.filter((c) => c.elevated).map((c) => c.name);
       await this.loader.records.installed(id, { installedPath: target, files }, o.approve ? { hash: incoming.hash, capabilities: incoming.manifest.capabilities ?? [] } : undefined, actor, {
         version: incoming.manifest.version, hash: incoming.hash, capabilities: names(incoming), approved: Boolean(o.approve),
@@ -107,6 +109,7 @@ export class Installer {
       rmSync(stagedDir, { recursive: true, force: true });
       mkdirSync(join(this.modulesDir, ".staged"), { recursive: true, mode: 0o700 });
       copyFolder(dir, stagedDir);
+      await this.#share(stagedDir, files);
       await this.loader.records.staged(id, { dir: stagedDir, version: incoming.manifest.version, hash: incoming.hash, files, added, removed }, actor, { from: old.manifest.version, to: incoming.manifest.version, added, removed });
       return {
         id, version: incoming.manifest.version, action: "staged", state: existing.state, capabilities, added, removed, previous: old.manifest.version,
@@ -122,8 +125,10 @@ export class Installer {
   async approve(id: string, target: ApprovalTarget, actor: string): Promise<unknown> {
     const record = this.loader.records.get(id);
     if (record.staged) {
-      const staged = record.staged;
+      const staged = { ...record.staged, dir: join(this.modulesDir, ".staged", id) };
       checkApprovalTarget(id, { version: staged.version, hash: staged.hash }, target);
+      // Staged through another host of a fleet: its files come from the store, checked.
+      if (this.kernel.store.changes) await materialize(this.kernel.store, id, staged.files, staged.dir);
       const incoming = readManifest(staged.dir, { allowSystem: false });
       if (incoming.hash !== staged.hash) throw new HostError("integrity_failed", `the staged upgrade of ${id} changed on disk; install it again`);
       await this.#swapIn(id, staged.dir, incoming, staged.files, { ...record, staged: null }, actor, "upgraded", true);
@@ -146,6 +151,7 @@ export class Installer {
       throw e;
     }
     rmSync(trash, { recursive: true, force: true });
+    await this.#share(target, files);
     // Only here when capabilities did not grow or widen (or the operator approved this very
     // manifest), so an approval carries over to the new manifest.
     const carry = record.approvedHash !== null || approving;
@@ -158,6 +164,11 @@ export class Installer {
       { version: incoming.manifest.version, hash: incoming.hash },
     );
     await this.loader.reloadModule(id);
+  }
+
+  /** With a store shared by a fleet, the files go there too, so every host can run them. */
+  async #share(dir: string, files: Record<string, string>): Promise<void> {
+    if (this.kernel.store.changes) await shareFiles(this.kernel.store, dir, files);
   }
 
   async remove(id: string, purge: boolean, actor: string): Promise<{ id: string; removed: boolean; purged: number }> {

@@ -112,7 +112,10 @@ export class ModuleLoader {
   /** Installed modules are pinned to the file hashes recorded at install. */
   #integrityError(e: ModuleEntry): HostError | undefined {
     const record = this.records.find(e.id);
-    if (!record?.files || !record.installedPath || resolve(record.installedPath) !== resolve(e.dir)) return undefined;
+    if (!record?.files || !record.installedPath) return undefined;
+    // Installed here, or (in a fleet) through another host and materialised into this home.
+    const here = resolve(record.installedPath) === resolve(e.dir) || resolve(e.dir) === resolve(this.#o.home, "modules", e.id);
+    if (!here) return undefined;
     const changed = changedFiles(e.dir, record.files);
     if (changed.length === 0) return undefined;
     return new HostError("integrity_failed", `module '${e.id}' changed on disk since it was installed (${changed.slice(0, 5).join(", ")}${changed.length > 5 ? ", ..." : ""}); reinstall it with \`warden module install\``, {
@@ -175,6 +178,31 @@ export class ModuleLoader {
   /** Decide state and grants from the operator's record: disabled, approval pinned to the hash, revocations. */
   redecide(e: ModuleEntry): void {
     this.#decideGrants(e);
+  }
+
+  /**
+   * Another host of a fleet changed this module's record (approve, revoke, disable, enable): the
+   * decision is made again. A running module keeps running when it may, with the new grants from
+   * its next call on (as a revoke on this host does); otherwise it is stopped first.
+   */
+  async applyRecord(id: string): Promise<void> {
+    const e = this.#entries.get(id);
+    if (!e?.loaded || e.shadow) return;
+    if (e.state === "failed" && e.error && !e.breaker) return; // a load failure stays until its files change
+    const d = decideGrants({ manifest: e.loaded.manifest, hash: e.loaded.hash, kind: e.kind, record: this.records.find(id), kindOf: (x) => this.#entries.get(x)?.kind });
+    if (e.state === "active" || e.activating) {
+      if (d.state === "installed") {
+        e.grants = d.grants;
+        return;
+      }
+      await this.deactivate(id);
+    }
+    if (e.breaker && this.records.find(id)?.disabled !== false) return; // stopped by its breaker: only an enable restarts it
+    e.state = d.state;
+    e.grants = d.grants;
+    delete e.breaker;
+    if (d.error) e.error = d.error;
+    else delete e.error;
   }
 
   kindOf(id: string): "system" | "user" | undefined {

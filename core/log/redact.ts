@@ -14,8 +14,13 @@ export const TOKEN_REDACTED = "wdn_[redacted]";
 const MAX_DEPTH = 8;
 const MAX_ITEMS = 1000;
 
+/** The password of a URL's userinfo (`scheme://user:password@host`), e.g. a --store or --redis URL. */
+const URL_PASSWORD = /\b([a-z][a-z0-9+.-]*:\/\/[^\s:@/?#]*:)([^\s@/?#]+)@/gi;
+
 export function scrubString(s: string): string {
-  return s.includes("wdn_") ? s.replace(TOKEN_PATTERN, TOKEN_REDACTED) : s;
+  let out = s.includes("wdn_") ? s.replace(TOKEN_PATTERN, TOKEN_REDACTED) : s;
+  if (out.includes("://")) out = out.replace(URL_PASSWORD, "$1***@");
+  return out;
 }
 
 export function isSecretField(name: string): boolean {

@@ -249,6 +249,7 @@ export const PRELUDE = String.raw`(function (bridge, setupText) {
   ctx.services = freeze({
     provide: function () { throw hostError("capability_denied", "only system modules may provide services"); },
     use: function () { throw hostError("capability_denied", "only system modules may use services"); },
+    host: function () { throw hostError("capability_denied", "only system modules may use services"); },
   });
   freeze(ctx);
 

@@ -184,6 +184,10 @@ class PostgresStore implements Store {
     }
   }
 
+  async ping(): Promise<void> {
+    await this.#guarded(this.#pool).query("SELECT 1");
+  }
+
   transaction<T>(fn: (tx: Repos) => Promise<T>): Promise<T> {
     return this.#atomic((q) => fn(makeRepos(q, (inner) => inner(q))));
   }

@@ -151,6 +151,10 @@ class SqliteStore implements Store {
     });
   }
 
+  async ping(): Promise<void> {
+    this.#db.prepare("SELECT 1").get();
+  }
+
   async close(): Promise<void> {
     await this.#lock.run(async () => {
       if (this.#db.open) this.#db.close();

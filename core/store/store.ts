@@ -141,6 +141,8 @@ export interface Store extends Repos {
   readonly backend: "sqlite" | "postgres";
   /** Where the store is, for status lines: a path, or a URL with any password replaced. */
   readonly location: string;
+  /** Resolves when the store answers a trivial query; store_unavailable otherwise. */
+  ping(): Promise<void>;
   /** Present when other hosts share this store. */
   readonly changes?: ChangeFeed;
   /**

@@ -26,13 +26,15 @@ export interface ApiSettings {
 }
 
 type Decision =
-  | { allow: true; client: string; limit?: { limit: number; remaining: number; reset: number } }
+  | { allow: true; client: string; limit?: { limit: number; remaining: number; reset: number }; epoch?: string }
   | ({ allow: false; status: number } & ApiErrorFields);
 
 export interface ApiDeps {
   settings: () => ApiSettings;
-  security: { check(ip: string): Decision; recordFailure(ip: string): Decision; clientAddress(peer: string, xff?: string): string };
-  auth: { verify(token: string, client?: string): Promise<{ tokenId: string; name: string; scopes: string[]; bootstrap: boolean }>; noteUse(id: string): Promise<void> };
+  /** A fleet's security state answers asynchronously (Redis); a single host's at once. */
+  security: { check(ip: string): Decision | Promise<Decision>; recordFailure(ip: string): Decision | Promise<Decision>; clientAddress(peer: string, xff?: string): string };
+  /** `epoch`: the revocation epoch the security check read (fleet), against which cached verifications are checked. */
+  auth: { verify(token: string, client?: string, epoch?: string): Promise<{ tokenId: string; name: string; scopes: string[]; bootstrap: boolean }>; noteUse(id: string): Promise<void> };
   dispatch(call: { command: string; input: unknown; caller: Caller }): Promise<unknown>;
   catalogue(): Promise<CommandInfo[]>;
   version: string;
@@ -105,6 +107,7 @@ export function buildServer(deps: ApiDeps): { app: FastifyInstance; invalidate()
   app.decorateRequest("wardenClient", "");
   app.decorateRequest("wardenLimit", null);
   app.decorateRequest("wardenToken", "");
+  app.decorateRequest("wardenEpoch", undefined);
 
   app.removeAllContentTypeParsers();
   app.addContentTypeParser(/^application\/json(\s*;.*)?$/i, { parseAs: "string" }, (_req, body, done) => {
@@ -157,7 +160,7 @@ export function buildServer(deps: ApiDeps): { app: FastifyInstance; invalidate()
     }
     if (req.method === "GET" && OPEN_ROUTES.has(req.url)) return;
     const client = deps.security.clientAddress(req.socket.remoteAddress ?? "unknown", headerValue(req.headers["x-forwarded-for"]));
-    const decision = deps.security.check(client);
+    const decision = await deps.security.check(client);
     if (!decision.allow) {
       const { allow: _a, status, ...fields } = decision;
       // A limited response says so in the standard headers too.
@@ -170,13 +173,14 @@ export function buildServer(deps: ApiDeps): { app: FastifyInstance; invalidate()
     }
     (req as any).wardenClient = client;
     (req as any).wardenLimit = decision.limit;
+    (req as any).wardenEpoch = decision.epoch;
   });
 
   const authenticate = async (req: FastifyRequest, reply: FastifyReply): Promise<Caller | undefined> => {
     const token = extractToken(req);
     const client = (req as any).wardenClient as string;
-    const fail = (e: ApiErrorFields) => {
-      const after = deps.security.recordFailure(client);
+    const fail = async (e: ApiErrorFields) => {
+      const after = await deps.security.recordFailure(client);
       if (!after.allow) {
         const { allow: _a, status, ...fields } = after;
         sendError(reply, fields, status);
@@ -192,7 +196,7 @@ export function buildServer(deps: ApiDeps): { app: FastifyInstance; invalidate()
     }
     let identity;
     try {
-      identity = await deps.auth.verify(token, client);
+      identity = await deps.auth.verify(token, client, (req as any).wardenEpoch as string | undefined);
     } catch (e) {
       // Busy (this client's fair share of argon2 is taken) is not a failed authentication.
       if ((e as { code?: unknown }).code === "rate_limited") {

@@ -65,7 +65,11 @@ export class AuthManager {
   readonly #inflight = new Map<string, Promise<Identity>>();
   /** A running average of one argon2 verification, for the unknown-id path's wait. */
   #typicalMs = 40;
-  readonly #verified = new LRUCache<string, { identity: Identity; expiresAt: number; epoch: string }>({ max: 10_000, ttl: CACHE_MS });
+  /**
+   * `shared`: in a fleet, the revocation epoch (kept in Redis, bumped by any host's revoke, rotate
+   * or reset) this entry was last confirmed in; `recordHash` tells a rotation from another host.
+   */
+  readonly #verified = new LRUCache<string, { identity: Identity; expiresAt: number; epoch: string; shared: string | undefined; recordHash: string }>({ max: 10_000, ttl: CACHE_MS });
   /**
    * Revocation epochs: per token id, bumped by its revoke and rotate, and one for all, bumped by
    * reset. A verification counts only in the epoch it started in: one that read the token's record
@@ -184,26 +188,42 @@ export class AuthManager {
    * `client` is who asks (the REST surface passes the client address): verifications share argon2
    * fairly between clients, and one client's burst is refused rather than queued for everyone.
    */
-  async verify(token: string, client = "local"): Promise<Identity> {
+  /**
+   * `sharedEpoch` (a fleet): the revocation epoch read from Redis in this request's security check.
+   * A cached verification from another epoch is not trusted until the token's record (one store
+   * read, no argon2) shows it was neither revoked nor rotated meanwhile, through any host.
+   */
+  async verify(token: string, client = "local", sharedEpoch?: string): Promise<Identity> {
     const digest = createHash("sha256").update(String(token)).digest("base64url");
     const hit = this.#verified.get(digest);
     if (hit) {
-      if (hit.epoch === this.#epochOf(hit.identity.tokenId) && hit.expiresAt > this.#now()) return hit.identity;
+      if (hit.epoch === this.#epochOf(hit.identity.tokenId) && hit.expiresAt > this.#now()) {
+        if (sharedEpoch === undefined || hit.shared === sharedEpoch) return hit.identity;
+        const r = await this.#record(hit.identity.tokenId);
+        if (r?.revoked_at) {
+          this.#forget(r.id);
+          throw new AuthError("token_revoked", `token '${r.name}' was revoked at ${r.revoked_at}`);
+        }
+        if (r && r.hash === hit.recordHash && !(r.expires_at && Date.parse(r.expires_at) <= this.#now())) {
+          hit.shared = sharedEpoch;
+          return hit.identity;
+        }
+      }
       this.#verified.delete(digest);
     }
     const parsed = parseToken(token);
     if (!parsed) throw new AuthError("unauthorized", "missing or malformed token");
     // Single flight: the same token verified at once runs argon2 once, but only within one
     // revocation epoch (a request after a revoke never joins a verification from before it).
-    const key = `${digest}:${this.#epochOf(parsed.id)}`;
+    const key = `${digest}:${this.#epochOf(parsed.id)}:${sharedEpoch ?? ""}`;
     const running = this.#inflight.get(key);
     if (running) return running;
-    const work = this.#verify(digest, parsed, client).finally(() => this.#inflight.delete(key));
+    const work = this.#verify(digest, parsed, client, sharedEpoch).finally(() => this.#inflight.delete(key));
     this.#inflight.set(key, work);
     return work;
   }
 
-  async #verify(digest: string, parsed: { id: string; secret: string }, client: string): Promise<Identity> {
+  async #verify(digest: string, parsed: { id: string; secret: string }, client: string, sharedEpoch: string | undefined): Promise<Identity> {
     const epoch = this.#epochOf(parsed.id);
     const record = await this.#record(parsed.id);
     if (!record) {
@@ -244,7 +264,7 @@ export class AuthManager {
     let validUntil = now + CACHE_MS;
     if (record.expires_at) validUntil = Math.min(validUntil, Date.parse(record.expires_at));
     if (matched === "previous") validUntil = Math.min(validUntil, Date.parse(record.prev!.until));
-    if (epoch === this.#epochOf(record.id)) this.#verified.set(digest, { identity, expiresAt: validUntil, epoch });
+    if (epoch === this.#epochOf(record.id)) this.#verified.set(digest, { identity, expiresAt: validUntil, epoch, shared: sharedEpoch, recordHash: record.hash });
     if (!this.#digestsById.has(record.id)) this.#digestsById.set(record.id, new Set());
     this.#digestsById.get(record.id)!.add(digest);
     return identity;

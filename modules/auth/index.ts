@@ -2,12 +2,26 @@
 // bootstrap token to <home>/bootstrap.token on the home's first initialisation, and offers
 // verification to the REST surface as the `auth` service.
 import type { CallInfo, ModuleContext } from "../../sdk/context.js";
+import type { RedisBackend } from "../../sdk/fleet.js";
 import { AuthManager } from "./auth-manager.js";
+import { SharedEpoch } from "./shared-epoch.js";
 
 const BOOTSTRAP_FILE = "bootstrap.token";
 
+let epoch: SharedEpoch | undefined;
+
+export async function deactivate() {
+  await epoch?.close();
+  epoch = undefined;
+}
+
 export async function activate(ctx: ModuleContext) {
   const auth = new AuthManager(ctx.storage as any);
+  // In a fleet, every revoke, rotate and reset moves the shared revocation epoch, so the other
+  // hosts check their cached verifications against the store on their next request.
+  const redis = ctx.services.host<RedisBackend>("backend:redis");
+  epoch = redis ? new SharedEpoch(redis.connect("auth", { timeoutMs: 1000 }), (e) => ctx.log.error("the shared revocation epoch could not be moved yet; retrying", { err: String(e) })) : undefined;
+  const moved = async () => epoch?.bump();
 
   const issueBootstrap = async (call?: CallInfo) => {
     // Recorded before the token exists: if the audit chain cannot be written, no token is issued.
@@ -30,16 +44,19 @@ export async function activate(ctx: ModuleContext) {
     list: async () => (await auth.list()).map(({ bootstrap: _b, ...t }) => t),
     revoke: async (ref: string, call?: CallInfo) => {
       const r = await auth.revoke(ref);
+      await moved();
       await ctx.audit.record("token.revoke", r.id, { name: r.name }, call);
       return r;
     },
     rotate: async (ref: string, grace?: string, call?: CallInfo) => {
       const r = await auth.rotate(ref, grace);
+      await moved();
       await ctx.audit.record("token.rotate", r.id, { name: r.name, old_valid_until: r.old_valid_until }, call);
       return r;
     },
     reset: async (call?: CallInfo) => {
       const revoked = await auth.revokeAll();
+      await moved();
       await ctx.audit.record("token.reset", "*", { revoked }, call);
       const b = await issueBootstrap(call);
       return { revoked, bootstrap_token_id: b.id, bootstrap_file: b.file };

@@ -1,12 +1,23 @@
-// The security system module: a SecurityManager over the cache's security namespace, offered as
-// the `security` service (the API's per-request decision) and managed through its commands.
+// The security system module: the per-request decision for the REST surface (the `security`
+// service) and the commands that manage it. Settings and lists live in config; windows, blocks and
+// the lockdown in this host's memory (SecurityManager) or, in a fleet, in Redis (SharedSecurity);
+// blocks and lockdowns are also made durable in the module's storage.
 import type { CallInfo, JsonValue, ModuleContext } from "../../sdk/context.js";
 import { validateAddressList } from "./client-address.js";
+import type { RedisBackend } from "../../sdk/fleet.js";
 import { SecurityManager, type Decided, type DurableStore, type Settings } from "./security-manager.js";
+import { SharedSecurity } from "./shared-security.js";
 
 const LIST_KEYS = new Set(["allow", "deny", "trusted", "trusted_proxies"]);
 
 const STATE_PREFIXES = ["b:", "lockdown"];
+
+let connection: { quit(): Promise<unknown> } | undefined;
+
+export async function deactivate() {
+  await connection?.quit().catch(() => {});
+  connection = undefined;
+}
 
 export async function activate(ctx: ModuleContext) {
   const settings = async () => (await ctx.config.get()) as unknown as Settings;
@@ -19,38 +30,50 @@ export async function activate(ctx: ModuleContext) {
     },
   };
   const manager = new SecurityManager(await settings(), durable);
-  for (const prefix of STATE_PREFIXES) {
-    for (const key of await ctx.storage.list(prefix, 100_000)) {
-      const value = (await ctx.storage.get(key)) as unknown as Decided | undefined;
-      if (value) manager.restore([[key, value]]);
-      // Ended ones are dropped from the store too, so it holds only what still applies.
-      if (!value || value.until <= Date.now()) await ctx.storage.delete(key);
+  const records = async (): Promise<Array<[string, Decided]>> => {
+    const out: Array<[string, Decided]> = [];
+    for (const prefix of STATE_PREFIXES) {
+      for (const key of await ctx.storage.list(prefix, 100_000)) {
+        const value = (await ctx.storage.get(key)) as unknown as Decided | undefined;
+        if (value && value.until > Date.now()) out.push([key, value]);
+        // Ended ones are dropped from the store too, so it holds only what still applies.
+        else await ctx.storage.delete(key);
+      }
     }
-  }
-  manager.onDurabilityError = (key, e) => ctx.log.error("a security decision could not be made durable", { key, err: String(e) });
+    return out;
+  };
 
   // Automatic blocks and lockdowns are audited (the host mirrors them into the security log).
   const audit = (action: string, target?: string, data?: Record<string, unknown>) =>
     ctx.audit.record(action, target, data).catch((e) => ctx.log.error("audit failed", { action, err: String(e) }));
-  manager.onBlock = (client, until, reason) => {
-    void audit("security.block", client, { until: new Date(until).toISOString(), reason, by: "limits" });
+  const hooks = {
+    onBlock: (client: string, until: number, reason: string) => void audit("security.block", client, { until: new Date(until).toISOString(), reason, by: "limits" }),
+    onLockdown: (until: number, reason: string) => void audit("security.lockdown", "global", { until: new Date(until).toISOString(), reason, by: "limits" }),
+    onDurabilityError: (key: string, e: unknown) => ctx.log.error("a security decision could not be made durable", { key, err: String(e) }),
   };
-  manager.onLockdown = (until, reason) => {
-    void audit("security.lockdown", "global", { until: new Date(until).toISOString(), reason, by: "limits" });
-  };
+
+  // A fleet keeps the windows, blocks and lockdown in its Redis; a single host in its memory.
+  const redis = ctx.services.host<RedisBackend>("backend:redis");
+  const shared = redis ? new SharedSecurity(manager, redis.connect("security", { timeoutMs: (await settings()).backend_timeout_ms }), { ...durable, records }, hooks) : undefined;
+  connection = shared?.redis;
+  if (!shared) manager.restore(await records());
+  Object.assign(manager, hooks);
+  const state = shared ?? manager;
 
   // Settings changed anywhere (`warden config set security.*`, the config command) apply at once.
   await ctx.events.on("config.changed", async (payload) => {
     const key = (payload as { key?: string } | null)?.key ?? "";
-    if (key.startsWith("security.")) manager.configure(await settings());
+    if (!key.startsWith("security.")) return;
+    manager.configure(await settings());
+    if (shared) shared.redis.options.commandTimeout = manager.settings.backend_timeout_ms;
   });
 
   // The REST surface's per-request decision (in-process). Other modules change security state only
   // through this module's commands (ctx.security.<command>, needs security.manage), so every change
   // is checked at the policy point and audited with its caller.
   ctx.services.provide("security", {
-    check: (client: string) => manager.check(client),
-    recordFailure: (client: string) => manager.recordFailure(client),
+    check: (client: string) => state.check(client),
+    recordFailure: (client: string) => state.recordFailure(client),
     clientAddress: (peer: string, forwardedFor?: string) => manager.clientAddress(peer, forwardedFor),
   });
 
@@ -85,33 +108,33 @@ export async function activate(ctx: ModuleContext) {
     }
     return manager.settings;
   });
-  ctx.commands.register("status", async () => manager.status());
+  ctx.commands.register("status", async () => state.status());
   ctx.commands.register("enable", (_i, call) => setEnabled(true, call));
   ctx.commands.register("disable", (_i, call) => setEnabled(false, call));
   ctx.commands.register("lockdown", async ({ seconds }: { seconds?: number }, call) => {
-    const l = await manager.lockdown(seconds ?? manager.settings.ddos_lockdown);
+    const l = await state.lockdown(seconds ?? manager.settings.ddos_lockdown);
     await ctx.audit.record("security.lockdown", "global", { until: new Date(l.until).toISOString() }, call);
     return { lockdown: { active: true, until: new Date(l.until).toISOString(), reason: l.reason } };
   });
   ctx.commands.register("unlock", async (_i, call) => {
-    const was = await manager.unlock();
+    const was = await state.unlock();
     await ctx.audit.record("security.unlock", "global", { was_locked: was }, call);
     return { unlocked: was };
   });
   ctx.commands.register("purge", async (_i, call) => {
-    const removed = await manager.purge();
+    const removed = await state.purge();
     await ctx.audit.record("security.purge", "security", { removed }, call);
     return { removed };
   });
   ctx.commands.register("block", async ({ client, seconds }: { client: string; seconds?: number }, call) => {
     const problem = validateAddressList([client]);
     if (problem) throw Object.assign(new Error(problem), { code: "input_invalid" });
-    const b = await manager.block(client, seconds ?? manager.settings.block_duration);
+    const b = await state.block(client, seconds ?? manager.settings.block_duration);
     await ctx.audit.record("security.block", b.client, { until: new Date(b.until).toISOString() }, call);
     return { client: b.client, until: new Date(b.until).toISOString() };
   });
   ctx.commands.register("unblock", async ({ client }: { client: string }, call) => {
-    const was = await manager.unblock(client);
+    const was = await state.unblock(client);
     await ctx.audit.record("security.unblock", client, { was_blocked: was }, call);
     return { client, unblocked: was };
   });

@@ -33,6 +33,8 @@ export interface Settings {
   deny: string[];
   trusted: string[];
   trusted_proxies: string[];
+  /** With a fleet's Redis: how long a request waits for its decision before 503 security_unavailable. */
+  backend_timeout_ms: number;
 }
 
 /** A block or lockdown as it is stored. */
@@ -60,7 +62,13 @@ export type Refusal = {
   /** The limit that was crossed (requests per window), for RateLimit headers. */
   limit?: number;
 };
-export type Allowance = { allow: true; client: string; limit?: { limit: number; remaining: number; reset: number } };
+export type Allowance = {
+  allow: true;
+  client: string;
+  limit?: { limit: number; remaining: number; reset: number };
+  /** With a fleet's Redis: the revocation epoch read in the same step (token caches check it). */
+  epoch?: string;
+};
 export type Decision = Allowance | Refusal;
 
 interface Window { start: number; count: number }
@@ -134,7 +142,7 @@ export class SecurityManager {
   recordFailure(ip: string): Decision {
     try {
       const client = clientKey(ip);
-      if (!this.#s.enabled || this.#trusted.has(ip)) return { allow: true, client };
+      if (!this.countsFailures(ip)) return { allow: true, client };
       const now = this.#now();
       const w = this.#bump(`f:${client}`, now);
       if (w.count >= this.#s.failed_limit) {
@@ -146,13 +154,29 @@ export class SecurityManager {
     }
   }
 
-  #check(ip: string): Decision {
+  /**
+   * What the lists and settings decide alone, before any state: refused (deny or allow list),
+   * waved through (security disabled, or a trusted client), or undefined: windows and blocks decide.
+   */
+  screen(ip: string): Decision | undefined {
     const client = clientKey(ip);
     if (this.#deny.has(ip)) return { allow: false, status: 403, code: "blocked", message: "this client may not call the API", reason: "this client is on the deny list" };
     if (this.#allow.entries.length > 0 && !this.#allow.has(ip)) {
       return { allow: false, status: 403, code: "blocked", message: "this client may not call the API", reason: "this client is not on the allow list" };
     }
     if (!this.#s.enabled || this.#trusted.has(ip)) return { allow: true, client };
+    return undefined;
+  }
+
+  /** Whether failed authentications of this client are counted (not when disabled or trusted). */
+  countsFailures(ip: string): boolean {
+    return this.#s.enabled && !this.#trusted.has(ip);
+  }
+
+  #check(ip: string): Decision {
+    const screened = this.screen(ip);
+    if (screened) return screened;
+    const client = clientKey(ip);
     const now = this.#now();
 
     const lock = this.#lockdown;
@@ -303,19 +327,19 @@ export class SecurityManager {
   }
 }
 
-const iso = (ms: number) => new Date(ms).toISOString();
+export const iso = (ms: number) => new Date(ms).toISOString();
 const secondsLeft = (until: number, now: number) => Math.max(1, Math.ceil((until - now) / 1000));
 
-function blocked(b: Decided, now: number): Refusal {
+export function blocked(b: Decided, now: number): Refusal {
   const retry = secondsLeft(b.until, now);
   return { allow: false, status: 429, code: "blocked", message: `this client is blocked; retry after ${retry} s`, reason: b.reason, retry_after: retry, blocked_until: iso(b.until) };
 }
 
-function lockedDown(l: Decided, now: number): Refusal {
+export function lockedDown(l: Decided, now: number): Refusal {
   const retry = secondsLeft(l.until, now);
   return { allow: false, status: 503, code: "locked_down", message: `the host is locked down; retry after ${retry} s`, reason: l.reason, retry_after: retry, locked_until: iso(l.until) };
 }
 
-function unavailable(e: unknown): Refusal {
+export function unavailable(e: unknown): Refusal {
   return { allow: false, status: 503, code: "security_unavailable", message: "security state is unavailable; the request is refused to stay safe", reason: `security state cannot be read or written (${(e as Error)?.message ?? e}); refusing to stay safe`, retry_after: 5 };
 }

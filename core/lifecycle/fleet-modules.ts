@@ -1,0 +1,81 @@
+// A fleet host following module changes made through other hosts: installed files are written
+// from the store into this home (checked against their hashes), and changed records (approve,
+// revoke, disable, enable, remove) are applied to the loaded modules. The store is the truth;
+// this host's folders under <home>/modules are a cache of it.
+import { existsSync, rmSync } from "node:fs";
+import { join, resolve } from "node:path";
+import type { Kernel } from "../kernel.js";
+import type { ModuleLoader } from "../loader/module-loader.js";
+import type { ModuleRecord } from "../store/store.js";
+import { changedFiles } from "./files.js";
+import { materialize } from "./shared-files.js";
+
+export class FleetModules {
+  constructor(
+    private readonly kernel: Kernel,
+    private readonly loader: ModuleLoader,
+    private readonly modulesDir: string,
+  ) {}
+
+  /** At start, before discovery: every module installed through any host is materialised here. */
+  async materializeAll(): Promise<void> {
+    for (const r of await this.kernel.store.modules.all()) await this.#materialize(r).catch((e) => this.#failed(r.id, e));
+  }
+
+  /** After the store's change counter moved: reads the records again and applies what changed. */
+  async syncFromStore(): Promise<void> {
+    const before = new Map(this.loader.records.all().map((r) => [r.id, r]));
+    await this.loader.records.load();
+    const after = new Map(this.loader.records.all().map((r) => [r.id, r]));
+    for (const id of new Set([...before.keys(), ...after.keys()])) {
+      const was = before.get(id);
+      const now = after.get(id);
+      if (was && now && sameRecord(was, now)) continue;
+      try {
+        await this.#apply(id, was, now);
+      } catch (e) {
+        this.#failed(id, e);
+      }
+    }
+  }
+
+  async #apply(id: string, was: ModuleRecord | undefined, now: ModuleRecord | undefined): Promise<void> {
+    const target = join(this.modulesDir, id);
+    const entry = this.loader.entry(id);
+    if (!now) {
+      // Removed through another host; a module this host found elsewhere (--modules) is not ours.
+      if (entry && resolve(entry.dir) === resolve(target)) {
+        await this.loader.forget(id);
+        rmSync(target, { recursive: true, force: true });
+        this.kernel.log.info({ module: id }, "fleet: module removed through another host");
+      }
+      return;
+    }
+    const filesChanged = now.files !== null && JSON.stringify(now.files) !== JSON.stringify(was?.files ?? null);
+    if (filesChanged && (await this.#materialize(now))) {
+      if (entry) await this.loader.reloadModule(id);
+      else await this.loader.addModule(target);
+      this.kernel.log.info({ module: id }, "fleet: module files updated from the store");
+      return;
+    }
+    await this.loader.applyRecord(id);
+  }
+
+  /** Writes the record's files into this home unless they are there already; true when it wrote. */
+  async #materialize(r: ModuleRecord): Promise<boolean> {
+    if (!r.files || !r.installedPath) return false;
+    const target = join(this.modulesDir, r.id);
+    if (existsSync(target) && changedFiles(target, r.files).length === 0) return false;
+    await materialize(this.kernel.store, r.id, r.files, target);
+    return true;
+  }
+
+  #failed(id: string, e: unknown): void {
+    this.kernel.log.error({ module: id, code: (e as { code?: unknown })?.code, err: String((e as Error)?.message ?? e) }, "fleet: a module change from the store could not be applied on this host");
+  }
+}
+
+function sameRecord(a: ModuleRecord, b: ModuleRecord): boolean {
+  const strip = ({ updatedAt: _u, ...rest }: ModuleRecord) => JSON.stringify(rest);
+  return strip(a) === strip(b);
+}

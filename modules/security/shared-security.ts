@@ -1,0 +1,322 @@
+// The security state of a fleet, in Redis: windows (per client, global, failed auth), blocks, the
+// lockdown and the revocation epoch, shared by every host, so limits are exact across the fleet and
+// a lockdown through one host holds on all of them by their next request.
+//
+// One round trip per request: the `admit` script reads Redis's clock (TIME), the lockdown, the
+// client's block, counts the global and client windows, and returns the revocation epoch, atomically.
+// Failed authentications are one more script. Every key written has a TTL. When Redis does not answer
+// within security.backend_timeout_ms (or is down), the request is refused: 503 security_unavailable.
+//
+// Operator decisions (lockdown, blocks) are written to the module's durable storage first (the
+// store: PostgreSQL in a fleet), then to Redis, and reported done only then. A Redis that restarted
+// empty is re-seeded from the store before it answers a request again (the `seeded` key).
+import type { Redis } from "ioredis";
+import { REVOCATION_EPOCH_KEY } from "../../sdk/fleet.js";
+import { clientKey } from "./client-address.js";
+import { blocked, iso, lockedDown, unavailable, WINDOW_MS, type Decided, type Decision, type DurableStore, type Refusal, type SecurityManager } from "./security-manager.js";
+
+const P = "warden:sec:";
+export const KEYS = {
+  lockdown: `${P}lockdown`,
+  block: (c: string) => `${P}b:${c}`,
+  client: (c: string) => `${P}c:${c}`,
+  failed: (c: string) => `${P}f:${c}`,
+  global: `${P}g`,
+  epoch: REVOCATION_EPOCH_KEY,
+  seeded: `${P}seeded`,
+};
+/** The seed marker lives this long; when it lapses, the next request re-seeds from the store. */
+const SEED_TTL_S = 600;
+
+// KEYS: lockdown, block, client window, global window, epoch, seeded, failed window
+// ARGV: rate_limit, global_limit, window_ms, block_ms, lockdown_ms, block reason, lockdown reason
+const ADMIT = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local epoch = redis.call('GET', KEYS[5]) or ''
+if redis.call('EXISTS', KEYS[6]) == 0 then return {'unseeded', now, epoch} end
+local lock = redis.call('GET', KEYS[1])
+if lock then return {'locked', now, epoch, lock} end
+local block = redis.call('GET', KEYS[2])
+if block then return {'blocked', now, epoch, block} end
+local window = tonumber(ARGV[3])
+local g = redis.call('INCR', KEYS[4])
+if redis.call('PTTL', KEYS[4]) < 0 then redis.call('PEXPIRE', KEYS[4], window) end
+if g > tonumber(ARGV[2]) then
+  local ms = tonumber(ARGV[5])
+  local d = cjson.encode({['until'] = now + ms, reason = ARGV[7], by = 'limits'})
+  redis.call('SET', KEYS[1], d, 'PX', ms)
+  redis.call('DEL', KEYS[4])
+  return {'lockdown_now', now, epoch, d}
+end
+local c = redis.call('INCR', KEYS[3])
+local ttl = redis.call('PTTL', KEYS[3])
+if ttl < 0 then redis.call('PEXPIRE', KEYS[3], window); ttl = window end
+if c > tonumber(ARGV[1]) then
+  local ms = tonumber(ARGV[4])
+  local d = cjson.encode({['until'] = now + ms, reason = ARGV[6], by = 'limits'})
+  redis.call('SET', KEYS[2], d, 'PX', ms)
+  redis.call('DEL', KEYS[3], KEYS[7])
+  return {'block_now', now, epoch, d}
+end
+return {'ok', now, epoch, c, ttl}
+`;
+
+// KEYS: block, failed window, client window; ARGV: failed_limit, window_ms, block_ms, reason
+const FAILED = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local f = redis.call('INCR', KEYS[2])
+if redis.call('PTTL', KEYS[2]) < 0 then redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[2])) end
+if f >= tonumber(ARGV[1]) then
+  local ms = tonumber(ARGV[3])
+  local d = cjson.encode({['until'] = now + ms, reason = string.format(ARGV[4], f), by = 'limits'})
+  local old = redis.call('GET', KEYS[1])
+  if not (old and string.find(old, '"by":"operator"', 1, true)) then redis.call('SET', KEYS[1], d, 'PX', ms) end
+  redis.call('DEL', KEYS[2], KEYS[3])
+  return {'block_now', now, d}
+end
+return {'ok', now}
+`;
+
+// KEYS: key; ARGV: json, until (ms) — set with the TTL that ends it, by Redis's clock
+const SET_UNTIL = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local ms = tonumber(ARGV[2]) - now
+if ms <= 0 then redis.call('DEL', KEYS[1]); return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ms)
+return 1
+`;
+
+type Scripted = Redis & {
+  wardenAdmit(...args: Array<string | number>): Promise<Array<string | number>>;
+  wardenFailed(...args: Array<string | number>): Promise<Array<string | number>>;
+  wardenSetUntil(...args: Array<string | number>): Promise<number>;
+};
+
+export interface SharedHooks {
+  onBlock(client: string, until: number, reason: string): void;
+  onLockdown(until: number, reason: string): void;
+  onDurabilityError(key: string, e: unknown): void;
+}
+
+export class SharedSecurity {
+  readonly #m: SecurityManager;
+  readonly #r: Scripted;
+  readonly #durable: DurableStore & { records(): Promise<Array<[string, Decided]>> };
+  readonly #hooks: SharedHooks;
+  #seeding: Promise<void> | undefined;
+
+  /**
+   * `manager` holds the settings and lists (and answers what they decide alone); the state lives
+   * in Redis. `durable` is the module's storage, the source a Redis that lost its data is re-seeded from.
+   */
+  constructor(manager: SecurityManager, redis: Redis, durable: DurableStore & { records(): Promise<Array<[string, Decided]>> }, hooks: SharedHooks) {
+    this.#m = manager;
+    this.#durable = durable;
+    this.#hooks = hooks;
+    // defineCommand: loaded once per connection, then EVALSHA (EVAL only if Redis lost its scripts).
+    redis.defineCommand("wardenAdmit", { numberOfKeys: 7, lua: ADMIT });
+    redis.defineCommand("wardenFailed", { numberOfKeys: 3, lua: FAILED });
+    redis.defineCommand("wardenSetUntil", { numberOfKeys: 1, lua: SET_UNTIL });
+    this.#r = redis as Scripted;
+  }
+
+  get redis(): Redis {
+    return this.#r;
+  }
+
+  async check(ip: string): Promise<Decision> {
+    const screened = this.#m.screen(ip);
+    if (screened) return screened;
+    try {
+      return await this.#admit(clientKey(ip), true);
+    } catch (e) {
+      return unavailable(e);
+    }
+  }
+
+  async #admit(client: string, reseed: boolean): Promise<Decision> {
+    const s = this.#m.settings;
+    const r = await this.#r.wardenAdmit(
+      KEYS.lockdown, KEYS.block(client), KEYS.client(client), KEYS.global, KEYS.epoch, KEYS.seeded, KEYS.failed(client),
+      s.rate_limit, s.global_limit, WINDOW_MS, s.block_duration * 1000, s.ddos_lockdown * 1000,
+      `more than ${s.rate_limit} requests per minute`, `global limit of ${s.global_limit} requests per minute crossed`,
+    );
+    const [what, nowRaw, epoch] = r as [string, number, string];
+    const now = Number(nowRaw);
+    switch (what) {
+      case "unseeded":
+        if (!reseed) throw new Error("redis lost its security state and re-seeding it did not take");
+        await this.#seed();
+        return this.#admit(client, false);
+      case "locked":
+        return lockedDown(parse(r[3]), now);
+      case "blocked": {
+        const b = parse(r[3]);
+        return b.reason.startsWith("more than") ? { ...blocked(b, now), limit: s.rate_limit } : blocked(b, now);
+      }
+      case "lockdown_now": {
+        const l = parse(r[3]);
+        this.#persistAuto("lockdown", l);
+        this.#hooks.onLockdown(l.until, l.reason);
+        return lockedDown(l, now);
+      }
+      case "block_now": {
+        const b = parse(r[3]);
+        this.#persistAuto(`b:${client}`, b);
+        this.#hooks.onBlock(client, b.until, b.reason);
+        const refusal = blocked(b, now);
+        return { ...refusal, code: "rate_limited", status: 429, limit: s.rate_limit, message: `rate limit exceeded; retry after ${refusal.retry_after} s` };
+      }
+      default: {
+        const count = Number(r[3]);
+        const ttl = Number(r[4]);
+        return { allow: true, client, epoch, limit: { limit: s.rate_limit, remaining: s.rate_limit - count, reset: Math.ceil(ttl / 1000) } };
+      }
+    }
+  }
+
+  async recordFailure(ip: string): Promise<Decision> {
+    const client = clientKey(ip);
+    if (!this.#m.countsFailures(ip)) return { allow: true, client };
+    const s = this.#m.settings;
+    try {
+      const r = await this.#r.wardenFailed(KEYS.block(client), KEYS.failed(client), KEYS.client(client), s.failed_limit, WINDOW_MS, s.failed_block * 1000, "%d failed authentications within a minute");
+      if (r[0] !== "block_now") return { allow: true, client };
+      const b = parse(r[2]);
+      this.#persistAuto(`b:${client}`, b);
+      this.#hooks.onBlock(client, b.until, b.reason);
+      return blocked(b, Number(r[1]));
+    } catch (e) {
+      return unavailable(e);
+    }
+  }
+
+  /** Re-seeds a Redis that lost its state (restarted empty) from the store; one at a time. */
+  #seed(): Promise<void> {
+    this.#seeding ??= (async () => {
+      try {
+        for (const [key, d] of await this.#durable.records()) await this.#r.wardenSetUntil(redisKey(key), JSON.stringify(d), d.until);
+        await this.#r.set(KEYS.seeded, "1", "EX", SEED_TTL_S);
+      } finally {
+        this.#seeding = undefined;
+      }
+    })();
+    return this.#seeding;
+  }
+
+  #persistAuto(key: string, d: Decided): void {
+    this.#durable.write(key, d).catch((e) => this.#hooks.onDurabilityError(key, e));
+  }
+
+  // --- operator actions: durable in the store first, then in Redis; done only when both are ---
+
+  async #decide(key: string, d: Decided | undefined): Promise<void> {
+    await this.#durable.write(key, d);
+    if (d) await this.#r.wardenSetUntil(redisKey(key), JSON.stringify(d), d.until);
+    else await this.#r.del(redisKey(key));
+  }
+
+  async lockdown(seconds: number, reason = "manual lockdown"): Promise<Decided> {
+    const l: Decided = { until: (await this.#redisNow()) + seconds * 1000, reason, by: "operator" };
+    await this.#decide("lockdown", l);
+    return l;
+  }
+
+  async unlock(): Promise<boolean> {
+    const was = (await this.#r.exists(KEYS.lockdown)) === 1;
+    await this.#decide("lockdown", undefined);
+    return was;
+  }
+
+  async block(ip: string, seconds: number, reason = "blocked by an operator"): Promise<{ client: string; until: number }> {
+    const client = clientKey(ip);
+    const d: Decided = { until: (await this.#redisNow()) + seconds * 1000, reason, by: "operator" };
+    await this.#decide(`b:${client}`, d);
+    return { client, until: d.until };
+  }
+
+  async unblock(ip: string): Promise<boolean> {
+    const client = clientKey(ip);
+    const was = (await this.#r.exists(KEYS.block(client))) === 1;
+    await this.#decide(`b:${client}`, undefined);
+    return was;
+  }
+
+  /** Removes every window and block, in Redis and the store (a lockdown stays). */
+  async purge(): Promise<number> {
+    let n = 0;
+    for (const prefix of ["b:", "c:", "f:"]) {
+      for (const key of await this.#scan(`${P}${prefix}*`, Infinity)) {
+        if (prefix === "b:") await this.#durable.write(key.slice(P.length), undefined);
+        n += await this.#r.del(key);
+      }
+    }
+    n += await this.#r.del(KEYS.global);
+    return n;
+  }
+
+  async status(): Promise<Record<string, unknown>> {
+    const s = this.#m.settings;
+    const now = await this.#redisNow();
+    const lock = await this.#r.get(KEYS.lockdown);
+    const l = lock ? parse(lock) : undefined;
+    const blockedList = [];
+    for (const key of await this.#scan(`${P}b:*`, 1000)) {
+      const raw = await this.#r.get(key);
+      if (!raw) continue;
+      const b = parse(raw);
+      blockedList.push({ client: key.slice(`${P}b:`.length), until: iso(b.until), reason: b.reason, by: b.by });
+    }
+    const windows = async (prefix: "c:" | "f:", limit: number) => {
+      const out = [];
+      for (const key of await this.#scan(`${P}${prefix}*`, 1000)) {
+        const [count, ttl] = await Promise.all([this.#r.get(key), this.#r.pttl(key)]);
+        if (count !== null && ttl > 0) out.push({ client: key.slice(P.length + prefix.length), count: Number(count), limit, resets_at: iso(now + ttl) });
+      }
+      return out;
+    };
+    const [g, gTtl] = await Promise.all([this.#r.get(KEYS.global), this.#r.pttl(KEYS.global)]);
+    return {
+      active: s.enabled,
+      backend: "redis",
+      lockdown: { active: l !== undefined, until: l ? iso(l.until) : null, reason: l?.reason ?? null },
+      blocked: blockedList,
+      windows: {
+        global: { count: Number(g ?? 0), limit: s.global_limit, resets_at: gTtl > 0 ? iso(now + gTtl) : null },
+        clients: await windows("c:", s.rate_limit),
+        failed_auth: await windows("f:", s.failed_limit),
+      },
+    };
+  }
+
+  async #redisNow(): Promise<number> {
+    const [sec, micro] = await this.#r.time();
+    return Number(sec) * 1000 + Math.floor(Number(micro) / 1000);
+  }
+
+  async #scan(pattern: string, max: number): Promise<string[]> {
+    const out: string[] = [];
+    let cursor = "0";
+    do {
+      const [next, keys] = await this.#r.scan(cursor, "MATCH", pattern, "COUNT", 500);
+      cursor = next;
+      out.push(...keys);
+    } while (cursor !== "0" && out.length < max);
+    return out.slice(0, max === Infinity ? undefined : max);
+  }
+}
+
+/** The storage key of a decision (`lockdown`, `b:<client>`) as its Redis key. */
+function redisKey(storageKey: string): string {
+  return storageKey === "lockdown" ? KEYS.lockdown : `${P}${storageKey}`;
+}
+
+function parse(raw: unknown): Decided {
+  const d = JSON.parse(String(raw)) as Decided;
+  return { until: Number(d.until), reason: String(d.reason), by: d.by === "operator" ? "operator" : "limits" };
+}
+
+export type { Refusal };

@@ -1,0 +1,20 @@
+// What a fleet host offers its system modules (ctx.services.host): the shared Redis. A single host
+// offers nothing here, and the modules keep their state in memory.
+import type { Redis } from "ioredis";
+
+/** The `backend:redis` host service. */
+export interface RedisBackend {
+  /** The URL with its password hidden, for status lines. */
+  readonly location: string;
+  /** A new connection; `timeoutMs` bounds every command (a slow Redis counts as an unreachable one). */
+  connect(name: string, o: { timeoutMs: number }): Redis;
+  /** PING with a short deadline: true when Redis answered. */
+  ping(timeoutMs?: number): Promise<boolean>;
+}
+
+/**
+ * The fleet's revocation epoch: moved (to a fresh random value) by every token revoke, rotate and
+ * reset through any host, read by the security check of every request, so a host's cached token
+ * verifications are re-checked after a change made elsewhere.
+ */
+export const REVOCATION_EPOCH_KEY = "warden:auth:epoch";
