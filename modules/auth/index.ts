@@ -66,7 +66,7 @@ export async function activate(ctx: ModuleContext) {
   // For the REST surface (in-process): verification and usage notes. Other modules reach token
   // management only through this module's commands (ctx.auth.<command>, needs auth.manage).
   ctx.services.provide("auth", {
-    verify: (token: string, client?: string) => auth.verify(token, client),
+    verify: (token: string, client?: string, epoch?: string) => auth.verify(token, client, epoch),
     noteUse: (tokenId: string) => auth.noteUse(tokenId),
     manager: auth,
     grant: (o: { name: string; scopes: string[] }) => manage.grant(o),

@@ -109,14 +109,15 @@ export interface Redis {
   resume(): void;
 }
 
-export async function startRedis(): Promise<Redis | undefined> {
+/** `extra`: more redis-server arguments (e.g. `--rename-command PUBLISH ""` to prove pub/sub unused). */
+export async function startRedis(extra: string[] = []): Promise<Redis | undefined> {
   const bin = ensureTool("redis-server", "redis-server");
   if (!bin) return undefined;
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), "warden-redis-"));
   let child: ChildProcess | undefined;
   const start = async () => {
-    child = spawn(bin, ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", "no", "--protected-mode", "no"], { stdio: "ignore" });
+    child = spawn(bin, ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", "no", "--protected-mode", "no", ...extra], { stdio: "ignore" });
     for (let i = 0; i < 100; i++) {
       const r = spawnSync("redis-cli", ["-p", String(port), "ping"], { encoding: "utf8" });
       if (r.stdout.trim() === "PONG") return;

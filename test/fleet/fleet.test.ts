@@ -1,0 +1,130 @@
+// Three `warden serve` hosts on loopback sharing one PostgreSQL and one Redis: one policy
+// everywhere. Limits are exact across hosts, a lockdown or a revoke through one host holds on the
+// others by their next request (Redis started with pub/sub disabled: nothing relies on it), and a
+// module installed, approved or revoked through any host takes effect on all of them.
+import { Redis as RedisClient } from "ioredis";
+import { describe, expect, it } from "vitest";
+import { tempDir, writeModule } from "../helpers/modules.js";
+import { eventually, expectOk, startFleet, type FleetHost } from "../helpers/fleet.js";
+
+// Pub/sub commands do not exist on this Redis: revocation and lockdown must not need them.
+const NO_PUBSUB = ["PUBLISH", "SUBSCRIBE", "PSUBSCRIBE", "SPUBLISH", "SSUBSCRIBE"].flatMap((c) => ["--rename-command", c, ""]);
+
+const fleet = await startFleet(3, { redisArgs: NO_PUBSUB, before: (cli) => expectOk(cli(["config", "set", "security.rate_limit", "100"])) });
+const d = fleet ? describe : describe.skip;
+
+const tokenOn = (h: FleetHost, name: string, scopes = "*") => expectOk(h.cli(["auth", "grant", "--name", name, "--scopes", scopes, "--json"])).json.token as string;
+
+d("a fleet of three hosts", () => {
+  const [a, b, c] = fleet?.hosts ?? [];
+
+  it("admits exactly rate_limit requests of one client across the hosts, and every Redis key has a TTL", async () => {
+    const token = tokenOn(a!, "limits");
+    const from = "127.0.0.2";
+    const results = await Promise.all(Array.from({ length: 300 }, (_, i) => [a, b, c][i % 3]!.call("/api/v1/config/get?key=api.enabled", { token, from })));
+    const statuses = results.map((r) => r.status);
+    expect(statuses.filter((s) => s === 200)).toHaveLength(100);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(200);
+    expect(new Set(results.filter((r) => r.status === 429).map((r) => r.json.error.code))).toEqual(new Set(["rate_limited", "blocked"]));
+    // Every host answers the blocked client the same way now.
+    for (const h of [a, b, c]) expect((await h!.call("/api/v1/config/get?key=api.enabled", { token, from })).json.error.code).toBe("blocked");
+
+    const r = new RedisClient(fleet!.redis.url);
+    try {
+      const keys = await r.keys("*");
+      expect(keys).toEqual(expect.arrayContaining(["warden:sec:b:127.0.0.2", "warden:sec:g"]));
+      for (const k of keys) expect(await r.pttl(k), k).toBeGreaterThan(0);
+    } finally {
+      r.disconnect();
+    }
+  });
+
+  it("a lockdown through A closes B and C on their next request; an unlock through A opens them", async () => {
+    const token = tokenOn(a!, "lock");
+    for (const h of [b, c]) expect((await h!.call("/api/v1/config/get?key=api.enabled", { token, from: "127.0.0.3" })).status).toBe(200);
+    expectOk(a!.cli(["security", "lockdown", "--seconds", "300"]));
+    for (const h of [b, c]) {
+      const r = await h!.call("/api/v1/config/get?key=api.enabled", { token, from: "127.0.0.3" });
+      expect(r.status).toBe(503);
+      expect(r.json.error.code).toBe("locked_down");
+      expect(Number(r.headers["retry-after"])).toBeGreaterThan(200);
+    }
+    expectOk(a!.cli(["security", "unlock"]));
+    for (const h of [b, c]) expect((await h!.call("/api/v1/config/get?key=api.enabled", { token, from: "127.0.0.3" })).status).toBe(200);
+  });
+
+  it("a token revoked through A is refused by B and C on their next request (their caches re-check it)", async () => {
+    const token = tokenOn(a!, "doomed");
+    // Verified and cached on every host first.
+    for (const h of [a, b, c]) expect((await h!.call("/api/v1/config/get?key=api.enabled", { token, from: "127.0.0.4" })).status).toBe(200);
+    expectOk(a!.cli(["auth", "revoke", "doomed"]));
+    for (const h of [b, c]) {
+      const r = await h!.call("/api/v1/config/get?key=api.enabled", { token, from: "127.0.0.4" });
+      expect(r.status).toBe(401);
+      expect(r.json.error.code).toBe("token_revoked");
+    }
+    // A rotation through B likewise: the old secret stops on A and C at once.
+    const rotated = tokenOn(a!, "rotating");
+    for (const h of [a, c]) expect((await h!.call("/api/v1/config/get?key=api.enabled", { token: rotated, from: "127.0.0.4" })).status).toBe(200);
+    const fresh = expectOk(b!.cli(["auth", "rotate", "rotating", "--json"])).json.token as string;
+    for (const h of [a, c]) {
+      expect((await h!.call("/api/v1/config/get?key=api.enabled", { token: rotated, from: "127.0.0.4" })).status).toBe(401);
+      expect((await h!.call("/api/v1/config/get?key=api.enabled", { token: fresh, from: "127.0.0.4" })).status).toBe(200);
+    }
+  });
+
+  it("a module installed through A answers on B and C; an approval and a revoke through B hold on A", async () => {
+    const src = tempDir();
+    const any = { type: "object" };
+    writeModule(src, {
+      id: "tally",
+      capabilities: ["commands.register", "storage.read", "storage.write", { name: "config.read", keys: ["api.port"] }],
+      commands: { put: { description: "p", input: any }, get: { description: "g", input: any } },
+      code: `export function activate(ctx) {
+        ctx.commands.register("put", async ({ key, value }) => { await ctx.storage.set(key, value); return "ok"; });
+        ctx.commands.register("get", async ({ key }) => (await ctx.storage.get(key)) ?? null);
+      }`,
+    });
+    const token = tokenOn(a!, "tally", "tally.*");
+    expectOk(a!.cli(["module", "install", `${src}/tally`]));
+    // Pending approval everywhere: config.read of another owner's key is elevated.
+    for (const h of [a, b, c]) {
+      await eventually(async () => (await h!.call("/api/v1/tally/get", { token, body: { key: "k" }, from: "127.0.0.5" })).json?.error?.code === "approval_required", `tally pending on ${h!.home}`);
+    }
+    expectOk(b!.cli(["module", "approve", "tally"]));
+    for (const h of [a, b, c]) {
+      await eventually(async () => (await h!.call("/api/v1/tally/put", { token, body: { key: "k", value: h!.home }, from: "127.0.0.5" })).status === 200, `tally approved on ${h!.home}`);
+    }
+    // The files each host runs are the ones installed, checked against their hashes.
+    const inspect = expectOk(c!.cli(["module", "inspect", "tally", "--json"])).json;
+    expect(inspect.state).toBe("active");
+
+    expectOk(b!.cli(["module", "revoke", "tally", "storage.write"]));
+    const refused = await eventually(async () => {
+      const r = await a!.call("/api/v1/tally/put", { token, body: { key: "k2", value: 1 }, from: "127.0.0.5" });
+      return r.status === 403 ? r : undefined;
+    }, "storage.write revoked on A");
+    expect(refused.json.error.code).toBe("capability_denied");
+    // Reading still works, and every host sees the same storage.
+    expect((await c!.call("/api/v1/tally/get", { token, body: { key: "k" }, from: "127.0.0.5" })).status).toBe(200);
+
+    expectOk(c!.cli(["module", "remove", "tally", "--yes"]));
+    for (const h of [a, b]) {
+      await eventually(async () => (await h!.call("/api/v1/tally/get", { token, body: { key: "k" }, from: "127.0.0.5" })).status === 404, `tally removed on ${h!.home}`);
+    }
+  });
+
+  it("status names each part's backend and says it is reachable; no password is shown", async () => {
+    const s = expectOk(b!.cli(["status", "--json"])).json;
+    expect(s.mode).toBe("serving");
+    expect(s.backends.store).toMatchObject({ backend: "postgres", reachable: true });
+    expect(s.backends.redis).toMatchObject({ reachable: true });
+    expect(s.backends.parts).toMatchObject({ config: "postgres", tokens: "postgres", audit: "postgres", security: "redis" });
+  });
+
+  it("one audit chain for the fleet, verified through any host", async () => {
+    const v = expectOk(c!.cli(["audit", "verify", "--json"])).json;
+    expect(v.ok).toBe(true);
+    expect(v.count).toBeGreaterThan(10);
+  });
+});

@@ -1,0 +1,101 @@
+// A fleet on loopback for the tests: a throwaway PostgreSQL and redis-server, and `warden serve`
+// hosts sharing them, each with its own home and API port.
+import { afterAll } from "vitest";
+import { raw, type RawResponse } from "./api.js";
+import { serveInBackground, warden, type CliResult, type Serving } from "./cli.js";
+import { tempDir } from "./modules.js";
+import { createDatabase, startPostgres, startRedis, type Postgres, type Redis } from "./servers.js";
+
+export interface FleetHost {
+  home: string;
+  serving: Serving;
+  base: URL;
+  cli(args: string[], stdin?: string): CliResult;
+  /** A REST request to this host, from `from` (a 127.0.0.0/8 address: each is its own client). */
+  call(path: string, o?: { token?: string; method?: string; body?: unknown; from?: string }): Promise<RawResponse>;
+}
+
+export interface Fleet {
+  pg: Postgres;
+  redis: Redis;
+  storeUrl: string;
+  env: Record<string, string>;
+  hosts: FleetHost[];
+  /** Starts one more host on the shared backends. */
+  start(): Promise<FleetHost>;
+  stop(): Promise<void>;
+}
+
+let dbs = 0;
+
+/** undefined (the caller skips, loudly) only where the servers cannot be had, never in CI. */
+export async function startFleet(n: number, o: { redisArgs?: string[]; before?: (cli: (args: string[]) => CliResult) => void } = {}): Promise<Fleet | undefined> {
+  const pg = await startPostgres();
+  const redis = await startRedis(o.redisArgs ?? []);
+  if (!pg || !redis) {
+    await pg?.stop();
+    await redis?.stop();
+    if (process.env.CI === "true") throw new Error("the fleet tests need PostgreSQL and redis-server in CI");
+    console.warn("\n*** fleet tests skipped: install Debian's `postgresql` and `redis-server` packages ***\n");
+    return undefined;
+  }
+  const storeUrl = await createDatabase(pg, `fleet_${process.pid}_${++dbs}`);
+  const env = { WARDEN_STORE_URL: storeUrl, WARDEN_REDIS_URL: redis.url };
+  const first = tempDir("warden-fleet-");
+  const init = warden(["--home", first, "init"], env);
+  if (init.code !== 0) throw new Error(`init failed: ${init.stderr}`);
+  const cli0 = (args: string[]) => warden(["--home", first, ...args], env);
+  expectOk(cli0(["config", "set", "api.enabled", "true"]));
+  o.before?.(cli0);
+  const hosts: FleetHost[] = [];
+  const start = async (home = tempDir("warden-fleet-")): Promise<FleetHost> => {
+    const serving = await serveInBackground(["--home", home], env);
+    const m = /REST API on (http:\/\/[0-9.:]+)/.exec(serving.output());
+    if (!m) throw new Error(`no API address: ${serving.output()}`);
+    const base = new URL(m[1]!);
+    const h: FleetHost = {
+      home, serving, base,
+      cli: (args, stdin) => warden(["--home", home, ...args], env, stdin),
+      call: (path, c = {}) =>
+        raw(base, {
+          method: c.method ?? (c.body === undefined ? "GET" : "POST"),
+          path,
+          headers: { ...(c.token ? { authorization: `Bearer ${c.token}` } : {}), ...(c.body === undefined ? {} : { "content-type": "application/json" }) },
+          ...(c.body === undefined ? {} : { body: JSON.stringify(c.body) }),
+          ...(c.from ? { from: c.from } : {}),
+        }),
+    };
+    hosts.push(h);
+    return h;
+  };
+  await start(first);
+  for (let i = 1; i < n; i++) await start();
+  const fleet: Fleet = {
+    pg, redis, storeUrl, env, hosts, start: () => start(),
+    stop: async () => {
+      await Promise.all(hosts.map((h) => h.serving.stop()));
+      await redis.stop();
+      await pg.stop();
+    },
+  };
+  afterAll(() => fleet.stop());
+  return fleet;
+}
+
+export function expectOk(r: CliResult): CliResult {
+  if (r.code !== 0) throw new Error(`warden failed (${r.code}): ${r.stderr || r.stdout}`);
+  return r;
+}
+
+/**
+ * Waits until `probe` holds: for a change to reach the other hosts (a notification, or the change
+ * counter they poll every second). Bounded by attempts, not by a race with a limit.
+ */
+export async function eventually<T>(probe: () => Promise<T | undefined> | T | undefined, what: string, attempts = 100): Promise<T> {
+  for (let i = 0; i < attempts; i++) {
+    const v = await probe();
+    if (v !== undefined && v !== false) return v;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`never happened: ${what}`);
+}
