@@ -47,6 +47,7 @@ export async function probeBackends(home: string, given: BackendChoice): Promise
   }
   const { default: pg } = await import("pg");
   const client = new pg.Client({ connectionString: choice.store, connectionTimeoutMillis: 2000 });
+  client.on("error", () => {}); // a dropped connection fails the query below; that is the answer
   let error: string | undefined;
   let redisUrl = choice.redis;
   try {

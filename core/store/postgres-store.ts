@@ -155,6 +155,10 @@ class PostgresStore implements Store {
       throw unavailable(this.location, e);
     }
     let broken: Error | undefined;
+    // A checked-out client reports a dropped connection as an 'error' event as well as by failing
+    // its query; without a listener that event would end the process.
+    const onError = (e: Error) => void (broken = e);
+    client.on("error", onError);
     try {
       try {
         await client.query("BEGIN");
@@ -179,6 +183,7 @@ class PostgresStore implements Store {
       }
       return out;
     } finally {
+      client.off("error", onError);
       // A connection that failed is destroyed, not handed to the next caller.
       client.release(broken);
     }

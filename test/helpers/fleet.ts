@@ -3,7 +3,7 @@
 import { afterAll } from "vitest";
 import { raw, type RawResponse } from "./api.js";
 import { serveInBackground, warden, type CliResult, type Serving } from "./cli.js";
-import { tempDir } from "./modules.js";
+import { tempDir, writeModule } from "./modules.js";
 import { createDatabase, startPostgres, startRedis, type Postgres, type Redis } from "./servers.js";
 
 export interface FleetHost {
@@ -98,4 +98,26 @@ export async function eventually<T>(probe: () => Promise<T | undefined> | T | un
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`never happened: ${what}`);
+}
+
+/**
+ * Installs `ledger` through `h` (storage writes over REST: `put {key, value}`, `get {key}`) and a
+ * token for it; resolves once every host of the fleet answers it.
+ */
+export async function installLedger(fleet: Fleet, h: FleetHost): Promise<string> {
+  const src = tempDir();
+  const any = { type: "object" };
+  writeModule(src, {
+    id: "ledger",
+    capabilities: ["commands.register", "storage.read", "storage.write"],
+    commands: { put: { description: "p", input: any }, get: { description: "g", input: any } },
+    code: `export function activate(ctx) {
+      ctx.commands.register("put", async ({ key, value }) => { await ctx.storage.set(key, value); return "ok"; });
+      ctx.commands.register("get", async ({ key }) => (await ctx.storage.get(key)) ?? null);
+    }`,
+  });
+  expectOk(h.cli(["module", "install", `${src}/ledger`]));
+  const token = expectOk(h.cli(["auth", "grant", "--name", `ledger-${Date.now()}`, "--scopes", "ledger.*", "--json"])).json.token as string;
+  for (const x of fleet.hosts) await eventually(async () => (await x.call("/api/v1/ledger/get", { token, body: { key: "-" } })).status === 200, `ledger on ${x.home}`);
+  return token;
 }

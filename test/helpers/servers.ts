@@ -2,7 +2,8 @@
 // temp folder, stopped at the end. PostgreSQL 15's binaries are on these machines (or Debian's
 // `postgresql`); it refuses to run as root, so as root it runs as the `postgres` user. Redis is
 // Debian's `redis-server` (installed with apt-get when missing and root; `.ci/run` installs it).
-import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { execFile, execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { promisify } from "node:util";
 import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -35,11 +36,17 @@ function pgRun(bin: string, args: string[]): void {
   else execFileSync(bin, args, { stdio: "pipe" });
 }
 
+/** The same without blocking this process (requests in flight keep running meanwhile). */
+async function pgRunAsync(bin: string, args: string[]): Promise<void> {
+  if (asRoot) await promisify(execFile)("runuser", ["-u", "postgres", "--", bin, ...args]);
+  else await promisify(execFile)(bin, args);
+}
+
 export interface Postgres {
   url: string;
   port: number;
   stop(): Promise<void>;
-  /** Stops and starts the same server (same data, same port). */
+  /** Stops (fast: sessions are cut) and starts the same server (same data, same port), without blocking. */
   restart(): Promise<void>;
 }
 
@@ -59,8 +66,8 @@ export async function startPostgres(): Promise<Postgres | undefined> {
   }
   pgRun(join(bin, "initdb"), ["-D", data, "-U", "warden", "--auth=trust", "--no-sync", "-E", "UTF8"]);
   const port = await freePort();
-  const start = () => pgRun(join(bin!, "pg_ctl"), ["-D", data, "-l", join(dir, "log"), "-w", "-o", `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=on`, "start"]);
-  start();
+  const startArgs = ["-D", data, "-l", join(dir, "log"), "-w", "-o", `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=on -c max_connections=200`, "start"];
+  pgRun(join(bin, "pg_ctl"), startArgs);
   const stop = () => pgRun(join(bin!, "pg_ctl"), ["-D", data, "-m", "fast", "-w", "stop"]);
   return {
     url: `postgres://warden@127.0.0.1:${port}/postgres`,
@@ -73,8 +80,8 @@ export async function startPostgres(): Promise<Postgres | undefined> {
       }
     },
     restart: async () => {
-      stop();
-      start();
+      await pgRunAsync(join(bin!, "pg_ctl"), ["-D", data, "-m", "fast", "-w", "stop"]);
+      await pgRunAsync(join(bin!, "pg_ctl"), startArgs);
     },
   };
 }
@@ -90,6 +97,7 @@ function gidOf(user: string): number {
 export async function createDatabase(pg: Postgres, name: string): Promise<string> {
   const { default: pgLib } = await import("pg");
   const client = new pgLib.Client({ connectionString: pg.url });
+  client.on("error", () => {});
   await client.connect();
   try {
     await client.query(`CREATE DATABASE "${name}"`);

@@ -1,0 +1,114 @@
+// A fleet whose backends fail: Redis stopped or frozen means refusals, fast and loud (never an
+// unchecked request), and service again without a restart once it is back; a Redis that comes back
+// empty is re-seeded from the store (a lockdown survives it); PostgreSQL restarted under REST writes
+// loses none that were acknowledged.
+import { describe, expect, it } from "vitest";
+import { eventually, expectOk, installLedger, startFleet } from "../helpers/fleet.js";
+
+const fleet = await startFleet(3, {
+  before: (cli) => {
+    expectOk(cli(["config", "set", "security.rate_limit", "1000000"]));
+    expectOk(cli(["config", "set", "security.global_limit", "100000000"]));
+  },
+});
+const d = fleet ? describe : describe.skip;
+
+const PATH = "/api/v1/config/get?key=api.enabled";
+
+function percentile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
+}
+
+d("a fleet when its backends fail", () => {
+  const hosts = fleet?.hosts ?? [];
+  const token = () => expectOk(hosts[0]!.cli(["auth", "grant", "--name", `t${Date.now()}${Math.random().toString(36).slice(2, 6)}`, "--scopes", "*", "--json"])).json.token as string;
+
+  it("Redis stopped: every host refuses with 503 security_unavailable at once; Redis back: serving again, lockdown re-seeded", async () => {
+    const t = token();
+    for (const h of hosts) expect((await h.call(PATH, { token: t })).status).toBe(200);
+    // A lockdown from before the outage must survive Redis coming back empty.
+    expectOk(hosts[1]!.cli(["security", "lockdown", "--seconds", "600"]));
+    await fleet!.redis.stop();
+    for (const h of hosts) {
+      const ms: number[] = [];
+      for (let i = 0; i < 10; i++) {
+        const started = performance.now();
+        const r = await h.call(PATH, { token: t });
+        ms.push(performance.now() - started);
+        expect(r.status).toBe(503);
+        expect(r.json.error.code).toBe("security_unavailable");
+        expect(Number(r.headers["retry-after"])).toBeGreaterThan(0);
+      }
+      expect(percentile(ms, 50), `median refusal time on ${h.home}: ${ms.map(Math.round).join(", ")} ms`).toBeLessThan(200);
+    }
+    await fleet!.redis.start();
+    // Back without a restart of any host, and the lockdown (kept in the store) holds again.
+    for (const h of hosts) {
+      const r = await eventually(async () => {
+        const x = await h.call(PATH, { token: t });
+        return x.status !== 503 || x.json.error.code !== "security_unavailable" ? x : undefined;
+      }, `serving again on ${h.home}`);
+      expect(r.json.error.code).toBe("locked_down");
+    }
+    expectOk(hosts[2]!.cli(["security", "unlock"]));
+    for (const h of hosts) expect((await h.call(PATH, { token: t })).status).toBe(200);
+  });
+
+  it("Redis frozen (SIGSTOP): answers stay bounded by security.backend_timeout_ms and are refusals; thawed: serving", async () => {
+    const t = token();
+    for (const h of hosts) expect((await h.call(PATH, { token: t })).status).toBe(200);
+    fleet!.redis.pause();
+    const ms: number[] = [];
+    try {
+      for (let round = 0; round < 5; round++) {
+        await Promise.all(
+          hosts.map(async (h) => {
+            const started = performance.now();
+            const r = await h.call(PATH, { token: t });
+            ms.push(performance.now() - started);
+            expect(r.status).toBe(503);
+            expect(r.json.error.code).toBe("security_unavailable");
+          }),
+        );
+      }
+    } finally {
+      fleet!.redis.resume();
+    }
+    // Bounded: the decision waits backend_timeout_ms (150) and no longer; never a hang.
+    expect(percentile(ms, 99), `refusal times while frozen: ${ms.map(Math.round).join(", ")} ms`).toBeLessThan(2000);
+    for (const h of hosts) await eventually(async () => (await h.call(PATH, { token: t })).status === 200, `thawed on ${h.home}`);
+  });
+
+  it("PostgreSQL restarted during REST writes: every acknowledged write is there afterwards", async () => {
+    const t = await installLedger(fleet!, hosts[0]!);
+    const acked = new Map<string, string>();
+    const failures = new Map<string, number>();
+    let stop = false;
+    let n = 0;
+    const writer = async (h: (typeof hosts)[number]) => {
+      while (!stop) {
+        const key = `k${n++}`;
+        const r = await h.call("/api/v1/ledger/put", { token: t, body: { key, value: h.home } }).catch(() => undefined);
+        if (r?.status === 200) acked.set(key, h.home);
+        else failures.set(r?.json?.error?.code ?? "connection", (failures.get(r?.json?.error?.code ?? "connection") ?? 0) + 1);
+      }
+    };
+    const writers = [writer(hosts[0]!), writer(hosts[1]!), writer(hosts[0]!), writer(hosts[1]!)];
+    await eventually(() => acked.size >= 40, "writes before the restart");
+    const before = acked.size;
+    await fleet!.pg.restart();
+    // Writes succeed again on their own.
+    await eventually(() => acked.size >= before + 40, "writes after the restart", 300);
+    stop = true;
+    await Promise.all(writers);
+    // Refusals during the outage said what happened (never "internal"), and no host went down.
+    expect([...failures.keys()].filter((c) => c === "internal" || c === "connection")).toEqual([]);
+    for (const h of hosts) expect(h.serving.proc.exitCode).toBeNull();
+    for (const [key, value] of acked) {
+      const r = await hosts[2]!.call("/api/v1/ledger/get", { token: t, body: { key } });
+      expect(r.status).toBe(200);
+      expect(r.json, `acknowledged write ${key} lost`).toBe(value);
+    }
+  });
+});
