@@ -1,8 +1,10 @@
-// The cache system module: owns the CacheManager and offers it as the `cache` service: in-process
-// namespaces for system modules, and, behind cache.use, a private namespace per module within the
-// byte budgets in its settings.
+// The cache system module: offers, behind cache.use, a private namespace per module within the
+// byte budgets in its settings: in this host's memory (CacheManager) or, in a fleet, in Redis
+// (SharedCache), where every host sees the same entries.
 import type { CallInfo, JsonValue, ModuleContext } from "../../sdk/context.js";
+import type { RedisBackend } from "../../sdk/fleet.js";
 import { CacheBudgetError, CacheManager, type Budgets } from "./cache-manager.js";
+import { SharedCache } from "./shared-cache.js";
 
 interface Settings {
   enabled: boolean;
@@ -17,10 +19,36 @@ const budgets = (s: Settings): Budgets & { defaultTtlMs: number } => ({
   maxEntries: s.max_entries, maxBytes: s.max_bytes, maxBytesPerNamespace: s.max_bytes_per_module, maxValueBytes: s.max_value_bytes, defaultTtlMs: s.default_ttl_ms,
 });
 
+let connection: { quit(): Promise<unknown> } | undefined;
+
+/** One face for both backends: what the module's commands and the cache.use capability need. */
+interface Backend {
+  enabled: boolean;
+  configure(b: Budgets & { defaultTtlMs: number }): void;
+  forModule(ns: string): {
+    get(key: string): unknown;
+    set(key: string, value: unknown, o?: { ttlMs?: number; tags?: string[] }): unknown;
+    delete(key: string): unknown;
+    invalidateTag(tag: string): unknown;
+  };
+  clear(): number | Promise<number>;
+  purgeTag(tag: string): number | Promise<number>;
+  status(): unknown;
+}
+
 export async function activate(ctx: ModuleContext) {
   const settings = async () => (await ctx.config.get()) as unknown as Settings;
   const initial = await settings();
-  const cache = new CacheManager(budgets(initial));
+  const redis = ctx.services.host<RedisBackend>("backend:redis");
+  let cache: Backend;
+  if (redis) {
+    const shared = new SharedCache(redis.connect("cache", { timeoutMs: 1000 }), budgets(initial));
+    connection = shared.redis;
+    cache = shared;
+  } else {
+    const local = new CacheManager(budgets(initial));
+    cache = Object.assign(local, { forModule: (ns: string) => local.namespace(ns) });
+  }
   cache.enabled = initial.enabled;
   await ctx.events.on("config.changed", async (payload) => {
     if (String((payload as { key?: string } | null)?.key ?? "").startsWith("cache.")) {
@@ -33,42 +61,40 @@ export async function activate(ctx: ModuleContext) {
   const setEnabled = async (on: boolean, call: CallInfo) => {
     await ctx.config.set("cache.enabled", on);
     cache.enabled = on;
-    if (!on) cache.clear();
+    if (!on) await cache.clear();
     await ctx.audit.record(on ? "cache.enable" : "cache.disable", "cache", {}, call);
     return { enabled: on };
   };
 
   ctx.services.provide("cache", {
-    /** Synchronous namespace for in-process system modules. */
-    namespace: (ns: string) => cache.namespace(ns),
     /** What the cache.use capability exposes to a module: its own namespace, within its budgets. */
     forModule: (moduleId: string) => {
-      const ns = cache.namespace(moduleId);
+      const ns = cache.forModule(moduleId);
       return {
-        get: (key: string) => ns.get(String(key)) as JsonValue | undefined,
-        set: (key: string, value: JsonValue, options?: { ttlMs?: number; tags?: string[] }) => {
+        get: async (key: string) => (await ns.get(String(key))) as JsonValue | undefined,
+        set: async (key: string, value: JsonValue, options?: { ttlMs?: number; tags?: string[] }) => {
           try {
-            ns.set(String(key), value, { ...(typeof options?.ttlMs === "number" ? { ttlMs: options.ttlMs } : {}), tags: (options?.tags ?? []).map(String) });
+            await ns.set(String(key), value, { ...(typeof options?.ttlMs === "number" ? { ttlMs: options.ttlMs } : {}), tags: (options?.tags ?? []).map(String) });
           } catch (e) {
             if (e instanceof CacheBudgetError) throw Object.assign(new Error(e.message), { code: e.code, details: e.details });
             throw e;
           }
         },
-        delete: (key: string) => ns.delete(String(key)),
-        invalidateTag: (tag: string) => ns.invalidateTag(String(tag)),
+        delete: async (key: string) => Boolean(await ns.delete(String(key))),
+        invalidateTag: async (tag: string) => Number(await ns.invalidateTag(String(tag))),
       };
     },
   });
 
   // Whole-cache administration: these commands (ctx.cacheAdmin.<command> for holders of cache.manage).
-  ctx.commands.register("status", () => cache.status());
+  ctx.commands.register("status", async () => cache.status());
   ctx.commands.register("clear", async (_input, call) => {
-    const removed = cache.clear();
+    const removed = await cache.clear();
     await ctx.audit.record("cache.clear", "cache", { removed }, call);
     return { removed };
   });
   ctx.commands.register("purge", async ({ tag }: { tag: string }, call) => {
-    const removed = cache.purgeTag(String(tag));
+    const removed = await cache.purgeTag(String(tag));
     await ctx.audit.record("cache.purge", tag, { removed }, call);
     return { tag, removed };
   });
@@ -76,4 +102,7 @@ export async function activate(ctx: ModuleContext) {
   ctx.commands.register("disable", (_input, call) => setEnabled(false, call));
 }
 
-export async function deactivate() {}
+export async function deactivate() {
+  await connection?.quit().catch(() => {});
+  connection = undefined;
+}

@@ -114,6 +114,47 @@ d("a fleet of three hosts", () => {
     }
   });
 
+  it("the cache is one for the fleet: set through A, read through B and C, a tag invalidated through C, budgets held", async () => {
+    const src = tempDir();
+    const any = { type: "object" };
+    writeModule(src, {
+      id: "memo",
+      capabilities: ["commands.register", "cache.use"],
+      commands: { put: { description: "p", input: any }, get: { description: "g", input: any }, drop: { description: "d", input: any }, fill: { description: "f", input: any } },
+      code: `export function activate(ctx) {
+        ctx.commands.register("put", async ({ key, value, tag }) => { await ctx.cache.set(key, value, { ttlMs: 60000, tags: [tag] }); return "ok"; });
+        ctx.commands.register("get", async ({ key }) => (await ctx.cache.get(key)) ?? null);
+        ctx.commands.register("drop", async ({ tag }) => ctx.cache.invalidateTag(tag));
+        ctx.commands.register("fill", async () => {
+          const out = {};
+          for (let i = 0; i < 20; i++) { try { await ctx.cache.set("big" + i, "z".repeat(500000)); out.ok = (out.ok || 0) + 1; } catch (e) { out[e.code] = (out[e.code] || 0) + 1; } }
+          return out;
+        });
+      }`,
+    });
+    const token = tokenOn(a!, "memo", "memo.*");
+    expectOk(a!.cli(["module", "install", `${src}/memo`]));
+    for (const h of [a, b, c]) await eventually(async () => (await h!.call("/api/v1/memo/get", { token, body: { key: "x" }, from: "127.0.0.6" })).status === 200, `memo on ${h!.home}`);
+    expect((await a!.call("/api/v1/memo/put", { token, body: { key: "x", value: { n: 1 }, tag: "t1" }, from: "127.0.0.6" })).status).toBe(200);
+    for (const h of [b, c]) expect((await h!.call("/api/v1/memo/get", { token, body: { key: "x" }, from: "127.0.0.6" })).json).toEqual({ n: 1 });
+    expect((await c!.call("/api/v1/memo/drop", { token, body: { tag: "t1" }, from: "127.0.0.6" })).json).toBe(1);
+    for (const h of [a, b]) expect((await h!.call("/api/v1/memo/get", { token, body: { key: "x" }, from: "127.0.0.6" })).json).toBeNull();
+    // cache.max_bytes_per_module (8 MiB by default) holds across hosts: 16 of 500 KB fit, not 20.
+    const first = (await a!.call("/api/v1/memo/fill", { token, body: {}, from: "127.0.0.6" })).json;
+    expect(first.ok).toBeLessThanOrEqual(16);
+    expect(first.quota_exceeded).toBeGreaterThanOrEqual(4);
+    const again = (await b!.call("/api/v1/memo/fill", { token, body: {}, from: "127.0.0.6" })).json;
+    expect(again.ok).toBe(first.ok); // the same keys, replaced: the total stays within the budget
+
+    const r = new RedisClient(fleet!.redis.url);
+    try {
+      for (const key of await r.keys("warden:cache:*")) expect(await r.pttl(key), key).toBeGreaterThan(0);
+      expect(Number(await r.get("warden:cache:u:memo"))).toBeLessThanOrEqual(8 * 1024 * 1024);
+    } finally {
+      r.disconnect();
+    }
+  });
+
   it("status names each part's backend and says it is reachable; no password is shown", async () => {
     const s = expectOk(b!.cli(["status", "--json"])).json;
     expect(s.mode).toBe("serving");
