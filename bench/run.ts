@@ -9,6 +9,7 @@ const SUITES: Record<string, () => Promise<{ run(): Promise<BenchRow[]> }>> = {
   sandbox: () => import("./sandbox.js"),
   api: () => import("./api.js"),
   lifecycle: () => import("./lifecycle.js"),
+  fleet: () => import("./fleet.js"),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith("-"));

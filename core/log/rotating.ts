@@ -29,11 +29,20 @@ export class RotatingFile {
     this.#size = statSync(file).size;
   }
 
+  /** Lines that could not be written (the file closed at exit, the disk full): never a crash. */
+  dropped = 0;
+
   write(line: string): void {
     const bytes = Buffer.byteLength(line);
-    if (this.#size > 0 && this.#size + bytes > this.#rotation.maxBytes) this.#rotate();
-    this.#dest.write(line);
-    this.#size += bytes;
+    try {
+      if (this.#size > 0 && this.#size + bytes > this.#rotation.maxBytes) this.#rotate();
+      this.#dest.write(line);
+      this.#size += bytes;
+    } catch {
+      // A log line is never worth the host: an event after the log closed (a backend's error while
+      // the process exits) or a failing disk loses the line, not the process.
+      this.dropped++;
+    }
   }
 
   #rotate(): void {

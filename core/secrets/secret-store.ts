@@ -18,11 +18,14 @@ export class SecretStore {
   readonly #keyFile: string;
   readonly #envKey: string | undefined;
   #key: Buffer | undefined;
+  /** A fleet's store: every host must open what any host sealed, so a home's own key will not do. */
+  readonly #shared: boolean;
 
-  constructor(repo: SecretRepo, home: string, envKey: string | undefined = process.env.WARDEN_SECRET_KEY) {
+  constructor(repo: SecretRepo, home: string, envKey: string | undefined = process.env.WARDEN_SECRET_KEY, o: { shared?: boolean } = {}) {
     this.#repo = repo;
     this.#keyFile = join(home, "secret.key");
     this.#envKey = envKey === "" ? undefined : envKey;
+    this.#shared = o.shared ?? false;
   }
 
   /** Where the key comes from, for `warden secrets list` (never the key). */
@@ -76,6 +79,7 @@ export class SecretStore {
       if (key.length !== 32) throw unavailable("WARDEN_SECRET_KEY must be 32 bytes, as 64 hex digits or base64");
       return (this.#key = key);
     }
+    if (this.#shared) throw unavailable("hosts sharing a store share their secrets: set WARDEN_SECRET_KEY (the same 32 bytes, as 64 hex digits or base64, on every host; `openssl rand -base64 32` makes one)");
     if (!existsSync(this.#keyFile)) {
       if (!create) throw unavailable(`the secret key ${this.#keyFile} is missing`);
       writeFileSync(this.#keyFile, randomBytes(32).toString("base64") + "\n", { mode: 0o600, flag: "wx" });

@@ -2,8 +2,9 @@
 // lockdown and the revocation epoch, shared by every host, so limits are exact across the fleet and
 // a lockdown through one host holds on all of them by their next request.
 //
-// One round trip per request: the `admit` script reads Redis's clock (TIME), the lockdown, the
-// client's block, counts the global and client windows, and returns the revocation epoch, atomically.
+// One round trip per request: the `admit` script reads the lockdown, the client's block and the
+// revocation epoch (one MGET), counts the global and client windows, and, when it refuses, dates the
+// decision by Redis's clock (TIME), so hosts' clocks never disagree about a block's end. Atomic.
 // Failed authentications are one more script. Every key written has a TTL. When Redis does not answer
 // within security.backend_timeout_ms (or is down), the request is refused: 503 security_unavailable.
 //
@@ -16,6 +17,7 @@ import { clientKey } from "./client-address.js";
 import { blocked, iso, lockedDown, unavailable, WINDOW_MS, type Decided, type Decision, type DurableStore, type Refusal, type SecurityManager } from "./security-manager.js";
 
 const P = "warden:sec:";
+// The admit script names the fleet-wide keys itself (lockdown, g, seeded under P; the epoch).
 export const KEYS = {
   lockdown: `${P}lockdown`,
   block: (c: string) => `${P}b:${c}`,
@@ -28,38 +30,46 @@ export const KEYS = {
 /** The seed marker lives this long; when it lapses, the next request re-seeds from the store. */
 const SEED_TTL_S = 600;
 
-// KEYS: lockdown, block, client window, global window, epoch, seeded, failed window
-// ARGV: rate_limit, global_limit, window_ms, block_ms, lockdown_ms, block reason, lockdown reason
+// KEYS: block, client window, failed window (this client's); the fleet-wide keys (lockdown, global
+// window, revocation epoch, seed marker) are fixed names under ARGV[1] (their prefix).
+// ARGV[2..6]: rate_limit, global_limit, window_ms, block_ms, lockdown_ms.
+// Each window key gets its TTL in the INCR that creates it (scripts run atomically: a counter can
+// never be left without one). Reasons are composed only when a limit is crossed.
 const ADMIT = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local epoch = redis.call('GET', KEYS[5]) or ''
-if redis.call('EXISTS', KEYS[6]) == 0 then return {'unseeded', now, epoch} end
-local lock = redis.call('GET', KEYS[1])
-if lock then return {'locked', now, epoch, lock} end
-local block = redis.call('GET', KEYS[2])
-if block then return {'blocked', now, epoch, block} end
-local window = tonumber(ARGV[3])
-local g = redis.call('INCR', KEYS[4])
-if redis.call('PTTL', KEYS[4]) < 0 then redis.call('PEXPIRE', KEYS[4], window) end
-if g > tonumber(ARGV[2]) then
-  local ms = tonumber(ARGV[5])
-  local d = cjson.encode({['until'] = now + ms, reason = ARGV[7], by = 'limits'})
+local function now()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local p = ARGV[1]
+local lockdown, global = p .. 'lockdown', p .. 'g'
+local state = redis.call('MGET', '${REVOCATION_EPOCH_KEY}', p .. 'seeded', lockdown, KEYS[1])
+local epoch = state[1] or ''
+if not state[2] then return {'unseeded', 0, epoch} end
+if state[3] then return {'locked', now(), epoch, state[3]} end
+if state[4] then return {'blocked', now(), epoch, state[4]} end
+local rate, glimit, window, block_ms, lock_ms = ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5], ARGV[6]
+local g = redis.call('INCR', global)
+if g == 1 then redis.call('PEXPIRE', global, window) end
+if g > tonumber(glimit) then
+  local ms = tonumber(lock_ms)
+  local at = now()
+  local d = cjson.encode({['until'] = at + ms, reason = 'global limit of ' .. glimit .. ' requests per minute crossed', by = 'limits'})
+  redis.call('SET', lockdown, d, 'PX', ms)
+  redis.call('DEL', global)
+  return {'lockdown_now', at, epoch, d}
+end
+local c = redis.call('INCR', KEYS[2])
+local ttl = window
+if c == 1 then redis.call('PEXPIRE', KEYS[2], window) else ttl = redis.call('PTTL', KEYS[2]) end
+if c > tonumber(rate) then
+  local ms = tonumber(block_ms)
+  local at = now()
+  local d = cjson.encode({['until'] = at + ms, reason = 'more than ' .. rate .. ' requests per minute', by = 'limits'})
   redis.call('SET', KEYS[1], d, 'PX', ms)
-  redis.call('DEL', KEYS[4])
-  return {'lockdown_now', now, epoch, d}
+  redis.call('DEL', KEYS[2], KEYS[3])
+  return {'block_now', at, epoch, d}
 end
-local c = redis.call('INCR', KEYS[3])
-local ttl = redis.call('PTTL', KEYS[3])
-if ttl < 0 then redis.call('PEXPIRE', KEYS[3], window); ttl = window end
-if c > tonumber(ARGV[1]) then
-  local ms = tonumber(ARGV[4])
-  local d = cjson.encode({['until'] = now + ms, reason = ARGV[6], by = 'limits'})
-  redis.call('SET', KEYS[2], d, 'PX', ms)
-  redis.call('DEL', KEYS[3], KEYS[7])
-  return {'block_now', now, epoch, d}
-end
-return {'ok', now, epoch, c, ttl}
+return {'ok', 0, epoch, c, ttl}
 `;
 
 // KEYS: block, failed window, client window; ARGV: failed_limit, window_ms, block_ms, reason
@@ -67,7 +77,7 @@ const FAILED = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local f = redis.call('INCR', KEYS[2])
-if redis.call('PTTL', KEYS[2]) < 0 then redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[2])) end
+if f == 1 then redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[2])) end
 if f >= tonumber(ARGV[1]) then
   local ms = tonumber(ARGV[3])
   local d = cjson.encode({['until'] = now + ms, reason = string.format(ARGV[4], f), by = 'limits'})
@@ -117,7 +127,7 @@ export class SharedSecurity {
     this.#durable = durable;
     this.#hooks = hooks;
     // defineCommand: loaded once per connection, then EVALSHA (EVAL only if Redis lost its scripts).
-    redis.defineCommand("wardenAdmit", { numberOfKeys: 7, lua: ADMIT });
+    redis.defineCommand("wardenAdmit", { numberOfKeys: 3, lua: ADMIT });
     redis.defineCommand("wardenFailed", { numberOfKeys: 3, lua: FAILED });
     redis.defineCommand("wardenSetUntil", { numberOfKeys: 1, lua: SET_UNTIL });
     this.#r = redis as Scripted;
@@ -139,11 +149,7 @@ export class SharedSecurity {
 
   async #admit(client: string, reseed: boolean): Promise<Decision> {
     const s = this.#m.settings;
-    const r = await this.#r.wardenAdmit(
-      KEYS.lockdown, KEYS.block(client), KEYS.client(client), KEYS.global, KEYS.epoch, KEYS.seeded, KEYS.failed(client),
-      s.rate_limit, s.global_limit, WINDOW_MS, s.block_duration * 1000, s.ddos_lockdown * 1000,
-      `more than ${s.rate_limit} requests per minute`, `global limit of ${s.global_limit} requests per minute crossed`,
-    );
+    const r = await this.#r.wardenAdmit(KEYS.block(client), KEYS.client(client), KEYS.failed(client), P, s.rate_limit, s.global_limit, WINDOW_MS, s.block_duration * 1000, s.ddos_lockdown * 1000);
     const [what, nowRaw, epoch] = r as [string, number, string];
     const now = Number(nowRaw);
     switch (what) {

@@ -163,6 +163,12 @@ d("a fleet of three hosts", () => {
     expect(s.backends.parts).toMatchObject({ config: "postgres", tokens: "postgres", audit: "postgres", security: "redis" });
   });
 
+  it("module secrets need WARDEN_SECRET_KEY in a fleet: a home's own key would seal what other hosts cannot open", async () => {
+    const r = a!.cli(["secrets", "set", "api", "probe", "--json"], "value\n");
+    expect(r.code).not.toBe(0);
+    expect(JSON.parse(r.stderr || r.stdout).error).toMatchObject({ code: "secret_unavailable", message: expect.stringContaining("WARDEN_SECRET_KEY") });
+  });
+
   it("one audit chain for the fleet, verified through any host", async () => {
     const v = expectOk(c!.cli(["audit", "verify", "--json"])).json;
     expect(v.ok).toBe(true);

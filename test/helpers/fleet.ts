@@ -31,7 +31,13 @@ let dbs = 0;
 /** undefined (the caller skips, loudly) only where the servers cannot be had, never in CI. */
 export async function startFleet(n: number, o: { redisArgs?: string[]; before?: (cli: (args: string[]) => CliResult) => void } = {}): Promise<Fleet | undefined> {
   const pg = await startPostgres();
-  const redis = await startRedis(o.redisArgs ?? []);
+  let redis: Redis | undefined;
+  try {
+    redis = await startRedis(o.redisArgs ?? []);
+  } catch (e) {
+    await pg?.stop();
+    throw e;
+  }
   if (!pg || !redis) {
     await pg?.stop();
     await redis?.stop();
