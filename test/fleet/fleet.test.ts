@@ -4,6 +4,9 @@
 // module installed, approved or revoked through any host takes effect on all of them.
 import { Redis as RedisClient } from "ioredis";
 import { describe, expect, it } from "vitest";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { warden } from "../helpers/cli.js";
 import { tempDir, writeModule } from "../helpers/modules.js";
 import { eventually, expectOk, startFleet, type FleetHost } from "../helpers/fleet.js";
 
@@ -161,6 +164,36 @@ d("a fleet of three hosts", () => {
     expect(s.backends.store).toMatchObject({ backend: "postgres", reachable: true });
     expect(s.backends.redis).toMatchObject({ reachable: true });
     expect(s.backends.parts).toMatchObject({ config: "postgres", tokens: "postgres", audit: "postgres", security: "redis" });
+  });
+
+  it("a home's own config can name the store; passwords in URLs reach no log, error, status or config list", async () => {
+    // The throwaway server trusts loopback, so a password in the URL is carried but not needed.
+    const secret = "hunter2-do-not-print";
+    const withPassword = fleet!.storeUrl.replace("postgres://warden@", `postgres://warden:${secret}@`);
+    const redisWithPassword = fleet!.redis.url.replace("redis://", `redis://:${secret}@`);
+    const home = tempDir("warden-fleet-local-");
+    const local = (args: string[], env: Record<string, string> = {}) => warden(["--home", home, ...args], { WARDEN_STORE_URL: "", WARDEN_REDIS_URL: "", ...env });
+    expectOk(local(["init"]));
+    // fleet.store in this home's own system.brain points it at the fleet's PostgreSQL.
+    expectOk(local(["config", "set", "fleet.store", withPassword]));
+    const status = local(["status", "--json"]);
+    expect(status.json.backends.store).toMatchObject({ backend: "postgres", reachable: true });
+    const list = expectOk(local(["config", "list", "--json"]));
+    expect(list.json.find((e: { key: string }) => e.key === "api.enabled").value).toBe(true); // the fleet's config
+    // A Redis password given on the command line, and a PostgreSQL that cannot be reached.
+    const viaFlag = local(["--redis", redisWithPassword, "status", "--json"]);
+    expect(viaFlag.json.backends.redis).toMatchObject({ reachable: true });
+    const down = local(["--store", withPassword.replace(/:\d+\//, ":1/"), "config", "list", "--json"]);
+    expect(down.code).not.toBe(0);
+    expect(JSON.parse(down.stderr || down.stdout).error.code).toBe("store_unavailable");
+    expectOk(a!.cli(["config", "set", "fleet.redis", redisWithPassword]));
+    const shown = expectOk(b!.cli(["config", "list", "--json"])).stdout;
+    expect(shown).toContain("redis://:***@");
+    expectOk(a!.cli(["config", "set", "fleet.redis", ""]));
+    for (const out of [status.stdout, list.stdout, viaFlag.stdout, down.stdout + down.stderr, shown]) expect(out).not.toContain(secret);
+    for (const h of [home, a!.home, b!.home]) {
+      for (const f of readdirSync(join(h, "logs"))) expect(readFileSync(join(h, "logs", f), "utf8"), `${h}/logs/${f}`).not.toContain(secret);
+    }
   });
 
   it("module secrets need WARDEN_SECRET_KEY in a fleet: a home's own key would seal what other hosts cannot open", async () => {
