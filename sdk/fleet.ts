@@ -18,3 +18,15 @@ export interface RedisBackend {
  * verifications are re-checked after a change made elsewhere.
  */
 export const REVOCATION_EPOCH_KEY = "warden:auth:epoch";
+
+/** Keys matching `pattern`, by SCAN (never KEYS, which blocks Redis), at most `max` of them. */
+export async function scanKeys(redis: Redis, pattern: string, max = Infinity): Promise<string[]> {
+  const out: string[] = [];
+  let cursor = "0";
+  do {
+    const [next, keys] = await redis.scan(cursor, "MATCH", pattern, "COUNT", 500);
+    cursor = next;
+    out.push(...keys);
+  } while (cursor !== "0" && out.length < max);
+  return max === Infinity ? out : out.slice(0, max);
+}

@@ -9,7 +9,8 @@
 import pg from "pg";
 import { HostError } from "../errors.js";
 import { PG_MIGRATIONS } from "./pg-migrations.js";
-import type { AuditRow, BlobRepo, ChangeFeed, ConfigRepo, ManifestIndexRepo, ModuleRecord, ModuleRepo, Repos, SecretRepo, StorageRepo, Store, AuditRepo } from "./store.js";
+import type { AuditRow, BlobRepo, ChangeFeed, ConfigRepo, ManifestIndexRepo, ModuleRepo, Repos, SecretRepo, StorageRepo, Store, AuditRepo } from "./store.js";
+import { moduleColumns, moduleFromRow, type ModuleRow } from "./rows.js";
 import { redactUrl, redactUrlsIn } from "./url.js";
 
 const MIGRATION_LOCK = 0x77617264; // "ward": one key for the migration lock, across the database
@@ -273,13 +274,13 @@ function makeRepos(q: Queryable, atomic: Atomic): Repos {
     },
     put: (r) =>
       atomic(async (tx) => {
+        const c = moduleColumns(r);
         await tx.query(
           `INSERT INTO modules (id, disabled, grants, approved_hash, revoked, installed_path, files, staged, updated_at)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
            ON CONFLICT (id) DO UPDATE SET disabled = excluded.disabled, grants = excluded.grants, approved_hash = excluded.approved_hash,
              revoked = excluded.revoked, installed_path = excluded.installed_path, files = excluded.files, staged = excluded.staged, updated_at = excluded.updated_at`,
-          [r.id, r.disabled, r.grants === null ? null : JSON.stringify(r.grants), r.approvedHash, JSON.stringify(r.revoked), r.installedPath,
-            r.files === null ? null : JSON.stringify(r.files), r.staged ? JSON.stringify(r.staged) : null, now()],
+          [r.id, r.disabled, c.grants, r.approvedHash, c.revoked, r.installedPath, c.files, c.staged, now()],
         );
         await changed(tx, `module:${r.id}`);
       }),
@@ -411,25 +412,6 @@ function makeRepos(q: Queryable, atomic: Atomic): Repos {
   };
 
   return { config, modules, storage, audit, manifestIndex, secrets, blobs };
-}
-
-interface ModuleRow {
-  id: string; disabled: boolean; grants: string | null; approved_hash: string | null;
-  revoked: string; installed_path: string | null; files: string | null; staged: string | null; updated_at: string;
-}
-
-function moduleFromRow(row: ModuleRow): ModuleRecord {
-  return {
-    id: row.id,
-    disabled: row.disabled,
-    grants: row.grants === null ? null : JSON.parse(row.grants),
-    approvedHash: row.approved_hash,
-    revoked: JSON.parse(row.revoked),
-    installedPath: row.installed_path,
-    files: row.files === null ? null : JSON.parse(row.files),
-    staged: row.staged ? JSON.parse(row.staged) : null,
-    updatedAt: row.updated_at,
-  };
 }
 
 interface AuditDbRow { seq: string; time: string; actor: string; action: string; target: string | null; data: string; prev_hash: string; hash: string }

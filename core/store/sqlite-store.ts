@@ -5,6 +5,7 @@ import { chmodSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { HostError } from "../errors.js";
 import { MIGRATIONS } from "./migrations.js";
+import { moduleColumns, moduleFromRow, type ModuleRow } from "./rows.js";
 import type {
   Async, AuditRow, ModuleRecord, Repos, Store, SyncAuditRepo, SyncBlobRepo, SyncConfigRepo, SyncManifestIndexRepo, SyncModuleRepo, SyncSecretRepo, SyncStorageRepo,
 } from "./store.js";
@@ -241,11 +242,6 @@ class SqliteConfig implements SyncConfigRepo {
   }
 }
 
-interface ModuleRow {
-  id: string; disabled: number; grants: string | null; approved_hash: string | null;
-  revoked: string; installed_path: string | null; files: string | null; staged: string | null; updated_at: string;
-}
-
 class SqliteModules implements SyncModuleRepo {
   #get; #put; #del; #all;
   constructor(db: DB) {
@@ -260,41 +256,17 @@ class SqliteModules implements SyncModuleRepo {
   }
   get(id: string): ModuleRecord | undefined {
     const row = this.#get.get(id);
-    return row ? fromRow(row) : undefined;
+    return row ? moduleFromRow(row) : undefined;
   }
   put(r: ModuleRecord): void {
-    this.#put.run({
-      id: r.id,
-      disabled: r.disabled ? 1 : 0,
-      grants: r.grants === null ? null : JSON.stringify(r.grants),
-      approved_hash: r.approvedHash,
-      revoked: JSON.stringify(r.revoked),
-      installed_path: r.installedPath,
-      files: r.files === null ? null : JSON.stringify(r.files),
-      staged: r.staged ? JSON.stringify(r.staged) : null,
-      updated_at: now(),
-    });
+    this.#put.run({ ...moduleColumns(r), id: r.id, disabled: r.disabled ? 1 : 0, approved_hash: r.approvedHash, installed_path: r.installedPath, updated_at: now() });
   }
   delete(id: string): boolean {
     return this.#del.run(id).changes > 0;
   }
   all(): ModuleRecord[] {
-    return this.#all.all().map(fromRow);
+    return this.#all.all().map(moduleFromRow);
   }
-}
-
-function fromRow(row: ModuleRow): ModuleRecord {
-  return {
-    id: row.id,
-    disabled: row.disabled === 1,
-    grants: row.grants === null ? null : JSON.parse(row.grants),
-    approvedHash: row.approved_hash,
-    revoked: JSON.parse(row.revoked),
-    installedPath: row.installed_path,
-    files: row.files === null ? null : JSON.parse(row.files),
-    staged: row.staged ? JSON.parse(row.staged) : null,
-    updatedAt: row.updated_at,
-  };
 }
 
 class SqliteStorage implements SyncStorageRepo {

@@ -6,6 +6,7 @@
 // hash of their sizes, so a write first drops what has expired from the module's total (the total
 // never counts bytes Redis already let go); a set per tag. Every key carries a TTL.
 import type { Redis } from "ioredis";
+import { scanKeys } from "../../sdk/fleet.js";
 import { CacheBudgetError, type Budgets, type SetOptions } from "./cache-manager.js";
 
 const P = "warden:cache:";
@@ -144,15 +145,15 @@ export class SharedCache {
   /** Removes every entry (all namespaces). */
   async clear(): Promise<number> {
     let n = 0;
-    for (const key of await this.#scan(`${P}v:*`)) n += await this.#r.del(key);
-    for (const pattern of [`${P}z:*`, `${P}s:*`, `${P}u:*`, `${P}t:*`]) for (const key of await this.#scan(pattern)) await this.#r.del(key);
+    for (const key of await scanKeys(this.#r, `${P}v:*`)) n += await this.#r.del(key);
+    for (const pattern of [`${P}z:*`, `${P}s:*`, `${P}u:*`, `${P}t:*`]) for (const key of await scanKeys(this.#r, pattern)) await this.#r.del(key);
     return n;
   }
 
   /** Removes the entries carrying the tag, in every namespace. */
   async purgeTag(tag: string): Promise<number> {
     let n = 0;
-    for (const key of await this.#scan(`${P}t:*`)) {
+    for (const key of await scanKeys(this.#r, `${P}t:*`)) {
       const rest = key.slice(`${P}t:`.length);
       const colon = rest.indexOf(":");
       if (colon < 0 || rest.slice(colon + 1) !== tag) continue;
@@ -163,21 +164,10 @@ export class SharedCache {
 
   async status(): Promise<Record<string, unknown>> {
     const namespaces: Record<string, number> = {};
-    for (const key of await this.#scan(`${P}u:*`)) namespaces[key.slice(`${P}u:`.length)] = Number((await this.#r.get(key)) ?? 0);
+    for (const key of await scanKeys(this.#r, `${P}u:*`)) namespaces[key.slice(`${P}u:`.length)] = Number((await this.#r.get(key)) ?? 0);
     return {
       enabled: this.enabled, backend: "redis", bytes: Object.values(namespaces).reduce((a, b) => a + b, 0), max_bytes: this.#budgets.maxBytes,
       hits: this.hits, misses: this.misses, namespaces,
     };
-  }
-
-  async #scan(pattern: string): Promise<string[]> {
-    const out: string[] = [];
-    let cursor = "0";
-    do {
-      const [next, keys] = await this.#r.scan(cursor, "MATCH", pattern, "COUNT", 500);
-      cursor = next;
-      out.push(...keys);
-    } while (cursor !== "0");
-    return out;
   }
 }

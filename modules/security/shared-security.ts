@@ -12,7 +12,7 @@
 // store: PostgreSQL in a fleet), then to Redis, and reported done only then. A Redis that restarted
 // empty is re-seeded from the store before it answers a request again (the `seeded` key).
 import type { Redis } from "ioredis";
-import { REVOCATION_EPOCH_KEY } from "../../sdk/fleet.js";
+import { REVOCATION_EPOCH_KEY, scanKeys } from "../../sdk/fleet.js";
 import { clientKey } from "./client-address.js";
 import { blocked, iso, lockedDown, unavailable, WINDOW_MS, type Decided, type Decision, type DurableStore, type Refusal, type SecurityManager } from "./security-manager.js";
 
@@ -255,7 +255,7 @@ export class SharedSecurity {
   async purge(): Promise<number> {
     let n = 0;
     for (const prefix of ["b:", "c:", "f:"]) {
-      for (const key of await this.#scan(`${P}${prefix}*`, Infinity)) {
+      for (const key of await scanKeys(this.#r, `${P}${prefix}*`, Infinity)) {
         if (prefix === "b:") await this.#durable.write(key.slice(P.length), undefined);
         n += await this.#r.del(key);
       }
@@ -270,7 +270,7 @@ export class SharedSecurity {
     const lock = await this.#r.get(KEYS.lockdown);
     const l = lock ? parse(lock) : undefined;
     const blockedList = [];
-    for (const key of await this.#scan(`${P}b:*`, 1000)) {
+    for (const key of await scanKeys(this.#r, `${P}b:*`, 1000)) {
       const raw = await this.#r.get(key);
       if (!raw) continue;
       const b = parse(raw);
@@ -278,7 +278,7 @@ export class SharedSecurity {
     }
     const windows = async (prefix: "c:" | "f:", limit: number) => {
       const out = [];
-      for (const key of await this.#scan(`${P}${prefix}*`, 1000)) {
+      for (const key of await scanKeys(this.#r, `${P}${prefix}*`, 1000)) {
         const [count, ttl] = await Promise.all([this.#r.get(key), this.#r.pttl(key)]);
         if (count !== null && ttl > 0) out.push({ client: key.slice(P.length + prefix.length), count: Number(count), limit, resets_at: iso(now + ttl) });
       }
@@ -301,17 +301,6 @@ export class SharedSecurity {
   async #redisNow(): Promise<number> {
     const [sec, micro] = await this.#r.time();
     return Number(sec) * 1000 + Math.floor(Number(micro) / 1000);
-  }
-
-  async #scan(pattern: string, max: number): Promise<string[]> {
-    const out: string[] = [];
-    let cursor = "0";
-    do {
-      const [next, keys] = await this.#r.scan(cursor, "MATCH", pattern, "COUNT", 500);
-      cursor = next;
-      out.push(...keys);
-    } while (cursor !== "0" && out.length < max);
-    return out.slice(0, max === Infinity ? undefined : max);
   }
 }
 
