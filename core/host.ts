@@ -211,11 +211,6 @@ export class Host {
     return hostBackends(this.kernel.store, this.kernel.services.get("backend:redis") as RedisBackend | undefined);
   }
 
-  /** Resolves once changes other fleet hosts made so far are applied here (no-op without a fleet). */
-  async settle(): Promise<void> {
-    await this.#sync?.settle();
-  }
-
   dispatch(call: Call): Promise<unknown> {
     return this.kernel.bus.dispatch(call);
   }

@@ -36,12 +36,6 @@ export class FleetSync {
     this.#timer.unref();
   }
 
-  /** Resolves once every change seen so far is applied (tests and `warden status` use it). */
-  async settle(): Promise<void> {
-    await this.#poll();
-    while (this.#running) await this.#running;
-  }
-
   async stop(): Promise<void> {
     this.#stopped = true;
     if (this.#timer) clearInterval(this.#timer);

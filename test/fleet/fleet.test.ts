@@ -158,6 +158,22 @@ d("a fleet of three hosts", () => {
     }
   });
 
+  it("a host whose change notifications were cut still catches up through the change counter", async () => {
+    const { default: pg } = await import("pg");
+    const admin = new pg.Client({ connectionString: fleet!.storeUrl });
+    admin.on("error", () => {});
+    await admin.connect();
+    try {
+      const cut = await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'warden-listen'");
+      expect(cut.rowCount).toBe(3);
+    } finally {
+      await admin.end();
+    }
+    // Made before any host listens again: no notification carries it.
+    expectOk(a!.cli(["config", "set", "log.keep", "9"]));
+    for (const h of [b, c]) await eventually(() => expectOk(h!.cli(["config", "get", "log.keep", "--json"])).json.value === 9, `log.keep on ${h!.home}`);
+  });
+
   it("status names each part's backend and says it is reachable; no password is shown", async () => {
     const s = expectOk(b!.cli(["status", "--json"])).json;
     expect(s.mode).toBe("serving");
