@@ -85,9 +85,13 @@ export class AuthManager {
   /** Counts argon2 verifications (the tests prove that a blocked client causes none). */
   argonRuns = 0;
 
-  constructor(storage: TokenStorage, now: () => number = Date.now) {
+  /** In a fleet, a verification without the shared epoch is never answered from the cache alone. */
+  readonly #fleet: boolean;
+
+  constructor(storage: TokenStorage, now: () => number = Date.now, o: { fleet?: boolean } = {}) {
     this.#storage = storage;
     this.#now = now;
+    this.#fleet = o.fleet ?? false;
   }
 
   async grant(o: { name: string; scopes: string[]; expires?: string; bootstrap?: boolean }): Promise<{ id: string; name: string; token: string; scopes: string[]; expires_at: string | null }> {
@@ -198,14 +202,14 @@ export class AuthManager {
     const hit = this.#verified.get(digest);
     if (hit) {
       if (hit.epoch === this.#epochOf(hit.identity.tokenId) && hit.expiresAt > this.#now()) {
-        if (sharedEpoch === undefined || hit.shared === sharedEpoch) return hit.identity;
+        if (sharedEpoch === undefined ? !this.#fleet : hit.shared === sharedEpoch) return hit.identity;
         const r = await this.#record(hit.identity.tokenId);
         if (r?.revoked_at) {
           this.#forget(r.id);
           throw new AuthError("token_revoked", `token '${r.name}' was revoked at ${r.revoked_at}`);
         }
         if (r && r.hash === hit.recordHash && !(r.expires_at && Date.parse(r.expires_at) <= this.#now())) {
-          hit.shared = sharedEpoch;
+          if (sharedEpoch !== undefined) hit.shared = sharedEpoch;
           return hit.identity;
         }
       }

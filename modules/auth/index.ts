@@ -16,10 +16,10 @@ export async function deactivate() {
 }
 
 export async function activate(ctx: ModuleContext) {
-  const auth = new AuthManager(ctx.storage as any);
   // In a fleet, every revoke, rotate and reset moves the shared revocation epoch, so the other
   // hosts check their cached verifications against the store on their next request.
   const redis = ctx.services.host<RedisBackend>("backend:redis");
+  const auth = new AuthManager(ctx.storage as any, Date.now, { fleet: redis !== undefined });
   epoch = redis ? new SharedEpoch(redis.connect("auth", { timeoutMs: 1000 }), (e) => ctx.log.error("the shared revocation epoch could not be moved yet; retrying", { err: String(e) })) : undefined;
   const moved = async () => epoch?.bump();
 

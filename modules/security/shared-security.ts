@@ -139,8 +139,11 @@ export class SharedSecurity {
 
   async check(ip: string): Promise<Decision> {
     const screened = this.#m.screen(ip);
-    if (screened) return screened;
+    if (screened && !screened.allow) return screened;
     try {
+      // Exempt from windows and blocks (trusted, or limits disabled) is not exempt from revocation:
+      // the epoch is read all the same, and without Redis the request is refused all the same.
+      if (screened) return { ...screened, epoch: (await this.#r.get(KEYS.epoch)) ?? "" };
       return await this.#admit(clientKey(ip), true);
     } catch (e) {
       return unavailable(e);

@@ -76,6 +76,27 @@ d("a fleet of three hosts", () => {
     }
   });
 
+  it("a trusted client (exempt from limits) or security disabled is still not exempt from a revoke on another host", async () => {
+    expectOk(a!.cli(["security", "config", "--set", "trusted=127.0.0.7"]));
+    for (const h of [b, c]) await eventually(() => expectOk(h!.cli(["config", "get", "security.trusted", "--json"])).json.value[0] === "127.0.0.7", `trusted on ${h!.home}`);
+    const trusted = tokenOn(a!, "trusted-doomed");
+    for (const h of [b, c]) expect((await h!.call("/api/v1/config/get?key=api.enabled", { token: trusted, from: "127.0.0.7" })).status).toBe(200);
+    expectOk(a!.cli(["auth", "revoke", "trusted-doomed"]));
+    for (const h of [b, c]) expect((await h!.call("/api/v1/config/get?key=api.enabled", { token: trusted, from: "127.0.0.7" })).status).toBe(401);
+    expectOk(a!.cli(["security", "config", "--set", "trusted="]));
+
+    expectOk(a!.cli(["security", "disable"]));
+    try {
+      for (const h of [b, c]) await eventually(() => expectOk(h!.cli(["config", "get", "security.enabled", "--json"])).json.value === false, `disabled on ${h!.home}`);
+      const t = tokenOn(a!, "unlimited-doomed");
+      for (const h of [b, c]) expect((await h!.call("/api/v1/config/get?key=api.enabled", { token: t, from: "127.0.0.8" })).status).toBe(200);
+      expectOk(a!.cli(["auth", "revoke", "unlimited-doomed"]));
+      for (const h of [b, c]) expect((await h!.call("/api/v1/config/get?key=api.enabled", { token: t, from: "127.0.0.8" })).status).toBe(401);
+    } finally {
+      expectOk(a!.cli(["security", "enable"]));
+    }
+  });
+
   it("a module installed through A answers on B and C; an approval and a revoke through B hold on A", async () => {
     const src = tempDir();
     const any = { type: "object" };
