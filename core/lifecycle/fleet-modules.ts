@@ -7,6 +7,8 @@ import { join, resolve } from "node:path";
 import type { Kernel } from "../kernel.js";
 import type { ModuleLoader } from "../loader/module-loader.js";
 import type { ModuleRecord } from "../store/store.js";
+import { HostError } from "../errors.js";
+import { isModuleId } from "../loader/module-records.js";
 import { changedFiles } from "./files.js";
 import { materialize } from "./shared-files.js";
 
@@ -22,10 +24,13 @@ export class FleetModules {
     for (const r of await this.kernel.store.modules.all()) await this.#materialize(r).catch((e) => this.#failed(r.id, e));
   }
 
+  #refused = (id: string): void =>
+    this.#failed(id.slice(0, 80), new HostError("integrity_failed", `the store holds a module record whose id is not a module id (${JSON.stringify(id.slice(0, 80))}); it is ignored. Someone wrote to the shared database outside Warden: check who can.`));
+
   /** After the store's change counter moved: reads the records again and applies what changed. */
   async syncFromStore(): Promise<void> {
     const before = new Map(this.loader.records.all().map((r) => [r.id, r]));
-    await this.loader.records.load();
+    await this.loader.records.load(this.#refused);
     const after = new Map(this.loader.records.all().map((r) => [r.id, r]));
     for (const id of new Set([...before.keys(), ...after.keys()])) {
       const was = before.get(id);
@@ -64,6 +69,11 @@ export class FleetModules {
   /** Writes the record's files into this home unless they are there already; true when it wrote. */
   async #materialize(r: ModuleRecord): Promise<boolean> {
     if (!r.files || !r.installedPath) return false;
+    // The id becomes a folder name: only a module id, never a path, whatever the store says.
+    if (!isModuleId(r.id)) {
+      this.#refused(r.id);
+      return false;
+    }
     const target = join(this.modulesDir, r.id);
     if (existsSync(target) && changedFiles(target, r.files).length === 0) return false;
     await materialize(this.kernel.store, r.id, r.files, target);

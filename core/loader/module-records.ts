@@ -8,6 +8,13 @@ import type { CapabilityRequest } from "../../sdk/manifest.js";
 import type { AuditSink } from "../kernel.js";
 import type { ModuleRecord, Repos, StagedUpgrade, Store } from "../store/store.js";
 
+/** The manifest's id rule (manifests/module.schema.json): also a safe folder name. */
+const MODULE_ID = /^[a-z][a-z0-9-]{1,39}$/;
+
+export function isModuleId(id: unknown): id is string {
+  return typeof id === "string" && MODULE_ID.test(id);
+}
+
 export interface Approval {
   hash: string;
   capabilities: readonly CapabilityRequest[];
@@ -23,9 +30,18 @@ export class ModuleRecords {
     this.#audit = audit;
   }
 
-  /** Reads every record from the store (at start, and when another host changed one). */
-  async load(): Promise<void> {
-    this.#records = new Map((await this.#store.modules.all()).map((r) => [r.id, r]));
+  /**
+   * Reads every record from the store (at start, and when another host changed one). A shared
+   * store is not trusted further than a module's own manifest: a record whose id is not a module
+   * id (it would become a path under <home>/modules) is left out and reported.
+   */
+  async load(onRefused: (id: string) => void = () => {}): Promise<void> {
+    const records = new Map<string, ModuleRecord>();
+    for (const r of await this.#store.modules.all()) {
+      if (isModuleId(r.id)) records.set(r.id, r);
+      else onRefused(r.id);
+    }
+    this.#records = records;
   }
 
   get(id: string): ModuleRecord {

@@ -14,12 +14,32 @@ export const TOKEN_REDACTED = "wdn_[redacted]";
 const MAX_DEPTH = 8;
 const MAX_ITEMS = 1000;
 
-/** The password of a URL's userinfo (`scheme://user:password@host`), e.g. a --store or --redis URL. */
-const URL_PASSWORD = /\b([a-z][a-z0-9+.-]*:\/\/[^\s:@/?#]*:)([^\s@/?#]+)@/gi;
+/** A URL inside any text, up to whitespace or a quote. */
+const URL_IN_TEXT = /\b[a-z][a-z0-9+.-]*:\/\/[^\s'"<>]+/gi;
+/** Query parameters that carry credentials (`?password=`, `sslpassword`, `api_token`, ...). */
+const SECRET_PARAM = /pass|secret|token|key/i;
+
+/**
+ * The URL with its credentials replaced by ***: the userinfo password (whatever characters it
+ * holds, `@` included) and any query parameter named like a credential. A URL that does not parse
+ * shows only its scheme.
+ */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = "***";
+    for (const k of [...u.searchParams.keys()]) if (SECRET_PARAM.test(k)) u.searchParams.set(k, "***");
+    return u.toString();
+  } catch {
+    const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1];
+    return scheme ? `${scheme}://(unparsable URL hidden)` : "(unparsable URL hidden)";
+  }
+}
 
 export function scrubString(s: string): string {
   let out = s.includes("wdn_") ? s.replace(TOKEN_PATTERN, TOKEN_REDACTED) : s;
-  if (out.includes("://")) out = out.replace(URL_PASSWORD, "$1***@");
+  // Only URLs that could carry a credential are rewritten; others are left exactly as written.
+  if (out.includes("://")) out = out.replace(URL_IN_TEXT, (u) => (u.includes("@") || (u.includes("?") && SECRET_PARAM.test(u.slice(u.indexOf("?")))) ? redactUrl(u) : u));
   return out;
 }
 

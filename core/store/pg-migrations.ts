@@ -70,4 +70,8 @@ export const PG_MIGRATIONS: readonly string[] = [
   );
   INSERT INTO fleet_state (id, counter) VALUES (1, 0);
   `,
+  // 2: a module id is also a folder name on every host: the database refuses any other
+  `
+  ALTER TABLE modules ADD CONSTRAINT modules_id_is_module_id CHECK (id ~ '^[a-z][a-z0-9-]{1,39}$');
+  `,
 ];

@@ -68,16 +68,24 @@ export function clientKey(ip: string): string {
 export class AddressList {
   readonly #list = new BlockList();
   readonly entries: string[];
+  /** Entries that are not addresses: they match nothing, but an allow list holding one stays closed. */
+  readonly invalid: string[] = [];
 
-  constructor(entries: readonly string[]) {
+  /** `strict`: throw on the first invalid entry (checking an operator's input) instead of keeping it aside. */
+  constructor(entries: readonly string[], o: { strict?: boolean } = {}) {
     this.entries = [...entries];
     for (const e of entries) {
-      const [addr, bits] = e.split("/") as [string, string | undefined];
-      const a = foldMapped(addr);
-      const family = isIP(a) === 6 ? "ipv6" : "ipv4";
-      if (!isIP(a)) throw new Error(`'${e}' is not an IP address or CIDR`);
-      if (bits === undefined) this.#list.addAddress(a, family);
-      else this.#list.addSubnet(a, Number(bits), family);
+      try {
+        const [addr, bits] = String(e).split("/") as [string, string | undefined];
+        const a = foldMapped(addr);
+        const family = isIP(a) === 6 ? "ipv6" : "ipv4";
+        if (!isIP(a) || (bits !== undefined && !/^\d{1,3}$/.test(bits))) throw new Error(`'${e}' is not an IP address or CIDR`);
+        if (bits === undefined) this.#list.addAddress(a, family);
+        else this.#list.addSubnet(a, Number(bits), family);
+      } catch (err) {
+        if (o.strict) throw new Error(`'${e}' is not an IP address or CIDR`, { cause: err });
+        this.invalid.push(String(e));
+      }
     }
   }
 
@@ -92,7 +100,7 @@ export class AddressList {
 
 export function validateAddressList(entries: readonly string[]): string | undefined {
   try {
-    new AddressList(entries);
+    new AddressList(entries, { strict: true });
     return undefined;
   } catch (e) {
     return (e as Error).message;

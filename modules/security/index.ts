@@ -30,6 +30,10 @@ export async function activate(ctx: ModuleContext) {
     },
   };
   const manager = new SecurityManager(await settings(), durable);
+  const invalid = (list: string, entries: string[]) =>
+    ctx.log.error("security list entries that are not addresses are ignored (an allow list holding one stays closed); fix them with `warden security config --set`", { list: `security.${list}`, entries: entries.slice(0, 20) });
+  manager.onInvalidEntries = invalid;
+  manager.configure(await settings()); // once more, now that invalid entries are reported
   const records = async (): Promise<Array<[string, Decided]>> => {
     const out: Array<[string, Decided]> = [];
     for (const prefix of STATE_PREFIXES) {

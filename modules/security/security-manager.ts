@@ -97,12 +97,18 @@ export class SecurityManager {
     this.configure(settings);
   }
 
+  /** Told of list entries that are not addresses (set by writing the store directly, or an old release). */
+  onInvalidEntries: (list: string, entries: string[]) => void = () => {};
+
   configure(s: Settings): void {
     this.#s = { ...s };
     this.#allow = new AddressList(s.allow);
     this.#deny = new AddressList(s.deny);
     this.#trusted = new AddressList(s.trusted);
     this.#proxies = new AddressList(s.trusted_proxies);
+    for (const [name, list] of [["allow", this.#allow], ["deny", this.#deny], ["trusted", this.#trusted], ["trusted_proxies", this.#proxies]] as const) {
+      if (list.invalid.length) this.onInvalidEntries(name, list.invalid);
+    }
   }
 
   /** Blocks and the lockdown read back from the durable store at start; ended ones are dropped. */

@@ -223,14 +223,28 @@ d("a fleet of three hosts", () => {
     const down = local(["--store", withPassword.replace(/:\d+\//, ":1/"), "config", "list", "--json"]);
     expect(down.code).not.toBe(0);
     expect(JSON.parse(down.stderr || down.stdout).error.code).toBe("store_unavailable");
-    expectOk(a!.cli(["config", "set", "fleet.redis", redisWithPassword]));
+    const set = expectOk(a!.cli(["config", "set", "fleet.redis", redisWithPassword, "--json"])).stdout;
     const shown = expectOk(b!.cli(["config", "list", "--json"])).stdout;
     expect(shown).toContain("redis://:***@");
+    // As a query parameter, and with an '@' inside the password: masked whole all the same.
+    const inQuery = expectOk(a!.cli(["config", "set", "fleet.redis", `${fleet!.redis.url}/0?password=${secret}`, "--json"])).stdout;
+    const withAt = expectOk(a!.cli(["config", "set", "fleet.redis", fleet!.redis.url.replace("redis://", `redis://u:${secret.slice(0, 6)}@${secret.slice(6)}@`), "--json"])).stdout;
     expectOk(a!.cli(["config", "set", "fleet.redis", ""]));
-    for (const out of [status.stdout, list.stdout, viaFlag.stdout, down.stdout + down.stderr, shown]) expect(out).not.toContain(secret);
+    const audit = expectOk(a!.cli(["audit", "tail", "-n", "50", "--json"])).stdout;
+    for (const out of [status.stdout, list.stdout, viaFlag.stdout, down.stdout + down.stderr, set, shown, inQuery, withAt, audit]) {
+      expect(out).not.toContain(secret);
+      expect(out).not.toContain(secret.slice(6));
+    }
     for (const h of [home, a!.home, b!.home]) {
       for (const f of readdirSync(join(h, "logs"))) expect(readFileSync(join(h, "logs", f), "utf8"), `${h}/logs/${f}`).not.toContain(secret);
     }
+  });
+
+  it("a security list entry that is not an address is refused by any config path (running and restarting hosts would disagree)", async () => {
+    const r = a!.cli(["config", "set", "security.deny", '["127.0.0.9","127.0.0.300"]', "--json"]);
+    expect(r.code).not.toBe(0);
+    expect(JSON.parse(r.stderr || r.stdout).error.code).toBe("config_invalid");
+    expect(expectOk(b!.cli(["config", "get", "security.deny", "--json"])).json.value).toEqual([]);
   });
 
   it("module secrets need WARDEN_SECRET_KEY in a fleet: a home's own key would seal what other hosts cannot open", async () => {
