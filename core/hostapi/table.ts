@@ -64,6 +64,7 @@ export const BOUND_METHODS = {
 } as const satisfies Record<string, CapabilityName>;
 
 const KEY = str(1024);
+const MAX_TAGS = 16;
 /** The host's own files in the home, never written through home.writeSecretFile. */
 const HOST_FILES = /^(system\.brain.*|secret\.key|audit\.head.*|audit\.key.*|control\.sock|logs|modules|cache)$/;
 const MAX_EVENT_PAYLOAD = 64 * 1024;
@@ -183,7 +184,10 @@ export const HOST_API = {
     args: (raw, m) => {
       const [key, value, options] = tuple(m, raw, [["key", KEY], ["value", json], ["options", opt(object)]]);
       const ttlMs = options?.ttlMs === undefined ? undefined : int(1, 604_800_000)(options.ttlMs, m, "options.ttlMs");
-      const tags = options?.tags === undefined ? undefined : (Array.isArray(options.tags) ? options.tags : [options.tags]).map((t, i) => str(200)(t, m, `options.tags[${i}]`));
+      const given = options?.tags === undefined ? undefined : Array.isArray(options.tags) ? options.tags : [options.tags];
+      // Each tag is kept beside the entry (a set in a fleet's Redis): their number is bounded too.
+      if (given && given.length > MAX_TAGS) throw bad(m, `options.tags: at most ${MAX_TAGS} tags per entry (${given.length} given)`);
+      const tags = given?.map((t, i) => str(200)(t, m, `options.tags[${i}]`));
       return [key, value as JsonValue, { ...(ttlMs === undefined ? {} : { ttlMs }), ...(tags === undefined ? {} : { tags }) }];
     },
     run: async (site, key, value, options) => {
