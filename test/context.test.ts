@@ -86,7 +86,7 @@ describe("capability-scoped context", () => {
     });
     const h = await openTestHost({ modulePaths: [root] });
     hosts.push(h);
-    h.kernel.config.set("storage.maxBytesPerModule", 4096);
+    await h.kernel.config.set("storage.maxBytesPerModule", 4096);
     const err: any = await h.run("hog.fill").catch((e: any) => e);
     expect(err.code).toBe("quota_exceeded");
     expect(err.message).toMatch(/\d+ bytes requested, 4096 allowed/);
@@ -147,7 +147,7 @@ describe("storage write rate", () => {
     });
     const h = await openTestHost({ modulePaths: [root] });
     hosts.push(h);
-    h.kernel.config.set("storage.maxWritesPerSecond", 10);
+    await h.kernel.config.set("storage.maxWritesPerSecond", 10);
     const err: any = await h.run("writer.go").catch((e: any) => e);
     expect(err.code).toBe("quota_exceeded");
     expect(err.message).toMatch(/more than 10 storage writes this second/);
