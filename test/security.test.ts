@@ -152,6 +152,8 @@ describe("clients and lists", () => {
     expect(sec.clientAddress("198.51.100.9", "1.2.3.4")).toBe("198.51.100.9");
     expect(sec.clientAddress("127.0.0.1", "1.2.3.4")).toBe("1.2.3.4");
     expect(sec.clientAddress("127.0.0.1", "6.6.6.6, 1.2.3.4, 127.0.0.1")).toBe("1.2.3.4");
+    // A hop that is not an address is not believed (`010.0.0.1` would slip past a 10.0.0.0/8 rule).
+    for (const hop of ["010.0.0.1", "evil.example", "1.2.3.4:80", "[::1]", ""]) expect(sec.clientAddress("127.0.0.1", `6.6.6.6, ${hop}`), hop).toBe(hop === "" ? "6.6.6.6" : "127.0.0.1");
   });
 });
 

@@ -12,11 +12,12 @@ const LIST_KEYS = new Set(["allow", "deny", "trusted", "trusted_proxies"]);
 
 const STATE_PREFIXES = ["b:", "lockdown"];
 
-let connection: { quit(): Promise<unknown> } | undefined;
+let shared: SharedSecurity | undefined;
 
 export async function deactivate() {
-  await connection?.quit().catch(() => {});
-  connection = undefined;
+  shared?.close();
+  await shared?.redis.quit().catch(() => {});
+  shared = undefined;
 }
 
 export async function activate(ctx: ModuleContext) {
@@ -37,11 +38,15 @@ export async function activate(ctx: ModuleContext) {
   const records = async (): Promise<Array<[string, Decided]>> => {
     const out: Array<[string, Decided]> = [];
     for (const prefix of STATE_PREFIXES) {
-      for (const key of await ctx.storage.list(prefix, 100_000)) {
-        const value = (await ctx.storage.get(key)) as unknown as Decided | undefined;
-        if (value && value.until > Date.now()) out.push([key, value]);
-        // Ended ones are dropped from the store too, so it holds only what still applies.
-        else await ctx.storage.delete(key);
+      const keys = await ctx.storage.list(prefix, 100_000);
+      // Read 64 at a time: a fleet re-seeding Redis waits on this, and the store is a network away.
+      for (let i = 0; i < keys.length; i += 64) {
+        await Promise.all(keys.slice(i, i + 64).map(async (key) => {
+          const value = (await ctx.storage.get(key)) as unknown as Decided | undefined;
+          if (value && value.until > Date.now()) out.push([key, value]);
+          // Ended ones are dropped from the store too, so it holds only what still applies.
+          else await ctx.storage.delete(key);
+        }));
       }
     }
     return out;
@@ -58,8 +63,7 @@ export async function activate(ctx: ModuleContext) {
 
   // A fleet keeps the windows, blocks and lockdown in its Redis; a single host in its memory.
   const redis = ctx.services.host<RedisBackend>("backend:redis");
-  const shared = redis ? new SharedSecurity(manager, redis.connect("security", { timeoutMs: (await settings()).backend_timeout_ms }), { ...durable, records }, hooks) : undefined;
-  connection = shared?.redis;
+  shared = redis ? new SharedSecurity(manager, redis.connect("security", { timeoutMs: (await settings()).backend_timeout_ms }), { ...durable, records }, hooks) : undefined;
   if (!shared) manager.restore(await records());
   Object.assign(manager, hooks);
   const state = shared ?? manager;

@@ -12,6 +12,7 @@
 // clock). It is exact (exactly `rate_limit` requests pass in a window, however concurrent) and
 // cheap (one counter per key); the cost is that a client may send up to 2x the limit across a
 // window edge, which the block that follows the first excess caps anyway.
+import { isIP } from "node:net";
 import { LRUCache } from "lru-cache";
 import { AddressList, clientKey } from "./client-address.js";
 
@@ -128,9 +129,13 @@ export class SecurityManager {
   /** The address that counts: X-Forwarded-For only when the socket peer is a trusted proxy. */
   clientAddress(peer: string, forwardedFor?: string): string {
     if (forwardedFor && this.#proxies.has(peer)) {
-      // The right-most address not itself a trusted proxy is the client.
+      // The right-most address not itself a trusted proxy is the client. A hop that is not an IP
+      // address (`010.0.0.1`, a name, garbage) is not believed: the request counts as the proxy's.
       const hops = forwardedFor.split(",").map((h) => h.trim()).filter(Boolean);
-      for (let i = hops.length - 1; i >= 0; i--) if (!this.#proxies.has(hops[i]!)) return hops[i]!;
+      for (let i = hops.length - 1; i >= 0; i--) {
+        if (this.#proxies.has(hops[i]!)) continue;
+        return isIP(hops[i]!) ? hops[i]! : peer;
+      }
     }
     return peer;
   }

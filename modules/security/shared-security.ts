@@ -131,6 +131,7 @@ export class SharedSecurity {
     redis.defineCommand("wardenFailed", { numberOfKeys: 3, lua: FAILED });
     redis.defineCommand("wardenSetUntil", { numberOfKeys: 1, lua: SET_UNTIL });
     this.#r = redis as Scripted;
+    this.#keepSeeded.unref();
   }
 
   get redis(): Redis {
@@ -156,10 +157,15 @@ export class SharedSecurity {
     const [what, nowRaw, epoch] = r as [string, number, string];
     const now = Number(nowRaw);
     switch (what) {
-      case "unseeded":
+      case "unseeded": {
         if (!reseed) throw new Error("redis lost its security state and re-seeding it did not take");
-        await this.#seed();
+        // The seed runs once for all requests; this one waits for it no longer than any decision
+        // may take, and is refused (never admitted unchecked) if it is not done by then.
+        const seeded = this.#seed().then(() => true);
+        const waited = await Promise.race([seeded, new Promise<false>((r) => setTimeout(() => r(false), s.backend_timeout_ms).unref())]);
+        if (!waited) throw new Error("redis is being re-seeded with blocks and lockdowns from the store");
         return this.#admit(client, false);
+      }
       case "locked":
         return lockedDown(parse(r[3]), now);
       case "blocked": {
@@ -203,17 +209,32 @@ export class SharedSecurity {
     }
   }
 
-  /** Re-seeds a Redis that lost its state (restarted empty) from the store; one at a time. */
+  /** Re-seeds a Redis that lost its state (restarted empty) from the store: one pipeline, one at a time. */
   #seed(): Promise<void> {
     this.#seeding ??= (async () => {
       try {
-        for (const [key, d] of await this.#durable.records()) await this.#r.wardenSetUntil(redisKey(key), JSON.stringify(d), d.until);
+        const records = await this.#durable.records();
+        for (let i = 0; i < records.length; i += 1000) {
+          const batch = this.#r.pipeline();
+          for (const [key, d] of records.slice(i, i + 1000)) (batch as unknown as Scripted).wardenSetUntil(redisKey(key), JSON.stringify(d), d.until);
+          for (const [err] of (await batch.exec()) ?? []) if (err) throw err;
+        }
         await this.#r.set(KEYS.seeded, "1", "EX", SEED_TTL_S);
       } finally {
         this.#seeding = undefined;
       }
     })();
     return this.#seeding;
+  }
+
+  /**
+   * While hosts run, the seed marker is kept alive (only if it is there: XX), so a healthy Redis is
+   * never re-seeded in the request path; it lapses only when Redis restarted or no host ran.
+   */
+  #keepSeeded = setInterval(() => void this.#r.set(KEYS.seeded, "1", "EX", SEED_TTL_S, "XX").catch(() => {}), (SEED_TTL_S * 1000) / 10);
+
+  close(): void {
+    clearInterval(this.#keepSeeded);
   }
 
   #persistAuto(key: string, d: Decided): void {

@@ -2,6 +2,7 @@
 // unchecked request), and service again without a restart once it is back; a Redis that comes back
 // empty is re-seeded from the store (a lockdown survives it); PostgreSQL restarted under REST writes
 // loses none that were acknowledged.
+import { Redis as RedisClient } from "ioredis";
 import { describe, expect, it } from "vitest";
 import { eventually, expectOk, installLedger, startFleet } from "../helpers/fleet.js";
 
@@ -9,6 +10,8 @@ const fleet = await startFleet(3, {
   before: (cli) => {
     expectOk(cli(["config", "set", "security.rate_limit", "1000000"]));
     expectOk(cli(["config", "set", "security.global_limit", "100000000"]));
+    expectOk(cli(["config", "set", "security.failed_limit", "1"]));
+    expectOk(cli(["config", "set", "security.failed_block", "3600"]));
   },
 });
 const d = fleet ? describe : describe.skip;
@@ -78,6 +81,43 @@ d("a fleet when its backends fail", () => {
     // Bounded: the decision waits backend_timeout_ms (150) and no longer; never a hang.
     expect(percentile(ms, 99), `refusal times while frozen: ${ms.map(Math.round).join(", ")} ms`).toBeLessThan(2000);
     for (const h of hosts) await eventually(async () => (await h.call(PATH, { token: t })).status === 200, `thawed on ${h.home}`);
+  });
+
+  it("a Redis that lost its state is re-seeded in the background: no request waits past the decision's deadline, none is let through unchecked", async () => {
+    // 600 anonymous clients, one failed authentication each: 600 blocks, each made durable.
+    const N = 600;
+    for (let i = 0; i < N; i += 100) {
+      await Promise.all(Array.from({ length: 100 }, (_, j) => hosts[(i + j) % 3]!.call(PATH, { from: `127.1.${(i + j) >> 8}.${(i + j) & 255}` })));
+    }
+    const r = new RedisClient(fleet!.redis.url);
+    try {
+      await eventually(async () => (await r.keys("warden:sec:b:*")).length >= N, "the blocks in Redis");
+      // Durable in the store too (written just after the refusal): the re-seed's source.
+      const { default: pg } = await import("pg");
+      const durable = async () => {
+        const c = new pg.Client({ connectionString: fleet!.storeUrl });
+        c.on("error", () => {});
+        await c.connect();
+        try {
+          return Number((await c.query("SELECT count(*) AS n FROM storage WHERE module = 'security' AND key LIKE 'b:%'")).rows[0].n);
+        } finally {
+          await c.end();
+        }
+      };
+      await eventually(async () => (await durable()) >= N, "the blocks in the store");
+      const stored = () => expectOk(hosts[0]!.cli(["security", "status", "--json"])).json.blocked.length;
+      await r.flushall(); // what a Redis restart without persistence does
+      const started = performance.now();
+      const res = await Promise.all(hosts.map((h) => h.call(PATH, { from: "127.2.0.1" })));
+      const ms = performance.now() - started;
+      expect(ms, `requests waited ${Math.round(ms)} ms during the re-seed`).toBeLessThan(1000);
+      for (const x of res) expect(x.status === 401 || (x.status === 503 && x.json.error.code === "security_unavailable"), `${x.status} ${x.text}`).toBe(true);
+      // Once seeded, the blocks hold again on every host.
+      for (const h of hosts) await eventually(async () => (await h.call(PATH, { from: "127.1.0.5" })).json?.error?.code === "blocked", `blocks back on ${h.home}`);
+      expect(stored()).toBeGreaterThanOrEqual(N);
+    } finally {
+      r.disconnect();
+    }
   });
 
   it("PostgreSQL restarted during REST writes: every acknowledged write is there afterwards", async () => {
