@@ -104,7 +104,7 @@ async function admitVersusFlexible(url: string, redisPid: number): Promise<Admit
   const settings = { enabled: true, rate_limit: 1e9, block_duration: 60, global_limit: 1e12, ddos_lockdown: 60, failed_limit: 10, failed_block: 60, allow: [], deny: [], trusted: [], trusted_proxies: [], backend_timeout_ms: 1000 };
   // Fails rather than retrying for ever if Redis goes away mid-run.
   const client = new Redis(url, { maxRetriesPerRequest: 1 });
-  const noop = { write: async () => {}, records: async () => [] };
+  const noop = { write: async () => {}, read: async () => undefined, records: async () => [] };
   const shared = new SharedSecurity(new SecurityManager(settings), client, noop, { onBlock() {}, onLockdown() {}, onDurabilityError() {} });
   const flexible = new RateLimiterRedis({ storeClient: client, points: 1e9, duration: 60, keyPrefix: "bench-rlf" });
   const flexibleGlobal = new RateLimiterRedis({ storeClient: client, points: 1e12, duration: 60, keyPrefix: "bench-rlf-global" });

@@ -62,6 +62,7 @@ export const ERROR_CATALOGUE = {
   blocked: { exit: 3, http: 429, hint: "This client is blocked; wait for Retry-After seconds or ask an operator." },
   locked_down: { exit: 4, http: 503, hint: "The host is in lockdown; wait for Retry-After seconds." },
   security_unavailable: { exit: 4, http: 503, hint: "Security state cannot be read; the request is refused to stay safe." },
+  cache_unavailable: { exit: 4, http: 503, hint: "The fleet's shared cache (Redis) cannot be reached; retry once it is back." },
   store_unavailable: { exit: 4, http: 503, hint: "The store (PostgreSQL) cannot be reached; check that it runs and that --store / WARDEN_STORE_URL names it. Retry once it is back." },
   address_in_use: { exit: 4, http: 503, hint: "Another process listens on that address and port; stop it, or set api.port (or --api-port) to a free port." },
   listen_failed: { exit: 4, http: 503, hint: "The surface could not listen; check api.host, api.port and the TLS files named in the message." },

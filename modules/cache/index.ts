@@ -66,35 +66,45 @@ export async function activate(ctx: ModuleContext) {
     return { enabled: on };
   };
 
+  /** A refusal the caller can act on: a budget (quota_exceeded), or the fleet's Redis out of reach. */
+  const refusal = (e: unknown): Error => {
+    if (e instanceof CacheBudgetError) return Object.assign(new Error(e.message), { code: e.code, details: e.details });
+    if (redis) return Object.assign(new Error(`the fleet's cache (Redis at ${redis.location}) cannot be reached (${(e as Error)?.message ?? e}); retry once it is back`), { code: "cache_unavailable", retryAfter: 2 });
+    return e as Error;
+  };
+  const guarded = async <T>(fn: () => Promise<T> | T): Promise<T> => {
+    try {
+      return await fn();
+    } catch (e) {
+      throw refusal(e);
+    }
+  };
+
   ctx.services.provide("cache", {
     /** What the cache.use capability exposes to a module: its own namespace, within its budgets. */
     forModule: (moduleId: string) => {
       const ns = cache.forModule(moduleId);
       return {
-        get: async (key: string) => (await ns.get(String(key))) as JsonValue | undefined,
-        set: async (key: string, value: JsonValue, options?: { ttlMs?: number; tags?: string[] }) => {
-          try {
+        get: (key: string) => guarded(async () => (await ns.get(String(key))) as JsonValue | undefined),
+        set: (key: string, value: JsonValue, options?: { ttlMs?: number; tags?: string[] }) =>
+          guarded(async () => {
             await ns.set(String(key), value, { ...(typeof options?.ttlMs === "number" ? { ttlMs: options.ttlMs } : {}), tags: (options?.tags ?? []).map(String) });
-          } catch (e) {
-            if (e instanceof CacheBudgetError) throw Object.assign(new Error(e.message), { code: e.code, details: e.details });
-            throw e;
-          }
-        },
-        delete: async (key: string) => Boolean(await ns.delete(String(key))),
-        invalidateTag: async (tag: string) => Number(await ns.invalidateTag(String(tag))),
+          }),
+        delete: (key: string) => guarded(async () => Boolean(await ns.delete(String(key)))),
+        invalidateTag: (tag: string) => guarded(async () => Number(await ns.invalidateTag(String(tag)))),
       };
     },
   });
 
   // Whole-cache administration: these commands (ctx.cacheAdmin.<command> for holders of cache.manage).
-  ctx.commands.register("status", async () => cache.status());
+  ctx.commands.register("status", () => guarded(() => cache.status()));
   ctx.commands.register("clear", async (_input, call) => {
-    const removed = await cache.clear();
+    const removed = await guarded(() => cache.clear());
     await ctx.audit.record("cache.clear", "cache", { removed }, call);
     return { removed };
   });
   ctx.commands.register("purge", async ({ tag }: { tag: string }, call) => {
-    const removed = await cache.purgeTag(String(tag));
+    const removed = await guarded(() => cache.purgeTag(String(tag)));
     await ctx.audit.record("cache.purge", tag, { removed }, call);
     return { tag, removed };
   });

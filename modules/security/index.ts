@@ -63,7 +63,7 @@ export async function activate(ctx: ModuleContext) {
 
   // A fleet keeps the windows, blocks and lockdown in its Redis; a single host in its memory.
   const redis = ctx.services.host<RedisBackend>("backend:redis");
-  shared = redis ? new SharedSecurity(manager, redis.connect("security", { timeoutMs: (await settings()).backend_timeout_ms }), { ...durable, records }, hooks) : undefined;
+  shared = redis ? new SharedSecurity(manager, redis.connect("security", { timeoutMs: (await settings()).backend_timeout_ms }), { ...durable, records, read: async (key) => ((await ctx.storage.get(key)) as unknown as Decided | undefined) ?? undefined }, hooks) : undefined;
   if (!shared) manager.restore(await records());
   Object.assign(manager, hooks);
   const state = shared ?? manager;

@@ -105,6 +105,12 @@ type Scripted = Redis & {
   wardenSetUntil(...args: Array<string | number>): Promise<number>;
 };
 
+/** The module's storage, as the source of truth for decisions (and of a re-seed). */
+export interface SharedDurable extends DurableStore {
+  read(key: string): Promise<Decided | undefined>;
+  records(): Promise<Array<[string, Decided]>>;
+}
+
 export interface SharedHooks {
   onBlock(client: string, until: number, reason: string): void;
   onLockdown(until: number, reason: string): void;
@@ -114,7 +120,7 @@ export interface SharedHooks {
 export class SharedSecurity {
   readonly #m: SecurityManager;
   readonly #r: Scripted;
-  readonly #durable: DurableStore & { records(): Promise<Array<[string, Decided]>> };
+  readonly #durable: SharedDurable;
   readonly #hooks: SharedHooks;
   #seeding: Promise<void> | undefined;
 
@@ -122,7 +128,7 @@ export class SharedSecurity {
    * `manager` holds the settings and lists (and answers what they decide alone); the state lives
    * in Redis. `durable` is the module's storage, the source a Redis that lost its data is re-seeded from.
    */
-  constructor(manager: SecurityManager, redis: Redis, durable: DurableStore & { records(): Promise<Array<[string, Decided]>> }, hooks: SharedHooks) {
+  constructor(manager: SecurityManager, redis: Redis, durable: SharedDurable, hooks: SharedHooks) {
     this.#m = manager;
     this.#durable = durable;
     this.#hooks = hooks;
@@ -243,40 +249,64 @@ export class SharedSecurity {
 
   // --- operator actions: durable in the store first, then in Redis; done only when both are ---
 
+  /**
+   * An operator's decision: durable in the store, then live in Redis. If Redis cannot take it, the
+   * store is put back as it was and the operator is told nothing changed (security_unavailable):
+   * what they are told always matches what every host does.
+   */
   async #decide(key: string, d: Decided | undefined): Promise<void> {
+    const before = await this.#durable.read(key);
     await this.#durable.write(key, d);
-    if (d) await this.#r.wardenSetUntil(redisKey(key), JSON.stringify(d), d.until);
-    else await this.#r.del(redisKey(key));
+    try {
+      if (d) await this.#r.wardenSetUntil(redisKey(key), JSON.stringify(d), d.until);
+      else await this.#r.del(redisKey(key));
+    } catch (e) {
+      await this.#durable.write(key, before).catch(() => {});
+      throw redisDown(e, "nothing was changed");
+    }
+  }
+
+  /** A Redis read for an operator command, its failure as security_unavailable. */
+  async #ask<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (e) {
+      throw redisDown(e, "nothing was changed");
+    }
   }
 
   async lockdown(seconds: number, reason = "manual lockdown"): Promise<Decided> {
-    const l: Decided = { until: (await this.#redisNow()) + seconds * 1000, reason, by: "operator" };
+    const l: Decided = { until: (await this.#ask(() => this.#redisNow())) + seconds * 1000, reason, by: "operator" };
     await this.#decide("lockdown", l);
     return l;
   }
 
   async unlock(): Promise<boolean> {
-    const was = (await this.#r.exists(KEYS.lockdown)) === 1;
+    const was = (await this.#ask(() => this.#r.exists(KEYS.lockdown))) === 1;
     await this.#decide("lockdown", undefined);
     return was;
   }
 
   async block(ip: string, seconds: number, reason = "blocked by an operator"): Promise<{ client: string; until: number }> {
     const client = clientKey(ip);
-    const d: Decided = { until: (await this.#redisNow()) + seconds * 1000, reason, by: "operator" };
+    const d: Decided = { until: (await this.#ask(() => this.#redisNow())) + seconds * 1000, reason, by: "operator" };
     await this.#decide(`b:${client}`, d);
     return { client, until: d.until };
   }
 
   async unblock(ip: string): Promise<boolean> {
     const client = clientKey(ip);
-    const was = (await this.#r.exists(KEYS.block(client))) === 1;
+    const was = (await this.#ask(() => this.#r.exists(KEYS.block(client)))) === 1;
     await this.#decide(`b:${client}`, undefined);
     return was;
   }
 
   /** Removes every window and block, in Redis and the store (a lockdown stays). */
-  async purge(): Promise<number> {
+  purge(): Promise<number> {
+    return this.#ask(() => this.#purge());
+  }
+
+  async #purge(): Promise<number> {
     let n = 0;
     for (const prefix of ["b:", "c:", "f:"]) {
       for (const key of await scanKeys(this.#r, `${P}${prefix}*`, Infinity)) {
@@ -288,7 +318,11 @@ export class SharedSecurity {
     return n;
   }
 
-  async status(): Promise<Record<string, unknown>> {
+  status(): Promise<Record<string, unknown>> {
+    return this.#ask(() => this.#status());
+  }
+
+  async #status(): Promise<Record<string, unknown>> {
     const s = this.#m.settings;
     const now = await this.#redisNow();
     const lock = await this.#r.get(KEYS.lockdown);
@@ -326,6 +360,10 @@ export class SharedSecurity {
     const [sec, micro] = await this.#r.time();
     return Number(sec) * 1000 + Math.floor(Number(micro) / 1000);
   }
+}
+
+function redisDown(e: unknown, outcome: string): Error {
+  return Object.assign(new Error(`the fleet's security state (Redis) cannot be reached (${(e as Error)?.message ?? e}); ${outcome}: retry once it is back`), { code: "security_unavailable", retryAfter: 2 });
 }
 
 /** The storage key of a decision (`lockdown`, `b:<client>`) as its Redis key. */

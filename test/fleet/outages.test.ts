@@ -33,6 +33,13 @@ d("a fleet when its backends fail", () => {
     // A lockdown from before the outage must survive Redis coming back empty.
     expectOk(hosts[1]!.cli(["security", "lockdown", "--seconds", "600"]));
     await fleet!.redis.stop();
+    // Operators and modules are told so with a stable code, and nothing changes behind their backs.
+    const unlock = hosts[0]!.cli(["security", "unlock", "--json"]);
+    expect(JSON.parse(unlock.stderr || unlock.stdout).error.code).toBe("security_unavailable");
+    const block = hosts[0]!.cli(["security", "block", "198.51.100.7", "--json"]);
+    expect(JSON.parse(block.stderr || block.stdout).error.code).toBe("security_unavailable");
+    const cache = hosts[0]!.cli(["cache", "status", "--json"]);
+    expect(JSON.parse(cache.stderr || cache.stdout).error.code).toBe("cache_unavailable");
     for (const h of hosts) {
       const ms: number[] = [];
       for (let i = 0; i < 10; i++) {
