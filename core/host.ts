@@ -100,6 +100,8 @@ export class Host {
       // The security and cache modules find a fleet's Redis here; without one they keep their
       // state in this host's memory.
       if (redisUrl) services.provide("host", "backend:redis", redisBackend(redisUrl, log));
+      // Check-then-act steps that must happen once per fleet (the first bootstrap token) take this.
+      if (store.exclusive) services.provide("host", "backend:lock", { exclusive: store.exclusive.bind(store) });
       const secrets = new SecretStore(store.secrets, home, process.env.WARDEN_SECRET_KEY, { shared: store.changes !== undefined });
       config.onChange((key) => events.emit("config.changed", { key }));
       const ledger = new Ledger();

@@ -12,6 +12,11 @@ export interface RedisBackend {
   ping(timeoutMs?: number): Promise<boolean>;
 }
 
+/** The `backend:lock` host service: a lock held across the fleet (the shared store's). */
+export interface FleetLock {
+  exclusive<T>(name: string, fn: () => Promise<T>): Promise<T>;
+}
+
 /**
  * The fleet's revocation epoch: moved (to a fresh random value) by every token revoke, rotate and
  * reset through any host, read by the security check of every request, so a host's cached token

@@ -194,6 +194,31 @@ class PostgresStore implements Store {
     await this.#guarded(this.#pool).query("SELECT 1");
   }
 
+  /** A session advisory lock on a connection of the pool, held while fn runs. */
+  async exclusive<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.#pool.connect();
+    } catch (e) {
+      throw unavailable(this.location, e);
+    }
+    let broken: Error | undefined;
+    const onError = (e: Error) => void (broken = e);
+    client.on("error", onError);
+    try {
+      await this.#guarded(client).query("SELECT pg_advisory_lock(hashtext($1))", [`warden:${name}`]);
+      try {
+        return await fn();
+      } finally {
+        await client.query("SELECT pg_advisory_unlock(hashtext($1))", [`warden:${name}`]).catch((e) => void (broken = e as Error));
+      }
+    } finally {
+      client.off("error", onError);
+      // A connection that lost its lock state is destroyed rather than reused.
+      client.release(broken);
+    }
+  }
+
   transaction<T>(fn: (tx: Repos) => Promise<T>): Promise<T> {
     return this.#atomic((q) => fn(makeRepos(q, (inner) => inner(q))));
   }

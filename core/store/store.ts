@@ -146,6 +146,11 @@ export interface Store extends Repos {
   /** Present when other hosts share this store. */
   readonly changes?: ChangeFeed;
   /**
+   * Present when other hosts share this store: runs fn while holding a fleet-wide lock of that
+   * name (one host at a time), for check-then-act steps such as issuing the first bootstrap token.
+   */
+  exclusive?<T>(name: string, fn: () => Promise<T>): Promise<T>;
+  /**
    * Runs fn atomically: everything it does through `tx` commits together (durably) or not at all.
    * Calls on the store itself while a transaction runs wait for it, never join it.
    */

@@ -2,7 +2,7 @@
 // bootstrap token to <home>/bootstrap.token on the home's first initialisation, and offers
 // verification to the REST surface as the `auth` service.
 import type { CallInfo, ModuleContext } from "../../sdk/context.js";
-import type { RedisBackend } from "../../sdk/fleet.js";
+import type { FleetLock, RedisBackend } from "../../sdk/fleet.js";
 import { AuthManager } from "./auth-manager.js";
 import { SharedEpoch } from "./shared-epoch.js";
 
@@ -33,7 +33,13 @@ export async function activate(ctx: ModuleContext) {
     return { id: t.id, file };
   };
 
-  if ((await ctx.storage.get("bootstrap")) === undefined) await issueBootstrap();
+  // Once per home, or per fleet: hosts starting together on a fresh store take turns, and only the
+  // first finds no bootstrap record.
+  const once = async () => {
+    if ((await ctx.storage.get("bootstrap")) === undefined) await issueBootstrap();
+  };
+  const lock = ctx.services.host<FleetLock>("backend:lock");
+  await (lock ? lock.exclusive("auth-bootstrap", once) : once());
 
   const manage = {
     grant: async (o: { name: string; scopes: string[]; expires?: string }, call?: CallInfo) => {

@@ -1,7 +1,12 @@
 // Hosts of a fleet killed with SIGKILL while they write: the audit chain the three of them append
 // to stays one contiguous chain that verifies, and every REST write a killed host acknowledged is
 // readable through another host.
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { serveInBackground, warden } from "../helpers/cli.js";
+import { tempDir } from "../helpers/modules.js";
+import { createDatabase } from "../helpers/servers.js";
 import { eventually, expectOk, installLedger, startFleet, type FleetHost } from "../helpers/fleet.js";
 
 const fleet = await startFleet(3, {
@@ -76,6 +81,21 @@ d("fleet hosts killed mid-write", () => {
       const r = await b!.call("/api/v1/ledger/get", { token, body: { key } });
       expect(r.status).toBe(200);
       expect(r.json, `acknowledged write ${key} lost`).toBe(value);
+    }
+  });
+
+  it("two hosts started at once on a fresh database: migrations once, one bootstrap token", async () => {
+    const url = await createDatabase(fleet!.pg, `fresh_${process.pid}`);
+    const env = { WARDEN_STORE_URL: url, WARDEN_REDIS_URL: fleet!.redis.url };
+    const homes = [tempDir("warden-race-"), tempDir("warden-race-")];
+    const servings = await Promise.allSettled(homes.map((h) => serveInBackground(["--home", h], env)));
+    try {
+      expect(servings.map((x) => x.status)).toEqual(["fulfilled", "fulfilled"]);
+      const tokens = expectOk(warden(["--home", homes[0]!, "auth", "list", "--json"], env)).json as Array<{ revoked_at: string | null }>;
+      expect(tokens.filter((t) => !t.revoked_at)).toHaveLength(1);
+      expect(homes.filter((h) => existsSync(join(h, "bootstrap.token")))).toHaveLength(1);
+    } finally {
+      for (const x of servings) if (x.status === "fulfilled") await x.value.stop();
     }
   });
 });
