@@ -35,3 +35,13 @@ export async function scanKeys(redis: Redis, pattern: string, max = Infinity): P
   } while (cursor !== "0" && out.length < max);
   return max === Infinity ? out : out.slice(0, max);
 }
+
+/**
+ * Closes a connection for good: QUIT when Redis answers (pending replies arrive first), then an
+ * immediate disconnect, which also stops the reconnect timer that would otherwise keep a stopping
+ * host alive while Redis is down.
+ */
+export async function closeRedis(redis: Pick<Redis, "quit" | "disconnect">): Promise<void> {
+  await redis.quit().catch(() => {});
+  redis.disconnect();
+}

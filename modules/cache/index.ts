@@ -2,7 +2,7 @@
 // byte budgets in its settings: in this host's memory (CacheManager) or, in a fleet, in Redis
 // (SharedCache), where every host sees the same entries.
 import type { CallInfo, JsonValue, ModuleContext } from "../../sdk/context.js";
-import type { RedisBackend } from "../../sdk/fleet.js";
+import { closeRedis, type RedisBackend } from "../../sdk/fleet.js";
 import { CacheBudgetError, CacheManager, type Budgets } from "./cache-manager.js";
 import { SharedCache } from "./shared-cache.js";
 
@@ -19,7 +19,7 @@ const budgets = (s: Settings): Budgets & { defaultTtlMs: number } => ({
   maxEntries: s.max_entries, maxBytes: s.max_bytes, maxBytesPerNamespace: s.max_bytes_per_module, maxValueBytes: s.max_value_bytes, defaultTtlMs: s.default_ttl_ms,
 });
 
-let connection: { quit(): Promise<unknown> } | undefined;
+let connection: { quit(): Promise<unknown>; disconnect(): void } | undefined;
 
 /** One face for both backends: what the module's commands and the cache.use capability need. */
 interface Backend {
@@ -113,6 +113,6 @@ export async function activate(ctx: ModuleContext) {
 }
 
 export async function deactivate() {
-  await connection?.quit().catch(() => {});
+  if (connection) await closeRedis(connection);
   connection = undefined;
 }

@@ -4,7 +4,7 @@
 // blocks and lockdowns are also made durable in the module's storage.
 import type { CallInfo, JsonValue, ModuleContext } from "../../sdk/context.js";
 import { validateAddressList } from "./client-address.js";
-import type { RedisBackend } from "../../sdk/fleet.js";
+import { closeRedis, type RedisBackend } from "../../sdk/fleet.js";
 import { SecurityManager, type Decided, type DurableStore, type Settings } from "./security-manager.js";
 import { SharedSecurity } from "./shared-security.js";
 
@@ -16,7 +16,7 @@ let shared: SharedSecurity | undefined;
 
 export async function deactivate() {
   shared?.close();
-  await shared?.redis.quit().catch(() => {});
+  if (shared) await closeRedis(shared.redis);
   shared = undefined;
 }
 

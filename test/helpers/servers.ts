@@ -139,7 +139,7 @@ export async function startRedis(extra: string[] = []): Promise<Redis | undefine
     port,
     proc: () => child!,
     stop: async () => {
-      if (!child || child.exitCode !== null) return;
+      if (!child || child.exitCode !== null || child.signalCode !== null) return;
       const exited = new Promise((r) => child!.once("exit", r));
       child.kill("SIGKILL");
       await exited;
