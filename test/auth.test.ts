@@ -144,6 +144,54 @@ describe("argon2 under load", () => {
   });
 });
 
+describe("the verification cache at its end", () => {
+  it("200 concurrent requests right after a token's cache entry expired run argon2 once", async () => {
+    const c = clock();
+    const auth = new AuthManager(memoryStorage(), c.now);
+    const t = await auth.grant({ name: "t", scopes: ["*"] });
+    await auth.verify(t.token, "192.0.2.1");
+    const runs = auth.argonRuns;
+    c.advance(61_000);
+    const all = await Promise.all(Array.from({ length: 200 }, (_, i) => auth.verify(t.token, `198.51.100.${i % 250}`)));
+    expect(all.every((i) => i.name === "t")).toBe(true);
+    expect(auth.argonRuns).toBe(runs + 1);
+  });
+
+  it("renews an entry in use before it expires, from the record and without argon2", async () => {
+    const c = clock();
+    const auth = new AuthManager(memoryStorage(), c.now);
+    const t = await auth.grant({ name: "t", scopes: ["*"] });
+    await auth.verify(t.token);
+    const runs = auth.argonRuns;
+    c.advance(50_000);
+    await auth.verify(t.token); // in its last 15 s: renewed in the background
+    await new Promise((r) => setTimeout(r, 10));
+    c.advance(20_000); // past the first entry's end
+    await auth.verify(t.token);
+    expect(auth.argonRuns).toBe(runs);
+  });
+
+  it("does not renew an entry whose token was rotated or revoked through another host", async () => {
+    const c = clock();
+    const storage = memoryStorage();
+    const here = new AuthManager(storage, c.now);
+    const elsewhere = new AuthManager(storage, c.now);
+    const t = await here.grant({ name: "t", scopes: ["*"] });
+    const u = await here.grant({ name: "u", scopes: ["*"] });
+    await here.verify(t.token);
+    await here.verify(u.token);
+    await elsewhere.rotate(t.id);
+    await elsewhere.revoke(u.id);
+    c.advance(50_000);
+    await here.verify(t.token); // still cached here (a single host learns nothing from the other)
+    await here.verify(u.token);
+    await new Promise((r) => setTimeout(r, 10));
+    c.advance(20_000);
+    await expect(here.verify(t.token)).rejects.toMatchObject({ code: "unauthorized" });
+    await expect(here.verify(u.token)).rejects.toMatchObject({ code: "token_revoked" });
+  });
+});
+
 describe("failed-auth window before argon2", () => {
   it("after failed_limit bad tokens the client is blocked even with a valid token, and no argon2 verify runs for it", async () => {
     const auth = new AuthManager(memoryStorage());

@@ -55,8 +55,8 @@ export class SandboxProcess {
   constructor(o: ProcessOptions, events: ProcessEvents) {
     this.quarantine = o.quarantine;
     this.#hangMs = o.hangMs;
-    this.#child = spawn(process.execPath, ["--no-node-snapshot", "--max-old-space-size=512", o.script, o.cacheDir], {
-      stdio: ["ignore", "ignore", "pipe", "pipe", "pipe"],
+    this.#child = spawn(process.execPath, ["--no-node-snapshot", "--max-old-space-size=512", ...(process.env.WARDEN_SANDBOX_PROF ? ["--cpu-prof"] : []), o.script, o.cacheDir], {
+      stdio: ["ignore", "ignore", "pipe", "pipe", "pipe"], cwd: process.env.WARDEN_SANDBOX_PROF ?? process.cwd(),
       env: { ...process.env, NODE_OPTIONS: "", ...(o.spinUs !== undefined ? { WARDEN_SANDBOX_SPIN_US: String(o.spinUs) } : {}) },
     });
     this.#writer = new FrameWriter(this.#child.stdio[3] as Writable);

@@ -1,7 +1,8 @@
 // The AuthManager: API tokens whose secrets are stored only as argon2id hashes (OWASP: 19 MiB,
 // t=2, p=1), looked up by token id. Verification runs argon2 once per token and minute at most:
-// a positive result is cached under a digest of the token (never the token) for up to 60 s, and
-// revoke, rotate and reset drop those entries at once.
+// a positive result is cached under a digest of the token (never the token) for up to 60 s, renewed
+// from the token's record (no argon2) while the token is in use, and revoke, rotate and reset drop
+// those entries at once. Concurrent verifications of one token share one argon2 run.
 import { createHash } from "node:crypto";
 import argon2 from "argon2";
 import { LRUCache } from "lru-cache";
@@ -11,6 +12,8 @@ import { newToken, newTokenId, parseToken } from "./token-format.js";
 
 export const ARGON2 = { type: argon2.argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
 const CACHE_MS = 60_000;
+/** A cached verification used in its last REFRESH_MS is renewed in the background. */
+const REFRESH_MS = 15_000;
 const USAGE_WRITE_MS = 60_000;
 
 export interface TokenRecord {
@@ -63,6 +66,8 @@ export class AuthManager {
   readonly #now: () => number;
   readonly #argon = new FairArgonQueue({ concurrency: 2, maxWaiting: 64, perClient: 4 });
   readonly #inflight = new Map<string, Promise<Identity>>();
+  /** Digests whose cache entry is being renewed (see #refresh). */
+  readonly #refreshing = new Set<string>();
   /** A running average of one argon2 verification, for the unknown-id path's wait. */
   #typicalMs = 40;
   /**
@@ -202,7 +207,10 @@ export class AuthManager {
     const hit = this.#verified.get(digest);
     if (hit) {
       if (hit.epoch === this.#epochOf(hit.identity.tokenId) && hit.expiresAt > this.#now()) {
-        if (sharedEpoch === undefined ? !this.#fleet : hit.shared === sharedEpoch) return hit.identity;
+        if (sharedEpoch === undefined ? !this.#fleet : hit.shared === sharedEpoch) {
+          if (hit.expiresAt - this.#now() < REFRESH_MS) this.#refresh(digest, hit);
+          return hit.identity;
+        }
         const r = await this.#record(hit.identity.tokenId);
         if (r?.revoked_at) {
           this.#forget(r.id);
@@ -225,6 +233,29 @@ export class AuthManager {
     const work = this.#verify(digest, parsed, client, sharedEpoch).finally(() => this.#inflight.delete(key));
     this.#inflight.set(key, work);
     return work;
+  }
+
+  /**
+   * A hot entry close to its end is renewed in the background from the token's record: the same
+   * hash means the same secret would verify again, so no argon2 runs, and a busy token never
+   * falls out of the cache (which would stall every request that arrives at that moment).
+   */
+  #refresh(digest: string, hit: { identity: Identity; expiresAt: number; epoch: string; shared: string | undefined; recordHash: string }): void {
+    if (this.#refreshing.has(digest)) return;
+    this.#refreshing.add(digest);
+    const id = hit.identity.tokenId;
+    void this.#record(id)
+      .then((r) => {
+        // Anything that changed meanwhile (revoke, rotate, a newer entry) is left to expire.
+        if (!r || r.revoked_at || r.hash !== hit.recordHash || hit.epoch !== this.#epochOf(id) || this.#verified.get(digest) !== hit) return;
+        const now = this.#now();
+        let until = now + CACHE_MS;
+        if (r.expires_at) until = Math.min(until, Date.parse(r.expires_at));
+        if (until <= hit.expiresAt) return;
+        this.#verified.set(digest, { ...hit, expiresAt: until });
+      })
+      .catch(() => {})
+      .finally(() => this.#refreshing.delete(digest));
   }
 
   async #verify(digest: string, parsed: { id: string; secret: string }, client: string, sharedEpoch: string | undefined): Promise<Identity> {
