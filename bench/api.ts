@@ -1,27 +1,52 @@
-// REST throughput: an authenticated, rate-limited call of a system module command and of a
-// sandboxed user-module command, each against a bare fastify hello world in the same run.
-// Servers run in child processes; the load generator (autocannon) shares the machine's cores.
+// REST costs: an authenticated, rate-limited call of a system module command and of a sandboxed
+// user-module command, beside bare Fastify's hello world and beside a hand-built Fastify +
+// @fastify/helmet + @fastify/rate-limit + bearer-token stack, all four measured in the same run.
+//
+// Pinning: every server (and Warden's sandbox processes) runs on core 1, autocannon (this
+// process) on core 0. CPU per request is the server's process tree user+system time from /proc
+// over the requests it answered: the figure that says what a request costs, whatever the latency.
 import { fork, spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import autocannon from "autocannon";
+import { LOAD_CORE, onCore, pin, SERVER_CORE, treeCpuMs } from "./proc.js";
 import { row, type BenchRow } from "./report.js";
 
 const ROOT = join(import.meta.dirname, "..");
 const BIN = join(ROOT, "core/cli/bin.mjs");
 const DURATION = Number(process.env.BENCH_API_SECONDS ?? 10);
+const CONNECTIONS = 50;
+
+interface Figures {
+  rps: number;
+  p99: number;
+  /** Server CPU per request, µs. */
+  cpuUs: number;
+}
 
 function once(url: string, headers: Record<string, string>, body: string, duration: number): Promise<autocannon.Result> {
   return new Promise((resolve, reject) => {
-    autocannon({ url, method: "POST", headers: { "content-type": "application/json", ...headers }, body, connections: 50, duration }, (err, res) => (err ? reject(err) : resolve(res)));
+    autocannon({ url, method: "POST", headers: { "content-type": "application/json", ...headers }, body, connections: CONNECTIONS, duration }, (err, res) => (err ? reject(err) : resolve(res)));
   });
 }
 
-/** A short warm-up run first (JIT, lazily compiled schemas, caches), then the measured run. */
-async function load(url: string, headers: Record<string, string>, body: string): Promise<autocannon.Result> {
+/** A short warm-up (JIT, lazily compiled schemas, caches), then the measured run. */
+async function load(server: number, url: string, headers: Record<string, string>, body: string): Promise<Figures> {
   await once(url, headers, body, 2);
-  return once(url, headers, body, DURATION);
+  const before = treeCpuMs(server);
+  const r = await once(url, headers, body, DURATION);
+  const cpu = treeCpuMs(server) - before;
+  if (r.non2xx > 0 || r.errors > 0) throw new Error(`${url}: ${r.non2xx} non-2xx responses, ${r.errors} errors`);
+  return { rps: r.requests.average, p99: r.latency.p99, cpuUs: (cpu * 1000) / Math.max(1, r.requests.total) };
+}
+
+/** A baseline server script (it reports its address over IPC), on the servers' core. */
+async function baseline(script: string, args: string[] = []): Promise<{ child: ChildProcess; url: string }> {
+  const child = fork(join(ROOT, "bench/servers", script), args, { stdio: "inherit" });
+  pin(child.pid!, SERVER_CORE);
+  const url = await new Promise<string>((r) => child.once("message", (m: { address: string }) => r(m.address)));
+  return { child, url };
 }
 
 function warden(home: string, ...args: string[]) {
@@ -31,7 +56,8 @@ function warden(home: string, ...args: string[]) {
 }
 
 async function startWarden(home: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [BIN, "--home", home, "--modules", join(ROOT, "modules/examples"), "serve"], { stdio: ["ignore", "pipe", "inherit"] });
+  const [cmd, args] = onCore(SERVER_CORE, [process.execPath, BIN, "--home", home, "--modules", join(ROOT, "modules/examples"), "serve"]);
+  const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "inherit"] });
   let out = "";
   const url = await new Promise<string>((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`warden serve did not start: ${out}`)), 30_000);
@@ -48,10 +74,11 @@ async function startWarden(home: string): Promise<{ child: ChildProcess; url: st
 }
 
 export async function run(): Promise<BenchRow[]> {
-  const bare = fork(join(ROOT, "bench/servers/bare-fastify.mjs"), [], { stdio: "inherit" });
-  const bareUrl = await new Promise<string>((r) => bare.once("message", (m: any) => r(m.address)));
-  const baseline = await load(`${bareUrl}/hello`, {}, "{}");
-  bare.kill();
+  pin(process.pid, LOAD_CORE);
+  const bare = await baseline("bare-fastify.mjs");
+  const bareFig = await load(bare.child.pid!, `${bare.url}/hello`, {}, "{}").finally(() => bare.child.kill());
+  const stack = await baseline("fastify-stack.mjs", ["bench-token"]);
+  const stackFig = await load(stack.child.pid!, `${stack.url}/hello`, { authorization: "Bearer bench-token" }, "{}").finally(() => stack.child.kill());
 
   const home = mkdtempSync(join(tmpdir(), "warden-bench-api-"));
   warden(home, "config", "set", "api.enabled", "true");
@@ -61,20 +88,25 @@ export async function run(): Promise<BenchRow[]> {
   warden(home, "config", "set", "security.global_limit", "100000000");
   const token = warden(home, "auth", "grant", "--name", "bench", "--scopes", "cache.manage,hello.greet").token as string;
   const { child, url } = await startWarden(home);
+  let system: Figures;
+  let sandboxed: Figures;
   try {
     const auth = { authorization: `Bearer ${token}` };
-    const system = await load(`${url}/api/v1/cache/status`, auth, "{}");
-    const sandboxed = await load(`${url}/api/v1/hello/greet`, auth, '{"name":"bench"}');
-    for (const [name, r] of [["system", system], ["sandboxed", sandboxed]] as const) {
-      if (r.non2xx > 0 || r.errors > 0) throw new Error(`${name}: ${r.non2xx} non-2xx responses, ${r.errors} errors`);
-    }
-    return [
-      row("api", "system module command (cache.status) req/s", system.requests.average, "req/s", "bare fastify hello req/s", baseline.requests.average, ">= 0.6x baseline"),
-      row("api", "system module command p99 latency", system.latency.p99, "ms", "bare fastify p99", baseline.latency.p99, "reported"),
-      row("api", "sandboxed command (hello.greet) req/s", sandboxed.requests.average, "req/s", "bare fastify hello req/s", baseline.requests.average, ">= 0.3x baseline"),
-      row("api", "sandboxed command p99 latency", sandboxed.latency.p99, "ms", "bare fastify p99", baseline.latency.p99, "reported"),
-    ];
+    system = await load(child.pid!, `${url}/api/v1/cache/status`, auth, "{}");
+    sandboxed = await load(child.pid!, `${url}/api/v1/hello/greet`, auth, '{"name":"bench"}');
   } finally {
     child.kill("SIGTERM");
   }
+  return [
+    row("api", "system command (cache.status): server CPU per request", system.cpuUs, "µs", "bare Fastify hello", bareFig.cpuUs, "<= 1.6x"),
+    row("api", "system command: server CPU per request", system.cpuUs, "µs", "Fastify + helmet + rate-limit + bearer", stackFig.cpuUs, "(reference)"),
+    row("api", "sandboxed command (hello.greet): server + sandbox CPU per request", sandboxed.cpuUs, "µs", "bare Fastify hello", bareFig.cpuUs, "<= 3x"),
+    row("api", "hand-built stack: CPU per request", stackFig.cpuUs, "µs", "bare Fastify hello", bareFig.cpuUs, "(reference)"),
+    row("api", "system command req/s", system.rps, "req/s", "bare Fastify req/s", bareFig.rps, "reported"),
+    row("api", "system command p99", system.p99, "ms", "bare Fastify p99", bareFig.p99, "reported"),
+    row("api", "sandboxed command req/s", sandboxed.rps, "req/s", "bare Fastify req/s", bareFig.rps, "reported"),
+    row("api", "sandboxed command p99", sandboxed.p99, "ms", "bare Fastify p99", bareFig.p99, "reported"),
+    row("api", "hand-built stack req/s", stackFig.rps, "req/s", "bare Fastify req/s", bareFig.rps, "reported"),
+    row("api", "hand-built stack p99", stackFig.p99, "ms", "bare Fastify p99", bareFig.p99, "reported"),
+  ];
 }

@@ -6,7 +6,6 @@
 // load generator (this process) on core 0. CPU time per request is the hosts' user+system time
 // (from /proc) over the requests they answered.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -16,29 +15,12 @@ import { RateLimiterRedis } from "rate-limiter-flexible";
 import { SecurityManager } from "../modules/security/security-manager.js";
 import { SharedSecurity } from "../modules/security/shared-security.js";
 import { createDatabase, startPostgres, startRedis } from "../test/helpers/servers.js";
+import { cpuMs, LOAD_CORE, onCore, pin, SERVER_CORE } from "./proc.js";
 import { row, type BenchRow } from "./report.js";
 
 const ROOT = join(import.meta.dirname, "..");
 const BIN = join(ROOT, "core/cli/bin.mjs");
 const DURATION = Number(process.env.BENCH_FLEET_SECONDS ?? 8);
-const SERVER_CORE = "1";
-const LOAD_CORE = "0";
-const hasTaskset = spawnSync("taskset", ["--version"]).status === 0;
-
-/** Pins a process (and its future threads) to one core, when taskset is there. */
-function pin(pid: number, core: string): void {
-  if (hasTaskset) spawnSync("taskset", ["-a", "-cp", core, String(pid)], { stdio: "ignore" });
-}
-
-function cpuMs(pid: number): number {
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-    return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime + stime, in clock ticks of 10 ms
-  } catch {
-    return 0;
-  }
-}
-
 function cli(home: string, env: Record<string, string>, ...args: string[]) {
   const r = spawnSync(process.execPath, [BIN, "--home", home, ...args, "--json"], { encoding: "utf8", env: { ...process.env, ...env } });
   if (r.status !== 0) throw new Error(`warden ${args.join(" ")} failed: ${r.stdout}${r.stderr}`);
@@ -46,8 +28,7 @@ function cli(home: string, env: Record<string, string>, ...args: string[]) {
 }
 
 async function serve(home: string, env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
-  const cmd = hasTaskset ? "taskset" : process.execPath;
-  const args = hasTaskset ? ["-c", SERVER_CORE, process.execPath, BIN, "--home", home, "serve"] : [BIN, "--home", home, "serve"];
+  const [cmd, args] = onCore(SERVER_CORE, [process.execPath, BIN, "--home", home, "serve"]);
   const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, ...env, WARDEN_API_PORT: "0" } });
   let out = "";
   const url = await new Promise<string>((resolve, reject) => {

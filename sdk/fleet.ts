@@ -41,7 +41,7 @@ export async function scanKeys(redis: Redis, pattern: string, max = Infinity): P
  * immediate disconnect, which also stops the reconnect timer that would otherwise keep a stopping
  * host alive while Redis is down.
  */
-export async function closeRedis(redis: Pick<Redis, "quit" | "disconnect">): Promise<void> {
+export async function closeRedis(redis: { quit(): Promise<unknown>; disconnect(): void }): Promise<void> {
   await redis.quit().catch(() => {});
   redis.disconnect();
 }

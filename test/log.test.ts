@@ -140,3 +140,36 @@ describe("logger", () => {
     expect(log.level).toBe("silent");
   });
 });
+
+describe("log files", () => {
+  it("rotate by size and keep the newest lines: nothing is lost but what passed `keep`", async () => {
+    const { RotatingFile } = await import("../core/log/rotating.js");
+    const dir = tempDir();
+    const file = join(dir, "x.log");
+    const f = new RotatingFile(file, { maxBytes: 1000, keep: 3 });
+    for (let i = 0; i < 100; i++) f.write(`line ${String(i).padStart(3, "0")} ${"y".repeat(80)}\n`);
+    expect(f.dropped).toBe(0);
+    const read = (name: string) => readFileSync(join(dir, name), "utf8").split("\n").filter(Boolean).map((l) => Number(l.slice(5, 8)));
+    const kept = [...read("x.log.3"), ...read("x.log.2"), ...read("x.log.1"), ...read("x.log")];
+    // The newest lines, in order and contiguous, up to the last one written.
+    expect(kept.at(-1)).toBe(99);
+    expect(kept).toEqual(Array.from({ length: kept.length }, (_, i) => 100 - kept.length + i));
+    expect(kept.length).toBeGreaterThan(30);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+  });
+
+  it("write access lines in batches, in order with the lines around them, and all of them at exit", async () => {
+    const { RotatingFile } = await import("../core/log/rotating.js");
+    const dir = tempDir();
+    const file = join(dir, "x.log");
+    const f = new RotatingFile(file, undefined, { defer: (l) => l.includes('"access":true') });
+    f.write('{"access":true,"n":1}\n');
+    f.write('{"access":true,"n":2}\n');
+    expect(readFileSync(file, "utf8")).toBe(""); // waiting for the batch
+    f.write('{"msg":"error","n":3}\n'); // any other line writes the waiting ones first
+    expect(readFileSync(file, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l).n)).toEqual([1, 2, 3]);
+    f.write('{"access":true,"n":4}\n');
+    await new Promise((r) => setTimeout(r, 250));
+    expect(readFileSync(file, "utf8")).toContain('"n":4');
+  });
+});

@@ -31,7 +31,8 @@ export function createLogger(o: LoggerOptions = {}): Logger {
   const noColor = Boolean(process.env.NO_COLOR);
   const pretty = o.pretty ?? (isTerminal(dest) && !noColor);
   const rotation = o.rotation ?? { ...DEFAULT_ROTATION, securityKeep: 20 };
-  const sink = typeof dest === "string" ? new RotatingFile(dest, rotation) : openDestination(dest);
+  // Access-log lines (one per request) are written in batches; every other line at once.
+  const sink = typeof dest === "string" ? new RotatingFile(dest, rotation, { defer: (line) => line.includes('"access":true') }) : openDestination(dest);
   const main = new ScrubbingSink(sink, pretty ? prettyLine(!noColor && isTerminal(dest)) : undefined);
   const streams: pino.StreamEntry[] = [{ level: level as pino.Level, stream: main }];
   if (o.home) {

@@ -25,7 +25,7 @@ export class FrameWriter {
     this.#total += 4 + n;
     if (!this.#scheduled) {
       this.#scheduled = true;
-      setImmediate(this.#flushQueued);
+      queueMicrotask(this.#flushQueued);
     }
   }
 

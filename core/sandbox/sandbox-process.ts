@@ -55,8 +55,10 @@ export class SandboxProcess {
   constructor(o: ProcessOptions, events: ProcessEvents) {
     this.quarantine = o.quarantine;
     this.#hangMs = o.hangMs;
-    this.#child = spawn(process.execPath, ["--no-node-snapshot", "--max-old-space-size=512", ...(process.env.WARDEN_SANDBOX_PROF ? ["--cpu-prof"] : []), o.script, o.cacheDir], {
-      stdio: ["ignore", "ignore", "pipe", "pipe", "pipe"], cwd: process.env.WARDEN_SANDBOX_PROF ?? process.cwd(),
+    // WARDEN_SANDBOX_CPU_PROF=<dir>: each sandbox process writes a V8 CPU profile there when it exits (for `npm run bench` work).
+    const profileDir = process.env.WARDEN_SANDBOX_CPU_PROF;
+    this.#child = spawn(process.execPath, ["--no-node-snapshot", "--max-old-space-size=512", ...(profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : []), o.script, o.cacheDir], {
+      stdio: ["ignore", "ignore", "pipe", "pipe", "pipe"],
       env: { ...process.env, NODE_OPTIONS: "", ...(o.spinUs !== undefined ? { WARDEN_SANDBOX_SPIN_US: String(o.spinUs) } : {}) },
     });
     this.#writer = new FrameWriter(this.#child.stdio[3] as Writable);
