@@ -16,7 +16,7 @@ import { Ledger } from "./ledger.js";
 import type { Kernel, LogSink } from "./kernel.js";
 import { ModuleLoader, unavailable } from "./loader/module-loader.js";
 import { OperatorActions } from "./loader/operator-actions.js";
-import { createLogger, securityLogger } from "./log/index.js";
+import { accessLogFor, createLogger, securityLogger } from "./log/index.js";
 import { HostError, internalError } from "./errors.js";
 import { ProviderIndex } from "./providers.js";
 import { SecretStore } from "./secrets/secret-store.js";
@@ -102,6 +102,9 @@ export class Host {
       if (redisUrl) services.provide("host", "backend:redis", redisBackend(redisUrl, log));
       // Check-then-act steps that must happen once per fleet (the first bootstrap token) take this.
       if (store.exclusive) services.provide("host", "backend:lock", { exclusive: store.exclusive.bind(store) });
+      // The REST surface's access lines, written without the generic logging path (see log/access.ts).
+      const access = accessLogFor(log);
+      if (access) services.provide("host", "log:access", access);
       const secrets = new SecretStore(store.secrets, home, process.env.WARDEN_SECRET_KEY, { shared: store.changes !== undefined });
       config.onChange((key) => events.emit("config.changed", { key }));
       const ledger = new Ledger();

@@ -173,3 +173,20 @@ describe("log files", () => {
     expect(readFileSync(file, "utf8")).toContain('"n":4');
   });
 });
+
+describe("access lines", () => {
+  it("are JSON with the token's id, never a token, and scrub credentials from the URL", async () => {
+    const { accessLogFor } = await import("../core/log/index.js");
+    const dir = tempDir();
+    const file = join(dir, "host.log");
+    const log = createLogger({ destination: file });
+    const access = accessLogFor(log)!;
+    access({ request_id: 'r"1', method: "GET", route: "/api/v1/:module/:command", url: `/api/v1/x/y?t=${TOKEN}&n=1`, status: 200, ms: 1.5, client: "127.0.0.1", token_id: "abc" });
+    log.error("flush"); // any other line writes the waiting access lines first
+    const text = readFileSync(file, "utf8");
+    expect(text).not.toContain(TOKEN);
+    const line = JSON.parse(text.split("\n")[0]!);
+    expect(line).toMatchObject({ level: 30, access: true, request_id: 'r"1', status: 200, token_id: "abc", msg: "request" });
+    expect(line.url).toContain("wdn_[redacted]");
+  });
+});

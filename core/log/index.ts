@@ -5,11 +5,13 @@
 import { join } from "node:path";
 import type { LogSink } from "../kernel.js";
 import pino, { type Logger } from "pino";
+import { registerMainSink } from "./access.js";
 import { redact } from "./redact.js";
 import { DEFAULT_ROTATION, RotatingFile } from "./rotating.js";
 import { isTerminal, openDestination, prettyLine, ScrubbingSink, SecurityFilter, type Destination } from "./streams.js";
 
 export type { Logger } from "pino";
+export { accessLogFor, type AccessEntry, type AccessLog } from "./access.js";
 export { isSecretField, redact, REDACTED, scrubString, SECRET_FIELDS, TOKEN_PATTERN, TOKEN_REDACTED } from "./redact.js";
 
 export interface LoggerOptions {
@@ -54,6 +56,7 @@ export function createLogger(o: LoggerOptions = {}): Logger {
     },
     multi,
   );
+  registerMainSink(logger, main);
   // pino does not run formatters over a child's bindings; children inherit these own properties.
   const child = logger.child;
   const setBindings = logger.setBindings;

@@ -43,8 +43,11 @@ export function scrubString(s: string): string {
   return out;
 }
 
+const UPPER = /[A-Z]/;
+
 export function isSecretField(name: string): boolean {
-  return SECRET_FIELD_SET.has(name.toLowerCase());
+  // Lower-case names (nearly all) are looked up without a copy.
+  return SECRET_FIELD_SET.has(name) || (UPPER.test(name) && SECRET_FIELD_SET.has(name.toLowerCase()));
 }
 
 /**
@@ -67,7 +70,8 @@ export function redact(value: unknown, depth = 0): unknown {
     if (n++ >= MAX_ITEMS) break;
     const v = isSecretField(k) ? REDACTED : redact(guard(() => (value as Record<string, unknown>)[k]), depth + 1);
     // Defined, not assigned: a "__proto__" key stays a plain key instead of swapping the prototype.
-    Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
+    if (k === "__proto__") Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
+    else out[k] = v;
   }
   return out;
 }

@@ -1,4 +1,5 @@
-// Security headers on every response, errors and 429/503 included.
+// Security headers on every response, errors and 429/503 included. The block is built once per
+// server (HSTS only over TLS) and set with one call per response.
 import type { FastifyReply } from "fastify";
 
 const FIXED: Record<string, string> = {
@@ -10,9 +11,12 @@ const FIXED: Record<string, string> = {
   "Cache-Control": "no-store",
   "Cross-Origin-Resource-Policy": "same-origin",
 };
+const FIXED_TLS: Record<string, string> = { ...FIXED, "Strict-Transport-Security": "max-age=31536000; includeSubDomains" };
+
+export function securityHeaders(https: boolean): Readonly<Record<string, string>> {
+  return https ? FIXED_TLS : FIXED;
+}
 
 export function applySecurityHeaders(reply: FastifyReply, https: boolean): void {
-  for (const [k, v] of Object.entries(FIXED)) reply.header(k, v);
-  if (https) reply.header("Strict-Transport-Security", "max-age=31536000; includeSubDomains");
-  reply.removeHeader("X-Powered-By");
+  reply.headers(securityHeaders(https));
 }

@@ -27,6 +27,8 @@ export async function activate(ctx: ModuleContext) {
     ready: () => (settings.enabled ? undefined : "the API is disabled (api.enabled is false)"),
     log: (level, msg, data) => ctx.log[level](msg, data),
   };
+  const access = ctx.services.host<NonNullable<ApiDeps["access"]>>("log:access");
+  if (access) deps.access = access;
 
   /**
    * On a newcomer's first run: one REST token for exactly the example (user module) commands: each

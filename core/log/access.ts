@@ -1,0 +1,43 @@
+// Access-log lines, one per REST request. They go straight to the host log's main file as
+// prebuilt JSON: the generic path (a module's ctx.log, the port, pino's serializers and redaction of
+// an arbitrary object) cost more than the request it records. The fields are fixed and typed; the
+// only free text (the URL) is scrubbed of tokens and credentials like every other line.
+import type { Logger } from "pino";
+import type { LineSink } from "./streams.js";
+import { scrubString } from "./redact.js";
+
+/** What one request's line says. */
+export interface AccessEntry {
+  request_id: string;
+  method: string;
+  route: string;
+  url: string;
+  status: number;
+  ms: number;
+  client: string | undefined;
+  token_id: string | undefined;
+}
+
+export type AccessLog = (e: AccessEntry) => void;
+
+/** The main sinks of the loggers createLogger made, for their access lines. */
+const mainSinks = new WeakMap<object, LineSink>();
+
+export function registerMainSink(log: Logger, sink: LineSink): void {
+  mainSinks.set(log, sink);
+}
+
+/** An access log writing to `log`'s main file; undefined for a logger createLogger did not make. */
+export function accessLogFor(log: object): AccessLog | undefined {
+  const sink = mainSinks.get(log);
+  if (!sink) return undefined;
+  const logger = log as Logger;
+  return (e) => {
+    if (!logger.isLevelEnabled("info")) return;
+    sink.write(
+      `{"level":30,"time":"${new Date().toISOString()}","module":"api","access":true,"request_id":${JSON.stringify(e.request_id)},` +
+        `"method":${JSON.stringify(e.method)},"route":${JSON.stringify(e.route)},"url":${JSON.stringify(scrubString(e.url))},"status":${e.status | 0},` +
+        `"ms":${Number.isFinite(e.ms) ? e.ms : 0},"client":${JSON.stringify(e.client ?? null)},"token_id":${JSON.stringify(e.token_id ?? null)},"msg":"request"}\n`,
+    );
+  };
+}
