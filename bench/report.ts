@@ -49,3 +49,10 @@ export function printTable(rows: BenchRow[]): void {
   console.log(line(cols.map(([h]) => h)));
   for (const r of rows) console.log(line(cols.map(([, f]) => f(r))));
 }
+
+/** The same table as Markdown (the README's performance section shows it). */
+export function markdownTable(rows: BenchRow[]): string {
+  const out = ["| suite | metric | value | baseline (same run) | ratio | target |", "|---|---|---|---|---|---|"];
+  for (const r of rows) out.push(`| ${r.suite} | ${r.metric} | ${r.value} ${r.unit} | ${r.baseline} = ${r.baseline_value} ${r.unit} | ${r.ratio}x | ${r.target} |`);
+  return out.join("\n") + "\n";
+}

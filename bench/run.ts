@@ -1,7 +1,8 @@
-// `npm run bench [-- SUITE...]`: runs the suites, prints a table and writes bench/results/latest.json.
+// `npm run bench [-- SUITE...]`: runs the suites, prints a table and writes bench/results/latest.json
+// (and the same table as Markdown, latest.md).
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { printTable, type BenchRow } from "./report.js";
+import { markdownTable, printTable, type BenchRow } from "./report.js";
 
 const SUITES: Record<string, () => Promise<{ run(): Promise<BenchRow[]> }>> = {
   cli: () => import("./cli.js"),
@@ -27,4 +28,5 @@ printTable(rows);
 const dir = join(import.meta.dirname, "results");
 mkdirSync(dir, { recursive: true });
 writeFileSync(join(dir, "latest.json"), JSON.stringify(rows, null, 2) + "\n");
-console.log(`\nwrote ${join(dir, "latest.json")}`);
+writeFileSync(join(dir, "latest.md"), markdownTable(rows));
+console.log(`\nwrote ${join(dir, "latest.json")} and latest.md`);
