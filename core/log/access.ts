@@ -5,20 +5,10 @@
 import type { Logger } from "pino";
 import type { LineSink } from "./streams.js";
 import { scrubString } from "./redact.js";
+import type { AccessLog } from "../../sdk/access-log.js";
 
-/** What one request's line says. */
-export interface AccessEntry {
-  request_id: string;
-  method: string;
-  route: string;
-  url: string;
-  status: number;
-  ms: number;
-  client: string | undefined;
-  token_id: string | undefined;
-}
+export type { AccessEntry, AccessLog } from "../../sdk/access-log.js";
 
-export type AccessLog = (e: AccessEntry) => void;
 
 /** The main sinks of the loggers createLogger made, for their access lines. */
 const mainSinks = new WeakMap<object, LineSink>();
@@ -35,7 +25,7 @@ export function accessLogFor(log: object): AccessLog | undefined {
   return (e) => {
     if (!logger.isLevelEnabled("info")) return;
     sink.write(
-      `{"level":30,"time":"${new Date().toISOString()}","module":"api","access":true,"request_id":${JSON.stringify(e.request_id)},` +
+      `{"level":30,"time":"${new Date().toISOString()}","access":true,"request_id":${JSON.stringify(e.request_id)},` +
         `"method":${JSON.stringify(e.method)},"route":${JSON.stringify(e.route)},"url":${JSON.stringify(scrubString(e.url))},"status":${e.status | 0},` +
         `"ms":${Number.isFinite(e.ms) ? e.ms : 0},"client":${JSON.stringify(e.client ?? null)},"token_id":${JSON.stringify(e.token_id ?? null)},"msg":"request"}\n`,
     );

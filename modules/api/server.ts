@@ -4,6 +4,7 @@
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import type { AccessEntry, AccessLog } from "../../sdk/access-log.js";
 import type { Caller, CommandInfo } from "../../sdk/context.js";
 import { publicError, sendError, statusFor, type ApiErrorFields } from "./errors.js";
 import { applySecurityHeaders, securityHeaders } from "./headers.js";
@@ -42,20 +43,9 @@ export interface ApiDeps {
   ready(): string | undefined;
   log(level: "info" | "warn" | "error", msg: string, data?: Record<string, unknown>): void;
   /** The host's access log (one prebuilt line per request), when it offers one; else lines go through log(). */
-  access?: (e: AccessEntry) => void;
+  access?: AccessLog;
 }
 
-/** One request's access-log line. */
-export interface AccessEntry {
-  request_id: string;
-  method: string;
-  route: string;
-  url: string;
-  status: number;
-  ms: number;
-  client: string | undefined;
-  token_id: string | undefined;
-}
 
 const MODULE_RE = /^[a-z][a-z0-9-]{1,39}$/;
 const COMMAND_RE = /^[a-z][a-zA-Z0-9-]{0,39}$/;
