@@ -122,7 +122,7 @@ export class Host {
           exposes: (id, capability) => providers.exposes(id, capability),
         },
         {
-          ensureActive: (id) => (HOST_NAMESPACES.has(id) ? Promise.resolve() : theLoader().ensureActive(id)),
+          ensureActive: (id) => (HOST_NAMESPACES.has(id) || theLoader().isActive(id) ? undefined : theLoader().ensureActive(id)),
           internal: (cause, command) => internalError(cause, log, command),
           changed: () => events.emit("commands.changed", {}),
           explainMissing: (id) => {
@@ -131,6 +131,7 @@ export class Host {
           },
           onCallEnd: (id, command, ms, error) => {
             ledger.call(id, ms, error);
+            if (kernel.callObservers.size === 0) return;
             for (const obs of kernel.callObservers) obs({ module: id, command, ms, ...(error ? { error: { code: error.code, message: error.message } } : {}) });
           },
         },

@@ -49,6 +49,23 @@ describe("sandbox supervisor in a long-lived host", () => {
     await expect(h.run("good.ping")).resolves.toBe("pong");
   }, 60_000);
 
+  it("a module's CPU-bound loop holds its process-mates only until its own timeout; they are answered, not failed", async () => {
+    const runtime = new SandboxRuntime({ poolSize: 1, breaker: { failures: 100, windowMs: 60_000 } });
+    const h = await open({}, runtime);
+    await expect(h.run("good.ping")).resolves.toBe("pong");
+    await expect(h.run("loop-in-handler.run").catch((e) => e.code)).resolves.toBe("timeout"); // activated
+    expect(runtime.pidOf("loop-in-handler")).toBe(runtime.pidOf("good")); // one process: mates
+    const started = performance.now();
+    // The loop enters first; the neighbour's calls wait behind it in the same process.
+    const loop = h.run("loop-in-handler.run").then(() => "returned", (e: { code: string }) => e.code);
+    const mates = Array.from({ length: 5 }, (_, i) => h.run("good.echo", { n: i }).then(() => performance.now() - started));
+    await expect(loop).resolves.toBe("timeout"); // its own limit: 300 ms
+    const waited = await Promise.all(mates); // every one answered, none failed with the loop
+    // Bounded by the loop's timeout plus slack for a loaded machine, not by the watchdog or a restart.
+    expect(Math.max(...waited)).toBeLessThan(300 + 5000);
+    expect(runtime.restarts).toBe(0);
+  }, 60_000);
+
   it("opens the circuit breaker after N failures in the window, until an operator re-enables the module", async () => {
     const runtime = new SandboxRuntime({ poolSize: 1, breaker: { failures: 2, windowMs: 60_000 } });
     const h = await open({}, runtime);

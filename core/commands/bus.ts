@@ -27,8 +27,11 @@ interface Declared {
 }
 
 export interface BusHooks {
-  /** Make sure the owning module is active (lazy activation); throws module_unavailable otherwise. */
-  ensureActive(moduleId: string): Promise<void>;
+  /**
+   * Make sure the owning module is active (lazy activation); rejects with module_unavailable
+   * otherwise. undefined: it is active now (the hot path, without a promise to await).
+   */
+  ensureActive(moduleId: string): Promise<void> | undefined;
   /** Observes every finished call (ledger, metrics). */
   onCallEnd?(moduleId: string, command: string, ms: number, error?: HostError): void;
   /** A foreign error from a handler: logged with an id and answered as `internal`. */
@@ -127,7 +130,8 @@ export class CommandBus {
       const input = call.input === undefined || call.input === null ? {} : call.input;
       d.validateInput ??= compileCommandSchema(info.input);
       if (!d.validateInput(input)) throw inputInvalid(info.command, d.validateInput);
-      await this.#hooks.ensureActive(info.module);
+      const activating = this.#hooks.ensureActive(info.module);
+      if (activating) await activating;
       if (!d.handler) {
         throw new HostError("module_unavailable", `module '${info.module}' is active but has no handler for ${info.command}; it must call ctx.commands.register("${info.name}", ...) in activate()`);
       }

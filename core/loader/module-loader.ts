@@ -251,6 +251,11 @@ export class ModuleLoader {
   }
 
   /** Lazy activation: the module's dependencies first, then the module. */
+  /** Whether a module is active now (no activation under way, nothing to wait for). */
+  isActive(id: string): boolean {
+    return this.#entries.get(id)?.state === "active";
+  }
+
   async ensureActive(id: string): Promise<void> {
     const e = this.#entries.get(id);
     if (!e) throw new HostError("module_not_found", `no module '${id}' is installed; run \`warden module list\``);

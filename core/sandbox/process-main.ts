@@ -21,11 +21,11 @@ const LOG_LINES_PER_SECOND = 200;
 /** Capability calls a module may have waiting on the host at once. */
 const MAX_PENDING_CAPABILITY_CALLS = 1024;
 /**
- * After a burst of frames the process keeps polling for a short while instead of sleeping: the
- * next frame of a busy caller usually arrives within it, and waking a sleeping process costs more
- * than the whole call. Idle processes do not spin.
+ * Optionally (the supervisor's spinUs; off by default), after a burst of frames the process keeps
+ * polling for a short while instead of sleeping: on an idle second core that saves a wake-up per
+ * call, but on a shared core it takes the CPU the host needs. Idle processes never spin.
  */
-const SPIN_NS = BigInt(Number(process.env.WARDEN_SANDBOX_SPIN_US ?? 150) * 1000);
+const SPIN_NS = BigInt(Number(process.env.WARDEN_SANDBOX_SPIN_US ?? 0) * 1000);
 const HOT_GAP_NS = 2_000_000n;
 
 const input = new Socket({ fd: 3, readable: true, writable: false });
@@ -154,7 +154,8 @@ function handle(m: ToSandbox, payload: string): void {
     case "invoke": {
       const mod = modules.get(m.id);
       if (!mod) return send({ t: "done", rq: m.rq, err: { code: "module_unavailable", message: `module '${m.id}' is not active in this sandbox` } });
-      mod.iso.invoke(m.rq, m.name, payload, JSON.stringify(m.call));
+      const nl = payload.indexOf("\n");
+      mod.iso.invoke(m.rq, m.name, payload.slice(nl + 1), payload.slice(0, nl));
       return;
     }
     case "capr": {

@@ -3,7 +3,6 @@
 // or its bundle. Values from module code travel as JSON text and are parsed only on the side that
 // needs them (see ./wire.ts), never embedded into a header, so nothing a module writes can forge
 // one.
-import type { CallInfo } from "../../sdk/context.js";
 
 /** What the in-isolate prelude needs to build `ctx`. */
 export interface Setup {
@@ -39,10 +38,14 @@ export interface WireError {
 
 export type DeathReason = "timeout" | "memory_limit";
 
-/** Host -> sandbox. Payloads: activate = bundle code, invoke = input JSON, capr = result JSON ("" = undefined), event = payload JSON. */
+/**
+ * Host -> sandbox. Payloads: activate = bundle code; invoke = the CallInfo JSON, a newline, then the
+ * input JSON (JSON text never holds a raw newline, and the sandbox hands both texts to the isolate
+ * as they are, without parsing them); capr = result JSON ("" = undefined); event = payload JSON.
+ */
 export type ToSandbox =
   | { t: "activate"; id: string; rq: number; hash: string; setup: Setup; limits: Limits; filename: string }
-  | { t: "invoke"; id: string; rq: number; name: string; call: CallInfo }
+  | { t: "invoke"; id: string; rq: number; name: string }
   | { t: "capr"; id: string; rq: number; err?: WireError }
   | { t: "event"; id: string; sub: string; event: string }
   | { t: "deactivate"; id: string; rq: number }

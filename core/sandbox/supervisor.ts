@@ -33,7 +33,12 @@ export interface SupervisorOptions {
   /** Failures (crash, OOM, timeout) within windowMs that fail a module. Default 3 in 60 s. */
   breaker?: { failures: number; windowMs: number };
   logger?: (level: SupervisorLogLevel, msg: string, data?: Record<string, unknown>) => void;
-  /** How long a sandbox process busy-polls after a burst of calls, in µs (0: never). Default 150. */
+  /**
+   * How long a sandbox process busy-polls after a burst of calls, in µs (0: never, the default).
+   * Polling saves an idle core's wake-up per call, but where host and sandbox share a core (a
+   * pinned server, a busy machine) it takes the CPU the host needs to answer: measured on one core
+   * it tripled the sandbox's CPU per call and did not lower p50.
+   */
   spinUs?: number;
   /** A process with calls pending that is silent for its modules' longest timeout plus this is killed as hung. Default 5000. */
   hangGraceMs?: number;
@@ -107,7 +112,7 @@ export class SandboxSupervisor implements ModuleRuntime {
       maxTimeoutMs: options.maxTimeoutMs,
       breaker: options.breaker ?? { failures: 3, windowMs: 60_000 },
       logger: options.logger,
-      spinUs: options.spinUs ?? 150,
+      spinUs: options.spinUs ?? 0,
       hangGraceMs: options.hangGraceMs ?? 5000,
     };
     this.#pool = Array.from({ length: this.#o.poolSize }, () => ({ proc: undefined, restarts: 0 }));
@@ -215,12 +220,12 @@ export class SandboxSupervisor implements ModuleRuntime {
     }
     let payload: string;
     try {
-      payload = toWire(input ?? {}, `the input of ${id}.${command}`);
+      payload = `${JSON.stringify({ command: call.command, caller: call.caller })}\n${toWire(input ?? {}, `the input of ${id}.${command}`)}`;
     } catch (e) {
       throw new HostError("input_invalid", (e as Error).message);
     }
     const proc = slot.proc;
-    const { m, payload: out } = await proc.request({ t: "invoke", id, rq: proc.nextRq(), name: command, call: { command: call.command, caller: call.caller } }, payload, id);
+    const { m, payload: out } = await proc.request({ t: "invoke", id, rq: proc.nextRq(), name: command }, payload, id);
     if (m.err) throw await this.#rebuild(slot, m.err, command);
     try {
       return parseWire(out, `the result of ${id}.${command}`);
