@@ -22,10 +22,15 @@ export function accessLogFor(log: object): AccessLog | undefined {
   const sink = mainSinks.get(log);
   if (!sink) return undefined;
   const logger = log as Logger;
+  // Many requests share a millisecond: its timestamp text is made once.
+  let ms = 0;
+  let time = "";
   return (e) => {
     if (!logger.isLevelEnabled("info")) return;
+    const now = Date.now();
+    if (now !== ms) time = new Date((ms = now)).toISOString();
     sink.write(
-      `{"level":30,"time":"${new Date().toISOString()}","access":true,"request_id":${JSON.stringify(e.request_id)},` +
+      `{"level":30,"time":"${time}","access":true,"request_id":${JSON.stringify(e.request_id)},` +
         `"method":${JSON.stringify(e.method)},"route":${JSON.stringify(e.route)},"url":${JSON.stringify(scrubString(e.url))},"status":${e.status | 0},` +
         `"ms":${Number.isFinite(e.ms) ? e.ms : 0},"client":${JSON.stringify(e.client ?? null)},"token_id":${JSON.stringify(e.token_id ?? null)},"msg":"request"}\n`,
     );

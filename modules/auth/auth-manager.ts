@@ -3,7 +3,7 @@
 // a positive result is cached under a digest of the token (never the token) for up to 60 s, renewed
 // from the token's record (no argon2) while the token is in use, and revoke, rotate and reset drop
 // those entries at once. Concurrent verifications of one token share one argon2 run.
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import argon2 from "argon2";
 import { LRUCache } from "lru-cache";
 import { parseDuration } from "./durations.js";
@@ -203,7 +203,8 @@ export class AuthManager {
    * read, no argon2) shows it was neither revoked nor rotated meanwhile, through any host.
    */
   async verify(token: string, client = "local", sharedEpoch?: string): Promise<Identity> {
-    const digest = createHash("sha256").update(String(token)).digest("base64url");
+    // crypto.hash: one call, no Hash object per request.
+    const digest = hash("sha256", String(token), "base64url");
     const hit = this.#verified.get(digest);
     if (hit) {
       if (hit.epoch === this.#epochOf(hit.identity.tokenId) && hit.expiresAt > this.#now()) {
