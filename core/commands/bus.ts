@@ -136,7 +136,10 @@ export class CommandBus {
         throw new HostError("module_unavailable", `module '${info.module}' is active but has no handler for ${info.command}; it must call ctx.commands.register("${info.name}", ...) in activate()`);
       }
       const callInfo: CallInfo = Object.freeze({ command: info.command, caller: copyCaller(call.caller) });
-      this.#receipts.set(callInfo, actorOf(call.caller));
+      // Only trusted in-process handlers (system and host modules) can hand this very object back;
+      // a user module's copy is never recognised, so its calls need no receipt (a WeakMap entry per
+      // call is most of what the garbage collector does on this path).
+      if (info.kind !== "user") this.#receipts.set(callInfo, actorOf(call.caller));
       const output = await d.handler(input, callInfo);
       if (d.checkOutput && info.output) {
         d.validateOutput ??= compileCommandSchema(info.output);
