@@ -66,6 +66,26 @@ describe("sandbox supervisor in a long-lived host", () => {
     expect(runtime.restarts).toBe(0);
   }, 60_000);
 
+  it("calls that arrive together enter the isolate as one batch and each still gets its own answer or error", async () => {
+    const runtime = new SandboxRuntime({ poolSize: 1, breaker: { failures: 100, windowMs: 60_000 } });
+    const h = await open({}, runtime, [EXAMPLES]);
+    await h.run("hello.greet", { name: "warm" });
+    // 200 at once, across two modules, mixing answers, capability round trips and refusals.
+    const calls = Array.from({ length: 200 }, (_, i) =>
+      i % 3 === 0
+        ? h.run("hello.greet", { name: `n${i}` }).then((v) => ({ i, v }))
+        : i % 3 === 1
+          ? h.run("notes.add", { title: `t${i}`, text: "x" }).then(() => h.run("notes.get", { title: `t${i}` })).then((v) => ({ i, v }))
+          : h.run("hello.greet", { name: 42 } as never).then((v) => ({ i, v }), (e: { code: string }) => ({ i, e: e.code })),
+    );
+    for (const r of await Promise.all(calls)) {
+      if (r.i % 3 === 0) expect(JSON.stringify((r as { v: unknown }).v)).toContain(`n${r.i}`);
+      else if (r.i % 3 === 2) expect((r as { e?: string }).e).toBe("input_invalid");
+      else expect((r as { v: { title: string } }).v.title).toBe(`t${r.i}`); // written and read back through the bridge
+    }
+    expect(runtime.restarts).toBe(0);
+  }, 60_000);
+
   it("opens the circuit breaker after N failures in the window, until an operator re-enables the module", async () => {
     const runtime = new SandboxRuntime({ poolSize: 1, breaker: { failures: 2, windowMs: 60_000 } });
     const h = await open({}, runtime);

@@ -76,12 +76,36 @@ function storeCode(key: string, data: ArrayBuffer): void {
 /** V8 refuses a cache made by another V8 build or with other flags; keep such caches apart. */
 const CACHE_TAG = `${process.versions.v8}-${process.arch}`.replace(/[^\w.-]/g, "_");
 
+/**
+ * Items for the prelude's run(), six primitives each: (0, rq, name, input, call, "") a call,
+ * (1, isolateRq, text, "", "", "") a capability reply, (2, isolateRq, code, message, nonce, "") a
+ * refusal. `calls` lists the rq of each call among them.
+ */
+export class Batch {
+  readonly items: Array<number | string> = [];
+  readonly calls: number[] = [];
+
+  invoke(rq: number, name: string, input: string, call: string): void {
+    this.items.push(0, rq, name, input, call, "");
+    this.calls.push(rq);
+  }
+
+  reply(isolateRq: number, text: string, err: WireError | undefined): void {
+    if (err) this.items.push(2, isolateRq, String(err.code), String(err.message), err.nonce ?? "", "");
+    else this.items.push(1, isolateRq, text, "", "", "");
+  }
+
+  get size(): number {
+    return this.items.length / 6;
+  }
+}
+
 export class IsolateHost {
   readonly #limits: Limits;
   readonly #events: IsolateEvents;
   readonly #isolate: ivm.Isolate;
   readonly #context: ivm.Context;
-  #rt: { activate: ivm.Reference; dispatch: ivm.Reference; reply: ivm.Reference; deliver: ivm.Reference; deactivate: ivm.Reference } | undefined;
+  #rt: { activate: ivm.Reference; run: ivm.Reference; reply: ivm.Reference; deliver: ivm.Reference; deactivate: ivm.Reference } | undefined;
   /** Calls in flight: rq -> deadline (performance.now() ms: monotonic, so deadlines grow in call order). */
   readonly #calls = new Map<number, number>();
   #watchdog: NodeJS.Timeout | undefined;
@@ -105,7 +129,7 @@ export class IsolateHost {
     factory.release();
     this.#rt = {
       activate: runtime.getSync("activate", { reference: true }) as ivm.Reference,
-      dispatch: runtime.getSync("dispatch", { reference: true }) as ivm.Reference,
+      run: runtime.getSync("run", { reference: true }) as ivm.Reference,
       reply: runtime.getSync("reply", { reference: true }) as ivm.Reference,
       deliver: runtime.getSync("deliver", { reference: true }) as ivm.Reference,
       deactivate: runtime.getSync("deactivate", { reference: true }) as ivm.Reference,
@@ -146,9 +170,16 @@ export class IsolateHost {
     this.#enter(rq, () => this.#rt!.activate.applySync(undefined, [rq], { timeout: this.#slice() }), "activate");
   }
 
-  invoke(rq: number, name: string, input: string, call: string): void {
-    this.#begin(rq);
-    this.#enter(rq, () => this.#rt!.dispatch.applySync(undefined, [rq, name, input, call], { timeout: this.#slice() }), name);
+  /**
+   * What arrived together for this module (see Batch), in one entry: one timer, one switch into
+   * the isolate and one microtask checkpoint for all of it. The calls share one deadline (the
+   * earliest), as calls in flight on one isolate always do.
+   */
+  run(batch: Batch): void {
+    if (batch.calls.length > 0) for (const rq of batch.calls) this.#begin(rq);
+    else if (this.#dead) return; // only replies, for calls that already failed
+    const what = batch.calls.length === 1 && batch.items.length === 6 ? String(batch.items[2]) : batch.calls.length > 0 ? `${batch.calls.length} calls` : "a continuation after a host call";
+    this.#enter(batch.calls, () => this.#rt!.run.applySync(undefined, batch.items, { timeout: this.#slice() }), what);
   }
 
   deactivate(rq: number): void {
@@ -218,11 +249,16 @@ export class IsolateHost {
 
   /**
    * Enters the isolate. On a timeout or the heap limit the isolate is disposed and every call in
-   * flight fails; an error thrown by the entry itself fails call rq. Returns whether it ran.
+   * flight fails; an error thrown by the entry itself fails call rq (or each of the calls). Returns
+   * whether it ran.
    */
-  #enter(rq: number | undefined, fn: () => unknown, what: string): boolean {
+  #enter(rq: number | number[] | undefined, fn: () => unknown, what: string): boolean {
+    const each = (err: WireError) => {
+      if (Array.isArray(rq)) for (const r of rq) this.#settle(r, undefined, err);
+      else if (rq !== undefined) this.#settle(rq, undefined, err);
+    };
     if (this.#dead || !this.#rt) {
-      if (rq !== undefined) this.#settle(rq, undefined, { code: this.#dead ?? "module_unavailable", message: `the module's isolate is gone (${this.#dead ?? "deactivated"})` });
+      each({ code: this.#dead ?? "module_unavailable", message: `the module's isolate is gone (${this.#dead ?? "deactivated"})` });
       return false;
     }
     this.#events.entering();
@@ -235,8 +271,8 @@ export class IsolateHost {
         this.#kill("memory_limit", `${what} exceeded the module's memory limit of ${this.#limits.memoryMb} MB`);
       } else if (/Script execution timed out/i.test(message)) {
         this.#kill("timeout", `${what} ran longer than ${this.#limits.timeoutMs} ms`);
-      } else if (rq !== undefined) {
-        this.#settle(rq, undefined, { code: "module_error", message: `${what}: ${message.slice(0, 2000)}` });
+      } else {
+        each({ code: "module_error", message: `${what}: ${message.slice(0, 2000)}` });
       }
       return false;
     }

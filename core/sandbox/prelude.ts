@@ -1,7 +1,7 @@
 // The in-isolate prelude: evaluated in a fresh isolate before the module's bundle, it is a function
 // that the sandbox process calls once with two plain values, a bridge function (an ivm.Callback:
 // arguments and results are copied) and the setup as JSON text. It keeps both in its closure and
-// returns the runtime the sandbox process drives (activate, dispatch, reply, deliver, deactivate);
+// returns the runtime the sandbox process drives (activate, run, reply, deliver, deactivate);
 // nothing of it is left on the global object, so module code can reach neither the bridge nor the
 // runtime, only `ctx`.
 //
@@ -253,6 +253,31 @@ export const PRELUDE = String.raw`(function (bridge, setupText) {
   });
   freeze(ctx);
 
+  function reply(rq, ok, text, code, message, nonce) {
+    endOfEntry();
+    var p = pending[rq];
+    if (p === undefined) return;
+    delete pending[rq];
+    pendingCount--;
+    if (!ok) return p.reject(hostError(code, message, nonce, code === "capability_denied" ? "CapabilityError" : "HostError"));
+    var value;
+    try {
+      value = text === "" ? undefined : parse(text);
+    } catch (e) {
+      return p.reject(hostError("internal", "the host's reply could not be read"));
+    }
+    p.resolve(value);
+  }
+
+  function dispatch(rq, name, inputText, infoText) {
+    endOfEntry();
+    var handler = handlers[name];
+    settle(rq, function () {
+      if (handler === undefined) throw hostError("module_unavailable", "module '" + moduleId + "' did not register a handler for '" + name + "' in activate()");
+      return handler(inputText === "" ? undefined : parse(inputText), parse(infoText));
+    }, "the result of " + name, false);
+  }
+
   return freeze({
     activate: function (rq) {
       endOfEntry();
@@ -267,29 +292,18 @@ export const PRELUDE = String.raw`(function (bridge, setupText) {
         return mod.activate(ctx);
       }, "activate", true);
     },
-    dispatch: function (rq, name, inputText, infoText) {
-      endOfEntry();
-      var handler = handlers[name];
-      settle(rq, function () {
-        if (handler === undefined) throw hostError("module_unavailable", "module '" + moduleId + "' did not register a handler for '" + name + "' in activate()");
-        return handler(inputText === "" ? undefined : parse(inputText), parse(infoText));
-      }, "the result of " + name, false);
-    },
-    reply: function (rq, ok, text, code, message, nonce) {
-      endOfEntry();
-      var p = pending[rq];
-      if (p === undefined) return;
-      delete pending[rq];
-      pendingCount--;
-      if (!ok) return p.reject(hostError(code, message, nonce, code === "capability_denied" ? "CapabilityError" : "HostError"));
-      var value;
-      try {
-        value = text === "" ? undefined : parse(text);
-      } catch (e) {
-        return p.reject(hostError("internal", "the host's reply could not be read"));
+    // What arrived together for this module, in one entry (the sandbox process batches it). Six
+    // primitives per item: (0, rq, name, inputText, infoText, "") is a call, (1, rq, text, "", "",
+    // "") a capability reply, (2, rq, code, message, nonce, "") a capability refusal.
+    run: function () {
+      for (var i = 0; i + 5 < arguments.length; i += 6) {
+        var k = arguments[i];
+        if (k === 0) dispatch(arguments[i + 1], arguments[i + 2], arguments[i + 3], arguments[i + 4]);
+        else if (k === 1) reply(arguments[i + 1], true, arguments[i + 2], "", "", "");
+        else reply(arguments[i + 1], false, "", arguments[i + 2], arguments[i + 3], arguments[i + 4]);
       }
-      p.resolve(value);
     },
+    reply: reply,
     deliver: function (sub, event, payloadText) {
       endOfEntry();
       var handler = subscriptions[sub];

@@ -9,7 +9,7 @@ import { writeSync } from "node:fs";
 import { Socket } from "node:net";
 import { join } from "node:path";
 import { FrameReader, FrameWriter } from "./channel.js";
-import { IsolateHost, useCodeCacheDir } from "./isolate-host.js";
+import { Batch, IsolateHost, useCodeCacheDir } from "./isolate-host.js";
 import { DENIAL_RQ, ENTER_MARK, type FromSandbox, type LogLevel, type ToSandbox } from "./protocol.js";
 import { MAX_MESSAGE_BYTES } from "./wire.js";
 
@@ -147,7 +147,33 @@ function log(id: string, mod: Module, level: LogLevel, message: string, data: st
   send({ t: "log", id, level, msg: message }, data);
 }
 
+/**
+ * Calls and capability replies that arrived together wait here, per module, and enter its isolate
+ * as one batch (IsolateHost.run): at the end of the chunk that brought them, before any other
+ * kind of frame (so order holds: a call is never overtaken by a later deactivate), or once a
+ * module has MAX_BATCH waiting.
+ */
+const queued = new Map<Module, Batch>();
+const MAX_BATCH = 64;
+
+function batchOf(mod: Module): Batch {
+  let b = queued.get(mod);
+  if (!b) queued.set(mod, (b = new Batch()));
+  return b;
+}
+
+function runQueued(): void {
+  if (queued.size === 0) return;
+  const batches = [...queued];
+  queued.clear();
+  for (const [mod, batch] of batches) {
+    if (modules.get(mod.id) === mod) mod.iso.run(batch);
+    else for (const rq of batch.calls) send({ t: "done", rq, err: { code: "module_unavailable", message: `module '${mod.id}' is not active in this sandbox` } });
+  }
+}
+
 function handle(m: ToSandbox, payload: string): void {
+  if (m.t !== "invoke" && m.t !== "capr") runQueued();
   switch (m.t) {
     case "activate":
       return activate(m, payload);
@@ -155,7 +181,9 @@ function handle(m: ToSandbox, payload: string): void {
       const mod = modules.get(m.id);
       if (!mod) return send({ t: "done", rq: m.rq, err: { code: "module_unavailable", message: `module '${m.id}' is not active in this sandbox` } });
       const nl = payload.indexOf("\n");
-      mod.iso.invoke(m.rq, m.name, payload.slice(nl + 1), payload.slice(0, nl));
+      const batch = batchOf(mod);
+      batch.invoke(m.rq, String(m.name), payload.slice(nl + 1), payload.slice(0, nl));
+      if (batch.size >= MAX_BATCH) runQueued();
       return;
     }
     case "capr": {
@@ -163,7 +191,11 @@ function handle(m: ToSandbox, payload: string): void {
       if (!route) return;
       capRoutes.delete(m.rq);
       route.mod.caps--;
-      route.mod.iso.reply(route.isolateRq, payload, m.err);
+      // The module may have been replaced meanwhile: the reply goes only to the isolate that asked.
+      if (modules.get(route.id) !== route.mod) return;
+      const batch = batchOf(route.mod);
+      batch.reply(route.isolateRq, payload, m.err);
+      if (batch.size >= MAX_BATCH) runQueued();
       return;
     }
     case "event":
@@ -201,6 +233,7 @@ const reader = new FrameReader(
   (header, payload) => {
     handle(header as ToSandbox, payload);
     if (performance.now() - batchStart > 2) {
+      runQueued();
       writer.flush();
       batchStart = performance.now();
     }
@@ -217,6 +250,7 @@ input.on("data", (chunk: Buffer) => {
   lastFrame = now;
   batchStart = performance.now();
   reader.push(chunk);
+  runQueued();
   writer.flush();
   if (hot && SPIN_NS > 0n) {
     spinUntil = process.hrtime.bigint() + SPIN_NS;
