@@ -146,8 +146,12 @@ class PostgresStore implements Store {
     };
   }
 
-  /** A transaction of its own on one pooled connection. */
-  async #atomic<T>(fn: (q: Queryable) => Promise<T>): Promise<T> {
+  /**
+   * One pooled connection for fn. A checked-out client reports a dropped connection as an 'error'
+   * event as well as by failing its query (without a listener that event would end the process);
+   * a connection that failed, or that fn marks broken, is destroyed rather than handed on.
+   */
+  async #withClient<T>(fn: (client: pg.PoolClient, markBroken: (e: Error) => void) => Promise<T>): Promise<T> {
     if (this.#closed) throw new HostError("store_unavailable", `the store at ${this.location} is closed`);
     let client: pg.PoolClient;
     try {
@@ -156,38 +160,42 @@ class PostgresStore implements Store {
       throw unavailable(this.location, e);
     }
     let broken: Error | undefined;
-    // A checked-out client reports a dropped connection as an 'error' event as well as by failing
-    // its query; without a listener that event would end the process.
-    const onError = (e: Error) => void (broken = e);
-    client.on("error", onError);
+    const markBroken = (e: Error) => void (broken = e);
+    client.on("error", markBroken);
     try {
+      return await fn(client, markBroken);
+    } finally {
+      client.off("error", markBroken);
+      client.release(broken);
+    }
+  }
+
+  /** A transaction of its own on one pooled connection. */
+  #atomic<T>(fn: (q: Queryable) => Promise<T>): Promise<T> {
+    return this.#withClient(async (client, markBroken) => {
       try {
         await client.query("BEGIN");
       } catch (e) {
-        broken = e as Error;
+        markBroken(e as Error);
         throw unavailable(this.location, e);
       }
       let out: T;
       try {
         out = await fn(this.#guarded(client));
       } catch (e) {
-        await client.query("ROLLBACK").catch((r) => void (broken = r as Error));
-        if (e instanceof HostError && e.code === "store_unavailable") broken = e;
+        await client.query("ROLLBACK").catch((r) => markBroken(r as Error));
+        if (e instanceof HostError && e.code === "store_unavailable") markBroken(e);
         throw e;
       }
       try {
         await client.query("COMMIT");
       } catch (e) {
-        broken = e as Error;
+        markBroken(e as Error);
         // The COMMIT may have reached the server before the connection went: unknown outcome.
         throw isConnectionError(e) ? unavailable(this.location, e, true) : e;
       }
       return out;
-    } finally {
-      client.off("error", onError);
-      // A connection that failed is destroyed, not handed to the next caller.
-      client.release(broken);
-    }
+    });
   }
 
   async ping(): Promise<void> {
@@ -195,28 +203,16 @@ class PostgresStore implements Store {
   }
 
   /** A session advisory lock on a connection of the pool, held while fn runs. */
-  async exclusive<T>(name: string, fn: () => Promise<T>): Promise<T> {
-    let client: pg.PoolClient;
-    try {
-      client = await this.#pool.connect();
-    } catch (e) {
-      throw unavailable(this.location, e);
-    }
-    let broken: Error | undefined;
-    const onError = (e: Error) => void (broken = e);
-    client.on("error", onError);
-    try {
+  exclusive<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    return this.#withClient(async (client, markBroken) => {
       await this.#guarded(client).query("SELECT pg_advisory_lock(hashtext($1))", [`warden:${name}`]);
       try {
         return await fn();
       } finally {
-        await client.query("SELECT pg_advisory_unlock(hashtext($1))", [`warden:${name}`]).catch((e) => void (broken = e as Error));
+        // A connection that lost its lock state is destroyed rather than reused.
+        await client.query("SELECT pg_advisory_unlock(hashtext($1))", [`warden:${name}`]).catch((e) => markBroken(e as Error));
       }
-    } finally {
-      client.off("error", onError);
-      // A connection that lost its lock state is destroyed rather than reused.
-      client.release(broken);
-    }
+    });
   }
 
   transaction<T>(fn: (tx: Repos) => Promise<T>): Promise<T> {
