@@ -5,12 +5,12 @@
 // Pinning: every server (and Warden's sandbox processes) runs on core 1, autocannon (this
 // process) on core 0. CPU per request is the server's process tree user+system time from /proc
 // over the requests it answered: the figure that says what a request costs, whatever the latency.
-import { fork, spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { fork, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import autocannon from "autocannon";
-import { LOAD_CORE, onCore, pin, SERVER_CORE, treeCpuMs } from "./proc.js";
+import { LOAD_CORE, pin, serveWarden, SERVER_CORE, treeCpuMs } from "./proc.js";
 import { row, type BenchRow } from "./report.js";
 
 const ROOT = join(import.meta.dirname, "..");
@@ -55,22 +55,8 @@ function warden(home: string, ...args: string[]) {
   return JSON.parse(r.stdout);
 }
 
-async function startWarden(home: string): Promise<{ child: ChildProcess; url: string }> {
-  const [cmd, args] = onCore(SERVER_CORE, [process.execPath, BIN, "--home", home, "--modules", join(ROOT, "modules/examples"), "serve"]);
-  const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "inherit"] });
-  let out = "";
-  const url = await new Promise<string>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`warden serve did not start: ${out}`)), 30_000);
-    child.stdout!.on("data", (c: Buffer) => {
-      out += c.toString();
-      const m = /REST API on (http:\/\/[0-9.:]+)/.exec(out);
-      if (m) {
-        clearTimeout(t);
-        resolve(m[1]!);
-      }
-    });
-  });
-  return { child, url };
+function startWarden(home: string): Promise<{ child: ChildProcess; url: string }> {
+  return serveWarden([BIN, "--home", home, "--modules", join(ROOT, "modules/examples")]);
 }
 
 export async function run(): Promise<BenchRow[]> {

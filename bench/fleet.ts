@@ -5,7 +5,7 @@
 // Pinning (2-core machines): the hosts, PostgreSQL and Redis run on core 1 (`taskset -c 1`); the
 // load generator (this process) on core 0. CPU time per request is the hosts' user+system time
 // (from /proc) over the requests they answered.
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -15,7 +15,7 @@ import { RateLimiterRedis } from "rate-limiter-flexible";
 import { SecurityManager } from "../modules/security/security-manager.js";
 import { SharedSecurity } from "../modules/security/shared-security.js";
 import { createDatabase, startPostgres, startRedis } from "../test/helpers/servers.js";
-import { cpuMs, LOAD_CORE, onCore, pin, SERVER_CORE } from "./proc.js";
+import { cpuMs, LOAD_CORE, pin, serveWarden, SERVER_CORE } from "./proc.js";
 import { row, type BenchRow } from "./report.js";
 
 const ROOT = join(import.meta.dirname, "..");
@@ -27,22 +27,8 @@ function cli(home: string, env: Record<string, string>, ...args: string[]) {
   return JSON.parse(r.stdout);
 }
 
-async function serve(home: string, env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
-  const [cmd, args] = onCore(SERVER_CORE, [process.execPath, BIN, "--home", home, "serve"]);
-  const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, ...env, WARDEN_API_PORT: "0" } });
-  let out = "";
-  const url = await new Promise<string>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`warden serve did not start: ${out}`)), 30_000);
-    child.stdout!.on("data", (c: Buffer) => {
-      out += c.toString();
-      const m = /REST API on (http:\/\/[0-9.:]+)/.exec(out);
-      if (m && out.includes("host serving")) {
-        clearTimeout(t);
-        resolve(m[1]!);
-      }
-    });
-  });
-  return { child, url };
+function serve(home: string, env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
+  return serveWarden([BIN, "--home", home], { ...env, WARDEN_API_PORT: "0" });
 }
 
 function cannon(url: string, token: string, duration: number, connections: number): Promise<autocannon.Result> {

@@ -1,6 +1,6 @@
 // Process facts for the benches: pinning to a core and CPU time from /proc.
 import { readdirSync, readFileSync } from "node:fs";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 
 /** The servers' core and the load generator's (this machine has two). */
 export const SERVER_CORE = "1";
@@ -52,4 +52,23 @@ export function treeCpuMs(root: number): number {
 /** The command and arguments that start `argv` on `core` (through taskset, when it is there). */
 export function onCore(core: string, argv: string[]): [string, string[]] {
   return hasTaskset ? ["taskset", ["-c", core, ...argv]] : [argv[0]!, argv.slice(1)];
+}
+
+/** Starts `warden serve` on the servers' core and resolves with its REST API's base URL once it serves. */
+export async function serveWarden(argv: string[], env: Record<string, string> = {}): Promise<{ child: ChildProcess; url: string }> {
+  const [cmd, args] = onCore(SERVER_CORE, [process.execPath, ...argv, "serve"]);
+  const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, ...env } });
+  let out = "";
+  const url = await new Promise<string>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`warden serve did not start: ${out}`)), 30_000);
+    child.stdout!.on("data", (c: Buffer) => {
+      out += c.toString();
+      const m = /REST API on (http:\/\/[0-9.:]+)/.exec(out);
+      if (m && out.includes("host serving")) {
+        clearTimeout(t);
+        resolve(m[1]!);
+      }
+    });
+  });
+  return { child, url };
 }
