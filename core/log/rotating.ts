@@ -19,7 +19,7 @@ export const DEFAULT_ROTATION: Rotation = { maxBytes: 16 * 1024 * 1024, keep: 5 
 const DEFER_BYTES = 64 * 1024;
 const DEFER_MS = 100;
 
-/** Files with deferred lines, written out synchronously when the process exits. */
+/** Files with deferred lines waiting, written out synchronously when the process exits. */
 const open = new Set<RotatingFile>();
 let exitHook = false;
 
@@ -47,7 +47,6 @@ export class RotatingFile {
     this.#dest = pino.destination({ dest: file, sync: true, append: true, mode: 0o600 });
     this.#size = statSync(file).size;
     if (this.#defer) {
-      open.add(this);
       if (!exitHook) {
         exitHook = true;
         process.on("exit", () => {
@@ -64,6 +63,7 @@ export class RotatingFile {
     if (this.#defer?.(line)) {
       this.#deferred.push(line);
       this.#deferredBytes += line.length;
+      open.add(this); // only while lines wait: a closed host's file is not kept alive here
       if (this.#deferredBytes >= DEFER_BYTES) this.flush();
       else if (!this.#timer) {
         this.#timer = setTimeout(() => this.flush(), DEFER_MS);
@@ -79,6 +79,7 @@ export class RotatingFile {
   flush(): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;
+    open.delete(this);
     if (this.#deferred.length === 0) return;
     const text = this.#deferred.join("");
     this.#deferred = [];
