@@ -1,9 +1,10 @@
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { Host } from "../core/host.js";
 import { silentLogger } from "../core/log/index.js";
 import { SandboxRuntime } from "../core/sandbox/sandbox-runtime.js";
-import { tempDir } from "./helpers/modules.js";
+import { tempDir, writeModule } from "./helpers/modules.js";
 
 const FIXTURES = join(__dirname, "fixtures/hostile");
 const EXAMPLES = join(__dirname, "../modules/examples");
@@ -47,6 +48,25 @@ describe("sandbox supervisor in a long-lived host", () => {
     expect(runtime.pidOf("fatal-array")).not.toBe(runtime.pidOf("good"));
     expect(runtime.stats().find((p) => p.modules.includes("good"))!.modules).not.toContain("fatal-array");
     await expect(h.run("good.ping")).resolves.toBe("pong");
+  }, 60_000);
+
+  it("blames the module whose code was running when its process died, not a mate with a call in flight", async () => {
+    // Two modules with calls in flight on one process: only the mark the process wrote before
+    // entering an isolate says whose code took it down.
+    const extra = tempDir("warden-sbx-mates-");
+    writeModule(extra, {
+      id: "waiter",
+      commands: { wait: { description: "never answers", input: { type: "object" } } },
+      code: `export function activate(ctx) { ctx.commands.register("wait", () => new Promise(() => {})); }\n`,
+    });
+    writeFileSync(join(extra, "waiter/module.json"), JSON.stringify({ ...JSON.parse(readFileSync(join(extra, "waiter/module.json"), "utf8")), limits: { timeoutMs: 120_000 } }));
+    const runtime = new SandboxRuntime({ poolSize: 1, breaker: { failures: 100, windowMs: 60_000 } });
+    const h = await open({}, runtime, [FIXTURES, extra]);
+    await expect(h.run("good.ping")).resolves.toBe("pong");
+    const waiting = h.run("waiter.wait").catch((e: { code: string }) => e.code);
+    await expect(h.run("fatal-array.run")).rejects.toMatchObject({ code: expect.stringMatching(/module_crashed|memory_limit/) });
+    await expect(waiting).resolves.toBe("module_crashed");
+    expect(runtime.quarantinedModules()).toEqual(["fatal-array"]);
   }, 60_000);
 
   it("a module's CPU-bound loop holds its process-mates only until its own timeout; they are answered, not failed", async () => {

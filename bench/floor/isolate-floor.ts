@@ -12,8 +12,9 @@ export class IsolateFloor {
   readonly ready: Promise<void>;
   #seq = 0;
 
-  constructor() {
-    this.#child = spawn(process.execPath, ["--no-node-snapshot", "--import", "tsx", join(import.meta.dirname, "isolate-child.ts")], {
+  /** `isolates`: how many isolates the child holds; `call` names the one to enter. */
+  constructor(isolates = 1) {
+    this.#child = spawn(process.execPath, ["--no-node-snapshot", "--import", "tsx", join(import.meta.dirname, "isolate-child.ts"), String(isolates)], {
       stdio: ["ignore", "ignore", "inherit", "pipe", "pipe"],
     });
     this.#writer = new FrameWriter(this.#child.stdio[3] as Writable);
@@ -39,11 +40,11 @@ export class IsolateFloor {
     return this.#child.pid;
   }
 
-  call(text: string): Promise<string> {
+  call(text: string, isolate = 0): Promise<string> {
     const rq = ++this.#seq;
     return new Promise((resolve) => {
       this.#pending.set(rq, resolve);
-      this.#writer.send({ t: "invoke", rq }, text);
+      this.#writer.send({ t: "invoke", rq, i: isolate }, text);
     });
   }
 

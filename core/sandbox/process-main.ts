@@ -2,15 +2,15 @@
 // plain node (see ./process-script.ts). It owns the isolates of the modules placed on it, reads
 // frames from the host on fd 3 and writes frames to it on fd 4; it exits when the host goes away.
 //
-// Before running a module's code it writes that module's id to stderr synchronously (only when it
-// changes), so that if V8 aborts the process mid-call (a fatal OOM cannot be caught) the host knows
-// which module took it down.
+// Before running a module's code it writes that module's id to its mark file (protocol.ts MARK_FD;
+// only when it changes), so that if V8 aborts the process mid-call (a fatal OOM cannot be caught)
+// the host knows which module took it down.
 import { writeSync } from "node:fs";
 import { Socket } from "node:net";
 import { join } from "node:path";
 import { FrameReader, FrameWriter } from "./channel.js";
 import { Batch, IsolateHost, useCodeCacheDir } from "./isolate-host.js";
-import { DENIAL_RQ, ENTER_MARK, type FromSandbox, type LogLevel, type ToSandbox } from "./protocol.js";
+import { DENIAL_RQ, MARK_BYTES, MARK_FD, type FromSandbox, type LogLevel, type ToSandbox } from "./protocol.js";
 import { MAX_MESSAGE_BYTES } from "./wire.js";
 
 const cacheDir = process.argv[2];
@@ -71,9 +71,9 @@ function mark(id: string): void {
   if (marked === id) return;
   marked = id;
   try {
-    writeSync(2, `${ENTER_MARK}${id}\n`);
+    writeSync(MARK_FD, id.padEnd(MARK_BYTES), 0, "latin1");
   } catch {
-    // stderr gone: attribution is a convenience
+    // the mark file gone: attribution is a convenience
   }
 }
 

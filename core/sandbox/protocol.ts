@@ -68,5 +68,12 @@ export type LogLevel = "debug" | "info" | "warn" | "error";
 /** A capability call with rq 0 reports a refusal the prelude already threw; there is no reply. */
 export const DENIAL_RQ = 0;
 
-/** The line a sandbox process writes to stderr, synchronously, before it runs a module's code. */
-export const ENTER_MARK = "\u0001warden-enter ";
+/**
+ * Before a sandbox process runs a module's code it writes that module's id (space-padded to
+ * MARK_BYTES) at offset 0 of a file it holds as fd MARK_FD; the host reads it if the process dies
+ * (a fatal V8 OOM cannot be caught) to know whose code took it down. A regular file, not a pipe:
+ * with calls spread over many modules the id changes on every call, and a write to a pipe woke
+ * the host once per call to read it.
+ */
+export const MARK_FD = 5;
+export const MARK_BYTES = 64;

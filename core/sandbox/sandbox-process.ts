@@ -2,9 +2,12 @@
 // replies to pending requests, and fails every pending request with module_crashed the moment the
 // process dies (or is found hung, or breaks the protocol), so no call is ever left hanging.
 import { spawn, type ChildProcess } from "node:child_process";
+import { closeSync, mkdtempSync, openSync, readSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { Readable, Writable } from "node:stream";
 import { FrameReader, FrameWriter } from "./channel.js";
-import { ENTER_MARK, type FromSandbox, type ToSandbox } from "./protocol.js";
+import { MARK_BYTES, MARK_FD, type FromSandbox, type ToSandbox } from "./protocol.js";
 import { MAX_MESSAGE_BYTES } from "./wire.js";
 
 export type Done = Extract<FromSandbox, { t: "done" }>;
@@ -44,7 +47,8 @@ export class SandboxProcess {
   #seq = 0;
   #alive = true;
   #lastHeard = Date.now();
-  #culprit: string | undefined;
+  /** The mark file (protocol.ts MARK_FD): unlinked at once, held open until the process is gone. */
+  readonly #markFd: number;
   #stderrTail = "";
   /** An unfinished stderr line. */
   #stderrLine = "";
@@ -57,8 +61,11 @@ export class SandboxProcess {
     this.#hangMs = o.hangMs;
     // WARDEN_SANDBOX_CPU_PROF=<dir>: each sandbox process writes a V8 CPU profile there when it exits (for `npm run bench` work).
     const profileDir = process.env.WARDEN_SANDBOX_CPU_PROF;
+    this.#markFd = openMarkFile();
+    const stdio: ("ignore" | "pipe" | number)[] = ["ignore", "ignore", "pipe", "pipe", "pipe"];
+    stdio[MARK_FD] = this.#markFd;
     this.#child = spawn(process.execPath, ["--no-node-snapshot", "--max-old-space-size=512", ...(profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : []), o.script, o.cacheDir], {
-      stdio: ["ignore", "ignore", "pipe", "pipe", "pipe"],
+      stdio,
       env: { ...process.env, NODE_OPTIONS: "", ...(o.spinUs !== undefined ? { WARDEN_SANDBOX_SPIN_US: String(o.spinUs) } : {}) },
     });
     this.#writer = new FrameWriter(this.#child.stdio[3] as Writable);
@@ -120,11 +127,12 @@ export class SandboxProcess {
       this.#statsWaiters.clear();
       // Whose code was running when it died: the last module it marked, unless the host stopped it.
       const abnormal = !this.#stopping && (signal !== null || code !== 0);
-      const culprit = abnormal && this.#culprit !== undefined && this.modules.has(this.#culprit) ? this.#culprit : undefined;
+      const marked = this.#readMark();
+      const culprit = abnormal && marked !== undefined && this.modules.has(marked) ? marked : undefined;
       const tail = this.#stderrTail + this.#stderrLine;
       events.exit({ code, signal, culprit, running, why: `${why}${tail.trim() ? `; last output: ${lastLines(tail)}` : ""}` });
     });
-    this.#child.on("error", () => {});
+    this.#child.on("error", () => void this.#readMark());
   }
 
   get pid(): number | undefined {
@@ -191,10 +199,31 @@ export class SandboxProcess {
   #stderr(text: string): void {
     const lines = (this.#stderrLine + text).split("\n");
     this.#stderrLine = lines.pop()!.slice(-STDERR_TAIL);
-    for (const line of lines) {
-      if (line.startsWith(ENTER_MARK)) this.#culprit = line.slice(ENTER_MARK.length);
-      else this.#stderrTail = `${this.#stderrTail}${line}\n`.slice(-STDERR_TAIL);
+    for (const line of lines) this.#stderrTail = `${this.#stderrTail}${line}\n`.slice(-STDERR_TAIL);
+  }
+
+  /** The module id the process marked last, once; the mark file is closed after. */
+  #readMark(): string | undefined {
+    const buf = Buffer.alloc(MARK_BYTES);
+    let n = 0;
+    try {
+      n = readSync(this.#markFd, buf, 0, MARK_BYTES, 0);
+      closeSync(this.#markFd);
+    } catch {
+      return undefined; // already read (an exit reported twice) or never written
     }
+    const id = buf.toString("latin1", 0, n).trim();
+    return id || undefined;
+  }
+}
+
+/** A private, already unlinked file: nothing is left behind, whatever happens to the host. */
+function openMarkFile(): number {
+  const dir = mkdtempSync(join(tmpdir(), "warden-mark-"));
+  try {
+    return openSync(join(dir, "mark"), "w+", 0o600);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 
