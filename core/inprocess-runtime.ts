@@ -13,7 +13,8 @@ export class InProcessRuntime implements ModuleRuntime {
   async activate(spec: ActivationSpec, port: HostPort): Promise<ActiveModule> {
     const handlers = new Map<string, CommandHandler>();
     const issued = new WeakSet<object>();
-    const ctx = createModuleContext({ info: { id: spec.id, version: spec.version, kind: spec.kind }, port, api: spec.api, handlers, issued });
+    const info = { id: spec.id, version: spec.version, kind: spec.kind, ...(spec.kind === "system" ? { dir: spec.dir } : {}) };
+    const ctx = createModuleContext({ info, port, api: spec.api, handlers, issued });
     let mod: Partial<ModuleDefinition>;
     try {
       // A fresh module instance per activation, so module-level state never leaks between two

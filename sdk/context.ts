@@ -10,6 +10,8 @@ export type JsonValue = null | boolean | number | string | JsonValue[] | { [key:
 export type Caller =
   | { kind: "operator" }
   | { kind: "token"; tokenId: string; name?: string; scopes: string[] }
+  /** An operator console session (cookie), with the scopes it was opened with. */
+  | { kind: "session"; sessionId: string; scopes: string[] }
   | { kind: "module"; moduleId: string };
 
 export interface CallInfo {
@@ -44,6 +46,8 @@ export interface CommandInfo {
   args: string[];
   permission: string;
   readOnly: boolean;
+  /** `warden <module>` with no command runs this one. */
+  cliDefault?: boolean;
 }
 
 export interface StorageApi {
@@ -161,6 +165,8 @@ export interface ModuleInfo {
   id: string;
   version: string;
   kind: "system" | "user";
+  /** The module's folder: system modules only (files they serve, such as the console's page). */
+  dir?: string;
 }
 
 export interface ModuleContext {

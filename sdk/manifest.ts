@@ -14,6 +14,8 @@ export interface CommandManifest {
   permission?: string;
   /** Safe to call with GET on REST (no side effects). */
   readOnly?: boolean;
+  /** `warden <module>` with no command runs this one. */
+  cliDefault?: boolean;
 }
 
 export type Provision = { service: string; namespace?: never } | { namespace: string; service?: never };

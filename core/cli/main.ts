@@ -149,7 +149,7 @@ function buildProgram(backend: Backend, globals: GlobalOptions, io: Io, result: 
       .description(backend.descriptions[ns] ?? `host ${ns} commands`)
       .exitOverride();
     for (const info of commands) {
-      const cmd = group.command(info.name).description(info.description).exitOverride();
+      const cmd = group.command(info.name, info.cliDefault ? { isDefault: true } : {}).description(info.description).exitOverride();
       const mapping = addInputOptions(cmd, info, globals.flags);
       cmd.action(async (...actionArgs: unknown[]) => {
         const self = actionArgs[actionArgs.length - 1] as Command;

@@ -24,11 +24,12 @@ export function registerServe(program: Command, openHost: () => Promise<Host>, i
     .command("serve")
     .description("run the host (REST API, control socket) until interrupted")
     .option("--enable-api", "enable the REST API for this run only (not persisted); issues a token for the examples on first run")
+    .option("--console", "serve the operator console for this run only (not persisted); `warden console` prints its login URL")
     .option("--api-port <port>", "this host's API port, over api.port (also $WARDEN_API_PORT); 0 picks a free one")
     .option("--api-host <address>", "this host's API address, over api.host (also $WARDEN_API_HOST)")
     .option("--tls-cert <file>", "this host's TLS certificate, over api.tls_cert (also $WARDEN_TLS_CERT)")
     .option("--tls-key <file>", "this host's TLS key, over api.tls_key (also $WARDEN_TLS_KEY)")
-    .action(async (opts: { enableApi?: boolean; apiPort?: string; apiHost?: string; tlsCert?: string; tlsKey?: string }) => {
+    .action(async (opts: { enableApi?: boolean; console?: boolean; apiPort?: string; apiHost?: string; tlsCert?: string; tlsKey?: string }) => {
       const host = await openHost();
       // Settings that belong to this host only: given per process, never written to the shared config.
       const port = opts.apiPort ?? process.env.WARDEN_API_PORT;
@@ -39,6 +40,7 @@ export function registerServe(program: Command, openHost: () => Promise<Host>, i
       const key = opts.tlsKey ?? process.env.WARDEN_TLS_KEY;
       if (cert) host.kernel.config.override("api.tls_cert", resolve(cert));
       if (key) host.kernel.config.override("api.tls_key", resolve(key));
+      if (opts.console) host.kernel.config.override("api.console", true);
       if (opts.enableApi) {
         host.kernel.config.override("api.enabled", true);
         // The first-run token covers exactly the user modules of this command line's --modules.

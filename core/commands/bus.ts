@@ -78,6 +78,7 @@ export class CommandBus {
         args: m.args ?? [],
         permission: m.permission ?? command,
         readOnly: m.readOnly ?? false,
+        ...(m.cliDefault ? { cliDefault: true } : {}),
       },
       checkOutput: options.checkOutput,
     });
@@ -162,6 +163,7 @@ export class CommandBus {
 /** Handlers get their own copy of who is calling; they cannot change it for anyone else. */
 function copyCaller(c: Caller): Caller {
   if (c.kind === "token") return Object.freeze({ kind: "token", tokenId: c.tokenId, ...(c.name !== undefined ? { name: c.name } : {}), scopes: Object.freeze([...c.scopes]) as string[] });
+  if (c.kind === "session") return Object.freeze({ kind: "session", sessionId: c.sessionId, scopes: Object.freeze([...c.scopes]) as string[] });
   return Object.freeze({ ...c });
 }
 

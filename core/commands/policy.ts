@@ -4,6 +4,7 @@
 //
 //   operator  the local CLI and control socket (they hold the bootstrap token or the home): anything
 //   token     a scope must match the command's permission
+//   session   an operator console session: as a token, with the scopes it was opened with
 //   module    as a token, with the module's grants as its scopes:
 //             - commands.invoke patterns (typed; "*" reaches only the user modules it depends on,
 //               anything explicit beyond them was approved by an operator);
@@ -27,8 +28,9 @@ export function authorize(caller: Caller, info: CommandInfo, facts: PolicyFacts)
     case "operator":
       return;
     case "token":
+    case "session":
       if (Array.isArray(caller.scopes) && matchesAny(caller.scopes, info.permission)) return;
-      throw new HostError("forbidden", `this token may not call ${info.command}: it needs a scope matching '${info.permission}'`, {
+      throw new HostError("forbidden", `this ${caller.kind === "token" ? "token" : "console session"} may not call ${info.command}: it needs a scope matching '${info.permission}'`, {
         details: { command: info.command, permission: info.permission },
       });
     case "module": {

@@ -95,7 +95,10 @@ function dispatchedCaller(v: unknown, method: string): Caller {
   if (c.kind === "token" && typeof c.tokenId === "string" && Array.isArray(c.scopes) && c.scopes.every((s) => typeof s === "string")) {
     return { kind: "token", tokenId: c.tokenId, ...(typeof c.name === "string" ? { name: c.name } : {}), scopes: [...(c.scopes as string[])] };
   }
-  throw bad(method, "call.caller must be a verified token caller {kind: \"token\", tokenId, scopes}; a module acts as itself through commands.invoke");
+  if (c.kind === "session" && typeof c.sessionId === "string" && Array.isArray(c.scopes) && c.scopes.every((s) => typeof s === "string")) {
+    return { kind: "session", sessionId: c.sessionId, scopes: [...(c.scopes as string[])] };
+  }
+  throw bad(method, "call.caller must be a verified token or console-session caller {kind: \"token\", tokenId, scopes}; a module acts as itself through commands.invoke");
 }
 
 /**

@@ -1,4 +1,5 @@
 // One discovered module folder and what the host knows about it now.
+import { isElevated } from "../hostapi/catalogue.js";
 import type { GrantSet } from "../hostapi/grants.js";
 import type { HostError } from "../errors.js";
 import type { LoadedManifest } from "../manifest/index.js";
@@ -33,17 +34,21 @@ export interface ModuleSummary {
   kind: "system" | "user";
   state: ModuleState;
   capabilities: string[];
+  /** Those of its capabilities that are elevated (an operator approves them). */
+  elevated: string[];
   path: string;
   error?: { code: string; message: string };
 }
 
 export function summarize(e: ModuleEntry): ModuleSummary {
+  const capabilities = (e.loaded?.manifest.capabilities ?? []).map((c) => (typeof c === "string" ? c : c.name));
   const out: ModuleSummary = {
     id: e.id,
     version: e.loaded?.manifest.version ?? null,
     kind: e.kind,
     state: e.state,
-    capabilities: (e.loaded?.manifest.capabilities ?? []).map((c) => (typeof c === "string" ? c : c.name)),
+    capabilities,
+    elevated: capabilities.filter(isElevated),
     path: e.dir,
   };
   if (e.error) out.error = { code: e.error.code, message: e.error.message };

@@ -11,7 +11,7 @@ import { compileCommandSchema, newAjv } from "./ajv.js";
 import { describeAjvError, pointer, type ManifestProblem } from "./problems.js";
 
 export const RESERVED_IDS: ReadonlySet<string> = new Set([
-  "module", "config", "audit", "host", "sandbox", "storage", "warden", "status", "serve", "dev", "help", "version", "events", "log", "commands", "services", "secrets", "net", "home", "modules", "console", "metrics",
+  "module", "config", "audit", "host", "sandbox", "storage", "warden", "status", "serve", "dev", "help", "version", "events", "log", "commands", "services", "secrets", "net", "home", "modules", "metrics",
 ]);
 
 const ENTRY_EXTENSIONS = new Set([".ts", ".js", ".mjs", ".mts"]);

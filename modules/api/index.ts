@@ -1,11 +1,16 @@
 // The api system module. It offers the `surface:api` service, which `warden serve` starts: the
 // server listens only in a serving host, never in a one-shot CLI process.
+import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import type { ModuleContext } from "../../sdk/context.js";
+import type { ConsoleService } from "../console/index.js";
 import { buildServer, type ApiDeps, type ApiSettings } from "./server.js";
+import { Traffic } from "./traffic.js";
 
 export async function activate(ctx: ModuleContext) {
   const security = ctx.services.use<ApiDeps["security"]>("security");
+  const consoleService = ctx.services.use<ConsoleService>("console");
+  const traffic = new Traffic();
   const auth = ctx.services.use<ApiDeps["auth"] & { grant(o: { name: string; scopes: string[] }): Promise<{ token: string }> }>("auth");
   let settings = (await ctx.config.get()) as unknown as ApiSettings & { newcomer: boolean; newcomer_modules: string[] };
   let app: FastifyInstance | undefined;
@@ -26,7 +31,11 @@ export async function activate(ctx: ModuleContext) {
     version: ctx.module.version,
     ready: () => (settings.enabled ? undefined : "the API is disabled (api.enabled is false)"),
     log: (level, msg, data) => ctx.log[level](msg, data),
+    console: consoleService,
+    consoleDir: join(ctx.module.dir ?? ".", "console"),
+    traffic,
   };
+  ctx.commands.register("traffic", ({ seconds, step }: { seconds?: number; step?: number }) => traffic.series(seconds, step));
   const access = ctx.services.host<NonNullable<ApiDeps["access"]>>("log:access");
   if (access) deps.access = access;
 
@@ -75,9 +84,14 @@ export async function activate(ctx: ModuleContext) {
         }
       }
       ctx.log.info("REST surface listening", { address, enabled: settings.enabled });
+      if (settings.enabled && settings.console) {
+        consoleService.setAddress(address);
+        lines.push(`Operator console at ${address}/console/ (log in with the URL \`warden console\` prints)`);
+      }
       return { url: address, lines };
     },
     async stop(): Promise<void> {
+      consoleService.setAddress(undefined);
       const a = app;
       app = undefined;
       await a?.close();

@@ -11,6 +11,21 @@ import { applySecurityHeaders, securityHeaders } from "./headers.js";
 import { BodyError, parseJsonBody } from "./json-body.js";
 import { HttpMetrics, prometheusText, type ModuleStats } from "./metrics.js";
 import { openApiDocument } from "./openapi.js";
+import { CONSOLE_CSP, CONSOLE_HEADER, registerConsoleRoutes, sessionCookie } from "./console-routes.js";
+import type { ConsoleService } from "../console/index.js";
+import { Traffic } from "./traffic.js";
+
+declare module "fastify" {
+  interface FastifyRequest {
+    /** The client address the security check used. */
+    wardenClient: string;
+    wardenLimit: { limit: number; remaining: number; reset: number } | null | undefined;
+    /** Who made the request, for the access log: a token id or console:<session>. */
+    wardenToken: string;
+    /** The revocation epoch the security check read (fleet). */
+    wardenEpoch: string | undefined;
+  }
+}
 
 export interface ApiSettings {
   enabled: boolean;
@@ -24,6 +39,8 @@ export interface ApiSettings {
   request_timeout_ms: number;
   keep_alive_timeout_ms: number;
   max_json_depth: number;
+  /** Serve the operator console under /console/. */
+  console: boolean;
 }
 
 type Decision =
@@ -44,6 +61,12 @@ export interface ApiDeps {
   log(level: "info" | "warn" | "error", msg: string, data?: Record<string, unknown>): void;
   /** The host's access log (one prebuilt line per request), when it offers one; else lines go through log(). */
   access?: AccessLog;
+  /** The console's files (the api module's console/ folder). */
+  consoleDir: string;
+  /** Console sessions (the console module's service), when it is active. */
+  console?: Pick<ConsoleService, "login" | "loginWithToken" | "verify" | "logout">;
+  /** Requests and errors per second, for the console's chart. */
+  traffic: Traffic;
 }
 
 
@@ -124,9 +147,14 @@ export function buildServer(deps: ApiDeps): { app: FastifyInstance; invalidate()
 
   const httpMetrics = new HttpMetrics();
   const headers = securityHeaders(https);
+  const consoleHeaders = { ...headers, "Content-Security-Policy": CONSOLE_CSP };
   // Callback-style hooks: an async hook costs a promise and a microtask on every response.
   app.addHook("onSend", (req, reply, payload, done) => {
-    reply.headers(headers);
+    if (req.url.startsWith("/console/")) {
+      const cache = reply.getHeader("Cache-Control");
+      reply.headers(consoleHeaders);
+      if (cache !== undefined) reply.header("Cache-Control", cache); // fingerprinted files keep theirs
+    } else reply.headers(headers);
     reply.header("X-Request-Id", req.id);
     done(null, payload);
   });
@@ -135,9 +163,10 @@ export function buildServer(deps: ApiDeps): { app: FastifyInstance; invalidate()
     const route = req.routeOptions?.url ?? "unmatched";
     const ms = reply.elapsedTime;
     httpMetrics.observe(req.method, route, reply.statusCode, ms / 1000);
+    deps.traffic.observe(reply.statusCode);
     const entry: AccessEntry = {
       request_id: req.id, method: req.method, route, url: req.url.length > 200 ? req.url.slice(0, 200) : req.url, status: reply.statusCode,
-      ms: Math.round(ms * 1000) / 1000, client: (req as any).wardenClient || req.socket.remoteAddress, token_id: (req as any).wardenToken || undefined,
+      ms: Math.round(ms * 1000) / 1000, client: req.wardenClient || req.socket.remoteAddress, token_id: req.wardenToken || undefined,
     };
     if (deps.access) deps.access(entry);
     else deps.log("info", "request", { access: true, ...entry });
@@ -164,12 +193,16 @@ export function buildServer(deps: ApiDeps): { app: FastifyInstance; invalidate()
       reply.header("Access-Control-Max-Age", "600");
       return reply.code(204).send();
     }
-    if (STATE_CHANGING.has(req.method) && !allowedOrigin && isCrossSite(req)) {
+    if (STATE_CHANGING.has(req.method) && !allowedOrigin && isCrossSite(req, https)) {
       return sendError(reply, { code: "forbidden", message: "cross-site request refused (CSRF protection); call the API from an allowed origin or without browser credentials", reason: "cross_site" });
     }
     if (req.method === "GET" && OPEN_ROUTES.has(req.url)) return;
     const client = deps.security.clientAddress(req.socket.remoteAddress ?? "unknown", headerValue(req.headers["x-forwarded-for"]));
-    const decision = await deps.security.check(client);
+    let decision = await deps.security.check(client);
+    // An operator's console session is not locked out by the lockdown it is there to lift: the
+    // console's own requests pass it once their session cookie verifies. Blocks, deny and allow
+    // lists still apply; logging in anew waits for the lockdown's end (or `warden security unlock`).
+    if (!decision.allow && decision.code === "locked_down") decision = await consoleThroughLockdown(req, client, decision);
     if (!decision.allow) {
       const { allow: _a, status, ...fields } = decision;
       // A limited response says so in the standard headers too.
@@ -180,14 +213,46 @@ export function buildServer(deps: ApiDeps): { app: FastifyInstance; invalidate()
       }
       return sendError(reply, fields, status);
     }
-    (req as any).wardenClient = client;
-    (req as any).wardenLimit = decision.limit;
-    (req as any).wardenEpoch = decision.epoch;
+    req.wardenClient = client;
+    req.wardenLimit = decision.limit;
+    req.wardenEpoch = decision.epoch;
   });
+
+  /**
+   * A console session's cookie. Only the console's own requests may use it: they carry
+   * X-Warden-Console, which a page on another origin cannot send without a CORS preflight that is
+   * refused (the cookie is SameSite=Strict too, and state changes are checked for cross-site above).
+   */
+  const sessionCaller = async (req: FastifyRequest, reply: FastifyReply, cookie: string, fail: (e: ApiErrorFields) => Promise<undefined>): Promise<Caller | undefined> => {
+    if (req.headers[CONSOLE_HEADER] !== "1") {
+      sendError(reply, { code: "forbidden", message: `a console session cookie is accepted only on the console's own requests (header ${CONSOLE_HEADER}: 1); other clients send a token`, reason: "cross_site" });
+      return undefined;
+    }
+    try {
+      const session = await deps.console!.verify(cookie);
+      req.wardenToken = `console:${session.id}`;
+      return { kind: "session", sessionId: session.id, scopes: session.scopes };
+    } catch (e) {
+      return fail(publicError(e));
+    }
+  };
+
+  const consoleThroughLockdown = async (req: FastifyRequest, client: string, refusal: Decision): Promise<Decision> => {
+    // The console's own API calls, or its page and files (a GET changes nothing).
+    const own = req.headers[CONSOLE_HEADER] === "1" || (req.method === "GET" && (req.url === "/console/" || req.url.startsWith("/console/assets/")));
+    const cookie = deps.console && deps.settings().console && own ? sessionCookie(req) : undefined;
+    if (cookie === undefined) return refusal;
+    try {
+      await deps.console!.verify(cookie);
+      return { allow: true, client };
+    } catch {
+      return refusal;
+    }
+  };
 
   const authenticate = async (req: FastifyRequest, reply: FastifyReply): Promise<Caller | undefined> => {
     const token = extractToken(req);
-    const client = (req as any).wardenClient as string;
+    const client = req.wardenClient;
     const fail = async (e: ApiErrorFields) => {
       const after = await deps.security.recordFailure(client);
       if (!after.allow) {
@@ -199,13 +264,15 @@ export function buildServer(deps: ApiDeps): { app: FastifyInstance; invalidate()
       }
       return undefined;
     };
+    const cookie = token ? undefined : sessionCookie(req);
+    if (cookie !== undefined && deps.console && deps.settings().console) return sessionCaller(req, reply, cookie, fail);
     if (!token) {
       reply.header("WWW-Authenticate", `Bearer realm="warden"`);
       return fail({ code: "unauthorized", message: "send a token in `Authorization: Bearer <token>` or `X-API-Key`" });
     }
     let identity;
     try {
-      identity = await deps.auth.verify(token, client, (req as any).wardenEpoch as string | undefined);
+      identity = await deps.auth.verify(token, client, req.wardenEpoch);
     } catch (e) {
       // Busy (this client's fair share of argon2 is taken) is not a failed authentication.
       if ((e as { code?: unknown }).code === "rate_limited") {
@@ -214,12 +281,12 @@ export function buildServer(deps: ApiDeps): { app: FastifyInstance; invalidate()
       }
       return fail(publicError(e));
     }
-    (req as any).wardenToken = identity.tokenId;
+    req.wardenToken = identity.tokenId;
     if (identity.bootstrap) {
       sendError(reply, { code: "bootstrap_token_rejected", message: "the bootstrap token is for local tooling only; grant a REST token with `warden auth grant`" });
       return undefined;
     }
-    const limit = (req as any).wardenLimit as { limit: number; remaining: number; reset: number } | undefined;
+    const limit = req.wardenLimit;
     if (limit) {
       reply.header("RateLimit-Policy", `${limit.limit};w=60`);
       reply.header("RateLimit", `limit=${limit.limit}, remaining=${Math.max(0, limit.remaining)}, reset=${limit.reset}`);
@@ -342,6 +409,7 @@ export function buildServer(deps: ApiDeps): { app: FastifyInstance; invalidate()
     return sendError(reply, pub);
   });
 
+  registerConsoleRoutes(app, deps, https);
   return { app, invalidate: () => void (commandsCache = undefined) };
 }
 
@@ -367,10 +435,15 @@ function extractToken(req: FastifyRequest): string | undefined {
   return typeof key === "string" && key.length > 0 ? key.trim() : undefined;
 }
 
-/** A browser-originated request from somewhere that is not an allowed origin. */
-function isCrossSite(req: FastifyRequest): boolean {
-  if (req.headers["sec-fetch-site"] === "cross-site") return true;
-  if (req.headers.origin !== undefined) return true; // any Origin here was not on the allow-list
+/**
+ * A browser-originated request from somewhere that is not an allowed origin. A same-origin request
+ * (the console's own) says so twice: Sec-Fetch-Site, which page script cannot set, and an Origin
+ * equal to the address it was sent to.
+ */
+function isCrossSite(req: FastifyRequest, https: boolean): boolean {
+  const site = req.headers["sec-fetch-site"];
+  if (site === "cross-site" || site === "same-site") return true;
+  if (req.headers.origin !== undefined) return !(site === "same-origin" && req.headers.origin === `${https ? "https" : "http"}://${req.headers.host}`);
   if (typeof req.headers.referer === "string") return true;
   return false;
 }

@@ -1,0 +1,103 @@
+// The operator console's routes: its page and fingerprinted files, and the session plumbing (the
+// one-time login URL, token login, logout). Everything else the page does is an ordinary command
+// call to /api/v1/<module>/<command>, authenticated by the session cookie (see server.ts).
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { matchesAny } from "../../sdk/patterns.js";
+import { publicError, sendError } from "./errors.js";
+import { loadConsoleAssets } from "./console-assets.js";
+import type { ApiDeps } from "./server.js";
+
+export const SESSION_COOKIE = "warden_session";
+/** Sent by the console's own requests: a cross-origin page cannot add it without a CORS preflight we refuse. */
+export const CONSOLE_HEADER = "x-warden-console";
+
+/** The CSP of the console's page: its own scripts and styles only, nothing inline, no frames. */
+export const CONSOLE_CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/** The session cookie's value, when the request carries exactly one well-formed one. */
+export function sessionCookie(req: FastifyRequest): string | undefined {
+  const header = req.headers.cookie;
+  if (typeof header !== "string") return undefined;
+  let found: string | undefined;
+  for (const part of header.split(";")) {
+    const eq = part.indexOf("=");
+    if (eq < 0 || part.slice(0, eq).trim() !== SESSION_COOKIE) continue;
+    if (found !== undefined) return undefined; // two: someone planted one
+    found = part.slice(eq + 1).trim();
+  }
+  return found;
+}
+
+function setCookie(reply: FastifyReply, value: string, https: boolean, clear = false): void {
+  reply.header("Set-Cookie", `${SESSION_COOKIE}=${clear ? "" : value}; Path=/; HttpOnly; SameSite=Strict${https ? "; Secure" : ""}${clear ? "; Max-Age=0" : ""}`);
+}
+
+export function registerConsoleRoutes(app: FastifyInstance, deps: ApiDeps, https: boolean): void {
+  const assets = loadConsoleAssets(deps.consoleDir);
+  const off = (reply: FastifyReply) =>
+    sendError(reply, { code: "not_found", message: "the console is off on this host; turn it on with `warden config set api.console true` and restart `warden serve`" }, 404);
+  const on = () => deps.settings().console && deps.console !== undefined;
+
+  app.get("/console", (_req, reply) => (on() ? reply.redirect("/console/", 301) : off(reply)));
+  app.get("/console/", (_req, reply) => {
+    if (!on()) return off(reply);
+    return reply.code(200).type("text/html; charset=utf-8").send(assets.page);
+  });
+  app.get<{ Params: { file: string } }>("/console/assets/:file", (req, reply) => {
+    if (!on()) return off(reply);
+    const asset = assets.files.get(req.params.file);
+    if (!asset) return sendError(reply, { code: "not_found", message: "no such console file; reload the console page" }, 404);
+    reply.header("Cache-Control", "public, max-age=31536000, immutable");
+    return reply.code(200).type(asset.type).send(asset.body);
+  });
+
+  // The one-time URL `warden console` prints: the code is spent here, once, for a session cookie.
+  app.get<{ Querystring: { code?: string } }>("/console/login", async (req, reply) => {
+    if (!on()) return off(reply);
+    try {
+      const opened = await deps.console!.login(String(req.query.code ?? ""), req.wardenClient);
+      setCookie(reply, opened.cookie, https);
+      return reply.redirect("/console/", 303);
+    } catch (e) {
+      return reply.redirect(`/console/?error=${encodeURIComponent(publicError(e).code)}`, 303);
+    }
+  });
+
+  // A REST token whose scopes include console.login opens a session with those scopes.
+  app.post<{ Body: { token?: unknown } }>("/console/login", async (req, reply) => {
+    if (!on()) return off(reply);
+    const token = req.body?.token;
+    if (typeof token !== "string" || token.length === 0 || token.length > 512) return sendError(reply, { code: "input_invalid", message: "send {\"token\": \"<a REST token with the console.login scope>\"}" });
+    let identity;
+    try {
+      identity = await deps.auth.verify(token, req.wardenClient, req.wardenEpoch);
+    } catch (e) {
+      await deps.security.recordFailure(req.wardenClient);
+      return sendError(reply, publicError(e));
+    }
+    if (identity.bootstrap) return sendError(reply, { code: "bootstrap_token_rejected", message: "the bootstrap token is for local tooling only; use `warden console` for a login URL" });
+    if (!matchesAny(identity.scopes, "console.login")) return sendError(reply, { code: "forbidden", message: "this token may not open the console: it needs a scope matching 'console.login'" });
+    try {
+      const opened = await deps.console!.loginWithToken({ tokenId: identity.tokenId, scopes: identity.scopes }, req.wardenClient);
+      setCookie(reply, opened.cookie, https);
+      return { session: opened.record.id };
+    } catch (e) {
+      return sendError(reply, publicError(e));
+    }
+  });
+
+  app.post("/console/logout", async (req, reply) => {
+    if (!on()) return off(reply);
+    const cookie = sessionCookie(req);
+    if (cookie) {
+      try {
+        const session = await deps.console!.verify(cookie);
+        await deps.console!.logout(session.id);
+      } catch {
+        // already over: the cookie is cleared all the same
+      }
+    }
+    setCookie(reply, "", https, true);
+    return { logged_out: true };
+  });
+}

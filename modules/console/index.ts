@@ -1,0 +1,66 @@
+// The console system module: owns console sessions (./sessions.ts). `warden console` (console.open)
+// makes a one-time login URL for the serving host's console; the api module, which serves the
+// console's files and exchanges the code for a cookie, verifies sessions through the `console`
+// service. Everything a console page does is an ordinary command call made as the session.
+import type { CallInfo, ModuleContext } from "../../sdk/context.js";
+import { SessionError, SessionStore, type SessionRecord, type SessionSettings } from "./sessions.js";
+
+export interface ConsoleService {
+  /** Where the serving host's REST surface listens, with the console on; undefined when it is not served. */
+  setAddress(url: string | undefined): void;
+  login(code: string, client: string): Promise<{ record: SessionRecord; cookie: string }>;
+  loginWithToken(token: { tokenId: string; scopes: string[] }, client: string): Promise<{ record: SessionRecord; cookie: string }>;
+  verify(cookie: string): Promise<SessionRecord>;
+  logout(id: string): Promise<void>;
+}
+
+export { SessionError };
+
+export async function activate(ctx: ModuleContext) {
+  let settings = (await ctx.config.get()) as unknown as SessionSettings;
+  await ctx.events.on("config.changed", async (payload) => {
+    if (String((payload as { key?: string } | null)?.key ?? "").startsWith("console.")) settings = (await ctx.config.get()) as unknown as SessionSettings;
+  });
+  const sessions = new SessionStore(ctx.storage, () => settings);
+  let address: string | undefined;
+
+  const service: ConsoleService = {
+    setAddress: (url) => void (address = url),
+    async login(code, client) {
+      const opened = await sessions.login(code, client);
+      await ctx.audit.record("console.login", `console:${opened.record.id}`, { via: "code", client });
+      return opened;
+    },
+    async loginWithToken(token, client) {
+      const opened = await sessions.openForToken(token.tokenId, token.scopes, client);
+      await ctx.audit.record("console.login", `console:${opened.record.id}`, { via: `token:${token.tokenId}`, client });
+      return opened;
+    },
+    verify: (cookie) => sessions.verify(cookie),
+    async logout(id) {
+      if (await sessions.end(id)) await ctx.audit.record("console.logout", `console:${id}`, {});
+    },
+  };
+  ctx.services.provide("console", service);
+
+  ctx.commands.register("open", async (_input, call: CallInfo) => {
+    if (!address) {
+      throw Object.assign(new Error("no host serving this home shows the console; start one with `warden serve` and `warden config set api.console true` (and api.enabled true)"), { code: "module_unavailable" });
+    }
+    const { code, expires_at } = await sessions.issueCode();
+    await ctx.audit.record("console.code", "console", { expires_at }, call);
+    return { url: `${address}/console/login?code=${code}`, expires_at, note: "open it once in a browser; it works for one login only" };
+  });
+  ctx.commands.register("sessions", () => sessions.list());
+  ctx.commands.register("revoke", async ({ id }: { id: string }, call: CallInfo) => {
+    if (!(await sessions.end(id))) throw Object.assign(new Error(`no open console session '${id}'; \`warden console sessions\` lists them`), { code: "not_found" });
+    await ctx.audit.record("console.revoke", `console:${id}`, {}, call);
+    return { revoked: id };
+  });
+  ctx.commands.register("whoami", async (_input, call: CallInfo) => {
+    const c = call.caller;
+    if (c.kind !== "session") return { kind: c.kind };
+    const mine = (await sessions.list()).find((s) => s.id === c.sessionId);
+    return { kind: "session", id: c.sessionId, scopes: c.scopes, idle_expires_at: mine?.idle_expires_at ?? null, idle_minutes: settings.idle_minutes };
+  });
+}
