@@ -219,7 +219,7 @@ describe("valid manifests", () => {
   });
 
   it("every bundled module's manifest is valid", () => {
-    for (const id of ["auth", "cache", "security", "api"]) expect(readManifest(join(__dirname, "../modules", id), { allowSystem: true }).manifest.id).toBe(id);
+    for (const id of ["auth", "cache", "security", "api", "console"]) expect(readManifest(join(__dirname, "../modules", id), { allowSystem: true }).manifest.id).toBe(id);
     for (const id of ["hello", "notes"]) expect(readManifest(join(__dirname, "../modules/examples", id), { allowSystem: false }).manifest.id).toBe(id);
   });
 });

@@ -11,14 +11,17 @@ import { compileCommandSchema, newAjv } from "./ajv.js";
 import { describeAjvError, pointer, type ManifestProblem } from "./problems.js";
 
 export const RESERVED_IDS: ReadonlySet<string> = new Set([
-  "module", "config", "audit", "host", "sandbox", "storage", "warden", "status", "serve", "dev", "help", "version", "events", "log", "commands", "services", "secrets", "net", "home", "modules", "metrics",
+  "module", "config", "audit", "host", "sandbox", "storage", "warden", "status", "serve", "dev", "help", "version", "events", "log", "commands", "services", "secrets", "net", "home", "modules", "console", "metrics",
 ]);
 
 const ENTRY_EXTENSIONS = new Set([".ts", ".js", ".mjs", ".mts"]);
 type Problems = ManifestProblem[];
 
-export function checkId(m: Manifest, out: Problems): void {
-  if (RESERVED_IDS.has(m.id)) out.push({ path: "/id", message: `'${m.id}' is reserved for the host; choose another id` });
+/** Reserved names that the host's own system modules (folders under the repository's modules/) take. */
+const SYSTEM_MODULE_IDS: ReadonlySet<string> = new Set(["console"]);
+
+export function checkId(m: Manifest, allowSystem: boolean, out: Problems): void {
+  if (RESERVED_IDS.has(m.id) && !(allowSystem && m.kind === "system" && SYSTEM_MODULE_IDS.has(m.id))) out.push({ path: "/id", message: `'${m.id}' is reserved for the host; choose another id` });
 }
 
 /** Exactly a semantic version: "v1.0.0" or " 1.0.0" would pass semver.valid but not compare as text. */

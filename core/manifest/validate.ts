@@ -50,7 +50,7 @@ export function validateManifest(raw: unknown, file: string, dir: string, opts: 
 
   const manifest = structuredClone(raw) as Manifest;
   manifest.kind ??= "user";
-  if (ok("id")) checkId(manifest, problems);
+  if (ok("id")) checkId(manifest, opts.allowSystem, problems);
   if (ok("version")) checkVersion(manifest, problems);
   if (ok("host")) checkHostRange(manifest, problems);
   if (ok("dependencies")) checkDependencies(manifest, skip("dependencies"), problems);
@@ -58,6 +58,9 @@ export function validateManifest(raw: unknown, file: string, dir: string, opts: 
   const entryFile = ok("entry") ? checkEntry(manifest, dir, problems) : undefined;
   if (ok("capabilities")) checkCapabilities(manifest, skip("capabilities"), problems);
   if (ok("commands")) checkCommands(manifest, skip("commands"), problems);
+  if (ok("commands") && Object.values(manifest.commands ?? {}).filter((c) => c.cliDefault).length > 1) {
+    problems.push({ path: "/commands", message: "at most one command may be cliDefault (what `warden <module>` alone runs)" });
+  }
   if (ok("config")) checkConfig(manifest, problems);
   if (ok("provides") && ok("kind")) checkProvides(manifest, problems);
 

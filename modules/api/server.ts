@@ -165,7 +165,7 @@ export function buildServer(deps: ApiDeps): { app: FastifyInstance; invalidate()
     httpMetrics.observe(req.method, route, reply.statusCode, ms / 1000);
     deps.traffic.observe(reply.statusCode);
     const entry: AccessEntry = {
-      request_id: req.id, method: req.method, route, url: req.url.length > 200 ? req.url.slice(0, 200) : req.url, status: reply.statusCode,
+      request_id: req.id, method: req.method, route, url: loggedUrl(req.url), status: reply.statusCode,
       ms: Math.round(ms * 1000) / 1000, client: req.wardenClient || req.socket.remoteAddress, token_id: req.wardenToken || undefined,
     };
     if (deps.access) deps.access(entry);
@@ -411,6 +411,12 @@ export function buildServer(deps: ApiDeps): { app: FastifyInstance; invalidate()
 
   registerConsoleRoutes(app, deps, https);
   return { app, invalidate: () => void (commandsCache = undefined) };
+}
+
+/** The URL as the access log keeps it: at most 200 characters, and never a one-time login code. */
+function loggedUrl(url: string): string {
+  if (url.startsWith("/console/login?")) return "/console/login?code=[redacted]";
+  return url.length > 200 ? url.slice(0, 200) : url;
 }
 
 /** The methods a path answers to, when it is one of ours; undefined for paths that do not exist. */

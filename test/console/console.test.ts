@@ -2,7 +2,7 @@
 // `warden serve`: login through the one-time URL, approvals, tokens, lockdown, the audit trail with
 // the session as actor, sessions that end, cross-site attempts, accessibility, screenshots.
 import { createServer, type Server } from "node:http";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import type { AddressInfo } from "node:net";
@@ -115,6 +115,30 @@ describe("the console's requests, forged outside a browser", () => {
     const pre = await fetch(`${base}/api/v1/security/lockdown`, { method: "OPTIONS", headers: { origin: "http://evil.example", "access-control-request-method": "POST", "access-control-request-headers": "x-warden-console" } });
     expect(pre.status).toBe(403);
     expect(cli("security", "status").json.lockdown.active).toBe(false);
+  });
+
+  it("a token with console.login opens a session with its own scopes; one without is refused; no code reaches a log", async () => {
+    const login = (token: string) => fetch(`${base}/console/login`, { method: "POST", headers: { "content-type": "application/json", origin: base, "sec-fetch-site": "same-origin" }, body: JSON.stringify({ token }) });
+    const withScope = cli("auth", "grant", "--name", "console-viewer", "--scopes", "console.login,audit.read").json.token as string;
+    const without = cli("auth", "grant", "--name", "no-console", "--scopes", "audit.read").json.token as string;
+    const ok = await login(withScope);
+    expect(ok.status).toBe(200);
+    const cookie = /warden_session=([^;]+)/.exec(ok.headers.get("set-cookie")!)![1]!;
+    const as = (command: string) => post(`/api/v1/${command.replace(".", "/")}`, { cookie: `warden_session=${cookie}`, "x-warden-console": "1" });
+    expect((await as("audit.verify")).status).toBe(200);
+    const refused = await as("security.status"); // beyond the token's scopes
+    expect(refused.status).toBe(403);
+    expect(refused.body.error.message).toContain("console session may not call security.status");
+    const no = await login(without);
+    expect(no.status).toBe(403);
+    expect(((await no.json()) as any).error.message).toContain("console.login");
+    // The one-time code of a login URL is kept out of the access log.
+    const url = loginUrl();
+    await fetch(url, { redirect: "manual" });
+    const code = new URL(url).searchParams.get("code")!;
+    const log = join(home, "logs", "host.log");
+    await eventually(() => readFileSync(log, "utf8").includes("/console/login?code=[redacted]")).toBe(true);
+    expect(readFileSync(log, "utf8")).not.toContain(code);
   });
 
   it("a forged or unknown cookie opens nothing, and the console is off unless api.console is on", async () => {
@@ -240,7 +264,7 @@ describe("the operator console in chromium", () => {
       for (const origin of [`http://localhost:${evil.port}`, `http://127.0.0.1:${evil.port}`]) {
         const p = await context.newPage();
         await p.goto(`${origin}/`);
-        await p.waitForFunction(() => document.title === "done", undefined, { timeout: 15_000 });
+        await p.waitForFunction('document.title === "done"', undefined, { timeout: 15_000 });
         const results = JSON.parse((await p.locator("#results").textContent())!) as Record<string, string>;
         // The preflighted call (custom header, JSON) never reaches the command; the simple ones are refused.
         expect(results.preflighted).toBe("blocked");
@@ -265,7 +289,7 @@ describe("the operator console in chromium", () => {
     const problems: string[] = [];
     const check = async (name: string) => {
       await p.addScriptTag({ path: AXE });
-      const r = (await p.evaluate(() => (window as any).axe.run(document, { resultTypes: ["violations"] }))) as { violations: Array<{ id: string; impact: string; nodes: Array<{ target: string[] }> }> };
+      const r = (await p.evaluate('axe.run(document, { resultTypes: ["violations"] })')) as { violations: Array<{ id: string; impact: string; nodes: Array<{ target: string[] }> }> };
       for (const v of r.violations) if (v.impact === "serious" || v.impact === "critical") problems.push(`${name}: ${v.id} (${v.impact}) at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
       await p.screenshot({ path: join(mkdirp(SHOTS), `${name}.png`), fullPage: true });
     };
