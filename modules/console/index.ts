@@ -47,9 +47,14 @@ export async function activate(ctx: ModuleContext) {
     if (!address) {
       throw Object.assign(new Error("no host serving this home shows the console; start one with `warden serve` and `warden config set api.console true` (and api.enabled true)"), { code: "module_unavailable" });
     }
-    const { code, expires_at } = await sessions.issueCode();
+    // The session gets the scopes of whoever asks: a token with console.manage cannot mint more.
+    const c = call.caller;
+    if (c.kind === "module") throw Object.assign(new Error("a module cannot open console sessions; an operator runs `warden console`"), { code: "forbidden" });
+    const scopes = c.kind === "operator" ? ["*"] : [...c.scopes];
+    const by = c.kind === "operator" ? "operator:local" : c.kind === "token" ? `token:${c.tokenId}` : `console:${c.sessionId}`;
+    const { code, expires_at } = await sessions.issueCode(scopes, by);
     await ctx.audit.record("console.code", "console", { expires_at }, call);
-    return { url: `${address}/console/login?code=${code}`, expires_at, note: "open it once in a browser; it works for one login only" };
+    return { url: `${address}/console/login?code=${code}`, expires_at, scopes, note: "open it once in a browser; it works for one login only" };
   });
   ctx.commands.register("sessions", () => sessions.list());
   ctx.commands.register("revoke", async ({ id }: { id: string }, call: CallInfo) => {

@@ -51,25 +51,30 @@ export class SessionStore {
     this.#now = now;
   }
 
-  /** A one-time login code, valid for console.code_seconds. */
-  async issueCode(): Promise<{ code: string; expires_at: string }> {
+  /**
+   * A one-time login code, valid for console.code_seconds, for a session with `scopes`: those of
+   * whoever asked for it (the operator's "*", a token's or a session's own), never more.
+   */
+  async issueCode(scopes: string[], by: string): Promise<{ code: string; expires_at: string }> {
     await this.#pruneCodes();
     const code = randomBytes(32).toString("base64url");
     const expires_at = new Date(this.#now() + this.#settings().code_seconds * 1000).toISOString();
-    await this.#storage.set(`${CODE}${digest(code)}`, { expires_at });
+    await this.#storage.set(`${CODE}${digest(code)}`, { expires_at, scopes: [...scopes], by });
     return { code, expires_at };
   }
 
-  /** Spends a login code (once: it is deleted before the session exists) and opens an all-scopes session. */
+  /** Spends a login code (once: it is deleted before the session exists) and opens a session with its scopes. */
   async login(code: string, client: string): Promise<{ record: SessionRecord; cookie: string }> {
     if (typeof code !== "string" || !/^[A-Za-z0-9_-]{43}$/.test(code)) throw new SessionError("login_code_invalid", "this login URL is not valid; run `warden console` for a new one");
     const key = `${CODE}${digest(code)}`;
-    const entry = (await this.#storage.get(key)) as { expires_at?: string } | undefined;
+    const entry = (await this.#storage.get(key)) as { expires_at?: string; scopes?: string[]; by?: string } | undefined;
     // Deleted first: of two requests racing with one code, only the one whose delete found it wins.
     const existed = entry !== undefined && (await this.#storage.delete(key));
     if (!existed) throw new SessionError("login_code_invalid", "this login URL was already used or never issued; run `warden console` for a new one");
     if (Date.parse(String(entry.expires_at)) <= this.#now()) throw new SessionError("login_code_invalid", "this login URL has expired; run `warden console` for a new one");
-    return this.#open(["*"], "code", client);
+    const scopes = Array.isArray(entry.scopes) ? entry.scopes.filter((s): s is string => typeof s === "string") : [];
+    if (scopes.length === 0) throw new SessionError("login_code_invalid", "this login URL carries no scopes; run `warden console` for a new one");
+    return this.#open(scopes, `code:${entry.by ?? "?"}`, client);
   }
 
   /** Opens a session with a verified token's scopes (the caller checked the console scope). */

@@ -141,6 +141,20 @@ describe("the console's requests, forged outside a browser", () => {
     expect(readFileSync(log, "utf8")).not.toContain(code);
   });
 
+  it("a token that may open login URLs gets a session with its own scopes, never the operator's", async () => {
+    // The attack: console.manage alone, minting a login URL to become an all-scopes session.
+    const minter = cli("auth", "grant", "--name", "minter", "--scopes", "console.manage").json.token as string;
+    const made = await rest("console.open", {}, minter);
+    expect(made.status).toBe(200);
+    expect(made.body.scopes).toEqual(["console.manage"]);
+    const res = await fetch(made.body.url, { redirect: "manual" });
+    const cookie = /warden_session=([^;]+)/.exec(res.headers.get("set-cookie")!)![1]!;
+    const as = (command: string) => post(`/api/v1/${command.replace(".", "/")}`, { cookie: `warden_session=${cookie}`, "x-warden-console": "1" });
+    for (const command of ["auth.grant", "security.lockdown", "module.list", "audit.tail"]) expect((await as(command)).status).toBe(403);
+    const sessions = cli("console", "sessions").json as Array<{ scopes: string[]; via: string }>;
+    expect(sessions.find((s) => s.via.startsWith("code:token:"))!.scopes).toEqual(["console.manage"]);
+  });
+
   it("a forged or unknown cookie opens nothing, and the console is off unless api.console is on", async () => {
     const forged = await post("/api/v1/console/whoami", { cookie: `warden_session=0123456789abcdef.${"A".repeat(43)}`, "x-warden-console": "1" });
     expect(forged.status).toBe(401);

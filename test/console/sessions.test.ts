@@ -25,12 +25,12 @@ function store(settings = { idle_minutes: 30, code_seconds: 300, max_sessions: 3
 describe("console sessions", () => {
   it("a login code opens one session, once, within its lifetime", async () => {
     const { s, advance } = store();
-    const { code } = await s.issueCode();
+    const { code } = await s.issueCode(["*"], "operator:local");
     const opened = await s.login(code, "127.0.0.1");
     expect(opened.record.scopes).toEqual(["*"]);
     await expect(s.verify(opened.cookie)).resolves.toMatchObject({ id: opened.record.id });
     await expect(s.login(code, "127.0.0.1")).rejects.toMatchObject({ code: "login_code_invalid" });
-    const late = await s.issueCode();
+    const late = await s.issueCode(["*"], "operator:local");
     advance(301_000);
     await expect(s.login(late.code, "127.0.0.1")).rejects.toMatchObject({ code: "login_code_invalid" });
     await expect(s.login("x".repeat(43), "127.0.0.1")).rejects.toMatchObject({ code: "login_code_invalid" });
@@ -38,7 +38,7 @@ describe("console sessions", () => {
 
   it("keeps only digests: neither the code nor the cookie's secret is stored", async () => {
     const { s, storage } = store();
-    const { code } = await s.issueCode();
+    const { code } = await s.issueCode(["*"], "operator:local");
     const opened = await s.login(code, "127.0.0.1");
     const stored = JSON.stringify([...storage.data]);
     expect(stored).not.toContain(code);
@@ -47,7 +47,7 @@ describe("console sessions", () => {
 
   it("ends a session idle longer than console.idle_minutes; use keeps it alive", async () => {
     const { s, advance } = store();
-    const opened = await s.login((await s.issueCode()).code, "127.0.0.1");
+    const opened = await s.login((await s.issueCode(["*"], "operator:local")).code, "127.0.0.1");
     advance(29 * 60_000);
     await s.verify(opened.cookie); // used: the idle clock restarts
     advance(29 * 60_000);
@@ -59,7 +59,7 @@ describe("console sessions", () => {
 
   it("a revoked session, a wrong secret and a malformed cookie open nothing", async () => {
     const { s } = store();
-    const opened = await s.login((await s.issueCode()).code, "127.0.0.1");
+    const opened = await s.login((await s.issueCode(["*"], "operator:local")).code, "127.0.0.1");
     const [id] = opened.cookie.split(".");
     await expect(s.verify(`${id}.${"A".repeat(43)}`)).rejects.toMatchObject({ code: "unauthorized" });
     await expect(s.verify("garbage")).rejects.toMatchObject({ code: "unauthorized" });
@@ -71,7 +71,7 @@ describe("console sessions", () => {
     const { s, advance } = store();
     const opened = [];
     for (let i = 0; i < 4; i++) {
-      opened.push(await s.login((await s.issueCode()).code, "127.0.0.1"));
+      opened.push(await s.login((await s.issueCode(["*"], "operator:local")).code, "127.0.0.1"));
       advance(60_000);
     }
     expect((await s.list()).length).toBe(3);
