@@ -6,6 +6,7 @@ import { mkdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import type { AddressInfo } from "node:net";
+import Database from "better-sqlite3";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { launchChromium } from "../helpers/browser.js";
@@ -317,6 +318,20 @@ describe("the operator console in chromium", () => {
     expect(problems).toEqual([]);
     await axeContext.close();
     expect(cspViolations).toEqual([]);
+  });
+
+  it("Verify names and highlights the first broken event of a tampered chain", async (t) => {
+    if (!browser) return t.skip();
+    const approved = (cli("audit", "tail", "-n", "500").json as Array<{ seq: number; action: string }>).find((e) => e.action === "module.approve")!;
+    const db = new Database(join(home, "system.brain"));
+    db.prepare("UPDATE audit SET target = 'someone-else' WHERE seq = ?").run(approved.seq);
+    db.close();
+    await show(page, "audit");
+    await page.getByRole("button", { name: "Verify chain" }).click();
+    await eventually(() => page.locator(".verify.error").textContent()).toContain(`broken at seq ${approved.seq}`);
+    await page.getByLabel("Filter by actor, action or target").fill("module.approve");
+    await page.getByRole("button", { name: "Filter" }).click();
+    await eventually(() => page.locator("tr.broken td").first().textContent()).toBe(String(approved.seq));
   });
 
   it("sends a revoked session back to the login page", async (t) => {
