@@ -285,7 +285,9 @@ export class IsolateHost {
 
   #arm(): void {
     const earliest = this.#earliest();
-    if (earliest === this.#watchdogAt) return;
+    // A watchdog already set to fire no later than needed stays: when it fires, #check arms the
+    // next one. Calls one after another so share one timer instead of a clear and a set each.
+    if (this.#watchdogAt <= earliest) return;
     clearTimeout(this.#watchdog);
     this.#watchdogAt = earliest;
     if (earliest === Infinity) return;
