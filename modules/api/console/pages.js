@@ -87,7 +87,9 @@ export const overview = {
   title: "Overview",
   pollMs: 5000,
   async render(main) {
-    const [modules, security, traffic, audit] = await Promise.all([
+    const [index, ready, modules, security, traffic, audit] = await Promise.all([
+      fetch("/api/v1/").then((r) => r.json()),
+      fetch("/api/v1/health/ready").then((r) => r.ok),
       call("module.list"),
       call("security.status"),
       call("api.traffic", { seconds: 3600, step: 10 }),
@@ -102,6 +104,7 @@ export const overview = {
       h(
         "section.cards",
         { "aria-label": "Host status" },
+        h("div.card", {}, h("h2", { text: "Host" }), h("p.big", { text: ready ? "ready" : "not ready" }), h("p", { text: `Warden ${index.version}` })),
         h("div.card", {}, h("h2", { text: "Enforcement" }), h("p.big", { text: security.active ? "on" : "off" })),
         h("div.card", {}, h("h2", { text: "Lockdown" }), h("p.big", { text: security.lockdown?.active ? "active" : "none" })),
         h("div.card", {}, h("h2", { text: "Blocked clients" }), h("p.big", { text: String(security.blocked.length) })),
