@@ -100,6 +100,8 @@ export function buildServer(deps: ApiDeps): { app: FastifyInstance; invalidate()
     connectionsCheckingInterval: Math.min(1000, s.header_timeout_ms),
     maxHeaderSize: 16 * 1024,
   };
+  // Set once the server's metrics exist (below); the router's error handler needs it too.
+  let observe: (req: FastifyRequest, reply: FastifyReply) => void = () => {};
   const app = Fastify({
     http: serverOptions,
     logger: false,
@@ -118,10 +120,16 @@ export function buildServer(deps: ApiDeps): { app: FastifyInstance; invalidate()
     routerOptions: { ignoreTrailingSlash: false, maxParamLength: 100 },
     // Errors raised by the router before any hook (bad URL encoding, over-long segments) still get
     // the one error body.
-    frameworkErrors: (err: { code?: string }, _req: FastifyRequest, reply: FastifyReply) => {
-      applySecurityHeaders(reply, https); // hooks do not run for router errors
-      if (err.code === "FST_ERR_MAX_PARAM_LENGTH") return sendError(reply, { code: "command_not_found", message: "no command at this path; GET /api/v1/openapi.json lists them" });
-      return sendError(reply, { code: "malformed_request", message: "malformed request URL" });
+    frameworkErrors: (err: { code?: string }, req: FastifyRequest, reply: FastifyReply) => {
+      // No hook runs for router errors: their headers, request id and access line are set here.
+      applySecurityHeaders(reply, https);
+      reply.header("X-Request-Id", req.id);
+      const sent =
+        err.code === "FST_ERR_MAX_PARAM_LENGTH"
+          ? sendError(reply, { code: "command_not_found", message: "no command at this path; GET /api/v1/openapi.json lists them" })
+          : sendError(reply, { code: "malformed_request", message: "malformed request URL" });
+      observe(req, reply);
+      return sent;
     },
     http2: false,
     ...(https ? { https: { ...serverOptions, cert: readTlsFile("tls_cert", s.tls_cert), key: readTlsFile("tls_key", s.tls_key) } } : {}),
@@ -148,18 +156,8 @@ export function buildServer(deps: ApiDeps): { app: FastifyInstance; invalidate()
   const httpMetrics = new HttpMetrics();
   const headers = securityHeaders(https);
   const consoleHeaders = { ...headers, "Content-Security-Policy": CONSOLE_CSP };
-  // Callback-style hooks: an async hook costs a promise and a microtask on every response.
-  app.addHook("onSend", (req, reply, payload, done) => {
-    if (req.url.startsWith("/console/")) {
-      const cache = reply.getHeader("Cache-Control");
-      reply.headers(consoleHeaders);
-      if (cache !== undefined) reply.header("Cache-Control", cache); // fingerprinted files keep theirs
-    } else reply.headers(headers);
-    reply.header("X-Request-Id", req.id);
-    done(null, payload);
-  });
-  // One access-log line and one metrics observation per request, whatever answered it.
-  app.addHook("onResponse", (req, reply, done) => {
+  /** One access-log line and one metrics observation per request, whatever answered it. */
+  observe = (req: FastifyRequest, reply: FastifyReply) => {
     const route = req.routeOptions?.url ?? "unmatched";
     const ms = reply.elapsedTime;
     httpMetrics.observe(req.method, route, reply.statusCode, ms / 1000);
@@ -170,7 +168,20 @@ export function buildServer(deps: ApiDeps): { app: FastifyInstance; invalidate()
     };
     if (deps.access) deps.access(entry);
     else deps.log("info", "request", { access: true, ...entry });
-    done();
+  };
+  // Callback-style hooks: an async hook costs a promise and a microtask on every response.
+  app.addHook("onSend", (req, reply, payload, done) => {
+    if (req.url.startsWith("/console/")) {
+      const cache = reply.getHeader("Cache-Control");
+      reply.headers(consoleHeaders);
+      if (cache !== undefined) reply.header("Cache-Control", cache); // fingerprinted files keep theirs
+    } else reply.headers(headers);
+    reply.header("X-Request-Id", req.id);
+    // Observed here rather than in an onResponse hook: that hook's machinery (a listener on every
+    // response's finish) cost more CPU than the observation itself (36-39 µs per system command
+    // against 41-58 µs, alternating runs). `ms` is so the time until the answer is handed to the socket.
+    observe(req, reply);
+    done(null, payload);
   });
 
   // Runs before body parsing: a disabled API, a foreign origin or a blocked client costs nothing.

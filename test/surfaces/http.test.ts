@@ -75,9 +75,14 @@ describe("HTTP behaviour", () => {
     expect(made.headers["x-request-id"]).toMatch(/^[0-9a-f-]{36}$/);
     const bad = await raw(s.base, { path: "/api/v1/health/live", headers: { "x-request-id": "has spaces and \u00e9" } });
     expect(bad.headers["x-request-id"]).not.toContain(" ");
+    // Answers the router gives before any route (a bad escape, no such path) are logged too.
+    await raw(s.base, { path: "/api/v1/hello/%E0%A4%A", headers: { "x-request-id": "trace-bad-escape" } });
+    await raw(s.base, { path: "/nowhere", headers: { "x-request-id": "trace-404" } });
     const access = log.lines.filter((l) => (l.data as { access?: boolean } | undefined)?.access).map((l) => l.data as Record<string, unknown>);
     expect(access.find((a) => a.request_id === "trace-42")).toMatchObject({ method: "POST", route: "/api/v1/:module/:command", status: 200 });
-    expect(access.length).toBeGreaterThanOrEqual(3);
+    expect(access.find((a) => a.request_id === "trace-bad-escape")).toMatchObject({ status: 400 });
+    expect(access.find((a) => a.request_id === "trace-404")).toMatchObject({ status: 404 });
+    expect(access.length).toBeGreaterThanOrEqual(5);
   });
 
   it("serves an index, liveness and readiness without a token", async () => {
