@@ -37,7 +37,7 @@ export interface AuditInput {
 const VERIFY_AT_ONCE = 2;
 
 /** Actions the security log carries: the only writer of that log is the host, from here. */
-const SECURITY_ACTIONS = /^(security\.|token\.|secret\.|capability\.denied|module\.(approve|revoke|breaker)|audit\.)/;
+const SECURITY_ACTIONS = /^(security\.|token\.|console\.|secret\.|capability\.denied|module\.(approve|revoke|breaker)|audit\.)/;
 
 export class AuditLog {
   readonly #store: Store;

@@ -3,11 +3,19 @@
 // call to /api/v1/<module>/<command>, authenticated by the session cookie (see server.ts).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { matchesAny } from "../../sdk/patterns.js";
-import { publicError, sendError } from "./errors.js";
+import { publicError, sendError, type ApiErrorFields } from "./errors.js";
 import { loadConsoleAssets } from "./console-assets.js";
 import type { ApiDeps } from "./server.js";
 
-export const SESSION_COOKIE = "warden_session";
+/**
+ * The session cookie's name. Over TLS it is a `__Host-` cookie: the browser then refuses one set by
+ * any other origin, another port of this host included (cookies are not separated by port). Over
+ * plain HTTP nothing can stop a server on another port of the same host from planting one: run the
+ * console alone on its host name, or over TLS.
+ */
+export function sessionCookieName(https: boolean): string {
+  return https ? "__Host-warden_session" : "warden_session";
+}
 /** Sent by the console's own requests: a cross-origin page cannot add it without a CORS preflight we refuse. */
 export const CONSOLE_HEADER = "x-warden-console";
 
@@ -15,13 +23,14 @@ export const CONSOLE_HEADER = "x-warden-console";
 export const CONSOLE_CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 /** The session cookie's value, when the request carries exactly one well-formed one. */
-export function sessionCookie(req: FastifyRequest): string | undefined {
+export function sessionCookie(req: FastifyRequest, https: boolean): string | undefined {
   const header = req.headers.cookie;
   if (typeof header !== "string") return undefined;
+  const name = sessionCookieName(https);
   let found: string | undefined;
   for (const part of header.split(";")) {
     const eq = part.indexOf("=");
-    if (eq < 0 || part.slice(0, eq).trim() !== SESSION_COOKIE) continue;
+    if (eq < 0 || part.slice(0, eq).trim() !== name) continue;
     if (found !== undefined) return undefined; // two: someone planted one
     found = part.slice(eq + 1).trim();
   }
@@ -29,7 +38,7 @@ export function sessionCookie(req: FastifyRequest): string | undefined {
 }
 
 function setCookie(reply: FastifyReply, value: string, https: boolean, clear = false): void {
-  reply.header("Set-Cookie", `${SESSION_COOKIE}=${clear ? "" : value}; Path=/; HttpOnly; SameSite=Strict${https ? "; Secure" : ""}${clear ? "; Max-Age=0" : ""}`);
+  reply.header("Set-Cookie", `${sessionCookieName(https)}=${clear ? "" : value}; Path=/; HttpOnly; SameSite=Strict${https ? "; Secure" : ""}${clear ? "; Max-Age=0" : ""}`);
 }
 
 export function registerConsoleRoutes(app: FastifyInstance, deps: ApiDeps, https: boolean): void {
@@ -37,6 +46,12 @@ export function registerConsoleRoutes(app: FastifyInstance, deps: ApiDeps, https
   const off = (reply: FastifyReply) =>
     sendError(reply, { code: "not_found", message: "the console is off on this host; turn it on with `warden config set api.console true` and restart `warden serve`" }, 404);
   const on = () => deps.settings().console && deps.console !== undefined;
+  /** A failure as its public shape; one the host did not expect is logged under the id it names. */
+  const failure = (e: unknown, where: string): ApiErrorFields => {
+    const pub = publicError(e);
+    if (pub.code === "internal") deps.log("error", `console ${where} failed`, { error_id: (pub.details as { error_id: string }).error_id, err: String((e as Error)?.message ?? e) });
+    return pub;
+  };
 
   app.get("/console", (_req, reply) => (on() ? reply.redirect("/console/", 301) : off(reply)));
   app.get("/console/", (_req, reply) => {
@@ -54,12 +69,18 @@ export function registerConsoleRoutes(app: FastifyInstance, deps: ApiDeps, https
   // The one-time URL `warden console` prints: the code is spent here, once, for a session cookie.
   app.get<{ Querystring: { code?: string } }>("/console/login", async (req, reply) => {
     if (!on()) return off(reply);
+    // Only a URL the operator opened themselves (typed, pasted, or from this console): a page
+    // elsewhere sending the browser here would swap the operator's session for one it chose.
+    const site = req.headers["sec-fetch-site"];
+    if (site === "cross-site" || site === "same-site") return reply.redirect("/console/?error=cross_site_login", 303);
     try {
       const opened = await deps.console!.login(String(req.query.code ?? ""), req.wardenClient);
       setCookie(reply, opened.cookie, https);
       return reply.redirect("/console/", 303);
     } catch (e) {
-      return reply.redirect(`/console/?error=${encodeURIComponent(publicError(e).code)}`, 303);
+      const pub = failure(e, "login");
+      if (pub.code === "login_code_invalid") await deps.security.recordFailure(req.wardenClient);
+      return reply.redirect(`/console/?error=${encodeURIComponent(pub.code)}`, 303);
     }
   });
 
@@ -72,8 +93,10 @@ export function registerConsoleRoutes(app: FastifyInstance, deps: ApiDeps, https
     try {
       identity = await deps.auth.verify(token, req.wardenClient, req.wardenEpoch);
     } catch (e) {
-      await deps.security.recordFailure(req.wardenClient);
-      return sendError(reply, publicError(e));
+      const pub = failure(e, "token login");
+      // Busy (this client's fair share of argon2 is taken) is not a failed authentication.
+      if (pub.code !== "rate_limited" && pub.code !== "internal") await deps.security.recordFailure(req.wardenClient);
+      return sendError(reply, pub);
     }
     if (identity.bootstrap) return sendError(reply, { code: "bootstrap_token_rejected", message: "the bootstrap token is for local tooling only; use `warden console` for a login URL" });
     if (!matchesAny(identity.scopes, "console.login")) return sendError(reply, { code: "forbidden", message: "this token may not open the console: it needs a scope matching 'console.login'" });
@@ -82,19 +105,19 @@ export function registerConsoleRoutes(app: FastifyInstance, deps: ApiDeps, https
       setCookie(reply, opened.cookie, https);
       return { session: opened.record.id };
     } catch (e) {
-      return sendError(reply, publicError(e));
+      return sendError(reply, failure(e, "token login"));
     }
   });
 
   app.post("/console/logout", async (req, reply) => {
     if (!on()) return off(reply);
-    const cookie = sessionCookie(req);
+    const cookie = sessionCookie(req, https);
     if (cookie) {
       try {
         const session = await deps.console!.verify(cookie);
         await deps.console!.logout(session.id);
-      } catch {
-        // already over: the cookie is cleared all the same
+      } catch (e) {
+        failure(e, "logout"); // already over: the cookie is cleared all the same
       }
     }
     setCookie(reply, "", https, true);

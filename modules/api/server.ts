@@ -11,6 +11,7 @@ import { applySecurityHeaders, securityHeaders } from "./headers.js";
 import { BodyError, parseJsonBody } from "./json-body.js";
 import { HttpMetrics, prometheusText, type ModuleStats } from "./metrics.js";
 import { openApiDocument } from "./openapi.js";
+import { matchesAny } from "../../sdk/patterns.js";
 import { CONSOLE_CSP, CONSOLE_HEADER, registerConsoleRoutes, sessionCookie } from "./console-routes.js";
 import type { ConsoleService } from "../console/index.js";
 import { Traffic } from "./traffic.js";
@@ -248,15 +249,24 @@ export function buildServer(deps: ApiDeps): { app: FastifyInstance; invalidate()
     }
   };
 
+  /**
+   * Through a lockdown go only the console's own requests (its API calls, or its page and files: a
+   * GET changes nothing) of a session that may lift it (`security.manage`), with no token of their
+   * own. Blocks and windows are not checked for those: whoever may lift the lockdown may lift them.
+   * A cookie that does not verify counts as a failed authentication.
+   */
   const consoleThroughLockdown = async (req: FastifyRequest, client: string, refusal: Decision): Promise<Decision> => {
-    // The console's own API calls, or its page and files (a GET changes nothing).
     const own = req.headers[CONSOLE_HEADER] === "1" || (req.method === "GET" && (req.url === "/console/" || req.url.startsWith("/console/assets/")));
-    const cookie = deps.console && deps.settings().console && own ? sessionCookie(req) : undefined;
+    if (!own || !deps.console || !deps.settings().console || req.headers.authorization !== undefined || req.headers["x-api-key"] !== undefined) return refusal;
+    const cookie = sessionCookie(req, https);
     if (cookie === undefined) return refusal;
     try {
-      await deps.console!.verify(cookie);
+      const session = await deps.console.verify(cookie);
+      if (!matchesAny(session.scopes, "security.manage")) return refusal;
+      deps.log("info", "console session passed the lockdown", { session: session.id, client, url: loggedUrl(req.url) });
       return { allow: true, client };
     } catch {
+      await deps.security.recordFailure(client);
       return refusal;
     }
   };
@@ -275,7 +285,7 @@ export function buildServer(deps: ApiDeps): { app: FastifyInstance; invalidate()
       }
       return undefined;
     };
-    const cookie = token ? undefined : sessionCookie(req);
+    const cookie = token ? undefined : sessionCookie(req, https);
     if (cookie !== undefined && deps.console && deps.settings().console) return sessionCaller(req, reply, cookie, fail);
     if (!token) {
       reply.header("WWW-Authenticate", `Bearer realm="warden"`);

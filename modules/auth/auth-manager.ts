@@ -343,6 +343,17 @@ export class AuthManager {
     return run;
   }
 
+  /**
+   * A fingerprint of a live token's current secret (a digest of its hash, never the hash); undefined
+   * once it is revoked, expired or gone. A rotation changes it: what was opened with the old secret
+   * (a console session) can so tell it no longer stands.
+   */
+  async credential(id: string): Promise<string | undefined> {
+    const r = await this.#record(id);
+    if (!r || r.revoked_at || (r.expires_at && Date.parse(r.expires_at) <= this.#now())) return undefined;
+    return hash("sha256", `warden-credential\0${r.hash}`, "hex").slice(0, 32);
+  }
+
   async #record(id: string): Promise<TokenRecord | undefined> {
     return (await this.#storage.get(`t:${id}`)) as TokenRecord | undefined;
   }

@@ -74,6 +74,7 @@ export async function activate(ctx: ModuleContext) {
   ctx.services.provide("auth", {
     verify: (token: string, client?: string, epoch?: string) => auth.verify(token, client, epoch),
     noteUse: (tokenId: string) => auth.noteUse(tokenId),
+    credential: (tokenId: string) => auth.credential(tokenId),
     manager: auth,
     grant: (o: { name: string; scopes: string[] }) => manage.grant(o),
   });

@@ -3,7 +3,7 @@
 // console's files and exchanges the code for a cookie, verifies sessions through the `console`
 // service. Everything a console page does is an ordinary command call made as the session.
 import type { CallInfo, ModuleContext } from "../../sdk/context.js";
-import { SessionError, SessionStore, type SessionRecord, type SessionSettings } from "./sessions.js";
+import { SessionError, SessionStore, type SessionRecord, type SessionSettings, type TokenBond } from "./sessions.js";
 
 export interface ConsoleService {
   /** Where the serving host's REST surface listens, with the console on; undefined when it is not served. */
@@ -16,24 +16,39 @@ export interface ConsoleService {
 
 export { SessionError };
 
+interface AuthService {
+  credential(tokenId: string): Promise<string | undefined>;
+}
+
 export async function activate(ctx: ModuleContext) {
   let settings = (await ctx.config.get()) as unknown as SessionSettings;
   await ctx.events.on("config.changed", async (payload) => {
     if (String((payload as { key?: string } | null)?.key ?? "").startsWith("console.")) settings = (await ctx.config.get()) as unknown as SessionSettings;
   });
-  const sessions = new SessionStore(ctx.storage, () => settings);
+  const auth = ctx.services.use<AuthService>("auth");
+  const sessions = new SessionStore(ctx.storage, () => settings, {
+    credential: (id) => auth.credential(id),
+    ended: (id, reason) => ctx.audit.record("console.end", `console:${id}`, { reason }),
+  });
   let address: string | undefined;
+
+  /** The token a caller stands on now (a session's own bond, a token's current credential). */
+  const bondOf = async (tokenId: string): Promise<TokenBond> => {
+    const credential = await auth.credential(tokenId);
+    if (!credential) throw Object.assign(new Error("the token was revoked or has expired"), { code: "token_revoked" });
+    return { id: tokenId, credential };
+  };
 
   const service: ConsoleService = {
     setAddress: (url) => void (address = url),
     async login(code, client) {
       const opened = await sessions.login(code, client);
-      await ctx.audit.record("console.login", `console:${opened.record.id}`, { via: "code", client });
+      await ctx.audit.record("console.login", `console:${opened.record.id}`, { via: opened.record.via, scopes: opened.record.scopes, client });
       return opened;
     },
     async loginWithToken(token, client) {
-      const opened = await sessions.openForToken(token.tokenId, token.scopes, client);
-      await ctx.audit.record("console.login", `console:${opened.record.id}`, { via: `token:${token.tokenId}`, client });
+      const opened = await sessions.openForToken(await bondOf(token.tokenId), token.scopes, client);
+      await ctx.audit.record("console.login", `console:${opened.record.id}`, { via: opened.record.via, scopes: opened.record.scopes, client });
       return opened;
     },
     verify: (cookie) => sessions.verify(cookie),
@@ -47,14 +62,23 @@ export async function activate(ctx: ModuleContext) {
     if (!address) {
       throw Object.assign(new Error("no host serving this home shows the console; start one with `warden serve` and `warden config set api.console true` (and api.enabled true)"), { code: "module_unavailable" });
     }
-    // The session gets the scopes of whoever asks: a token with console.manage cannot mint more.
+    // The session gets the scopes of whoever asks, and dies with the token behind it.
     const c = call.caller;
     if (c.kind === "module") throw Object.assign(new Error("a module cannot open console sessions; an operator runs `warden console`"), { code: "forbidden" });
+    let token: TokenBond | undefined;
+    if (c.kind === "token") token = await bondOf(c.tokenId);
+    if (c.kind === "session") token = (await sessions.recordOf(c.sessionId))?.token;
     const scopes = c.kind === "operator" ? ["*"] : [...c.scopes];
     const by = c.kind === "operator" ? "operator:local" : c.kind === "token" ? `token:${c.tokenId}` : `console:${c.sessionId}`;
-    const { code, expires_at } = await sessions.issueCode(scopes, by);
-    await ctx.audit.record("console.code", "console", { expires_at }, call);
-    return { url: `${address}/console/login?code=${code}`, expires_at, scopes, note: "open it once in a browser; it works for one login only" };
+    let issued;
+    try {
+      issued = await sessions.issueCode(scopes, by, token);
+    } catch (e) {
+      if (e instanceof SessionError) throw Object.assign(new Error(e.message), { code: e.code });
+      throw e;
+    }
+    await ctx.audit.record("console.code", "console", { expires_at: issued.expires_at, scopes }, call);
+    return { url: `${address}/console/login?code=${issued.code}`, expires_at: issued.expires_at, scopes, note: "open it once in a browser; it works for one login only" };
   });
   ctx.commands.register("sessions", () => sessions.list());
   ctx.commands.register("revoke", async ({ id }: { id: string }, call: CallInfo) => {

@@ -11,6 +11,9 @@ const logoutButton = document.getElementById("logout");
 const banner = document.getElementById("lockdown");
 
 let poll;
+/** Never more often than this, whatever a page asks: the console must stay inside its own rate limit. */
+const MIN_POLL_MS = 2000;
+let lastPoll = 0;
 let countdown;
 let session;
 
@@ -79,9 +82,10 @@ async function refreshBanner() {
   }
 }
 
+/** The page the address names; anything else (e.g. #/constructor, an Object.prototype name) is the overview. */
 function current() {
   const name = (location.hash.match(/^#\/([a-z]+)/) ?? [])[1];
-  return PAGES[name] ? name : "overview";
+  return name !== undefined && Object.hasOwn(PAGES, name) ? name : "overview";
 }
 
 async function render(opts = {}) {
@@ -109,10 +113,12 @@ function schedule() {
   clearInterval(poll);
   const page = PAGES[current()];
   poll = setInterval(async () => {
+    if (Date.now() - lastPoll < MIN_POLL_MS) return;
+    lastPoll = Date.now();
     if (document.activeElement && main.contains(document.activeElement) && document.activeElement.matches("input, select, textarea")) return; // not while typing
     await refreshBanner();
     await render({ poll: true });
-  }, page.pollMs);
+  }, Math.max(MIN_POLL_MS, page.pollMs));
 }
 
 async function start() {

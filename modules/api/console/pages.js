@@ -437,6 +437,8 @@ const LOGIN_ERRORS = {
   login_code_invalid: "That login URL was already used, has expired or was never issued.",
   session_expired: "Your console session has ended (idle too long, or revoked).",
   unauthorized: "You are not logged in.",
+  cross_site_login: "That login URL was opened from another site, so it was not used. Paste it into the address bar yourself.",
+  rate_limited: "Too many attempts; wait a minute and try again.",
 };
 
 export function renderLogin(main, reason, onToken) {

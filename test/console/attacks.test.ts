@@ -1,0 +1,203 @@
+// Attacks on the console against a live `warden serve`, without a browser, from a review by someone
+// who had not written it (F1-F9 are its findings). Each asserts the secure behaviour.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { serveInBackground, warden, type Serving } from "../helpers/cli.js";
+import { tempDir } from "../helpers/modules.js";
+
+const EXAMPLES = join(__dirname, "../../modules/examples");
+let serving: Serving;
+let home: string;
+let base: string;
+
+const cli = (...args: string[]) => warden(["--home", home, "--modules", EXAMPLES, "--json", ...args]);
+const grant = (name: string, scopes: string) => {
+  const r = cli("auth", "grant", "--name", name, "--scopes", scopes);
+  expect(r.code, r.stdout + r.stderr).toBe(0);
+  return r.json.token as string;
+};
+/** POST /console/login with a token, as the console's login form does: the session cookie. */
+async function tokenLogin(token: string): Promise<string> {
+  const res = await fetch(`${base}/console/login`, { method: "POST", headers: { "content-type": "application/json", origin: base, "sec-fetch-site": "same-origin" }, body: JSON.stringify({ token }) });
+  expect(res.status).toBe(200);
+  return /warden_session=([^;]+)/.exec(res.headers.get("set-cookie")!)![1]!;
+}
+async function codeLogin(url: string, headers: Record<string, string> = {}): Promise<{ status: number; cookie?: string; location: string | null }> {
+  const res = await fetch(url, { redirect: "manual", headers });
+  const m = /warden_session=([^;]+)/.exec(res.headers.get("set-cookie") ?? "");
+  return { status: res.status, cookie: m?.[1], location: res.headers.get("location") };
+}
+/** A command called as the console does: the session cookie and X-Warden-Console. */
+async function asSession(cookie: string, command: string, input: unknown = {}): Promise<{ status: number; body: any }> {
+  const [m, c] = command.split(".");
+  const res = await fetch(`${base}/api/v1/${m}/${c}`, { method: "POST", headers: { cookie: `warden_session=${cookie}`, "x-warden-console": "1", "content-type": "application/json" }, body: JSON.stringify(input) });
+  return { status: res.status, body: await res.json() };
+}
+
+beforeAll(async () => {
+  home = tempDir("warden-attack-");
+  expect(warden(["--home", home, "init"]).code).toBe(0);
+  expect(cli("config", "set", "security.rate_limit", "100000").code).toBe(0);
+  serving = await serveInBackground(["--home", home, "--modules", EXAMPLES], {}, ["--enable-api", "--console"]);
+  base = /Operator console at (http:\/\/[0-9.:]+)\/console\//.exec(serving.output())![1]!;
+}, 120_000);
+
+afterAll(async () => {
+  cli("security", "unlock");
+  await serving?.stop();
+});
+
+describe("F1: lockdown bypass by any console session", () => {
+  it("a session from a low-privilege token (hello.*, console.login) is still refused during a lockdown", async () => {
+    const cookie = await tokenLogin(grant("low-lockdown", "hello.*,console.login"));
+    expect(cli("security", "lockdown", "120").code).toBe(0);
+    try {
+      const r = await asSession(cookie, "hello.greet", { name: "during lockdown" });
+      // This session cannot lift the lockdown (no security.manage): it has no business passing it.
+      expect(r.status, JSON.stringify(r.body)).toBe(503);
+    } finally {
+      cli("security", "unlock");
+    }
+  });
+
+  it("any session cookie does not carry an unrelated Bearer token through a lockdown", async () => {
+    // Session from a token that may do nothing but log in; the request runs as another token.
+    const cookie = await tokenLogin(grant("door", "console.login"));
+    const other = grant("rider", "hello.*");
+    expect(cli("security", "lockdown", "120").code).toBe(0);
+    try {
+      const res = await fetch(`${base}/api/v1/hello/greet`, {
+        method: "POST",
+        headers: { cookie: `warden_session=${cookie}`, "x-warden-console": "1", authorization: `Bearer ${other}`, "content-type": "application/json" },
+        body: JSON.stringify({ name: "bearer through lockdown" }),
+      });
+      expect(res.status, await res.text()).toBe(503);
+    } finally {
+      cli("security", "unlock");
+    }
+  });
+
+  it("a blocked client holding a session stays blocked during a lockdown (the code comment promises blocks still apply)", async () => {
+    const cookie = await tokenLogin(grant("low-block", "hello.*,console.login"));
+    expect(cli("security", "block", "127.0.0.1", "--seconds", "120").code).toBe(0);
+    expect(cli("security", "lockdown", "120").code).toBe(0);
+    try {
+      const r = await asSession(cookie, "hello.greet", { name: "blocked but through" });
+      expect(r.status, JSON.stringify(r.body)).not.toBe(200);
+    } finally {
+      cli("security", "unlock");
+      cli("security", "unblock", "127.0.0.1");
+    }
+  });
+
+  it("forged session cookies sent during a lockdown count as failed authentications", async () => {
+    expect(cli("config", "set", "security.failed_limit", "3").code).toBe(0);
+    const forge = (i: number) =>
+      fetch(`${base}/api/v1/hello/greet`, { method: "POST", headers: { cookie: `warden_session=${i.toString(16).padStart(16, "0")}.${"A".repeat(43)}`, "x-warden-console": "1", "content-type": "application/json" }, body: "{}" });
+    // Control: outside a lockdown, forged cookies are counted.
+    await forge(1);
+    await forge(2);
+    const counted = (cli("security", "status").json.windows?.failed_auth ?? []) as Array<{ client: string; count: number }>;
+    expect(counted.some((f) => f.count === 2)).toBe(true);
+    cli("security", "purge");
+    expect(cli("security", "lockdown", "120").code).toBe(0);
+    try {
+      // Each one is a storage read (session:<id>) that nothing counts or limits.
+      for (let i = 0; i < 20; i++) await forge(i);
+      const status = cli("security", "status").json;
+      const failed = (status.windows?.failed_auth ?? []) as Array<{ client: string; count: number }>;
+      const blocked = (status.blocked ?? []).map((b: { client: string }) => b.client);
+      expect(failed.some((f) => f.count >= 3) || blocked.includes("127.0.0.1")).toBe(true);
+    } finally {
+      cli("security", "unlock");
+      cli("security", "purge");
+      cli("config", "set", "security.failed_limit", "10");
+    }
+  });
+});
+
+describe("F2: sessions outlive the token that opened them", () => {
+  it("revoking the token ends the sessions it opened", async () => {
+    const token = grant("revoked-later", "hello.*,console.login");
+    const cookie = await tokenLogin(token);
+    expect((await asSession(cookie, "hello.greet", { name: "before" })).status).toBe(200);
+    expect(cli("auth", "revoke", "revoked-later").code).toBe(0);
+    const r = await asSession(cookie, "hello.greet", { name: "after revoke" });
+    expect(r.status, JSON.stringify(r.body)).toBe(401);
+  });
+
+  it("`auth reset` (revoke every token) ends token-opened sessions", async () => {
+    const cookie = await tokenLogin(grant("reset-later", "hello.*,console.login"));
+    const reset = cli("auth", "reset", "--yes");
+    expect(reset.code, reset.stdout + reset.stderr).toBe(0);
+    const r = await asSession(cookie, "hello.greet", { name: "after reset" });
+    expect(r.status, JSON.stringify(r.body)).toBe(401);
+  });
+
+  it("a login URL minted by a token stops working once that token is revoked", async () => {
+    const minter = grant("minter-revoked", "console.manage");
+    const made = await fetch(`${base}/api/v1/console/open`, { method: "POST", headers: { authorization: `Bearer ${minter}`, "content-type": "application/json" }, body: "{}" });
+    const url = ((await made.json()) as { url: string }).url;
+    expect(cli("auth", "revoke", "minter-revoked").code).toBe(0);
+    const r = await codeLogin(url);
+    expect(r.cookie).toBeUndefined();
+  });
+});
+
+describe("F3: login CSRF through GET /console/login", () => {
+  it("a cross-site (or same-site other-port) navigation cannot spend a login code and plant a session", async () => {
+    // The attacker holds console.manage (or any code); the victim's browser is sent to the URL by a
+    // page elsewhere. Sec-Fetch-Site tells the host it was not typed or pasted by the operator.
+    const minter = grant("csrf-minter", "console.manage");
+    for (const site of ["cross-site", "same-site"]) {
+      const made = await fetch(`${base}/api/v1/console/open`, { method: "POST", headers: { authorization: `Bearer ${minter}`, "content-type": "application/json" }, body: "{}" });
+      const url = ((await made.json()) as { url: string }).url;
+      const r = await codeLogin(url, { "sec-fetch-site": site, "sec-fetch-mode": "navigate", "sec-fetch-dest": "document" });
+      expect(r.cookie, `${site} navigation got a session cookie`).toBeUndefined();
+    }
+  });
+});
+
+describe("F4: a console.login token evicts the operator's session", () => {
+  beforeAll(() => {
+    for (const s of cli("console", "sessions").json as Array<{ id: string }>) expect(cli("console", "revoke", s.id).code).toBe(0);
+    expect(cli("config", "set", "console.max_sessions", "4").code).toBe(0);
+  });
+  afterAll(() => void cli("config", "set", "console.max_sessions", "64"));
+
+  it("logging in max_sessions times with a low-privilege token does not end the operator's session", async () => {
+    const op = await codeLogin(cli("console").json.url as string);
+    expect((await asSession(op.cookie!, "console.whoami")).status).toBe(200);
+    const low = grant("evictor", "console.login");
+    for (let i = 0; i < 4; i++) await tokenLogin(low); // max_sessions is 4
+    const r = await asSession(op.cookie!, "console.whoami");
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+  });
+
+  it("a principal makes room from its own sessions (audited); one with none of its own is refused when full", async () => {
+    for (const s of cli("console", "sessions").json as Array<{ id: string }>) expect(cli("console", "revoke", s.id).code).toBe(0);
+    const low = grant("evictor2", "console.login");
+    for (let i = 0; i < 6; i++) await tokenLogin(low); // 4 fit; then its own least recently used go
+    const tail = cli("audit", "tail", "-n", "500").json as Array<{ action: string; data: { reason?: string } }>;
+    expect(tail.some((e) => e.action === "console.end" && e.data.reason === "evicted")).toBe(true);
+    // Full, and this token has nothing of its own to give up: refused, nobody else's session ends.
+    const sessions = (cli("console", "sessions").json as Array<{ id: string }>).map((s) => s.id);
+    const fresh = grant("latecomer", "console.login");
+    const res = await fetch(`${base}/console/login`, { method: "POST", headers: { "content-type": "application/json", origin: base, "sec-fetch-site": "same-origin" }, body: JSON.stringify({ token: fresh }) });
+    expect(res.status).toBe(429);
+    expect(((await res.json()) as any).error.message).toContain("console.max_sessions");
+    expect((cli("console", "sessions").json as Array<{ id: string }>).map((s) => s.id)).toEqual(sessions);
+  });
+});
+
+describe("F9: console logins are authentication events, but not in the security log", () => {
+  it("a console login (and the session it opened) shows in <home>/logs/security.log", async () => {
+    const cookie = await tokenLogin(grant("seclog", "console.login"));
+    const id = cookie.split(".")[0]!;
+    await new Promise((r) => setTimeout(r, 500));
+    const log = readFileSync(join(home, "logs", "security.log"), "utf8");
+    expect(log).toContain("token.grant"); // the security log is written
+    expect(log).toContain(`console:${id}`);
+  });
+});
