@@ -156,6 +156,35 @@ describe("REST over TLS", () => {
     expect(JSON.parse(res.body)).toEqual({ status: "ok" });
   });
 
+  it("over TLS, the console's session cookie is a Secure __Host- cookie", async () => {
+    const tls = join(__dirname, "fixtures/tls");
+    s = await serveHost({ "api.tls_cert": join(tls, "cert.pem"), "api.tls_key": join(tls, "key.pem"), "api.console": true });
+    const { url } = (await s.host.run("console.open")) as { url: string };
+    expect(url).toMatch(/^https:\/\/127\.0\.0\.1:\d+\/console\/login\?code=/);
+    const { request } = await import("node:https");
+    const { readFileSync } = await import("node:fs");
+    const ca = readFileSync(join(tls, "cert.pem"));
+    const send = (path: string, o: { method?: string; headers?: Record<string, string>; body?: string } = {}) =>
+      new Promise<{ status: number; headers: Record<string, unknown> }>((resolve, reject) => {
+        const req = request(new URL(path, url), { ca, method: o.method ?? "GET", headers: o.headers ?? {} }, (r) => {
+          r.resume();
+          r.on("end", () => resolve({ status: r.statusCode!, headers: r.headers }));
+        });
+        req.on("error", reject);
+        req.end(o.body);
+      });
+    const login = await send(url);
+    expect(login.status).toBe(303);
+    const cookie = String((login.headers["set-cookie"] as string[])[0]);
+    expect(cookie).toMatch(/^__Host-warden_session=[a-f0-9]{16}\.[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; SameSite=Strict; Secure$/);
+    const value = cookie.split(";")[0]!;
+    const who = await send("/api/v1/console/whoami", { method: "POST", headers: { cookie: value, "x-warden-console": "1", "content-type": "application/json" }, body: "{}" });
+    expect(who.status).toBe(200);
+    // The plain name, as a page on another port could plant over HTTP, is not read over TLS.
+    const plain = await send("/api/v1/console/whoami", { method: "POST", headers: { cookie: value.replace("__Host-", ""), "x-warden-console": "1", "content-type": "application/json" }, body: "{}" });
+    expect(plain.status).toBe(401);
+  });
+
   it("sends no HSTS over plain HTTP", async () => {
     s = await serveHost();
     const r = await raw(s.base, { path: "/api/v1/health" });
