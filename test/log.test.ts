@@ -189,4 +189,18 @@ describe("access lines", () => {
     expect(line).toMatchObject({ level: 30, access: true, request_id: 'r"1', status: 200, token_id: "abc", msg: "request" });
     expect(line.url).toContain("wdn_[redacted]");
   });
+
+  it("hide credential-named query values of a bare request target, on both the access path and the generic one", async () => {
+    const { accessLogFor } = await import("../core/log/index.js");
+    const file = join(tempDir(), "host.log");
+    const log = createLogger({ destination: file });
+    const url = "/console/login?code=one-time-secret&x=1";
+    accessLogFor(log)!({ request_id: "r", method: "GET", route: "/console/login", url, status: 303, ms: 1, client: "127.0.0.1", token_id: undefined });
+    log.info({ access: true, url }, "request"); // the path a host without an access log takes
+    log.error("flush"); // any other line writes the waiting access lines first
+    const text = readFileSync(file, "utf8");
+    expect(text).not.toContain("one-time-secret");
+    const lines = text.split("\n").filter(Boolean).map((l) => JSON.parse(l));
+    expect(lines.filter((l) => l.url !== undefined).map((l) => l.url)).toEqual(["/console/login?code=***&x=1", "/console/login?code=***&x=1"]);
+  });
 });

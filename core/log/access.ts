@@ -4,7 +4,7 @@
 // only free text (the URL) is scrubbed of tokens and credentials like every other line.
 import type { Logger } from "pino";
 import type { LineSink } from "./streams.js";
-import { scrubString } from "./redact.js";
+import { scrubRequestTarget } from "./redact.js";
 import type { AccessLog } from "../../sdk/access-log.js";
 
 export type { AccessEntry, AccessLog } from "../../sdk/access-log.js";
@@ -31,7 +31,7 @@ export function accessLogFor(log: object): AccessLog | undefined {
     if (now !== ms) time = new Date((ms = now)).toISOString();
     sink.write(
       `{"level":30,"time":"${time}","access":true,"request_id":${JSON.stringify(e.request_id)},` +
-        `"method":${JSON.stringify(e.method)},"route":${JSON.stringify(e.route)},"url":${JSON.stringify(scrubString(e.url))},"status":${e.status | 0},` +
+        `"method":${JSON.stringify(e.method)},"route":${JSON.stringify(e.route)},"url":${JSON.stringify(scrubRequestTarget(e.url))},"status":${e.status | 0},` +
         `"ms":${Number.isFinite(e.ms) ? e.ms : 0},"client":${JSON.stringify(e.client ?? null)},"token_id":${JSON.stringify(e.token_id ?? null)},"msg":"request"}\n`,
     );
   };

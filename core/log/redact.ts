@@ -16,8 +16,8 @@ const MAX_ITEMS = 1000;
 
 /** A URL inside any text, up to whitespace or a quote. */
 const URL_IN_TEXT = /\b[a-z][a-z0-9+.-]*:\/\/[^\s'"<>]+/gi;
-/** Query parameters that carry credentials (`?password=`, `sslpassword`, `api_token`, ...). */
-const SECRET_PARAM = /pass|secret|token|key/i;
+/** Query parameters that carry credentials (`?password=`, `sslpassword`, `api_token`, a one-time login `code`, ...). */
+const SECRET_PARAM = /pass|secret|token|key|code/i;
 
 /**
  * The URL with its credentials replaced by ***: the userinfo password (whatever characters it
@@ -34,6 +34,24 @@ export function redactUrl(url: string): string {
     const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1];
     return scheme ? `${scheme}://(unparsable URL hidden)` : "(unparsable URL hidden)";
   }
+}
+
+/**
+ * A request target as a server sees it (`/path?query`, no scheme): tokens masked, and the value of
+ * every query parameter named like a credential replaced by ***.
+ */
+export function scrubRequestTarget(target: string): string {
+  const s = scrubString(target);
+  const q = s.indexOf("?");
+  if (q < 0 || !SECRET_PARAM.test(s.slice(q))) return s;
+  const parts = s
+    .slice(q + 1)
+    .split("&")
+    .map((p) => {
+      const eq = p.indexOf("=");
+      return eq >= 0 && SECRET_PARAM.test(p.slice(0, eq)) ? `${p.slice(0, eq)}=***` : p;
+    });
+  return `${s.slice(0, q)}?${parts.join("&")}`;
 }
 
 export function scrubString(s: string): string {
@@ -68,7 +86,9 @@ export function redact(value: unknown, depth = 0): unknown {
   let n = 0;
   for (const k of Object.keys(value)) {
     if (n++ >= MAX_ITEMS) break;
-    const v = isSecretField(k) ? REDACTED : redact(guard(() => (value as Record<string, unknown>)[k]), depth + 1);
+    const raw = guard(() => (value as Record<string, unknown>)[k]);
+    // A field named url may be a bare request target (`/path?code=...`), which scrubString leaves alone.
+    const v = isSecretField(k) ? REDACTED : k === "url" && typeof raw === "string" ? scrubRequestTarget(raw) : redact(raw, depth + 1);
     // Defined, not assigned: a "__proto__" key stays a plain key instead of swapping the prototype.
     if (k === "__proto__") Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
     else out[k] = v;

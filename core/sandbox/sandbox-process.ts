@@ -48,7 +48,7 @@ export class SandboxProcess {
   #alive = true;
   #lastHeard = Date.now();
   /** The mark file (protocol.ts MARK_FD): unlinked at once, held open until the process is gone. */
-  readonly #markFd: number;
+  #markFd: number | undefined;
   #stderrTail = "";
   /** An unfinished stderr line. */
   #stderrLine = "";
@@ -61,9 +61,9 @@ export class SandboxProcess {
     this.#hangMs = o.hangMs;
     // WARDEN_SANDBOX_CPU_PROF=<dir>: each sandbox process writes a V8 CPU profile there when it exits (for `npm run bench` work).
     const profileDir = process.env.WARDEN_SANDBOX_CPU_PROF;
-    this.#markFd = openMarkFile();
+    const markFd = (this.#markFd = openMarkFile());
     const stdio: ("ignore" | "pipe" | number)[] = ["ignore", "ignore", "pipe", "pipe", "pipe"];
-    stdio[MARK_FD] = this.#markFd;
+    stdio[MARK_FD] = markFd;
     this.#child = spawn(process.execPath, ["--no-node-snapshot", "--max-old-space-size=512", ...(profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : []), o.script, o.cacheDir], {
       stdio,
       env: { ...process.env, NODE_OPTIONS: "", ...(o.spinUs !== undefined ? { WARDEN_SANDBOX_SPIN_US: String(o.spinUs) } : {}) },
@@ -202,15 +202,22 @@ export class SandboxProcess {
     for (const line of lines) this.#stderrTail = `${this.#stderrTail}${line}\n`.slice(-STDERR_TAIL);
   }
 
-  /** The module id the process marked last, once; the mark file is closed after. */
+  /**
+   * The module id the process marked last, once: the mark file is closed after, and forgotten
+   * first (a closed fd number is soon another file's; it must never be read or closed again).
+   */
   #readMark(): string | undefined {
+    const fd = this.#markFd;
+    if (fd === undefined) return undefined;
+    this.#markFd = undefined;
     const buf = Buffer.alloc(MARK_BYTES);
     let n = 0;
     try {
-      n = readSync(this.#markFd, buf, 0, MARK_BYTES, 0);
-      closeSync(this.#markFd);
+      n = readSync(fd, buf, 0, MARK_BYTES, 0);
     } catch {
-      return undefined; // already read (an exit reported twice) or never written
+      // unreadable: attribution is a convenience
+    } finally {
+      closeSync(fd);
     }
     const id = buf.toString("latin1", 0, n).trim();
     return id || undefined;

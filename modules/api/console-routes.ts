@@ -42,7 +42,9 @@ function setCookie(reply: FastifyReply, value: string, https: boolean, clear = f
 }
 
 export function registerConsoleRoutes(app: FastifyInstance, deps: ApiDeps, https: boolean): void {
-  const assets = loadConsoleAssets(deps.consoleDir);
+  // Read on the first console request, not at every server start (the console is often off).
+  let assets: ReturnType<typeof loadConsoleAssets> | undefined;
+  const files = () => (assets ??= loadConsoleAssets(deps.consoleDir));
   const off = (reply: FastifyReply) =>
     sendError(reply, { code: "not_found", message: "the console is off on this host; turn it on with `warden config set api.console true` and restart `warden serve`" }, 404);
   const on = () => deps.settings().console && deps.console !== undefined;
@@ -56,11 +58,11 @@ export function registerConsoleRoutes(app: FastifyInstance, deps: ApiDeps, https
   app.get("/console", (_req, reply) => (on() ? reply.redirect("/console/", 301) : off(reply)));
   app.get("/console/", (_req, reply) => {
     if (!on()) return off(reply);
-    return reply.code(200).type("text/html; charset=utf-8").send(assets.page);
+    return reply.code(200).type("text/html; charset=utf-8").send(files().page);
   });
   app.get<{ Params: { file: string } }>("/console/assets/:file", (req, reply) => {
     if (!on()) return off(reply);
-    const asset = assets.files.get(req.params.file);
+    const asset = files().files.get(req.params.file);
     if (!asset) return sendError(reply, { code: "not_found", message: "no such console file; reload the console page" }, 404);
     reply.header("Cache-Control", "public, max-age=31536000, immutable");
     return reply.code(200).type(asset.type).send(asset.body);

@@ -32,7 +32,7 @@ export async function activate(ctx: ModuleContext) {
     ready: () => (settings.enabled ? undefined : "the API is disabled (api.enabled is false)"),
     log: (level, msg, data) => ctx.log[level](msg, data),
     console: consoleService,
-    consoleDir: join(ctx.module.dir ?? ".", "console"),
+    consoleDir: join(ctx.module.dir ?? missingDir(), "console"),
     traffic,
   };
   ctx.commands.register("traffic", ({ seconds, step }: { seconds?: number; step?: number }) => traffic.series(seconds, step));
@@ -111,4 +111,9 @@ function listenError(e: unknown, host: string, port: number): Error {
   }
   const why = code ?? (e as Error)?.message ?? String(e);
   return Object.assign(new Error(`the REST API cannot listen on ${host}:${port} (${why}); check api.host and api.port`), { code: "listen_failed" });
+}
+
+/** System modules are always given their folder; without it the console's files cannot be found. */
+function missingDir(): never {
+  throw Object.assign(new Error("the api module was activated without its folder (ctx.module.dir); it must run as a system module"), { code: "module_error" });
 }

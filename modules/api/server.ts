@@ -25,6 +25,8 @@ declare module "fastify" {
     wardenToken: string;
     /** The revocation epoch the security check read (fleet). */
     wardenEpoch: string | undefined;
+    /** A console session already verified for this request (by the lockdown check). */
+    wardenSession: { id: string; scopes: string[] } | undefined;
   }
 }
 
@@ -144,6 +146,7 @@ export function buildServer(deps: ApiDeps): { app: FastifyInstance; invalidate()
   app.decorateRequest("wardenLimit", null);
   app.decorateRequest("wardenToken", "");
   app.decorateRequest("wardenEpoch", undefined);
+  app.decorateRequest("wardenSession", undefined);
 
   app.removeAllContentTypeParsers();
   app.addContentTypeParser(/^application\/json(\s*;.*)?$/i, { parseAs: "string" }, (_req, body, done) => {
@@ -211,9 +214,8 @@ export function buildServer(deps: ApiDeps): { app: FastifyInstance; invalidate()
     if (req.method === "GET" && OPEN_ROUTES.has(req.url)) return;
     const client = deps.security.clientAddress(req.socket.remoteAddress ?? "unknown", headerValue(req.headers["x-forwarded-for"]));
     let decision = await deps.security.check(client);
-    // An operator's console session is not locked out by the lockdown it is there to lift: the
-    // console's own requests pass it once their session cookie verifies. Blocks, deny and allow
-    // lists still apply; logging in anew waits for the lockdown's end (or `warden security unlock`).
+    // A console session that may lift the lockdown is not locked out by it (consoleThroughLockdown);
+    // logging in anew waits for the lockdown's end (or `warden security unlock`).
     if (!decision.allow && decision.code === "locked_down") decision = await consoleThroughLockdown(req, client, decision);
     if (!decision.allow) {
       const { allow: _a, status, ...fields } = decision;
@@ -241,7 +243,7 @@ export function buildServer(deps: ApiDeps): { app: FastifyInstance; invalidate()
       return undefined;
     }
     try {
-      const session = await deps.console!.verify(cookie);
+      const session = req.wardenSession ?? (await deps.console!.verify(cookie));
       req.wardenToken = `console:${session.id}`;
       return { kind: "session", sessionId: session.id, scopes: session.scopes };
     } catch (e) {
@@ -263,6 +265,7 @@ export function buildServer(deps: ApiDeps): { app: FastifyInstance; invalidate()
     try {
       const session = await deps.console.verify(cookie);
       if (!matchesAny(session.scopes, "security.manage")) return refusal;
+      req.wardenSession = session;
       deps.log("info", "console session passed the lockdown", { session: session.id, client, url: loggedUrl(req.url) });
       return { allow: true, client };
     } catch {
@@ -434,9 +437,8 @@ export function buildServer(deps: ApiDeps): { app: FastifyInstance; invalidate()
   return { app, invalidate: () => void (commandsCache = undefined) };
 }
 
-/** The URL as the access log keeps it: at most 200 characters, and never a one-time login code. */
+/** The URL as the access log keeps it: at most 200 characters (the log scrubs credentials from it). */
 function loggedUrl(url: string): string {
-  if (url.startsWith("/console/login?")) return "/console/login?code=[redacted]";
   return url.length > 200 ? url.slice(0, 200) : url;
 }
 

@@ -35,7 +35,7 @@ export async function activate(ctx: ModuleContext) {
   /** The token a caller stands on now (a session's own bond, a token's current credential). */
   const bondOf = async (tokenId: string): Promise<TokenBond> => {
     const credential = await auth.credential(tokenId);
-    if (!credential) throw Object.assign(new Error("the token was revoked or has expired"), { code: "token_revoked" });
+    if (!credential) throw Object.assign(new Error(`token ${tokenId} was revoked or has expired; use a live token, or ask an operator for one (\`warden auth grant\`)`), { code: "token_revoked" });
     return { id: tokenId, credential };
   };
 

@@ -4,14 +4,12 @@
 // are not separated by port. Over TLS the cookie is a __Host- one; see console-routes.ts.)
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { join } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { launchChromium } from "../helpers/browser.js";
-import { serveInBackground, warden, type Serving } from "../helpers/cli.js";
-import { tempDir } from "../helpers/modules.js";
+import { warden, type Serving } from "../helpers/cli.js";
+import { EXAMPLES, serveConsoleHost } from "../helpers/console-host.js";
 
-const EXAMPLES = join(__dirname, "../../modules/examples");
 let browser: Browser | undefined;
 let serving: Serving;
 let home: string;
@@ -44,10 +42,7 @@ async function evilSite(html: () => string, headers: Record<string, string> = {}
 }
 
 beforeAll(async () => {
-  home = tempDir("warden-attack-browser-");
-  expect(warden(["--home", home, "init"]).code).toBe(0);
-  serving = await serveInBackground(["--home", home, "--modules", EXAMPLES], {}, ["--enable-api", "--console"]);
-  base = /Operator console at (http:\/\/[0-9.:]+)\/console\//.exec(serving.output())![1]!;
+  ({ home, serving, base } = await serveConsoleHost("warden-attack-browser-"));
   browser = await launchChromium();
 }, 120_000);
 

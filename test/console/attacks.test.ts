@@ -3,10 +3,9 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { serveInBackground, warden, type Serving } from "../helpers/cli.js";
-import { tempDir } from "../helpers/modules.js";
+import { warden, type Serving } from "../helpers/cli.js";
+import { EXAMPLES, serveConsoleHost } from "../helpers/console-host.js";
 
-const EXAMPLES = join(__dirname, "../../modules/examples");
 let serving: Serving;
 let home: string;
 let base: string;
@@ -36,11 +35,7 @@ async function asSession(cookie: string, command: string, input: unknown = {}): 
 }
 
 beforeAll(async () => {
-  home = tempDir("warden-attack-");
-  expect(warden(["--home", home, "init"]).code).toBe(0);
-  expect(cli("config", "set", "security.rate_limit", "100000").code).toBe(0);
-  serving = await serveInBackground(["--home", home, "--modules", EXAMPLES], {}, ["--enable-api", "--console"]);
-  base = /Operator console at (http:\/\/[0-9.:]+)\/console\//.exec(serving.output())![1]!;
+  ({ home, serving, base } = await serveConsoleHost("warden-attack-", { "security.rate_limit": "100000" }));
 }, 120_000);
 
 afterAll(async () => {
@@ -195,9 +190,8 @@ describe("F9: console logins are authentication events, but not in the security 
   it("a console login (and the session it opened) shows in <home>/logs/security.log", async () => {
     const cookie = await tokenLogin(grant("seclog", "console.login"));
     const id = cookie.split(".")[0]!;
-    await new Promise((r) => setTimeout(r, 500));
-    const log = readFileSync(join(home, "logs", "security.log"), "utf8");
-    expect(log).toContain("token.grant"); // the security log is written
-    expect(log).toContain(`console:${id}`);
+    const log = () => readFileSync(join(home, "logs", "security.log"), "utf8");
+    await expect.poll(log, { timeout: 20_000, interval: 100 }).toContain(`console:${id}`);
+    expect(log()).toContain("token.grant"); // the security log is written
   });
 });

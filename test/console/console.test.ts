@@ -12,8 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { launchChromium } from "../helpers/browser.js";
 import { serveInBackground, warden, type Serving } from "../helpers/cli.js";
 import { tempDir, writeModule } from "../helpers/modules.js";
+import { EXAMPLES, serveConsoleHost } from "../helpers/console-host.js";
 
-const EXAMPLES = join(__dirname, "../../modules/examples");
 const AXE = createRequire(import.meta.url).resolve("axe-core/axe.min.js");
 // The screenshots in docs/console/ are retaken with WARDEN_UPDATE_SCREENSHOTS=1; otherwise to a temp folder.
 const SHOTS = process.env.WARDEN_UPDATE_SCREENSHOTS === "1" ? join(__dirname, "../../docs/console") : tempDir("warden-shots-");
@@ -62,12 +62,8 @@ async function loggedIn(ctx: BrowserContext): Promise<Page> {
 }
 
 beforeAll(async () => {
-  home = tempDir("warden-console-");
-  expect(warden(["--home", home, "init"]).code).toBe(0);
   // The test process calls REST from the same address as the browser: room for both.
-  expect(cli("config", "set", "security.rate_limit", "10000").code).toBe(0);
-  serving = await serveInBackground(["--home", home, "--modules", EXAMPLES], {}, ["--enable-api", "--console"]);
-  base = /Operator console at (http:\/\/[0-9.:]+)\/console\//.exec(serving.output())![1]!;
+  ({ home, serving, base } = await serveConsoleHost("warden-console-", { "security.rate_limit": "10000" }));
   const extra = tempDir("warden-console-mod-");
   const dir = writeModule(extra, {
     id: "auditor",
@@ -138,7 +134,7 @@ describe("the console's requests, forged outside a browser", () => {
     await fetch(url, { redirect: "manual" });
     const code = new URL(url).searchParams.get("code")!;
     const log = join(home, "logs", "host.log");
-    await eventually(() => readFileSync(log, "utf8").includes("/console/login?code=[redacted]")).toBe(true);
+    await eventually(() => readFileSync(log, "utf8").includes("/console/login?code=***")).toBe(true);
     expect(readFileSync(log, "utf8")).not.toContain(code);
   });
 
