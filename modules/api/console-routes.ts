@@ -3,7 +3,7 @@
 // call to /api/v1/<module>/<command>, authenticated by the session cookie (see server.ts).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { matchesAny } from "../../sdk/patterns.js";
-import { publicError, sendError, type ApiErrorFields } from "./errors.js";
+import { loggedPublicError, sendError, type ApiErrorFields } from "./errors.js";
 import { loadConsoleAssets } from "./console-assets.js";
 import type { ApiDeps } from "./server.js";
 
@@ -48,12 +48,7 @@ export function registerConsoleRoutes(app: FastifyInstance, deps: ApiDeps, https
   const off = (reply: FastifyReply) =>
     sendError(reply, { code: "not_found", message: "the console is off on this host; turn it on with `warden config set api.console true` and restart `warden serve`" }, 404);
   const on = () => deps.settings().console && deps.console !== undefined;
-  /** A failure as its public shape; one the host did not expect is logged under the id it names. */
-  const failure = (e: unknown, where: string): ApiErrorFields => {
-    const pub = publicError(e);
-    if (pub.code === "internal") deps.log("error", `console ${where} failed`, { error_id: (pub.details as { error_id: string }).error_id, err: String((e as Error)?.message ?? e) });
-    return pub;
-  };
+  const failure = (e: unknown, where: string): ApiErrorFields => loggedPublicError(e, deps.log, `console ${where}`);
 
   app.get("/console", (_req, reply) => (on() ? reply.redirect("/console/", 301) : off(reply)));
   app.get("/console/", (_req, reply) => {

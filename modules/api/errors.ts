@@ -34,3 +34,13 @@ export function publicError(err: unknown): ApiErrorFields {
   const id = typeof given === "string" ? given : randomBytes(5).toString("hex");
   return { code: "internal", message: `internal error ${id}; the host logged the cause under this id`, details: { error_id: id } };
 }
+
+/**
+ * publicError, with what the host did not expect logged under the error id the answer names (the
+ * answer promises it: "the host logged the cause under this id").
+ */
+export function loggedPublicError(err: unknown, log: (level: "error", msg: string, data: Record<string, unknown>) => void, where: string): ApiErrorFields {
+  const pub = publicError(err);
+  if (pub.code === "internal") log("error", `${where} failed`, { error_id: (pub.details as { error_id: string }).error_id, err: String((err as Error)?.message ?? err) });
+  return pub;
+}

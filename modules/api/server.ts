@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import type { AccessEntry, AccessLog } from "../../sdk/access-log.js";
 import type { Caller, CommandInfo } from "../../sdk/context.js";
-import { publicError, sendError, statusFor, type ApiErrorFields } from "./errors.js";
+import { loggedPublicError, publicError, sendError, statusFor, type ApiErrorFields } from "./errors.js";
 import { applySecurityHeaders, securityHeaders } from "./headers.js";
 import { BodyError, parseJsonBody } from "./json-body.js";
 import { HttpMetrics, prometheusText, type ModuleStats } from "./metrics.js";
@@ -247,7 +247,7 @@ export function buildServer(deps: ApiDeps): { app: FastifyInstance; invalidate()
       req.wardenToken = `console:${session.id}`;
       return { kind: "session", sessionId: session.id, scopes: session.scopes };
     } catch (e) {
-      return fail(publicError(e));
+      return fail(loggedPublicError(e, deps.log, "console session check"));
     }
   };
 
@@ -268,7 +268,8 @@ export function buildServer(deps: ApiDeps): { app: FastifyInstance; invalidate()
       req.wardenSession = session;
       deps.log("info", "console session passed the lockdown", { session: session.id, client, url: loggedUrl(req.url) });
       return { allow: true, client };
-    } catch {
+    } catch (e) {
+      loggedPublicError(e, deps.log, "console session check");
       await deps.security.recordFailure(client);
       return refusal;
     }
@@ -303,7 +304,7 @@ export function buildServer(deps: ApiDeps): { app: FastifyInstance; invalidate()
         sendError(reply, publicError(e));
         return undefined;
       }
-      return fail(publicError(e));
+      return fail(loggedPublicError(e, deps.log, "token verification"));
     }
     req.wardenToken = identity.tokenId;
     if (identity.bootstrap) {
@@ -349,7 +350,7 @@ export function buildServer(deps: ApiDeps): { app: FastifyInstance; invalidate()
       const stats = (await deps.dispatch({ command: "module.stats", input: {}, caller })) as ModuleStats[];
       return reply.code(200).type("text/plain; version=0.0.4; charset=utf-8").send(prometheusText(stats, httpMetrics));
     } catch (e) {
-      return sendError(reply, publicError(e));
+      return sendError(reply, loggedPublicError(e, deps.log, "metrics"));
     }
   });
 
@@ -370,9 +371,7 @@ export function buildServer(deps: ApiDeps): { app: FastifyInstance; invalidate()
       if (caller.kind === "token") void deps.auth.noteUse(caller.tokenId).catch(() => {});
       return reply.code(200).type("application/json; charset=utf-8").send(JSON.stringify(out ?? null));
     } catch (e) {
-      const pub = publicError(e);
-      if (pub.code === "internal") deps.log("error", "dispatch failed", { command: name, error_id: (pub.details as { error_id: string }).error_id, err: String((e as Error)?.message ?? e) });
-      return sendError(reply, pub);
+      return sendError(reply, loggedPublicError(e, deps.log, `dispatch of ${name}`));
     }
   };
 
