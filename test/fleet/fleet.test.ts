@@ -13,12 +13,23 @@ import { eventually, expectOk, startFleet, type FleetHost } from "../helpers/fle
 // Pub/sub commands do not exist on this Redis: revocation and lockdown must not need them.
 const NO_PUBSUB = ["PUBLISH", "SUBSCRIBE", "PSUBSCRIBE", "SPUBLISH", "SSUBSCRIBE"].flatMap((c) => ["--rename-command", c, ""]);
 
-const fleet = await startFleet(3, { redisArgs: NO_PUBSUB, before: (cli) => expectOk(cli(["config", "set", "security.rate_limit", "100"])) });
+// The decision deadline (backend_timeout_ms, 150 ms by default) is raised to its maximum here: these
+// tests count admissions exactly, and on a busy machine a slow Redis reply must not turn one into a
+// 503 (outages.test.ts is where that deadline is tested).
+const fleet = await startFleet(3, {
+  redisArgs: NO_PUBSUB,
+  before: (cli) => {
+    expectOk(cli(["config", "set", "security.rate_limit", "100"]));
+    expectOk(cli(["config", "set", "security.backend_timeout_ms", "10000"]));
+  },
+});
 const d = fleet ? describe : describe.skip;
 
 const tokenOn = (h: FleetHost, name: string, scopes = "*") => expectOk(h.cli(["auth", "grant", "--name", name, "--scopes", scopes, "--json"])).json.token as string;
 
-d("a fleet of three hosts", () => {
+// Each test runs several CLI commands and waits in a row; every wait has its own bound (eventually),
+// so the test's own limit is only a backstop, wide enough for a busy machine.
+d("a fleet of three hosts", { timeout: 180_000 }, () => {
   const [a, b, c] = fleet?.hosts ?? [];
 
   it("admits exactly rate_limit requests of one client across the hosts, and every Redis key has a TTL", async () => {
