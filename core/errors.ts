@@ -64,7 +64,8 @@ export class CapabilityError extends HostError {
       "capability_denied",
       `module '${module}' may not use capability '${capability}': ${why}. ` +
         `Declare "${capability}" in its module.json capabilities and have an operator grant it.`,
-      { details: { module, capability } },
+      // side: the module lacked it (a call it makes for a caller can also be refused on the caller's side: forbidden).
+      { details: { module, capability, side: "module" } },
     );
     this.name = "CapabilityError";
     this.module = module;

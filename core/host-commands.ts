@@ -60,8 +60,10 @@ export function registerHostCommands(deps: { home: string; bus: CommandBus; load
         },
         args: ["source"],
         run: async (input, call) => {
-          const { source, ...o } = input as { source: string; approve?: boolean; allowDowngrade?: boolean };
-          return installer.install(source, o, actorOf(call.caller));
+          const { source, approve, allowDowngrade } = input as { source: string; approve?: boolean; allowDowngrade?: boolean };
+          // Granting what needs approval is the approve effect, whichever command reaches it.
+          const approval = approve ? bus.authorize(call.caller, "capability.grant_elevated", { target: source }) : undefined;
+          return installer.install(source, { ...(approval ? { approve: approval } : {}), ...(allowDowngrade === undefined ? {} : { allowDowngrade }) }, bus.authorize(call.caller, "module.install"));
         },
       },
       approve: {
@@ -79,7 +81,7 @@ export function registerHostCommands(deps: { home: string; bus: CommandBus; load
         args: ["id"],
         run: async (input, call) => {
           const { id, hash, version } = input as { id: string; hash: string; version?: string };
-          return installer.approve(id, { hash, ...(version === undefined ? {} : { version }) }, actorOf(call.caller));
+          return installer.approve(id, { hash, ...(version === undefined ? {} : { version }) }, bus.authorize(call.caller, "capability.grant_elevated", { target: id }));
         },
       },
       revoke: {
@@ -93,7 +95,7 @@ export function registerHostCommands(deps: { home: string; bus: CommandBus; load
         args: ["id", "capability"],
         run: async (input, call) => {
           const { id, capability } = input as { id: string; capability: string };
-          return actions.revoke(id, capability, actorOf(call.caller));
+          return actions.revoke(id, capability, bus.authorize(call.caller, "capability.revoke", { target: id }));
         },
       },
       remove: {
@@ -111,7 +113,7 @@ export function registerHostCommands(deps: { home: string; bus: CommandBus; load
         args: ["id"],
         run: async (input, call) => {
           const { id, purge } = input as { id: string; purge?: boolean };
-          return installer.remove(id, purge ?? false, actorOf(call.caller));
+          return installer.remove(id, purge ?? false, bus.authorize(call.caller, "module.remove", { target: id }));
         },
       },
       stats: {
@@ -145,13 +147,13 @@ export function registerHostCommands(deps: { home: string; bus: CommandBus; load
         description: "Enable a disabled module",
         input: idArg,
         args: ["id"],
-        run: async (input, call) => actions.enable((input as { id: string }).id, actorOf(call.caller)),
+        run: async (input, call) => actions.enable((input as { id: string }).id, bus.authorize(call.caller, "module.enable")),
       },
       disable: {
         description: "Disable a module (deactivates it; survives restarts)",
         input: idArg,
         args: ["id"],
-        run: async (input, call) => actions.disable((input as { id: string }).id, actorOf(call.caller)),
+        run: async (input, call) => actions.disable((input as { id: string }).id, bus.authorize(call.caller, "module.disable")),
       },
     },
     config: {
@@ -175,10 +177,13 @@ export function registerHostCommands(deps: { home: string; bus: CommandBus; load
         args: ["key", "value"],
         run: async (input, call) => {
           const { key, value } = input as { key: string; value: unknown };
+          // The setting's owner names the permission (security's need security.manage): holding
+          // config.set reaches only what its owner leaves to config.set.
+          const auth = bus.authorizeSetting(call.caller, key, config.permissionFor(key));
           // Text from the CLI is parsed (`100` -> 100); JSON from REST is taken as given.
           const fromText = call.caller.kind === "operator" && typeof value === "string";
           const stored = await store.transaction(async (tx) => {
-            const v = await config.set(key, value, fromText, tx);
+            const v = await config.set(key, value, auth, fromText, tx);
             await audit.append({ actor: actorOf(call.caller), action: "config.set", target: key, data: { value: v } }, tx);
             return v;
           });

@@ -153,9 +153,9 @@ export class Host {
         modules: {
           list: () => theLoader().list(),
           inspect: (id) => theActions().inspect(id),
-          approve: (id, target, actor) => theInstaller().approve(id, target, actor),
-          enable: (id, actor) => theActions().enable(id, actor),
-          disable: (id, actor) => theActions().disable(id, actor),
+          approve: (id, target, auth) => theInstaller().approve(id, target, auth),
+          enable: (id, auth) => theActions().enable(id, auth),
+          disable: (id, auth) => theActions().disable(id, auth),
         },
       };
 

@@ -10,6 +10,7 @@ import type { ActivationSpec, ActiveModule, HostPort, ModuleRuntime } from "./ru
 let activations = 0;
 
 export class InProcessRuntime implements ModuleRuntime {
+  readonly sharesAsyncContext = true;
   async activate(spec: ActivationSpec, port: HostPort): Promise<ActiveModule> {
     const handlers = new Map<string, CommandHandler>();
     const issued = new WeakSet<object>();

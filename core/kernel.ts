@@ -1,5 +1,6 @@
 // What capability implementations and host-owned commands may use: the kernel's services, by role.
 // Capability implementations receive this, never the Host itself.
+import type { Authorized } from "./authority/authorize.js";
 import type { CommandBus } from "./commands/bus.js";
 import type { ConfigService } from "./config/config-service.js";
 import type { EventBus } from "./events.js";
@@ -34,9 +35,9 @@ export interface ApprovalTarget {
 export interface ModuleAdmin {
   list(): unknown[];
   inspect(id: string): unknown;
-  approve(id: string, target: ApprovalTarget, actor: string): Promise<unknown>;
-  enable(id: string, actor: string): Promise<unknown>;
-  disable(id: string, actor: string): Promise<unknown>;
+  approve(id: string, target: ApprovalTarget, auth: Authorized<"capability.grant_elevated">): Promise<unknown>;
+  enable(id: string, auth: Authorized<"module.enable">): Promise<unknown>;
+  disable(id: string, auth: Authorized<"module.disable">): Promise<unknown>;
 }
 
 /** Told of every capability call a module makes (the ledger, `warden dev`, learn mode, sdk/testing). */

@@ -50,6 +50,12 @@ export interface ActiveModule {
 }
 
 export interface ModuleRuntime {
+  /**
+   * Module code runs in the host's own async context (in-process): the bus then knows exactly
+   * which caller a module's context call acts for. Across a pipe it cannot, and counts every
+   * outside caller the module is serving.
+   */
+  readonly sharesAsyncContext?: boolean;
   activate(spec: ActivationSpec, port: HostPort): Promise<ActiveModule>;
   /** Stop everything this runtime started (sandbox processes, timers). */
   close(): Promise<void>;

@@ -12,7 +12,15 @@ export type Caller =
   | { kind: "token"; tokenId: string; name?: string; scopes: string[] }
   /** An operator console session (cookie), with the scopes it was opened with. */
   | { kind: "session"; sessionId: string; scopes: string[] }
-  | { kind: "module"; moduleId: string };
+  /**
+   * A module invoking a command. `onBehalfOf`: the outside callers (tokens, console sessions) whose
+   * calls it was handling; the call may do only what the module and each of them may (authority
+   * never grows through a module). Absent: the module acts alone (activation, events, timers).
+   */
+  | { kind: "module"; moduleId: string; onBehalfOf?: OutsideCaller[] };
+
+/** A caller from outside the host's modules, on whose behalf a module can act. */
+export type OutsideCaller = Extract<Caller, { kind: "token" } | { kind: "session" }>;
 
 export interface CallInfo {
   /** The full command name, `<module>.<command>`. */

@@ -42,4 +42,9 @@ export interface Manifest {
   provides?: Record<string, Provision>;
   /** JSON Schema (type object) of this module's settings, with defaults. */
   config?: JsonSchema;
+  /**
+   * The permission a caller needs to change this module's settings, by every path (`config set`,
+   * the module's own commands, another module's ctx.config.set). Default `config.set`.
+   */
+  configPermission?: string;
 }

@@ -52,7 +52,7 @@ export async function createTestHost(options: TestHostOptions): Promise<TestHost
   const granted = options.grants ? names(options.grants) : declared;
   await host.loader.records.grantForDevelopment(manifest.id, { hash, capabilities: manifest.capabilities ?? [] }, declared.filter((c) => !granted.includes(c)), "operator:local");
   await host.loader.reloadModule(manifest.id);
-  for (const [k, v] of Object.entries(options.config ?? {})) host.kernel.config.set(`${manifest.id}.${k}`, v);
+  for (const [k, v] of Object.entries(options.config ?? {})) await host.run("config.set", { key: `${manifest.id}.${k}`, value: v });
 
   const calls: RecordedCapabilityCall[] = [];
   host.kernel.capabilityObservers.add((e) => {

@@ -42,6 +42,7 @@ describe("capability-scoped context", () => {
     const { createHostPort } = await import("../core/hostapi/port.js");
     const port = createHostPort({
       kernel: h.kernel, moduleId: "plain", kind: "user", grants: () => h.loader.entry("plain")!.grants,
+    exactContext: false,
       declaredCommands: new Set(), dependencies: [], track: () => {},
     });
     await expect(port.call("storage.get", ["k"])).rejects.toMatchObject({ code: "capability_denied" });
@@ -86,7 +87,7 @@ describe("capability-scoped context", () => {
     });
     const h = await openTestHost({ modulePaths: [root] });
     hosts.push(h);
-    await h.kernel.config.set("storage.maxBytesPerModule", 4096);
+    await h.run("config.set", { key: "storage.maxBytesPerModule", value: 4096 });
     const err: any = await h.run("hog.fill").catch((e: any) => e);
     expect(err.code).toBe("quota_exceeded");
     expect(err.message).toMatch(/\d+ bytes requested, 4096 allowed/);
@@ -147,7 +148,7 @@ describe("storage write rate", () => {
     });
     const h = await openTestHost({ modulePaths: [root] });
     hosts.push(h);
-    await h.kernel.config.set("storage.maxWritesPerSecond", 10);
+    await h.run("config.set", { key: "storage.maxWritesPerSecond", value: 10 });
     const err: any = await h.run("writer.go").catch((e: any) => e);
     expect(err.code).toBe("quota_exceeded");
     expect(err.message).toMatch(/more than 10 storage writes this second/);

@@ -11,8 +11,8 @@ let host: Host;
 
 beforeAll(async () => {
   host = await Host.open({ home: tempDir("warden-hostile-"), modulePaths: [FIXTURES], logger: silentLogger() });
-  await host.kernel.config.set("storage.maxBytesPerModule", 20_000);
-  await host.kernel.config.set("sandbox.breakerFailures", 1000);
+  await host.run("config.set", { key: "storage.maxBytesPerModule", value: 20_000 });
+  await host.run("config.set", { key: "sandbox.breakerFailures", value: 1000 });
 }, 60_000);
 afterAll(async () => host?.close());
 

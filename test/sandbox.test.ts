@@ -15,7 +15,7 @@ afterEach(async () => {
 
 async function open(config: Record<string, unknown>, runtime?: SandboxRuntime, paths = [FIXTURES]) {
   const h = await Host.open({ home: tempDir("warden-sbx-"), modulePaths: paths, logger: silentLogger(), ...(runtime ? { userRuntime: runtime } : {}) });
-  for (const [k, v] of Object.entries(config)) await h.kernel.config.set(k, v);
+  for (const [k, v] of Object.entries(config)) await h.run("config.set", { key: k, value: v });
   hosts.push(h);
   return h;
 }

@@ -1,8 +1,11 @@
 // The one command bus. Every surface (CLI, REST, modules invoking each other) builds a call
 // {command, input, caller} and dispatches it here: lookup -> permission -> input validation
 // (compiled once per command) -> activation (lazy) -> handler -> output check.
+import { AsyncLocalStorage } from "node:async_hooks";
 import type { ValidateFunction } from "ajv";
-import type { CallInfo, Caller, CommandInfo } from "../../sdk/context.js";
+import type { CallInfo, Caller, CommandInfo, OutsideCaller } from "../../sdk/context.js";
+import { authorizeEffect, outsideCallers, type Authorized, type EffectRequest } from "../authority/authorize.js";
+import type { EffectName } from "../authority/effects.js";
 import type { CommandManifest } from "../../sdk/manifest.js";
 import { HostError } from "../errors.js";
 import { compileCommandSchema } from "../manifest/index.js";
@@ -53,9 +56,45 @@ export class CommandBus {
    */
   readonly #receipts = new WeakMap<object, string>();
 
+  /**
+   * On behalf of: which outside callers (tokens, sessions) each module is handling calls for. An
+   * in-process handler's own async context says it exactly; a sandboxed module's calls come back
+   * over a pipe without one, so it counts as acting for every outside caller it is serving now
+   * (never more authority than the narrowest of them; with none in flight it acts alone).
+   */
+  readonly #acting = new AsyncLocalStorage<{ module: string; callers: readonly OutsideCaller[] }>();
+  readonly #serving = new Map<string, Set<readonly OutsideCaller[]>>();
+
   constructor(policy: PolicyFacts, hooks: BusHooks) {
     this.#policy = policy;
     this.#hooks = hooks;
+  }
+
+  /**
+   * The outside callers module `moduleId` acts for at this point: exact for in-process code (its
+   * async context); for code across a pipe (`exact` false), every outside caller it is serving.
+   */
+  actingFor(moduleId: string, exact: boolean): OutsideCaller[] | undefined {
+    if (exact) {
+      const here = this.#acting.getStore();
+      return here?.module === moduleId ? [...here.callers] : undefined;
+    }
+    const serving = this.#serving.get(moduleId);
+    if (!serving || serving.size === 0) return undefined;
+    const all = new Map<string, OutsideCaller>();
+    for (const callers of serving) for (const c of callers) all.set(c.kind === "token" ? `t:${c.tokenId}` : `s:${c.sessionId}`, c);
+    return [...all.values()];
+  }
+
+  /** The one policy point for effects (../authority/effects.ts), with the same facts as for commands. */
+  authorize<E extends EffectName>(caller: Caller, effect: E, req?: EffectRequest): Authorized<E> {
+    return authorizeEffect(caller, effect, this.#policy, req);
+  }
+
+  /** A setting change: its owner's permission, by whichever path. */
+  authorizeSetting(caller: Caller, key: string, permission: string): Authorized<"setting.change"> {
+    const owner = key.slice(0, key.indexOf("."));
+    return authorizeEffect(caller, "setting.change", this.#policy, { permission, target: key, ownedByModule: caller.kind === "module" && caller.moduleId === owner });
   }
 
   /** The actor of a call this bus issued the CallInfo for, or undefined for anything else. */
@@ -141,7 +180,8 @@ export class CommandBus {
       // a user module's copy is never recognised, so its calls need no receipt (a WeakMap entry per
       // call is most of what the garbage collector does on this path).
       if (info.kind !== "user") this.#receipts.set(callInfo, actorOf(call.caller));
-      const output = await d.handler(input, callInfo);
+      const behalf = outsideCallers(call.caller);
+      const output = behalf && behalf.length > 0 ? await this.#runFor(info.module, behalf, d.handler, input, callInfo) : await d.handler(input, callInfo);
       if (d.checkOutput && info.output) {
         d.validateOutput ??= compileCommandSchema(info.output);
         if (!d.validateOutput(output)) {
@@ -158,12 +198,27 @@ export class CommandBus {
       throw err;
     }
   }
+
+  async #runFor(moduleId: string, callers: readonly OutsideCaller[], handler: BoundHandler, input: unknown, callInfo: CallInfo): Promise<unknown> {
+    let serving = this.#serving.get(moduleId);
+    if (!serving) this.#serving.set(moduleId, (serving = new Set()));
+    // One entry per call (a fresh array), removed when it ends, whatever the handler did.
+    const entry = [...callers];
+    serving.add(entry);
+    try {
+      return await this.#acting.run({ module: moduleId, callers: entry }, () => handler(input, callInfo));
+    } finally {
+      serving.delete(entry);
+      if (serving.size === 0) this.#serving.delete(moduleId);
+    }
+  }
 }
 
 /** Handlers get their own copy of who is calling; they cannot change it for anyone else. */
 function copyCaller(c: Caller): Caller {
   if (c.kind === "token") return Object.freeze({ kind: "token", tokenId: c.tokenId, ...(c.name !== undefined ? { name: c.name } : {}), scopes: Object.freeze([...c.scopes]) as string[] });
   if (c.kind === "session") return Object.freeze({ kind: "session", sessionId: c.sessionId, scopes: Object.freeze([...c.scopes]) as string[] });
+  if (c.kind === "module" && c.onBehalfOf) return Object.freeze({ kind: "module", moduleId: c.moduleId, onBehalfOf: Object.freeze(c.onBehalfOf.map((o) => copyCaller(o) as OutsideCaller)) as OutsideCaller[] });
   return Object.freeze({ ...c });
 }
 

@@ -5,7 +5,8 @@
 //   operator  the local CLI and control socket (they hold the bootstrap token or the home): anything
 //   token     a scope must match the command's permission
 //   session   an operator console session: as a token, with the scopes it was opened with
-//   module    as a token, with the module's grants as its scopes:
+//   module    as a token, with the module's grants as its scopes, and, when it acts for outside
+//             callers (it is handling their calls), each of them must hold the permission too:
 //             - commands.invoke patterns (typed; "*" reaches only the user modules it depends on,
 //               anything explicit beyond them was approved by an operator);
 //             - an elevated capability it holds (security.manage, ...) opens the commands of that
@@ -15,6 +16,7 @@ import { CapabilityError, HostError } from "../errors.js";
 import type { GrantSet } from "../hostapi/grants.js";
 import { matchesAny } from "../hostapi/patterns.js";
 import { coversCommand } from "../hostapi/scopes.js";
+import { checkScopes } from "../authority/authorize.js";
 
 export interface PolicyFacts {
   /** The grants of an active module as of now; undefined when it holds none. */
@@ -35,10 +37,9 @@ export function authorize(caller: Caller, info: CommandInfo, facts: PolicyFacts)
       });
     case "module": {
       const grants = facts.grantsOf(caller.moduleId);
-      if (grants) {
-        if (grants.has(info.permission) && facts.exposes(info.module, info.permission)) return;
-        const invoke = grants.scope("commands.invoke");
-        if (invoke && (grants.unrestricted || coversCommand(invoke, grants.facts, info))) return;
+      if (grants && moduleMay(grants, info, facts)) {
+        for (const c of caller.onBehalfOf ?? []) checkScopes(c, info.permission, `call ${info.command}`, caller.moduleId);
+        return;
       }
       throw new CapabilityError(
         caller.moduleId,
@@ -50,4 +51,10 @@ export function authorize(caller: Caller, info: CommandInfo, facts: PolicyFacts)
     default:
       throw new HostError("forbidden", "unknown caller kind");
   }
+}
+
+function moduleMay(grants: GrantSet, info: CommandInfo, facts: PolicyFacts): boolean {
+  if (grants.has(info.permission) && facts.exposes(info.module, info.permission)) return true;
+  const invoke = grants.scope("commands.invoke");
+  return Boolean(invoke && (grants.unrestricted || coversCommand(invoke, grants.facts, info)));
 }

@@ -8,13 +8,19 @@ import { redact } from "../log/redact.js";
 import { compileCommandSchema } from "../manifest/index.js";
 import { MANIFESTS_DIR } from "../paths.js";
 import type { ConfigRepo } from "../store/store.js";
+import type { Authorized } from "../authority/authorize.js";
 
 type Schema = Record<string, any>;
 
 interface Owner {
   schema: Schema;
+  /** What a caller needs to change this owner's settings (its manifest's configPermission). */
+  permission: string;
   validate?: ValidateFunction;
 }
+
+/** The permission for settings whose owner declares none (and for the kernel's own). */
+export const DEFAULT_SETTING_PERMISSION = "config.set";
 
 const KERNEL_SCHEMA: Schema = JSON.parse(readFileSync(join(MANIFESTS_DIR, "host-config.schema.json"), "utf8"));
 
@@ -40,7 +46,7 @@ export class ConfigService {
   private constructor(repo: ConfigRepo) {
     this.#repo = repo;
     for (const [owner, schema] of Object.entries(KERNEL_SCHEMA.properties as Record<string, Schema>)) {
-      this.#owners.set(owner, { schema });
+      this.#owners.set(owner, { schema, permission: DEFAULT_SETTING_PERMISSION });
     }
   }
 
@@ -60,9 +66,15 @@ export class ConfigService {
   }
 
   /** A module's config schema becomes the owner of `<moduleId>.*`. */
-  registerOwner(owner: string, schema: Schema | undefined): void {
+  registerOwner(owner: string, schema: Schema | undefined, permission = DEFAULT_SETTING_PERMISSION): void {
     if (!schema) return;
-    this.#owners.set(owner, { schema });
+    this.#owners.set(owner, { schema, permission });
+  }
+
+  /** The permission a change of `key` needs, by every path (config_invalid for an unknown key). */
+  permissionFor(key: string): string {
+    const { owner } = this.#resolve(key);
+    return this.#owners.get(owner)!.permission;
   }
 
   isKernelOwner(owner: string): boolean {
@@ -114,8 +126,10 @@ export class ConfigService {
    * Validates and stores a value. `raw` strings from the CLI are parsed as JSON when they parse
    * (`100`, `true`, `["a"]`) and taken as plain strings otherwise.
    */
-  async set(key: string, raw: unknown, fromText = false, tx?: { config: ConfigRepo }): Promise<unknown> {
+  async set(key: string, raw: unknown, auth: Authorized<"setting.change">, fromText = false, tx?: { config: ConfigRepo }): Promise<unknown> {
     const { schema } = this.#resolve(key);
+    // The proof was made for this key (its owner's permission), not for another.
+    if (auth.target !== key) throw new HostError("forbidden", `the authorization given is for ${auth.target ?? "no setting"}, not ${key}`);
     let value = raw;
     if (fromText && typeof raw === "string") {
       try {

@@ -5,6 +5,7 @@
 // refusal. This is the check that counts; what a module's context shows it is a convenience.
 import { CapabilityError, HostError } from "../errors.js";
 import type { Kernel } from "../kernel.js";
+import type { Caller } from "../../sdk/context.js";
 import type { HostPort } from "../runtime.js";
 import type { CapabilityName } from "./catalogue.js";
 import type { GrantSet } from "./grants.js";
@@ -17,6 +18,8 @@ export interface PortOptions {
   kind: "system" | "user";
   /** The module's grants as of now (approval, revocation). */
   grants: () => GrantSet;
+  /** Its code runs in the host's async context (in-process), so whom it acts for is known exactly. */
+  exactContext: boolean;
   /** Command names the manifest declares. */
   declaredCommands: ReadonlySet<string>;
   /** Module ids listed in the manifest's dependencies (the only providers it may `use`). */
@@ -105,7 +108,12 @@ export function createHostPort(o: PortOptions): HostPort {
     kernel.audit.append({ actor: `module:${moduleId}`, action, target, data }).catch(() => {});
   };
 
-  const site = (): Site => ({ kernel, moduleId, kind: o.kind, grants: o.grants() });
+  /** The module as a caller, with the outside callers it acts for here (authority never grows through it). */
+  const asCaller = (): Extract<Caller, { kind: "module" }> => {
+    const behalf = kernel.bus.actingFor(moduleId, o.exactContext);
+    return behalf ? { kind: "module", moduleId, onBehalfOf: behalf } : { kind: "module", moduleId };
+  };
+  const site = (): Site => ({ kernel, moduleId, kind: o.kind, grants: o.grants(), asCaller });
 
   /** The grant check: throws (audited) when the module does not hold the capability now. */
   const hold = (capability: string, method: string, grants: GrantSet = o.grants()): void => {
@@ -175,7 +183,7 @@ export function createHostPort(o: PortOptions): HostPort {
         throw new HostError("input_invalid", `${method}: takes one argument, the command's input object`);
       }
       try {
-        return await kernel.bus.dispatch({ command: `${provided.module}.${method.slice(dot + 1)}`, input, caller: { kind: "module", moduleId } });
+        return await kernel.bus.dispatch({ command: `${provided.module}.${method.slice(dot + 1)}`, input, caller: asCaller() });
       } catch (e) {
         return audited(e, method);
       }

@@ -28,6 +28,8 @@ export interface Site {
   readonly moduleId: string;
   readonly kind: "system" | "user";
   readonly grants: GrantSet;
+  /** The module as a caller: with the outside callers it acts for at this point, if any. */
+  asCaller(): Extract<Caller, { kind: "module" }>;
 }
 
 type Fn = (...args: any[]) => any;
@@ -128,7 +130,7 @@ export const HOST_API = {
     capability: "commands.invoke",
     args: (raw, m) => tuple(m, raw, [["command", str(200)], ["input", opt(object)]]),
     // The permission check is the bus's (the one policy point), against this module's grants.
-    run: ({ kernel, moduleId }, command, input) => kernel.bus.dispatch({ command, input: input ?? {}, caller: { kind: "module", moduleId } }),
+    run: ({ kernel, asCaller }, command, input) => kernel.bus.dispatch({ command, input: input ?? {}, caller: asCaller() }),
   },
   "commands.dispatch": {
     capability: "commands.dispatch",
@@ -228,9 +230,12 @@ export const HOST_API = {
   "config.set": {
     capability: "config.manage",
     args: (raw, m) => tuple(m, raw, [["key", str(200)], ["value", json]]) as [string, JsonValue],
-    run: async ({ kernel, moduleId }, key, value) => {
+    run: async ({ kernel, moduleId, asCaller }, key, value) => {
+      // Its owner's permission too: a module with config.manage changes security's settings only
+      // if it holds security.manage, and for a caller only what that caller may.
+      const auth = kernel.bus.authorizeSetting(asCaller(), key, kernel.config.permissionFor(key));
       const stored = await kernel.store.transaction(async (tx) => {
-        const v = await kernel.config.set(key, value, false, tx);
+        const v = await kernel.config.set(key, value, auth, false, tx);
         await kernel.audit.append({ actor: `module:${moduleId}`, action: "config.set", target: key, data: { value: v } }, tx);
         return v;
       });
@@ -290,17 +295,17 @@ export const HOST_API = {
   "modules.approve": {
     capability: "modules.manage",
     args: (raw, m) => tuple(m, raw, [["id", str(64)], ["hash", str(64)]]),
-    run: async ({ kernel, moduleId }, id, hash) => void (await kernel.modules.approve(id, { hash }, `module:${moduleId}`)),
+    run: async ({ kernel, asCaller }, id, hash) => void (await kernel.modules.approve(id, { hash }, kernel.bus.authorize(asCaller(), "capability.grant_elevated", { target: id }))),
   },
   "modules.enable": {
     capability: "modules.manage",
     args: (raw, m) => tuple(m, raw, [["id", str(64)]]),
-    run: async ({ kernel, moduleId }, id) => void (await kernel.modules.enable(id, `module:${moduleId}`)),
+    run: async ({ kernel, asCaller }, id) => void (await kernel.modules.enable(id, kernel.bus.authorize(asCaller(), "module.enable", { target: id }))),
   },
   "modules.disable": {
     capability: "modules.manage",
     args: (raw, m) => tuple(m, raw, [["id", str(64)]]),
-    run: async ({ kernel, moduleId }, id) => void (await kernel.modules.disable(id, `module:${moduleId}`)),
+    run: async ({ kernel, asCaller }, id) => void (await kernel.modules.disable(id, kernel.bus.authorize(asCaller(), "module.disable", { target: id }))),
   },
 
   "home.writeSecretFile": {

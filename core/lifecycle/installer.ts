@@ -7,6 +7,7 @@ import semver from "semver";
 import { compareGrants, describeGrant, elevations, toGrants } from "../hostapi/grants.js";
 import { scopeFacts } from "../loader/grant-policy.js";
 import type { ApprovalTarget } from "../kernel.js";
+import type { Authorized } from "../authority/authorize.js";
 import type { ModuleLoader } from "../loader/module-loader.js";
 import { checkApprovalTarget, type OperatorActions } from "../loader/operator-actions.js";
 import { HostError } from "../errors.js";
@@ -18,7 +19,11 @@ import { materialize, shareFiles } from "./shared-files.js";
 import { withUnpackedArchive } from "./unpack.js";
 
 export interface InstallOptions {
-  approve?: boolean;
+  /**
+   * Grant what needs approval now: only with the proof that the caller may approve (the same
+   * permission as `module approve`, by every path), never a bare flag.
+   */
+  approve?: Authorized<"capability.grant_elevated">;
   allowDowngrade?: boolean;
 }
 
@@ -48,7 +53,8 @@ export class Installer {
     return join(this.home, "modules");
   }
 
-  async install(source: string, o: InstallOptions, actor: string): Promise<InstallReport> {
+  async install(source: string, o: InstallOptions, auth: Authorized<"module.install">): Promise<InstallReport> {
+    const { actor } = auth;
     const src = resolve(source);
     if (!existsSync(src)) throw new HostError("usage", `${source} does not exist; give a module folder or a .tgz`);
     if (/\.(tgz|tar\.gz)$/.test(src) || extname(src) === ".tgz") return withUnpackedArchive(src, this.home, (dir) => this.#install(dir, o, actor));
@@ -116,13 +122,14 @@ export class Installer {
         note: `${old.manifest.version} keeps serving; \`warden module approve ${id}\` switches to ${incoming.manifest.version} and grants ${added.join("; ")}`,
       };
     }
-    await this.#swapIn(id, dir, incoming, files, record, actor, action);
+    await this.#swapIn(id, dir, incoming, files, record, actor, action, Boolean(o.approve));
     const state = this.loader.entry(id)!.state;
     return { id, version: incoming.manifest.version, action, state, capabilities, added, removed, previous: old.manifest.version, note: "ready" };
   }
 
   /** Approve: a staged upgrade is swapped in; otherwise the module's manifest is approved as it is. */
-  async approve(id: string, target: ApprovalTarget, actor: string): Promise<unknown> {
+  async approve(id: string, target: ApprovalTarget, auth: Authorized<"capability.grant_elevated">): Promise<unknown> {
+    const { actor } = auth;
     const record = this.loader.records.get(id);
     if (record.staged) {
       const staged = { ...record.staged, dir: join(this.modulesDir, ".staged", id) };
@@ -133,9 +140,9 @@ export class Installer {
       if (incoming.hash !== staged.hash) throw new HostError("integrity_failed", `the staged upgrade of ${id} changed on disk; install it again`);
       await this.#swapIn(id, staged.dir, incoming, staged.files, { ...record, staged: null }, actor, "upgraded", true);
       rmSync(staged.dir, { recursive: true, force: true });
-      return this.actions.approve(id, target, actor);
+      return this.actions.approve(id, target, auth);
     }
-    return this.actions.approve(id, target, actor);
+    return this.actions.approve(id, target, auth);
   }
 
   async #swapIn(id: string, from: string, incoming: LoadedManifest, files: Record<string, string>, record: ModuleRecord, actor: string, action: string, approving = false): Promise<void> {
@@ -171,7 +178,8 @@ export class Installer {
     if (this.kernel.store.changes) await shareFiles(this.kernel.store, dir, files);
   }
 
-  async remove(id: string, purge: boolean, actor: string): Promise<{ id: string; removed: boolean; purged: number }> {
+  async remove(id: string, purge: boolean, auth: Authorized<"module.remove">): Promise<{ id: string; removed: boolean; purged: number }> {
+    const { actor } = auth;
     const e = this.loader.entry(id);
     if (!e) throw new HostError("module_not_found", `no module '${id}' is installed; run \`warden module list\``);
     if (e.kind === "system") throw new HostError("usage", `'${id}' is a system module; it can be disabled, not removed`);

@@ -102,7 +102,7 @@ export class ModuleLoader {
     this.#entries.set(entry.id, entry);
     if (entry.loaded) {
       const { manifest } = entry.loaded;
-      this.kernel.config.registerOwner(manifest.id, manifest.config);
+      this.kernel.config.registerOwner(manifest.id, manifest.config, manifest.configPermission);
       for (const [name, cmd] of Object.entries(manifest.commands ?? {})) {
         this.kernel.bus.declare(manifest.id, name, cmd, { checkOutput: entry.kind === "user", kind: entry.kind });
       }
@@ -294,6 +294,7 @@ export class ModuleLoader {
       moduleId: e.id,
       kind: e.kind,
       grants: () => e.grants,
+      exactContext: runtime.sharesAsyncContext === true,
       declaredCommands: new Set(Object.keys(manifest.commands ?? {})),
       dependencies: Object.keys(manifest.dependencies ?? {}),
       onRegister: (name) =>

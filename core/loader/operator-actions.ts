@@ -6,6 +6,7 @@ import { resolve } from "node:path";
 import { HostError } from "../errors.js";
 import { describeGrant, elevations, toGrants } from "../hostapi/grants.js";
 import type { ApprovalTarget } from "../kernel.js";
+import type { Authorized } from "../authority/authorize.js";
 import { changedFiles } from "../lifecycle/files.js";
 import { scopeFacts } from "./grant-policy.js";
 import { summarize, type ModuleSummary } from "./module-entry.js";
@@ -33,7 +34,8 @@ export class OperatorActions {
     return { version: e.loaded.manifest.version, hash: e.loaded.hash };
   }
 
-  async approve(id: string, target: ApprovalTarget, actor: string): Promise<ModuleSummary> {
+  async approve(id: string, target: ApprovalTarget, auth: Authorized<"capability.grant_elevated">): Promise<ModuleSummary> {
+    const { actor } = auth;
     const e = this.loader.require(id);
     if (!e.loaded) throw unavailable(e);
     checkApprovalTarget(id, this.pendingApproval(id), target);
@@ -47,7 +49,8 @@ export class OperatorActions {
     return summarize(e);
   }
 
-  async enable(id: string, actor: string): Promise<ModuleSummary> {
+  async enable(id: string, auth: Authorized<"module.enable">): Promise<ModuleSummary> {
+    const { actor } = auth;
     const e = this.loader.require(id);
     await this.loader.records.setDisabled(id, false, actor);
     if ((e.state === "disabled" || e.state === "failed") && e.loaded && !(e.error && PERMANENT.has(e.error.code))) {
@@ -59,7 +62,8 @@ export class OperatorActions {
     return summarize(e);
   }
 
-  async disable(id: string, actor: string): Promise<ModuleSummary> {
+  async disable(id: string, auth: Authorized<"module.disable">): Promise<ModuleSummary> {
+    const { actor } = auth;
     const e = this.loader.require(id);
     await this.loader.records.setDisabled(id, true, actor);
     await this.loader.deactivate(id);
@@ -69,7 +73,8 @@ export class OperatorActions {
   }
 
   /** Withdraw one capability at run time: the module's next call that needs it is refused. */
-  async revoke(id: string, capability: string, actor: string): Promise<ModuleSummary & { revoked: string[] }> {
+  async revoke(id: string, capability: string, auth: Authorized<"capability.revoke">): Promise<ModuleSummary & { revoked: string[] }> {
+    const { actor } = auth;
     const e = this.loader.require(id);
     const { revoked } = await this.loader.records.revoke(id, capability, actor);
     e.grants = e.grants.without(new Set([capability]));

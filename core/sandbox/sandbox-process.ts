@@ -66,7 +66,7 @@ export class SandboxProcess {
     stdio[MARK_FD] = markFd;
     this.#child = spawn(process.execPath, ["--no-node-snapshot", "--max-old-space-size=512", ...(profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : []), o.script, o.cacheDir], {
       stdio,
-      env: { ...process.env, NODE_OPTIONS: "", ...(o.spinUs !== undefined ? { WARDEN_SANDBOX_SPIN_US: String(o.spinUs) } : {}) },
+      env: sandboxEnvironment(o.spinUs),
     });
     this.#writer = new FrameWriter(this.#child.stdio[3] as Writable);
     let markReady!: () => void;
@@ -236,4 +236,20 @@ function openMarkFile(): number {
 
 function lastLines(text: string): string {
   return text.trim().split("\n").slice(-3).join(" | ").slice(0, 500);
+}
+
+/**
+ * What a sandbox process starts with: an allow-list, never the host's environment (it holds
+ * WARDEN_SECRET_KEY, store and Redis URLs with passwords, cloud credentials). Module code cannot
+ * read the process's environment, but a sandbox escape must not find secrets lying there either.
+ */
+const PASSED_THROUGH = ["PATH", "LANG", "LC_ALL", "TZ", "TMPDIR", "SYSTEMROOT"] as const;
+export function sandboxEnvironment(spinUs?: number): Record<string, string> {
+  const env: Record<string, string> = { NODE_OPTIONS: "" };
+  for (const name of PASSED_THROUGH) {
+    const v = process.env[name];
+    if (v !== undefined) env[name] = v;
+  }
+  if (spinUs !== undefined) env.WARDEN_SANDBOX_SPIN_US = String(spinUs);
+  return env;
 }

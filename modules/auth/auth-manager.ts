@@ -10,6 +10,10 @@ import { parseDuration } from "./durations.js";
 import { ArgonBusyError, FairArgonQueue } from "./argon-queue.js";
 import { newToken, newTokenId, parseToken } from "./token-format.js";
 
+/** Writes the audit event of a change that is about to be written (./index.ts passes ctx.audit.record). */
+export type Recorder = (id: string, data: Record<string, unknown>) => Promise<void>;
+const noRecord: Recorder = async () => {};
+
 export const ARGON2 = { type: argon2.argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
 const CACHE_MS = 60_000;
 /** A cached verification used in its last REFRESH_MS is renewed in the background. */
@@ -99,7 +103,12 @@ export class AuthManager {
     this.#fleet = o.fleet ?? false;
   }
 
-  async grant(o: { name: string; scopes: string[]; expires?: string; bootstrap?: boolean }): Promise<{ id: string; name: string; token: string; scopes: string[]; expires_at: string | null }> {
+  /**
+   * `record`, in each of grant, revoke and rotate: called once the change is checked and right
+   * before it is written, with what it will be; if it throws (the audit event could not be
+   * written), nothing is written. An action and its audit event are one.
+   */
+  async grant(o: { name: string; scopes: string[]; expires?: string; bootstrap?: boolean }, record: Recorder = noRecord): Promise<{ id: string; name: string; token: string; scopes: string[]; expires_at: string | null }> {
     const name = o.name.trim();
     if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(name)) throw new AuthError("input_invalid", `token name '${o.name}' must be 1-64 letters, digits, '.', '_' or '-'`);
     const bad = o.scopes.filter((s) => !SCOPE.test(s));
@@ -117,13 +126,14 @@ export class AuthManager {
     }
     const id = newTokenId();
     const { token, secret } = newToken(id);
-    const record: TokenRecord = {
+    const stored: TokenRecord = {
       id, name, scopes: [...new Set(o.scopes)], hash: await argon2.hash(secret, ARGON2), created_at: new Date(this.#now()).toISOString(),
       expires_at: expiresAt, revoked_at: null, last_used_at: null, last_request_at: null, bootstrap: o.bootstrap ?? false, prev: null,
     };
-    await this.#storage.set(`t:${id}`, record);
+    await record(id, { name, scopes: stored.scopes, expires_at: expiresAt });
+    await this.#storage.set(`t:${id}`, stored);
     await this.#storage.set(`n:${name}`, id);
-    return { id, name, token, scopes: record.scopes, expires_at: expiresAt };
+    return { id, name, token, scopes: stored.scopes, expires_at: expiresAt };
   }
 
   async list(): Promise<Array<Omit<TokenRecord, "hash" | "prev" | "revoked_at"> & { revoked_at: string | null }>> {
@@ -140,11 +150,12 @@ export class AuthManager {
     return out.sort((a, b) => a.created_at.localeCompare(b.created_at));
   }
 
-  async revoke(ref: string): Promise<{ id: string; name: string; revoked_at: string }> {
+  async revoke(ref: string, record: Recorder = noRecord): Promise<{ id: string; name: string; revoked_at: string }> {
     const found = await this.#resolve(ref);
     return this.#exclusive(found.id, async () => {
       // Read again under the lock: a rotate that finished meanwhile must not be overwritten.
       const r = (await this.#record(found.id)) ?? found;
+      await record(r.id, { name: r.name });
       r.revoked_at ??= new Date(this.#now()).toISOString();
       r.prev = null;
       await this.#storage.set(`t:${r.id}`, r);
@@ -153,12 +164,12 @@ export class AuthManager {
     });
   }
 
-  async rotate(ref: string, grace?: string): Promise<{ id: string; name: string; token: string; scopes: string[]; expires_at: string | null; old_valid_until: string | null }> {
+  async rotate(ref: string, grace?: string, record: Recorder = noRecord): Promise<{ id: string; name: string; token: string; scopes: string[]; expires_at: string | null; old_valid_until: string | null }> {
     const found = await this.#resolve(ref);
-    return this.#exclusive(found.id, () => this.#rotate(found.id, grace));
+    return this.#exclusive(found.id, () => this.#rotate(found.id, grace, record));
   }
 
-  async #rotate(id: string, grace?: string): Promise<{ id: string; name: string; token: string; scopes: string[]; expires_at: string | null; old_valid_until: string | null }> {
+  async #rotate(id: string, grace: string | undefined, record: Recorder): Promise<{ id: string; name: string; token: string; scopes: string[]; expires_at: string | null; old_valid_until: string | null }> {
     const r = await this.#record(id);
     if (!r) throw new AuthError("not_found", `no token with id '${id}'; run \`warden auth list\``);
     if (r.revoked_at) throw new AuthError("token_revoked", `token '${r.name}' is revoked; grant a new one`);
@@ -170,6 +181,7 @@ export class AuthManager {
     }
     const { token, secret } = newToken(r.id);
     const until = graceMs > 0 ? new Date(this.#now() + graceMs).toISOString() : null;
+    await record(r.id, { name: r.name, old_valid_until: until });
     r.prev = until ? { hash: r.hash, until } : null;
     r.hash = await argon2.hash(secret, ARGON2);
     await this.#storage.set(`t:${r.id}`, r);

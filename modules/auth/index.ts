@@ -42,22 +42,19 @@ export async function activate(ctx: ModuleContext) {
   await (lock ? lock.exclusive("auth-bootstrap", once) : once());
 
   const manage = {
-    grant: async (o: { name: string; scopes: string[]; expires?: string }, call?: CallInfo) => {
-      const t = await auth.grant(o);
-      await ctx.audit.record("token.grant", t.id, { name: t.name, scopes: t.scopes, expires_at: t.expires_at }, call);
-      return t;
-    },
+    // Each change is audited once it is checked and before it is written: if the event cannot be
+    // written, the token is not granted, revoked or rotated (audit_failed says so).
+    grant: async (o: { name: string; scopes: string[]; expires?: string }, call?: CallInfo) =>
+      auth.grant(o, (id, data) => ctx.audit.record("token.grant", id, data, call)),
     list: async () => (await auth.list()).map(({ bootstrap: _b, ...t }) => t),
     revoke: async (ref: string, call?: CallInfo) => {
-      const r = await auth.revoke(ref);
+      const r = await auth.revoke(ref, (id, data) => ctx.audit.record("token.revoke", id, data, call));
       await moved();
-      await ctx.audit.record("token.revoke", r.id, { name: r.name }, call);
       return r;
     },
     rotate: async (ref: string, grace?: string, call?: CallInfo) => {
-      const r = await auth.rotate(ref, grace);
+      const r = await auth.rotate(ref, grace, (id, data) => ctx.audit.record("token.rotate", id, data, call));
       await moved();
-      await ctx.audit.record("token.rotate", r.id, { name: r.name, old_valid_until: r.old_valid_until }, call);
       return r;
     },
     reset: async (call?: CallInfo) => {

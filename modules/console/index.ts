@@ -3,7 +3,7 @@
 // console's files and exchanges the code for a cookie, verifies sessions through the `console`
 // service. Everything a console page does is an ordinary command call made as the session.
 import type { CallInfo, ModuleContext } from "../../sdk/context.js";
-import { SessionError, SessionStore, type SessionRecord, type SessionSettings, type TokenBond } from "./sessions.js";
+import { SessionError, SessionStore, type Lineage, type SessionRecord, type SessionSettings, type TokenBond } from "./sessions.js";
 
 export interface ConsoleService {
   /** Where the serving host's REST surface listens, with the console on; undefined when it is not served. */
@@ -65,14 +65,24 @@ export async function activate(ctx: ModuleContext) {
     // The session gets the scopes of whoever asks, and dies with the token behind it.
     const c = call.caller;
     if (c.kind === "module") throw Object.assign(new Error("a module cannot open console sessions; an operator runs `warden console`"), { code: "forbidden" });
+    // A session's login URL is derived from it: its principal, bond and deadline, and it as parent.
     let token: TokenBond | undefined;
-    if (c.kind === "token") token = await bondOf(c.tokenId);
-    if (c.kind === "session") token = (await sessions.recordOf(c.sessionId))?.token;
+    let lineage: Lineage = { principal: "operator:local" };
+    if (c.kind === "token") {
+      token = await bondOf(c.tokenId);
+      lineage = { principal: `token:${c.tokenId}` };
+    }
+    if (c.kind === "session") {
+      const parent = await sessions.recordOf(c.sessionId);
+      if (!parent) throw Object.assign(new Error("this console session has ended; log in again"), { code: "session_expired" });
+      token = parent.token;
+      lineage = { principal: parent.principal ?? `console:${parent.id}`, parent };
+    }
     const scopes = c.kind === "operator" ? ["*"] : [...c.scopes];
     const by = c.kind === "operator" ? "operator:local" : c.kind === "token" ? `token:${c.tokenId}` : `console:${c.sessionId}`;
     let issued;
     try {
-      issued = await sessions.issueCode(scopes, by, token);
+      issued = await sessions.issueCode(scopes, by, lineage, token);
     } catch (e) {
       if (e instanceof SessionError) throw Object.assign(new Error(e.message), { code: e.code });
       throw e;

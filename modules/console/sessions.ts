@@ -5,6 +5,14 @@
 // A session ends when it is revoked, idle longer than console.idle_minutes, older than
 // console.max_hours, or when the token behind it (the one that logged in, or the one that asked for
 // the login URL) is revoked, rotated or expires.
+//
+// Derived credentials never outlive their parent: a login URL asked for by a session carries that
+// session's principal, token bond and absolute deadline, and names it as parent; the session it
+// opens ends when its parent ends (revoke, logout, idle, lifetime), and never lives past the
+// parent's deadline, however long the chain.
+//
+// Each request reads its session from storage (no per-host cache): a revoke or logout through any
+// host of a fleet bites on the next request on every host.
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import type { StorageApi } from "../../sdk/context.js";
 
@@ -20,6 +28,12 @@ export interface SessionRecord {
   scopes: string[];
   /** Who opened it: `code:operator:local`, `code:token:<id>`, `code:console:<id>` or `token:<id>`. */
   via: string;
+  /** Whose session it is: `operator:local` or `token:<id>` (a session's children inherit it). Slots are counted per principal. */
+  principal: string;
+  /** The session whose login URL opened this one: it ends with it. */
+  parent?: string;
+  /** The absolute end: max_hours after the first session of its line opened. */
+  deadline: string;
   /** The token it stands on, when a token opened it or asked for its login URL. */
   token?: TokenBond;
   client: string;
@@ -38,7 +52,7 @@ export interface SessionHooks {
   /** The current credential fingerprint of a live token; undefined once it is revoked or expired. */
   credential(tokenId: string): Promise<string | undefined>;
   /** A session ended by the store itself (idle, too old, its token gone, room made): audited. */
-  ended(id: string, reason: "idle" | "lifetime" | "token" | "evicted"): Promise<void>;
+  ended(id: string, reason: "idle" | "lifetime" | "token" | "evicted" | "parent"): Promise<void>;
 }
 
 export class SessionError extends Error {
@@ -52,8 +66,10 @@ const SESSION = "session:";
 const CODE = "code:";
 /** last_seen is written back at most this often per session (every request would be a write). */
 const TOUCH_MS = 30_000;
-/** A session read from storage is trusted this long before it is read again (a revoke on another host). */
-const RECHECK_MS = 2_000;
+/** How many sessions may stand on one another through login URLs (a chain's parents are read per request). */
+const MAX_LINEAGE = 4;
+/** All principals together hold at most this many times console.max_sessions. */
+const PRINCIPALS_FACTOR = 8;
 /** Unused login URLs at once: an operator needs a few; a token that may ask for them gets no more. */
 export const MAX_CODES = 32;
 
@@ -62,6 +78,16 @@ interface CodeRecord {
   scopes: string[];
   by: string;
   token?: TokenBond;
+  principal: string;
+  parent?: string;
+  /** The parent's absolute deadline (ISO), inherited by the session the code opens. */
+  deadline?: string;
+}
+
+/** Whose a login URL is, when a session asks for it: the session's principal, and itself as parent. */
+export interface Lineage {
+  principal: string;
+  parent?: SessionRecord;
 }
 
 export class SessionStore {
@@ -69,8 +95,8 @@ export class SessionStore {
   readonly #settings: () => SessionSettings;
   readonly #now: () => number;
   readonly #hooks: SessionHooks;
-  /** Sessions recently read or written, with when they were last read from storage. */
-  readonly #cache = new Map<string, { record: SessionRecord; checked: number; touched: number }>();
+  /** When this host last saw each session used (written back at most every TOUCH_MS). */
+  readonly #touched = new Map<string, number>();
 
   constructor(storage: StorageApi, settings: () => SessionSettings, hooks: SessionHooks, now: () => number = Date.now) {
     this.#storage = storage;
@@ -84,13 +110,22 @@ export class SessionStore {
    * whoever asked for it (the operator's "*", a token's or a session's own), never more. `token`: the
    * token that asked (directly or through its session); the code dies with it.
    */
-  async issueCode(scopes: string[], by: string, token?: TokenBond): Promise<{ code: string; expires_at: string }> {
+  async issueCode(scopes: string[], by: string, lineage: Lineage, token?: TokenBond): Promise<{ code: string; expires_at: string }> {
     if ((await this.#pruneCodes()) >= MAX_CODES) {
       throw new SessionError("rate_limited", `${MAX_CODES} login URLs are waiting to be used; wait for them to expire (console.code_seconds) or use one`);
     }
+    const parent = lineage.parent;
+    if (parent && (await this.#depth(parent)) >= MAX_LINEAGE) {
+      throw new SessionError("rate_limited", `console sessions may stand on one another at most ${MAX_LINEAGE} deep; ask from a session opened by \`warden console\``);
+    }
     const code = randomBytes(32).toString("base64url");
-    const expires_at = new Date(this.#now() + this.#settings().code_seconds * 1000).toISOString();
-    const record: CodeRecord = { expires_at, scopes: [...scopes], by, ...(token ? { token } : {}) };
+    // A code never outlives the session that asked for it.
+    const expires = Math.min(this.#now() + this.#settings().code_seconds * 1000, parent ? Date.parse(parent.deadline) : Infinity);
+    const expires_at = new Date(expires).toISOString();
+    const record: CodeRecord = {
+      expires_at, scopes: [...scopes], by, principal: lineage.principal, ...(token ? { token } : {}),
+      ...(parent ? { parent: parent.id, deadline: parent.deadline } : {}),
+    };
     await this.#storage.set(`${CODE}${digest(code)}`, record as never);
     return { code, expires_at };
   }
@@ -109,22 +144,35 @@ export class SessionStore {
     if (entry.token && !(await this.#bonded(entry.token))) {
       throw new SessionError("login_code_invalid", "the token that asked for this login URL was revoked, rotated or has expired; run `warden console` for a new one");
     }
-    return this.#open(scopes, `code:${entry.by ?? "?"}`, client, entry.token);
+    if (typeof entry.principal !== "string") throw new SessionError("login_code_invalid", "this login URL names no principal; run `warden console` for a new one");
+    if (entry.parent !== undefined && !(await this.#lineageAlive(entry.parent))) {
+      throw new SessionError("login_code_invalid", "the console session that asked for this login URL has ended; run `warden console` for a new one");
+    }
+    return this.#open(scopes, `code:${entry.by ?? "?"}`, client, entry.token, {
+      principal: entry.principal,
+      ...(entry.parent !== undefined ? { parent: entry.parent } : {}),
+      ...(entry.deadline !== undefined ? { deadline: Date.parse(entry.deadline) } : {}),
+    });
   }
 
   /** Opens a session with a verified token's scopes (the caller checked the console.login scope). */
   openForToken(token: TokenBond, scopes: string[], client: string): Promise<{ record: SessionRecord; cookie: string }> {
-    return this.#open(scopes, `token:${token.id}`, client, token);
+    return this.#open(scopes, `token:${token.id}`, client, token, { principal: `token:${token.id}` });
   }
 
-  async #open(scopes: string[], via: string, client: string, token: TokenBond | undefined): Promise<{ record: SessionRecord; cookie: string }> {
-    await this.#makeRoom(via);
+  async #open(scopes: string[], via: string, client: string, token: TokenBond | undefined, line: { principal: string; parent?: string; deadline?: number }): Promise<{ record: SessionRecord; cookie: string }> {
+    await this.#makeRoom(line.principal);
     const id = randomBytes(8).toString("hex");
     const secret = randomBytes(32).toString("base64url");
-    const now = new Date(this.#now()).toISOString();
-    const record: SessionRecord = { id, digest: digest(secret), scopes: [...scopes], via, ...(token ? { token } : {}), client: client.slice(0, 100), created_at: now, last_seen: now };
+    const at = this.#now();
+    const now = new Date(at).toISOString();
+    const deadline = new Date(Math.min(at + this.#settings().max_hours * 3_600_000, line.deadline ?? Infinity)).toISOString();
+    const record: SessionRecord = {
+      id, digest: digest(secret), scopes: [...scopes], via, principal: line.principal, ...(line.parent !== undefined ? { parent: line.parent } : {}), deadline,
+      ...(token ? { token } : {}), client: client.slice(0, 100), created_at: now, last_seen: now,
+    };
     await this.#storage.set(`${SESSION}${id}`, record as never);
-    this.#cache.set(id, { record, checked: this.#now(), touched: this.#now() });
+    this.#touched.set(id, at);
     return { record, cookie: `${id}.${secret}` };
   }
 
@@ -134,41 +182,70 @@ export class SessionStore {
     if (!m) throw new SessionError("unauthorized", "not logged in to the console; run `warden console` for a login URL");
     const [, id, secret] = m as unknown as [string, string, string];
     const now = this.#now();
-    let hit = this.#cache.get(id);
-    if (!hit || now - hit.checked > RECHECK_MS) {
-      const record = (await this.#storage.get(`${SESSION}${id}`)) as SessionRecord | undefined;
-      if (!record) {
-        this.#cache.delete(id);
-        throw new SessionError("session_expired", "this console session was revoked or has ended; log in again with `warden console`");
-      }
-      // The later of the stored and the locally seen use (another host may have seen it since).
-      const touched = Math.max(hit?.touched ?? 0, Date.parse(record.last_seen));
-      hit = { record, checked: now, touched };
-      this.#cache.set(id, hit);
+    const record = (await this.#storage.get(`${SESSION}${id}`)) as SessionRecord | undefined;
+    if (!record) {
+      this.#touched.delete(id);
+      throw new SessionError("session_expired", "this console session was revoked or has ended; log in again with `warden console`");
     }
-    // Every time, not only on a re-read: a revoke on this host bites on the session's next request.
-    if (hit.record.token && !(await this.#bonded(hit.record.token))) {
+    const a = Buffer.from(record.digest, "hex");
+    const b = Buffer.from(digest(secret), "hex");
+    if (a.length !== b.length || !timingSafeEqual(a, b)) throw new SessionError("unauthorized", "not logged in to the console; run `warden console` for a login URL");
+    if (record.token && !(await this.#bonded(record.token))) {
       await this.#end(id, "token");
       throw new SessionError("session_expired", "the token behind this console session was revoked, rotated or has expired; log in again");
     }
-    const a = Buffer.from(hit.record.digest, "hex");
-    const b = Buffer.from(digest(secret), "hex");
-    if (a.length !== b.length || !timingSafeEqual(a, b)) throw new SessionError("unauthorized", "not logged in to the console; run `warden console` for a login URL");
+    const why = this.#over(record, now);
+    if (why) {
+      await this.#end(id, why);
+      const s = this.#settings();
+      throw new SessionError("session_expired", why === "idle"
+        ? `this console session was idle for more than ${s.idle_minutes} minutes; log in again with \`warden console\``
+        : `console sessions last at most ${s.max_hours} hours (console.max_hours), a session opened from another no longer than it; log in again with \`warden console\``);
+    }
+    if (record.parent !== undefined && !(await this.#lineageAlive(record.parent))) {
+      await this.#end(id, "parent");
+      throw new SessionError("session_expired", "the console session this one was opened from has ended, and this one with it; log in again with `warden console`");
+    }
+    // The later of the stored and the locally seen use (another host may have seen it since).
+    const touched = Math.max(this.#touched.get(id) ?? 0, Date.parse(record.last_seen));
+    if (now - touched > TOUCH_MS || now - Date.parse(record.last_seen) > TOUCH_MS) {
+      await this.#storage.set(`${SESSION}${id}`, { ...record, last_seen: new Date(now).toISOString() } as never);
+    }
+    this.#touched.set(id, now);
+    return record;
+  }
+
+  /** Why a session is over at `now` by its own clock (idle, lifetime), or undefined. */
+  #over(r: SessionRecord, now: number): "idle" | "lifetime" | undefined {
     const s = this.#settings();
-    if (now - hit.touched > s.idle_minutes * 60_000) {
-      await this.#end(id, "idle");
-      throw new SessionError("session_expired", `this console session was idle for more than ${s.idle_minutes} minutes; log in again with \`warden console\``);
+    const touched = Math.max(this.#touched.get(r.id) ?? 0, Date.parse(r.last_seen));
+    if (now - touched > s.idle_minutes * 60_000) return "idle";
+    // The stored deadline, and max_hours as set now (an operator may have shortened it).
+    const deadline = Number.isFinite(Date.parse(r.deadline)) ? Date.parse(r.deadline) : Date.parse(r.created_at) + s.max_hours * 3_600_000;
+    if (now > deadline || now - Date.parse(r.created_at) > s.max_hours * 3_600_000) return "lifetime";
+    return undefined;
+  }
+
+  /** Whether a session and every session above it are still open and within their time. */
+  async #lineageAlive(id: string): Promise<boolean> {
+    let next: string | undefined = id;
+    for (let depth = 0; next !== undefined; depth++) {
+      if (depth > MAX_LINEAGE) return false;
+      const r = (await this.#storage.get(`${SESSION}${next}`)) as SessionRecord | undefined;
+      if (!r || this.#over(r, this.#now())) return false;
+      next = r.parent;
     }
-    if (now - Date.parse(hit.record.created_at) > s.max_hours * 3_600_000) {
-      await this.#end(id, "lifetime");
-      throw new SessionError("session_expired", `console sessions last at most ${s.max_hours} hours (console.max_hours); log in again with \`warden console\``);
+    return true;
+  }
+
+  async #depth(r: SessionRecord): Promise<number> {
+    let depth = 0;
+    let next = r.parent;
+    while (next !== undefined && depth <= MAX_LINEAGE) {
+      depth++;
+      next = ((await this.#storage.get(`${SESSION}${next}`)) as SessionRecord | undefined)?.parent;
     }
-    if (now - Date.parse(hit.record.last_seen) > TOUCH_MS) {
-      hit.record = { ...hit.record, last_seen: new Date(now).toISOString() };
-      await this.#storage.set(`${SESSION}${id}`, hit.record as never);
-    }
-    hit.touched = now;
-    return hit.record;
+    return depth;
   }
 
   /** A session's stored record (its secret's digest included: for this module's own use). */
@@ -176,10 +253,21 @@ export class SessionStore {
     return (await this.#storage.get(`${SESSION}${id}`)) as SessionRecord | undefined;
   }
 
-  /** Ends a session; whether it existed. */
+  /** Ends a session and the sessions opened from it (audited as ended by their parent); whether it existed. */
   async end(id: string): Promise<boolean> {
-    this.#cache.delete(id);
-    return this.#storage.delete(`${SESSION}${id}`);
+    this.#touched.delete(id);
+    const existed = await this.#storage.delete(`${SESSION}${id}`);
+    for (const child of (await this.#records()).filter((r) => r.parent === id)) await this.#end(child.id, "parent");
+    return existed;
+  }
+
+  async #records(): Promise<SessionRecord[]> {
+    const out: SessionRecord[] = [];
+    for (const key of await this.#storage.list(SESSION, 10_000)) {
+      const r = (await this.#storage.get(key)) as SessionRecord | undefined;
+      if (r) out.push(r);
+    }
+    return out;
   }
 
   async #end(id: string, reason: Parameters<SessionHooks["ended"]>[1]): Promise<void> {
@@ -188,11 +276,9 @@ export class SessionStore {
 
   async list(): Promise<Array<Omit<SessionRecord, "digest" | "token"> & { token_id: string | null; idle_expires_at: string }>> {
     const out = [];
-    for (const key of await this.#storage.list(SESSION, 10_000)) {
-      const r = (await this.#storage.get(key)) as SessionRecord | undefined;
-      if (!r) continue;
+    for (const r of await this.#records()) {
       const { digest: _d, token, ...shown } = r;
-      const seen = Math.max(Date.parse(r.last_seen), this.#cache.get(r.id)?.touched ?? 0);
+      const seen = Math.max(Date.parse(r.last_seen), this.#touched.get(r.id) ?? 0);
       out.push({ ...shown, token_id: token?.id ?? null, last_seen: new Date(seen).toISOString(), idle_expires_at: new Date(seen + this.#settings().idle_minutes * 60_000).toISOString() });
     }
     return out.sort((x, y) => x.created_at.localeCompare(y.created_at));
@@ -214,19 +300,26 @@ export class SessionStore {
   }
 
   /**
-   * At most max_sessions are open. To make room, a principal (the operator's login URLs, one token)
-   * gives up its own least recently used session, never someone else's; with none to give, the
-   * login is refused.
+   * Slots are counted per principal: each (the operator, one token, and the sessions opened from
+   * theirs) holds at most console.max_sessions, and makes room from its own least recently used
+   * session. All principals together hold at most PRINCIPALS_FACTOR times that; when full, the
+   * principal holding the most (never the operator, never the one logging in) gives up its least
+   * recently used. So no token, however it logs in, can lock the operator out.
    */
-  async #makeRoom(via: string): Promise<void> {
-    const all = await this.list();
-    if (all.length < this.#settings().max_sessions) return;
-    const principal = (v: string) => v.replace(/^code:/, "").replace(/^console:.*/, "console");
-    const mine = all.filter((s) => principal(s.via) === principal(via)).sort((x, y) => x.last_seen.localeCompare(y.last_seen));
-    const over = all.length - (this.#settings().max_sessions - 1);
-    if (mine.length < over) {
-      throw new SessionError("rate_limited", `the console has ${all.length} open sessions (console.max_sessions); end some with \`warden console revoke <id>\``);
+  async #makeRoom(principal: string): Promise<void> {
+    const max = this.#settings().max_sessions;
+    const all = (await this.list()).sort((x, y) => x.last_seen.localeCompare(y.last_seen));
+    const mine = all.filter((s) => s.principal === principal);
+    for (const s of mine.slice(0, Math.max(0, mine.length - (max - 1)))) await this.#end(s.id, "evicted");
+    const rest = all.filter((s) => s.principal !== principal);
+    const room = max * PRINCIPALS_FACTOR - 1 - Math.min(mine.length, max - 1);
+    if (rest.length <= room) return;
+    const counts = new Map<string, number>();
+    for (const s of rest) counts.set(s.principal, (counts.get(s.principal) ?? 0) + 1);
+    const [largest] = [...counts].filter(([p]) => p !== "operator:local").sort((x, y) => y[1] - x[1])[0] ?? [];
+    if (largest === undefined) {
+      throw new SessionError("rate_limited", `the console has ${all.length} open sessions; end some with \`warden console revoke <id>\``);
     }
-    for (const s of mine.slice(0, over)) await this.#end(s.id, "evicted");
+    for (const s of rest.filter((r) => r.principal === largest).slice(0, rest.length - room)) await this.#end(s.id, "evicted");
   }
 }

@@ -86,9 +86,9 @@ export async function activate(ctx: ModuleContext) {
   });
 
   const setEnabled = async (on: boolean, call: CallInfo) => {
+    await ctx.audit.record(on ? "security.enable" : "security.disable", "security", {}, call);
     await ctx.config.set("security.enabled", on);
     manager.configure(await settings());
-    await ctx.audit.record(on ? "security.enable" : "security.disable", "security", {}, call);
     return { enabled: on };
   };
 
@@ -119,31 +119,32 @@ export async function activate(ctx: ModuleContext) {
   ctx.commands.register("status", async () => state.status());
   ctx.commands.register("enable", (_i, call) => setEnabled(true, call));
   ctx.commands.register("disable", (_i, call) => setEnabled(false, call));
+  // Each operator action is audited before it takes effect: if its event cannot be written, it does
+  // not happen (the caller is told audit_failed).
   ctx.commands.register("lockdown", async ({ seconds }: { seconds?: number }, call) => {
-    const l = await state.lockdown(seconds ?? manager.settings.ddos_lockdown);
-    await ctx.audit.record("security.lockdown", "global", { until: new Date(l.until).toISOString() }, call);
+    const s = seconds ?? manager.settings.ddos_lockdown;
+    await ctx.audit.record("security.lockdown", "global", { seconds: s, until: new Date(Date.now() + s * 1000).toISOString() }, call);
+    const l = await state.lockdown(s);
     return { lockdown: { active: true, until: new Date(l.until).toISOString(), reason: l.reason } };
   });
   ctx.commands.register("unlock", async (_i, call) => {
-    const was = await state.unlock();
-    await ctx.audit.record("security.unlock", "global", { was_locked: was }, call);
-    return { unlocked: was };
+    await ctx.audit.record("security.unlock", "global", {}, call);
+    return { unlocked: await state.unlock() };
   });
   ctx.commands.register("purge", async (_i, call) => {
-    const removed = await state.purge();
-    await ctx.audit.record("security.purge", "security", { removed }, call);
-    return { removed };
+    await ctx.audit.record("security.purge", "security", {}, call);
+    return { removed: await state.purge() };
   });
   ctx.commands.register("block", async ({ client, seconds }: { client: string; seconds?: number }, call) => {
     const problem = validateAddressList([client]);
     if (problem) throw Object.assign(new Error(problem), { code: "input_invalid" });
-    const b = await state.block(client, seconds ?? manager.settings.block_duration);
-    await ctx.audit.record("security.block", b.client, { until: new Date(b.until).toISOString() }, call);
+    const s = seconds ?? manager.settings.block_duration;
+    await ctx.audit.record("security.block", client, { seconds: s, until: new Date(Date.now() + s * 1000).toISOString() }, call);
+    const b = await state.block(client, s);
     return { client: b.client, until: new Date(b.until).toISOString() };
   });
   ctx.commands.register("unblock", async ({ client }: { client: string }, call) => {
-    const was = await state.unblock(client);
-    await ctx.audit.record("security.unblock", client, { was_blocked: was }, call);
-    return { client, unblocked: was };
+    await ctx.audit.record("security.unblock", client, {}, call);
+    return { client, unblocked: await state.unblock(client) };
   });
 }

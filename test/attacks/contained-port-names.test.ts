@@ -20,6 +20,7 @@ function port(grants: string[]) {
     moduleId: "ghost",
     kind: "user",
     grants: () => new GrantSet(toGrants(grants as never), { moduleId: "ghost", userDependencies: [] }),
+    exactContext: false,
     declaredCommands: new Set(["run"]),
     dependencies: ["auth"],
     track: () => {},

@@ -29,7 +29,7 @@ async function hostWith(specs: Parameters<typeof writeModule>[1][], config: Reco
   const home = tempDir("warden-budget-");
   const host = await Host.open({ home, modulePaths: [root] });
   // Budgets, not the call's time limit, are under test: a busy machine must not turn them into timeouts.
-  for (const [k, v] of Object.entries({ "sandbox.maxTimeoutMs": 30_000, "sandbox.defaultTimeoutMs": 30_000, ...config })) await host.kernel.config.set(k, v);
+  for (const [k, v] of Object.entries({ "sandbox.maxTimeoutMs": 30_000, "sandbox.defaultTimeoutMs": 30_000, ...config })) await host.run("config.set", { key: k, value: v });
   hosts.push(host);
   return { host, home };
 }

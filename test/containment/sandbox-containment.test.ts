@@ -60,7 +60,7 @@ describe("the sandbox contains", () => {
         return "sent";
       }); }`,
     });
-    await h.kernel.config.set("sandbox.defaultTimeoutMs", 2000);
+    await h.run("config.set", { key: "sandbox.defaultTimeoutMs", value: 2000 });
     const started = performance.now();
     const flood = h.run("flood.run", { n: 300_000 }).then((v) => v, (e: { code: string }) => e.code);
     const ping = h.run("good.ping");
@@ -85,8 +85,8 @@ describe("the sandbox contains", () => {
         ctx.commands.register("big", async () => "y".repeat(17 * 1024 * 1024));
       }`,
     });
-    await h.kernel.config.set("sandbox.defaultMemoryMb", 256);
-    await h.kernel.config.set("sandbox.maxMemoryMb", 256);
+    await h.run("config.set", { key: "sandbox.defaultMemoryMb", value: 256 });
+    await h.run("config.set", { key: "sandbox.maxMemoryMb", value: 256 });
     await h.run("module.reload", { id: "shapes" });
     for (const n of [300, 200_000]) {
       const e = (await h.run("shapes.deep", { n }).catch((x: unknown) => x)) as { code: string; message: string };

@@ -17,7 +17,7 @@ export interface ServingHost {
 
 export async function serveHost(config: Record<string, unknown> = {}, home = tempDir("warden-api-"), logger: LogSink = silentLogger()): Promise<ServingHost> {
   const host = await Host.open({ home, modulePaths: [EXAMPLES], userRuntime: "inprocess", logger, overrides: { "api.enabled": true, "api.port": 0 } });
-  for (const [k, v] of Object.entries(config)) await host.kernel.config.set(k, v);
+  for (const [k, v] of Object.entries(config)) await host.run("config.set", { key: k, value: v });
   await host.activateAll();
   await host.startSurfaces();
   const address = (host.kernel.services.get("surface:api") as { address(): string }).address();

@@ -1,0 +1,83 @@
+// The effects table: every effect that changes authority or protection, with the permission it needs
+// on every path that reaches it (CLI, REST, console, a module's context, an install flag, a fleet
+// peer). Authority belongs to the effect, not the entry point: `module install --approve` grants
+// elevated capabilities, so it needs `module.approve` exactly as `module approve` does; `config set
+// security.enabled false` switches security off, so it needs `security.manage` exactly as `security
+// disable` does.
+//
+// The functions that perform an effect take an `Authorized<E>` (./authorize.ts), which only
+// authorizeEffect() makes: a path that reaches an effect without passing its check does not compile.
+//
+// Each entry names:
+//   permission  what a token's or console session's scopes must match (the operator holds all);
+//   capability  what a module acting through its context must hold (and, acting for a caller,
+//               that caller must hold `permission` too: authority never grows through a module);
+//   commands    the host and system-module commands whose call performs it (test/effects.test.ts
+//               walks every command and asserts each is listed once, with its manifest permission).
+export const EFFECTS = {
+  "capability.grant_elevated": {
+    permission: "module.approve",
+    capability: "modules.manage",
+    meaning: "grant a module what needs an operator's approval (approve; install or upgrade with approve)",
+    commands: ["module.approve"],
+  },
+  "capability.revoke": { permission: "module.revoke", capability: "modules.manage", meaning: "withdraw a capability from a module", commands: ["module.revoke"] },
+  "module.install": {
+    permission: "module.install",
+    capability: "modules.manage",
+    meaning: "install, upgrade or stage a module (granting nothing that needs approval by itself)",
+    commands: ["module.install"],
+  },
+  "module.remove": { permission: "module.remove", capability: "modules.manage", meaning: "remove a module (with purge, its data too)", commands: ["module.remove"] },
+  "module.enable": { permission: "module.enable", capability: "modules.manage", meaning: "enable a module", commands: ["module.enable"] },
+  "module.disable": { permission: "module.disable", capability: "modules.manage", meaning: "disable a module", commands: ["module.disable"] },
+  "module.reload": { permission: "module.reload", capability: "modules.manage", meaning: "read a module's folder again", commands: ["module.reload"] },
+  "setting.change": {
+    // OWNER: the setting's owner declares the permission (its manifest's `configPermission`;
+    // `config.set` for the kernel's settings and owners that declare none). `config.set` is the
+    // path to every owner's settings; the owners' own commands are paths to theirs.
+    permission: "OWNER",
+    capability: "config.manage",
+    meaning: "change a setting",
+    commands: ["config.set", "security.config", "security.enable", "security.disable", "cache.enable", "cache.disable"],
+  },
+  "secret.set": { permission: "secrets.set", capability: "modules.manage", meaning: "set a module's secret", commands: ["secrets.set"] },
+  "secret.delete": { permission: "secrets.delete", capability: "modules.manage", meaning: "delete a module's secret", commands: ["secrets.delete"] },
+  "token.mint": { permission: "auth.manage", capability: "auth.manage", meaning: "grant or rotate an API token", commands: ["auth.grant", "auth.rotate"] },
+  "token.revoke": { permission: "auth.manage", capability: "auth.manage", meaning: "revoke API tokens", commands: ["auth.revoke", "auth.reset"] },
+  "session.mint": {
+    permission: "console.manage",
+    capability: "console.manage",
+    meaning: "issue a console login URL (its sessions carry the asker's scopes, principal and deadline)",
+    commands: ["console.open"],
+  },
+  "session.revoke": { permission: "console.manage", capability: "console.manage", meaning: "end a console session", commands: ["console.revoke"] },
+  "client.block": {
+    permission: "security.manage",
+    capability: "security.manage",
+    meaning: "block or unblock a client, purge counters, lock down or unlock",
+    commands: ["security.block", "security.unblock", "security.purge", "security.lockdown", "security.unlock"],
+  },
+  "cache.clear": { permission: "cache.manage", capability: "cache.manage", meaning: "clear or purge the shared cache", commands: ["cache.clear", "cache.purge"] },
+  "audit.checkpoint": { permission: "audit.read", capability: "audit.read", meaning: "sign a checkpoint of the audit chain", commands: ["audit.checkpoint"] },
+} as const satisfies Record<string, { permission: string; capability: string; meaning: string; commands: readonly string[] }>;
+
+export type EffectName = keyof typeof EFFECTS;
+
+/**
+ * Commands that read, or act only on the caller's own credential: they change no one's authority
+ * and are listed here so that the walk over every command can tell "no effect" from "forgotten".
+ */
+export const READS = [
+  "module.list", "module.inspect", "module.stats", "config.get", "config.list", "secrets.list",
+  "audit.tail", "audit.verify", "auth.list", "console.sessions", "console.whoami", "security.status",
+  "cache.status", "api.traffic",
+] as const;
+
+/** The effect each command performs, from the table (one entry per command). */
+export function effectOfCommand(command: string): EffectName | undefined {
+  for (const [name, e] of Object.entries(EFFECTS) as Array<[EffectName, (typeof EFFECTS)[EffectName]]>) {
+    if ((e.commands as readonly string[]).includes(command)) return name;
+  }
+  return undefined;
+}

@@ -1,0 +1,138 @@
+// Authority at the seams: each effect needs the same permission by every path that reaches it, and
+// no caller gains authority through a module acting for it. Each attack below was a finding of an
+// outside review; each is followed by "still serving" and by what did not happen.
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Caller } from "../../sdk/context.js";
+import { Host } from "../../core/host.js";
+import { silentLogger } from "../../core/log/index.js";
+import { approval } from "../helpers/approval.js";
+import { emptyInput, tempDir, writeModule } from "../helpers/modules.js";
+
+const token = (...scopes: string[]): Caller => ({ kind: "token", tokenId: `t-${scopes.join("-").replace(/[^a-z]/g, "")}`, scopes });
+const anyInput = { type: "object", additionalProperties: true };
+
+function elevatedSource(version: string, capabilities: string[]): string {
+  const dir = tempDir("warden-src-");
+  writeModule(dir, {
+    id: "grabber",
+    version,
+    capabilities,
+    commands: { ping: { description: "p", input: anyInput } },
+    code: `export function activate(ctx) { ctx.commands.register("ping", async () => "pong"); }`,
+  });
+  return join(dir, "grabber");
+}
+
+// report depends on ledger and may invoke its commands ("*" reaches a user dependency); ledger.wipe
+// needs ledger.admin. A token that may only call report.* must not reach ledger.wipe through it.
+function deputyModules(): string {
+  const root = tempDir("warden-deputy-");
+  writeModule(root, {
+    id: "ledger",
+    capabilities: ["commands.register", "storage.read", "storage.write"],
+    commands: {
+      wipe: { description: "wipe the ledger", input: emptyInput, permission: "ledger.admin" },
+      count: { description: "entries", input: emptyInput, permission: "ledger.read" },
+    },
+    code: `export function activate(ctx) {
+      ctx.commands.register("wipe", async () => { await ctx.storage.set("wiped", true); return "wiped"; });
+      ctx.commands.register("count", async () => ((await ctx.storage.get("wiped")) ? 0 : 42));
+    }`,
+  });
+  writeModule(root, {
+    id: "report",
+    capabilities: ["commands.register", { name: "commands.invoke", commands: ["*"] }],
+    dependencies: { ledger: "^1.0.0" },
+    commands: {
+      run: { description: "make a report (and, being careless, wipe)", input: emptyInput },
+    },
+    code: `export function activate(ctx) {
+      ctx.commands.register("run", async () => {
+        await Promise.resolve(); // past an await: the host must still know whom it acts for
+        const n = await ctx.commands.invoke("ledger.count");
+        return { n, wipe: await ctx.commands.invoke("ledger.wipe") };
+      });
+    }`,
+  });
+  return root;
+}
+
+describe.each([
+  ["in-process", "inprocess" as const],
+  ["sandboxed", undefined],
+])("authority at the seams (%s user modules)", (_name, userRuntime) => {
+  let host: Host;
+  beforeAll(async () => {
+    host = await Host.open({ home: tempDir("warden-seams-"), modulePaths: [deputyModules()], logger: silentLogger(), ...(userRuntime ? { userRuntime } : {}) });
+    await host.activateAll(["system"]);
+  }, 60_000);
+  afterAll(async () => {
+    await host?.close();
+  });
+  const stillServing = async () => expect(await host.run("ledger.count")).toBe(42);
+
+  it("effects carry the permission: a token with module.install alone cannot approve by installing with approve:true", async () => {
+    const t = token("module.install");
+    await expect(host.kernel.bus.dispatch({ command: "module.install", input: { source: elevatedSource("1.0.0", ["commands.register", "audit.read"]), approve: true }, caller: t }))
+      .rejects.toMatchObject({ code: "forbidden", message: expect.stringContaining("module.approve") });
+    expect(host.loader.entry("grabber")).toBeUndefined();
+    // Without approve it installs and waits for an operator, as it should.
+    await host.kernel.bus.dispatch({ command: "module.install", input: { source: elevatedSource("1.0.0", ["commands.register", "audit.read"]) }, caller: t });
+    expect(host.loader.entry("grabber")!.state).toBe("pending_approval");
+    await stillServing();
+  });
+
+  it("effects carry the permission: the upgrade path with approve:true needs module.approve too", async () => {
+    await host.run("module.approve", await approval(host, "grabber"));
+    await expect(host.run("grabber.ping")).resolves.toBe("pong");
+    const t = token("module.install");
+    await expect(host.kernel.bus.dispatch({ command: "module.install", input: { source: elevatedSource("1.1.0", ["commands.register", "audit.read", "modules.manage"]), approve: true }, caller: t }))
+      .rejects.toMatchObject({ code: "forbidden" });
+    const inspected = (await host.run("module.inspect", { id: "grabber" })) as { version: string; grants: unknown[] };
+    expect(inspected.version).toBe("1.0.0");
+    expect(JSON.stringify(inspected.grants)).not.toContain("modules.manage");
+    // A token that holds both may do both.
+    const both = token("module.install", "module.approve");
+    const r = (await host.kernel.bus.dispatch({ command: "module.install", input: { source: elevatedSource("1.1.0", ["commands.register", "audit.read", "modules.manage"]), approve: true }, caller: both })) as { action: string };
+    expect(r.action).toBe("upgraded");
+    expect(host.loader.entry("grabber")!.state).not.toBe("pending_approval");
+    await host.run("module.remove", { id: "grabber" });
+    await stillServing();
+  });
+
+  it("a setting's permission is its owner's: config.* cannot switch security off or trust everyone", async () => {
+    const t = token("config.*");
+    for (const [key, value] of [["security.enabled", false], ["security.trusted", ["0.0.0.0/0"]], ["security.rate_limit", 1000000]] as const) {
+      await expect(host.kernel.bus.dispatch({ command: "config.set", input: { key, value }, caller: t }), key)
+        .rejects.toMatchObject({ code: "forbidden", message: expect.stringContaining("security.manage") });
+    }
+    expect(host.kernel.config.get("security.enabled")).toBe(true);
+    expect(host.kernel.config.get("security.trusted")).toEqual([]);
+    // The console's own lifetimes are the console's: config.* cannot stretch a session either.
+    await expect(host.kernel.bus.dispatch({ command: "config.set", input: { key: "console.max_hours", value: 10000 }, caller: t })).rejects.toMatchObject({ code: "forbidden" });
+    // The kernel's settings stay config.set's; and the owner's permission opens the owner's.
+    await host.kernel.bus.dispatch({ command: "config.set", input: { key: "sandbox.breakerFailures", value: 7 }, caller: t });
+    expect(host.kernel.config.get("sandbox.breakerFailures")).toBe(7);
+    await host.kernel.bus.dispatch({ command: "config.set", input: { key: "security.rate_limit", value: 500 }, caller: token("config.set", "security.manage") });
+    expect(host.kernel.config.get("security.rate_limit")).toBe(500);
+    await host.run("config.set", { key: "security.rate_limit", value: 120 });
+    await stillServing();
+  });
+
+  it("authority never grows through a module: report.* does not reach ledger.wipe through report", async () => {
+    const t = token("report.*");
+    const refused: any = await host.kernel.bus.dispatch({ command: "report.run", input: {}, caller: t }).catch((e) => e);
+    expect(refused).toMatchObject({ code: "forbidden", details: { side: "caller", permission: "ledger.read", module: "report" } });
+    expect(refused.message).toContain("acts here for token");
+    await stillServing(); // nothing was wiped
+    const reads = await host.kernel.bus.dispatch({ command: "report.run", input: {}, caller: token("report.*", "ledger.read") }).catch((e) => e);
+    expect(reads).toMatchObject({ code: "forbidden", details: { permission: "ledger.admin" } });
+    await stillServing();
+    // With both scopes the caller itself could wipe, so the module may do it for them.
+    const out = (await host.kernel.bus.dispatch({ command: "report.run", input: {}, caller: token("report.*", "ledger.*") })) as { n: number; wipe: string };
+    expect(out).toEqual({ n: 42, wipe: "wiped" });
+    expect(await host.run("ledger.count")).toBe(0);
+    await host.run("ledger.wipe"); // still serving, for the operator
+  });
+});
