@@ -88,14 +88,18 @@ export function registerHostCommands(deps: { home: string; bus: CommandBus; load
         description: "Withdraw one capability from a module at runtime (its next call that needs it is refused)",
         input: {
           type: "object",
-          properties: { id: { type: "string", minLength: 1, maxLength: 64 }, capability: { type: "string", minLength: 1, maxLength: 100 } },
+          properties: {
+            id: { type: "string", minLength: 1, maxLength: 64 },
+            capability: { type: "string", minLength: 1, maxLength: 100 },
+            force: { type: "boolean", description: "revoke a capability a system module runs on (breaks what it does; `module approve` gives it back)" },
+          },
           required: ["id", "capability"],
           additionalProperties: false,
         },
         args: ["id", "capability"],
         run: async (input, call) => {
-          const { id, capability } = input as { id: string; capability: string };
-          return actions.revoke(id, capability, bus.authorize(call.caller, "capability.revoke", { target: id }));
+          const { id, capability, force } = input as { id: string; capability: string; force?: boolean };
+          return actions.revoke(id, capability, bus.authorize(call.caller, "capability.revoke", { target: id }), force ?? false);
         },
       },
       remove: {

@@ -71,7 +71,8 @@ export class ModuleRecords {
   }
 
   approve(id: string, approval: Approval, actor: string, data: Record<string, unknown>): Promise<ModuleRecord> {
-    return this.#write(id, { grants: [...approval.capabilities], approvedHash: approval.hash }, { actor, action: "module.approve", data });
+    // An approval grants what the manifest asks, revoked capabilities included: it is the way back from a revoke.
+    return this.#write(id, { grants: [...approval.capabilities], approvedHash: approval.hash, revoked: [] }, { actor, action: "module.approve", data: { ...data, restored: this.get(id).revoked } });
   }
 
   revoke(id: string, capability: string, actor: string): Promise<ModuleRecord> {

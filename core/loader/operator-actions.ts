@@ -5,6 +5,7 @@
 import { resolve } from "node:path";
 import { HostError } from "../errors.js";
 import { describeGrant, elevations, toGrants } from "../hostapi/grants.js";
+import { CAPABILITIES } from "../hostapi/catalogue.js";
 import type { ApprovalTarget } from "../kernel.js";
 import type { Authorized } from "../authority/authorize.js";
 import { changedFiles } from "../lifecycle/files.js";
@@ -45,6 +46,8 @@ export class OperatorActions {
       e.state = "installed";
       delete e.error;
       this.loader.redecide(e);
+    } else {
+      await this.loader.applyRecord(id); // revoked capabilities come back, running or not
     }
     return summarize(e);
   }
@@ -73,9 +76,18 @@ export class OperatorActions {
   }
 
   /** Withdraw one capability at run time: the module's next call that needs it is refused. */
-  async revoke(id: string, capability: string, auth: Authorized<"capability.revoke">): Promise<ModuleSummary & { revoked: string[] }> {
+  async revoke(id: string, capability: string, auth: Authorized<"capability.revoke">, force = false): Promise<ModuleSummary & { revoked: string[] }> {
     const { actor } = auth;
     const e = this.loader.require(id);
+    // A system module's declared capabilities are what it runs on (the api module's
+    // commands.dispatch is the REST surface itself): one click must not break the host.
+    const declared = (e.loaded?.manifest.capabilities ?? []).map((c) => (typeof c === "string" ? c : c.name));
+    if (e.kind === "system" && declared.includes(capability) && !force) {
+      const meaning = CAPABILITIES.get(capability)?.meaning ?? capability;
+      throw new HostError("capability_required", `'${id}' is a system module and runs on '${capability}' (${meaning}); revoking it stops that for every caller. Pass --force to revoke it anyway; \`warden module approve ${id}\` gives it back`, {
+        details: { module: id, capability },
+      });
+    }
     const { revoked } = await this.loader.records.revoke(id, capability, actor);
     e.grants = e.grants.without(new Set([capability]));
     return { ...summarize(e), revoked };

@@ -29,7 +29,19 @@ export async function activate(ctx: ModuleContext) {
     dispatch: (call) => ctx.commands.dispatch(call),
     catalogue: () => ctx.commands.catalogue(),
     version: ctx.module.version,
-    ready: () => (settings.enabled ? undefined : "the API is disabled (api.enabled is false)"),
+    ready: async () => {
+      if (!settings.enabled) return "the API is disabled (api.enabled is false)";
+      // Ready means REST can dispatch: a revoked commands.dispatch answers 403 to every call.
+      try {
+        await ctx.commands.catalogue();
+        return undefined;
+      } catch (e) {
+        const code = (e as { code?: string }).code;
+        return code === "capability_denied"
+          ? "the api module may not dispatch commands (commands.dispatch was revoked); run `warden module approve api`"
+          : `the command catalogue cannot be read: ${(e as Error).message}`;
+      }
+    },
     log: (level, msg, data) => ctx.log[level](msg, data),
     console: consoleService,
     consoleDir: join(ctx.module.dir ?? missingDir(), "console"),

@@ -60,7 +60,7 @@ export interface ApiDeps {
   catalogue(): Promise<CommandInfo[]>;
   version: string;
   /** Undefined when ready; otherwise what is not. */
-  ready(): string | undefined;
+  ready(): Promise<string | undefined>;
   log(level: "info" | "warn" | "error", msg: string, data?: Record<string, unknown>): void;
   /** The host's access log (one prebuilt line per request), when it offers one; else lines go through log(). */
   access?: AccessLog;
@@ -331,7 +331,7 @@ export function buildServer(deps: ApiDeps): { app: FastifyInstance; invalidate()
   app.get("/api/v1/health/live", async () => ({ status: "ok" }));
   // Ready: the API serves and the services it needs (auth, security) answer.
   app.get("/api/v1/health/ready", async (_req, reply) => {
-    const problem = deps.ready();
+    const problem = await deps.ready();
     if (problem) return sendError(reply, { code: "module_unavailable", message: `not ready: ${problem}` });
     return { status: "ready" };
   });

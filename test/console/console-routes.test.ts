@@ -16,7 +16,7 @@ function server(logs: Array<{ msg: string; data?: Record<string, unknown> }>, ov
     dispatch: async () => null,
     catalogue: async () => [],
     version: "0",
-    ready: () => undefined,
+    ready: async () => undefined,
     log: (_level, msg, data) => void logs.push({ msg, data }),
     consoleDir: join(__dirname, "../../modules/api/console"),
     console: { login: boom, loginWithToken: boom, verify: boom, logout: boom },
