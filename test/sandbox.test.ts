@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { Host } from "../core/host.js";
 import { silentLogger } from "../core/log/index.js";
 import { SandboxRuntime } from "../core/sandbox/sandbox-runtime.js";
+import { approval } from "./helpers/approval.js";
 import { tempDir, writeModule } from "./helpers/modules.js";
 
 const FIXTURES = join(__dirname, "fixtures/hostile");
@@ -182,7 +183,13 @@ describe("net.fetch", () => {
       const { writeModule } = await import("./helpers/modules.js");
       writeModule(root, {
         id: "fetcher",
-        capabilities: ["commands.register", { name: "net.fetch", hosts: [`127.0.0.1:${port}`, `localhost:${port}`] }],
+        capabilities: ["commands.register", { name: "net.fetch", hosts: [`127.0.0.1:${port}`, `[::1]:${port}`, `localhost:${port}`] }],
+        commands: { get: { description: "get", input: { type: "object", additionalProperties: true } } },
+        code: `export function activate(ctx) { ctx.commands.register("get", async ({ url }) => ctx.net.fetch(url)); }`,
+      });
+      writeModule(root, {
+        id: "sneaky",
+        capabilities: ["commands.register", { name: "net.fetch", hosts: [`localhost:${port}`] }],
         commands: { get: { description: "get", input: { type: "object", additionalProperties: true } } },
         code: `export function activate(ctx) { ctx.commands.register("get", async ({ url }) => ctx.net.fetch(url)); }`,
       });
@@ -192,12 +199,19 @@ describe("net.fetch", () => {
         code: `export function activate(ctx) { ctx.commands.register("get", async ({ url }) => ctx.net.fetch(url)); }`,
       });
       const h = await open({}, undefined, [root]);
+      // Loopback (and localhost) in net.fetch hosts is elevated: nothing runs before an operator approves.
+      await expect(h.run("fetcher.get", { url: `http://127.0.0.1:${port}/x` })).rejects.toMatchObject({ code: "approval_required" });
+      const elevated = ((await h.run("module.inspect", { id: "fetcher" })) as { elevated: Array<{ capability: string; reason: string }> }).elevated;
+      expect(elevated).toEqual([expect.objectContaining({ capability: "net.fetch", reason: expect.stringContaining("127.0.0.1") })]);
+      for (const id of ["fetcher", "sneaky"]) await h.run("module.approve", await approval(h, id));
       await expect(h.run("fetcher.get", { url: `http://127.0.0.1:${port}/x` })).resolves.toMatchObject({ status: 200, body: "hello from GET /x" });
       await expect(h.run("fetcher.get", { url: `http://127.0.0.1:${port + 1}/x` })).rejects.toMatchObject({ code: "capability_denied" });
       await expect(h.run("fetcher.get", { url: "http://example.com/" })).rejects.toMatchObject({ code: "capability_denied" });
       await expect(h.run("fetcher.get", { url: `http://127.0.0.1:${port}/redirect` })).resolves.toMatchObject({ status: 302, headers: { location: "http://example.invalid/" } });
-      const inside: any = await h.run("fetcher.get", { url: `http://localhost:${port}/x` }).catch((e: any) => e);
-      expect(inside.code).toBe("module_error");
+      // By name (Node 20 asks the lookup for every address): each is checked, and allowed only when listed.
+      await expect(h.run("fetcher.get", { url: `http://localhost:${port}/x` })).resolves.toMatchObject({ status: 200, body: "hello from GET /x" });
+      const inside: any = await h.run("sneaky.get", { url: `http://localhost:${port}/x` }).catch((e: any) => e);
+      expect(inside.code, JSON.stringify(inside)).toBe("module_error");
       expect(inside.message).toMatch(/internal address/);
       await expect(h.run("nofetch.get", { url: `http://127.0.0.1:${port}/x` })).rejects.toMatchObject({ code: "capability_denied" });
     } finally {

@@ -4,20 +4,19 @@
 //   module to an unlisted one;
 // - a host listed by name must not resolve to a loopback, private or link-local address (DNS
 //   rebinding, SSRF into the host's own network): to reach such an address, list the IP itself;
+//   every address a name resolves to is checked, and the connection goes only to checked ones;
 // - bodies are capped both ways and every request has a time limit.
 import { lookup as dnsLookup, type LookupAddress } from "node:dns";
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
-import { BlockList, isIP } from "node:net";
+import { isIP } from "node:net";
 import { CapabilityError, HostError } from "../errors.js";
+import { isInternalAddress } from "./internal-addresses.js";
 
 export const MAX_REQUEST_BYTES = 1024 * 1024;
 export const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
 const TIMEOUT_MS = 10_000;
 
-const internal = new BlockList();
-for (const [net, bits] of [["127.0.0.0", 8], ["10.0.0.0", 8], ["172.16.0.0", 12], ["192.168.0.0", 16], ["169.254.0.0", 16], ["0.0.0.0", 8], ["100.64.0.0", 10]] as const) internal.addSubnet(net, bits, "ipv4");
-for (const [net, bits] of [["::1", 128], ["fc00::", 7], ["fe80::", 10], ["::", 128]] as const) internal.addSubnet(net, bits, "ipv6");
 
 export interface FetchRequest {
   method?: string;
@@ -65,18 +64,24 @@ export async function netFetch(moduleId: string, allowed: readonly string[], url
     headers[k] = String(v);
   }
   const literal = isIP(hostname) !== 0;
-  // A name must not lead into the host's own network; an IP literal was listed on purpose.
-  const lookup = (host: string, opts: object, cb: (err: Error | null, address: string | LookupAddress[], family?: number) => void) =>
-    dnsLookup(host, { ...opts, all: false }, (err, address, family) => {
+  // A name must not lead into the host's own network unless that very address is listed (an IP
+  // literal was listed on purpose). Every address the name has is checked, and node is answered in
+  // the shape it asked for (Node 20 asks for all of them, to try each family in turn).
+  const listed = new Set(allowed.map((p) => p.toLowerCase().replace(/:(\d+)$/, "").replace(/^\[|\]$/g, "")));
+  const lookup = (host: string, opts: { all?: boolean }, cb: (err: Error | null, address: string | LookupAddress[], family?: number) => void) =>
+    dnsLookup(host, { ...opts, all: true }, (err, addresses) => {
       if (err) return cb(err, "", 0);
-      if (!literal && internal.check(address as string, family === 6 ? "ipv6" : "ipv4")) {
-        return cb(new Error(`'${host}' resolves to the internal address ${address}; list that IP in net.fetch hosts to allow it`), "", 0);
-      }
-      cb(null, address as string, family);
+      const inside = literal ? undefined : addresses.find((a) => isInternalAddress(a.address) && !listed.has(a.address));
+      if (inside) return cb(new Error(`'${host}' resolves to the internal address ${inside.address}; list that IP in net.fetch hosts to allow it`), "", 0);
+      if (addresses.length === 0) return cb(new Error(`'${host}' has no address`), "", 0);
+      if (opts.all) return cb(null, addresses);
+      cb(null, addresses[0]!.address, addresses[0]!.family);
     });
 
   return new Promise<FetchResponse>((resolve, reject) => {
-    const req = (u.protocol === "https:" ? httpsRequest : httpRequest)(u, { method, headers, lookup: lookup as never, timeout: TIMEOUT_MS }, (res) => {
+    // No shared agent: a pooled connection (keep-alive) would skip the lookup and its check, and
+    // hand one module a connection another module's grant opened.
+    const req = (u.protocol === "https:" ? httpsRequest : httpRequest)(u, { method, headers, lookup: lookup as never, timeout: TIMEOUT_MS, agent: false }, (res) => {
       const chunks: Buffer[] = [];
       let size = 0;
       res.on("data", (c: Buffer) => {

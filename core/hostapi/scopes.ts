@@ -7,6 +7,7 @@
 // unless it names something else explicitly. `"*"` is therefore always safe to grant without
 // approval; `"auth.*"`, `"api.port"` or `"billing.*"` (not a dependency) reach beyond the module
 // and make the grant elevated: an operator approves it, pinned to the manifest's hash.
+import { isInternalHostEntry } from "./internal-addresses.js";
 import { matchesPattern } from "./patterns.js";
 
 /** What a module's own names are; computed by the loader from its manifest and the installed modules. */
@@ -129,7 +130,9 @@ const KINDS: { [K in ScopedCapability]: ScopeKind<Scopes[K]> } = {
       return Object.freeze({ hosts: Object.freeze([...new Set(raw.map((h) => h.toLowerCase()))].sort()) });
     },
     // Any host is a deliberate choice: "*" alone needs an operator.
-    beyondOwn: (s) => s.hosts.filter((h) => h === "*"),
+    // "*", and anything inside the host's own networks (loopback, where the host's own API listens,
+    // private and link-local ranges, the metadata address): an operator approves those.
+    beyondOwn: (s) => s.hosts.filter((h) => h === "*" || isInternalHostEntry(h)),
     widening: (prev, next) => next.hosts.filter((h) => !prev.hosts.some((q) => hostCovers(q, h))),
     describe: (s) => `hosts: ${s.hosts.join(", ")}`,
   },

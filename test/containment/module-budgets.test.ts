@@ -10,6 +10,7 @@ import { createGzip } from "node:zlib";
 import * as tar from "tar";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { Host } from "../../core/host.js";
+import { approval } from "../helpers/approval.js";
 import { tempDir, writeModule } from "../helpers/modules.js";
 
 const any = { type: "object", additionalProperties: true };
@@ -31,6 +32,8 @@ async function hostWith(specs: Parameters<typeof writeModule>[1][], config: Reco
   // Budgets, not the call's time limit, are under test: a busy machine must not turn them into timeouts.
   for (const [k, v] of Object.entries({ "sandbox.maxTimeoutMs": 30_000, "sandbox.defaultTimeoutMs": 30_000, ...config })) await host.run("config.set", { key: k, value: v });
   hosts.push(host);
+  // Loopback in net.fetch hosts needs an operator's approval: given here, as an operator would.
+  for (const m of host.loader.list()) if (m.state === "pending_approval") await host.run("module.approve", await approval(host, m.id));
   return { host, home };
 }
 
