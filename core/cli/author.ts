@@ -4,7 +4,7 @@ import { readFileSync, rmSync, watch } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Command } from "commander";
 import { spawnSync } from "node:child_process";
-import type { HostError } from "../errors.js";
+import { internalError, type HostError } from "../errors.js";
 import { ROOT } from "../paths.js";
 import { printResult, type Io } from "./output.js";
 // What each command needs is loaded when it runs: the CLI starts without the host, the bundler,
@@ -108,7 +108,7 @@ async function session(dir: string, globals: { home?: string }, io: Io, o: { cal
     host.kernel.callObservers.add((e) => io.out(`call  ${e.command}  ${e.ms.toFixed(1)} ms${e.error ? `  ${e.error.code}: ${e.error.message}` : ""}`));
     host.kernel.capabilityObservers.add((e) => e.module === id && io.out(`  cap ${e.method} (${e.capability})${e.allowed ? "" : "  DENIED"}`));
     await host.loader.ensureActive(id).catch((e) => io.err(`activation failed: ${(e as Error).message}`));
-    const control = await startControlServer(host.home, { call: (command, input) => host.run(command, input), status: () => ({ mode: "dev", pid: process.pid, home: host.home, module: id }), catalogue: () => catalogueOf(host) });
+    const control = await startControlServer(host.home, { call: (command, input) => host.run(command, input), status: () => ({ mode: "dev", pid: process.pid, home: host.home, module: id }), catalogue: () => catalogueOf(host), internal: (e) => internalError(e, host.kernel.log, "the control socket") });
     let timer: NodeJS.Timeout | undefined;
     // Every reload, good or bad, is reported and the session goes on: a bad save never ends it.
     const changed = (_event: string, file: string | null) => {

@@ -60,7 +60,9 @@ export function registerServe(program: Command, openHost: () => Promise<Host>, i
         call: (command, input) => host.run(command, input),
         status: async () => ({ mode: "serving", pid: process.pid, home: host.home, started_at: startedAt, backends: await host.backends() }),
         catalogue: () => catalogueOf(host),
-        onError: (e) => void internalError(e, host.kernel.log, "the control socket"),
+        internal: (e) => internalError(e, host.kernel.log, "the control socket"),
+        // A typo, invalid input or a denied call is the user's mistake: logged with its code.
+        refused: (e) => host.kernel.log[e.spec.http >= 500 ? "warn" : "info"]({ code: e.code, msg_detail: e.message.slice(0, 300) }, "control request refused"),
       });
       let lines: string[];
       try {

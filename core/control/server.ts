@@ -2,8 +2,8 @@
 // (a lockdown or a revoke takes effect at once).
 import { randomBytes, timingSafeEqual } from "node:crypto";
 import { chmodSync, existsSync, unlinkSync, writeFileSync } from "node:fs";
-import { createConnection, createServer, type Server } from "node:net";
-import { HostError, toHostError } from "../errors.js";
+import { createConnection, createServer, type Server, type Socket } from "node:net";
+import { HostError } from "../errors.js";
 import type { ErrorCode } from "../../sdk/errors.js";
 import { bootstrapTokenPath, controlTokenPath, readControlToken, CONTROL_REQUEST_TIMEOUT_MS, MAX_CONTROL_BYTES, MAX_CONTROL_CONNECTIONS, parseControlRequest, socketPath, type ControlResponse } from "./protocol.js";
 
@@ -12,8 +12,10 @@ export interface ControlHandlers {
   status(): unknown | Promise<unknown>;
   /** The serving host's commands and module descriptions, so the CLI's help and parsing match it. */
   catalogue(): unknown;
-  /** Told of an error that was not a HostError (it is answered as one, with its error id). */
-  onError?(e: unknown): void;
+  /** An error that was not a HostError: logged with its cause, answered as `internal` with the id it was logged under. */
+  internal(e: unknown): HostError;
+  /** A refusal (a user's mistake, a denied call): logged with its code, never as an internal error. */
+  refused?(e: HostError): void;
 }
 
 function tokenMatches(home: string, presented: unknown): boolean {
@@ -43,7 +45,23 @@ export async function startControlServer(home: string, handlers: ControlHandlers
     unlinkSync(path); // stale, from a host that died
   }
   if (!existsSync(bootstrapTokenPath(home))) writeFileSync(controlTokenPath(home), randomBytes(32).toString("base64url") + "\n", { mode: 0o600 });
+  // Connections waiting for their request line, oldest first. At MAX_CONTROL_CONNECTIONS the oldest
+  // of them makes room: idle or half-written connections cannot lock the operator out of `status`.
+  const waiting = new Set<Socket>();
+  let open = 0;
   const server = createServer({ allowHalfOpen: false }, (socket) => {
+    open++;
+    socket.once("close", () => {
+      open--;
+      waiting.delete(socket);
+    });
+    if (open > MAX_CONTROL_CONNECTIONS) {
+      const oldest = waiting.values().next().value as Socket | undefined;
+      if (!oldest) return void socket.destroy(); // every slot is running a request: this one waits its turn elsewhere
+      waiting.delete(oldest);
+      oldest.destroy();
+    }
+    waiting.add(socket);
     // Before authentication a connection costs at most MAX_CONTROL_BYTES of buffer and
     // CONTROL_REQUEST_TIMEOUT_MS; the line end is searched for in each new chunk only.
     const chunks: Buffer[] = [];
@@ -52,6 +70,7 @@ export async function startControlServer(home: string, handlers: ControlHandlers
     socket.setTimeout(CONTROL_REQUEST_TIMEOUT_MS, () => socket.destroy());
     const reply = (r: ControlResponse) => {
       done = true;
+      waiting.delete(socket);
       if (!socket.destroyed) socket.end(JSON.stringify(r) + "\n");
     };
     const refuse = (code: ErrorCode, message: string) => reply({ ok: false, error: { code, message } });
@@ -64,18 +83,18 @@ export async function startControlServer(home: string, handlers: ControlHandlers
       chunks.push(take);
       if (nl < 0) return;
       done = true;
+      waiting.delete(socket);
       socket.pause();
       socket.setTimeout(0);
       const line = Buffer.concat(chunks).toString("utf8");
       chunks.length = 0;
       serve(line).then(reply, (e) => {
-        handlers.onError?.(e);
-        reply({ ok: false, error: toHostError(e).toJSON() });
+        if (e instanceof HostError) handlers.refused?.(e);
+        reply({ ok: false, error: (e instanceof HostError ? e : handlers.internal(e)).toJSON() });
       });
     });
     socket.on("error", () => socket.destroy());
   });
-  server.maxConnections = MAX_CONTROL_CONNECTIONS;
 
   /** One request line, checked for shape and token before anything in it is used. */
   const serve = async (line: string): Promise<ControlResponse> => {

@@ -59,6 +59,37 @@ describe("the control socket", () => {
   }, 60_000);
 });
 
+describe("the control socket under idle connections and user mistakes", () => {
+  it("answers status with 64 idle and half-written connections open (the oldest waiting make room)", async () => {
+    const home = tempDir("warden-ctl-");
+    serving = await serveInBackground(["--home", home]);
+    const idle = Array.from({ length: 64 }, (_, i) => {
+      const c = connect(join(home, "control.sock"));
+      c.on("error", () => {});
+      if (i % 2) c.write('{"token":"half-writ'); // never ends its line
+      return c;
+    });
+    try {
+      const r = warden(["--home", home, "status", "--json"]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.json.mode).toBe("serving");
+    } finally {
+      for (const c of idle) c.destroy();
+    }
+  }, 60_000);
+
+  it("logs a user's mistake through it with its code at info, never as a level-50 internal error", async () => {
+    const home = tempDir("warden-ctl-");
+    serving = await serveInBackground(["--home", home]);
+    expect(warden(["--home", home, "modul", "list"]).code).not.toBe(0);
+    expect(warden(["--home", home, "config", "set", "sandbox.poolSize", "nope"]).code).not.toBe(0);
+    const lines = () => readFileSync(join(home, "logs", "host.log"), "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as { level: number; msg: string; code?: string });
+    await expect.poll(() => lines().some((l) => l.code === "config_invalid"), { timeout: 20_000, interval: 100 }).toBe(true);
+    expect(lines().filter((l) => l.level >= 50)).toEqual([]);
+    expect(lines().find((l) => l.code === "config_invalid")!.level).toBe(30);
+  }, 60_000);
+});
+
 describe("configuration and start-up", () => {
   it("refuses a config value that would stop serve, saying why", () => {
     const home = tempDir("warden-cfg-");
