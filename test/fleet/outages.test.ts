@@ -98,7 +98,9 @@ d("a fleet when its backends fail", () => {
     }
     const r = new RedisClient(fleet!.redis.url);
     try {
-      await eventually(async () => (await r.keys("warden:sec:b:*")).length >= N, "the blocks in Redis");
+      // 600 blocks, each audited and made durable through PostgreSQL: on a busy machine that takes
+      // longer than the default wait. These waits are backstops, not the behaviour under test.
+      await eventually(async () => (await r.keys("warden:sec:b:*")).length >= N, "the blocks in Redis", 900);
       // Durable in the store too (written just after the refusal): the re-seed's source.
       const { default: pg } = await import("pg");
       const durable = async () => {
@@ -111,7 +113,7 @@ d("a fleet when its backends fail", () => {
           await c.end();
         }
       };
-      await eventually(async () => (await durable()) >= N, "the blocks in the store");
+      await eventually(async () => (await durable()) >= N, "the blocks in the store", 900);
       const stored = () => expectOk(hosts[0]!.cli(["security", "status", "--json"])).json.blocked.length;
       await r.flushall(); // what a Redis restart without persistence does
       const started = performance.now();
@@ -125,7 +127,7 @@ d("a fleet when its backends fail", () => {
     } finally {
       r.disconnect();
     }
-  });
+  }, 240_000);
 
   it("PostgreSQL restarted during REST writes: every acknowledged write is there afterwards", async () => {
     const t = await installLedger(fleet!, hosts[0]!);
