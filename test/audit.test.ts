@@ -168,6 +168,31 @@ describe("audit chain", () => {
     expect(await audit.verify()).toMatchObject({ ok: false, first_bad_seq: 6, reason: expect.stringMatching(/inserted outside Warden/) });
   });
 
+  it("a crash at any instant leaves a chain that verifies: stopped between an event's commit and its head's replacement", async () => {
+    const { head, audit } = await chain(5);
+    const h5 = readFileSync(head, "utf8");
+    await audit.append({ actor: "operator:local", action: "test.event", target: "t6" });
+    // What kill -9 at that instant leaves: event 6 committed, its head prepared beside the old one.
+    writeFileSync(`${head}.tmp`, readFileSync(head, "utf8"));
+    writeFileSync(head, h5);
+    expect(await audit.verify()).toEqual({ ok: true, count: 6 });
+    // The next event brings the head up to date, and says so in the chain.
+    await audit.append({ actor: "operator:local", action: "test.event", target: "t7" });
+    const tail = (await audit.tail(2)).map((e) => e.action);
+    expect(tail).toEqual(["audit.head_repaired", "test.event"]);
+    expect(await audit.verify()).toEqual({ ok: true, count: 8 });
+    expect(readFileSync(head, "utf8")).toMatch(/^8 /);
+  });
+
+  it("a crash before the commit leaves the head where it was (the event never happened)", async () => {
+    const { head, audit } = await chain(3);
+    // A head prepared for an event that never committed: ignored, and replaced by the next one.
+    writeFileSync(`${head}.tmp`, `4 ${"a".repeat(64)}\n`);
+    expect(await audit.verify()).toEqual({ ok: true, count: 3 });
+    await audit.append({ actor: "operator:local", action: "test.event", target: "t4" });
+    expect(await audit.verify()).toEqual({ ok: true, count: 4 });
+  });
+
   it("detects a rewritten chain whose head no longer matches", async () => {
     const { head, audit } = await chain(3);
     writeFileSync(head, `3 ${"f".repeat(64)}\n`);

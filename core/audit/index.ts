@@ -9,8 +9,9 @@ import type { AuditRow, Repos, Store } from "../store/store.js";
 import type { AuditSigner, Checkpoint } from "./anchor.js";
 import { canonicalJson } from "./canonical.js";
 import { eventHash, GENESIS } from "./hash.js";
-import { headLine, headProblem, readHeadFile, removeHead, writeHead, writeHeadRaw } from "./head.js";
-import { MISMATCH_ACTION, MISMATCH_ACTOR, verifyChain, type VerifyResult } from "./verify.js";
+import { rmSync } from "node:fs";
+import { headLine, headProblem, installHead, isOneBehind, prepareHead, readHeadFile, readPrepared, vouchedPrepared } from "./head.js";
+import { MISMATCH_ACTION, MISMATCH_ACTOR, REPAIRED_ACTION, verifyChain, type VerifyResult } from "./verify.js";
 
 export { canonicalJson } from "./canonical.js";
 export { eventHash, GENESIS } from "./hash.js";
@@ -67,12 +68,13 @@ export class AuditLog {
   async append(e: AuditInput, tx?: Repos): Promise<AuditEvent> {
     const action = typeof e?.action === "string" ? e.action : String(e?.action);
     let before: string | undefined;
-    let written: string | undefined;
+    /** For a store whose transactions do not report their end: the head goes in after it returned. */
+    let pendingInstall: (() => void) | undefined;
     try {
       if (typeof e.actor !== "string" || e.actor === "" || typeof e.action !== "string" || e.action === "") {
         throw new TypeError("actor and action must be non-empty strings");
       }
-      if (e.action === MISMATCH_ACTION) throw new TypeError(`'${MISMATCH_ACTION}' is reserved for the host`);
+      if (e.action === MISMATCH_ACTION || e.action === REPAIRED_ACTION) throw new TypeError(`'${e.action}' is reserved for the host`);
       // Redacted and normalised before hashing: what is hashed is exactly what is stored.
       const dataJson = canonicalJson(redact(e.data ?? {}));
       const run = async (repos: Repos): Promise<AuditEvent> => {
@@ -84,7 +86,14 @@ export class AuditLog {
         before = current.raw;
         const headSeq = current.head.state === "ok" ? current.head.seq : 0;
         const atHead = headSeq > 0 && headSeq < (last?.seq ?? 0) ? (await repos.audit.range(headSeq, 1))[0]?.hash : undefined;
-        const problem = headProblem(current.head, last?.seq ?? 0, last?.hash ?? GENESIS, () => atHead);
+        const problem = headProblem(current.head, last?.seq ?? 0, last?.hash ?? GENESIS, () => atHead, (seq, hash) => vouchedPrepared(readPrepared(headFile), seq, hash, this.#signer));
+        if (!problem && isOneBehind(current.head, last?.seq ?? 0)) {
+          // The host stopped between an event's commit and its head's replacement: nothing
+          // acknowledged was lost. Brought up to date by this event, and recorded.
+          last = await this.#insert(repos, last, MISMATCH_ACTOR, REPAIRED_ACTION, "audit.head", canonicalJson({
+            head_seq: headSeq, chain_seq: last?.seq ?? 0, reason: "audit.head was one event behind the chain (a stop between a commit and the head's replacement)",
+          }));
+        }
         if (problem) {
           // Overwriting the head would hide a cut tail for good; the disagreement goes into the
           // chain instead, where verify keeps reporting it.
@@ -93,19 +102,31 @@ export class AuditLog {
           }));
         }
         const row = await this.#insert(repos, last, e.actor, e.action, e.target ?? null, dataJson);
-        // Inside the transaction: if the head cannot be replaced, the row is rolled back with it.
         const signature = this.#signer?.signHead(row.seq, row.hash);
-        written = headLine(row.seq, row.hash, signature);
-        writeHead(headFile, row.seq, row.hash, signature);
+        // Prepared now (a head that cannot be written fails the event before it commits) and moved
+        // into place only once the event has committed: a crash at any instant leaves the head at
+        // the chain's end or one event behind it, never ahead of what was committed.
+        const tmp = prepareHead(headFile, headLine(row.seq, row.hash, signature));
+        const install = (committed: boolean) => {
+          try {
+            if (committed) installHead(headFile, tmp, row.seq);
+            else rmSync(tmp, { force: true });
+          } catch (err) {
+            // The event stands (it committed); the next one brings the head up to date.
+            this.#securityLog?.error({ err: String(err), audit_seq: row.seq }, "audit.head could not be replaced after a commit; the next event repairs it");
+          }
+        };
+        if (repos.onEnd) repos.onEnd(install);
+        else pendingInstall = () => install(true);
         return toEvent(row);
       };
       const event = tx ? await run(tx) : await this.#store.transaction(run);
+      pendingInstall?.();
       if (this.#securityLog && SECURITY_ACTIONS.test(event.action)) {
         this.#securityLog.warn({ audit_seq: event.seq, actor: event.actor, action: event.action, target: event.target }, `${event.action} by ${event.actor}`);
       }
       return event;
     } catch (err) {
-      if (written !== undefined && !tx) await this.#restoreHead(written, before);
       throw new HostError("audit_failed", `the audit event '${action}' could not be written, so the action was not performed: ${(err as Error)?.message ?? String(err)}`, { cause: err });
     }
   }
@@ -160,19 +181,6 @@ export class AuditLog {
    * If the caller's own outer transaction rolls back later, this cannot help; the next append then
    * records the disagreement (see MISMATCH_ACTION).
    */
-  async #restoreHead(written: string, before: string | undefined): Promise<void> {
-    const headFile = this.#headFile;
-    if (headFile === undefined) return;
-    try {
-      await this.#store.transaction(async () => {
-        if (readHeadFile(headFile).raw !== written) return;
-        if (before === undefined) removeHead(headFile);
-        else writeHeadRaw(headFile, before);
-      });
-    } catch {
-      // Best effort: the store or the directory is already failing.
-    }
-  }
 }
 
 function toEvent(r: AuditRow): AuditEvent {
@@ -185,3 +193,4 @@ function toEvent(r: AuditRow): AuditEvent {
   }
   return { seq: r.seq, time: r.time, actor: r.actor, action: r.action, target: r.target, data, prev_hash: r.prevHash, hash: r.hash };
 }
+

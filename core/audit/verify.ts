@@ -4,7 +4,7 @@
 import type { AuditRow, Store } from "../store/store.js";
 import type { AuditSigner, Checkpoint } from "./anchor.js";
 import { eventHash, GENESIS } from "./hash.js";
-import { headProblem, readHead } from "./head.js";
+import { headProblem, readHead, readPrepared, vouchedPrepared } from "./head.js";
 
 export interface VerifyResult {
   ok: boolean;
@@ -19,6 +19,8 @@ export interface VerifyResult {
 /** Written by the host itself when, at append time, audit.head and the chain disagreed. */
 export const MISMATCH_ACTION = "audit.head_mismatch";
 export const MISMATCH_ACTOR = "host";
+/** Written by the host when audit.head was one event behind (a stop between commit and head replacement). */
+export const REPAIRED_ACTION = "audit.head_repaired";
 
 const BATCH = 1000;
 
@@ -40,7 +42,7 @@ export async function verifyChain(store: Store, headFile: string | undefined, o:
   // taking the lock for a moment gives a head and a last row that belong together.
   const snap = await store.transaction(async (tx) => {
     await tx.audit.lockChain();
-    return { head: headFile === undefined ? undefined : readHead(headFile), last: await tx.audit.last() };
+    return { head: headFile === undefined ? undefined : readHead(headFile), prepared: headFile === undefined ? undefined : readPrepared(headFile), last: await tx.audit.last() };
   });
   const lastSeq = snap.last?.seq ?? 0;
   let prev = GENESIS;
@@ -70,7 +72,9 @@ export async function verifyChain(store: Store, headFile: string | undefined, o:
   if (!snap.head) return { ok: true, count: lastSeq, ...(cp ? { checkpoint: { seq: cp.seq, time: cp.time } } : {}) };
   const headSeq = snap.head.state === "ok" ? snap.head.seq : 0;
   const atHead = headSeq > 0 && headSeq < lastSeq ? (await store.audit.range(headSeq, 1))[0]?.hash : undefined;
-  const p = headProblem(snap.head, lastSeq, prev, () => atHead);
+  // A head one behind with the next one prepared for the last row: a stop between commit and head
+  // replacement (nothing acknowledged was lost); the next event puts it in place, recorded.
+  const p = headProblem(snap.head, lastSeq, prev, () => atHead, (seq, hash) => snap.prepared !== undefined && vouchedPrepared(snap.prepared, seq, hash, o.signer));
   if (p) return bad(p.seq, p.reason);
   if (o.signer && snap.head.state === "ok") {
     const why = o.signer.headSignatureProblem(snap.head.seq, snap.head.hash, snap.head.signature);

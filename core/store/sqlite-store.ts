@@ -140,15 +140,22 @@ class SqliteStore implements Store {
 
   transaction<T>(fn: (tx: Repos) => Promise<T>): Promise<T> {
     return this.#lock.run(async () => {
+      const ended: Array<(committed: boolean) => void> = [];
+      const end = (committed: boolean) => {
+        for (const f of ended) f(committed);
+      };
       this.#db.exec("BEGIN IMMEDIATE");
+      let out: T;
       try {
-        const out = await fn(this.#inside);
+        out = await fn({ ...this.#inside, onEnd: (f) => void ended.push(f) });
         this.#db.exec("COMMIT");
-        return out;
       } catch (e) {
         if (this.#db.inTransaction) this.#db.exec("ROLLBACK");
+        end(false);
         throw e;
       }
+      end(true);
+      return out;
     });
   }
 

@@ -125,6 +125,11 @@ export interface Repos {
   readonly manifestIndex: ManifestIndexRepo;
   readonly secrets: SecretRepo;
   readonly blobs: BlobRepo;
+  /**
+   * Inside a transaction of a store that keeps a file beside it (the SQLite home's audit.head):
+   * `fn` runs once the transaction has ended, with whether it committed, before another starts.
+   */
+  onEnd?(fn: (committed: boolean) => void): void;
 }
 
 /**
