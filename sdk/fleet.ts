@@ -23,6 +23,8 @@ export interface FleetLock {
  * verifications are re-checked after a change made elsewhere.
  */
 export const REVOCATION_EPOCH_KEY = "warden:auth:epoch";
+/** Every epoch value lives this long (each key in the fleet's Redis has a TTL); a lapsed one reads as "", never trusted. */
+export const EPOCH_TTL_S = 7 * 24 * 3600;
 
 /** Keys matching `pattern`, by SCAN (never KEYS, which blocks Redis), at most `max` of them. */
 export async function scanKeys(redis: Redis, pattern: string, max = Infinity): Promise<string[]> {

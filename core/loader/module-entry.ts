@@ -26,6 +26,11 @@ export interface ModuleEntry {
   shadow?: boolean;
   /** Failed because its circuit breaker opened (not because it could not load). */
   breaker?: boolean;
+  /**
+   * Read but its grants not decided yet (the manifest index is being written, another host's
+   * install is being added): it answers module_unavailable, never runs with partial grants.
+   */
+  undecided?: boolean;
 }
 
 export interface ModuleSummary {

@@ -75,7 +75,7 @@ export class ModuleLoader {
     let entry: ModuleEntry;
     try {
       const loaded = readIndexedManifest(c, this.#o.hostVersion ?? HOST_VERSION, index, fresh);
-      entry = { id: loaded.manifest.id, dir: c.dir, kind: loaded.manifest.kind ?? kind, loaded, state: "installed", grants: GrantSet.empty(loaded.manifest.id), subscriptions: [] };
+      entry = { id: loaded.manifest.id, dir: c.dir, kind: loaded.manifest.kind ?? kind, loaded, state: "installed", grants: GrantSet.empty(loaded.manifest.id), subscriptions: [], undecided: true };
     } catch (e) {
       const error = e instanceof HostError ? e : new HostError("manifest_invalid", `${c.dir}: ${(e as Error).message}`);
       const id = knownId ?? c.folder;
@@ -210,6 +210,7 @@ export class ModuleLoader {
   }
 
   #decideGrants(e: ModuleEntry): void {
+    delete e.undecided;
     const record = this.records.find(e.id);
     const d = decideGrants({ manifest: e.loaded!.manifest, hash: e.loaded!.hash, kind: e.kind, record, kindOf: (id) => this.#entries.get(id)?.kind });
     e.state = d.state;
@@ -261,6 +262,9 @@ export class ModuleLoader {
     if (!e) throw new HostError("module_not_found", `no module '${id}' is installed; run \`warden module list\``);
     if (e.state === "active") return;
     if (e.activating) return e.activating;
+    if (e.undecided && e.state === "installed") {
+      throw new HostError("module_unavailable", `module '${id}' is being added and its grants are not decided yet; try again in a moment`, { details: { module: id, state: "adding" } });
+    }
     if (e.state !== "installed") throw unavailable(e);
     e.activating = this.#activate(e).finally(() => {
       delete e.activating;

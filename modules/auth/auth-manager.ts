@@ -220,7 +220,9 @@ export class AuthManager {
     const hit = this.#verified.get(digest);
     if (hit) {
       if (hit.epoch === this.#epochOf(hit.identity.tokenId) && hit.expiresAt > this.#now()) {
-        if (sharedEpoch === undefined ? !this.#fleet : hit.shared === sharedEpoch) {
+        // In a fleet, only a known epoch vouches for a cached verification: "" (no epoch in Redis:
+        // never set, lapsed, or a Redis that restarted empty) is the same before and after a revoke.
+        if (sharedEpoch === undefined ? !this.#fleet : sharedEpoch !== "" && hit.shared === sharedEpoch) {
           if (hit.expiresAt - this.#now() < REFRESH_MS) this.#refresh(digest, hit);
           return hit.identity;
         }

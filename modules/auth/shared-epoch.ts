@@ -4,10 +4,7 @@
 // verification was made in another epoch reads the token's record again before trusting it.
 import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
-import { closeRedis, REVOCATION_EPOCH_KEY as EPOCH_KEY } from "../../sdk/fleet.js";
-
-/** Every key written has a TTL; a lapsed epoch reads as "" — itself a change, so caches re-check. */
-const EPOCH_TTL_S = 7 * 24 * 3600;
+import { closeRedis, EPOCH_TTL_S, REVOCATION_EPOCH_KEY as EPOCH_KEY } from "../../sdk/fleet.js";
 
 export class SharedEpoch {
   #retry: NodeJS.Timeout | undefined;

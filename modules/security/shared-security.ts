@@ -12,8 +12,9 @@
 // store: PostgreSQL in a fleet), then to Redis, and reported done only then. A Redis that restarted
 // empty is re-seeded from the store before it answers a request again (the `seeded` key).
 import type { Redis } from "ioredis";
-import { REVOCATION_EPOCH_KEY, scanKeys } from "../../sdk/fleet.js";
+import { EPOCH_TTL_S, REVOCATION_EPOCH_KEY, scanKeys } from "../../sdk/fleet.js";
 import { clientKey } from "./client-address.js";
+import { randomUUID } from "node:crypto";
 import { blocked, iso, lockedDown, unavailable, WINDOW_MS, type Decided, type Decision, type DurableStore, type Refusal, type SecurityManager } from "./security-manager.js";
 
 const P = "warden:sec:";
@@ -225,6 +226,10 @@ export class SharedSecurity {
           for (const [key, d] of records.slice(i, i + 1000)) (batch as unknown as Scripted).wardenSetUntil(redisKey(key), JSON.stringify(d), d.until);
           for (const [err] of (await batch.exec()) ?? []) if (err) throw err;
         }
+        // A Redis that forgot also forgot the revocation epoch: it gets a value no host has seen,
+        // so every cached token verification is checked against the store again (a host that
+        // cached before the fleet's first revoke must not find "" again and trust it).
+        await this.#r.set(KEYS.epoch, `reseed-${randomUUID()}`, "EX", EPOCH_TTL_S, "NX");
         await this.#r.set(KEYS.seeded, "1", "EX", SEED_TTL_S);
       } finally {
         this.#seeding = undefined;

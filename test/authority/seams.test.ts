@@ -136,3 +136,26 @@ describe.each([
     await host.run("ledger.wipe"); // still serving, for the operator
   });
 });
+
+describe("a module a host is adding", () => {
+  it("answers module_unavailable until its grants are decided, never runs with partial grants", async () => {
+    const root = tempDir("warden-adding-");
+    const dir = writeModule(root, {
+      id: "newcomer",
+      capabilities: ["commands.register", "storage.read"],
+      commands: { hi: { description: "h", input: anyInput } },
+      code: `export function activate(ctx) { ctx.commands.register("hi", async () => "hi"); }`,
+    });
+    const host = await Host.open({ home: tempDir("warden-adding-home-"), modulePaths: [], logger: silentLogger(), userRuntime: "inprocess" });
+    try {
+      const adding = host.loader.addModule(dir);
+      // Called while the host is still adding it (its manifest being remembered, grants not decided).
+      await expect(host.run("newcomer.hi")).rejects.toMatchObject({ code: "module_unavailable", details: { state: "adding" } });
+      await adding;
+      await expect(host.run("newcomer.hi")).resolves.toBe("hi");
+      expect(host.loader.entry("newcomer")!.state).toBe("active");
+    } finally {
+      await host.close();
+    }
+  });
+});

@@ -12,7 +12,7 @@ export interface FleetHost {
   base: URL;
   cli(args: string[], stdin?: string): CliResult;
   /** A REST request to this host, from `from` (a 127.0.0.0/8 address: each is its own client). */
-  call(path: string, o?: { token?: string; method?: string; body?: unknown; from?: string }): Promise<RawResponse>;
+  call(path: string, o?: { token?: string; method?: string; body?: unknown; from?: string; headers?: Record<string, string> }): Promise<RawResponse>;
 }
 
 export interface Fleet {
@@ -66,7 +66,7 @@ export async function startFleet(n: number, o: { redisArgs?: string[]; before?: 
         raw(base, {
           method: c.method ?? (c.body === undefined ? "GET" : "POST"),
           path,
-          headers: { ...(c.token ? { authorization: `Bearer ${c.token}` } : {}), ...(c.body === undefined ? {} : { "content-type": "application/json" }) },
+          headers: { ...(c.token ? { authorization: `Bearer ${c.token}` } : {}), ...(c.body === undefined ? {} : { "content-type": "application/json" }), ...c.headers },
           ...(c.body === undefined ? {} : { body: JSON.stringify(c.body) }),
           ...(c.from ? { from: c.from } : {}),
         }),

@@ -1,0 +1,74 @@
+// Authority at the fleet's seams, on three hosts with real PostgreSQL and Redis: a cached decision is
+// valid only under an epoch that survives a Redis that forgot; a console session revoked or logged
+// out through one host is refused by the others on their next request.
+import { Redis as RedisClient } from "ioredis";
+import { describe, expect, it } from "vitest";
+import { eventually, expectOk, startFleet, type FleetHost } from "../helpers/fleet.js";
+
+const fleet = await startFleet(3, {
+  before: (cli) => {
+    expectOk(cli(["config", "set", "security.backend_timeout_ms", "10000"]));
+    expectOk(cli(["config", "set", "api.console", "true"]));
+  },
+});
+const d = fleet ? describe : describe.skip;
+const PATH = "/api/v1/config/get?key=api.enabled";
+
+/** A console session opened through `h` with a one-time login URL: its cookie value. */
+async function consoleLogin(h: FleetHost): Promise<string> {
+  const url = expectOk(h.cli(["console", "--json"])).json.url as string;
+  const res = await fetch(url, { redirect: "manual" });
+  const m = /warden_session=([^;]+)/.exec(res.headers.get("set-cookie") ?? "");
+  if (!m) throw new Error(`no session cookie: ${res.status} ${res.headers.get("location")}`);
+  return m[1]!;
+}
+const asSession = (h: FleetHost, cookie: string) =>
+  h.call("/api/v1/console/whoami", { method: "POST", body: {}, headers: { cookie: `warden_session=${cookie}`, "x-warden-console": "1" } });
+
+d("authority across a fleet", { timeout: 180_000 }, () => {
+  const [a, b, c] = fleet?.hosts ?? [];
+
+  it("a cached decision is valid only under an epoch that survives Redis loss: cached on B before the fleet's first revoke, revoked through A, Redis restarted empty, refused by B", async () => {
+    const token = expectOk(a!.cli(["auth", "grant", "--name", "early", "--scopes", "*", "--json"])).json.token as string;
+    // Verified and cached on every host while no revoke ever happened in this fleet.
+    for (const h of [a, b, c]) expect((await h!.call(PATH, { token, from: "127.0.0.4" })).status).toBe(200);
+    expectOk(a!.cli(["auth", "revoke", "early"]));
+    const r = new RedisClient(fleet!.redis.url);
+    try {
+      await r.flushall(); // what a Redis restart without persistence does
+    } finally {
+      r.disconnect();
+    }
+    for (const h of [b, c, a]) {
+      const res = await eventually(async () => {
+        const x = await h!.call(PATH, { token, from: "127.0.0.4" });
+        return x.status === 503 ? undefined : x; // re-seeding: refused, never let through
+      }, `an answer from ${h!.home} after the re-seed`);
+      expect(res.status, res.text).toBe(401);
+      expect(res.json.error.code).toBe("token_revoked");
+    }
+    // Still serving: a live token works everywhere.
+    const live = expectOk(a!.cli(["auth", "grant", "--name", "later", "--scopes", "*", "--json"])).json.token as string;
+    for (const h of [a, b, c]) expect((await h!.call(PATH, { token: live, from: "127.0.0.5" })).status).toBe(200);
+  });
+
+  it("a console session revoked through A is refused by B and C on their very next request", async () => {
+    const cookie = await consoleLogin(a!);
+    for (const h of [a, b, c]) expect((await asSession(h!, cookie)).status).toBe(200);
+    const id = cookie.split(".")[0]!;
+    expectOk(a!.cli(["console", "revoke", id]));
+    for (const h of [b, c]) {
+      const res = await asSession(h!, cookie);
+      expect(res.status, res.text).toBe(401);
+    }
+  });
+
+  it("a console session logged out through A is refused by B on its very next request", async () => {
+    const cookie = await consoleLogin(a!);
+    expect((await asSession(b!, cookie)).status).toBe(200);
+    const out = await a!.call("/console/logout", { method: "POST", body: {}, headers: { cookie: `warden_session=${cookie}`, "x-warden-console": "1", origin: a!.base.origin, "sec-fetch-site": "same-origin" } });
+    expect(out.status, out.text).toBeLessThan(400);
+    expect((await asSession(b!, cookie)).status).toBe(401);
+    expect((await asSession(c!, cookie)).status).toBe(401);
+  });
+});
