@@ -124,6 +124,7 @@ export class Host {
         {
           ensureActive: (id) => (HOST_NAMESPACES.has(id) || theLoader().isActive(id) ? undefined : theLoader().ensureActive(id)),
           internal: (cause, command) => internalError(cause, log, command),
+          maxDepth: () => config.get("sandbox.maxCallDepth") as number,
           changed: () => events.emit("commands.changed", {}),
           explainMissing: (id) => {
             const e = theLoader().entry(id);

@@ -74,6 +74,7 @@ export const ERROR_CATALOGUE = {
   unsupported_media_type: { exit: 2, http: 415, hint: "Send `Content-Type: application/json`." },
   audit_failed: { exit: 1, http: 500, hint: "The audit chain could not be written; the action was not performed." },
   internal: { exit: 1, http: 500, hint: "This is a Warden bug; please report it with the log line." },
+  call_depth_exceeded: { exit: 1, http: 508, hint: "Modules invoking commands nested deeper than sandbox.maxCallDepth (a module invoking itself?); fix the loop, or raise the setting." },
   capability_required: { exit: 2, http: 409, hint: "A system module needs that capability; revoking it breaks what the message names. Pass --force to revoke it anyway; `warden module approve <id>` gives it back." },
 } as const satisfies Record<string, ErrorSpec>;
 

@@ -12,12 +12,27 @@ import { compileCommandSchema } from "../manifest/index.js";
 import { actorOf } from "./actor.js";
 import { authorize, type PolicyFacts } from "./policy.js";
 
+/** A call a module is serving: for whom, how deep in a chain. */
+interface Serving {
+  module: string;
+  callers: readonly OutsideCaller[];
+  depth: number;
+}
+
 export type BoundHandler = (input: unknown, call: CallInfo) => Promise<unknown>;
 
 export interface Call {
   command: string;
   input?: unknown;
   caller: Caller;
+  /** How deep in a chain of modules invoking commands this call is (0 or absent: from outside). */
+  depth?: number;
+}
+
+/** Whom a module's code acts for at a point, and how deep in a call chain it is. */
+export interface Acting {
+  callers: OutsideCaller[] | undefined;
+  depth: number;
 }
 
 interface Declared {
@@ -35,6 +50,8 @@ export interface BusHooks {
    * otherwise. undefined: it is active now (the hot path, without a promise to await).
    */
   ensureActive(moduleId: string): Promise<void> | undefined;
+  /** The deepest a chain of modules invoking commands may nest (sandbox.maxCallDepth). */
+  maxDepth?(): number;
   /** Observes every finished call (ledger, metrics). */
   onCallEnd?(moduleId: string, command: string, ms: number, error?: HostError): void;
   /** A foreign error from a handler: logged with an id and answered as `internal`. */
@@ -62,8 +79,8 @@ export class CommandBus {
    * over a pipe without one, so it counts as acting for every outside caller it is serving now
    * (never more authority than the narrowest of them; with none in flight it acts alone).
    */
-  readonly #acting = new AsyncLocalStorage<{ module: string; callers: readonly OutsideCaller[] }>();
-  readonly #serving = new Map<string, Set<readonly OutsideCaller[]>>();
+  readonly #acting = new AsyncLocalStorage<Serving>();
+  readonly #serving = new Map<string, Set<Serving>>();
 
   constructor(policy: PolicyFacts, hooks: BusHooks) {
     this.#policy = policy;
@@ -74,16 +91,20 @@ export class CommandBus {
    * The outside callers module `moduleId` acts for at this point: exact for in-process code (its
    * async context); for code across a pipe (`exact` false), every outside caller it is serving.
    */
-  actingFor(moduleId: string, exact: boolean): OutsideCaller[] | undefined {
+  actingFor(moduleId: string, exact: boolean): Acting {
     if (exact) {
       const here = this.#acting.getStore();
-      return here?.module === moduleId ? [...here.callers] : undefined;
+      return here?.module === moduleId ? { callers: here.callers.length ? [...here.callers] : undefined, depth: here.depth } : { callers: undefined, depth: 0 };
     }
     const serving = this.#serving.get(moduleId);
-    if (!serving || serving.size === 0) return undefined;
+    if (!serving || serving.size === 0) return { callers: undefined, depth: 0 };
     const all = new Map<string, OutsideCaller>();
-    for (const callers of serving) for (const c of callers) all.set(c.kind === "token" ? `t:${c.tokenId}` : `s:${c.sessionId}`, c);
-    return [...all.values()];
+    let depth = 0;
+    for (const s of serving) {
+      depth = Math.max(depth, s.depth);
+      for (const c of s.callers) all.set(c.kind === "token" ? `t:${c.tokenId}` : `s:${c.sessionId}`, c);
+    }
+    return { callers: all.size ? [...all.values()] : undefined, depth };
   }
 
   /** The one policy point for effects (../authority/effects.ts), with the same facts as for commands. */
@@ -165,6 +186,13 @@ export class CommandBus {
     if (!d) throw this.#hooks.explainMissing?.(String(call.command).split(".")[0] ?? "") ?? commandNotFound(String(call.command), this.#commands);
     const { info } = d;
     authorize(call.caller, info, this.#policy);
+    const depth = call.depth ?? 0;
+    const maxDepth = depth > 0 ? (this.#hooks.maxDepth?.() ?? Infinity) : Infinity;
+    if (depth > maxDepth) {
+      throw new HostError("call_depth_exceeded", `${info.command} would be call ${depth} deep in a chain of modules invoking commands (at most ${maxDepth}, sandbox.maxCallDepth); does a module invoke itself?`, {
+        details: { command: info.command, depth, allowed: maxDepth },
+      });
+    }
     const started = performance.now();
     try {
       const input = call.input === undefined || call.input === null ? {} : call.input;
@@ -180,8 +208,10 @@ export class CommandBus {
       // a user module's copy is never recognised, so its calls need no receipt (a WeakMap entry per
       // call is most of what the garbage collector does on this path).
       if (info.kind !== "user") this.#receipts.set(callInfo, actorOf(call.caller));
-      const behalf = outsideCallers(call.caller);
-      const output = behalf && behalf.length > 0 ? await this.#runFor(info.module, behalf, d.handler, input, callInfo) : await d.handler(input, callInfo);
+      // Calls made for an outside caller, or deeper in a chain, are tracked (whom the module acts
+      // for, how deep it is); a plain call from outside costs nothing more.
+      const behalf = outsideCallers(call.caller) ?? [];
+      const output = behalf.length > 0 || depth > 0 ? await this.#runFor(info.module, { module: info.module, callers: [...behalf], depth }, d.handler, input, callInfo) : await d.handler(input, callInfo);
       if (d.checkOutput && info.output) {
         d.validateOutput ??= compileCommandSchema(info.output);
         if (!d.validateOutput(output)) {
@@ -199,14 +229,13 @@ export class CommandBus {
     }
   }
 
-  async #runFor(moduleId: string, callers: readonly OutsideCaller[], handler: BoundHandler, input: unknown, callInfo: CallInfo): Promise<unknown> {
+  async #runFor(moduleId: string, entry: Serving, handler: BoundHandler, input: unknown, callInfo: CallInfo): Promise<unknown> {
     let serving = this.#serving.get(moduleId);
     if (!serving) this.#serving.set(moduleId, (serving = new Set()));
-    // One entry per call (a fresh array), removed when it ends, whatever the handler did.
-    const entry = [...callers];
+    // One entry per call, removed when it ends, whatever the handler did.
     serving.add(entry);
     try {
-      return await this.#acting.run({ module: moduleId, callers: entry }, () => handler(input, callInfo));
+      return await this.#acting.run(entry, () => handler(input, callInfo));
     } finally {
       serving.delete(entry);
       if (serving.size === 0) this.#serving.delete(moduleId);

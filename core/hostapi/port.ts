@@ -10,6 +10,7 @@ import type { HostPort } from "../runtime.js";
 import type { CapabilityName } from "./catalogue.js";
 import type { GrantSet } from "./grants.js";
 import { coversSubscription } from "./scopes.js";
+import { checkInvokeRate } from "./write-rate.js";
 import { BOUND_METHODS, hostEntry, type Site } from "./table.js";
 
 export interface PortOptions {
@@ -109,11 +110,13 @@ export function createHostPort(o: PortOptions): HostPort {
   };
 
   /** The module as a caller, with the outside callers it acts for here (authority never grows through it). */
-  const asCaller = (): Extract<Caller, { kind: "module" }> => {
-    const behalf = kernel.bus.actingFor(moduleId, o.exactContext);
-    return behalf ? { kind: "module", moduleId, onBehalfOf: behalf } : { kind: "module", moduleId };
+  const acting = () => {
+    const a = kernel.bus.actingFor(moduleId, o.exactContext);
+    const caller: Extract<Caller, { kind: "module" }> = a.callers ? { kind: "module", moduleId, onBehalfOf: a.callers } : { kind: "module", moduleId };
+    return { caller, depth: a.depth };
   };
-  const site = (): Site => ({ kernel, moduleId, kind: o.kind, grants: o.grants(), asCaller });
+  const asCaller = () => acting().caller;
+  const site = (): Site => ({ kernel, moduleId, kind: o.kind, grants: o.grants(), asCaller, acting });
 
   /** The grant check: throws (audited) when the module does not hold the capability now. */
   const hold = (capability: string, method: string, grants: GrantSet = o.grants()): void => {
@@ -183,7 +186,9 @@ export function createHostPort(o: PortOptions): HostPort {
         throw new HostError("input_invalid", `${method}: takes one argument, the command's input object`);
       }
       try {
-        return await kernel.bus.dispatch({ command: `${provided.module}.${method.slice(dot + 1)}`, input, caller: asCaller() });
+        checkInvokeRate({ kernel, moduleId, kind: o.kind }, method);
+        const a = acting();
+        return await kernel.bus.dispatch({ command: `${provided.module}.${method.slice(dot + 1)}`, input, caller: a.caller, depth: a.depth + 1 });
       } catch (e) {
         return audited(e, method);
       }

@@ -20,7 +20,7 @@ import type { GrantSet } from "./grants.js";
 import { takeFetchSlot } from "./fetch-budget.js";
 import { netFetch } from "./net-fetch.js";
 import { coversConfigKey, coversEmit } from "./scopes.js";
-import { checkWriteRate } from "./write-rate.js";
+import { checkInvokeRate, checkWriteRate } from "./write-rate.js";
 
 /** Where a call runs: the module, its grants as of this call, and the kernel's services. */
 export interface Site {
@@ -30,6 +30,8 @@ export interface Site {
   readonly grants: GrantSet;
   /** The module as a caller: with the outside callers it acts for at this point, if any. */
   asCaller(): Extract<Caller, { kind: "module" }>;
+  /** That caller, and how deep in a chain of invocations this point is. */
+  acting(): { caller: Extract<Caller, { kind: "module" }>; depth: number };
 }
 
 type Fn = (...args: any[]) => any;
@@ -130,7 +132,11 @@ export const HOST_API = {
     capability: "commands.invoke",
     args: (raw, m) => tuple(m, raw, [["command", str(200)], ["input", opt(object)]]),
     // The permission check is the bus's (the one policy point), against this module's grants.
-    run: ({ kernel, asCaller }, command, input) => kernel.bus.dispatch({ command, input: input ?? {}, caller: asCaller() }),
+    run: (site, command, input) => {
+      checkInvokeRate(site, "commands.invoke");
+      const { caller, depth } = site.acting();
+      return site.kernel.bus.dispatch({ command, input: input ?? {}, caller, depth: depth + 1 });
+    },
   },
   "commands.dispatch": {
     capability: "commands.dispatch",

@@ -1,22 +1,41 @@
-// Every storage write is a durable commit on the host's thread, so a user module's write rate is
-// capped (storage.maxWritesPerSecond); system modules are trusted with theirs.
+// Per-second budgets of a user module's calls that cost the host: storage writes (each a durable,
+// fsynced commit on the host's thread; storage.maxWritesPerSecond) and command invocations (a
+// module invoking itself from a timer would otherwise run forever; sandbox.maxInvokesPerSecond).
+// System modules are trusted with theirs.
 import { HostError } from "../errors.js";
 import type { Kernel } from "../kernel.js";
 
 const windows = new WeakMap<Kernel, Map<string, { second: number; n: number }>>();
 
-export function checkWriteRate(site: { kernel: Kernel; moduleId: string; kind: "system" | "user" }, method: string): void {
+const BUDGETS = {
+  writes: { setting: "storage.maxWritesPerSecond", ledger: "storage.writes_per_second", code: "quota_exceeded", what: "storage writes", advice: "batch them" },
+  invokes: { setting: "sandbox.maxInvokesPerSecond", ledger: "commands.invokes_per_second", code: "rate_limited", what: "command invocations", advice: "slow down (a module invoking itself in a loop ends here)" },
+} as const;
+
+function checkRate(site: { kernel: Kernel; moduleId: string; kind: "system" | "user" }, budget: keyof typeof BUDGETS, method: string): void {
   const { kernel, moduleId, kind } = site;
   if (kind === "system") return;
   let perModule = windows.get(kernel);
   if (!perModule) windows.set(kernel, (perModule = new Map()));
   const second = Math.floor(Date.now() / 1000);
-  let w = perModule.get(moduleId);
-  if (!w || w.second !== second) perModule.set(moduleId, (w = { second, n: 0 }));
-  const max = kernel.config.get("storage.maxWritesPerSecond") as number;
+  const key = `${budget}:${moduleId}`;
+  let w = perModule.get(key);
+  if (!w || w.second !== second) perModule.set(key, (w = { second, n: 0 }));
+  const b = BUDGETS[budget];
+  const max = kernel.config.get(b.setting) as number;
   if (++w.n > max) {
-    throw new HostError("quota_exceeded", `${method}: module '${moduleId}' made more than ${max} storage writes this second (${w.n} requested, ${max} allowed); batch them or raise storage.maxWritesPerSecond`, {
-      details: { requested: w.n, allowed: max },
+    kernel.ledger.limit(moduleId, b.ledger);
+    throw new HostError(b.code, `${method}: module '${moduleId}' made more than ${max} ${b.what} this second (${w.n} requested, ${max} allowed); ${b.advice} or raise ${b.setting}`, {
+      details: { requested: w.n, allowed: max, budget },
+      ...(b.code === "rate_limited" ? { retryAfter: 1 } : {}),
     });
   }
+}
+
+export function checkWriteRate(site: { kernel: Kernel; moduleId: string; kind: "system" | "user" }, method: string): void {
+  checkRate(site, "writes", method);
+}
+
+export function checkInvokeRate(site: { kernel: Kernel; moduleId: string; kind: "system" | "user" }, method: string): void {
+  checkRate(site, "invokes", method);
 }

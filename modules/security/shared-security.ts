@@ -28,6 +28,9 @@ export const KEYS = {
   epoch: REVOCATION_EPOCH_KEY,
   seeded: `${P}seeded`,
 };
+/** Automatic decisions waiting to be made durable again, at most (each a few hundred bytes). */
+const MAX_RETRYING = 10_000;
+const RETRY_MS = 500;
 /** The seed marker lives this long; when it lapses, the next request re-seeds from the store. */
 const SEED_TTL_S = 600;
 
@@ -246,10 +249,57 @@ export class SharedSecurity {
 
   close(): void {
     clearInterval(this.#keepSeeded);
+    if (this.#retryTimer) clearTimeout(this.#retryTimer);
   }
 
+  /**
+   * Automatic blocks and lockdowns, made durable after the refusal that decided them. A write the
+   * store refused (a burst of them can outrun its connection pool) is retried until it lands or the
+   * decision ends: Redis holds it meanwhile, and a Redis that forgets is re-seeded from the store.
+   * At most MAX_RETRYING wait at once (the latest decision per key); past that, the oldest ends
+   * first and the loss is logged.
+   */
+  readonly #retrying = new Map<string, Decided>();
+  #retryTimer: NodeJS.Timeout | undefined;
+
   #persistAuto(key: string, d: Decided): void {
-    this.#durable.write(key, d).catch((e) => this.#hooks.onDurabilityError(key, e));
+    this.#durable.write(key, d).catch((e) => {
+      if (!this.#retrying.has(key) && this.#retrying.size === 0) this.#hooks.onDurabilityError(key, e);
+      this.#retryLater(key, d);
+    });
+  }
+
+  #retryLater(key: string, d: Decided): void {
+    this.#retrying.delete(key);
+    if (this.#retrying.size >= MAX_RETRYING) {
+      const [oldest] = this.#retrying.keys();
+      if (oldest !== undefined) {
+        this.#retrying.delete(oldest);
+        this.#hooks.onDurabilityError(oldest, new Error(`more than ${MAX_RETRYING} security decisions wait to be made durable; the oldest is dropped (Redis still holds it)`));
+      }
+    }
+    this.#retrying.set(key, d);
+    this.#retryTimer ??= setTimeout(() => void this.#retryWrites(), RETRY_MS);
+    this.#retryTimer.unref();
+  }
+
+  async #retryWrites(): Promise<void> {
+    this.#retryTimer = undefined;
+    const batch = [...this.#retrying];
+    for (const [key, d] of batch) {
+      if (d.until <= Date.now()) {
+        this.#retrying.delete(key);
+        continue;
+      }
+      try {
+        await this.#durable.write(key, d);
+        if (this.#retrying.get(key) === d) this.#retrying.delete(key);
+      } catch {
+        break; // the store still refuses: try the rest on the next round
+      }
+    }
+    if (this.#retrying.size > 0) this.#retryTimer ??= setTimeout(() => void this.#retryWrites(), RETRY_MS);
+    this.#retryTimer?.unref();
   }
 
   // --- operator actions: durable in the store first, then in Redis; done only when both are ---

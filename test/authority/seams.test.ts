@@ -159,3 +159,48 @@ describe("a module a host is adding", () => {
     }
   });
 });
+
+describe.each([
+  ["in-process", "inprocess" as const],
+  ["sandboxed", undefined],
+])("only the guilty pay: call chains end (%s)", (_name, userRuntime) => {
+  let host: Host;
+  beforeAll(async () => {
+    const root = tempDir("warden-loops-");
+    writeModule(root, {
+      id: "selfy",
+      capabilities: ["commands.register", { name: "commands.invoke", commands: ["selfy.*"] }],
+      commands: { loop: { description: "invokes itself", input: anyInput }, noop: { description: "n", input: anyInput }, spin: { description: "invokes without end", input: anyInput } },
+      code: `export function activate(ctx) {
+        ctx.commands.register("loop", async ({ n }) => ctx.commands.invoke("selfy.loop", { n: (n ?? 0) + 1 }));
+        ctx.commands.register("noop", async () => "ok");
+        ctx.commands.register("spin", async () => {
+          for (let i = 0; i < 100000; i++) {
+            try { await ctx.commands.invoke("selfy.noop"); } catch (e) { return { stopped: e.code, after: i }; }
+          }
+          return { stopped: null };
+        });
+      }`,
+    });
+    host = await Host.open({ home: tempDir("warden-loops-home-"), modulePaths: [root], logger: silentLogger(), ...(userRuntime ? { userRuntime } : {}) });
+    await host.run("config.set", { key: "sandbox.maxInvokesPerSecond", value: 200 });
+    await host.run("config.set", { key: "sandbox.defaultTimeoutMs", value: 30000 });
+    await host.run("config.set", { key: "sandbox.maxTimeoutMs", value: 30000 });
+  }, 60_000);
+  afterAll(async () => {
+    await host?.close();
+  });
+
+  it("a module invoking itself ends at sandbox.maxCallDepth with call_depth_exceeded", async () => {
+    await expect(host.run("selfy.loop", {})).rejects.toMatchObject({ code: "call_depth_exceeded", details: { allowed: 16 } });
+    await expect(host.run("selfy.noop")).resolves.toBe("ok"); // still serving
+  });
+
+  it("a module invoking without end is stopped by its invoke budget (rate_limited, counted in its ledger)", async () => {
+    const out = (await host.run("selfy.spin")) as { stopped: string | null; after: number };
+    expect(out.stopped).toBe("rate_limited");
+    const stats = (await host.run("module.stats", { id: "selfy" })) as { limits: Record<string, number> };
+    expect(stats.limits["commands.invokes_per_second"]).toBeGreaterThanOrEqual(1);
+    await expect(host.run("selfy.noop")).resolves.toBe("ok"); // still serving
+  });
+});

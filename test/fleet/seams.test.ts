@@ -1,6 +1,7 @@
 // Authority at the fleet's seams, on three hosts with real PostgreSQL and Redis: a cached decision is
 // valid only under an epoch that survives a Redis that forgot; a console session revoked or logged
 // out through one host is refused by the others on their next request.
+import { join } from "node:path";
 import { Redis as RedisClient } from "ioredis";
 import { describe, expect, it } from "vitest";
 import { eventually, expectOk, startFleet, type FleetHost } from "../helpers/fleet.js";
@@ -70,5 +71,15 @@ d("authority across a fleet", { timeout: 180_000 }, () => {
     expect(out.status, out.text).toBeLessThan(400);
     expect((await asSession(b!, cookie)).status).toBe(401);
     expect((await asSession(c!, cookie)).status).toBe(401);
+  });
+
+  it("expiry is judged by one clock for the fleet: a host whose clock is an hour behind refuses an expired token", async () => {
+    const behind = await fleet!.start({ NODE_OPTIONS: `--import=${join(__dirname, "../fixtures/clock/an-hour-behind.mjs")}` });
+    const token = expectOk(a!.cli(["auth", "grant", "--name", "brief", "--scopes", "*", "--expires", "3s", "--json"])).json.token as string;
+    expect((await behind.call(PATH, { token, from: "127.0.0.7" })).status).toBe(200); // verified (and cached) while valid
+    await eventually(async () => (await a!.call(PATH, { token, from: "127.0.0.7" })).json?.error?.code === "token_expired", "the token expired on A");
+    const res = await behind.call(PATH, { token, from: "127.0.0.7" });
+    expect(res.status, res.text).toBe(401);
+    expect(res.json.error.code).toBe("token_expired");
   });
 });

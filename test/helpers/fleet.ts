@@ -21,8 +21,8 @@ export interface Fleet {
   storeUrl: string;
   env: Record<string, string>;
   hosts: FleetHost[];
-  /** Starts one more host on the shared backends. */
-  start(): Promise<FleetHost>;
+  /** Starts one more host on the shared backends (`env`: extra environment for its process). */
+  start(env?: Record<string, string>): Promise<FleetHost>;
   stop(): Promise<void>;
 }
 
@@ -54,8 +54,8 @@ export async function startFleet(n: number, o: { redisArgs?: string[]; before?: 
   expectOk(cli0(["config", "set", "api.enabled", "true"]));
   o.before?.(cli0);
   const hosts: FleetHost[] = [];
-  const start = async (home = tempDir("warden-fleet-")): Promise<FleetHost> => {
-    const serving = await serveInBackground(["--home", home], env);
+  const start = async (home = tempDir("warden-fleet-"), extra: Record<string, string> = {}): Promise<FleetHost> => {
+    const serving = await serveInBackground(["--home", home], { ...env, ...extra });
     const m = /REST API on (http:\/\/[0-9.:]+)/.exec(serving.output());
     if (!m) throw new Error(`no API address: ${serving.output()}`);
     const base = new URL(m[1]!);
@@ -77,7 +77,7 @@ export async function startFleet(n: number, o: { redisArgs?: string[]; before?: 
   await start(first);
   for (let i = 1; i < n; i++) await start();
   const fleet: Fleet = {
-    pg, redis, storeUrl, env, hosts, start: () => start(),
+    pg, redis, storeUrl, env, hosts, start: (extra) => start(undefined, extra),
     stop: async () => {
       await Promise.all(hosts.map((h) => h.serving.stop()));
       await redis.stop();
