@@ -67,6 +67,24 @@ export class Host {
     this.loader = loader;
     this.#runtimes = runtimes;
     this.#sync = sync;
+    // A surface this host serves comes back when its provider is activated again (module reload,
+    // disable and enable): the old one stopped with its provider, the new one starts here.
+    kernel.services.onProvide((name) => {
+      if (this.#closed || !this.#surfaces.includes(name)) return;
+      setImmediate(() => void this.#restartSurface(name));
+    });
+  }
+
+  async #restartSurface(name: string): Promise<void> {
+    if (this.#closed || !this.#surfaces.includes(name)) return;
+    const surface = this.kernel.services.get(name) as { start(): Promise<{ lines?: string[] }>; address?(): string | undefined } | undefined;
+    if (!surface || surface.address?.() !== undefined) return;
+    try {
+      await surface.start();
+      this.kernel.log.info({ surface: name }, "surface started again after its module was activated again");
+    } catch (e) {
+      this.kernel.log.error({ surface: name, err: String(e) }, "surface could not start again after its module was activated again; `warden module reload` it or restart serve");
+    }
   }
 
   static async open(options: HostOptions = {}): Promise<Host> {

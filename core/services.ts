@@ -5,6 +5,7 @@ import { HostError } from "./errors.js";
 
 export class ServiceRegistry {
   readonly #services = new Map<string, { provider: string; service: object }>();
+  readonly #listeners = new Set<(name: string) => void>();
 
   provide(provider: string, name: string, service: object): void {
     const existing = this.#services.get(name);
@@ -12,6 +13,13 @@ export class ServiceRegistry {
       throw new HostError("module_duplicate", `service '${name}' is already provided by module '${existing.provider}'`);
     }
     this.#services.set(name, { provider, service });
+    for (const l of this.#listeners) l(name);
+  }
+
+  /** Told of every service provided (a surface's provider reactivated after a reload, say). */
+  onProvide(listener: (name: string) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
   }
 
   withdraw(provider: string): void {

@@ -61,6 +61,9 @@ export class OperatorActions {
       delete e.error;
       delete e.breaker;
       this.loader.redecide(e);
+      // A system module runs from the start (it serves REST, security, the console): enabled, it
+      // runs again now, and a surface it provides comes back with it.
+      if (e.kind === "system" && e.state === "installed") await this.loader.ensureActive(id).catch(() => {});
     }
     return summarize(e);
   }

@@ -7,6 +7,15 @@ import type { ConsoleService } from "../console/index.js";
 import { buildServer, type ApiDeps, type ApiSettings } from "./server.js";
 import { Traffic } from "./traffic.js";
 
+/** The server this activation listens with: closed when the module is deactivated (reload, disable). */
+let running: FastifyInstance | undefined;
+
+export async function deactivate() {
+  const a = running;
+  running = undefined;
+  await a?.close();
+}
+
 export async function activate(ctx: ModuleContext) {
   const security = ctx.services.use<ApiDeps["security"]>("security");
   const consoleService = ctx.services.use<ConsoleService>("console");
@@ -69,14 +78,14 @@ export async function activate(ctx: ModuleContext) {
   ctx.services.provide("surface:api", {
     async start(): Promise<{ url: string; lines: string[] }> {
       const built = buildServer(deps);
-      app = built.app;
+      app = running = built.app;
       invalidate = built.invalidate;
       let address: string;
       try {
         address = await app.listen({ host: settings.host, port: settings.port });
       } catch (e) {
         const a = app;
-        app = undefined;
+        app = running = undefined;
         await a.close().catch(() => {});
         throw listenError(e, settings.host, settings.port);
       }
@@ -105,7 +114,7 @@ export async function activate(ctx: ModuleContext) {
     async stop(): Promise<void> {
       consoleService.setAddress(undefined);
       const a = app;
-      app = undefined;
+      app = running = undefined;
       await a?.close();
     },
     address(): string | undefined {

@@ -58,7 +58,8 @@ export async function activate(ctx: ModuleContext) {
   const hooks = {
     onBlock: (client: string, until: number, reason: string) => void audit("security.block", client, { until: new Date(until).toISOString(), reason, by: "limits" }),
     onLockdown: (until: number, reason: string) => void audit("security.lockdown", "global", { until: new Date(until).toISOString(), reason, by: "limits" }),
-    onDurabilityError: (key: string, e: unknown) => ctx.log.error("a security decision could not be made durable", { key, err: String(e) }),
+    onDurabilityError: (key: string, e: unknown) => ctx.log.error("a security decision could not be made durable; retrying until it is (Redis holds it meanwhile)", { key, err: String(e) }),
+    onDurableAgain: (n: number) => ctx.log.info("security decisions made durable after a retry", { count: n }),
   };
 
   // A fleet keeps the windows, blocks and lockdown in its Redis; a single host in its memory.

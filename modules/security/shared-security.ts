@@ -119,6 +119,8 @@ export interface SharedHooks {
   onBlock(client: string, until: number, reason: string): void;
   onLockdown(until: number, reason: string): void;
   onDurabilityError(key: string, e: unknown): void;
+  /** Decisions that were retried have all been made durable now (`n` of them). */
+  onDurableAgain?(n: number): void;
 }
 
 export class SharedSecurity {
@@ -283,6 +285,8 @@ export class SharedSecurity {
     this.#retryTimer.unref();
   }
 
+  #retried = 0;
+
   async #retryWrites(): Promise<void> {
     this.#retryTimer = undefined;
     const batch = [...this.#retrying];
@@ -293,13 +297,19 @@ export class SharedSecurity {
       }
       try {
         await this.#durable.write(key, d);
+        this.#retried++;
         if (this.#retrying.get(key) === d) this.#retrying.delete(key);
       } catch {
         break; // the store still refuses: try the rest on the next round
       }
     }
-    if (this.#retrying.size > 0) this.#retryTimer ??= setTimeout(() => void this.#retryWrites(), RETRY_MS);
-    this.#retryTimer?.unref();
+    if (this.#retrying.size > 0) {
+      this.#retryTimer ??= setTimeout(() => void this.#retryWrites(), RETRY_MS);
+      this.#retryTimer.unref();
+    } else if (this.#retried > 0) {
+      this.#hooks.onDurableAgain?.(this.#retried);
+      this.#retried = 0;
+    }
   }
 
   // --- operator actions: durable in the store first, then in Redis; done only when both are ---

@@ -120,7 +120,10 @@ d("a fleet when its backends fail", () => {
           await c.end();
         }
       };
-      await eventually(async () => (await durable()) >= N, "the blocks in the store", 900);
+      let inStore = 0;
+      await eventually(async () => (inStore = await durable()) >= N, "the blocks in the store", 900).catch((e) => {
+        throw new Error(`${(e as Error).message}: ${inStore} of ${N}`);
+      });
       const stored = () => expectOk(hosts[0]!.cli(["security", "status", "--json"])).json.blocked.length;
       await r.flushall(); // what a Redis restart without persistence does
       const started = performance.now();
