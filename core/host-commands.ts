@@ -86,6 +86,7 @@ export function registerHostCommands(deps: { home: string; bus: CommandBus; load
       },
       revoke: {
         description: "Withdraw one capability from a module at runtime (its next call that needs it is refused)",
+        confirm: "withdraw a capability from a module (`module approve` gives it back)",
         input: {
           type: "object",
           properties: {
@@ -104,6 +105,7 @@ export function registerHostCommands(deps: { home: string; bus: CommandBus; load
       },
       remove: {
         description: "Remove an installed module (its storage only with --purge)",
+        confirm: "remove a module (its storage and secrets too with --purge)",
         input: {
           type: "object",
           properties: {
@@ -155,6 +157,7 @@ export function registerHostCommands(deps: { home: string; bus: CommandBus; load
       },
       disable: {
         description: "Disable a module (deactivates it; survives restarts)",
+        confirm: "disable a module (its commands stop answering until it is enabled)",
         input: idArg,
         args: ["id"],
         run: async (input, call) => actions.disable((input as { id: string }).id, bus.authorize(call.caller, "module.disable")),

@@ -56,6 +56,8 @@ export interface CommandInfo {
   readOnly: boolean;
   /** `warden <module>` with no command runs this one. */
   cliDefault?: boolean;
+  /** Destructive: what it does; surfaces ask before running it (CLI: --yes). */
+  confirm?: string;
 }
 
 export interface StorageApi {

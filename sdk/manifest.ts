@@ -16,6 +16,11 @@ export interface CommandManifest {
   readOnly?: boolean;
   /** `warden <module>` with no command runs this one. */
   cliDefault?: boolean;
+  /**
+   * A destructive command: what it does, in a few words ("turn security enforcement off"). The CLI
+   * asks on a terminal and needs --yes otherwise; the console asks before it runs.
+   */
+  confirm?: string;
 }
 
 export type Provision = { service: string; namespace?: never } | { namespace: string; service?: never };

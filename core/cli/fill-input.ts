@@ -21,7 +21,11 @@ interface Inspected {
   elevated: Array<{ capability: string; reason: string }>;
 }
 
-export async function fillInput(command: string, input: Record<string, unknown>, run: Run, io: Io, stdin: NodeJS.ReadableStream = process.stdin): Promise<void> {
+/**
+ * `confirm`: what the command does when it is destructive (its manifest's `confirm`): asked on a
+ * terminal, and --yes needed otherwise, before anything is sent.
+ */
+export async function fillInput(command: string, input: Record<string, unknown>, run: Run, io: Io, stdin: NodeJS.ReadableStream = process.stdin, confirm?: string): Promise<void> {
   if (command === "module.approve" && input.hash === undefined) {
     const m = (await run("module.inspect", { id: input.id })) as Inspected;
     const target = m.staged_upgrade ?? m.pending_approval ?? (m.version && m.manifestHash ? { version: m.version, hash: m.manifestHash } : undefined);
@@ -42,7 +46,13 @@ export async function fillInput(command: string, input: Record<string, unknown>,
       throw new HostError("usage", `cannot read the checkpoint ${file}: ${(e as Error).message}`);
     }
   }
-  const destructive = command === "auth.reset" ? "revoke every token" : command === "module.remove" && input.purge === true ? `delete ${String(input.id)} with its storage and secrets` : undefined;
+  const { yes: _yes, ...named } = input;
+  const destructive =
+    command === "module.remove" && input.purge === true
+      ? `delete ${String(input.id)} with its storage and secrets`
+      : confirm
+        ? `${confirm}${Object.keys(named).length ? ` (${Object.entries(named).map(([k, v]) => `${k} ${typeof v === "string" ? v : JSON.stringify(v)}`).join(", ")})` : ""}`
+        : undefined;
   if (destructive && input.yes !== true) {
     if (!(stdin as { isTTY?: boolean }).isTTY) throw new HostError("usage", `this would ${destructive}; add --yes to confirm (stdin is not a terminal, so nothing can be asked)`);
     io.err(`this will ${destructive}. Type yes to go on:`);

@@ -151,13 +151,18 @@ function buildProgram(backend: Backend, globals: GlobalOptions, io: Io, result: 
     for (const info of commands) {
       const cmd = group.command(info.name, info.cliDefault ? { isDefault: true } : {}).description(info.description).exitOverride();
       const mapping = addInputOptions(cmd, info, globals.flags);
+      const yesInSchema = Object.prototype.hasOwnProperty.call((info.input as { properties?: object }).properties ?? {}, "yes");
+      if (info.confirm && !yesInSchema) cmd.option("--yes", `confirm without asking (needed when stdin is not a terminal): this command will ${info.confirm}`);
       cmd.action(async (...actionArgs: unknown[]) => {
         const self = actionArgs[actionArgs.length - 1] as Command;
         const positionals = actionArgs.slice(0, mapping.positionals.length);
         const input = buildInput(info, mapping, positionals, self.opts());
         // Paths given to host commands are the caller's, relative to this shell, wherever the host runs.
         if (info.kind === "host" && typeof input.source === "string") input.source = resolve(input.source);
-        if (info.kind !== "user") await fillInput(info.command, input, (c, i) => backend.run(c, i), io);
+        if (info.confirm && !yesInSchema && self.opts().yes === true) input.yes = true;
+        await fillInput(info.command, input, (c, i) => backend.run(c, i), io, process.stdin, info.confirm);
+        // --yes is the CLI's own unless the command's input takes it.
+        if (!yesInSchema) delete input.yes;
         const out = await backend.run(info.command, input);
         if (info.kind === "host") deliverResult(info.command, input, out, io);
         result.code = printResult(io, out, globals.json);

@@ -139,6 +139,7 @@ export class CommandBus {
         permission: m.permission ?? command,
         readOnly: m.readOnly ?? false,
         ...(m.cliDefault ? { cliDefault: true } : {}),
+        ...(m.confirm ? { confirm: m.confirm } : {}),
       },
       checkOutput: options.checkOutput,
     });

@@ -178,10 +178,14 @@ export class SharedSecurity {
         if (!waited) throw new Error("redis is being re-seeded with blocks and lockdowns from the store");
         return this.#admit(client, false);
       }
-      case "locked":
-        return lockedDown(parse(r[3]), now);
+      case "locked": {
+        const l = parse(r[3]);
+        this.#durableOnSight("lockdown", l);
+        return lockedDown(l, now);
+      }
       case "blocked": {
         const b = parse(r[3]);
+        this.#durableOnSight(`b:${client}`, b);
         return b.reason.startsWith("more than") ? { ...blocked(b, now), limit: s.rate_limit } : blocked(b, now);
       }
       case "lockdown_now": {
@@ -264,7 +268,29 @@ export class SharedSecurity {
   readonly #retrying = new Map<string, Decided>();
   #retryTimer: NodeJS.Timeout | undefined;
 
+  /**
+   * Blocks and lockdowns this host has made durable (or seen made so), with their end: a decision
+   * Redis holds but whose deciding host gave up waiting for its answer (the decision deadline) was
+   * never written to the store; the first host to serve the refused client writes it. Bounded.
+   */
+  readonly #durableSeen = new Map<string, number>();
+
+  #durableOnSight(key: string, d: Decided): void {
+    if (this.#durableSeen.get(key) === d.until || this.#retrying.has(key)) return;
+    this.#persistAuto(key, d);
+  }
+
+  #markDurable(key: string, d: Decided): void {
+    this.#durableSeen.delete(key);
+    if (this.#durableSeen.size >= MAX_RETRYING) {
+      const [oldest] = this.#durableSeen.keys();
+      if (oldest !== undefined) this.#durableSeen.delete(oldest);
+    }
+    this.#durableSeen.set(key, d.until);
+  }
+
   #persistAuto(key: string, d: Decided): void {
+    this.#markDurable(key, d); // optimistic: a failed write is retried below, and forgotten only once it lands
     this.#durable.write(key, d).catch((e) => {
       if (!this.#retrying.has(key) && this.#retrying.size === 0) this.#hooks.onDurabilityError(key, e);
       this.#retryLater(key, d);

@@ -19,7 +19,7 @@ const ready = async (base: string) => (await fetch(`${base}/api/v1/health/ready`
 describe("the REST surface follows its module", () => {
   it.each([
     ["module reload api", [["module", "reload", "api"]]],
-    ["module disable api, then enable", [["module", "disable", "api"], ["module", "enable", "api"]]],
+    ["module disable api, then enable", [["module", "disable", "--yes", "api"], ["module", "enable", "api"]]],
   ])("after %s REST answers again, and one SIGINT stops the host", async (_name, steps) => {
     const home = tempDir("warden-reload-");
     expect(warden(["--home", home, "init"]).code).toBe(0);

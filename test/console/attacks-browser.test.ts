@@ -85,7 +85,7 @@ describe("console in the operator's browser", () => {
     await page.waitForTimeout(3000);
     const status = cli("security", "status").json;
     const blocked = (status.blocked ?? []).map((b: { client: string }) => b.client);
-    cli("security", "purge");
+    cli("security", "purge", "--yes");
     await ctx.close();
     // Overview polls every 5 s (4 calls + a banner call): a handful of requests in 3 s, not hundreds.
     expect(requests, `${requests} API requests in 3 s; blocked now: ${JSON.stringify(blocked)}`).toBeLessThan(30);

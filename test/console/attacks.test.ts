@@ -95,7 +95,7 @@ describe("F1: lockdown bypass by any console session", () => {
     await forge(2);
     const counted = (cli("security", "status").json.windows?.failed_auth ?? []) as Array<{ client: string; count: number }>;
     expect(counted.some((f) => f.count === 2)).toBe(true);
-    cli("security", "purge");
+    cli("security", "purge", "--yes");
     expect(cli("security", "lockdown", "120").code).toBe(0);
     try {
       // Each one is a storage read (session:<id>) that nothing counts or limits.
@@ -106,7 +106,7 @@ describe("F1: lockdown bypass by any console session", () => {
       expect(failed.some((f) => f.count >= 3) || blocked.includes("127.0.0.1")).toBe(true);
     } finally {
       cli("security", "unlock");
-      cli("security", "purge");
+      cli("security", "purge", "--yes");
       cli("config", "set", "security.failed_limit", "10");
     }
   });
@@ -117,7 +117,7 @@ describe("F2: sessions outlive the token that opened them", () => {
     const token = grant("revoked-later", "hello.*,console.login");
     const cookie = await tokenLogin(token);
     expect((await asSession(cookie, "hello.greet", { name: "before" })).status).toBe(200);
-    expect(cli("auth", "revoke", "revoked-later").code).toBe(0);
+    expect(cli("auth", "revoke", "--yes", "revoked-later").code).toBe(0);
     const r = await asSession(cookie, "hello.greet", { name: "after revoke" });
     expect(r.status, JSON.stringify(r.body)).toBe(401);
   });
@@ -134,7 +134,7 @@ describe("F2: sessions outlive the token that opened them", () => {
     const minter = grant("minter-revoked", "console.manage");
     const made = await fetch(`${base}/api/v1/console/open`, { method: "POST", headers: { authorization: `Bearer ${minter}`, "content-type": "application/json" }, body: "{}" });
     const url = ((await made.json()) as { url: string }).url;
-    expect(cli("auth", "revoke", "minter-revoked").code).toBe(0);
+    expect(cli("auth", "revoke", "--yes", "minter-revoked").code).toBe(0);
     const r = await codeLogin(url);
     expect(r.cookie).toBeUndefined();
   });

@@ -230,6 +230,33 @@ describe("the operator console in chromium", () => {
     await eventually(() => page.locator('tr[data-token="browser-made"]').count()).toBe(1);
   });
 
+  it("asks before a destructive action: declined, the token stays; accepted, it is revoked", async (t) => {
+    if (!browser) return t.skip();
+    await show(page, "tokens");
+    const row = page.locator('tr[data-token="browser-made"]');
+    const asked: string[] = [];
+    let answer = false;
+    const onDialog = (d: import("playwright-core").Dialog) => {
+      asked.push(d.message());
+      void (answer ? d.accept() : d.dismiss());
+    };
+    page.on("dialog", onDialog);
+    try {
+      await row.getByRole("button", { name: "Revoke browser-made" }).click();
+      await eventually(() => page.locator("#notice").textContent()).toContain("not done");
+      expect(asked[0]).toMatch(/revoke a token/);
+      expect((await rest("hello.greet", { name: "still" })).status).toBe(200);
+      answer = true;
+      await row.getByRole("button", { name: "Revoke browser-made" }).click();
+      await eventually(() => page.locator("#notice").textContent()).toContain("revoke browser-made: done");
+      expect((await rest("hello.greet", { name: "gone" })).status).toBe(401);
+      // The tests after this one call REST with a live token.
+      restToken = cli("auth", "grant", "--name", "browser-made-2", "--scopes", "hello.*").json.token as string;
+    } finally {
+      page.off("dialog", onDialog);
+    }
+  });
+
   it("locks down: the banner counts down, REST answers 503; Unlock ends it", async (t) => {
     if (!browser) return t.skip();
     await show(page, "security");

@@ -75,7 +75,7 @@ d("a fleet of three hosts", { timeout: 180_000 }, () => {
     const token = tokenOn(a!, "doomed");
     // Verified and cached on every host first.
     for (const h of [a, b, c]) expect((await h!.call("/api/v1/config/get?key=api.enabled", { token, from: "127.0.0.4" })).status).toBe(200);
-    expectOk(a!.cli(["auth", "revoke", "doomed"]));
+    expectOk(a!.cli(["auth", "revoke", "--yes", "doomed"]));
     for (const h of [b, c]) {
       const r = await h!.call("/api/v1/config/get?key=api.enabled", { token, from: "127.0.0.4" });
       expect(r.status).toBe(401);
@@ -96,16 +96,16 @@ d("a fleet of three hosts", { timeout: 180_000 }, () => {
     for (const h of [b, c]) await eventually(() => expectOk(h!.cli(["config", "get", "security.trusted", "--json"])).json.value[0] === "127.0.0.7", `trusted on ${h!.home}`);
     const trusted = tokenOn(a!, "trusted-doomed");
     for (const h of [b, c]) expect((await h!.call("/api/v1/config/get?key=api.enabled", { token: trusted, from: "127.0.0.7" })).status).toBe(200);
-    expectOk(a!.cli(["auth", "revoke", "trusted-doomed"]));
+    expectOk(a!.cli(["auth", "revoke", "--yes", "trusted-doomed"]));
     for (const h of [b, c]) expect((await h!.call("/api/v1/config/get?key=api.enabled", { token: trusted, from: "127.0.0.7" })).status).toBe(401);
     expectOk(a!.cli(["security", "config", "--set", "trusted="]));
 
-    expectOk(a!.cli(["security", "disable"]));
+    expectOk(a!.cli(["security", "disable", "--yes"]));
     try {
       for (const h of [b, c]) await eventually(() => expectOk(h!.cli(["config", "get", "security.enabled", "--json"])).json.value === false, `disabled on ${h!.home}`);
       const t = tokenOn(a!, "unlimited-doomed");
       for (const h of [b, c]) expect((await h!.call("/api/v1/config/get?key=api.enabled", { token: t, from: "127.0.0.8" })).status).toBe(200);
-      expectOk(a!.cli(["auth", "revoke", "unlimited-doomed"]));
+      expectOk(a!.cli(["auth", "revoke", "--yes", "unlimited-doomed"]));
       for (const h of [b, c]) expect((await h!.call("/api/v1/config/get?key=api.enabled", { token: t, from: "127.0.0.8" })).status).toBe(401);
     } finally {
       expectOk(a!.cli(["security", "enable"]));
@@ -138,7 +138,7 @@ d("a fleet of three hosts", { timeout: 180_000 }, () => {
     const inspect = expectOk(c!.cli(["module", "inspect", "tally", "--json"])).json;
     expect(inspect.state).toBe("active");
 
-    expectOk(b!.cli(["module", "revoke", "tally", "storage.write"]));
+    expectOk(b!.cli(["module", "revoke", "--yes", "tally", "storage.write"]));
     const refused = await eventually(async () => {
       const r = await a!.call("/api/v1/tally/put", { token, body: { key: "k2", value: 1 }, from: "127.0.0.5" });
       return r.status === 403 ? r : undefined;

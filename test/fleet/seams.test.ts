@@ -33,7 +33,7 @@ d("authority across a fleet", { timeout: 180_000 }, () => {
     const token = expectOk(a!.cli(["auth", "grant", "--name", "early", "--scopes", "*", "--json"])).json.token as string;
     // Verified and cached on every host while no revoke ever happened in this fleet.
     for (const h of [a, b, c]) expect((await h!.call(PATH, { token, from: "127.0.0.4" })).status).toBe(200);
-    expectOk(a!.cli(["auth", "revoke", "early"]));
+    expectOk(a!.cli(["auth", "revoke", "--yes", "early"]));
     const r = new RedisClient(fleet!.redis.url);
     try {
       await r.flushall(); // what a Redis restart without persistence does

@@ -31,7 +31,15 @@ export function notify(text, kind = "ok") {
 }
 
 /** Runs an action; a refusal is shown with its code and message, never swallowed. */
-async function act(label, fn, after) {
+/**
+ * Runs one action and says how it went. `confirm`: a destructive action (the command's manifest
+ * `confirm`) is asked about first; declined, nothing is sent.
+ */
+async function act(label, fn, after, confirm) {
+  if (confirm && !window.confirm(`This will ${confirm}: ${label}. Go on?`)) {
+    notify(`${label}: not done`);
+    return undefined;
+  }
   try {
     const out = await fn();
     notify(`${label}: done`);
@@ -177,7 +185,7 @@ export const modules = {
             {},
             h("span", { class: elevated.has(name) ? "elevated" : undefined, text: name + (elevated.has(name) ? " (elevated)" : "") + (revoked ? " (revoked)" : "") }),
             m.state === "active" && !revoked
-              ? h("button.small", { type: "button", "aria-label": `Revoke ${name} from ${m.id}`, onclick: () => act(`revoke ${name} from ${m.id}`, () => call("module.revoke", { id: m.id, capability: name }), refresh) }, "Revoke")
+              ? h("button.small", { type: "button", "aria-label": `Revoke ${name} from ${m.id}`, onclick: () => act(`revoke ${name} from ${m.id}`, () => call("module.revoke", { id: m.id, capability: name }), refresh, "withdraw a capability from a module (approving it again gives it back)") }, "Revoke")
               : null,
           );
         }),
@@ -189,13 +197,13 @@ export const modules = {
           ? [
               h("p.diff", { text: d.staged_upgrade ? `Upgrade to ${pending.version}: adds ${(d.staged_upgrade.added ?? []).join(", ") || "nothing"}; removes ${(d.staged_upgrade.removed ?? []).join(", ") || "nothing"}` : `Awaiting approval of ${pending.version}: ${(d.elevated ?? []).map((e) => e.capability ?? e).join(", ") || "its capabilities"}` }),
               h("button", { type: "button", onclick: () => act(`approve ${m.id}`, () => call("module.approve", { id: m.id, hash: pending.hash, version: pending.version }), refresh) }, `Approve ${m.id}`),
-              h("button.danger", { type: "button", onclick: () => act(`reject ${m.id}`, () => call("module.remove", { id: m.id }), refresh) }, `Reject ${m.id}`),
+              h("button.danger", { type: "button", onclick: () => act(`reject ${m.id}`, () => call("module.remove", { id: m.id }), refresh, "remove a module") }, `Reject ${m.id}`),
             ]
           : null,
         m.state === "disabled"
           ? h("button", { type: "button", onclick: () => act(`enable ${m.id}`, () => call("module.enable", { id: m.id }), refresh) }, `Enable ${m.id}`)
           : m.kind === "user"
-            ? h("button", { type: "button", onclick: () => act(`disable ${m.id}`, () => call("module.disable", { id: m.id }), refresh) }, `Disable ${m.id}`)
+            ? h("button", { type: "button", onclick: () => act(`disable ${m.id}`, () => call("module.disable", { id: m.id }), refresh, "disable a module (its commands stop answering until it is enabled)") }, `Disable ${m.id}`)
             : null,
       );
       const errors = Object.entries(s.errors ?? {}).map(([code, n]) => `${code}: ${n}`).join(", ") || "none";
@@ -283,7 +291,7 @@ export const tokens = {
             ? null
             : [
                 h("button", { type: "button", onclick: async () => { const r = await act(`rotate ${t.name}`, () => call("auth.rotate", { ref: t.id })); if (r?.token) showSecret(`New secret of ${t.name}`, r.token); await refresh({ keepNotice: true }); } }, `Rotate ${t.name}`),
-                h("button.danger", { type: "button", onclick: () => act(`revoke ${t.name}`, () => call("auth.revoke", { ref: t.id }), refresh) }, `Revoke ${t.name}`),
+                h("button.danger", { type: "button", onclick: () => act(`revoke ${t.name}`, () => call("auth.revoke", { ref: t.id }), refresh, "revoke a token (every request with it is refused)") }, `Revoke ${t.name}`),
               ],
         ),
       ),
@@ -325,9 +333,9 @@ export const security = {
           h("button", { type: "submit" }, "Block"),
         ),
         h("div.actions", {},
-          h("button", { type: "button", onclick: () => act("purge", () => call("security.purge"), refresh) }, "Purge counters and blocks"),
+          h("button", { type: "button", onclick: () => act("purge", () => call("security.purge"), refresh, "remove every security counter and block") }, "Purge counters and blocks"),
           status.active
-            ? h("button.danger", { type: "button", onclick: () => act("disable enforcement", () => call("security.disable"), refresh) }, "Turn enforcement off")
+            ? h("button.danger", { type: "button", onclick: () => act("disable enforcement", () => call("security.disable"), refresh, "turn security enforcement off") }, "Turn enforcement off")
             : h("button", { type: "button", onclick: () => act("enable enforcement", () => call("security.enable"), refresh) }, "Turn enforcement on"),
         ),
       ),
