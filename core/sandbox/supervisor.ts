@@ -76,6 +76,9 @@ interface Slot {
   cpuMs: number;
   heap: number;
   reactivating?: Promise<void>;
+  /** Its capability calls running on the host now, and those waiting for a turn (fair turns). */
+  running: number;
+  waiting: Array<() => void>;
 }
 
 interface PoolEntry {
@@ -86,6 +89,15 @@ interface PoolEntry {
 const ISSUED_KEPT = 256;
 /** Capability calls one module may have waiting on the host (its prelude refuses more with rate_limited). */
 const MAX_PENDING_PER_MODULE = 256;
+/**
+ * Only the guilty pay: a module's capability calls run on the host at most this many at a time
+ * (the rest wait their turn, in order), so a module flooding the store or the cache delays a
+ * neighbour's call by a few of its own, not by all it sent. Calls that run other commands
+ * (commands.invoke, commands.dispatch) are not held back: a chain waiting on itself must not wait
+ * for its own turn.
+ */
+const RUNNING_PER_MODULE = 4;
+const UNQUEUED = new Set(["commands.invoke", "commands.dispatch"]);
 const FAILURE_CODES = new Set(["timeout", "memory_limit", "module_crashed"]);
 
 export class SandboxSupervisor implements ModuleRuntime {
@@ -136,7 +148,7 @@ export class SandboxSupervisor implements ModuleRuntime {
     const proc = await this.#place(spec.id);
     const slot: Slot = {
       spec, limits, port, bundle, proc,
-      state: "activating", stale: true, registered: new Set(), issued: new Map(), denials: new Map(), cpuMs: 0, heap: 0,
+      state: "activating", stale: true, registered: new Set(), issued: new Map(), denials: new Map(), cpuMs: 0, heap: 0, running: 0, waiting: [],
     };
     this.#slots.set(spec.id, slot);
     proc.modules.add(spec.id);
@@ -384,21 +396,38 @@ export class SandboxSupervisor implements ModuleRuntime {
     } catch (e) {
       return fail(new HostError("input_invalid", (e as Error).message));
     }
-    let result: Promise<unknown>;
-    try {
-      result = slot.port.call(method, args);
-    } catch (e) {
-      return fail(e);
-    }
-    result.then((v) => {
-      let text: string;
+    const run = (): Promise<void> => {
+      let result: Promise<unknown>;
       try {
-        text = toWire(v, `the result of ${method}`);
+        result = slot.port.call(method, args as unknown[]);
       } catch (e) {
-        return fail(new HostError("internal", (e as Error).message));
+        fail(e);
+        return Promise.resolve();
       }
-      proc.send({ t: "capr", id, rq }, text);
-    }, fail);
+      return result.then((v) => {
+        let text: string;
+        try {
+          text = toWire(v, `the result of ${method}`);
+        } catch (e) {
+          return fail(new HostError("internal", (e as Error).message));
+        }
+        proc.send({ t: "capr", id, rq }, text);
+      }, fail);
+    };
+    if (UNQUEUED.has(method)) return void run();
+    // The host holds at most MAX_PENDING_PER_MODULE of them, whatever the sandbox sends.
+    if (slot.waiting.length >= MAX_PENDING_PER_MODULE) {
+      return fail(new HostError("rate_limited", `module '${id}' has ${MAX_PENDING_PER_MODULE} capability calls waiting on the host; await some before making more`, { retryAfter: 1 }));
+    }
+    const turn = () => {
+      slot.running++;
+      void run().finally(() => {
+        slot.running--;
+        slot.waiting.shift()?.();
+      });
+    };
+    if (slot.running < RUNNING_PER_MODULE) turn();
+    else slot.waiting.push(turn);
   }
 
   /** A refusal the prelude threw already: the port checks it (and audits it); its error is kept under the prelude's nonce. */

@@ -80,6 +80,8 @@ export async function activate(ctx: ModuleContext) {
     }
     const scopes = c.kind === "operator" ? ["*"] : [...c.scopes];
     const by = c.kind === "operator" ? "operator:local" : c.kind === "token" ? `token:${c.tokenId}` : `console:${c.sessionId}`;
+    // Audited before the code exists: if the event cannot be written, no login URL is issued.
+    await ctx.audit.record("console.code", "console", { scopes, by }, call);
     let issued;
     try {
       issued = await sessions.issueCode(scopes, by, lineage, token);
@@ -87,13 +89,14 @@ export async function activate(ctx: ModuleContext) {
       if (e instanceof SessionError) throw Object.assign(new Error(e.message), { code: e.code });
       throw e;
     }
-    await ctx.audit.record("console.code", "console", { expires_at: issued.expires_at, scopes }, call);
     return { url: `${address}/console/login?code=${issued.code}`, expires_at: issued.expires_at, scopes, note: "open it once in a browser; it works for one login only" };
   });
   ctx.commands.register("sessions", () => sessions.list());
   ctx.commands.register("revoke", async ({ id }: { id: string }, call: CallInfo) => {
-    if (!(await sessions.end(id))) throw Object.assign(new Error(`no open console session '${id}'; \`warden console sessions\` lists them`), { code: "not_found" });
+    if (!(await sessions.recordOf(id))) throw Object.assign(new Error(`no open console session '${id}'; \`warden console sessions\` lists them`), { code: "not_found" });
+    // Audited first: if the event cannot be written, the session is not ended (audit_failed says so).
     await ctx.audit.record("console.revoke", `console:${id}`, {}, call);
+    await sessions.end(id);
     return { revoked: id };
   });
   ctx.commands.register("whoami", async (_input, call: CallInfo) => {

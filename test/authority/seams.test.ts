@@ -204,3 +204,58 @@ describe.each([
     await expect(host.run("selfy.noop")).resolves.toBe("ok"); // still serving
   });
 });
+
+describe("only the guilty pay: capability calls are served per module in fair turns", () => {
+  it("a module flooding the store delays a process-mate's call by a few of its own writes, not by all it sent", async () => {
+    const root = tempDir("warden-fair-");
+    writeModule(root, {
+      id: "flooder",
+      capabilities: ["commands.register", "storage.write"],
+      commands: { flood: { description: "f", input: anyInput } },
+      code: `export function activate(ctx) {
+        ctx.commands.register("flood", async ({ n }) => {
+          await Promise.all(Array.from({ length: n }, (_, i) => ctx.storage.set("k" + i, "v".repeat(2000))));
+          return n;
+        });
+      }`,
+    });
+    writeModule(root, {
+      id: "neighbour",
+      capabilities: ["commands.register", "storage.read"],
+      commands: { read: { description: "r", input: anyInput } },
+      code: `export function activate(ctx) { ctx.commands.register("read", async () => (await ctx.storage.get("x")) ?? null); }`,
+    });
+    const host = await Host.open({ home: tempDir("warden-fair-home-"), modulePaths: [root], logger: silentLogger() });
+    try {
+      for (const [key, value] of [["sandbox.poolSize", 1], ["storage.maxWritesPerSecond", 100000], ["sandbox.defaultTimeoutMs", 60000], ["sandbox.maxTimeoutMs", 60000]] as const) {
+        await host.run("config.set", { key, value });
+      }
+      await host.run("neighbour.read"); // active, in the one sandbox process
+      // A store that takes a few milliseconds a write, one at a time (a disk's fsync), as the host's
+      // storage calls see it: whoever is queued ahead of a call delays it.
+      const storage = host.kernel.store.storage as unknown as Record<"set" | "get", (...a: unknown[]) => Promise<unknown>>;
+      const [set, get] = [storage.set.bind(storage), storage.get.bind(storage)];
+      let line: Promise<unknown> = Promise.resolve();
+      const inLine = <T>(fn: () => Promise<T>): Promise<T> => {
+        const p = line.then(fn, fn);
+        line = p.catch(() => {});
+        return p;
+      };
+      storage.set = (...a) => inLine(async () => {
+        await new Promise((r) => setTimeout(r, 5));
+        return set(...a);
+      });
+      storage.get = (...a) => inLine(() => get(...a));
+      const N = 250; // at most MAX_PENDING_PER_MODULE at once
+      const written = async () => (await host.kernel.store.storage.list("flooder", "", 10_000)).length;
+      const flood = host.run("flooder.flood", { n: N });
+      await expect.poll(written, { timeout: 30_000, interval: 5 }).toBeGreaterThan(0);
+      await host.run("neighbour.read");
+      // Without turns, the neighbour's read waited behind every write the flooder had sent.
+      expect(await written()).toBeLessThan(N);
+      expect(await flood).toBe(N); // the flooder gets all its writes done, in its turns
+    } finally {
+      await host.close();
+    }
+  }, 120_000);
+});
