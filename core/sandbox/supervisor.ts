@@ -97,7 +97,7 @@ const MAX_PENDING_PER_MODULE = 256;
  * for its own turn.
  */
 const RUNNING_PER_MODULE = 4;
-const UNQUEUED = new Set(["commands.invoke", "commands.dispatch"]);
+const UNQUEUED = new Set(["commands.invoke", "commands.dispatch", "net.fetch"]);
 const FAILURE_CODES = new Set(["timeout", "memory_limit", "module_crashed"]);
 
 export class SandboxSupervisor implements ModuleRuntime {

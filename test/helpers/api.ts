@@ -38,7 +38,9 @@ export interface RawResponse {
 
 export function raw(base: URL, o: { method?: string; path: string; headers?: Record<string, string>; body?: string | Buffer; from?: string }): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: base.hostname, port: base.port, method: o.method ?? "GET", path: o.path, headers: o.headers ?? {}, ...(o.from ? { localAddress: o.from } : {}) }, (res) => {
+    // A connection of its own each time: a pooled keep-alive socket the server is closing (api.keep_alive_timeout_ms)
+    // answers "socket hang up" to whichever request it is handed next.
+    const req = request({ host: base.hostname, port: base.port, method: o.method ?? "GET", path: o.path, headers: o.headers ?? {}, agent: false, ...(o.from ? { localAddress: o.from } : {}) }, (res) => {
       const chunks: Buffer[] = [];
       res.on("data", (c: Buffer) => chunks.push(c));
       res.on("end", () => {
