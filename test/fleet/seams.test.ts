@@ -5,11 +5,13 @@ import { join } from "node:path";
 import { Redis as RedisClient } from "ioredis";
 import { describe, expect, it } from "vitest";
 import { eventually, expectOk, startFleet, type FleetHost } from "../helpers/fleet.js";
+import { tempDir, writeModule } from "../helpers/modules.js";
 
 const fleet = await startFleet(3, {
   before: (cli) => {
     expectOk(cli(["config", "set", "security.backend_timeout_ms", "10000"]));
     expectOk(cli(["config", "set", "api.console", "true"]));
+    expectOk(cli(["config", "set", "security.rate_limit", "100000"]));
   },
 });
 const d = fleet ? describe : describe.skip;
@@ -81,5 +83,34 @@ d("authority across a fleet", { timeout: 180_000 }, () => {
     const res = await behind.call(PATH, { token, from: "127.0.0.7" });
     expect(res.status, res.text).toBe(401);
     expect(res.json.error.code).toBe("token_expired");
+  });
+
+  it("a module a host is adding answers module_unavailable until its grants are decided, and never stays failed", async () => {
+    const src = tempDir();
+    writeModule(src, {
+      id: "arrival",
+      capabilities: ["commands.register", "storage.read", "storage.write"],
+      commands: { put: { description: "p", input: { type: "object" } } },
+      code: `export function activate(ctx) { ctx.commands.register("put", async () => { await ctx.storage.set("k", 1); return "ok"; }); }`,
+    });
+    const token = expectOk(a!.cli(["auth", "grant", "--name", "arrival", "--scopes", "arrival.*", "--json"])).json.token as string;
+    // B and C are called from the moment A is told to install it until each answers.
+    const seen = new Set<string>();
+    const watch = async (h: FleetHost) => {
+      for (let i = 0; i < 2000; i++) {
+        const r = await h.call("/api/v1/arrival/put", { token, body: {}, from: "127.0.0.8" });
+        if (r.status === 200) return;
+        seen.add(String(r.json?.error?.code));
+      }
+      throw new Error(`arrival never answered on ${h.home}: ${[...seen].join(", ")}`);
+    };
+    const watching = Promise.all([watch(b!), watch(c!)]);
+    expectOk(a!.cli(["module", "install", `${src}/arrival`]));
+    await watching;
+    for (const code of seen) expect(["command_not_found", "module_unavailable", "module_not_found"], code).toContain(code);
+    for (const h of [a, b, c]) {
+      const m = (expectOk(h!.cli(["module", "list", "--json"])).json as Array<{ id: string; state: string }>).find((x) => x.id === "arrival");
+      expect(m?.state, h!.home).not.toBe("failed");
+    }
   });
 });
