@@ -12,6 +12,8 @@ import { compileCommandSchema } from "../manifest/index.js";
 import { actorOf } from "./actor.js";
 import { authorize, type PolicyFacts } from "./policy.js";
 
+const NO_CALLERS: readonly OutsideCaller[] = Object.freeze([]);
+
 /** A call a module is serving: for whom, how deep in a chain. */
 interface Serving {
   module: string;
@@ -211,7 +213,7 @@ export class CommandBus {
       if (info.kind !== "user") this.#receipts.set(callInfo, actorOf(call.caller));
       // Calls made for an outside caller, or deeper in a chain, are tracked (whom the module acts
       // for, how deep it is); a plain call from outside costs nothing more.
-      const behalf = outsideCallers(call.caller) ?? [];
+      const behalf = outsideCallers(call.caller) ?? NO_CALLERS;
       const output = behalf.length > 0 || depth > 0 ? await this.#runFor(info.module, { module: info.module, callers: [...behalf], depth }, d.handler, input, callInfo) : await d.handler(input, callInfo);
       if (d.checkOutput && info.output) {
         d.validateOutput ??= compileCommandSchema(info.output);

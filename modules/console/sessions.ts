@@ -206,9 +206,8 @@ export class SessionStore {
       await this.#end(id, "parent");
       throw new SessionError("session_expired", "the console session this one was opened from has ended, and this one with it; log in again with `warden console`");
     }
-    // The later of the stored and the locally seen use (another host may have seen it since).
-    const touched = Math.max(this.#touched.get(id) ?? 0, Date.parse(record.last_seen));
-    if (now - touched > TOUCH_MS || now - Date.parse(record.last_seen) > TOUCH_MS) {
+    // Written back at most every TOUCH_MS (idle expiry reads the later of this and the local use).
+    if (now - Date.parse(record.last_seen) > TOUCH_MS) {
       await this.#storage.set(`${SESSION}${id}`, { ...record, last_seen: new Date(now).toISOString() } as never);
     }
     this.#touched.set(id, now);
