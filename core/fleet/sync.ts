@@ -39,21 +39,35 @@ export class FleetSync {
   async stop(): Promise<void> {
     this.#stopped = true;
     if (this.#timer) clearInterval(this.#timer);
+    // A listen started by a poll may still be connecting: it is closed as soon as it is made (an
+    // open LISTEN connection would keep a stopping host alive).
+    await this.#listening;
     await this.#listener?.close();
     this.#listener = undefined;
     await this.#running;
   }
 
-  async #listen(): Promise<void> {
+  #listening: Promise<void> | undefined;
+
+  #listen(): Promise<void> {
+    this.#listening ??= this.#connect().finally(() => {
+      this.#listening = undefined;
+    });
+    return this.#listening;
+  }
+
+  async #connect(): Promise<void> {
     if (this.#stopped) return;
     try {
-      this.#listener = await this.#feed.listen(
+      const listener = await this.#feed.listen(
         () => this.#trigger(),
         (e) => {
           this.#listener = undefined;
           this.#o.log.warn({ err: scrubString(String((e as Error)?.message ?? e)) }, "fleet: lost the change notifications; polling the change counter until they are back");
         },
       );
+      if (this.#stopped) await listener.close();
+      else this.#listener = listener;
     } catch (e) {
       this.#o.log.warn({ err: scrubString(String((e as Error)?.message ?? e)) }, "fleet: cannot listen for change notifications; polling the change counter");
     }

@@ -85,6 +85,8 @@ export async function activate(ctx: ModuleContext) {
     verify: (token: string, client?: string, epoch?: string) => auth.verify(token, client, epoch),
     noteUse: (tokenId: string) => auth.noteUse(tokenId),
     credential: (tokenId: string) => auth.credential(tokenId),
+    // The fleet's clock (Redis TIME in a fleet, this host's otherwise): console sessions' deadlines use it too.
+    now,
     manager: auth,
     grant: (o: { name: string; scopes: string[] }) => manage.grant(o),
   });

@@ -18,6 +18,8 @@ export { SessionError };
 
 interface AuthService {
   credential(tokenId: string): Promise<string | undefined>;
+  /** The fleet's clock: idle and absolute deadlines are judged by it, as token expiry is. */
+  now(): number;
 }
 
 export async function activate(ctx: ModuleContext) {
@@ -29,7 +31,7 @@ export async function activate(ctx: ModuleContext) {
   const sessions = new SessionStore(ctx.storage, () => settings, {
     credential: (id) => auth.credential(id),
     ended: (id, reason) => ctx.audit.record("console.end", `console:${id}`, { reason }),
-  });
+  }, () => auth.now());
   let address: string | undefined;
 
   /** The token a caller stands on now (a session's own bond, a token's current credential). */

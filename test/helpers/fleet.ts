@@ -79,13 +79,31 @@ export async function startFleet(n: number, o: { redisArgs?: string[]; before?: 
   const fleet: Fleet = {
     pg, redis, storeUrl, env, hosts, start: (extra) => start(undefined, extra),
     stop: async () => {
-      await Promise.all(hosts.map((h) => h.serving.stop()));
+      await Promise.all(hosts.map((h) => stopHost(h)));
       await redis.stop();
       await pg.stop();
     },
   };
-  afterAll(() => fleet.stop());
+  afterAll(() => fleet.stop(), 180_000);
   return fleet;
+}
+
+/**
+ * SIGTERM, as an operator's Ctrl-C; a host that has not exited 45 s later is named loudly and
+ * killed, so one stuck host does not take the rest of the suite's teardown with it (whether one
+ * SIGTERM stops a host is test/fleet/shutdown.test.ts's subject).
+ */
+async function stopHost(h: FleetHost): Promise<void> {
+  const exited = new Promise<void>((resolve) => (h.serving.proc.exitCode !== null ? resolve() : h.serving.proc.once("exit", () => resolve())));
+  if (h.serving.proc.exitCode === null) h.serving.proc.kill("SIGTERM");
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<"late">((resolve) => (timer = setTimeout(() => resolve("late"), 45_000)));
+  if ((await Promise.race([exited, late])) === "late") {
+    console.warn(`\n*** fleet host ${h.home} (pid ${h.serving.proc.pid}) did not exit within 45 s of SIGTERM; killed. Its last output:\n${h.serving.output().slice(-2000)}\n`);
+    h.serving.proc.kill("SIGKILL");
+    await exited;
+  }
+  clearTimeout(timer);
 }
 
 export function expectOk(r: CliResult): CliResult {
