@@ -94,14 +94,14 @@ export async function startFleet(n: number, o: { redisArgs?: string[]; before?: 
  * SIGTERM stops a host is test/fleet/shutdown.test.ts's subject).
  */
 async function stopHost(h: FleetHost): Promise<void> {
-  const exited = new Promise<void>((resolve) => (h.serving.proc.exitCode !== null ? resolve() : h.serving.proc.once("exit", () => resolve())));
-  if (h.serving.proc.exitCode === null) h.serving.proc.kill("SIGTERM");
+  // serving.stop(): SIGTERM unless it already exited (a test may have SIGKILLed it), and its exit.
+  const stopped = h.serving.stop().then(() => "stopped" as const);
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<"late">((resolve) => (timer = setTimeout(() => resolve("late"), 45_000)));
-  if ((await Promise.race([exited, late])) === "late") {
+  if ((await Promise.race([stopped, late])) === "late") {
     console.warn(`\n*** fleet host ${h.home} (pid ${h.serving.proc.pid}) did not exit within 45 s of SIGTERM; killed. Its last output:\n${h.serving.output().slice(-2000)}\n`);
     h.serving.proc.kill("SIGKILL");
-    await exited;
+    await stopped;
   }
   clearTimeout(timer);
 }
