@@ -1,4 +1,4 @@
-// Reading and validating module.json. See DESIGN.md "A module" and manifests/module.schema.json.
+// Reading and validating module.json. See docs/design.md "A module" and manifests/module.schema.json.
 export { compileCommandSchema } from "./ajv.js";
 export { RESERVED_IDS } from "./checks.js";
 export type { ManifestProblem } from "./problems.js";
