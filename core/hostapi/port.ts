@@ -10,7 +10,7 @@ import type { HostPort } from "../runtime.js";
 import type { CapabilityName } from "./catalogue.js";
 import type { GrantSet } from "./grants.js";
 import { coversSubscription } from "./scopes.js";
-import { checkInvokeRate } from "./write-rate.js";
+import { checkInvokeRate } from "./call-rates.js";
 import { BOUND_METHODS, hostEntry, type Site } from "./table.js";
 
 export interface PortOptions {

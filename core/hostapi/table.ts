@@ -20,7 +20,7 @@ import type { GrantSet } from "./grants.js";
 import { takeFetchSlot } from "./fetch-budget.js";
 import { netFetch } from "./net-fetch.js";
 import { coversConfigKey, coversEmit } from "./scopes.js";
-import { checkInvokeRate, checkWriteRate } from "./write-rate.js";
+import { checkInvokeRate, checkWriteRate } from "./call-rates.js";
 
 /** Where a call runs: the module, its grants as of this call, and the kernel's services. */
 export interface Site {

@@ -71,9 +71,10 @@ export async function activate(ctx: ModuleContext) {
       return r;
     },
     reset: async (call?: CallInfo) => {
+      // Audited before any token is revoked, like each single revoke.
+      await ctx.audit.record("token.reset", "*", {}, call);
       const revoked = await auth.revokeAll();
       await moved();
-      await ctx.audit.record("token.reset", "*", { revoked }, call);
       const b = await issueBootstrap(call);
       return { revoked, bootstrap_token_id: b.id, bootstrap_file: b.file };
     },

@@ -11,6 +11,11 @@ import { emptyInput, tempDir, writeModule } from "../helpers/modules.js";
 
 const token = (...scopes: string[]): Caller => ({ kind: "token", tokenId: `t-${scopes.join("-").replace(/[^a-z]/g, "")}`, scopes });
 const anyInput = { type: "object", additionalProperties: true };
+/** Each attack runs against both runtimes of user modules: in the host's process and sandboxed. */
+const RUNTIMES = [
+  ["in-process", "inprocess" as const],
+  ["sandboxed", undefined],
+] as const;
 
 function elevatedSource(version: string, capabilities: string[]): string {
   const dir = tempDir("warden-src-");
@@ -58,10 +63,7 @@ function deputyModules(): string {
   return root;
 }
 
-describe.each([
-  ["in-process", "inprocess" as const],
-  ["sandboxed", undefined],
-])("authority at the seams (%s user modules)", (_name, userRuntime) => {
+describe.each(RUNTIMES)("authority at the seams (%s user modules)", (_name, userRuntime) => {
   let host: Host;
   beforeAll(async () => {
     host = await Host.open({ home: tempDir("warden-seams-"), modulePaths: [deputyModules()], logger: silentLogger(), ...(userRuntime ? { userRuntime } : {}) });
@@ -160,10 +162,7 @@ describe("a module a host is adding", () => {
   });
 });
 
-describe.each([
-  ["in-process", "inprocess" as const],
-  ["sandboxed", undefined],
-])("only the guilty pay: call chains end (%s)", (_name, userRuntime) => {
+describe.each(RUNTIMES)("only the guilty pay: call chains end (%s)", (_name, userRuntime) => {
   let host: Host;
   beforeAll(async () => {
     const root = tempDir("warden-loops-");
