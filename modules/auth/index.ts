@@ -2,7 +2,7 @@
 // bootstrap token to <home>/bootstrap.token on the home's first initialisation, and offers
 // verification to the REST surface as the `auth` service.
 import type { CallInfo, ModuleContext } from "../../sdk/context.js";
-import { closeRedis, type FleetLock, type RedisBackend } from "../../sdk/fleet.js";
+import type { FleetLock, RedisBackend } from "../../sdk/fleet.js";
 import { AuthManager } from "./auth-manager.js";
 import { FleetClock } from "./fleet-clock.js";
 import { SharedEpoch } from "./shared-epoch.js";
@@ -10,30 +10,29 @@ import { SharedEpoch } from "./shared-epoch.js";
 const BOOTSTRAP_FILE = "bootstrap.token";
 
 let epoch: SharedEpoch | undefined;
-let clock: { close(): Promise<void> } | undefined;
+let clock: FleetClock | undefined;
 
 export async function deactivate() {
-  await epoch?.close();
-  epoch = undefined;
-  await clock?.close();
+  clock?.close();
   clock = undefined;
+  await epoch?.close(); // closes the connection the clock reads too
+  epoch = undefined;
 }
 
 export async function activate(ctx: ModuleContext) {
   // In a fleet, every revoke, rotate and reset moves the shared revocation epoch, so the other
-  // hosts check their cached verifications against the store on their next request.
+  // hosts check their cached verifications against the store on their next request; and expiry is
+  // judged by one clock, Redis's (./fleet-clock.ts), not each host's own. One connection for both.
   const redis = ctx.services.host<RedisBackend>("backend:redis");
-  // In a fleet, expiry is judged by one clock, Redis's (./fleet-clock.ts), not each host's own.
   let now: () => number = Date.now;
   if (redis) {
-    const conn = redis.connect("auth-clock", { timeoutMs: 1000 });
-    const fleetClock = new FleetClock(conn);
-    await fleetClock.sync().catch((e) => ctx.log.warn("the fleet's clock (Redis TIME) could not be read yet; this host's own clock counts until it can", { err: String(e) }));
-    now = fleetClock.now;
-    clock = { close: async () => { fleetClock.close(); await closeRedis(conn); } };
+    const conn = redis.connect("auth", { timeoutMs: 1000 });
+    epoch = new SharedEpoch(conn, (e) => ctx.log.error("the shared revocation epoch could not be moved yet; retrying", { err: String(e) }));
+    clock = new FleetClock(conn);
+    await clock.sync().catch((e) => ctx.log.warn("the fleet's clock (Redis TIME) could not be read yet; this host's own clock counts until it can", { err: String(e) }));
+    now = clock.now;
   }
   const auth = new AuthManager(ctx.storage as any, now, { fleet: redis !== undefined });
-  epoch = redis ? new SharedEpoch(redis.connect("auth", { timeoutMs: 1000 }), (e) => ctx.log.error("the shared revocation epoch could not be moved yet; retrying", { err: String(e) })) : undefined;
   const moved = async () => epoch?.bump();
 
   const issueBootstrap = async (call?: CallInfo) => {
