@@ -189,12 +189,7 @@ export function registerHostCommands(deps: { home: string; bus: CommandBus; load
           const auth = bus.authorizeSetting(call.caller, key, config.permissionFor(key));
           // Text from the CLI is parsed (`100` -> 100); JSON from REST is taken as given.
           const fromText = call.caller.kind === "operator" && typeof value === "string";
-          const stored = await store.transaction(async (tx) => {
-            const v = await config.set(key, value, auth, fromText, tx);
-            await audit.append({ actor: actorOf(call.caller), action: "config.set", target: key, data: { value: v } }, tx);
-            return v;
-          });
-          config.adopt(key, stored);
+          const stored = await config.setAudited(key, value, auth, { fromText });
           return { key, value: redact(stored) };
         },
       },

@@ -106,14 +106,15 @@ export class Host {
       const log: LogSink = options.logger ?? createLogger({
         home,
         destination: join(home, "logs", "host.log"),
-        rotation: { maxBytes: config.get("log.max_file_bytes") as number, keep: config.get("log.keep") as number, securityKeep: config.get("log.security_keep") as number },
+        rotation: { maxBytes: config.get("log.max_file_bytes"), keep: config.get("log.keep"), securityKeep: config.get("log.security_keep") },
       });
       storeLog = log;
       // A chain shared by a fleet has no one host's head file: signed checkpoints guard its tail.
       const audit = new AuditLog(store, store.changes ? undefined : join(home, "audit.head"), { securityLog: securityLogger(log), signer: new AuditSigner(home) });
+      config.useAudit(store, audit);
       const events = new EventBus((err, event) => log.warn({ event, err: String(err) }, "event subscriber failed"));
       const services = new ServiceRegistry();
-      const redisFromConfig = config.get("fleet.redis") as string;
+      const redisFromConfig = config.get("fleet.redis");
       const redisUrl = backends.redis ?? (redisFromConfig ? checkRedisUrl(redisFromConfig, "fleet.redis") : undefined);
       // The security and cache modules find a fleet's Redis here; without one they keep their
       // state in this host's memory.
@@ -142,7 +143,7 @@ export class Host {
         {
           ensureActive: (id) => (HOST_NAMESPACES.has(id) || theLoader().isActive(id) ? undefined : theLoader().ensureActive(id)),
           internal: (cause, command) => internalError(cause, log, command),
-          maxDepth: () => config.get("sandbox.maxCallDepth") as number,
+          maxDepth: () => config.get("sandbox.maxCallDepth"),
           changed: () => events.emit("commands.changed", {}),
           explainMissing: (id) => {
             const e = theLoader().entry(id);
@@ -184,8 +185,8 @@ export class Host {
           ? system
           : (options.userRuntime ??
             new SandboxRuntime({
-              poolSize: config.get("sandbox.poolSize") as number,
-              breaker: { failures: config.get("sandbox.breakerFailures") as number, windowMs: (config.get("sandbox.breakerWindowS") as number) * 1000 },
+              poolSize: config.get("sandbox.poolSize"),
+              breaker: { failures: config.get("sandbox.breakerFailures"), windowMs: config.get("sandbox.breakerWindowS") * 1000 },
               log: (level, msg, data) => log[level]({ ...data, sandbox: true }, msg),
             }));
       const sandbox = user instanceof SandboxRuntime ? user : undefined;
@@ -193,7 +194,7 @@ export class Host {
         ledger.resources = (id) => sandbox.resources(id);
         ledger.refresh = () => sandbox.refreshStats();
       }
-      const modulePaths = [...(config.get("host.modulePaths") as string[]), ...(options.modulePaths ?? [])];
+      const modulePaths = [...config.get("host.modulePaths"), ...(options.modulePaths ?? [])];
       loader = new ModuleLoader({ kernel, home, modulePaths, runtimes: { system, user }, ...(options.systemDir ? { systemDir: options.systemDir } : {}) });
       if (sandbox) {
         const l = loader;
@@ -211,10 +212,10 @@ export class Host {
       await fleetModules?.materializeAll();
       await loader.load();
       await loader.activateStartup();
-      loader.startIdleSweep(config.get("sandbox.idle_ttl") as number);
+      loader.startIdleSweep(config.get("sandbox.idle_ttl"));
       if (store.changes) {
         sync = new FleetSync(store.changes, {
-          pollMs: config.get("fleet.poll_ms") as number,
+          pollMs: config.get("fleet.poll_ms"),
           refresh: async () => {
             await config.reload();
             await fleetModules!.syncFromStore();

@@ -39,6 +39,8 @@ export interface HostPort {
   services?: { provide(name: string, service: object): void; use(name: string): unknown; host(name: string): unknown };
   /** Subscribe to events (checked against events.subscribe and its scope); resolves to the unsubscribe function. */
   subscribe(pattern: string, handler: (payload: unknown, event: string) => void): Promise<() => void>;
+  /** Hear of changes to this module's own settings (checked against config.read); resolves to the function that stops. */
+  watchConfig(handler: () => void): Promise<() => void>;
 }
 
 export interface ActiveModule {

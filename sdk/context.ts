@@ -86,11 +86,40 @@ export interface CacheApi {
   invalidateTag(tag: string): Promise<number>;
 }
 
-export interface ConfigApi {
+/**
+ * A module's settings, name -> value, as its manifest's `config` declares them. A module that names
+ * its own `Settings` type (`ModuleContext<Settings>`) gets each setting typed and a misspelt name
+ * refused by the compiler; without one, any name compiles and a name no schema declares is refused
+ * at run time (config_invalid).
+ */
+export type SettingsShape = { [name: string]: JsonValue };
+
+export interface ConfigApi<S extends object = SettingsShape> {
   /** Needs `config.read`. This module's settings (defaults from its manifest's config schema). */
-  get<T extends JsonValue = JsonValue>(key?: string): Promise<T | undefined>;
-  /** Needs `config.manage` (elevated). Any key, validated against the owning module's schema. */
-  set(key: string, value: JsonValue): Promise<void>;
+  get(): Promise<S>;
+  /**
+   * Needs `config.read`. One of this module's settings by name (untyped contexts also take another
+   * owner's `<owner>.<name>` when config.read lists it). A name no schema declares: config_invalid.
+   */
+  get<K extends keyof S & string>(key: K): Promise<S[K]>;
+  /**
+   * Needs `config.manage` (elevated). Any key, validated against the owning module's schema, stored
+   * and audited in one transaction. A system module may pass the `CallInfo` of the call it serves,
+   * so the audit event names that caller (as `audit.record` does).
+   */
+  set(key: string, value: JsonValue, call?: CallInfo): Promise<void>;
+  /**
+   * Needs `config.read`. Calls `apply` with this module's settings now, and again after any of them
+   * changes (through any path, on any host of a fleet); calls never overlap. Resolves, after the
+   * first `apply`, to a function that stops watching.
+   */
+  watch(apply: (settings: S) => void | Promise<void>): Promise<() => void>;
+}
+
+/** What ctx.config's calls carry across to the host (its table's shape; settings untyped there). */
+export interface ConfigCalls {
+  get(key?: string): Promise<JsonValue>;
+  set(key: string, value: JsonValue, call?: CallInfo): Promise<void>;
 }
 
 export interface EventsApi {
@@ -179,14 +208,14 @@ export interface ModuleInfo {
   dir?: string;
 }
 
-export interface ModuleContext {
+export interface ModuleContext<S extends object = SettingsShape> {
   readonly module: ModuleInfo;
   readonly commands: CommandsApi;
   readonly storage: StorageApi;
   readonly cache: CacheApi;
   /** Needs `cache.manage`: the cache module's commands (status, clear, purge, enable, disable). */
   readonly cacheAdmin: ManageApi;
-  readonly config: ConfigApi;
+  readonly config: ConfigApi<S>;
   readonly events: EventsApi;
   readonly log: LogApi;
   readonly audit: AuditApi;
@@ -201,7 +230,7 @@ export interface ModuleContext {
   readonly services: ServicesApi;
 }
 
-export interface ModuleDefinition {
-  activate(ctx: ModuleContext): void | Promise<void>;
+export interface ModuleDefinition<S extends object = SettingsShape> {
+  activate(ctx: ModuleContext<S>): void | Promise<void>;
   deactivate?(): void | Promise<void>;
 }

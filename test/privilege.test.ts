@@ -61,7 +61,7 @@ describe("a module with every non-elevated capability and wildcard scopes", () =
     const out = (await host.run("attacker.elevated")) as Record<string, string>;
     for (const [method, code] of Object.entries(out)) expect(code, method).toBe("capability_denied");
     expect(Object.keys(out)).toHaveLength(9);
-    expect(host.kernel.config.get("security.enabled")).toBe(true);
+    expect(host.kernel.config.read("security.enabled")).toBe(true);
     expect(((await host.run("security.status")) as { lockdown: { active: boolean } }).lockdown.active).toBe(false);
   });
 

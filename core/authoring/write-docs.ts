@@ -1,9 +1,13 @@
-// `npm run docs`: regenerates docs/manifest-reference.md.
+// `npm run docs`: regenerates what is derived from the schemas: docs/manifest-reference.md, the
+// host's settings type (core/config/host-settings.ts) and each system module's (settings.ts).
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ROOT } from "../paths.js";
 import { renderManifestReference } from "./reference.js";
+import { generatedSettingsFiles } from "./settings-files.js";
 
-const file = join(ROOT, "docs", "manifest-reference.md");
-writeFileSync(file, renderManifestReference());
-console.log(`wrote ${file}`);
+const files: Array<[string, string]> = [[join(ROOT, "docs", "manifest-reference.md"), renderManifestReference()], ...generatedSettingsFiles()];
+for (const [file, text] of files) {
+  writeFileSync(file, text);
+  console.log(`wrote ${file}`);
+}

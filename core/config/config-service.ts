@@ -7,8 +7,10 @@ import { HostError } from "../errors.js";
 import { redact } from "../log/redact.js";
 import { compileCommandSchema } from "../manifest/index.js";
 import { MANIFESTS_DIR } from "../paths.js";
-import type { ConfigRepo } from "../store/store.js";
+import type { ConfigRepo, Store } from "../store/store.js";
+import type { AuditSink } from "../kernel.js";
 import type { Authorized } from "../authority/authorize.js";
+import type { HostSettingKey, HostSettings } from "./host-settings.js";
 
 type Schema = Record<string, any>;
 
@@ -42,6 +44,7 @@ export class ConfigService {
   /** Values set for this process only (e.g. `--enable-api`); never persisted. */
   readonly #overrides = new Map<string, unknown>();
   readonly #listeners = new Set<(key: string, value: unknown) => void>();
+  #writer?: { store: Pick<Store, "transaction">; audit: Pick<AuditSink, "append"> };
 
   private constructor(repo: ConfigRepo) {
     this.#repo = repo;
@@ -107,31 +110,50 @@ export class ConfigService {
     }
   }
 
-  get(key: string): unknown {
+  /** One of the host's own settings, typed by its schema (core/config/host-settings.ts). */
+  get<K extends HostSettingKey>(key: K): HostSettings[K] {
+    return this.read(key) as HostSettings[K];
+  }
+
+  /**
+   * Any declared setting (a module's too). A key no schema declares is refused (config_invalid),
+   * never answered `undefined`: a misspelt limit would otherwise compare false and limit nothing.
+   */
+  read(key: string): unknown {
     if (this.#overrides.has(key)) return this.#overrides.get(key);
     const stored = this.#stored[key];
     if (stored !== undefined) return stored;
-    return this.#propertySchema(key)?.default;
+    return this.#resolve(key).schema.default;
   }
 
   /** Every setting of one owner, defaults filled in. */
   section(owner: string): Record<string, unknown> {
     const out: Record<string, unknown> = {};
     const props = this.#owners.get(owner)?.schema.properties ?? {};
-    for (const prop of Object.keys(props)) out[prop] = this.get(`${owner}.${prop}`);
+    for (const prop of Object.keys(props)) out[prop] = this.read(`${owner}.${prop}`);
     return out;
   }
 
+  /** Where setAudited writes: the store the settings live in, and the audit chain. Given once, by the host. */
+  useAudit(store: Pick<Store, "transaction">, audit: Pick<AuditSink, "append">): void {
+    this.#writer = { store, audit };
+  }
+
   /**
-   * Validates and stores a value. `raw` strings from the CLI are parsed as JSON when they parse
-   * (`100`, `true`, `["a"]`) and taken as plain strings otherwise.
+   * The one way a setting changes: validated against its owner's schema, stored and audited in one
+   * transaction (neither happens without the other), then read from here on and announced.
+   * `raw` strings from the CLI (`fromText`) are parsed as JSON when they parse (`100`, `true`,
+   * `["a"]`) and taken as plain strings otherwise. The event's actor is the authorized caller's,
+   * or `actor` when a system module names the caller it acts for.
    */
-  async set(key: string, raw: unknown, auth: Authorized<"setting.change">, fromText = false, tx?: { config: ConfigRepo }): Promise<unknown> {
+  async setAudited(key: string, raw: unknown, auth: Authorized<"setting.change">, o: { fromText?: boolean; actor?: string } = {}): Promise<unknown> {
     const { schema } = this.#resolve(key);
     // The proof was made for this key (its owner's permission), not for another.
     if (auth.target !== key) throw new HostError("forbidden", `the authorization given is for ${auth.target ?? "no setting"}, not ${key}`);
+    const writer = this.#writer;
+    if (!writer) throw new HostError("internal", `config ${key}: the host has not opened its audit chain yet, so no setting can change`);
     let value = raw;
-    if (fromText && typeof raw === "string") {
+    if (o.fromText && typeof raw === "string") {
       try {
         value = JSON.parse(raw);
       } catch {
@@ -141,18 +163,16 @@ export class ConfigService {
       if (schema.type === "string" && typeof value !== "string") value = raw;
     }
     this.#check(key, value);
-    if (tx) {
-      // Inside a transaction: the caller adopts the value once it has committed.
+    await writer.store.transaction(async (tx) => {
       await tx.config.set(key, value);
-      return value;
-    }
-    await this.#repo.set(key, value);
-    this.adopt(key, value);
+      await writer.audit.append({ actor: o.actor ?? auth.actor, action: "config.set", target: key, data: { value } }, tx);
+    });
+    this.#adopt(key, value);
     return value;
   }
 
-  /** A value that is now stored (a committed transaction wrote it): read from now on, and announced. */
-  adopt(key: string, value: unknown): void {
+  /** A value that is now stored: read from now on, and announced. */
+  #adopt(key: string, value: unknown): void {
     this.#stored = { ...this.#stored, [key]: value };
     for (const l of this.#listeners) l(key, value);
   }
@@ -173,7 +193,7 @@ export class ConfigService {
         const entry: ConfigEntry = {
           key,
           // What is shown never carries a secret (a password in a --store or --redis URL).
-          value: redact(this.get(key)),
+          value: redact(this.read(key)),
           source: key in stored || this.#overrides.has(key) ? "set" : "default",
         };
         if (typeof propSchema.description === "string") entry.description = propSchema.description;

@@ -22,7 +22,7 @@ function checkRate(site: { kernel: Kernel; moduleId: string; kind: "system" | "u
   let w = perModule.get(key);
   if (!w || w.second !== second) perModule.set(key, (w = { second, n: 0 }));
   const b = BUDGETS[budget];
-  const max = kernel.config.get(b.setting) as number;
+  const max = kernel.config.get(b.setting);
   if (++w.n > max) {
     kernel.ledger.limit(moduleId, b.ledger);
     throw new HostError(b.code, `${method}: module '${moduleId}' made more than ${max} ${b.what} this second (${w.n} requested, ${max} allowed); ${b.advice} or raise ${b.setting}`, {

@@ -8,6 +8,7 @@ import { HostError } from "../errors.js";
 import { crossing } from "./crossing.js";
 import type { HostPort } from "../runtime.js";
 import type { ContextShape } from "./table.js";
+import { watchSettings } from "./watch-settings.js";
 
 export interface ContextOptions {
   info: ModuleInfo;
@@ -64,6 +65,10 @@ export function createModuleContext(o: ContextOptions): ModuleContext {
         if (typeof handler !== "function") return Promise.reject(new HostError("input_invalid", "events.on: the handler must be a function")).catch(issue);
         return port.subscribe(pattern, handler as (payload: unknown, event: string) => void).catch(issue);
       },
+    }),
+    config: Object.freeze({
+      ...namespaces.config,
+      watch: (apply: (settings: unknown) => unknown) => watchSettings(apply, () => call("config.get", []), (changed) => port.watchConfig(changed)).catch(issue),
     }),
     log: Object.freeze({ debug: log("debug"), info: log("info"), warn: log("warn"), error: log("error") }),
     services: Object.freeze({

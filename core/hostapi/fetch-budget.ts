@@ -22,7 +22,7 @@ export function takeFetchSlot(kernel: Kernel, moduleId: string): () => void {
     m.minute = minute;
     m.started = 0;
   }
-  const cfg = (k: string) => kernel.config.get(k) as number;
+  const cfg = (k: "net.max_concurrent_per_module" | "net.max_concurrent" | "net.max_requests_per_minute") => kernel.config.get(k);
   const refuse = (budget: string, message: string) => {
     kernel.ledger.limit(moduleId, budget);
     return new HostError("rate_limited", message, { details: { budget } });

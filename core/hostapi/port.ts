@@ -149,6 +149,17 @@ export function createHostPort(o: PortOptions): HostPort {
     return unsubscribe;
   };
 
+  /** This module's own settings changed (any path, any host of a fleet): its config.watch runs again. */
+  const watchConfig = async (deliver: (payload: unknown, event: string) => void): Promise<() => void> => {
+    hold(BOUND_METHODS["config.watch"], "config.watch");
+    const prefix = `${moduleId}.`;
+    const unwatch = kernel.config.onChange((key) => {
+      if (key.startsWith(prefix) && o.grants().has("config.read")) deliver({ key }, "config.changed");
+    });
+    o.track(unwatch);
+    return unwatch;
+  };
+
   const port: HostPort = {
     async call(method, args) {
       if (typeof method !== "string" || !Array.isArray(args)) {
@@ -160,7 +171,12 @@ export function createHostPort(o: PortOptions): HostPort {
         await subscribe(args[0], (payload, event) => o.deliver?.(id, event, payload));
         return id;
       }
-      if (method !== "events.on" && Object.prototype.hasOwnProperty.call(BOUND_METHODS, method)) {
+      if (method === "config.watch") {
+        const id = `s${++subscriptions}`;
+        await watchConfig((payload, event) => o.deliver?.(id, event, payload));
+        return id;
+      }
+      if (Object.prototype.hasOwnProperty.call(BOUND_METHODS, method)) {
         // Only ever reached to report a refusal the sandbox's context already made: audit it.
         hold(BOUND_METHODS[method as keyof typeof BOUND_METHODS], method);
         throw new HostError("input_invalid", `${method} is not called through the port; use the context's own method`);
@@ -225,7 +241,7 @@ export function createHostPort(o: PortOptions): HostPort {
           if (size > MAX_LOG_DATA) fields = { truncated: true, bytes: size };
           bytes += Math.min(size, MAX_LOG_DATA);
         }
-        if (!logBudget.take(bytes, kernel.config.get("log.module_bytes_per_second") as number)) {
+        if (!logBudget.take(bytes, kernel.config.get("log.module_bytes_per_second"))) {
           kernel.ledger.limit(moduleId, "log.bytes_per_second");
           return;
         }
@@ -236,6 +252,7 @@ export function createHostPort(o: PortOptions): HostPort {
     },
 
     subscribe: (pattern, handler) => subscribe(pattern, handler),
+    watchConfig: (handler) => watchConfig(handler),
 
     deniedCount(count) {
       kernel.ledger.denied(moduleId, count);

@@ -4,13 +4,13 @@
 // the compiler checks it against the SDK's ModuleContext: a method missing here, or one with other
 // argument or result types, does not type-check.
 //
-// Three methods cannot cross as plain calls because they carry a function (a handler) or are fire
+// Some methods cannot cross as plain calls because they carry a function (a handler) or are fire
 // and forget; they are declared in BOUND_METHODS with their capability and implemented by each
 // runtime around the port's register/subscribe/log.
 import { chmodSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type {
-  AuditApi, CacheApi, Caller, CommandsApi, ConfigApi, EventsApi, HomeApi, JsonValue, LogApi, ModulesApi, NetApi, SecretsApi, StorageApi,
+  AuditApi, CacheApi, CallInfo, Caller, CommandsApi, ConfigCalls, EventsApi, HomeApi, JsonValue, LogApi, ModulesApi, NetApi, SecretsApi, StorageApi,
 } from "../../sdk/context.js";
 import { CapabilityError, HostError } from "../errors.js";
 import type { Kernel } from "../kernel.js";
@@ -49,7 +49,7 @@ type MethodsOf<N extends string, T> = { [M in keyof T & string as T[M] extends F
 type HostCalls = Pick<MethodsOf<"commands", CommandsApi>, "commands.invoke" | "commands.dispatch" | "commands.catalogue"> &
   MethodsOf<"storage", StorageApi> &
   MethodsOf<"cache", CacheApi> &
-  MethodsOf<"config", ConfigApi> &
+  MethodsOf<"config", ConfigCalls> &
   Pick<MethodsOf<"events", EventsApi>, "events.emit"> &
   MethodsOf<"audit", AuditApi> &
   MethodsOf<"modules", ModulesApi> &
@@ -64,6 +64,7 @@ type Table = { [K in HostMethod]: CallEntry<HostCalls[K]> };
 export const BOUND_METHODS = {
   "commands.register": "commands.register",
   "events.on": "events.subscribe",
+  "config.watch": "config.read",
   ...({ "log.debug": "log.write", "log.info": "log.write", "log.warn": "log.write", "log.error": "log.write" } satisfies Record<`log.${keyof LogApi}`, CapabilityName>),
 } as const satisfies Record<string, CapabilityName>;
 
@@ -171,8 +172,8 @@ export const HOST_API = {
     run: async (site, key, value) => {
       const { kernel, moduleId } = site;
       checkWriteRate(site, "storage.set");
-      const maxValue = kernel.config.get("storage.maxValueBytes") as number;
-      const quota = kernel.config.get("storage.maxBytesPerModule") as number;
+      const maxValue = kernel.config.get("storage.maxValueBytes");
+      const quota = kernel.config.get("storage.maxBytesPerModule");
       await kernel.store.storage.set(moduleId, key, jsonText("storage.set", value, maxValue), quota);
     },
   },
@@ -230,22 +231,19 @@ export const HOST_API = {
       if (!grants.unrestricted && !coversConfigKey(grants.scope("config.read")!, grants.facts, full)) {
         throw outside(site, "config.read", `key '${full}' belongs to another owner; list it under config.read's "keys" (that needs an operator's approval)`);
       }
-      return kernel.config.get(full) as JsonValue | undefined;
+      return kernel.config.read(full) as JsonValue;
     },
   },
   "config.set": {
     capability: "config.manage",
-    args: (raw, m) => tuple(m, raw, [["key", str(200)], ["value", json]]) as [string, JsonValue],
-    run: async ({ kernel, moduleId, asCaller }, key, value) => {
+    args: (raw, m) => tuple(m, raw, [["key", str(200)], ["value", json], ["call", json]]) as [string, JsonValue, CallInfo | undefined],
+    run: async ({ kernel, kind, asCaller }, key, value, call) => {
       // Its owner's permission too: a module with config.manage changes security's settings only
       // if it holds security.manage, and for a caller only what that caller may.
       const auth = kernel.bus.authorizeSetting(asCaller(), key, kernel.config.permissionFor(key));
-      const stored = await kernel.store.transaction(async (tx) => {
-        const v = await kernel.config.set(key, value, auth, false, tx);
-        await kernel.audit.append({ actor: `module:${moduleId}`, action: "config.set", target: key, data: { value: v } }, tx);
-        return v;
-      });
-      kernel.config.adopt(key, stored);
+      // Like audit.record: a system module may name the call it serves, so the event names its caller.
+      const actor = kind === "system" && call !== undefined ? kernel.bus.actorOf(call) : undefined;
+      await kernel.config.setAudited(key, value, auth, actor === undefined ? {} : { actor });
     },
   },
 

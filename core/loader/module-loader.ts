@@ -329,7 +329,7 @@ export class ModuleLoader {
   #spec(e: ModuleEntry): ActivationSpec {
     const m = e.loaded!.manifest;
     const cfg = this.kernel.config;
-    const cap = (v: number | undefined, def: string, max: string) => Math.min(v ?? (cfg.get(def) as number), cfg.get(max) as number);
+    const cap = (v: number | undefined, def: "sandbox.defaultMemoryMb" | "sandbox.defaultTimeoutMs", max: "sandbox.maxMemoryMb" | "sandbox.maxTimeoutMs") => Math.min(v ?? cfg.get(def), cfg.get(max));
     return {
       id: e.id,
       version: m.version,

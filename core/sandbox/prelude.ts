@@ -244,6 +244,34 @@ export const PRELUDE = String.raw`(function (bridge, setupText) {
   };
   ctx.events = freeze(events);
 
+  // config.watch: the settings now, and again after each change to them, one apply at a time (the
+  // host delivers a change to the watch's subscription id, as it does an event).
+  var config = methods("config");
+  var readSettings = config.get;
+  var ignore = function () {};
+  config.watch = function (fn) {
+    if (typeof fn !== "function") return rejected(hostError("input_invalid", "config.watch: the argument must be a function that applies the settings"));
+    var state = { stopped: false, queue: PromiseCtor.resolve(), sub: undefined };
+    var again = function () {
+      var next = apply(then, state.queue, [function () {
+        if (state.stopped) return undefined;
+        return apply(then, readSettings(), [function (settings) { return state.stopped ? undefined : fn(settings); }]);
+      }]);
+      state.queue = apply(then, next, [undefined, ignore]);
+      return next;
+    };
+    var unwatch = function () {
+      state.stopped = true;
+      if (typeof state.sub === "string") delete subscriptions[state.sub];
+    };
+    return apply(then, capabilityCall("config.watch", bound["config.watch"], []), [function (sub) {
+      state.sub = sub;
+      if (typeof sub === "string") subscriptions[sub] = function () { again(); };
+      return apply(then, again(), [function () { return unwatch; }, function (e) { unwatch(); throw e; }]);
+    }]);
+  };
+  ctx.config = freeze(config);
+
   ctx.log = freeze({ debug: logger("debug"), info: logger("info"), warn: logger("warn"), error: logger("error") });
   ctx.module = freeze({ id: setup.module.id, version: setup.module.version, kind: setup.module.kind });
   ctx.services = freeze({

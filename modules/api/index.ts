@@ -16,20 +16,18 @@ export async function deactivate() {
   await a?.close();
 }
 
-export async function activate(ctx: ModuleContext) {
+export async function activate(ctx: ModuleContext<ApiSettings>) {
   const security = ctx.services.use<ApiDeps["security"]>("security");
   const consoleService = ctx.services.use<ConsoleService>("console");
   const traffic = new Traffic();
   const auth = ctx.services.use<ApiDeps["auth"] & { grant(o: { name: string; scopes: string[] }): Promise<{ token: string }> }>("auth");
-  let settings = (await ctx.config.get()) as unknown as ApiSettings & { newcomer: boolean; newcomer_modules: string[] };
+  let settings = await ctx.config.get();
   let app: FastifyInstance | undefined;
   let invalidate: (() => void) | undefined;
 
   // Modules installed, removed or reloaded while serving: the routes follow the bus at once.
   await ctx.events.on("commands.changed", () => app && invalidate?.());
-  await ctx.events.on("config.changed", async (payload) => {
-    if (String((payload as { key?: string } | null)?.key ?? "").startsWith("api.")) settings = (await ctx.config.get()) as unknown as ApiSettings & { newcomer: boolean; newcomer_modules: string[] };
-  });
+  await ctx.config.watch((s) => void (settings = s));
 
   const deps: ApiDeps = {
     settings: () => settings,

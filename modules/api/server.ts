@@ -15,6 +15,7 @@ import { matchesAny } from "../../sdk/patterns.js";
 import { CONSOLE_CSP, CONSOLE_HEADER, registerConsoleRoutes, sessionCookie } from "./console-routes.js";
 import type { ConsoleService } from "../console/index.js";
 import { Traffic } from "./traffic.js";
+import type { Settings } from "./settings.js";
 
 declare module "fastify" {
   interface FastifyRequest {
@@ -30,21 +31,8 @@ declare module "fastify" {
   }
 }
 
-export interface ApiSettings {
-  enabled: boolean;
-  host: string;
-  port: number;
-  body_limit: number;
-  cors_origins: string[];
-  tls_cert: string;
-  tls_key: string;
-  header_timeout_ms: number;
-  request_timeout_ms: number;
-  keep_alive_timeout_ms: number;
-  max_json_depth: number;
-  /** Serve the operator console under /console/. */
-  console: boolean;
-}
+/** The api module's settings (its module.json's `config`). */
+export type ApiSettings = Settings;
 
 type Decision =
   | { allow: true; client: string; limit?: { limit: number; remaining: number; reset: number }; epoch?: string }

@@ -5,15 +5,8 @@ import type { CallInfo, JsonValue, ModuleContext } from "../../sdk/context.js";
 import { closeRedis, type RedisBackend } from "../../sdk/fleet.js";
 import { CacheBudgetError, CacheManager, type Budgets } from "./cache-manager.js";
 import { SharedCache } from "./shared-cache.js";
+import type { Settings } from "./settings.js";
 
-interface Settings {
-  enabled: boolean;
-  max_entries: number;
-  default_ttl_ms: number;
-  max_bytes: number;
-  max_bytes_per_module: number;
-  max_value_bytes: number;
-}
 
 const budgets = (s: Settings): Budgets & { defaultTtlMs: number } => ({
   maxEntries: s.max_entries, maxBytes: s.max_bytes, maxBytesPerNamespace: s.max_bytes_per_module, maxValueBytes: s.max_value_bytes, defaultTtlMs: s.default_ttl_ms,
@@ -36,9 +29,8 @@ interface Backend {
   status(): unknown;
 }
 
-export async function activate(ctx: ModuleContext) {
-  const settings = async () => (await ctx.config.get()) as unknown as Settings;
-  const initial = await settings();
+export async function activate(ctx: ModuleContext<Settings>) {
+  const initial = await ctx.config.get();
   const redis = ctx.services.host<RedisBackend>("backend:redis");
   let cache: Backend;
   if (redis) {
@@ -49,17 +41,14 @@ export async function activate(ctx: ModuleContext) {
     const local = new CacheManager(budgets(initial));
     cache = Object.assign(local, { forModule: (ns: string) => local.namespace(ns) });
   }
-  cache.enabled = initial.enabled;
-  await ctx.events.on("config.changed", async (payload) => {
-    if (String((payload as { key?: string } | null)?.key ?? "").startsWith("cache.")) {
-      const s = await settings();
-      cache.configure(budgets(s));
-      cache.enabled = s.enabled;
-    }
+  // Settings changed anywhere (this host, another host of a fleet) apply at once.
+  await ctx.config.watch((s) => {
+    cache.configure(budgets(s));
+    cache.enabled = s.enabled;
   });
 
   const setEnabled = async (on: boolean, call: CallInfo) => {
-    await ctx.config.set("cache.enabled", on);
+    await ctx.config.set("cache.enabled", on, call);
     cache.enabled = on;
     if (!on) await cache.clear();
     await ctx.audit.record(on ? "cache.enable" : "cache.disable", "cache", {}, call);

@@ -22,11 +22,9 @@ interface AuthService {
   now(): number;
 }
 
-export async function activate(ctx: ModuleContext) {
-  let settings = (await ctx.config.get()) as unknown as SessionSettings;
-  await ctx.events.on("config.changed", async (payload) => {
-    if (String((payload as { key?: string } | null)?.key ?? "").startsWith("console.")) settings = (await ctx.config.get()) as unknown as SessionSettings;
-  });
+export async function activate(ctx: ModuleContext<SessionSettings>) {
+  let settings = await ctx.config.get();
+  await ctx.config.watch((s) => void (settings = s));
   const auth = ctx.services.use<AuthService>("auth");
   const sessions = new SessionStore(ctx.storage, () => settings, {
     credential: (id) => auth.credential(id),

@@ -15,6 +15,7 @@
 // host of a fleet bites on the next request on every host.
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import type { StorageApi } from "../../sdk/context.js";
+import type { Settings } from "./settings.js";
 
 /** The token a session or a login code stands on: its id and a fingerprint of its current secret. */
 export interface TokenBond {
@@ -41,12 +42,8 @@ export interface SessionRecord {
   last_seen: string;
 }
 
-export interface SessionSettings {
-  idle_minutes: number;
-  max_hours: number;
-  code_seconds: number;
-  max_sessions: number;
-}
+/** The console's settings (its module.json's `config`). */
+export type SessionSettings = Settings;
 
 export interface SessionHooks {
   /** The current credential fingerprint of a live token; undefined once it is revoked or expired. */

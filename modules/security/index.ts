@@ -20,8 +20,8 @@ export async function deactivate() {
   shared = undefined;
 }
 
-export async function activate(ctx: ModuleContext) {
-  const settings = async () => (await ctx.config.get()) as unknown as Settings;
+export async function activate(ctx: ModuleContext<Settings>) {
+  const settings = () => ctx.config.get();
   // Blocks and the lockdown go to this module's own storage: each write is a committed, fsynced
   // transaction by the time it resolves, so an operator is told "done" only once it is durable.
   const durable: DurableStore = {
@@ -69,11 +69,9 @@ export async function activate(ctx: ModuleContext) {
   Object.assign(manager, hooks);
   const state = shared ?? manager;
 
-  // Settings changed anywhere (`warden config set security.*`, the config command) apply at once.
-  await ctx.events.on("config.changed", async (payload) => {
-    const key = (payload as { key?: string } | null)?.key ?? "";
-    if (!key.startsWith("security.")) return;
-    manager.configure(await settings());
+  // Settings changed anywhere (`warden config set security.*`, the config command, another host) apply at once.
+  await ctx.config.watch((s) => {
+    manager.configure(s);
     if (shared) shared.redis.options.commandTimeout = manager.settings.backend_timeout_ms;
   });
 
@@ -88,7 +86,7 @@ export async function activate(ctx: ModuleContext) {
 
   const setEnabled = async (on: boolean, call: CallInfo) => {
     await ctx.audit.record(on ? "security.enable" : "security.disable", "security", {}, call);
-    await ctx.config.set("security.enabled", on);
+    await ctx.config.set("security.enabled", on, call);
     manager.configure(await settings());
     return { enabled: on };
   };
@@ -100,7 +98,7 @@ export async function activate(ctx: ModuleContext) {
       const eq = set.indexOf("=");
       const key = set.slice(0, eq);
       const text = set.slice(eq + 1);
-      let value: unknown = text;
+      let value: JsonValue = text;
       try {
         value = JSON.parse(text);
       } catch {
@@ -111,7 +109,7 @@ export async function activate(ctx: ModuleContext) {
         const problem = Array.isArray(value) ? validateAddressList(value.map(String)) : "must be a list";
         if (problem) throw Object.assign(new Error(`security.${key}: ${problem}`), { code: "config_invalid" });
       }
-      await ctx.config.set(`security.${key}`, value as never);
+      await ctx.config.set(`security.${key}`, value as JsonValue, call);
       manager.configure(await settings());
       await ctx.audit.record("security.config", `security.${key}`, { value }, call);
     }

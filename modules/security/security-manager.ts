@@ -22,21 +22,8 @@ export const WINDOW_CLIENTS = 200_000;
 /** Blocks the limits may hold at once (operator blocks come on top and are never evicted). */
 export const MAX_AUTO_BLOCKS = 50_000;
 
-export interface Settings {
-  enabled: boolean;
-  rate_limit: number;
-  block_duration: number;
-  global_limit: number;
-  ddos_lockdown: number;
-  failed_limit: number;
-  failed_block: number;
-  allow: string[];
-  deny: string[];
-  trusted: string[];
-  trusted_proxies: string[];
-  /** With a fleet's Redis: how long a request waits for its decision before 503 security_unavailable. */
-  backend_timeout_ms: number;
-}
+export type { Settings } from "./settings.js";
+import type { Settings } from "./settings.js";
 
 /** A block or lockdown as it is stored. */
 export interface Decided {

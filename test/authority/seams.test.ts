@@ -109,15 +109,15 @@ describe.each(RUNTIMES)("authority at the seams (%s user modules)", (_name, user
       await expect(host.kernel.bus.dispatch({ command: "config.set", input: { key, value }, caller: t }), key)
         .rejects.toMatchObject({ code: "forbidden", message: expect.stringContaining("security.manage") });
     }
-    expect(host.kernel.config.get("security.enabled")).toBe(true);
-    expect(host.kernel.config.get("security.trusted")).toEqual([]);
+    expect(host.kernel.config.read("security.enabled")).toBe(true);
+    expect(host.kernel.config.read("security.trusted")).toEqual([]);
     // The console's own lifetimes are the console's: config.* cannot stretch a session either.
     await expect(host.kernel.bus.dispatch({ command: "config.set", input: { key: "console.max_hours", value: 10000 }, caller: t })).rejects.toMatchObject({ code: "forbidden" });
     // The kernel's settings stay config.set's; and the owner's permission opens the owner's.
     await host.kernel.bus.dispatch({ command: "config.set", input: { key: "sandbox.breakerFailures", value: 7 }, caller: t });
     expect(host.kernel.config.get("sandbox.breakerFailures")).toBe(7);
     await host.kernel.bus.dispatch({ command: "config.set", input: { key: "security.rate_limit", value: 500 }, caller: token("config.set", "security.manage") });
-    expect(host.kernel.config.get("security.rate_limit")).toBe(500);
+    expect(host.kernel.config.read("security.rate_limit")).toBe(500);
     await host.run("config.set", { key: "security.rate_limit", value: 120 });
     await stillServing();
   });

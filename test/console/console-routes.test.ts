@@ -10,7 +10,7 @@ import { sessionCookieName } from "../../modules/api/console-routes.js";
 function server(logs: Array<{ msg: string; data?: Record<string, unknown> }>, over: Partial<ApiDeps> = {}) {
   const boom = () => Promise.reject(new Error("SQLITE_BUSY: database is locked at /home/op/.warden/store.db"));
   const deps: ApiDeps = {
-    settings: () => ({ enabled: true, host: "127.0.0.1", port: 0, body_limit: 1 << 20, cors_origins: [], tls_cert: "", tls_key: "", header_timeout_ms: 10_000, request_timeout_ms: 30_000, keep_alive_timeout_ms: 5000, max_json_depth: 64, console: true }),
+    settings: () => ({ enabled: true, host: "127.0.0.1", port: 0, body_limit: 1 << 20, cors_origins: [], tls_cert: "", tls_key: "", header_timeout_ms: 10_000, request_timeout_ms: 30_000, keep_alive_timeout_ms: 5000, max_json_depth: 64, console: true, newcomer: false, newcomer_modules: [] }),
     security: { check: (ip) => ({ allow: true, client: ip }), recordFailure: (ip) => ({ allow: true, client: ip }), clientAddress: (peer) => peer },
     auth: { verify: async () => ({ tokenId: "t1", name: "t", scopes: ["console.login"], bootstrap: false }), noteUse: async () => {} },
     dispatch: async () => null,
