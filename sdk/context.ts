@@ -113,7 +113,7 @@ export interface ConfigApi<S extends object = SettingsShape> {
    * changes (through any path, on any host of a fleet); calls never overlap. Resolves, after the
    * first `apply`, to a function that stops watching.
    */
-  watch(apply: (settings: S) => void | Promise<void>): Promise<() => void>;
+  watch(apply: (settings: S) => unknown): Promise<() => void>;
 }
 
 /** What ctx.config's calls carry across to the host (its table's shape; settings untyped there). */

@@ -43,3 +43,28 @@ export const notACode: ErrorCode = "oops";
 export const manifest: Manifest = { id: "x", version: "1.0.0", host: "^0.1.0", description: "d", entry: "index.ts" };
 // @ts-expect-error a manifest needs an entry
 export const incomplete: Manifest = { id: "x", version: "1.0.0", host: "^0.1.0", description: "d" };
+
+// Settings typed from their schemas: a module's own (its generated settings.ts) and the host's.
+import type { Settings as SecuritySettings } from "../modules/security/settings.js";
+import type { ConfigService } from "../core/config/config-service.js";
+
+export async function settingsMistakes(ctx: ModuleContext<SecuritySettings>, host: ConfigService) {
+  const limit: number = await ctx.config.get("rate_limit");
+  const lists: string[] = (await ctx.config.get()).allow;
+  // @ts-expect-error a misspelt setting does not compile
+  await ctx.config.get("rate_limt");
+  // @ts-expect-error a setting has its schema's type
+  const wrongType: string = await ctx.config.get("rate_limit");
+  await ctx.config.watch((s) => {
+    const n: number = s.block_duration;
+    // @ts-expect-error watch hands the typed settings
+    s.no_such_setting;
+    return n;
+  });
+  const pool: number = host.get("sandbox.poolSize");
+  // @ts-expect-error a misspelt host setting does not compile
+  host.get("sandbox.poolSiz");
+  // @ts-expect-error the host's settings are typed too
+  const notText: string = host.get("sandbox.maxCallDepth");
+  return [limit, lists, wrongType, pool, notText];
+}

@@ -111,18 +111,8 @@ export function expectOk(r: CliResult): CliResult {
   return r;
 }
 
-/**
- * Waits until `probe` holds: for a change to reach the other hosts (a notification, or the change
- * counter they poll every second). Bounded by attempts, not by a race with a limit.
- */
-export async function eventually<T>(probe: () => Promise<T | undefined> | T | undefined, what: string, attempts = 100): Promise<T> {
-  for (let i = 0; i < attempts; i++) {
-    const v = await probe();
-    if (v !== undefined && v !== false) return v;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`never happened: ${what}`);
-}
+export { eventually } from "./eventually.js";
+import { eventually } from "./eventually.js";
 
 /**
  * Installs `ledger` through `h` (storage writes over REST: `put {key, value}`, `get {key}`) and a
