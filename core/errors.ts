@@ -1,60 +1,26 @@
 // HostError, the one error family the host raises on purpose. Its codes and their exit codes and
 // HTTP statuses are the SDK's public catalogue (sdk/errors.ts).
 import { randomBytes } from "node:crypto";
-import { ERROR_CATALOGUE, type ErrorBody, type ErrorCode, type ErrorSpec } from "../sdk/errors.js";
+import { ERROR_CATALOGUE, WardenError, exitCodeFor, httpStatusFor, isErrorCode, type ErrorBody, type ErrorCode, type ErrorExtras, type ErrorSpec } from "../sdk/errors.js";
 
-export { ERROR_CATALOGUE, type ErrorCode, type ErrorSpec };
+export { ERROR_CATALOGUE, WardenError, exitCodeFor, httpStatusFor, isErrorCode, type ErrorBody, type ErrorCode, type ErrorExtras, type ErrorSpec };
+export { refusals } from "../sdk/errors.js";
 
-export function isErrorCode(code: unknown): code is ErrorCode {
-  return typeof code === "string" && Object.prototype.hasOwnProperty.call(ERROR_CATALOGUE, code);
-}
-
-export interface ErrorExtras {
-  details?: unknown;
-  reason?: string;
-  retryAfter?: number;
-  blockedUntil?: string;
-  lockedUntil?: string;
-  cause?: unknown;
-}
-
-/** Every error the host raises on purpose. `code` is the contract; the message is for people. */
-export class HostError extends Error {
-  readonly code: ErrorCode;
-  readonly details?: unknown;
-  readonly reason?: string;
-  readonly retryAfter?: number;
-  readonly blockedUntil?: string;
-  readonly lockedUntil?: string;
-
+/**
+ * Every error the host raises on purpose: the SDK's WardenError (code, status, exit code, wire
+ * body), named for where it came from. `code` is the contract; the message is for people.
+ */
+export class HostError extends WardenError {
   constructor(code: ErrorCode, message: string, extras: ErrorExtras = {}) {
-    super(message, extras.cause === undefined ? undefined : { cause: extras.cause });
+    super(code, message, extras);
     this.name = "HostError";
-    this.code = code;
-    if (extras.details !== undefined) this.details = extras.details;
-    if (extras.reason !== undefined) this.reason = extras.reason;
-    if (extras.retryAfter !== undefined) this.retryAfter = extras.retryAfter;
-    if (extras.blockedUntil !== undefined) this.blockedUntil = extras.blockedUntil;
-    if (extras.lockedUntil !== undefined) this.lockedUntil = extras.lockedUntil;
   }
 
-  get spec(): ErrorSpec {
-    return ERROR_CATALOGUE[this.code];
-  }
-
-  /** The wire shape shared by the CLI's --json output and REST bodies. */
-  toJSON(): ErrorBody["error"] {
-    const out: ErrorBody["error"] = { code: this.code, message: this.message };
-    if (this.reason !== undefined) out.reason = this.reason;
-    if (this.retryAfter !== undefined) out.retry_after = this.retryAfter;
-    if (this.blockedUntil !== undefined) out.blocked_until = this.blockedUntil;
-    if (this.lockedUntil !== undefined) out.locked_until = this.lockedUntil;
-    if (this.details !== undefined) out.details = this.details;
-    return out;
+  /** A system module's (or the SDK's refusals') WardenError as the host's own, fields kept. */
+  static from(e: WardenError): HostError {
+    return e instanceof HostError ? e : new HostError(e.code, e.message, e.extras);
   }
 }
-
-export type { ErrorBody } from "../sdk/errors.js";
 
 export class CapabilityError extends HostError {
   readonly module: string;
@@ -91,14 +57,6 @@ export function internalError(cause: unknown, log?: ErrorLog, where?: string): H
 
 /** Anything thrown inside the host as a HostError; a foreign error becomes `internal` with an id. */
 export function toHostError(err: unknown, log?: ErrorLog, where?: string): HostError {
-  if (err instanceof HostError) return err;
+  if (err instanceof WardenError) return HostError.from(err);
   return internalError(err, log, where);
-}
-
-export function exitCodeFor(code: string): number {
-  return isErrorCode(code) ? ERROR_CATALOGUE[code].exit : 1;
-}
-
-export function httpStatusFor(code: string): number {
-  return isErrorCode(code) ? ERROR_CATALOGUE[code].http : 500;
 }

@@ -12,7 +12,7 @@ import type { Store } from "./store/store.js";
 import type { Installer } from "./lifecycle/installer.js";
 import type { Ledger } from "./ledger.js";
 import type { SecretStore } from "./secrets/secret-store.js";
-import { HostError } from "./errors.js";
+import { HostError, refusals } from "./errors.js";
 import { actorOf } from "./commands/actor.js";
 
 export const HOST_NAMESPACES = new Set(["module", "config", "audit", "secrets"]);
@@ -29,7 +29,7 @@ export function registerHostCommands(deps: { home: string; bus: CommandBus; load
   const { home, bus, loader, actions, installer, config, audit, store, ledger, secrets } = deps;
   const secretRef = { module: { type: "string", minLength: 1, maxLength: 64, description: "the module the secret belongs to" }, name: { type: "string", minLength: 1, maxLength: 64, description: "the secret's name" } };
   const knownModule = (id: string) => {
-    if (!loader.entry(id)) throw new HostError("module_not_found", `no module '${id}' is installed; run \`warden module list\``);
+    if (!loader.entry(id)) throw HostError.from(refusals.moduleNotFound(id));
   };
   const commands: Record<string, Record<string, HostCommand>> = {
     module: {
@@ -132,7 +132,7 @@ export function registerHostCommands(deps: { home: string; bus: CommandBus; load
           const { id } = input as { id?: string };
           await ledger.refresh();
           if (id !== undefined) {
-            if (!loader.entry(id)) throw new HostError("module_not_found", `no module '${id}' is installed; run \`warden module list\``);
+            if (!loader.entry(id)) throw HostError.from(refusals.moduleNotFound(id));
             return { ...ledger.stats(id), state: loader.entry(id)!.state };
           }
           return loader.list().filter((m) => !m.error || m.error.code !== "module_duplicate").map((m) => ({ ...ledger.stats(m.id), state: m.state }));
@@ -238,7 +238,7 @@ export function registerHostCommands(deps: { home: string; bus: CommandBus; load
             if (d) await audit.append({ actor: actorOf(call.caller), action: "secret.delete", target: `${module}/${name}` }, tx);
             return d;
           });
-          if (!deleted) throw new HostError("not_found", `module '${module}' has no secret '${name}'; \`warden secrets list ${module}\` shows its secrets`);
+          if (!deleted) throw HostError.from(refusals.secretNotFound(module, name));
           return { module, name, deleted };
         },
       },

@@ -4,7 +4,7 @@ import { pathToFileURL } from "node:url";
 import type { CallInfo, CommandHandler, ModuleDefinition } from "../sdk/context.js";
 import { createModuleContext } from "./hostapi/context.js";
 import { bundleForNode } from "./sandbox/bundler.js";
-import { HostError, isErrorCode } from "./errors.js";
+import { HostError, WardenError } from "./errors.js";
 import type { ActivationSpec, ActiveModule, HostPort, ModuleRuntime } from "./runtime.js";
 
 let activations = 0;
@@ -55,17 +55,15 @@ export class InProcessRuntime implements ModuleRuntime {
 }
 
 /**
- * System modules are trusted to raise host codes (auth says `token_revoked`); they do so with a
- * HostError or any error carrying a catalogued `code`. Anything else is the module's own failure.
+ * System modules are trusted to raise host codes (auth says `token_revoked`); they do so with the
+ * SDK's WardenError. Anything else is the module's own failure.
  */
 function asModuleError(spec: ActivationSpec, e: unknown, where: string, issued: WeakSet<object>): HostError {
   // A user module re-throwing an error the host gave it keeps that error (as in the sandbox, where
   // a nonce names it); one it made itself, whatever its code, is its own module_error.
   if (e instanceof HostError && (spec.kind === "system" || issued.has(e))) return e;
-  const err = e as { code?: unknown; message?: unknown; details?: unknown; retryAfter?: number } | undefined;
-  if (spec.kind === "system" && err && isErrorCode(err.code)) {
-    return new HostError(err.code, String(err.message ?? err.code), { details: err.details, ...(err.retryAfter === undefined ? {} : { retryAfter: err.retryAfter }) });
-  }
+  if (spec.kind === "system" && e instanceof WardenError) return HostError.from(e);
+  const err = e as { code?: unknown; message?: unknown } | undefined;
   const message = err && typeof err.message === "string" ? err.message : String(e);
   const ownCode = err && typeof err.code === "string" ? err.code : undefined;
   return new HostError("module_error", `${spec.id} (${where}): ${message}`, ownCode ? { details: { code: ownCode } } : {});

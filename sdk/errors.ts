@@ -79,3 +79,96 @@ export const ERROR_CATALOGUE = {
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;
+
+/** Whether `code` is one of the catalogue's. */
+export function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === "string" && Object.prototype.hasOwnProperty.call(ERROR_CATALOGUE, code);
+}
+
+/** The CLI's exit code for an error code (1 for one outside the catalogue). */
+export function exitCodeFor(code: string): number {
+  return isErrorCode(code) ? ERROR_CATALOGUE[code].exit : 1;
+}
+
+/** The REST status for an error code (500 for one outside the catalogue). */
+export function httpStatusFor(code: string): number {
+  return isErrorCode(code) ? ERROR_CATALOGUE[code].http : 500;
+}
+
+/** What an error carries besides its code and message. */
+export interface ErrorExtras {
+  details?: unknown;
+  reason?: string;
+  retryAfter?: number;
+  blockedUntil?: string;
+  lockedUntil?: string;
+  cause?: unknown;
+}
+
+/**
+ * An error with a code from the catalogue: what system modules throw on purpose (the host answers
+ * it with the code's status and exit code), and the base of the host's own HostError. A user
+ * module's error never carries a host code across: whatever it throws is its own module_error.
+ */
+export class WardenError extends Error {
+  readonly code: ErrorCode;
+  readonly details?: unknown;
+  readonly reason?: string;
+  readonly retryAfter?: number;
+  readonly blockedUntil?: string;
+  readonly lockedUntil?: string;
+
+  constructor(code: ErrorCode, message: string, extras: ErrorExtras = {}) {
+    super(message, extras.cause === undefined ? undefined : { cause: extras.cause });
+    this.name = "WardenError";
+    this.code = code;
+    if (extras.details !== undefined) this.details = extras.details;
+    if (extras.reason !== undefined) this.reason = extras.reason;
+    if (extras.retryAfter !== undefined) this.retryAfter = extras.retryAfter;
+    if (extras.blockedUntil !== undefined) this.blockedUntil = extras.blockedUntil;
+    if (extras.lockedUntil !== undefined) this.lockedUntil = extras.lockedUntil;
+  }
+
+  get spec(): ErrorSpec {
+    return ERROR_CATALOGUE[this.code];
+  }
+
+  /** Everything but the code and message, to make another error of the same kind. */
+  get extras(): ErrorExtras {
+    const out: ErrorExtras = {};
+    if (this.details !== undefined) out.details = this.details;
+    if (this.reason !== undefined) out.reason = this.reason;
+    if (this.retryAfter !== undefined) out.retryAfter = this.retryAfter;
+    if (this.blockedUntil !== undefined) out.blockedUntil = this.blockedUntil;
+    if (this.lockedUntil !== undefined) out.lockedUntil = this.lockedUntil;
+    if (this.cause !== undefined) out.cause = this.cause;
+    return out;
+  }
+
+  /** The wire shape shared by the CLI's --json output, REST bodies and the control socket. */
+  toJSON(): ErrorFields {
+    return errorFields(this.code, this.message, this);
+  }
+}
+
+/** The wire fields of an error: snake_case, and only the fields it has. */
+export function errorFields(code: ErrorFields["code"], message: string, e: Omit<ErrorExtras, "cause">): ErrorFields {
+  const out: ErrorFields = { code, message };
+  if (e.reason !== undefined) out.reason = e.reason;
+  if (e.retryAfter !== undefined) out.retry_after = e.retryAfter;
+  if (e.blockedUntil !== undefined) out.blocked_until = e.blockedUntil;
+  if (e.lockedUntil !== undefined) out.locked_until = e.lockedUntil;
+  if (e.details !== undefined) out.details = e.details;
+  return out;
+}
+
+/**
+ * The refusals written in many places, worded once: each says what is missing and the command
+ * that lists what exists.
+ */
+export const refusals = {
+  moduleNotFound: (id: string) => new WardenError("module_not_found", `no module '${id}' is installed; run \`warden module list\``, { details: { id } }),
+  tokenNotFound: (ref: string) => new WardenError("not_found", `no token with id or name '${ref}'; run \`warden auth list\``, { details: { id: ref } }),
+  sessionNotFound: (id: string) => new WardenError("not_found", `no open console session '${id}'; \`warden console sessions\` lists them`, { details: { id } }),
+  secretNotFound: (module: string, name: string) => new WardenError("not_found", `module '${module}' has no secret '${name}'; \`warden secrets list ${module}\` shows its secrets`, { details: { module, name } }),
+} as const;

@@ -11,6 +11,7 @@ import { HostError } from "../errors.js";
 import { compileCommandSchema } from "../manifest/index.js";
 import { actorOf } from "./actor.js";
 import { authorize, type PolicyFacts } from "./policy.js";
+import { ajvProblems, problemSummary } from "../manifest/problems.js";
 
 const NO_CALLERS: readonly OutsideCaller[] = Object.freeze([]);
 
@@ -219,7 +220,7 @@ export class CommandBus {
         d.validateOutput ??= compileCommandSchema(info.output);
         if (!d.validateOutput(output)) {
           throw new HostError("module_error", `${info.command} returned output that does not match its declared output schema`, {
-            details: { problems: (d.validateOutput.errors ?? []).map((e) => ({ path: e.instancePath || "/", message: e.message })) },
+            details: { problems: ajvProblems(d.validateOutput.errors) },
           });
         }
       }
@@ -255,15 +256,8 @@ function copyCaller(c: Caller): Caller {
 }
 
 function inputInvalid(command: string, validate: ValidateFunction): HostError {
-  const problems = (validate.errors ?? []).map((e) => {
-    const path = e.instancePath || "/";
-    let message = e.message ?? "is invalid";
-    if (e.keyword === "additionalProperties") message = `has unknown property '${(e.params as any).additionalProperty}'`;
-    if (e.keyword === "required") message = `is missing required property '${(e.params as any).missingProperty}'`;
-    return { path, message };
-  });
-  const summary = problems.map((p) => `${p.path} ${p.message}`).join("; ");
-  return new HostError("input_invalid", `invalid input for ${command}: ${summary}`, { details: { problems } });
+  const problems = ajvProblems(validate.errors);
+  return new HostError("input_invalid", `invalid input for ${command}: ${problemSummary(problems)}`, { details: { problems } });
 }
 
 function commandNotFound(command: string, known: Map<string, Declared>): HostError {

@@ -6,6 +6,7 @@ import type { ValidateFunction } from "ajv";
 import { HostError } from "../errors.js";
 import { redact } from "../log/redact.js";
 import { compileCommandSchema } from "../manifest/index.js";
+import { ajvProblems, problemSummary } from "../manifest/problems.js";
 import { MANIFESTS_DIR } from "../paths.js";
 import type { ConfigRepo, Store } from "../store/store.js";
 import type { AuditSink } from "../kernel.js";
@@ -104,9 +105,8 @@ export class ConfigService {
     const section = { ...this.section(owner), [prop]: value };
     const validate = this.#validator(owner);
     if (!validate(section)) {
-      // The same shape as input_invalid's problems: {path, message}.
-      const problems = (validate.errors ?? []).map((e) => ({ path: e.instancePath || "/", message: e.message ?? "is invalid" }));
-      throw new HostError("config_invalid", `config ${key}: ${problems.map((p) => `${p.path} ${p.message}`).join("; ")}`, { details: { key, problems } });
+      const problems = ajvProblems(validate.errors);
+      throw new HostError("config_invalid", `config ${key}: ${problemSummary(problems)}`, { details: { key, problems } });
     }
   }
 

@@ -10,7 +10,7 @@ import type { ApprovalTarget } from "../kernel.js";
 import type { Authorized } from "../authority/authorize.js";
 import type { ModuleLoader } from "../loader/module-loader.js";
 import { checkApprovalTarget, type OperatorActions } from "../loader/operator-actions.js";
-import { HostError } from "../errors.js";
+import { HostError, refusals } from "../errors.js";
 import type { Kernel } from "../kernel.js";
 import { readManifest, type LoadedManifest } from "../manifest/index.js";
 import type { ModuleRecord } from "../store/store.js";
@@ -181,7 +181,7 @@ export class Installer {
   async remove(id: string, purge: boolean, auth: Authorized<"module.remove">): Promise<{ id: string; removed: boolean; purged: number }> {
     const { actor } = auth;
     const e = this.loader.entry(id);
-    if (!e) throw new HostError("module_not_found", `no module '${id}' is installed; run \`warden module list\``);
+    if (!e) throw HostError.from(refusals.moduleNotFound(id));
     if (e.kind === "system") throw new HostError("usage", `'${id}' is a system module; it can be disabled, not removed`);
     const target = join(this.modulesDir, id);
     if (resolve(e.dir) !== target) throw new HostError("usage", `'${id}' was not installed with \`warden module install\` (it lives at ${e.dir}); remove its folder or --modules flag instead`);

@@ -4,7 +4,7 @@
 // dependents failed; it never stops the others or the host. What operators do to modules is
 // ./operator-actions.ts; the records they write, ./module-records.ts.
 import { resolve } from "node:path";
-import { HostError } from "../errors.js";
+import { HostError, refusals } from "../errors.js";
 import { GrantSet } from "../hostapi/grants.js";
 import { createHostPort } from "../hostapi/port.js";
 import { contextShape } from "../hostapi/table.js";
@@ -146,7 +146,7 @@ export class ModuleLoader {
   /** Read the module's folder again (files changed, upgrade swapped in) and re-resolve. */
   async reloadModule(id: string): Promise<ModuleSummary> {
     const e = this.#entries.get(id);
-    if (!e) throw new HostError("module_not_found", `no module '${id}' is installed; run \`warden module list\``);
+    if (!e) throw HostError.from(refusals.moduleNotFound(id));
     const wasActive = e.state === "active";
     const dir = e.dir;
     const system = e.kind === "system";
@@ -259,7 +259,7 @@ export class ModuleLoader {
 
   async ensureActive(id: string): Promise<void> {
     const e = this.#entries.get(id);
-    if (!e) throw new HostError("module_not_found", `no module '${id}' is installed; run \`warden module list\``);
+    if (!e) throw HostError.from(refusals.moduleNotFound(id));
     if (e.state === "active") return;
     if (e.activating) return e.activating;
     if (e.undecided && e.state === "installed") {
@@ -410,7 +410,7 @@ export class ModuleLoader {
   /** The entry, or module_not_found. */
   require(id: string): ModuleEntry {
     const e = this.#entries.get(id);
-    if (!e) throw new HostError("module_not_found", `no module '${id}' is installed; run \`warden module list\``, { details: { id } });
+    if (!e) throw HostError.from(refusals.moduleNotFound(id));
     return e;
   }
 }

@@ -21,6 +21,20 @@ export function pointer(...segments: Array<string | number>): string {
   return segments.map((s) => `/${String(s).replace(/~/g, "~0").replace(/\//g, "~1")}`).join("");
 }
 
+/**
+ * ajv's errors as `{path, message}`, the one shape every surface reports (input_invalid,
+ * output_invalid, config_invalid, manifest_invalid): the JSON pointer ("/" for the whole value) and
+ * what was expected, in words.
+ */
+export function ajvProblems(errors: readonly ErrorObject[] | null | undefined): ManifestProblem[] {
+  return (errors ?? []).map((e) => ({ path: e.instancePath || "/", message: describeAjvError(e) }));
+}
+
+/** The problems in one line: "/a must be integer; / missing required property 'b'". */
+export function problemSummary(problems: readonly ManifestProblem[]): string {
+  return problems.map((p) => `${p.path} ${p.message}`).join("; ");
+}
+
 /** What an ajv error expected, in words (its own message, or a clearer one for the common keywords). */
 export function describeAjvError(e: Pick<ErrorObject, "keyword" | "message" | "params" | "propertyName" | "parentSchema">): string {
   const base = describe(e);

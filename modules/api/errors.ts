@@ -1,34 +1,22 @@
-// One error body for every failure, with the status from the host's shared table.
+// One error body for every failure: the SDK's wire shape (ErrorBody) with its code's status.
 import { randomBytes } from "node:crypto";
 import type { FastifyReply } from "fastify";
-import { ERROR_CATALOGUE } from "../../sdk/index.js";
-import type { ErrorFields } from "../../sdk/errors.js";
+import { httpStatusFor, isErrorCode, WardenError, type ErrorBody, type ErrorFields } from "../../sdk/errors.js";
 
 export type ApiErrorFields = ErrorFields;
 
-export function statusFor(code: string): number {
-  return Object.prototype.hasOwnProperty.call(ERROR_CATALOGUE, code) ? ERROR_CATALOGUE[code as keyof typeof ERROR_CATALOGUE].http : 500;
-}
-
-export function sendError(reply: FastifyReply, e: ApiErrorFields, status = statusFor(e.code)): FastifyReply {
-  const body: { error: ApiErrorFields } = { error: { code: e.code, message: e.message } };
-  for (const k of ["reason", "retry_after", "blocked_until", "locked_until", "details"] as const) {
-    if (e[k] !== undefined) Object.assign(body.error, { [k]: e[k] });
-  }
+export function sendError(reply: FastifyReply, e: ApiErrorFields, status = httpStatusFor(e.code)): FastifyReply {
+  const body: ErrorBody = { error: e };
   if (e.retry_after !== undefined) reply.header("Retry-After", String(e.retry_after));
   return reply.code(status).type("application/json; charset=utf-8").send(body);
 }
 
 /** Turns whatever a dispatch threw into the public shape; anything unknown is `internal`, no details. */
 export function publicError(err: unknown): ApiErrorFields {
-  const e = err as { code?: unknown; message?: unknown; details?: unknown; reason?: string; retryAfter?: number };
-  if (e && typeof e.code === "string" && Object.prototype.hasOwnProperty.call(ERROR_CATALOGUE, e.code) && e.code !== "internal") {
-    const out: ApiErrorFields = { code: e.code, message: String(e.message ?? e.code) };
-    if (e.details !== undefined) out.details = e.details;
-    if (e.reason !== undefined) out.reason = e.reason;
-    if (e.retryAfter !== undefined) out.retry_after = e.retryAfter;
-    return out;
-  }
+  if (err instanceof WardenError && err.code !== "internal") return err.toJSON();
+  // What crossed from a host service as a plain object (a Decision's refusal) keeps its code too.
+  const e = err as { code?: unknown; message?: unknown; details?: unknown } | undefined;
+  if (e && isErrorCode(e.code) && e.code !== "internal") return { code: e.code, message: String(e.message ?? e.code), ...(e.details === undefined ? {} : { details: e.details }) };
   // The host's error id travels (so an operator can find the cause in host.log); the cause does not.
   const given = (e?.details as { error_id?: unknown } | undefined)?.error_id;
   const id = typeof given === "string" ? given : randomBytes(5).toString("hex");

@@ -6,6 +6,7 @@ import type { ModuleContext } from "../../sdk/context.js";
 import type { ConsoleService } from "../console/index.js";
 import { buildServer, type ApiDeps, type ApiSettings } from "./server.js";
 import { Traffic } from "./traffic.js";
+import { WardenError } from "../../sdk/errors.js";
 
 /** The server this activation listens with: closed when the module is deactivated (reload, disable). */
 let running: FastifyInstance | undefined;
@@ -126,13 +127,13 @@ export async function activate(ctx: ModuleContext<ApiSettings>) {
 function listenError(e: unknown, host: string, port: number): Error {
   const code = (e as NodeJS.ErrnoException)?.code;
   if (code === "EADDRINUSE") {
-    return Object.assign(new Error(`the REST API cannot listen on ${host}:${port}: another process already does; stop it, or choose a free port with \`warden config set api.port N\``), { code: "address_in_use" });
+    return new WardenError("address_in_use", `the REST API cannot listen on ${host}:${port}: another process already does; stop it, or choose a free port with \`warden config set api.port N\``);
   }
   const why = code ?? (e as Error)?.message ?? String(e);
-  return Object.assign(new Error(`the REST API cannot listen on ${host}:${port} (${why}); check api.host and api.port`), { code: "listen_failed" });
+  return new WardenError("listen_failed", `the REST API cannot listen on ${host}:${port} (${why}); check api.host and api.port`, { cause: e });
 }
 
 /** System modules are always given their folder; without it the console's files cannot be found. */
 function missingDir(): never {
-  throw Object.assign(new Error("the api module was activated without its folder (ctx.module.dir); it must run as a system module"), { code: "module_error" });
+  throw new WardenError("module_error", "the api module was activated without its folder (ctx.module.dir); it must run as a system module");
 }

@@ -1,24 +1,20 @@
 // JSON bodies: prototype-pollution keys refused (secure-json-parse, as fastify does), nesting
 // depth bounded, and only objects accepted as command input.
 import sjson from "secure-json-parse";
+import { WardenError } from "../../sdk/errors.js";
 
-export class BodyError extends Error {
-  constructor(readonly code: "malformed_request", message: string) {
-    super(message);
-  }
-}
 
 export function parseJsonBody(text: string, maxDepth: number): unknown {
   if (text.trim() === "") return {};
-  if (depthExceeds(text, maxDepth)) throw new BodyError("malformed_request", `JSON nesting deeper than ${maxDepth} levels`);
+  if (depthExceeds(text, maxDepth)) throw new WardenError("malformed_request", `JSON nesting deeper than ${maxDepth} levels`);
   let value: unknown;
   try {
     value = sjson.parse(text, undefined, { protoAction: "error", constructorAction: "error" });
   } catch (e) {
     const msg = (e as Error).message;
-    throw new BodyError("malformed_request", /prototype|constructor/i.test(msg) ? "body contains a forbidden __proto__ or constructor key" : `body is not valid JSON: ${msg}`);
+    throw new WardenError("malformed_request", /prototype|constructor/i.test(msg) ? "body contains a forbidden __proto__ or constructor key" : `body is not valid JSON: ${msg}`);
   }
-  if (value === null || typeof value !== "object" || Array.isArray(value)) throw new BodyError("malformed_request", "body must be a JSON object");
+  if (value === null || typeof value !== "object" || Array.isArray(value)) throw new WardenError("malformed_request", "body must be a JSON object");
   return value;
 }
 

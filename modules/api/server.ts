@@ -6,9 +6,9 @@ import { readFileSync } from "node:fs";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import type { AccessEntry, AccessLog } from "../../sdk/access-log.js";
 import type { Caller, CommandInfo } from "../../sdk/context.js";
-import { loggedPublicError, publicError, sendError, statusFor, type ApiErrorFields } from "./errors.js";
+import { loggedPublicError, publicError, sendError, type ApiErrorFields } from "./errors.js";
 import { applySecurityHeaders, securityHeaders } from "./headers.js";
-import { BodyError, parseJsonBody } from "./json-body.js";
+import { parseJsonBody } from "./json-body.js";
 import { HttpMetrics, prometheusText, type ModuleStats } from "./metrics.js";
 import { openApiDocument } from "./openapi.js";
 import { matchesAny } from "../../sdk/patterns.js";
@@ -16,6 +16,7 @@ import { CONSOLE_CSP, CONSOLE_HEADER, registerConsoleRoutes, sessionCookie } fro
 import type { ConsoleService } from "../console/index.js";
 import { Traffic } from "./traffic.js";
 import type { Settings } from "./settings.js";
+import { httpStatusFor, WardenError } from "../../sdk/errors.js";
 
 declare module "fastify" {
   interface FastifyRequest {
@@ -75,7 +76,7 @@ function readTlsFile(setting: string, file: string): Buffer {
   try {
     return readFileSync(file);
   } catch (e) {
-    throw Object.assign(new Error(`api.${setting}: cannot read ${file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); fix the path or clear it with \`warden config set api.${setting} ""\``), { code: "listen_failed" });
+    throw new WardenError("listen_failed", `api.${setting}: cannot read ${file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); fix the path or clear it with \`warden config set api.${setting} ""\``, { cause: e });
   }
 }
 
@@ -272,7 +273,7 @@ export function buildServer(deps: ApiDeps): { app: FastifyInstance; invalidate()
         const { allow: _a, status, ...fields } = after;
         sendError(reply, fields, status);
       } else {
-        if (statusFor(e.code) === 401) reply.header("WWW-Authenticate", `Bearer realm="warden", error="invalid_token"`);
+        if (httpStatusFor(e.code) === 401) reply.header("WWW-Authenticate", `Bearer realm="warden", error="invalid_token"`);
         sendError(reply, e);
       }
       return undefined;
@@ -402,7 +403,7 @@ export function buildServer(deps: ApiDeps): { app: FastifyInstance; invalidate()
   });
 
   app.setErrorHandler((err: any, _req, reply) => {
-    if (err instanceof BodyError) return sendError(reply, { code: err.code, message: err.message });
+    if (err instanceof WardenError && err.code === "malformed_request") return sendError(reply, { code: err.code, message: err.message });
     switch (err.code) {
       case "FST_ERR_CTP_BODY_TOO_LARGE":
         return sendError(reply, { code: "payload_too_large", message: `body larger than api.body_limit (${deps.settings().body_limit} bytes)` });

@@ -3,10 +3,7 @@
 // `perClient` verifications queued or running, and waiting clients are served round-robin, so one
 // address (or a hundred) sending well-formed unknown tokens cannot push a real client's first
 // call to the back of a long line. Over budget, a verification is refused at once (429).
-export class ArgonBusyError extends Error {
-  readonly code = "rate_limited";
-  readonly retryAfter = 1;
-}
+import { WardenError } from "../../sdk/errors.js";
 
 interface Waiter {
   start: () => void;
@@ -24,8 +21,8 @@ export class FairArgonQueue {
 
   async run<T>(client: string, fn: () => Promise<T>): Promise<T> {
     const mine = this.#perClient.get(client) ?? 0;
-    if (mine >= this.o.perClient) throw new ArgonBusyError(`this client already has ${mine} token verifications under way; retry in a second`);
-    if (this.#running >= this.o.concurrency && this.#waiting >= this.o.maxWaiting) throw new ArgonBusyError("token verification is saturated; retry in a second");
+    if (mine >= this.o.perClient) throw new WardenError("rate_limited", `this client already has ${mine} token verifications under way; retry in a second`, { retryAfter: 1 });
+    if (this.#running >= this.o.concurrency && this.#waiting >= this.o.maxWaiting) throw new WardenError("rate_limited", "token verification is saturated; retry in a second", { retryAfter: 1 });
     this.#perClient.set(client, mine + 1);
     try {
       if (this.#running < this.o.concurrency) this.#running++;

@@ -7,8 +7,9 @@ import { hash } from "node:crypto";
 import argon2 from "argon2";
 import { LRUCache } from "lru-cache";
 import { parseDuration } from "./durations.js";
-import { ArgonBusyError, FairArgonQueue } from "./argon-queue.js";
+import { FairArgonQueue } from "./argon-queue.js";
 import { newToken, newTokenId, parseToken } from "./token-format.js";
+import { WardenError, refusals } from "../../sdk/errors.js";
 
 /** Writes the audit event of a change that is about to be written (./index.ts passes ctx.audit.record). */
 export type Recorder = (id: string, data: Record<string, unknown>) => Promise<void>;
@@ -55,13 +56,6 @@ export interface TokenStorage {
   list(prefix?: string, limit?: number): Promise<string[]>;
 }
 
-export class AuthError extends Error {
-  readonly retryAfter?: number;
-  constructor(readonly code: "unauthorized" | "token_expired" | "token_revoked" | "input_invalid" | "not_found" | "rate_limited", message: string) {
-    super(message);
-    if (code === "rate_limited") this.retryAfter = 1;
-  }
-}
 
 const SCOPE = /^(\*|[a-z][a-z0-9-]*(\.[A-Za-z0-9_-]+)*(\.\*)?)$/;
 
@@ -110,19 +104,19 @@ export class AuthManager {
    */
   async grant(o: { name: string; scopes: string[]; expires?: string; bootstrap?: boolean }, record: Recorder = noRecord): Promise<{ id: string; name: string; token: string; scopes: string[]; expires_at: string | null }> {
     const name = o.name.trim();
-    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(name)) throw new AuthError("input_invalid", `token name '${o.name}' must be 1-64 letters, digits, '.', '_' or '-'`);
+    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(name)) throw new WardenError("input_invalid", `token name '${o.name}' must be 1-64 letters, digits, '.', '_' or '-'`);
     const bad = o.scopes.filter((s) => !SCOPE.test(s));
-    if (o.scopes.length === 0 || bad.length) throw new AuthError("input_invalid", `scopes must be permission patterns like *, security.* or hello.greet${bad.length ? `; not: ${bad.join(", ")}` : ""}`);
+    if (o.scopes.length === 0 || bad.length) throw new WardenError("input_invalid", `scopes must be permission patterns like *, security.* or hello.greet${bad.length ? `; not: ${bad.join(", ")}` : ""}`);
     let expiresAt: string | null = null;
     if (o.expires !== undefined) {
       const ms = parseDuration(o.expires);
-      if (!ms) throw new AuthError("input_invalid", `--expires '${o.expires}' must look like 30d, 12h, 90m or 45s`);
+      if (!ms) throw new WardenError("input_invalid", `--expires '${o.expires}' must look like 30d, 12h, 90m or 45s`);
       expiresAt = new Date(this.#now() + ms).toISOString();
     }
     const existing = await this.#storage.get(`n:${name}`);
     if (typeof existing === "string") {
       const r = await this.#record(existing);
-      if (r && !r.revoked_at) throw new AuthError("input_invalid", `a token named '${name}' exists; revoke it or choose another name`);
+      if (r && !r.revoked_at) throw new WardenError("input_invalid", `a token named '${name}' exists; revoke it or choose another name`);
     }
     const id = newTokenId();
     const { token, secret } = newToken(id);
@@ -171,12 +165,12 @@ export class AuthManager {
 
   async #rotate(id: string, grace: string | undefined, record: Recorder): Promise<{ id: string; name: string; token: string; scopes: string[]; expires_at: string | null; old_valid_until: string | null }> {
     const r = await this.#record(id);
-    if (!r) throw new AuthError("not_found", `no token with id '${id}'; run \`warden auth list\``);
-    if (r.revoked_at) throw new AuthError("token_revoked", `token '${r.name}' is revoked; grant a new one`);
+    if (!r) throw refusals.tokenNotFound(id);
+    if (r.revoked_at) throw new WardenError("token_revoked", `token '${r.name}' is revoked; grant a new one`);
     let graceMs = 0;
     if (grace !== undefined) {
       const ms = parseDuration(grace);
-      if (ms === undefined) throw new AuthError("input_invalid", `--grace '${grace}' must look like 1h, 30m or 45s`);
+      if (ms === undefined) throw new WardenError("input_invalid", `--grace '${grace}' must look like 1h, 30m or 45s`);
       graceMs = ms;
     }
     const { token, secret } = newToken(r.id);
@@ -204,7 +198,7 @@ export class AuthManager {
     return n;
   }
 
-  /** Checks a presented token. Throws AuthError with unauthorized / token_expired / token_revoked. */
+  /** Checks a presented token. Throws a WardenError: unauthorized / token_expired / token_revoked. */
   /**
    * `client` is who asks (the REST surface passes the client address): verifications share argon2
    * fairly between clients, and one client's burst is refused rather than queued for everyone.
@@ -229,7 +223,7 @@ export class AuthManager {
         const r = await this.#record(hit.identity.tokenId);
         if (r?.revoked_at) {
           this.#forget(r.id);
-          throw new AuthError("token_revoked", `token '${r.name}' was revoked at ${r.revoked_at}`);
+          throw new WardenError("token_revoked", `token '${r.name}' was revoked at ${r.revoked_at}`);
         }
         if (r && r.hash === hit.recordHash && !(r.expires_at && Date.parse(r.expires_at) <= this.#now())) {
           if (sharedEpoch !== undefined) hit.shared = sharedEpoch;
@@ -239,7 +233,7 @@ export class AuthManager {
       this.#verified.delete(digest);
     }
     const parsed = parseToken(token);
-    if (!parsed) throw new AuthError("unauthorized", "missing or malformed token");
+    if (!parsed) throw new WardenError("unauthorized", "missing or malformed token");
     // Single flight: the same token verified at once runs argon2 once, but only within one
     // revocation epoch (a request after a revoke never joins a verification from before it).
     const key = `${digest}:${this.#epochOf(parsed.id)}:${sharedEpoch ?? ""}`;
@@ -280,36 +274,31 @@ export class AuthManager {
       // An unknown id costs no argon2, only the time a real verification takes (without the CPU),
       // so the answer does not say whether the id exists.
       await new Promise((r) => setTimeout(r, this.#typicalMs * (0.9 + Math.random() * 0.2)));
-      throw new AuthError("unauthorized", "invalid token");
+      throw new WardenError("unauthorized", "invalid token");
     }
-    let matched: "current" | "previous" | undefined;
-    try {
-      matched = await this.#argon.run(client, async () => {
-        this.argonRuns++;
-        const started = performance.now();
-        try {
-          if (await argon2.verify(record.hash, parsed.secret)) return "current" as const;
-          if (record.prev && Date.parse(record.prev.until) > this.#now() && (await argon2.verify(record.prev.hash, parsed.secret))) return "previous" as const;
-          return undefined;
-        } finally {
-          this.#typicalMs = this.#typicalMs * 0.9 + (performance.now() - started) * 0.1;
-        }
-      });
-    } catch (e) {
-      if (e instanceof ArgonBusyError) throw new AuthError("rate_limited", e.message);
-      throw e;
-    }
+    // Over the queue's budget: rate_limited (retry after a second), from the queue itself.
+    const matched = await this.#argon.run(client, async () => {
+      this.argonRuns++;
+      const started = performance.now();
+      try {
+        if (await argon2.verify(record.hash, parsed.secret)) return "current" as const;
+        if (record.prev && Date.parse(record.prev.until) > this.#now() && (await argon2.verify(record.prev.hash, parsed.secret))) return "previous" as const;
+        return undefined;
+      } finally {
+        this.#typicalMs = this.#typicalMs * 0.9 + (performance.now() - started) * 0.1;
+      }
+    });
     if (record) await this.#touch(record, "request");
-    if (!record || !matched) throw new AuthError("unauthorized", "invalid token");
+    if (!record || !matched) throw new WardenError("unauthorized", "invalid token");
     // A revoke that returned while argon2 ran (or while the record was read) wins: read again.
     if (epoch !== this.#epochOf(record.id)) {
       const fresh = await this.#record(record.id);
-      if (!fresh || fresh.revoked_at) throw new AuthError("token_revoked", `token '${record.name}' was revoked at ${fresh?.revoked_at ?? "a moment ago"}`);
-      if (fresh.hash !== record.hash && matched === "current") throw new AuthError("unauthorized", "invalid token");
+      if (!fresh || fresh.revoked_at) throw new WardenError("token_revoked", `token '${record.name}' was revoked at ${fresh?.revoked_at ?? "a moment ago"}`);
+      if (fresh.hash !== record.hash && matched === "current") throw new WardenError("unauthorized", "invalid token");
     }
-    if (record.revoked_at) throw new AuthError("token_revoked", `token '${record.name}' was revoked at ${record.revoked_at}`);
+    if (record.revoked_at) throw new WardenError("token_revoked", `token '${record.name}' was revoked at ${record.revoked_at}`);
     const now = this.#now();
-    if (record.expires_at && Date.parse(record.expires_at) <= now) throw new AuthError("token_expired", `token '${record.name}' expired at ${record.expires_at}`);
+    if (record.expires_at && Date.parse(record.expires_at) <= now) throw new WardenError("token_expired", `token '${record.name}' expired at ${record.expires_at}`);
     const identity: Identity = { tokenId: record.id, name: record.name, scopes: [...record.scopes], bootstrap: record.bootstrap };
     let validUntil = now + CACHE_MS;
     if (record.expires_at) validUntil = Math.min(validUntil, Date.parse(record.expires_at));
@@ -377,7 +366,7 @@ export class AuthManager {
     if (byId) return byId;
     const id = await this.#storage.get(`n:${ref}`);
     const byName = typeof id === "string" ? await this.#record(id) : undefined;
-    if (!byName) throw new AuthError("not_found", `no token with id or name '${ref}'; run \`warden auth list\``);
+    if (!byName) throw refusals.tokenNotFound(ref);
     return byName;
   }
 

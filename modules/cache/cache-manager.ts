@@ -3,6 +3,7 @@
 // exactly what it costs. Three budgets, each refused with quota_exceeded and a message that says
 // which: a value's size, a namespace's (a module's) total, and the whole cache's (LRU by size).
 import { LRUCache } from "lru-cache";
+import { WardenError } from "../../sdk/errors.js";
 
 export interface SetOptions {
   ttlMs?: number;
@@ -33,12 +34,9 @@ interface Entry {
   bytes: number;
 }
 
-/** A refused write: the code the host answers with, and what to do. */
-export class CacheBudgetError extends Error {
-  readonly code = "quota_exceeded";
-  constructor(message: string, readonly details: { budget: string; requested: number; allowed: number }) {
-    super(message);
-  }
+/** A refused write: quota_exceeded, with the budget and what to do. */
+export function budgetRefusal(message: string, details: { budget: string; requested: number; allowed: number }): WardenError {
+  return new WardenError("quota_exceeded", message, { details });
 }
 
 const SEP = "\u0000";
@@ -120,12 +118,12 @@ export class CacheManager {
     const bytes = Buffer.byteLength(text) + Buffer.byteLength(k);
     const b = this.#budgets;
     if (bytes > b.maxValueBytes) {
-      throw new CacheBudgetError(`a cache value of ${bytes} bytes is over cache.max_value_bytes (${b.maxValueBytes}); cache smaller values`, { budget: "cache.value_bytes", requested: bytes, allowed: b.maxValueBytes });
+      throw budgetRefusal(`a cache value of ${bytes} bytes is over cache.max_value_bytes (${b.maxValueBytes}); cache smaller values`, { budget: "cache.value_bytes", requested: bytes, allowed: b.maxValueBytes });
     }
     const replaced = this.#lru.peek(k)?.bytes ?? 0;
     const after = this.usage(ns) - replaced + bytes;
     if (after > b.maxBytesPerNamespace) {
-      throw new CacheBudgetError(
+      throw budgetRefusal(
         `module '${ns}' would hold ${after} bytes of cache; cache.max_bytes_per_module allows ${b.maxBytesPerNamespace}: delete entries, use shorter TTLs, or have an operator raise the limit`,
         { budget: "cache.bytes_per_module", requested: after, allowed: b.maxBytesPerNamespace },
       );

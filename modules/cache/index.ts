@@ -3,9 +3,10 @@
 // (SharedCache), where every host sees the same entries.
 import type { CallInfo, JsonValue, ModuleContext } from "../../sdk/context.js";
 import { closeRedis, type RedisBackend } from "../../sdk/fleet.js";
-import { CacheBudgetError, CacheManager, type Budgets } from "./cache-manager.js";
+import { CacheManager, type Budgets } from "./cache-manager.js";
 import { SharedCache } from "./shared-cache.js";
 import type { Settings } from "./settings.js";
+import { WardenError } from "../../sdk/errors.js";
 
 
 const budgets = (s: Settings): Budgets & { defaultTtlMs: number } => ({
@@ -56,10 +57,10 @@ export async function activate(ctx: ModuleContext<Settings>) {
   };
 
   /** A refusal the caller can act on: a budget (quota_exceeded), or the fleet's Redis out of reach. */
-  const refusal = (e: unknown): Error => {
-    if (e instanceof CacheBudgetError) return Object.assign(new Error(e.message), { code: e.code, details: e.details });
-    if (redis) return Object.assign(new Error(`the fleet's cache (Redis at ${redis.location}) cannot be reached (${(e as Error)?.message ?? e}); retry once it is back`), { code: "cache_unavailable", retryAfter: 2 });
-    return e as Error;
+  const refusal = (e: unknown): unknown => {
+    if (e instanceof WardenError) return e;
+    if (redis) return new WardenError("cache_unavailable", `the fleet's cache (Redis at ${redis.location}) cannot be reached (${e instanceof Error ? e.message : String(e)}); retry once it is back`, { retryAfter: 2, cause: e });
+    return e;
   };
   const guarded = async <T>(fn: () => Promise<T> | T): Promise<T> => {
     try {

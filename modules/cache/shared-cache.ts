@@ -10,7 +10,7 @@
 // leaves its tags' sets. Every key carries a TTL.
 import type { Redis } from "ioredis";
 import { scanKeys } from "../../sdk/fleet.js";
-import { CacheBudgetError, type Budgets, type SetOptions } from "./cache-manager.js";
+import { budgetRefusal, type Budgets, type SetOptions } from "./cache-manager.js";
 
 const P = "warden:cache:";
 /** What Redis spends on an entry beyond its bytes (keys, sorted-set and hash fields), and per tag. */
@@ -138,11 +138,11 @@ export class SharedCache {
         const bytes = Buffer.byteLength(text) + keyBytes + ENTRY_OVERHEAD + tags.reduce((n, t) => n + Buffer.byteLength(t) + keyBytes + TAG_OVERHEAD, 0);
         const b = this.#budgets;
         if (bytes > b.maxValueBytes) {
-          throw new CacheBudgetError(`a cache value of ${bytes} bytes (with its key and tags) is over cache.max_value_bytes (${b.maxValueBytes}); cache smaller values`, { budget: "cache.value_bytes", requested: bytes, allowed: b.maxValueBytes });
+          throw budgetRefusal(`a cache value of ${bytes} bytes (with its key and tags) is over cache.max_value_bytes (${b.maxValueBytes}); cache smaller values`, { budget: "cache.value_bytes", requested: bytes, allowed: b.maxValueBytes });
         }
         const [outcome, after] = await this.#r.wardenCacheSet(P, ns, key, text, bytes, o.ttlMs ?? b.defaultTtlMs, b.maxBytesPerNamespace, b.maxBytes, b.maxEntries, ...tags);
         if (outcome === "over") {
-          throw new CacheBudgetError(
+          throw budgetRefusal(
             `module '${ns}' would hold ${after} bytes of cache; cache.max_bytes_per_module allows ${b.maxBytesPerNamespace}: delete entries, use shorter TTLs, or have an operator raise the limit`,
             { budget: "cache.bytes_per_module", requested: Number(after), allowed: b.maxBytesPerNamespace },
           );

@@ -3,7 +3,8 @@
 // console's files and exchanges the code for a cookie, verifies sessions through the `console`
 // service. Everything a console page does is an ordinary command call made as the session.
 import type { CallInfo, ModuleContext } from "../../sdk/context.js";
-import { SessionError, SessionStore, type Lineage, type SessionRecord, type SessionSettings, type TokenBond } from "./sessions.js";
+import { SessionStore, type Lineage, type SessionRecord, type SessionSettings, type TokenBond } from "./sessions.js";
+import { WardenError, refusals } from "../../sdk/errors.js";
 
 export interface ConsoleService {
   /** Where the serving host's REST surface listens, with the console on; undefined when it is not served. */
@@ -13,8 +14,6 @@ export interface ConsoleService {
   verify(cookie: string): Promise<SessionRecord>;
   logout(id: string): Promise<void>;
 }
-
-export { SessionError };
 
 interface AuthService {
   credential(tokenId: string): Promise<string | undefined>;
@@ -35,7 +34,7 @@ export async function activate(ctx: ModuleContext<SessionSettings>) {
   /** The token a caller stands on now (a session's own bond, a token's current credential). */
   const bondOf = async (tokenId: string): Promise<TokenBond> => {
     const credential = await auth.credential(tokenId);
-    if (!credential) throw Object.assign(new Error(`token ${tokenId} was revoked or has expired; use a live token, or ask an operator for one (\`warden auth grant\`)`), { code: "token_revoked" });
+    if (!credential) throw new WardenError("token_revoked", `token ${tokenId} was revoked or has expired; use a live token, or ask an operator for one (\`warden auth grant\`)`);
     return { id: tokenId, credential };
   };
 
@@ -60,11 +59,11 @@ export async function activate(ctx: ModuleContext<SessionSettings>) {
 
   ctx.commands.register("open", async (_input, call: CallInfo) => {
     if (!address) {
-      throw Object.assign(new Error("no host serving this home shows the console; start one with `warden serve` and `warden config set api.console true` (and api.enabled true)"), { code: "module_unavailable" });
+      throw new WardenError("module_unavailable", "no host serving this home shows the console; start one with `warden serve` and `warden config set api.console true` (and api.enabled true)");
     }
     // The session gets the scopes of whoever asks, and dies with the token behind it.
     const c = call.caller;
-    if (c.kind === "module") throw Object.assign(new Error("a module cannot open console sessions; an operator runs `warden console`"), { code: "forbidden" });
+    if (c.kind === "module") throw new WardenError("forbidden", "a module cannot open console sessions; an operator runs `warden console`");
     // A session's login URL is derived from it: its principal, bond and deadline, and it as parent.
     let token: TokenBond | undefined;
     let lineage: Lineage = { principal: "operator:local" };
@@ -74,7 +73,7 @@ export async function activate(ctx: ModuleContext<SessionSettings>) {
     }
     if (c.kind === "session") {
       const parent = await sessions.recordOf(c.sessionId);
-      if (!parent) throw Object.assign(new Error("this console session has ended; log in again"), { code: "session_expired" });
+      if (!parent) throw new WardenError("session_expired", "this console session has ended; log in again");
       token = parent.token;
       lineage = { principal: parent.principal ?? `console:${parent.id}`, parent };
     }
@@ -82,18 +81,12 @@ export async function activate(ctx: ModuleContext<SessionSettings>) {
     const by = c.kind === "operator" ? "operator:local" : c.kind === "token" ? `token:${c.tokenId}` : `console:${c.sessionId}`;
     // Audited before the code exists: if the event cannot be written, no login URL is issued.
     await ctx.audit.record("console.code", "console", { scopes, by }, call);
-    let issued;
-    try {
-      issued = await sessions.issueCode(scopes, by, lineage, token);
-    } catch (e) {
-      if (e instanceof SessionError) throw Object.assign(new Error(e.message), { code: e.code });
-      throw e;
-    }
+    const issued = await sessions.issueCode(scopes, by, lineage, token);
     return { url: `${address}/console/login?code=${issued.code}`, expires_at: issued.expires_at, scopes, note: "open it once in a browser; it works for one login only" };
   });
   ctx.commands.register("sessions", () => sessions.list());
   ctx.commands.register("revoke", async ({ id }: { id: string }, call: CallInfo) => {
-    if (!(await sessions.recordOf(id))) throw Object.assign(new Error(`no open console session '${id}'; \`warden console sessions\` lists them`), { code: "not_found" });
+    if (!(await sessions.recordOf(id))) throw refusals.sessionNotFound(id);
     // Audited first: if the event cannot be written, the session is not ended (audit_failed says so).
     await ctx.audit.record("console.revoke", `console:${id}`, {}, call);
     await sessions.end(id);

@@ -16,6 +16,7 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import type { StorageApi } from "../../sdk/context.js";
 import type { Settings } from "./settings.js";
+import { WardenError } from "../../sdk/errors.js";
 
 /** The token a session or a login code stands on: its id and a fingerprint of its current secret. */
 export interface TokenBond {
@@ -52,11 +53,6 @@ export interface SessionHooks {
   ended(id: string, reason: "idle" | "lifetime" | "token" | "evicted" | "parent"): Promise<void>;
 }
 
-export class SessionError extends Error {
-  constructor(readonly code: "session_expired" | "login_code_invalid" | "unauthorized" | "rate_limited", message: string) {
-    super(message);
-  }
-}
 
 const digest = (secret: string) => createHash("sha256").update(secret).digest("hex");
 const SESSION = "session:";
@@ -109,11 +105,11 @@ export class SessionStore {
    */
   async issueCode(scopes: string[], by: string, lineage: Lineage, token?: TokenBond): Promise<{ code: string; expires_at: string }> {
     if ((await this.#pruneCodes()) >= MAX_CODES) {
-      throw new SessionError("rate_limited", `${MAX_CODES} login URLs are waiting to be used; wait for them to expire (console.code_seconds) or use one`);
+      throw new WardenError("rate_limited", `${MAX_CODES} login URLs are waiting to be used; wait for them to expire (console.code_seconds) or use one`);
     }
     const parent = lineage.parent;
     if (parent && (await this.#depth(parent)) >= MAX_LINEAGE) {
-      throw new SessionError("rate_limited", `console sessions may stand on one another at most ${MAX_LINEAGE} deep; ask from a session opened by \`warden console\``);
+      throw new WardenError("rate_limited", `console sessions may stand on one another at most ${MAX_LINEAGE} deep; ask from a session opened by \`warden console\``);
     }
     const code = randomBytes(32).toString("base64url");
     // A code never outlives the session that asked for it.
@@ -129,21 +125,21 @@ export class SessionStore {
 
   /** Spends a login code (once: it is deleted before the session exists) and opens a session with its scopes. */
   async login(code: string, client: string): Promise<{ record: SessionRecord; cookie: string }> {
-    if (typeof code !== "string" || !/^[A-Za-z0-9_-]{43}$/.test(code)) throw new SessionError("login_code_invalid", "this login URL is not valid; run `warden console` for a new one");
+    if (typeof code !== "string" || !/^[A-Za-z0-9_-]{43}$/.test(code)) throw new WardenError("login_code_invalid", "this login URL is not valid; run `warden console` for a new one");
     const key = `${CODE}${digest(code)}`;
     const entry = (await this.#storage.get(key)) as Partial<CodeRecord> | undefined;
     // Deleted first: of two requests racing with one code, only the one whose delete found it wins.
     const existed = entry !== undefined && (await this.#storage.delete(key));
-    if (!existed) throw new SessionError("login_code_invalid", "this login URL was already used or never issued; run `warden console` for a new one");
-    if (Date.parse(String(entry.expires_at)) <= this.#now()) throw new SessionError("login_code_invalid", "this login URL has expired; run `warden console` for a new one");
+    if (!existed) throw new WardenError("login_code_invalid", "this login URL was already used or never issued; run `warden console` for a new one");
+    if (Date.parse(String(entry.expires_at)) <= this.#now()) throw new WardenError("login_code_invalid", "this login URL has expired; run `warden console` for a new one");
     const scopes = Array.isArray(entry.scopes) ? entry.scopes.filter((s): s is string => typeof s === "string") : [];
-    if (scopes.length === 0) throw new SessionError("login_code_invalid", "this login URL carries no scopes; run `warden console` for a new one");
+    if (scopes.length === 0) throw new WardenError("login_code_invalid", "this login URL carries no scopes; run `warden console` for a new one");
     if (entry.token && !(await this.#bonded(entry.token))) {
-      throw new SessionError("login_code_invalid", "the token that asked for this login URL was revoked, rotated or has expired; run `warden console` for a new one");
+      throw new WardenError("login_code_invalid", "the token that asked for this login URL was revoked, rotated or has expired; run `warden console` for a new one");
     }
-    if (typeof entry.principal !== "string") throw new SessionError("login_code_invalid", "this login URL names no principal; run `warden console` for a new one");
+    if (typeof entry.principal !== "string") throw new WardenError("login_code_invalid", "this login URL names no principal; run `warden console` for a new one");
     if (entry.parent !== undefined && !(await this.#lineageAlive(entry.parent))) {
-      throw new SessionError("login_code_invalid", "the console session that asked for this login URL has ended; run `warden console` for a new one");
+      throw new WardenError("login_code_invalid", "the console session that asked for this login URL has ended; run `warden console` for a new one");
     }
     return this.#open(scopes, `code:${entry.by ?? "?"}`, client, entry.token, {
       principal: entry.principal,
@@ -176,32 +172,32 @@ export class SessionStore {
   /** The session a cookie names, or why it cannot be used. Marks it used. */
   async verify(cookie: string): Promise<SessionRecord> {
     const m = /^([a-f0-9]{16})\.([A-Za-z0-9_-]{43})$/.exec(cookie);
-    if (!m) throw new SessionError("unauthorized", "not logged in to the console; run `warden console` for a login URL");
+    if (!m) throw new WardenError("unauthorized", "not logged in to the console; run `warden console` for a login URL");
     const [, id, secret] = m as unknown as [string, string, string];
     const now = this.#now();
     const record = (await this.#storage.get(`${SESSION}${id}`)) as SessionRecord | undefined;
     if (!record) {
       this.#touched.delete(id);
-      throw new SessionError("session_expired", "this console session was revoked or has ended; log in again with `warden console`");
+      throw new WardenError("session_expired", "this console session was revoked or has ended; log in again with `warden console`");
     }
     const a = Buffer.from(record.digest, "hex");
     const b = Buffer.from(digest(secret), "hex");
-    if (a.length !== b.length || !timingSafeEqual(a, b)) throw new SessionError("unauthorized", "not logged in to the console; run `warden console` for a login URL");
+    if (a.length !== b.length || !timingSafeEqual(a, b)) throw new WardenError("unauthorized", "not logged in to the console; run `warden console` for a login URL");
     if (record.token && !(await this.#bonded(record.token))) {
       await this.#end(id, "token");
-      throw new SessionError("session_expired", "the token behind this console session was revoked, rotated or has expired; log in again");
+      throw new WardenError("session_expired", "the token behind this console session was revoked, rotated or has expired; log in again");
     }
     const why = this.#over(record, now);
     if (why) {
       await this.#end(id, why);
       const s = this.#settings();
-      throw new SessionError("session_expired", why === "idle"
+      throw new WardenError("session_expired", why === "idle"
         ? `this console session was idle for more than ${s.idle_minutes} minutes; log in again with \`warden console\``
         : `console sessions last at most ${s.max_hours} hours (console.max_hours), a session opened from another no longer than it; log in again with \`warden console\``);
     }
     if (record.parent !== undefined && !(await this.#lineageAlive(record.parent))) {
       await this.#end(id, "parent");
-      throw new SessionError("session_expired", "the console session this one was opened from has ended, and this one with it; log in again with `warden console`");
+      throw new WardenError("session_expired", "the console session this one was opened from has ended, and this one with it; log in again with `warden console`");
     }
     // Written back at most every TOUCH_MS (idle expiry reads the later of this and the local use).
     if (now - Date.parse(record.last_seen) > TOUCH_MS) {
@@ -314,7 +310,7 @@ export class SessionStore {
     for (const s of rest) counts.set(s.principal, (counts.get(s.principal) ?? 0) + 1);
     const [largest] = [...counts].filter(([p]) => p !== "operator:local").sort((x, y) => y[1] - x[1])[0] ?? [];
     if (largest === undefined) {
-      throw new SessionError("rate_limited", `the console has ${all.length} open sessions; end some with \`warden console revoke <id>\``);
+      throw new WardenError("rate_limited", `the console has ${all.length} open sessions; end some with \`warden console revoke <id>\``);
     }
     for (const s of rest.filter((r) => r.principal === largest).slice(0, rest.length - room)) await this.#end(s.id, "evicted");
   }

@@ -7,6 +7,7 @@ import { validateAddressList } from "./client-address.js";
 import { closeRedis, type RedisBackend } from "../../sdk/fleet.js";
 import { SecurityManager, type Decided, type DurableStore, type Settings } from "./security-manager.js";
 import { SharedSecurity } from "./shared-security.js";
+import { WardenError } from "../../sdk/errors.js";
 
 const LIST_KEYS = new Set(["allow", "deny", "trusted", "trusted_proxies"]);
 
@@ -107,7 +108,7 @@ export async function activate(ctx: ModuleContext<Settings>) {
       if (LIST_KEYS.has(key)) {
         if (typeof value === "string") value = value === "" ? [] : value.split(",").map((s) => s.trim());
         const problem = Array.isArray(value) ? validateAddressList(value.map(String)) : "must be a list";
-        if (problem) throw Object.assign(new Error(`security.${key}: ${problem}`), { code: "config_invalid" });
+        if (problem) throw new WardenError("config_invalid", `security.${key}: ${problem}`);
       }
       await ctx.config.set(`security.${key}`, value as JsonValue, call);
       manager.configure(await settings());
@@ -136,7 +137,7 @@ export async function activate(ctx: ModuleContext<Settings>) {
   });
   ctx.commands.register("block", async ({ client, seconds }: { client: string; seconds?: number }, call) => {
     const problem = validateAddressList([client]);
-    if (problem) throw Object.assign(new Error(problem), { code: "input_invalid" });
+    if (problem) throw new WardenError("input_invalid", problem);
     const s = seconds ?? manager.settings.block_duration;
     await ctx.audit.record("security.block", client, { seconds: s, until: new Date(Date.now() + s * 1000).toISOString() }, call);
     const b = await state.block(client, s);

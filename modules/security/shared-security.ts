@@ -16,6 +16,7 @@ import { EPOCH_TTL_S, REVOCATION_EPOCH_KEY, scanKeys } from "../../sdk/fleet.js"
 import { clientKey } from "./client-address.js";
 import { randomUUID } from "node:crypto";
 import { blocked, iso, lockedDown, unavailable, WINDOW_MS, type Decided, type Decision, type DurableStore, type Refusal, type SecurityManager } from "./security-manager.js";
+import { WardenError } from "../../sdk/errors.js";
 
 const P = "warden:sec:";
 // The admit script names the fleet-wide keys itself (lockdown, g, seeded under P; the epoch).
@@ -454,7 +455,7 @@ export class SharedSecurity {
 }
 
 function redisDown(e: unknown, outcome: string): Error {
-  return Object.assign(new Error(`the fleet's security state (Redis) cannot be reached (${(e as Error)?.message ?? e}); ${outcome}: retry once it is back`), { code: "security_unavailable", retryAfter: 2 });
+  return new WardenError("security_unavailable", `the fleet's security state (Redis) cannot be reached (${e instanceof Error ? e.message : String(e)}); ${outcome}: retry once it is back`, { retryAfter: 2, cause: e });
 }
 
 /** The storage key of a decision (`lockdown`, `b:<client>`) as its Redis key. */
