@@ -77,7 +77,7 @@ export class Host {
 
   async #restartSurface(name: string): Promise<void> {
     if (this.#closed || !this.#surfaces.includes(name)) return;
-    const surface = this.kernel.services.get(name) as { start(): Promise<{ lines?: string[] }>; address?(): string | undefined } | undefined;
+    const surface = this.kernel.services.surface(name);
     if (!surface || surface.address?.() !== undefined) return;
     try {
       await surface.start();
@@ -118,12 +118,12 @@ export class Host {
       const redisUrl = backends.redis ?? (redisFromConfig ? checkRedisUrl(redisFromConfig, "fleet.redis") : undefined);
       // The security and cache modules find a fleet's Redis here; without one they keep their
       // state in this host's memory.
-      if (redisUrl) services.provide("host", "backend:redis", redisBackend(redisUrl, log));
+      if (redisUrl) services.provideHost("backend:redis", redisBackend(redisUrl, log));
       // Check-then-act steps that must happen once per fleet (the first bootstrap token) take this.
-      if (store.exclusive) services.provide("host", "backend:lock", { exclusive: store.exclusive.bind(store) });
+      if (store.exclusive) services.provideHost("backend:lock", { exclusive: store.exclusive.bind(store) });
       // The REST surface's access lines, written without the generic logging path (see log/access.ts).
       const access = accessLogFor(log);
-      if (access) services.provide("host", "log:access", access);
+      if (access) services.provideHost("log:access", access);
       const secrets = new SecretStore(store.secrets, home, process.env.WARDEN_SECRET_KEY, { shared: store.changes !== undefined });
       config.onChange((key) => events.emit("config.changed", { key }));
       const ledger = new Ledger();
@@ -234,7 +234,7 @@ export class Host {
 
   /** Which backend holds each part of the state, and whether each answers now (`warden status`). */
   backends(): Promise<BackendStatus> {
-    return hostBackends(this.kernel.store, this.kernel.services.get("backend:redis") as RedisBackend | undefined);
+    return hostBackends(this.kernel.store, this.kernel.services.hostService("backend:redis"));
   }
 
   dispatch(call: Call): Promise<unknown> {
@@ -257,7 +257,8 @@ export class Host {
   async startSurfaces(): Promise<string[]> {
     const lines: string[] = [];
     for (const name of this.kernel.services.names("surface:")) {
-      const surface = this.kernel.services.get(name) as { start(): Promise<{ url?: string; lines?: string[] }> };
+      const surface = this.kernel.services.surface(name);
+      if (!surface) continue;
       const info = await surface.start();
       this.#surfaces.push(name);
       lines.push(...(info.lines ?? []));
@@ -268,7 +269,7 @@ export class Host {
   /** Stops surfaces, draining in-flight requests. */
   async stopSurfaces(): Promise<void> {
     for (const name of this.#surfaces.splice(0).reverse()) {
-      const surface = this.kernel.services.get(name) as { stop(): Promise<void> } | undefined;
+      const surface = this.kernel.services.surface(name);
       await surface?.stop().catch((e) => this.kernel.log.error({ surface: name, err: String(e) }, "surface did not stop cleanly"));
     }
   }

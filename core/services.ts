@@ -2,10 +2,34 @@
 // it only if it lists the provider in its dependencies. Capabilities backed by a service (cache.use,
 // security.manage, auth.manage) find it here by service name, never by module name.
 import { HostError } from "./errors.js";
+import type { HostServices, Surface } from "../sdk/system/services.js";
 
 export class ServiceRegistry {
   readonly #services = new Map<string, { provider: string; service: object }>();
+  /** What the host itself offers (typed by sdk/system/services.ts's HostServices). */
+  readonly #host: Partial<HostServices> = {};
   readonly #listeners = new Set<(name: string) => void>();
+
+  /** A service the host offers its system modules (ctx.services.host). */
+  provideHost<K extends keyof HostServices>(name: K, service: HostServices[K]): void {
+    this.#host[name] = service;
+  }
+
+  /** The host's own service of that name, when it is configured. */
+  hostService<K extends keyof HostServices>(name: K): HostServices[K] | undefined {
+    return this.#host[name];
+  }
+
+  /** The same, for a name that crossed from a module as a plain string. */
+  hostServiceNamed(name: string): unknown {
+    return Object.prototype.hasOwnProperty.call(this.#host, name) ? Object.getOwnPropertyDescriptor(this.#host, name)?.value : undefined;
+  }
+
+  /** A `surface:*` service (what `warden serve` starts), or undefined if none of that name is a surface. */
+  surface(name: string): Surface | undefined {
+    const s = this.#services.get(name)?.service;
+    return isSurface(s) ? s : undefined;
+  }
 
   provide(provider: string, name: string, service: object): void {
     const existing = this.#services.get(name);
@@ -47,4 +71,8 @@ export class ServiceRegistry {
   get(name: string): object | undefined {
     return this.#services.get(name)?.service;
   }
+}
+
+function isSurface(s: unknown): s is Surface {
+  return typeof s === "object" && s !== null && typeof (s as Partial<Surface>).start === "function" && typeof (s as Partial<Surface>).stop === "function";
 }

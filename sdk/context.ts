@@ -188,16 +188,23 @@ export interface SecretsApi {
  */
 export type ManageApi = Readonly<Record<string, (input?: Record<string, JsonValue>) => Promise<any>>>;
 
+/**
+ * Services between system modules, by name: empty here, filled in by `sdk/system/services.ts` for
+ * the trusted modules that import it (a user module has no services).
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- filled in by declaration merging
+export interface ServiceMap {}
+/** Services the host offers system modules (a fleet's Redis and lock, the access log): filled in likewise. */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- filled in by declaration merging
+export interface HostServiceMap {}
+
 export interface ServicesApi {
   /** Offer an in-process service to modules that depend on this one. System modules only. */
-  provide(name: string, service: object): void;
+  provide<K extends keyof ServiceMap>(name: K, service: ServiceMap[K]): void;
   /** Use a service of a module listed in this module's dependencies. System modules only. */
-  use<T = unknown>(name: string): T;
-  /**
-   * A service the host itself offers when it is configured (`backend:redis` in a fleet), or
-   * undefined. System modules only.
-   */
-  host<T = unknown>(name: string): T | undefined;
+  use<K extends keyof ServiceMap>(name: K): ServiceMap[K];
+  /** A service the host itself offers when it is configured (`backend:redis` in a fleet), or undefined. System modules only. */
+  host<K extends keyof HostServiceMap>(name: K): HostServiceMap[K] | undefined;
 }
 
 export interface ModuleInfo {

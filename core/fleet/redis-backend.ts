@@ -7,7 +7,7 @@ import { Redis } from "ioredis";
 import type { LogSink } from "../kernel.js";
 import { scrubString } from "../log/redact.js";
 import { redactUrl } from "../store/url.js";
-import type { RedisBackend } from "../../sdk/fleet.js";
+import type { RedisBackend } from "../../sdk/system/fleet.js";
 
 export type { RedisBackend };
 

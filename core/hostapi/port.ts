@@ -277,7 +277,7 @@ export function createHostPort(o: PortOptions): HostPort {
         }
         return kernel.services.require(name);
       },
-      host: (name) => (kernel.services.providerOf(name) === "host" ? kernel.services.get(name) : undefined),
+      host: (name) => kernel.services.hostServiceNamed(name),
     };
   }
   return port;

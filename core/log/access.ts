@@ -5,9 +5,9 @@
 import type { Logger } from "pino";
 import type { LineSink } from "./streams.js";
 import { scrubRequestTarget } from "./redact.js";
-import type { AccessLog } from "../../sdk/access-log.js";
+import type { AccessLog } from "../../sdk/system/access-log.js";
 
-export type { AccessEntry, AccessLog } from "../../sdk/access-log.js";
+export type { AccessEntry, AccessLog } from "../../sdk/system/access-log.js";
 
 
 /** The main sinks of the loggers createLogger made, for their access lines. */

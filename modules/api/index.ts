@@ -3,7 +3,7 @@
 import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import type { ModuleContext } from "../../sdk/context.js";
-import type { ConsoleService } from "../console/index.js";
+import type {} from "../../sdk/system/services.js";
 import { buildServer, type ApiDeps, type ApiSettings } from "./server.js";
 import { Traffic } from "./traffic.js";
 import { WardenError } from "../../sdk/errors.js";
@@ -18,10 +18,10 @@ export async function deactivate() {
 }
 
 export async function activate(ctx: ModuleContext<ApiSettings>) {
-  const security = ctx.services.use<ApiDeps["security"]>("security");
-  const consoleService = ctx.services.use<ConsoleService>("console");
+  const security = ctx.services.use("security");
+  const consoleService = ctx.services.use("console");
   const traffic = new Traffic();
-  const auth = ctx.services.use<ApiDeps["auth"] & { grant(o: { name: string; scopes: string[] }): Promise<{ token: string }> }>("auth");
+  const auth = ctx.services.use("auth");
   let settings = await ctx.config.get();
   let app: FastifyInstance | undefined;
   let invalidate: (() => void) | undefined;
@@ -56,7 +56,7 @@ export async function activate(ctx: ModuleContext<ApiSettings>) {
     traffic,
   };
   ctx.commands.register("traffic", ({ seconds, step }: { seconds?: number; step?: number }) => traffic.series(seconds, step));
-  const access = ctx.services.host<NonNullable<ApiDeps["access"]>>("log:access");
+  const access = ctx.services.host("log:access");
   if (access) deps.access = access;
 
   /**

@@ -4,7 +4,7 @@
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
-import type { AccessEntry, AccessLog } from "../../sdk/access-log.js";
+import type { AccessEntry, AccessLog } from "../../sdk/system/access-log.js";
 import type { Caller, CommandInfo } from "../../sdk/context.js";
 import { loggedPublicError, publicError, sendError, type ApiErrorFields } from "./errors.js";
 import { applySecurityHeaders, securityHeaders } from "./headers.js";
@@ -13,7 +13,7 @@ import { HttpMetrics, prometheusText, type ModuleStats } from "./metrics.js";
 import { openApiDocument } from "./openapi.js";
 import { matchesAny } from "../../sdk/patterns.js";
 import { CONSOLE_CSP, CONSOLE_HEADER, registerConsoleRoutes, sessionCookie } from "./console-routes.js";
-import type { ConsoleService } from "../console/index.js";
+import type { AuthService, ConsoleService, Decision, SecurityService } from "../../sdk/system/services.js";
 import { Traffic } from "./traffic.js";
 import type { Settings } from "./settings.js";
 import { httpStatusFor, WardenError } from "../../sdk/errors.js";
@@ -35,16 +35,11 @@ declare module "fastify" {
 /** The api module's settings (its module.json's `config`). */
 export type ApiSettings = Settings;
 
-type Decision =
-  | { allow: true; client: string; limit?: { limit: number; remaining: number; reset: number }; epoch?: string }
-  | ({ allow: false; status: number } & ApiErrorFields);
 
 export interface ApiDeps {
   settings: () => ApiSettings;
-  /** A fleet's security state answers asynchronously (Redis); a single host's at once. */
-  security: { check(ip: string): Decision | Promise<Decision>; recordFailure(ip: string): Decision | Promise<Decision>; clientAddress(peer: string, xff?: string): string };
-  /** `epoch`: the revocation epoch the security check read (fleet), against which cached verifications are checked. */
-  auth: { verify(token: string, client?: string, epoch?: string): Promise<{ tokenId: string; name: string; scopes: string[]; bootstrap: boolean }>; noteUse(id: string): Promise<void> };
+  security: SecurityService;
+  auth: Pick<AuthService, "verify" | "noteUse">;
   dispatch(call: { command: string; input: unknown; caller: Caller }): Promise<unknown>;
   catalogue(): Promise<CommandInfo[]>;
   version: string;

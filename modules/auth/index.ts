@@ -2,10 +2,11 @@
 // bootstrap token to <home>/bootstrap.token on the home's first initialisation, and offers
 // verification to the REST surface as the `auth` service.
 import type { CallInfo, ModuleContext } from "../../sdk/context.js";
-import type { FleetLock, RedisBackend } from "../../sdk/fleet.js";
+import type { FleetLock, RedisBackend } from "../../sdk/system/fleet.js";
 import { AuthManager } from "./auth-manager.js";
 import { FleetClock } from "./fleet-clock.js";
 import { SharedEpoch } from "./shared-epoch.js";
+import type { AuthService } from "../../sdk/system/services.js";
 
 const BOOTSTRAP_FILE = "bootstrap.token";
 
@@ -23,7 +24,7 @@ export async function activate(ctx: ModuleContext) {
   // In a fleet, every revoke, rotate and reset moves the shared revocation epoch, so the other
   // hosts check their cached verifications against the store on their next request; and expiry is
   // judged by one clock, Redis's (./fleet-clock.ts), not each host's own. One connection for both.
-  const redis = ctx.services.host<RedisBackend>("backend:redis");
+  const redis = ctx.services.host("backend:redis");
   let now: () => number = Date.now;
   if (redis) {
     const conn = redis.connect("auth", { timeoutMs: 1000 });
@@ -50,7 +51,7 @@ export async function activate(ctx: ModuleContext) {
   const once = async () => {
     if ((await ctx.storage.get("bootstrap")) === undefined) await issueBootstrap();
   };
-  const lock = ctx.services.host<FleetLock>("backend:lock");
+  const lock = ctx.services.host("backend:lock");
   await (lock ? lock.exclusive("auth-bootstrap", once) : once());
 
   const manage = {
@@ -87,9 +88,9 @@ export async function activate(ctx: ModuleContext) {
     credential: (tokenId: string) => auth.credential(tokenId),
     // The fleet's clock (Redis TIME in a fleet, this host's otherwise): console sessions' deadlines use it too.
     now,
-    manager: auth,
     grant: (o: { name: string; scopes: string[] }) => manage.grant(o),
-  });
+    argonRuns: () => auth.argonRuns,
+  } satisfies AuthService);
 
   ctx.commands.register("grant", (input: { name: string; scopes: string[]; expires?: string }, call) => manage.grant(input, call));
   ctx.commands.register("list", () => manage.list());

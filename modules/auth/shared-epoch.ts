@@ -4,7 +4,7 @@
 // verification was made in another epoch reads the token's record again before trusting it.
 import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
-import { closeRedis, EPOCH_TTL_S, REVOCATION_EPOCH_KEY as EPOCH_KEY } from "../../sdk/fleet.js";
+import { closeRedis, EPOCH_TTL_S, REVOCATION_EPOCH_KEY as EPOCH_KEY } from "../../sdk/system/fleet.js";
 
 export class SharedEpoch {
   #retry: NodeJS.Timeout | undefined;

@@ -2,7 +2,7 @@
 // byte budgets in its settings: in this host's memory (CacheManager) or, in a fleet, in Redis
 // (SharedCache), where every host sees the same entries.
 import type { CallInfo, JsonValue, ModuleContext } from "../../sdk/context.js";
-import { closeRedis, type RedisBackend } from "../../sdk/fleet.js";
+import { closeRedis, type RedisBackend } from "../../sdk/system/fleet.js";
 import { CacheManager, type Budgets } from "./cache-manager.js";
 import { SharedCache } from "./shared-cache.js";
 import type { Settings } from "./settings.js";
@@ -32,7 +32,7 @@ interface Backend {
 
 export async function activate(ctx: ModuleContext<Settings>) {
   const initial = await ctx.config.get();
-  const redis = ctx.services.host<RedisBackend>("backend:redis");
+  const redis = ctx.services.host("backend:redis");
   let cache: Backend;
   if (redis) {
     const shared = new SharedCache(redis.connect("cache", { timeoutMs: 1000 }), budgets(initial));

@@ -9,7 +9,7 @@
 // key, each of its tags and a fixed overhead for Redis's own books; a replaced or deleted entry
 // leaves its tags' sets. Every key carries a TTL.
 import type { Redis } from "ioredis";
-import { scanKeys } from "../../sdk/fleet.js";
+import { scanKeys } from "../../sdk/system/fleet.js";
 import { budgetRefusal, type Budgets, type SetOptions } from "./cache-manager.js";
 
 const P = "warden:cache:";

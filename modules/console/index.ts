@@ -5,26 +5,14 @@
 import type { CallInfo, ModuleContext } from "../../sdk/context.js";
 import { SessionStore, type Lineage, type SessionRecord, type SessionSettings, type TokenBond } from "./sessions.js";
 import { WardenError, refusals } from "../../sdk/errors.js";
+import type { ConsoleService } from "../../sdk/system/services.js";
 
-export interface ConsoleService {
-  /** Where the serving host's REST surface listens, with the console on; undefined when it is not served. */
-  setAddress(url: string | undefined): void;
-  login(code: string, client: string): Promise<{ record: SessionRecord; cookie: string }>;
-  loginWithToken(token: { tokenId: string; scopes: string[] }, client: string): Promise<{ record: SessionRecord; cookie: string }>;
-  verify(cookie: string): Promise<SessionRecord>;
-  logout(id: string): Promise<void>;
-}
 
-interface AuthService {
-  credential(tokenId: string): Promise<string | undefined>;
-  /** The fleet's clock: idle and absolute deadlines are judged by it, as token expiry is. */
-  now(): number;
-}
 
 export async function activate(ctx: ModuleContext<SessionSettings>) {
   let settings = await ctx.config.get();
   await ctx.config.watch((s) => void (settings = s));
-  const auth = ctx.services.use<AuthService>("auth");
+  const auth = ctx.services.use("auth");
   const sessions = new SessionStore(ctx.storage, () => settings, {
     credential: (id) => auth.credential(id),
     ended: (id, reason) => ctx.audit.record("console.end", `console:${id}`, { reason }),

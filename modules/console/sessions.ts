@@ -17,31 +17,11 @@ import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import type { StorageApi } from "../../sdk/context.js";
 import type { Settings } from "./settings.js";
 import { WardenError } from "../../sdk/errors.js";
+import type { SessionRecord, TokenBond } from "../../sdk/system/services.js";
 
 /** The token a session or a login code stands on: its id and a fingerprint of its current secret. */
-export interface TokenBond {
-  id: string;
-  credential: string;
-}
 
-export interface SessionRecord {
-  id: string;
-  digest: string;
-  scopes: string[];
-  /** Who opened it: `code:operator:local`, `code:token:<id>`, `code:console:<id>` or `token:<id>`. */
-  via: string;
-  /** Whose session it is: `operator:local` or `token:<id>` (a session's children inherit it). Slots are counted per principal. */
-  principal: string;
-  /** The session whose login URL opened this one: it ends with it. */
-  parent?: string;
-  /** The absolute end: max_hours after the first session of its line opened. */
-  deadline: string;
-  /** The token it stands on, when a token opened it or asked for its login URL. */
-  token?: TokenBond;
-  client: string;
-  created_at: string;
-  last_seen: string;
-}
+export type { SessionRecord, TokenBond };
 
 /** The console's settings (its module.json's `config`). */
 export type SessionSettings = Settings;

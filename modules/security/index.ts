@@ -4,10 +4,11 @@
 // blocks and lockdowns are also made durable in the module's storage.
 import type { CallInfo, JsonValue, ModuleContext } from "../../sdk/context.js";
 import { validateAddressList } from "./client-address.js";
-import { closeRedis, type RedisBackend } from "../../sdk/fleet.js";
+import { closeRedis, type RedisBackend } from "../../sdk/system/fleet.js";
 import { SecurityManager, type Decided, type DurableStore, type Settings } from "./security-manager.js";
 import { SharedSecurity } from "./shared-security.js";
 import { WardenError } from "../../sdk/errors.js";
+import type { SecurityService } from "../../sdk/system/services.js";
 
 const LIST_KEYS = new Set(["allow", "deny", "trusted", "trusted_proxies"]);
 
@@ -64,7 +65,7 @@ export async function activate(ctx: ModuleContext<Settings>) {
   };
 
   // A fleet keeps the windows, blocks and lockdown in its Redis; a single host in its memory.
-  const redis = ctx.services.host<RedisBackend>("backend:redis");
+  const redis = ctx.services.host("backend:redis");
   shared = redis ? new SharedSecurity(manager, redis.connect("security", { timeoutMs: (await settings()).backend_timeout_ms }), { ...durable, records, read: async (key) => ((await ctx.storage.get(key)) as unknown as Decided | undefined) ?? undefined }, hooks) : undefined;
   if (!shared) manager.restore(await records());
   Object.assign(manager, hooks);
@@ -83,7 +84,7 @@ export async function activate(ctx: ModuleContext<Settings>) {
     check: (client: string) => state.check(client),
     recordFailure: (client: string) => state.recordFailure(client),
     clientAddress: (peer: string, forwardedFor?: string) => manager.clientAddress(peer, forwardedFor),
-  });
+  } satisfies SecurityService);
 
   const setEnabled = async (on: boolean, call: CallInfo) => {
     await ctx.audit.record(on ? "security.enable" : "security.disable", "security", {}, call);

@@ -24,6 +24,7 @@ export const MAX_AUTO_BLOCKS = 50_000;
 
 export type { Settings } from "./settings.js";
 import type { Settings } from "./settings.js";
+import type { Allowance, Decision, Refusal } from "../../sdk/system/services.js";
 
 /** A block or lockdown as it is stored. */
 export interface Decided {
@@ -38,26 +39,7 @@ export interface DurableStore {
   write(key: string, value: Decided | undefined): Promise<void>;
 }
 
-export type Refusal = {
-  allow: false;
-  status: number;
-  code: "rate_limited" | "blocked" | "locked_down" | "security_unavailable";
-  message: string;
-  reason: string;
-  retry_after?: number;
-  blocked_until?: string;
-  locked_until?: string;
-  /** The limit that was crossed (requests per window), for RateLimit headers. */
-  limit?: number;
-};
-export type Allowance = {
-  allow: true;
-  client: string;
-  limit?: { limit: number; remaining: number; reset: number };
-  /** With a fleet's Redis: the revocation epoch read in the same step (token caches check it). */
-  epoch?: string;
-};
-export type Decision = Allowance | Refusal;
+export type { Allowance, Decision, Refusal };
 
 interface Window { start: number; count: number }
 

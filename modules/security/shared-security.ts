@@ -12,7 +12,7 @@
 // store: PostgreSQL in a fleet), then to Redis, and reported done only then. A Redis that restarted
 // empty is re-seeded from the store before it answers a request again (the `seeded` key).
 import type { Redis } from "ioredis";
-import { EPOCH_TTL_S, REVOCATION_EPOCH_KEY, scanKeys } from "../../sdk/fleet.js";
+import { EPOCH_TTL_S, REVOCATION_EPOCH_KEY, scanKeys } from "../../sdk/system/fleet.js";
 import { clientKey } from "./client-address.js";
 import { randomUUID } from "node:crypto";
 import { blocked, iso, lockedDown, unavailable, WINDOW_MS, type Decided, type Decision, type DurableStore, type Refusal, type SecurityManager } from "./security-manager.js";

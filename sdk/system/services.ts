@@ -1,0 +1,142 @@
+// The services trusted (system) modules offer one another and the host offers them: one map from
+// name to shape, which `ctx.services.provide`, `use` and `host` are checked against on both sides.
+// It augments the public ModuleContext's (empty) maps only where this file is imported, so a module
+// author's editor, which sees `sdk/index.ts` alone, never loads Redis or Fastify types.
+import type { AccessLog } from "./access-log.js";
+import type { FleetLock, RedisBackend } from "./fleet.js";
+
+// ---- security: the REST surface's per-request decision ----
+
+/** A request is let through: by whom, the window it counts in, and (fleet) the revocation epoch read. */
+export interface Allowance {
+  allow: true;
+  client: string;
+  limit?: { limit: number; remaining: number; reset: number };
+  /** With a fleet's Redis: the revocation epoch read in the same step (token caches check it). */
+  epoch?: string;
+}
+
+/** A request is refused, with the status and error fields the surface answers with. */
+export interface Refusal {
+  allow: false;
+  status: number;
+  code: "rate_limited" | "blocked" | "locked_down" | "security_unavailable";
+  message: string;
+  reason: string;
+  retry_after?: number;
+  blocked_until?: string;
+  locked_until?: string;
+  /** The limit that was crossed (requests per window), for RateLimit headers. */
+  limit?: number;
+}
+
+export type Decision = Allowance | Refusal;
+
+export interface SecurityService {
+  /** A fleet's security state answers asynchronously (Redis); a single host's at once. */
+  check(client: string): Decision | Promise<Decision>;
+  recordFailure(client: string): Decision | Promise<Decision>;
+  /** The client a request counts as: the peer, or X-Forwarded-For's when the peer is a trusted proxy. */
+  clientAddress(peer: string, forwardedFor?: string): string;
+}
+
+// ---- auth: token verification for the REST surface ----
+
+export interface Identity {
+  tokenId: string;
+  name: string;
+  scopes: string[];
+  bootstrap: boolean;
+}
+
+export interface AuthService {
+  /** `epoch`: the revocation epoch the security check read (fleet), against which cached verifications are checked. */
+  verify(token: string, client?: string, epoch?: string): Promise<Identity>;
+  noteUse(tokenId: string): Promise<void>;
+  /** The current credential fingerprint of a live token; undefined once it is revoked or expired. */
+  credential(tokenId: string): Promise<string | undefined>;
+  /** The fleet's clock (Redis TIME in a fleet, this host's otherwise). */
+  now(): number;
+  /** A token minted by the trusted surface itself (the newcomer's example token). */
+  grant(o: { name: string; scopes: string[] }): Promise<{ token: string }>;
+  /** How many argon2 verifications this host ran (for the limits tests and the bench). */
+  argonRuns(): number;
+}
+
+// ---- console: sessions ----
+
+export interface TokenBond {
+  id: string;
+  credential: string;
+}
+
+export interface SessionRecord {
+  id: string;
+  digest: string;
+  scopes: string[];
+  /** Who opened it: `code:operator:local`, `code:token:<id>`, `code:console:<id>` or `token:<id>`. */
+  via: string;
+  /** Whose session it is: `operator:local` or `token:<id>` (a session's children inherit it). Slots are counted per principal. */
+  principal: string;
+  /** The session whose login URL opened this one: it ends with it. */
+  parent?: string;
+  /** The absolute end: max_hours after the first session of its line opened. */
+  deadline: string;
+  /** The token it stands on, when a token opened it or asked for its login URL. */
+  token?: TokenBond;
+  client: string;
+  created_at: string;
+  last_seen: string;
+}
+
+export interface ConsoleService {
+  /** Where the serving host's REST surface listens, with the console on; undefined when it is not served. */
+  setAddress(url: string | undefined): void;
+  login(code: string, client: string): Promise<{ record: SessionRecord; cookie: string }>;
+  loginWithToken(token: { tokenId: string; scopes: string[] }, client: string): Promise<{ record: SessionRecord; cookie: string }>;
+  verify(cookie: string): Promise<SessionRecord>;
+  logout(id: string): Promise<void>;
+}
+
+// ---- cache: the namespaces behind cache.use ----
+
+export interface CacheNamespace {
+  get(key: string): Promise<unknown>;
+  set(key: string, value: unknown, options?: { ttlMs?: number; tags?: string[] }): Promise<void>;
+  delete(key: string): Promise<boolean>;
+  invalidateTag(tag: string): Promise<number>;
+}
+
+export interface CacheService {
+  /** What the cache.use capability exposes to a module: its own namespace, within its budgets. */
+  forModule(moduleId: string): CacheNamespace;
+}
+
+// ---- surfaces: what `warden serve` starts ----
+
+export interface Surface {
+  start(): Promise<{ url?: string; lines?: string[] }>;
+  stop(): Promise<void>;
+  address?(): string | undefined;
+}
+
+/** Services between system modules, by name. */
+export interface SystemServices {
+  auth: AuthService;
+  security: SecurityService;
+  console: ConsoleService;
+  cache: CacheService;
+  "surface:api": Surface;
+}
+
+/** Services the host offers its system modules when it is configured (a fleet's Redis and lock, the access log). */
+export interface HostServices {
+  "backend:redis": RedisBackend;
+  "backend:lock": FleetLock;
+  "log:access": AccessLog;
+}
+
+declare module "../context.js" {
+  interface ServiceMap extends SystemServices {}
+  interface HostServiceMap extends HostServices {}
+}
