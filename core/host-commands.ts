@@ -12,8 +12,8 @@ import type { Store } from "./store/store.js";
 import type { Installer } from "./lifecycle/installer.js";
 import type { Ledger } from "./ledger.js";
 import type { SecretStore } from "./secrets/secret-store.js";
-import { HostError, refusals } from "./errors.js";
-import { actorOf } from "./commands/actor.js";
+import { HostError, refusals } from "./base/errors.js";
+import { actorOf } from "./authority/actor.js";
 
 export const HOST_NAMESPACES = new Set(["module", "config", "audit", "secrets"]);
 

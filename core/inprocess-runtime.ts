@@ -4,7 +4,7 @@ import { pathToFileURL } from "node:url";
 import type { CallInfo, CommandHandler, ModuleDefinition } from "../sdk/context.js";
 import { createModuleContext } from "./hostapi/context.js";
 import { bundleForNode } from "./sandbox/bundler.js";
-import { HostError, WardenError } from "./errors.js";
+import { HostError, WardenError } from "./base/errors.js";
 import type { ActivationSpec, ActiveModule, HostPort, ModuleRuntime } from "./runtime.js";
 
 let activations = 0;

@@ -1,6 +1,6 @@
 // The per-module ledger: calls, errors by code, capability denials, latency percentiles and, for
 // sandboxed modules, CPU time and heap as the runtime reports them.
-import type { HostError } from "./errors.js";
+import type { HostError } from "./base/errors.js";
 
 const RESERVOIR = 1024;
 /** Histogram buckets of call durations, in seconds (Prometheus' `le`). */

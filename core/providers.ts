@@ -9,7 +9,7 @@
 //                                                              permission must be "security.manage"
 // core names no module: it knows capabilities (the catalogue) and asks this index who provides them.
 import type { Provision } from "../sdk/manifest.js";
-import { HostError } from "./errors.js";
+import { HostError } from "./base/errors.js";
 import type { ServiceRegistry } from "./services.js";
 
 export interface Provided {

@@ -1,7 +1,7 @@
 // In-process services between trusted modules: a provider offers a named object; a module may use
 // it only if it lists the provider in its dependencies. Capabilities backed by a service (cache.use,
 // security.manage, auth.manage) find it here by service name, never by module name.
-import { HostError } from "./errors.js";
+import { HostError } from "./base/errors.js";
 import type { HostServices, Surface } from "../sdk/system/services.js";
 
 export class ServiceRegistry {

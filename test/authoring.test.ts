@@ -2,7 +2,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { createTestHost } from "../sdk/testing.js";
+import { createTestHost } from "../core/authoring/testing.js";
 import { warden } from "./helpers/cli.js";
 import { openTestHost } from "./helpers/host.js";
 import { emptyInput, tempDir, writeModule } from "./helpers/modules.js";

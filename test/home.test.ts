@@ -4,7 +4,7 @@ import { chownSync, mkdirSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { Host } from "../core/host.js";
-import { freshStateHome, userStateHome } from "../core/home.js";
+import { freshStateHome, userStateHome } from "../core/base/home.js";
 import { tempDir } from "./helpers/modules.js";
 
 describe("the home", () => {

@@ -10,7 +10,7 @@ import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sig
 import { chmodSync, existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
-import { HostError } from "../errors.js";
+import { HostError } from "../base/errors.js";
 
 export interface Checkpoint {
   format: "warden-audit-checkpoint/1";

@@ -2,7 +2,7 @@
 // of the event; the head (seq and hash of the last event) is also written to <home>/audit.head so a
 // cut-off tail is noticed. Appending fails closed: if the event cannot be written, the caller gets
 // audit_failed and its action must not happen.
-import { HostError } from "../errors.js";
+import { HostError } from "../base/errors.js";
 import { redact } from "../log/redact.js";
 import type { LogSink } from "../kernel.js";
 import type { AuditRow, Repos, Store } from "../store/store.js";

@@ -2,9 +2,9 @@
 // at a file (and line, where there is one).
 import { existsSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
-import { HostError } from "../errors.js";
+import { HostError } from "../base/errors.js";
 import { readManifest } from "../manifest/index.js";
-import { ROOT } from "../paths.js";
+import { ROOT } from "../base/paths.js";
 import { bundleForIsolate } from "../sandbox/bundler.js";
 
 export interface CheckProblem {
@@ -70,7 +70,7 @@ async function typeCheck(entry: string, dir: string): Promise<CheckProblem[]> {
     types: [],
     skipLibCheck: true,
     baseUrl: dirname(entry),
-    paths: { "warden/sdk": [join(ROOT, "sdk/index.ts")], "warden/sdk/testing": [join(ROOT, "sdk/testing.ts")] },
+    paths: { "warden/sdk": [join(ROOT, "sdk/index.ts")], "warden/sdk/testing": [join(ROOT, "core/authoring/testing.ts")] },
   });
   return ts
     .getPreEmitDiagnostics(program)

@@ -4,7 +4,7 @@
 import { readFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import * as tar from "tar";
-import { HostError } from "../errors.js";
+import { HostError } from "../base/errors.js";
 import { checkModule } from "./check.js";
 
 const SKIP = /(^|\/)(node_modules|\.git)(\/|$)|\.tgz$/;

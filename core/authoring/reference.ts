@@ -15,8 +15,8 @@ const PROVIDED_NAMESPACES: Record<string, string> = Object.fromEntries(
     return Object.entries(m.provides ?? {}).flatMap(([cap, p]) => (p.namespace ? [[cap, p.namespace]] : []));
   }),
 );
-import { ERROR_CATALOGUE } from "../errors.js";
-import { MANIFESTS_DIR, SYSTEM_MODULES_DIR } from "../paths.js";
+import { ERROR_CATALOGUE } from "../base/errors.js";
+import { MANIFESTS_DIR, SYSTEM_MODULES_DIR } from "../base/paths.js";
 
 type Schema = Record<string, any>;
 

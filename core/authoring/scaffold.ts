@@ -1,9 +1,9 @@
 // `warden module new <id>`: a TypeScript module skeleton that passes its own test at once.
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { HostError } from "../errors.js";
+import { HostError } from "../base/errors.js";
 import { RESERVED_IDS } from "../manifest/index.js";
-import { HOST_VERSION, ROOT } from "../paths.js";
+import { HOST_VERSION, ROOT } from "../base/paths.js";
 
 export function scaffoldModule(id: string, parent: string): { dir: string; files: string[] } {
   if (!/^[a-z][a-z0-9-]{1,39}$/.test(id) || RESERVED_IDS.has(id)) {

@@ -3,7 +3,7 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { hostSettingsSource, moduleSettingsSource, type SettingSchema } from "../config/settings-types.js";
-import { ROOT, SYSTEM_MODULES_DIR } from "../paths.js";
+import { ROOT, SYSTEM_MODULES_DIR } from "../base/paths.js";
 
 export function generatedSettingsFiles(): Array<[string, string]> {
   const out: Array<[string, string]> = [[join(ROOT, "core", "config", "host-settings.ts"), hostSettingsSource()]];

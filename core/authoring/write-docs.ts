@@ -2,7 +2,7 @@
 // host's settings type (core/config/host-settings.ts) and each system module's (settings.ts).
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { ROOT } from "../paths.js";
+import { ROOT } from "../base/paths.js";
 import { renderManifestReference } from "./reference.js";
 import { generatedSettingsFiles } from "./settings-files.js";
 

@@ -2,10 +2,10 @@
 // Functions that perform an effect take an Authorized<E>; only authorizeEffect() makes one, so the
 // compiler refuses a path to an effect that skipped the check.
 import type { Caller, OutsideCaller } from "../../sdk/context.js";
-import { CapabilityError, HostError } from "../errors.js";
+import { CapabilityError, HostError } from "../base/errors.js";
 import type { GrantSet } from "../hostapi/grants.js";
 import { matchesAny } from "../hostapi/patterns.js";
-import { actorOf } from "../commands/actor.js";
+import { actorOf } from "./actor.js";
 import { EFFECTS, type EffectName } from "./effects.js";
 
 declare const proof: unique symbol;

@@ -4,8 +4,8 @@ import { readFileSync, rmSync, watch } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Command } from "commander";
 import { spawnSync } from "node:child_process";
-import { internalError, type HostError } from "../errors.js";
-import { ROOT } from "../paths.js";
+import { internalError, type HostError } from "../base/errors.js";
+import { ROOT } from "../base/paths.js";
 import { printResult, type Io } from "./output.js";
 // What each command needs is loaded when it runs: the CLI starts without the host, the bundler,
 // TypeScript or the manifest validator (a call through a serving host needs none of them).
@@ -76,7 +76,7 @@ export function registerAuthorCommands(program: Command, moduleGroup: Command | 
 
 async function session(dir: string, globals: { home?: string }, io: Io, o: { calls?: string; learn: boolean; watch: boolean }) {
   const [{ assertDir }, { CapabilityLearner }, { freshStateHome, userStateHome }, { startControlServer, stopControlServer }, { Host }, { createLogger }, { readManifest }, { catalogueOf }] = await Promise.all([
-    import("../authoring/check.js"), import("../authoring/learn.js"), import("../home.js"), import("../control/server.js"),
+    import("../authoring/check.js"), import("../authoring/learn.js"), import("../base/home.js"), import("../control/server.js"),
     import("../host.js"), import("../log/index.js"), import("../manifest/index.js"), import("./serve.js"),
   ]);
   assertDir(dir);

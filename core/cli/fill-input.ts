@@ -7,7 +7,7 @@
 //   the operator's side, whichever process serves the home.
 import { readFileSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { HostError } from "../errors.js";
+import { HostError } from "../base/errors.js";
 import type { Io } from "./output.js";
 
 type Run = (command: string, input: unknown) => Promise<unknown>;

@@ -3,7 +3,7 @@
 // JSON for objects), and `--input JSON` supplies the whole input.
 import { Command, Option } from "commander";
 import type { CommandInfo } from "../../sdk/context.js";
-import { HostError } from "../errors.js";
+import { HostError } from "../base/errors.js";
 
 export const RESERVED_FLAGS = new Set(["json", "home", "modules", "store", "redis", "input", "help", "version"]);
 

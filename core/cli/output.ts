@@ -1,6 +1,6 @@
 // How results and errors are printed: JSON with --json, otherwise plain tables and key/value
 // lines (no colour: NO_COLOR is honoured by never needing it, and pipes get the same plain text).
-import { HostError, exitCodeFor } from "../errors.js";
+import { HostError, exitCodeFor } from "../base/errors.js";
 
 export interface Io {
   out: (s: string) => void;

@@ -4,7 +4,7 @@
 import { resolve, sep } from "node:path";
 import type { Command } from "commander";
 import { startControlServer, stopControlServer } from "../control/server.js";
-import { HostError, internalError, isErrorCode } from "../errors.js";
+import { HostError, internalError, isErrorCode } from "../base/errors.js";
 import type { Host } from "../host.js";
 import type { CommandInfo } from "../../sdk/context.js";
 import { table, type Io } from "./output.js";

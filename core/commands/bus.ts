@@ -7,9 +7,9 @@ import type { CallInfo, Caller, CommandInfo, OutsideCaller } from "../../sdk/con
 import { authorizeEffect, outsideCallers, type Authorized, type EffectRequest } from "../authority/authorize.js";
 import type { EffectName } from "../authority/effects.js";
 import type { CommandManifest } from "../../sdk/manifest.js";
-import { HostError } from "../errors.js";
+import { HostError } from "../base/errors.js";
 import { compileCommandSchema } from "../manifest/index.js";
-import { actorOf } from "./actor.js";
+import { actorOf } from "../authority/actor.js";
 import { authorize, type PolicyFacts } from "./policy.js";
 import { ajvProblems, problemSummary } from "../manifest/problems.js";
 

@@ -12,7 +12,7 @@
 //             - an elevated capability it holds (security.manage, ...) opens the commands of that
 //               permission of the module that provides the capability under a namespace.
 import type { Caller, CommandInfo } from "../../sdk/context.js";
-import { CapabilityError, HostError } from "../errors.js";
+import { CapabilityError, HostError } from "../base/errors.js";
 import type { GrantSet } from "../hostapi/grants.js";
 import { matchesAny } from "../hostapi/patterns.js";
 import { coversCommand } from "../hostapi/scopes.js";

@@ -3,11 +3,11 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ValidateFunction } from "ajv";
-import { HostError } from "../errors.js";
+import { HostError } from "../base/errors.js";
 import { redact } from "../log/redact.js";
 import { compileCommandSchema } from "../manifest/index.js";
 import { ajvProblems, problemSummary } from "../manifest/problems.js";
-import { MANIFESTS_DIR } from "../paths.js";
+import { MANIFESTS_DIR } from "../base/paths.js";
 import type { ConfigRepo, Store } from "../store/store.js";
 import type { AuditSink } from "../kernel.js";
 import type { Authorized } from "../authority/authorize.js";

@@ -5,7 +5,7 @@
 // when a committed one is stale.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { MANIFESTS_DIR } from "../paths.js";
+import { MANIFESTS_DIR } from "../base/paths.js";
 
 /** The part of JSON Schema settings use. */
 export interface SettingSchema {

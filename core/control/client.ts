@@ -1,7 +1,7 @@
 // The CLI side: when a host is serving this home, commands go through its control socket.
 import { existsSync } from "node:fs";
 import { createConnection } from "node:net";
-import { HostError, isErrorCode } from "../errors.js";
+import { HostError, isErrorCode } from "../base/errors.js";
 import { readControlToken, socketPath, type ControlRequest, type ControlResponse } from "./protocol.js";
 
 export function servingHostPresent(home: string): boolean {

@@ -3,7 +3,7 @@
 import { randomBytes, timingSafeEqual } from "node:crypto";
 import { chmodSync, existsSync, unlinkSync, writeFileSync } from "node:fs";
 import { createConnection, createServer, type Server, type Socket } from "node:net";
-import { HostError } from "../errors.js";
+import { HostError } from "../base/errors.js";
 import type { ErrorCode } from "../../sdk/errors.js";
 import { bootstrapTokenPath, controlTokenPath, readControlToken, CONTROL_REQUEST_TIMEOUT_MS, MAX_CONTROL_BYTES, MAX_CONTROL_CONNECTIONS, parseControlRequest, socketPath, type ControlResponse } from "./protocol.js";
 

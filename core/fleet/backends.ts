@@ -4,7 +4,7 @@
 // from --redis, else WARDEN_REDIS_URL, else `fleet.redis` in the (possibly shared) config.
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { HostError } from "../errors.js";
+import { HostError } from "../base/errors.js";
 import { openSqliteStore } from "../store/sqlite-store.js";
 import { redactUrl } from "../store/url.js";
 

@@ -1,6 +1,6 @@
 // Checks of the argument lists that cross into the host (from an isolate they are parsed JSON, so
 // only their shape is in doubt). Each checker names the method and the argument in its refusal.
-import { HostError } from "../errors.js";
+import { HostError } from "../base/errors.js";
 
 export type Check<T> = (value: unknown, method: string, what: string) => T;
 

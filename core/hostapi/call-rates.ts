@@ -2,7 +2,7 @@
 // fsynced commit on the host's thread; storage.maxWritesPerSecond) and command invocations (a
 // module invoking itself from a timer would otherwise run forever; sandbox.maxInvokesPerSecond).
 // System modules are trusted with theirs.
-import { HostError } from "../errors.js";
+import { HostError } from "../base/errors.js";
 import type { Kernel } from "../kernel.js";
 
 const windows = new WeakMap<Kernel, Map<string, { second: number; n: number }>>();

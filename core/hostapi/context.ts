@@ -4,7 +4,7 @@
 // capability_denied here exactly as it does in the sandbox. commands.register throws at once in
 // both (command_not_declared, capability_denied); log calls never throw.
 import type { CommandHandler, ModuleContext, ModuleInfo } from "../../sdk/context.js";
-import { HostError } from "../errors.js";
+import { HostError } from "../base/errors.js";
 import { crossing } from "./crossing.js";
 import type { HostPort } from "../runtime.js";
 import type { ContextShape } from "./table.js";

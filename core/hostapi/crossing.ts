@@ -2,8 +2,8 @@
 // prelude's encode (core/sandbox/prelude.ts) rule for rule and message for message: JSON data
 // only, copied, so an in-process module sees exactly the refusals and copy semantics a sandboxed
 // one does (the conformance suite holds the two to the same transcript).
-import { HostError } from "../errors.js";
-import { MAX_MESSAGE_BYTES } from "../sandbox/wire.js";
+import { HostError } from "../base/errors.js";
+import { MAX_MESSAGE_BYTES } from "./wire.js";
 
 function refuseValue(key: string, value: unknown): unknown {
   const t = typeof value;

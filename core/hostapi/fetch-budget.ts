@@ -1,7 +1,7 @@
 // net.fetch budgets, per host: open requests per module and in all (each is a host socket), and
 // requests started per module per minute. A request over budget is refused at once with
 // rate_limited (never queued: a queue would itself be something a module makes the host hold).
-import { HostError } from "../errors.js";
+import { HostError } from "../base/errors.js";
 import type { Kernel } from "../kernel.js";
 
 interface Counts {

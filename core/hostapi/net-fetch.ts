@@ -10,7 +10,7 @@ import { lookup as dnsLookup, type LookupAddress } from "node:dns";
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { isIP } from "node:net";
-import { CapabilityError, HostError } from "../errors.js";
+import { CapabilityError, HostError } from "../base/errors.js";
 import { isInternalAddress } from "./internal-addresses.js";
 
 export const MAX_REQUEST_BYTES = 1024 * 1024;

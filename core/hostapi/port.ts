@@ -3,7 +3,7 @@
 // the capability as of this very call (a runtime revoke bites on the next call), checks the
 // arguments, runs the implementation (whose scope checks throw CapabilityError) and audits every
 // refusal. This is the check that counts; what a module's context shows it is a convenience.
-import { CapabilityError, HostError } from "../errors.js";
+import { CapabilityError, HostError } from "../base/errors.js";
 import type { Kernel } from "../kernel.js";
 import type { Caller } from "../../sdk/context.js";
 import type { HostPort } from "../runtime.js";

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import type {
   AuditApi, CacheApi, CallInfo, Caller, CommandsApi, ConfigCalls, EventsApi, HomeApi, JsonValue, LogApi, ModulesApi, NetApi, SecretsApi, StorageApi,
 } from "../../sdk/context.js";
-import { CapabilityError, HostError } from "../errors.js";
+import { CapabilityError, HostError } from "../base/errors.js";
 import type { Kernel } from "../kernel.js";
 import { bad, int, json, object, opt, str, tuple } from "./args.js";
 import type { CapabilityName } from "./catalogue.js";

@@ -1,6 +1,6 @@
 // ctx.config.watch for in-process modules (the sandbox prelude has the same steps in its own
 // JavaScript): apply the settings now, and again after each change, one apply at a time.
-import { HostError } from "../errors.js";
+import { HostError } from "../base/errors.js";
 
 export async function watchSettings(
   apply: (settings: unknown) => unknown,

@@ -7,9 +7,9 @@ import { join, resolve } from "node:path";
 import type { Kernel } from "../kernel.js";
 import type { ModuleLoader } from "../loader/module-loader.js";
 import type { ModuleRecord } from "../store/store.js";
-import { HostError } from "../errors.js";
+import { HostError } from "../base/errors.js";
 import { isModuleId } from "../loader/module-records.js";
-import { changedFiles } from "./files.js";
+import { changedFiles } from "../loader/files.js";
 import { materialize } from "./shared-files.js";
 
 export class FleetModules {

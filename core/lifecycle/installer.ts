@@ -10,11 +10,11 @@ import type { ApprovalTarget } from "../kernel.js";
 import type { Authorized } from "../authority/authorize.js";
 import type { ModuleLoader } from "../loader/module-loader.js";
 import { checkApprovalTarget, type OperatorActions } from "../loader/operator-actions.js";
-import { HostError, refusals } from "../errors.js";
+import { HostError, refusals } from "../base/errors.js";
 import type { Kernel } from "../kernel.js";
 import { readManifest, type LoadedManifest } from "../manifest/index.js";
 import type { ModuleRecord } from "../store/store.js";
-import { copyFolder, hashFolder } from "./files.js";
+import { copyFolder, hashFolder } from "../loader/files.js";
 import { materialize, shareFiles } from "./shared-files.js";
 import { withUnpackedArchive } from "./unpack.js";
 

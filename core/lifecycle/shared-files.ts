@@ -5,7 +5,7 @@
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve, sep } from "node:path";
-import { HostError } from "../errors.js";
+import { HostError } from "../base/errors.js";
 import type { Store } from "../store/store.js";
 
 /** Puts the files of `dir` (already hashed into `files`) into the store, checking them on the way. */

@@ -7,7 +7,7 @@ import { createReadStream, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSy
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import * as tar from "tar";
-import { HostError } from "../errors.js";
+import { HostError } from "../base/errors.js";
 
 export const MAX_ENTRIES = 5000;
 export const MAX_BYTES = 64 * 1024 * 1024;

@@ -3,7 +3,7 @@
 // A DIR that is itself a module (has module.json) counts as one module.
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { SYSTEM_MODULES_DIR } from "../paths.js";
+import { SYSTEM_MODULES_DIR } from "../base/paths.js";
 
 export interface Candidate {
   dir: string;

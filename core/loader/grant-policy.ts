@@ -1,7 +1,7 @@
 // The grant policy, as a pure function: from a module's manifest, what the operator recorded and
 // what the host knows of the other modules, decide whether it may run and with which grants.
 import type { Manifest } from "../../sdk/manifest.js";
-import { HostError } from "../errors.js";
+import { HostError } from "../base/errors.js";
 import { SYSTEM_CAPABILITIES } from "../hostapi/catalogue.js";
 import { elevations, GrantSet, toGrants } from "../hostapi/grants.js";
 import type { ScopeFacts } from "../hostapi/scopes.js";

@@ -1,7 +1,7 @@
 // One discovered module folder and what the host knows about it now.
 import { isElevated } from "../hostapi/catalogue.js";
 import type { GrantSet } from "../hostapi/grants.js";
-import type { HostError } from "../errors.js";
+import type { HostError } from "../base/errors.js";
 import type { LoadedManifest } from "../manifest/index.js";
 import type { ActiveModule } from "../runtime.js";
 

@@ -4,17 +4,17 @@
 // dependents failed; it never stops the others or the host. What operators do to modules is
 // ./operator-actions.ts; the records they write, ./module-records.ts.
 import { resolve } from "node:path";
-import { HostError, refusals } from "../errors.js";
+import { HostError, refusals } from "../base/errors.js";
 import { GrantSet } from "../hostapi/grants.js";
 import { createHostPort } from "../hostapi/port.js";
 import { contextShape } from "../hostapi/table.js";
 import type { Kernel } from "../kernel.js";
-import { HOST_VERSION } from "../paths.js";
+import { HOST_VERSION } from "../base/paths.js";
 import type { ActivationSpec, ModuleRuntime } from "../runtime.js";
 import type { ModuleRecord } from "../store/store.js";
 import { decideGrants } from "./grant-policy.js";
 import { ModuleRecords } from "./module-records.js";
-import { changedFiles } from "../lifecycle/files.js";
+import { changedFiles } from "./files.js";
 import { readIndexedManifest } from "./manifest-index.js";
 import { discoverModules, type Candidate } from "./discover.js";
 import { summarize, type ModuleEntry, type ModuleSummary } from "./module-entry.js";

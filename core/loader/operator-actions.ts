@@ -3,12 +3,12 @@
 // record through ModuleRecords (audited in the same transaction) and then moves the loader's
 // entry to the state that follows.
 import { resolve } from "node:path";
-import { HostError } from "../errors.js";
+import { HostError } from "../base/errors.js";
 import { describeGrant, elevations, toGrants } from "../hostapi/grants.js";
 import { CAPABILITIES } from "../hostapi/catalogue.js";
 import type { ApprovalTarget } from "../kernel.js";
 import type { Authorized } from "../authority/authorize.js";
-import { changedFiles } from "../lifecycle/files.js";
+import { changedFiles } from "./files.js";
 import { scopeFacts } from "./grant-policy.js";
 import { summarize, type ModuleSummary } from "./module-entry.js";
 import { unavailable, type ModuleLoader } from "./module-loader.js";

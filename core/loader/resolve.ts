@@ -2,7 +2,7 @@
 // ranges and cycles, each reported with the module ids involved; failure cascades to dependents
 // only. Returns a topological activation order of the modules that can run.
 import semver from "semver";
-import { HostError } from "../errors.js";
+import { HostError } from "../base/errors.js";
 
 export interface Node {
   id: string;

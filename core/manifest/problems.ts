@@ -1,7 +1,7 @@
 // How manifest problems are collected and reported: every error names the file, the JSON path
 // and what was expected.
 import type { ErrorObject } from "ajv";
-import { HostError } from "../errors.js";
+import { HostError } from "../base/errors.js";
 
 export interface ManifestProblem {
   path: string;

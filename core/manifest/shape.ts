@@ -4,7 +4,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ErrorObject } from "ajv";
-import { MANIFESTS_DIR } from "../paths.js";
+import { MANIFESTS_DIR } from "../base/paths.js";
 import { newAjv } from "./ajv.js";
 import { describeAjvError, type ManifestProblem } from "./problems.js";
 

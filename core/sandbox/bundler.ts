@@ -1,5 +1,5 @@
 // The entry points other parts of the host already use; the bundler itself is core/bundle.ts.
-import { bundleModule } from "../bundle.js";
+import { bundleModule } from "./bundle.js";
 
 export interface Bundle {
   code: string;

@@ -2,8 +2,8 @@
 // but a sandbox process starts with nothing but `node --no-node-snapshot <bundle>`. Cached by the
 // content of this folder, like any bundle.
 import { join } from "node:path";
-import { bundleModule } from "../bundle.js";
-import { ROOT } from "../paths.js";
+import { bundleModule } from "./bundle.js";
+import { ROOT } from "../base/paths.js";
 
 let script: Promise<string> | undefined;
 

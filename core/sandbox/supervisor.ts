@@ -11,15 +11,15 @@
 // module_unavailable and it is not restarted until it is activated again (an operator's
 // `module enable`).
 import type { CallInfo } from "../../sdk/context.js";
-import { bundleModule, type BundleResult } from "../bundle.js";
+import { bundleModule, type BundleResult } from "./bundle.js";
 import { BOUND_METHODS } from "../hostapi/table.js";
-import { HostError, toHostError } from "../errors.js";
-import { CACHE_DIR } from "../paths.js";
+import { HostError, toHostError } from "../base/errors.js";
+import { CACHE_DIR } from "../base/paths.js";
 import type { ActivationSpec, ActiveModule, HostPort, ModuleRuntime } from "../runtime.js";
 import { sandboxProcessScript } from "./process-script.js";
 import { DENIAL_RQ, type DeathReason, type Limits, type Setup, type WireError } from "./protocol.js";
 import { SandboxProcess, type Notice } from "./sandbox-process.js";
-import { MAX_MESSAGE_BYTES, parseWire, toWire } from "./wire.js";
+import { MAX_MESSAGE_BYTES, parseWire, toWire } from "../hostapi/wire.js";
 
 export type SupervisorLogLevel = "debug" | "info" | "warn" | "error";
 

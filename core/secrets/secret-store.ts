@@ -6,7 +6,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
 import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { HostError } from "../errors.js";
+import { HostError } from "../base/errors.js";
 import type { SecretRepo } from "../store/store.js";
 
 const NAME = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;

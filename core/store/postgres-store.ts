@@ -7,7 +7,7 @@
 // NOTIFY warden_changes in their own transaction: the notification is delivered only if the change
 // commits, and the counter lets a host that missed one catch up.
 import pg from "pg";
-import { HostError } from "../errors.js";
+import { HostError } from "../base/errors.js";
 import { PG_MIGRATIONS } from "./pg-migrations.js";
 import type { AuditRow, BlobRepo, ChangeFeed, ConfigRepo, ManifestIndexRepo, ModuleRepo, Repos, SecretRepo, StorageRepo, Store, AuditRepo } from "./store.js";
 import { moduleColumns, moduleFromRow, type ModuleRow } from "./rows.js";

@@ -3,7 +3,7 @@
 import Database from "better-sqlite3";
 import { chmodSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import { HostError } from "../errors.js";
+import { HostError } from "../base/errors.js";
 import { MIGRATIONS } from "./migrations.js";
 import { moduleColumns, moduleFromRow, type ModuleRow } from "./rows.js";
 import type {

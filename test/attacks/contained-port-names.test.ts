@@ -3,7 +3,7 @@
 // with a stable HostError code; none reaches a host object or crashes.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Host } from "../../core/host.js";
-import { HostError } from "../../core/errors.js";
+import { HostError } from "../../core/base/errors.js";
 import { GrantSet, toGrants } from "../../core/hostapi/grants.js";
 import { createHostPort } from "../../core/hostapi/port.js";
 import { attackHost } from "./_host.js";

@@ -5,10 +5,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { CapabilityRequest } from "./manifest.js";
-import { Host } from "../core/host.js";
-import { silentLogger } from "../core/log/index.js";
-import { readManifest } from "../core/manifest/index.js";
+import type { CapabilityRequest } from "../../sdk/manifest.js";
+import { Host } from "../host.js";
+import { silentLogger } from "../log/index.js";
+import { readManifest } from "../manifest/index.js";
 
 export interface RecordedCapabilityCall {
   method: string;

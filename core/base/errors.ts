@@ -1,10 +1,10 @@
 // HostError, the one error family the host raises on purpose. Its codes and their exit codes and
 // HTTP statuses are the SDK's public catalogue (sdk/errors.ts).
 import { randomBytes } from "node:crypto";
-import { ERROR_CATALOGUE, WardenError, exitCodeFor, httpStatusFor, isErrorCode, type ErrorBody, type ErrorCode, type ErrorExtras, type ErrorSpec } from "../sdk/errors.js";
+import { ERROR_CATALOGUE, WardenError, exitCodeFor, httpStatusFor, isErrorCode, type ErrorBody, type ErrorCode, type ErrorExtras, type ErrorSpec } from "../../sdk/errors.js";
 
 export { ERROR_CATALOGUE, WardenError, exitCodeFor, httpStatusFor, isErrorCode, type ErrorBody, type ErrorCode, type ErrorExtras, type ErrorSpec };
-export { refusals } from "../sdk/errors.js";
+export { refusals } from "../../sdk/errors.js";
 
 /**
  * Every error the host raises on purpose: the SDK's WardenError (code, status, exit code, wire

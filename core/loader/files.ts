@@ -2,7 +2,7 @@
 import { createHash } from "node:crypto";
 import { cpSync, lstatSync, readdirSync, readFileSync } from "node:fs";
 import { join, relative, sep } from "node:path";
-import { HostError } from "../errors.js";
+import { HostError } from "../base/errors.js";
 
 const MAX_FILES = 5000;
 const MAX_TOTAL_BYTES = 64 * 1024 * 1024;

@@ -17,8 +17,8 @@ import { createHash } from "node:crypto";
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, realpathSync, renameSync, writeFileSync } from "node:fs";
 import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import * as esbuild from "esbuild";
-import { HostError } from "./errors.js";
-import { CACHE_DIR, ROOT } from "./paths.js";
+import { HostError } from "../base/errors.js";
+import { CACHE_DIR, ROOT } from "../base/paths.js";
 
 export type BundleFormat = "isolate" | "node";
 
