@@ -29,7 +29,7 @@ import { openPostgresStore } from "./store/postgres-store.js";
 import { scrubString } from "./log/redact.js";
 import type { Store } from "./store/store.js";
 import { chooseBackends, checkRedisUrl } from "./fleet/backends.js";
-import { redisBackend, type RedisBackend } from "./fleet/redis-backend.js";
+import { redisBackend } from "./fleet/redis-backend.js";
 import { hostBackends, type BackendStatus } from "./fleet/probe.js";
 import { FleetSync } from "./fleet/sync.js";
 import { FleetModules } from "./lifecycle/fleet-modules.js";

@@ -28,10 +28,14 @@ export interface CallInfo {
   caller: Caller;
 }
 
+// The input defaults to `any` so a handler may name its input's type where it destructures it
+// (`async ({ name }: { name: string }) => ...`): the host validated it against the command's schema.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- see above: bivariant input, checked at run time by the schema
 export type CommandHandler<I = any, O = unknown> = (input: I, call: CallInfo) => O | Promise<O>;
 
 export interface CommandsApi {
   /** Bind a handler to a command declared in module.json. Needs `commands.register`. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- as CommandHandler's input
   register<I = any, O = unknown>(name: string, handler: CommandHandler<I, O>): void;
   /** Call another module's command as this module. Needs `commands.invoke` (scoped by `commands`). */
   invoke<O = unknown>(command: string, input?: Record<string, unknown>): Promise<O>;
@@ -186,16 +190,14 @@ export interface SecretsApi {
  * (`ctx.security.lockdown({ seconds: 60 })` runs the command `security.lockdown` as this module,
  * with the same permission check, input validation and audit as any other caller).
  */
-export type ManageApi = Readonly<Record<string, (input?: Record<string, JsonValue>) => Promise<any>>>;
+export type ManageApi = Readonly<Record<string, (input?: Record<string, JsonValue>) => Promise<JsonValue>>>;
 
 /**
  * Services between system modules, by name: empty here, filled in by `sdk/system/services.ts` for
  * the trusted modules that import it (a user module has no services).
  */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- filled in by declaration merging
 export interface ServiceMap {}
 /** Services the host offers system modules (a fleet's Redis and lock, the access log): filled in likewise. */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- filled in by declaration merging
 export interface HostServiceMap {}
 
 export interface ServicesApi {

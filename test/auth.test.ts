@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { AuthManager, type TokenStorage } from "../modules/auth/auth-manager.js";
 import { SecurityManager } from "../modules/security/security-manager.js";
 import { newToken, parseToken } from "../modules/auth/token-format.js";
+import type { JsonValue } from "../sdk/context.js";
 
 function memoryStorage(): TokenStorage & { data: Map<string, unknown> } {
   const data = new Map<string, unknown>();
@@ -82,7 +83,7 @@ describe("AuthManager token lifecycle", () => {
     const c = clock();
     const storage = memoryStorage();
     let writes = 0;
-    const counting = { ...storage, set: async (k: string, v: unknown) => ((writes += k.startsWith("u:") ? 1 : 0), storage.set(k, v)) };
+    const counting = { ...storage, set: async (k: string, v: JsonValue) => ((writes += k.startsWith("u:") ? 1 : 0), storage.set(k, v)) };
     const auth = new AuthManager(counting, c.now);
     const t = await auth.grant({ name: "busy", scopes: ["*"] });
     writes = 0;

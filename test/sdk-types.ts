@@ -14,7 +14,7 @@ export async function authorMistakes(ctx: ModuleContext) {
   // @ts-expect-error cache options are an object
   await ctx.cache.set("k", 1, 1000);
   // @ts-expect-error events.on takes a handler
-  ctx.events.on("x.y");
+  void ctx.events.on("x.y");
   // @ts-expect-error log data is an object
   ctx.log.info("message", "not an object");
   // @ts-expect-error commands.register needs a handler

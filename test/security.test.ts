@@ -134,13 +134,13 @@ describe("clients and lists", () => {
     expect(sec.check("2001:db8::3").allow).toBe(false); // same /64
   });
 
-  it("honours deny, allow and trusted lists with CIDRs, IPv4 and IPv6", () => {
+  it("honours deny, allow and trusted lists with CIDRs, IPv4 and IPv6", async () => {
     const { sec } = manager({ deny: ["192.0.2.0/24", "2001:db8:bad::/48"], trusted: ["10.10.0.0/16"], rate_limit: 1 });
     expect(sec.check("192.0.2.9")).toMatchObject({ allow: false, code: "blocked" });
     expect(sec.check("::ffff:192.0.2.9")).toMatchObject({ allow: false, code: "blocked" });
     expect(sec.check("2001:db8:bad:1::5")).toMatchObject({ allow: false });
     for (let i = 0; i < 5; i++) expect(sec.check("10.10.3.4").allow).toBe(true); // trusted: no limits
-    sec.lockdown(60);
+    await sec.lockdown(60);
     expect(sec.check("10.10.3.4").allow).toBe(true);
     const only = manager({ allow: ["203.0.113.0/24"] }).sec;
     expect(only.check("203.0.113.5").allow).toBe(true);

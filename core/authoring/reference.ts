@@ -1,6 +1,7 @@
 // The manifest reference for authors, generated from manifests/module.schema.json and the
 // capability catalogue so that it cannot drift (`npm run docs` writes docs/manifest-reference.md;
 // a test fails when the committed file is stale).
+import type { SettingSchema } from "../config/settings-types.js";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { CAPABILITIES, defaultScopeText } from "../hostapi/catalogue.js";
@@ -18,7 +19,7 @@ const PROVIDED_NAMESPACES: Record<string, string> = Object.fromEntries(
 import { ERROR_CATALOGUE } from "../base/errors.js";
 import { MANIFESTS_DIR, SYSTEM_MODULES_DIR } from "../base/paths.js";
 
-type Schema = Record<string, any>;
+type Schema = SettingSchema & { anyOf?: Schema[]; required?: string[]; properties?: Record<string, Schema>; additionalProperties?: boolean | Schema };
 
 function typeOf(s: Schema): string {
   if (s.enum) return s.enum.map((v: unknown) => JSON.stringify(v)).join(" \\| ");
@@ -47,7 +48,8 @@ function rows(schema: Schema, prefix: string, required: string[]): string[] {
     const key = `${prefix}${name}`;
     out.push(`| \`${key}\` | ${typeOf(s)} | ${required.includes(name) ? "yes" : ""} | ${[s.description ?? "", limits(s)].filter(Boolean).join("; ")} |`);
     if (s.type === "object" && s.properties) out.push(...rows(s, `${key}.`, s.required ?? []));
-    if (s.type === "object" && s.additionalProperties?.properties) out.push(...rows(s.additionalProperties, `${key}.<name>.`, s.additionalProperties.required ?? []));
+    const each = s.additionalProperties;
+    if (s.type === "object" && typeof each === "object" && each.properties) out.push(...rows(each, `${key}.<name>.`, each.required ?? []));
   }
   return out;
 }

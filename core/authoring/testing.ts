@@ -64,7 +64,7 @@ export async function createTestHost(options: TestHostOptions): Promise<TestHost
     id: manifest.id,
     host,
     capabilityCalls: calls,
-    call: (command, input = {}) => host.run(`${manifest.id}.${command}`, input) as Promise<any>,
+    call: <O,>(command: string, input: Record<string, unknown> = {}) => host.run(`${manifest.id}.${command}`, input) as Promise<O>,
     used: () => [...new Set(calls.filter((c) => c.allowed).map((c) => c.capability))].sort(),
     resetRecording: () => void calls.splice(0),
     close: async () => {

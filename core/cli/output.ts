@@ -18,10 +18,10 @@ function cell(v: unknown): string {
   return String(v);
 }
 
-export function table(rows: Record<string, unknown>[], columns?: string[]): string {
+export function table<R extends object>(rows: readonly R[], columns?: ReadonlyArray<keyof R & string>): string {
   if (rows.length === 0) return "(none)";
-  const cols = columns ?? [...new Set(rows.flatMap((r) => Object.keys(r)))];
-  const data = rows.map((r) => cols.map((c) => cell(r[c]).replace(/\s+/g, " ")));
+  const cols: readonly string[] = columns ?? [...new Set(rows.flatMap((r) => Object.keys(r)))];
+  const data = rows.map((r) => cols.map((c) => cell(Reflect.get(r, c)).replace(/\s+/g, " ")));
   const widths = cols.map((c, i) => Math.min(80, Math.max(c.length, ...data.map((d) => d[i]!.length))));
   // The last column is never cut; a long cell elsewhere ends at a word boundary with an ellipsis.
   const fit = (v: string, w: number) => {

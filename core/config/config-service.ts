@@ -12,8 +12,9 @@ import type { ConfigRepo, Store } from "../store/store.js";
 import type { AuditSink } from "../kernel.js";
 import type { Authorized } from "../authority/authorize.js";
 import type { HostSettingKey, HostSettings } from "./host-settings.js";
+import type { SettingSchema } from "./settings-types.js";
 
-type Schema = Record<string, any>;
+type Schema = SettingSchema;
 
 interface Owner {
   schema: Schema;

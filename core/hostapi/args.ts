@@ -41,7 +41,7 @@ export const json: Check<unknown> = (v) => v;
 
 /** The argument list, checked position by position; extra arguments are refused. */
 export function tuple<T extends unknown[]>(method: string, raw: readonly unknown[], checks: { [K in keyof T]: [string, Check<T[K]>] }): T {
-  const list = checks as unknown as Array<[string, Check<unknown>]>;
+  const list: ReadonlyArray<readonly [string, Check<unknown>]> = checks;
   if (raw.length > list.length) throw bad(method, `takes at most ${list.length} argument${list.length === 1 ? "" : "s"}, got ${raw.length}`);
   return list.map(([what, check], i) => check(raw[i], method, what)) as T;
 }

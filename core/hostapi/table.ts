@@ -34,6 +34,9 @@ export interface Site {
   acting(): { caller: Extract<Caller, { kind: "module" }>; depth: number };
 }
 
+// The erased row type: each row is typed by the SDK method it implements (HostCalls below); only
+// the port, which runs whichever row a call names, sees it erased.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- an erased function type needs any (never[] rejects the rows' tuples)
 type Fn = (...args: any[]) => any;
 
 export interface CallEntry<F extends Fn> {

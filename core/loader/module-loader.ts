@@ -11,7 +11,6 @@ import { contextShape } from "../hostapi/table.js";
 import type { Kernel } from "../kernel.js";
 import { HOST_VERSION } from "../base/paths.js";
 import type { ActivationSpec, ModuleRuntime } from "../runtime.js";
-import type { ModuleRecord } from "../store/store.js";
 import { decideGrants } from "./grant-policy.js";
 import { ModuleRecords } from "./module-records.js";
 import { changedFiles } from "./files.js";

@@ -98,7 +98,7 @@ export function redact(value: unknown, depth = 0): unknown {
 
 function errorFields(e: Error, depth: number): Record<string, unknown> {
   const out: Record<string, unknown> = { type: e.name, message: e.message, stack: e.stack };
-  for (const k of Object.keys(e)) out[k] = guard(() => (e as unknown as Record<string, unknown>)[k]);
+  for (const k of Object.keys(e)) out[k] = guard(() => Reflect.get(e, k));
   if (e.cause !== undefined && depth < MAX_DEPTH) out.cause = e.cause;
   return out;
 }

@@ -22,7 +22,8 @@ export function isTerminal(d: Destination): boolean {
 export function openDestination(d: Destination): LineSink {
   if (typeof d === "number") return pino.destination({ fd: d, sync: true });
   if (typeof d === "string") return pino.destination({ fd: openPrivateFile(d), sync: true });
-  return d as unknown as LineSink;
+  // A stream is a LineSink: it writes lines.
+  return { write: (line: string) => d.write(line) };
 }
 
 export function openPrivateFile(file: string): number {

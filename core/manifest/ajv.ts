@@ -1,11 +1,12 @@
 // One ajv instance for every schema the host compiles from manifests (command input/output,
 // module config). Strict mode turns typos like "requird" into compile errors at load time.
 import { Ajv, type ValidateFunction } from "ajv";
-import addFormatsModule from "ajv-formats";
+import { createRequire } from "node:module";
 import { RE2JS } from "re2js";
 
-// ajv-formats is CommonJS with a `default` export; Node's ESM interop wraps it once more.
-const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (ajv: Ajv) => Ajv;
+// ajv-formats is CommonJS whose module.exports is the plugin; required as such, it needs no
+// interop guess (an ESM default import of it is typed one way and shaped another).
+const addFormats: typeof import("ajv-formats").default = createRequire(import.meta.url)("ajv-formats");
 
 /**
  * `pattern` and `patternProperties` from manifests run on RE2 (re2js, linear time), never on V8's

@@ -4,7 +4,11 @@
 // each); a reader refuses a frame longer than its cap before buffering it.
 import type { Writable } from "node:stream";
 
-export type FrameHandler = (header: any, payload: string) => void;
+/**
+ * What a reader hands on: the parsed JSON header, typed by the protocol the reader was made for
+ * (core/sandbox/protocol.ts); each side checks the fields it acts on.
+ */
+export type FrameHandler<H> = (header: H, payload: string) => void;
 
 export class FrameWriter {
   readonly #out: Writable;
@@ -52,9 +56,9 @@ export class FrameWriter {
   }
 }
 
-export class FrameReader {
+export class FrameReader<H> {
   readonly #max: number;
-  readonly #onFrame: FrameHandler;
+  readonly #onFrame: FrameHandler<H>;
   readonly #onViolation: (why: string) => void;
   #chunks: Buffer[] = [];
   #buffered = 0;
@@ -62,7 +66,7 @@ export class FrameReader {
   #need = -1;
   #broken = false;
 
-  constructor(maxFrameBytes: number, onFrame: FrameHandler, onViolation: (why: string) => void) {
+  constructor(maxFrameBytes: number, onFrame: FrameHandler<H>, onViolation: (why: string) => void) {
     this.#max = maxFrameBytes;
     this.#onFrame = onFrame;
     this.#onViolation = onViolation;
@@ -96,7 +100,8 @@ export class FrameReader {
         this.#onViolation("a frame without a header");
         return;
       }
-      let header: unknown;
+      // JSON.parse's result is the protocol's header type only once the side acting on it checks it.
+      let header: H | undefined;
       try {
         header = JSON.parse(buf.toString("utf8", off, nl));
       } catch {

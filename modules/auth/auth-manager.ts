@@ -10,6 +10,7 @@ import { parseDuration } from "./durations.js";
 import { FairArgonQueue } from "./argon-queue.js";
 import { newToken, newTokenId, parseToken } from "./token-format.js";
 import { WardenError, refusals } from "../../sdk/errors.js";
+import type { JsonValue } from "../../sdk/context.js";
 
 /** Writes the audit event of a change that is about to be written (./index.ts passes ctx.audit.record). */
 export type Recorder = (id: string, data: Record<string, unknown>) => Promise<void>;
@@ -21,7 +22,8 @@ const CACHE_MS = 60_000;
 const REFRESH_MS = 15_000;
 const USAGE_WRITE_MS = 60_000;
 
-export interface TokenRecord {
+// Types, not interfaces: records are JSON (JsonValue) as storage keeps them.
+export type TokenRecord = {
   id: string;
   name: string;
   scopes: string[];
@@ -34,12 +36,12 @@ export interface TokenRecord {
   bootstrap: boolean;
   /** The previous secret during a rotation's grace period. */
   prev: { hash: string; until: string } | null;
-}
+};
 
-interface Usage {
+type Usage = {
   last_used_at: string | null;
   last_request_at: string | null;
-}
+};
 
 export interface Identity {
   tokenId: string;
@@ -51,7 +53,7 @@ export interface Identity {
 /** The module's private storage (ctx.storage). */
 export interface TokenStorage {
   get(key: string): Promise<unknown>;
-  set(key: string, value: any): Promise<void>;
+  set(key: string, value: JsonValue): Promise<void>;
   delete(key: string): Promise<boolean>;
   list(prefix?: string, limit?: number): Promise<string[]>;
 }

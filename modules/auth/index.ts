@@ -2,7 +2,6 @@
 // bootstrap token to <home>/bootstrap.token on the home's first initialisation, and offers
 // verification to the REST surface as the `auth` service.
 import type { CallInfo, ModuleContext } from "../../sdk/context.js";
-import type { FleetLock, RedisBackend } from "../../sdk/system/fleet.js";
 import { AuthManager } from "./auth-manager.js";
 import { FleetClock } from "./fleet-clock.js";
 import { SharedEpoch } from "./shared-epoch.js";
@@ -33,7 +32,7 @@ export async function activate(ctx: ModuleContext) {
     await clock.sync().catch((e) => ctx.log.warn("the fleet's clock (Redis TIME) could not be read yet; this host's own clock counts until it can", { err: String(e) }));
     now = clock.now;
   }
-  const auth = new AuthManager(ctx.storage as any, now, { fleet: redis !== undefined });
+  const auth = new AuthManager(ctx.storage, now, { fleet: redis !== undefined });
   const moved = async () => epoch?.bump();
 
   const issueBootstrap = async (call?: CallInfo) => {

@@ -2,7 +2,7 @@
 // byte budgets in its settings: in this host's memory (CacheManager) or, in a fleet, in Redis
 // (SharedCache), where every host sees the same entries.
 import type { CallInfo, JsonValue, ModuleContext } from "../../sdk/context.js";
-import { closeRedis, type RedisBackend } from "../../sdk/system/fleet.js";
+import { closeRedis } from "../../sdk/system/fleet.js";
 import { CacheManager, type Budgets } from "./cache-manager.js";
 import { SharedCache } from "./shared-cache.js";
 import type { Settings } from "./settings.js";

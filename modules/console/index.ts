@@ -3,7 +3,7 @@
 // console's files and exchanges the code for a cookie, verifies sessions through the `console`
 // service. Everything a console page does is an ordinary command call made as the session.
 import type { CallInfo, ModuleContext } from "../../sdk/context.js";
-import { SessionStore, type Lineage, type SessionRecord, type SessionSettings, type TokenBond } from "./sessions.js";
+import { SessionStore, type Lineage, type SessionSettings, type TokenBond } from "./sessions.js";
 import { WardenError, refusals } from "../../sdk/errors.js";
 import type { ConsoleService } from "../../sdk/system/services.js";
 

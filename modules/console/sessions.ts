@@ -153,7 +153,7 @@ export class SessionStore {
   async verify(cookie: string): Promise<SessionRecord> {
     const m = /^([a-f0-9]{16})\.([A-Za-z0-9_-]{43})$/.exec(cookie);
     if (!m) throw new WardenError("unauthorized", "not logged in to the console; run `warden console` for a login URL");
-    const [, id, secret] = m as unknown as [string, string, string];
+    const [, id = "", secret = ""] = m;
     const now = this.#now();
     const record = (await this.#storage.get(`${SESSION}${id}`)) as SessionRecord | undefined;
     if (!record) {

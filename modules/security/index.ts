@@ -4,8 +4,8 @@
 // blocks and lockdowns are also made durable in the module's storage.
 import type { CallInfo, JsonValue, ModuleContext } from "../../sdk/context.js";
 import { validateAddressList } from "./client-address.js";
-import { closeRedis, type RedisBackend } from "../../sdk/system/fleet.js";
-import { SecurityManager, type Decided, type DurableStore, type Settings } from "./security-manager.js";
+import { closeRedis } from "../../sdk/system/fleet.js";
+import { asDecided, SecurityManager, type Decided, type DurableStore, type Settings } from "./security-manager.js";
 import { SharedSecurity } from "./shared-security.js";
 import { WardenError } from "../../sdk/errors.js";
 import type { SecurityService } from "../../sdk/system/services.js";
@@ -29,7 +29,7 @@ export async function activate(ctx: ModuleContext<Settings>) {
   const durable: DurableStore = {
     write: async (key, value) => {
       if (value === undefined) await ctx.storage.delete(key);
-      else await ctx.storage.set(key, value as unknown as JsonValue);
+      else await ctx.storage.set(key, value);
     },
   };
   const manager = new SecurityManager(await settings(), durable);
@@ -44,7 +44,7 @@ export async function activate(ctx: ModuleContext<Settings>) {
       // Read 64 at a time: a fleet re-seeding Redis waits on this, and the store is a network away.
       for (let i = 0; i < keys.length; i += 64) {
         await Promise.all(keys.slice(i, i + 64).map(async (key) => {
-          const value = (await ctx.storage.get(key)) as unknown as Decided | undefined;
+          const value = asDecided(await ctx.storage.get(key));
           if (value && value.until > Date.now()) out.push([key, value]);
           // Ended ones are dropped from the store too, so it holds only what still applies.
           else await ctx.storage.delete(key);
@@ -66,7 +66,7 @@ export async function activate(ctx: ModuleContext<Settings>) {
 
   // A fleet keeps the windows, blocks and lockdown in its Redis; a single host in its memory.
   const redis = ctx.services.host("backend:redis");
-  shared = redis ? new SharedSecurity(manager, redis.connect("security", { timeoutMs: (await settings()).backend_timeout_ms }), { ...durable, records, read: async (key) => ((await ctx.storage.get(key)) as unknown as Decided | undefined) ?? undefined }, hooks) : undefined;
+  shared = redis ? new SharedSecurity(manager, redis.connect("security", { timeoutMs: (await settings()).backend_timeout_ms }), { ...durable, records, read: async (key) => asDecided(await ctx.storage.get(key)) }, hooks) : undefined;
   if (!shared) manager.restore(await records());
   Object.assign(manager, hooks);
   const state = shared ?? manager;

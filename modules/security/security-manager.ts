@@ -27,10 +27,19 @@ import type { Settings } from "./settings.js";
 import type { Allowance, Decision, Refusal } from "../../sdk/system/services.js";
 
 /** A block or lockdown as it is stored. */
-export interface Decided {
+// A type, not an interface: it is JSON (JsonValue), stored as it is in the module's storage.
+export type Decided = {
   until: number;
   reason: string;
   by: "operator" | "limits";
+};
+
+/** A stored record read back: a Decided only if it has that shape (the store is not taken on trust). */
+export function asDecided(v: unknown): Decided | undefined {
+  if (typeof v !== "object" || v === null) return undefined;
+  const { until, reason, by } = v as Partial<Record<keyof Decided, unknown>>;
+  if (typeof until !== "number" || typeof reason !== "string" || (by !== "operator" && by !== "limits")) return undefined;
+  return { until, reason, by };
 }
 
 /** Where blocks and the lockdown are made durable: `b:<client>` and `lockdown`. */

@@ -11,7 +11,7 @@
 // Operator decisions (lockdown, blocks) are written to the module's durable storage first (the
 // store: PostgreSQL in a fleet), then to Redis, and reported done only then. A Redis that restarted
 // empty is re-seeded from the store before it answers a request again (the `seeded` key).
-import type { Redis } from "ioredis";
+import type { Redis, Result } from "ioredis";
 import { EPOCH_TTL_S, REVOCATION_EPOCH_KEY, scanKeys } from "../../sdk/system/fleet.js";
 import { clientKey } from "./client-address.js";
 import { randomUUID } from "node:crypto";
@@ -104,11 +104,15 @@ redis.call('SET', KEYS[1], ARGV[1], 'PX', ms)
 return 1
 `;
 
-type Scripted = Redis & {
-  wardenAdmit(...args: Array<string | number>): Promise<Array<string | number>>;
-  wardenFailed(...args: Array<string | number>): Promise<Array<string | number>>;
-  wardenSetUntil(...args: Array<string | number>): Promise<number>;
-};
+// The scripts defined below, as ioredis's own types learn of custom commands: on a connection
+// and in a pipeline alike (ioredis's documented way, declaration merging on RedisCommander).
+declare module "ioredis" {
+  interface RedisCommander<Context> {
+    wardenAdmit(...args: Array<string | number>): Result<Array<string | number>, Context>;
+    wardenFailed(...args: Array<string | number>): Result<Array<string | number>, Context>;
+    wardenSetUntil(...args: Array<string | number>): Result<number, Context>;
+  }
+}
 
 /** The module's storage, as the source of truth for decisions (and of a re-seed). */
 export interface SharedDurable extends DurableStore {
@@ -126,7 +130,7 @@ export interface SharedHooks {
 
 export class SharedSecurity {
   readonly #m: SecurityManager;
-  readonly #r: Scripted;
+  readonly #r: Redis;
   readonly #durable: SharedDurable;
   readonly #hooks: SharedHooks;
   #seeding: Promise<void> | undefined;
@@ -143,7 +147,7 @@ export class SharedSecurity {
     redis.defineCommand("wardenAdmit", { numberOfKeys: 3, lua: ADMIT });
     redis.defineCommand("wardenFailed", { numberOfKeys: 3, lua: FAILED });
     redis.defineCommand("wardenSetUntil", { numberOfKeys: 1, lua: SET_UNTIL });
-    this.#r = redis as Scripted;
+    this.#r = redis;
     this.#keepSeeded.unref();
   }
 
@@ -233,7 +237,7 @@ export class SharedSecurity {
         const records = await this.#durable.records();
         for (let i = 0; i < records.length; i += 1000) {
           const batch = this.#r.pipeline();
-          for (const [key, d] of records.slice(i, i + 1000)) (batch as unknown as Scripted).wardenSetUntil(redisKey(key), JSON.stringify(d), d.until);
+          for (const [key, d] of records.slice(i, i + 1000)) batch.wardenSetUntil(redisKey(key), JSON.stringify(d), d.until);
           for (const [err] of (await batch.exec()) ?? []) if (err) throw err;
         }
         // A Redis that forgot also forgot the revocation epoch: it gets a value no host has seen,

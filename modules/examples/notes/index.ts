@@ -1,17 +1,18 @@
 import type { ModuleContext } from "warden/sdk";
 
-interface Note {
+// A type (not an interface), so it is a JsonValue that storage.set takes as it is.
+type Note = {
   title: string;
   text: string;
   savedAt: string;
-}
+};
 
 const PREFIX = "note:";
 
 export async function activate(ctx: ModuleContext) {
   ctx.commands.register("add", async ({ title, text }: { title: string; text: string }) => {
     const note: Note = { title, text, savedAt: new Date().toISOString() };
-    await ctx.storage.set(PREFIX + title, note as any);
+    await ctx.storage.set(PREFIX + title, note);
     return note;
   });
 
