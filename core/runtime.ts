@@ -5,6 +5,7 @@
 import type { CallInfo } from "../sdk/context.js";
 import type { Manifest } from "../sdk/manifest.js";
 import type { ContextShape } from "./hostapi/table.js";
+import type { CapabilityName } from "./hostapi/catalogue.js";
 
 export interface ActivationSpec {
   id: string;
@@ -19,6 +20,8 @@ export interface ActivationSpec {
   granted: string[];
   /** The context's plain-call namespaces: namespace -> method -> capability (host API and providers). */
   api: ContextShape;
+  /** The capability of each method bound around a handler or fire-and-forget (the table's BOUND_METHODS). */
+  bound: Readonly<Record<string, CapabilityName>>;
   /** Effective limits: the manifest's, capped by host policy. */
   limits: { memoryMb: number; timeoutMs: number };
 }

@@ -3,7 +3,7 @@
 // only, copied, so an in-process module sees exactly the refusals and copy semantics a sandboxed
 // one does (the conformance suite holds the two to the same transcript).
 import { HostError } from "../base/errors.js";
-import { MAX_MESSAGE_BYTES } from "./wire.js";
+import { MAX_MESSAGE_BYTES } from "../sandbox/wire.js";
 
 function refuseValue(key: string, value: unknown): unknown {
   const t = typeof value;

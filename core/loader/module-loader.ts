@@ -7,7 +7,7 @@ import { resolve } from "node:path";
 import { HostError, refusals } from "../base/errors.js";
 import { GrantSet } from "../hostapi/grants.js";
 import { createHostPort } from "../hostapi/port.js";
-import { contextShape } from "../hostapi/table.js";
+import { BOUND_METHODS, contextShape } from "../hostapi/table.js";
 import type { Kernel } from "../kernel.js";
 import { HOST_VERSION } from "../base/paths.js";
 import type { ActivationSpec, ModuleRuntime } from "../runtime.js";
@@ -338,6 +338,7 @@ export class ModuleLoader {
       manifest: structuredClone(m),
       granted: e.grants.names(),
       api: contextShape(this.kernel.providers.namespaces(), this.kernel.bus.list()),
+      bound: BOUND_METHODS,
       limits: {
         memoryMb: cap(m.limits?.memoryMb, "sandbox.defaultMemoryMb", "sandbox.maxMemoryMb"),
         timeoutMs: cap(m.limits?.timeoutMs, "sandbox.defaultTimeoutMs", "sandbox.maxTimeoutMs"),

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { FrameReader, FrameWriter } from "./channel.js";
 import { Batch, IsolateHost, useCodeCacheDir } from "./isolate-host.js";
 import { DENIAL_RQ, MARK_BYTES, MARK_FD, type FromSandbox, type LogLevel, type ToSandbox } from "./protocol.js";
-import { MAX_MESSAGE_BYTES } from "../hostapi/wire.js";
+import { MAX_MESSAGE_BYTES } from "./wire.js";
 
 const cacheDir = process.argv[2];
 if (cacheDir) useCodeCacheDir(join(cacheDir, "v8"));

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import type { Readable, Writable } from "node:stream";
 import { FrameReader, FrameWriter } from "./channel.js";
 import { MARK_BYTES, MARK_FD, type FromSandbox, type ToSandbox } from "./protocol.js";
-import { MAX_MESSAGE_BYTES } from "../hostapi/wire.js";
+import { MAX_MESSAGE_BYTES } from "./wire.js";
 
 export type Done = Extract<FromSandbox, { t: "done" }>;
 export type Notice = Exclude<FromSandbox, Done | { t: "ready" } | { t: "stats" } | { t: "beat" }>;

@@ -12,14 +12,13 @@
 // `module enable`).
 import type { CallInfo } from "../../sdk/context.js";
 import { bundleModule, type BundleResult } from "./bundle.js";
-import { BOUND_METHODS } from "../hostapi/table.js";
 import { HostError, toHostError } from "../base/errors.js";
 import { CACHE_DIR } from "../base/paths.js";
 import type { ActivationSpec, ActiveModule, HostPort, ModuleRuntime } from "../runtime.js";
 import { sandboxProcessScript } from "./process-script.js";
 import { DENIAL_RQ, type DeathReason, type Limits, type Setup, type WireError } from "./protocol.js";
 import { SandboxProcess, type Notice } from "./sandbox-process.js";
-import { MAX_MESSAGE_BYTES, parseWire, toWire } from "../hostapi/wire.js";
+import { MAX_MESSAGE_BYTES, parseWire, toWire } from "./wire.js";
 
 export type SupervisorLogLevel = "debug" | "info" | "warn" | "error";
 
@@ -279,7 +278,7 @@ export class SandboxSupervisor implements ModuleRuntime {
       granted: spec.granted,
       commands: Object.keys(spec.manifest.commands ?? {}),
       api: spec.api,
-      bound: { ...BOUND_METHODS },
+      bound: { ...spec.bound },
       module: { id: spec.id, version: spec.version, kind: "user" },
       maxMessageBytes: MAX_MESSAGE_BYTES,
       maxPending: MAX_PENDING_PER_MODULE,

@@ -5,7 +5,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { matchesAny } from "../../sdk/patterns.js";
 import { loggedPublicError, sendError, type ApiErrorFields } from "./errors.js";
 import { loadConsoleAssets } from "./console-assets.js";
-import type { ApiDeps } from "./server.js";
+import type { ApiDeps } from "./deps.js";
 
 /**
  * The session cookie's name. Over TLS it is a `__Host-` cookie: the browser then refuses one set by

@@ -25,6 +25,7 @@ export async function activate(ctx: ModuleContext<ApiSettings>) {
   let settings = await ctx.config.get();
   let app: FastifyInstance | undefined;
   let invalidate: (() => void) | undefined;
+  let scheme: "http" | "https" = "http";
 
   // Modules installed, removed or reloaded while serving: the routes follow the bus at once.
   await ctx.events.on("commands.changed", () => app && invalidate?.());
@@ -81,7 +82,9 @@ export async function activate(ctx: ModuleContext<ApiSettings>) {
       invalidate = built.invalidate;
       let address: string;
       try {
-        address = await app.listen({ host: settings.host, port: settings.port });
+        // The server is made by app.ts (serverFactory), so fastify does not know it speaks TLS: the scheme is ours to say.
+        address = (await app.listen({ host: settings.host, port: settings.port })).replace(/^https?:/, built.https ? "https:" : "http:");
+        scheme = built.https ? "https" : "http";
       } catch (e) {
         const a = app;
         app = running = undefined;
@@ -118,7 +121,7 @@ export async function activate(ctx: ModuleContext<ApiSettings>) {
     },
     address(): string | undefined {
       const addr = app?.server.address();
-      return addr && typeof addr === "object" ? `http://${addr.address}:${addr.port}` : undefined;
+      return addr && typeof addr === "object" ? `${scheme}://${addr.address}:${addr.port}` : undefined;
     },
   });
 }

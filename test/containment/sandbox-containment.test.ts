@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { Host } from "../../core/host.js";
 import { silentLogger } from "../../core/log/index.js";
 import { SandboxRuntime } from "../../core/sandbox/sandbox-runtime.js";
-import { parseWire } from "../../core/hostapi/wire.js";
+import { parseWire } from "../../core/sandbox/wire.js";
 import { tempDir, writeModule } from "../helpers/modules.js";
 
 const any = { type: "object", additionalProperties: true };
