@@ -12,25 +12,59 @@ export interface ModuleEntry {
   dir: string;
   kind: "system" | "user";
   loaded?: LoadedManifest;
-  state: ModuleState;
-  error?: HostError;
+  /** Written only by transition(), with what comes with it. */
+  readonly state: ModuleState;
+  readonly error?: HostError;
   /** Effective grants (system set, or declared and approved, minus runtime revocations). */
   grants: GrantSet;
-  active?: ActiveModule;
+  readonly active?: ActiveModule;
   activating?: Promise<void>;
   /** Unsubscribe functions of event subscriptions made while active. */
   subscriptions: Array<() => void>;
   /** When it last became active (idle deactivation counts from here or its last call). */
-  activatedAt?: number;
+  readonly activatedAt?: number;
   /** A module refused (duplicate id) keeps its listing but is never the owner of that id. */
   shadow?: boolean;
   /** Failed because its circuit breaker opened (not because it could not load). */
-  breaker?: boolean;
+  readonly breaker?: boolean;
   /**
    * Read but its grants not decided yet (the manifest index is being written, another host's
    * install is being added): it answers module_unavailable, never runs with partial grants.
    */
   undecided?: boolean;
+}
+
+/** Where a module's runtime state may go, and what each step brings with it. */
+export type Transition =
+  /** Activated: running from `at`, with no error. */
+  | { to: "active"; active: ActiveModule; at: number }
+  /** Failed: why; `breaker` when its circuit breaker opened (only an enable restarts it). */
+  | { to: "failed"; error: HostError; breaker?: true }
+  /** Not running: the error that explains it, if any (otherwise none); `clearBreaker` once the breaker no longer holds it. */
+  | { to: "installed" | "disabled" | "pending_approval"; error?: HostError | undefined; clearBreaker?: true };
+
+/**
+ * The one writer of a module's runtime state (ModuleEntry's state, error, breaker, active): each
+ * step sets what comes with it and clears what does not, so no state is left half-changed.
+ */
+export function transition(e: ModuleEntry, t: Transition): void {
+  // The fields are readonly to everyone else; this is where they change.
+  switch (t.to) {
+    case "active":
+      Object.assign(e, { state: "active", active: t.active, activatedAt: t.at });
+      Reflect.deleteProperty(e, "error");
+      return;
+    case "failed":
+      Object.assign(e, { state: "failed", error: t.error }, t.breaker ? { breaker: true } : {});
+      Reflect.deleteProperty(e, "active");
+      return;
+    default:
+      Object.assign(e, { state: t.to });
+      Reflect.deleteProperty(e, "active");
+      if (t.error) Object.assign(e, { error: t.error });
+      else Reflect.deleteProperty(e, "error");
+      if (t.clearBreaker) Reflect.deleteProperty(e, "breaker");
+  }
 }
 
 export interface ModuleSummary {

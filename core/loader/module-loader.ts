@@ -4,7 +4,7 @@
 // dependents failed; it never stops the others or the host. What operators do to modules is
 // ./operator-actions.ts; the records they write, ./module-records.ts.
 import { resolve } from "node:path";
-import { HostError, refusals } from "../base/errors.js";
+import { HostError, refusals, toHostError } from "../base/errors.js";
 import { GrantSet } from "../hostapi/grants.js";
 import { createHostPort } from "../hostapi/port.js";
 import { BOUND_METHODS, contextShape } from "../hostapi/table.js";
@@ -16,7 +16,7 @@ import { ModuleRecords } from "./module-records.js";
 import { changedFiles } from "./files.js";
 import { readIndexedManifest } from "./manifest-index.js";
 import { discoverModules, type Candidate } from "./discover.js";
-import { summarize, type ModuleEntry, type ModuleSummary } from "./module-entry.js";
+import { summarize, transition, type ModuleEntry, type ModuleState, type ModuleSummary } from "./module-entry.js";
 import { resolveDependencies } from "./resolve.js";
 
 export interface LoaderOptions {
@@ -83,9 +83,11 @@ export class ModuleLoader {
     const existing = this.#entries.get(entry.id);
     if (existing) {
       entry.shadow = true;
-      entry.state = "failed";
-      entry.error = new HostError("module_duplicate", `module id '${entry.id}' at ${c.dir} is already provided by ${existing.dir}; the second is refused. Rename or remove one.`, {
-        details: { id: entry.id, paths: [existing.dir, c.dir] },
+      transition(entry, {
+        to: "failed",
+        error: new HostError("module_duplicate", `module id '${entry.id}' at ${c.dir} is already provided by ${existing.dir}; the second is refused. Rename or remove one.`, {
+          details: { id: entry.id, paths: [existing.dir, c.dir] },
+        }),
       });
       this.#shadows.push(entry);
       return;
@@ -94,8 +96,7 @@ export class ModuleLoader {
       try {
         this.kernel.providers.declare(entry.id, entry.loaded.manifest.provides);
       } catch (e) {
-        entry.state = "failed";
-        entry.error = e as HostError;
+        transition(entry, { to: "failed", error: toHostError(e) });
       }
     }
     this.#entries.set(entry.id, entry);
@@ -168,15 +169,15 @@ export class ModuleLoader {
     this.#order = order;
     for (const [id, error] of failures) {
       const e = this.#entries.get(id)!;
-      e.state = "failed";
-      e.error = error;
+      transition(e, { to: "failed", error });
     }
     for (const e of this.#entries.values()) if (e.state === "installed") this.#decideGrants(e);
   }
 
   /** Decide state and grants from the operator's record: disabled, approval pinned to the hash, revocations. */
-  redecide(e: ModuleEntry): void {
+  redecide(e: ModuleEntry): ModuleState {
     this.#decideGrants(e);
+    return e.state;
   }
 
   /**
@@ -197,11 +198,8 @@ export class ModuleLoader {
       await this.deactivate(id);
     }
     if (e.breaker && this.records.find(id)?.disabled !== false) return; // stopped by its breaker: only an enable restarts it
-    e.state = d.state;
     e.grants = d.grants;
-    delete e.breaker;
-    if (d.error) e.error = d.error;
-    else delete e.error;
+    transition(e, { to: d.state, error: d.error, clearBreaker: true });
   }
 
   kindOf(id: string): "system" | "user" | undefined {
@@ -212,9 +210,8 @@ export class ModuleLoader {
     delete e.undecided;
     const record = this.records.find(e.id);
     const d = decideGrants({ manifest: e.loaded!.manifest, hash: e.loaded!.hash, kind: e.kind, record, kindOf: (id) => this.#entries.get(id)?.kind });
-    e.state = d.state;
     e.grants = d.grants;
-    if (d.error) e.error = d.error;
+    transition(e, { to: d.state, error: d.error });
   }
 
   /** The grants of a module that runs now (active or activating): what the policy point checks a module caller against. */
@@ -278,17 +275,18 @@ export class ModuleLoader {
         await this.ensureActive(dep);
       } catch (err) {
         const cause = err as HostError;
-        e.state = "failed";
-        e.error = new HostError("dependency_unresolved", `module '${e.id}' cannot run because its dependency '${dep}' is not available (${cause.code}: ${cause.message})`, {
-          details: { module: e.id, dependency: dep, cause: cause.code },
+        transition(e, {
+          to: "failed",
+          error: new HostError("dependency_unresolved", `module '${e.id}' cannot run because its dependency '${dep}' is not available (${cause.code}: ${cause.message})`, {
+            details: { module: e.id, dependency: dep, cause: cause.code },
+          }),
         });
         throw unavailable(e);
       }
     }
     const integrity = this.#integrityError(e);
     if (integrity) {
-      e.state = "failed";
-      e.error = integrity;
+      transition(e, { to: "failed", error: integrity });
       throw unavailable(e);
     }
     const runtime = e.kind === "system" ? this.#o.runtimes.system : this.#o.runtimes.user;
@@ -309,18 +307,15 @@ export class ModuleLoader {
       deliver: (id, event, payload) => e.active?.deliverEvent?.(id, event, payload),
     });
     try {
-      e.active = await runtime.activate(this.#spec(e), port);
-      e.state = "active";
-      e.activatedAt = Date.now();
-      delete e.error;
+      transition(e, { to: "active", active: await runtime.activate(this.#spec(e), port), at: Date.now() });
       this.kernel.log.info({ module: e.id, kind: e.kind }, "module active");
       this.kernel.events.emit("module.activated", { id: e.id });
     } catch (err) {
       this.#cleanup(e);
-      e.state = "failed";
-      e.error = err instanceof HostError ? err : new HostError("module_error", `module '${e.id}' failed to activate: ${(err as Error).message}`);
-      this.kernel.log.warn({ module: e.id, code: e.error.code, err: e.error.message }, "module failed to activate");
-      this.kernel.events.emit("module.failed", { id: e.id, code: e.error.code });
+      const error = err instanceof HostError ? err : new HostError("module_error", `module '${e.id}' failed to activate: ${err instanceof Error ? err.message : String(err)}`);
+      transition(e, { to: "failed", error });
+      this.kernel.log.warn({ module: e.id, code: error.code, err: error.message }, "module failed to activate");
+      this.kernel.events.emit("module.failed", { id: e.id, code: error.code });
       throw unavailable(e);
     }
   }
@@ -350,7 +345,7 @@ export class ModuleLoader {
     for (const unsubscribe of e.subscriptions.splice(0)) unsubscribe();
     this.kernel.bus.unbindModule(e.id);
     this.kernel.services.withdraw(e.id);
-    delete e.active;
+    // (the transition that follows drops e.active)
   }
 
   async deactivate(id: string): Promise<void> {
@@ -358,7 +353,7 @@ export class ModuleLoader {
     if (!e?.active) return;
     const active = e.active;
     this.#cleanup(e);
-    e.state = "installed";
+    transition(e, { to: "installed" });
     try {
       await active.deactivate();
     } catch (err) {
@@ -397,9 +392,7 @@ export class ModuleLoader {
     const e = this.#entries.get(id);
     if (!e) return;
     this.#cleanup(e);
-    e.state = "failed";
-    e.error = error;
-    e.breaker = true;
+    transition(e, { to: "failed", error, breaker: true });
   }
 
   async deactivateAll(): Promise<void> {

@@ -10,7 +10,7 @@ import type { ApprovalTarget } from "../kernel.js";
 import type { Authorized } from "../authority/authorize.js";
 import { changedFiles } from "./files.js";
 import { scopeFacts } from "./grant-policy.js";
-import { summarize, type ModuleSummary } from "./module-entry.js";
+import { summarize, transition, type ModuleSummary } from "./module-entry.js";
 import { unavailable, type ModuleLoader } from "./module-loader.js";
 
 /** Errors that no operator action clears: the module's files must change first. */
@@ -43,8 +43,7 @@ export class OperatorActions {
     const grants = e.loaded.manifest.capabilities ?? [];
     await this.loader.records.approve(id, { hash: e.loaded.hash, capabilities: grants }, actor, { version: e.loaded.manifest.version, hash: e.loaded.hash, capabilities: toGrants(grants).map(describeGrant) });
     if (e.state === "pending_approval") {
-      e.state = "installed";
-      delete e.error;
+      transition(e, { to: "installed" });
       this.loader.redecide(e);
     } else {
       await this.loader.applyRecord(id); // revoked capabilities come back, running or not
@@ -57,13 +56,11 @@ export class OperatorActions {
     const e = this.loader.require(id);
     await this.loader.records.setDisabled(id, false, actor);
     if ((e.state === "disabled" || e.state === "failed") && e.loaded && !(e.error && PERMANENT.has(e.error.code))) {
-      e.state = "installed";
-      delete e.error;
-      delete e.breaker;
-      this.loader.redecide(e);
+      transition(e, { to: "installed", clearBreaker: true });
+      const now = this.loader.redecide(e);
       // A system module runs from the start (it serves REST, security, the console): enabled, it
       // runs again now, and a surface it provides comes back with it.
-      if (e.kind === "system" && e.state === "installed") await this.loader.ensureActive(id).catch(() => {});
+      if (e.kind === "system" && now === "installed") await this.loader.ensureActive(id).catch(() => {});
     }
     return summarize(e);
   }
@@ -73,8 +70,7 @@ export class OperatorActions {
     const e = this.loader.require(id);
     await this.loader.records.setDisabled(id, true, actor);
     await this.loader.deactivate(id);
-    e.state = "disabled";
-    delete e.error;
+    transition(e, { to: "disabled" });
     return summarize(e);
   }
 
