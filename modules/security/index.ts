@@ -5,14 +5,13 @@
 import type { CallInfo, JsonValue, ModuleContext } from "../../sdk/context.js";
 import { validateAddressList } from "./client-address.js";
 import { closeRedis } from "../../sdk/system/fleet.js";
-import { asDecided, SecurityManager, type Decided, type DurableStore, type Settings } from "./security-manager.js";
+import { SecurityManager, type Settings } from "./security-manager.js";
+import { SecurityRecords } from "./security-records.js";
 import { SharedSecurity } from "./shared-security.js";
 import { WardenError } from "../../sdk/errors.js";
 import type { SecurityService } from "../../sdk/system/services.js";
 
 const LIST_KEYS = new Set(["allow", "deny", "trusted", "trusted_proxies"]);
-
-const STATE_PREFIXES = ["b:", "lockdown"];
 
 let shared: SharedSecurity | undefined;
 
@@ -24,36 +23,13 @@ export async function deactivate() {
 
 export async function activate(ctx: ModuleContext<Settings>) {
   const settings = () => ctx.config.get();
-  // Blocks and the lockdown go to this module's own storage: each write is a committed, fsynced
-  // transaction by the time it resolves, so an operator is told "done" only once it is durable.
-  const durable: DurableStore = {
-    write: async (key, value) => {
-      if (value === undefined) await ctx.storage.delete(key);
-      else await ctx.storage.set(key, value);
-    },
-  };
+  // Blocks and the lockdown are made durable in this module's own storage, by one writer.
+  const durable = new SecurityRecords(ctx.storage);
   const manager = new SecurityManager(await settings(), durable);
   const invalid = (list: string, entries: string[]) =>
     ctx.log.error("security list entries that are not addresses are ignored (an allow list holding one stays closed); fix them with `warden security config --set`", { list: `security.${list}`, entries: entries.slice(0, 20) });
   manager.onInvalidEntries = invalid;
   manager.configure(await settings()); // once more, now that invalid entries are reported
-  const records = async (): Promise<Array<[string, Decided]>> => {
-    const out: Array<[string, Decided]> = [];
-    for (const prefix of STATE_PREFIXES) {
-      const keys = await ctx.storage.list(prefix, 100_000);
-      // Read 64 at a time: a fleet re-seeding Redis waits on this, and the store is a network away.
-      for (let i = 0; i < keys.length; i += 64) {
-        await Promise.all(keys.slice(i, i + 64).map(async (key) => {
-          const value = asDecided(await ctx.storage.get(key));
-          if (value && value.until > Date.now()) out.push([key, value]);
-          // Ended ones are dropped from the store too, so it holds only what still applies.
-          else await ctx.storage.delete(key);
-        }));
-      }
-    }
-    return out;
-  };
-
   // Automatic blocks and lockdowns are audited (the host mirrors them into the security log).
   const audit = (action: string, target?: string, data?: Record<string, unknown>) =>
     ctx.audit.record(action, target, data).catch((e) => ctx.log.error("audit failed", { action, err: String(e) }));
@@ -66,8 +42,8 @@ export async function activate(ctx: ModuleContext<Settings>) {
 
   // A fleet keeps the windows, blocks and lockdown in its Redis; a single host in its memory.
   const redis = ctx.services.host("backend:redis");
-  shared = redis ? new SharedSecurity(manager, redis.connect("security", { timeoutMs: (await settings()).backend_timeout_ms }), { ...durable, records, read: async (key) => asDecided(await ctx.storage.get(key)) }, hooks) : undefined;
-  if (!shared) manager.restore(await records());
+  shared = redis ? new SharedSecurity(manager, redis.connect("security", { timeoutMs: (await settings()).backend_timeout_ms }), durable, hooks) : undefined;
+  if (!shared) manager.restore(await durable.records());
   Object.assign(manager, hooks);
   const state = shared ?? manager;
 

@@ -25,30 +25,12 @@ export const MAX_AUTO_BLOCKS = 50_000;
 export type { Settings } from "./settings.js";
 import type { Settings } from "./settings.js";
 import type { Allowance, Decision, Refusal } from "../../sdk/system/services.js";
+import { recordKey, type Decided, type DurableStore } from "./security-records.js";
 
 /** A block or lockdown as it is stored. */
-// A type, not an interface: it is JSON (JsonValue), stored as it is in the module's storage.
-export type Decided = {
-  until: number;
-  reason: string;
-  by: "operator" | "limits";
-};
-
-/** A stored record read back: a Decided only if it has that shape (the store is not taken on trust). */
-export function asDecided(v: unknown): Decided | undefined {
-  if (typeof v !== "object" || v === null) return undefined;
-  const { until, reason, by } = v as Partial<Record<keyof Decided, unknown>>;
-  if (typeof until !== "number" || typeof reason !== "string" || (by !== "operator" && by !== "limits")) return undefined;
-  return { until, reason, by };
-}
-
-/** Where blocks and the lockdown are made durable: `b:<client>` and `lockdown`. */
-export interface DurableStore {
-  /** Writes (undefined: removes) one record; resolves once it would survive kill -9. */
-  write(key: string, value: Decided | undefined): Promise<void>;
-}
 
 export type { Allowance, Decision, Refusal };
+export { asDecided, type Decided, type DurableStore } from "./security-records.js";
 
 interface Window { start: number; count: number }
 
@@ -95,8 +77,9 @@ export class SecurityManager {
     const now = this.#now();
     for (const [key, d] of records) {
       if (!d || typeof d.until !== "number" || d.until <= now) continue;
-      if (key === "lockdown") this.#lockdown = d;
-      else if (key.startsWith("b:")) this.#setBlock(key.slice(2), d);
+      const client = recordKey.clientOf(key);
+      if (key === recordKey.lockdown) this.#lockdown = d;
+      else if (client !== undefined) this.#setBlock(client, d);
     }
   }
 
@@ -181,7 +164,7 @@ export class SecurityManager {
     if (g.count > this.#s.global_limit) {
       const l: Decided = { until: now + this.#s.ddos_lockdown * 1000, reason: `global limit of ${this.#s.global_limit} requests per minute crossed`, by: "limits" };
       this.#lockdown = l;
-      this.#persistAuto("lockdown", l);
+      this.#persistAuto(recordKey.lockdown, l);
       // The lockdown is the response to this window; when it lifts, counting starts afresh.
       this.#windows.delete("g");
       this.onLockdown(l.until, l.reason);
@@ -228,7 +211,7 @@ export class SecurityManager {
     for (const entry of this.#blocks) if (entry[1].by === "limits" && (!soonest || entry[1].until < soonest[1].until)) soonest = entry;
     if (soonest) {
       this.#deleteBlock(soonest[0]);
-      this.#persistAuto(`b:${soonest[0]}`, undefined);
+      this.#persistAuto(recordKey.block(soonest[0]), undefined);
     }
   }
 
@@ -238,7 +221,7 @@ export class SecurityManager {
     if (this.#blocks.get(client)?.by !== "operator") {
       this.#makeRoomForAutoBlock();
       this.#setBlock(client, b);
-      this.#persistAuto(`b:${client}`, b);
+      this.#persistAuto(recordKey.block(client), b);
     }
     // The block is the penalty; when it ends the client starts with fresh windows.
     this.#windows.delete(`c:${client}`);
@@ -257,14 +240,14 @@ export class SecurityManager {
 
   async lockdown(seconds: number, reason = "manual lockdown"): Promise<Decided> {
     const l: Decided = { until: this.#now() + seconds * 1000, reason, by: "operator" };
-    await this.#durable.write("lockdown", l);
+    await this.#durable.write(recordKey.lockdown, l);
     this.#lockdown = l;
     return l;
   }
 
   async unlock(): Promise<boolean> {
     const was = this.#lockdown !== undefined && this.#lockdown.until > this.#now();
-    await this.#durable.write("lockdown", undefined);
+    await this.#durable.write(recordKey.lockdown, undefined);
     this.#lockdown = undefined;
     return was;
   }
@@ -272,7 +255,7 @@ export class SecurityManager {
   async block(ip: string, seconds: number, reason = "blocked by an operator"): Promise<{ client: string; until: number }> {
     const client = clientKey(ip);
     const d: Decided = { until: this.#now() + seconds * 1000, reason, by: "operator" };
-    await this.#durable.write(`b:${client}`, d);
+    await this.#durable.write(recordKey.block(client), d);
     this.#setBlock(client, d);
     return { client, until: d.until };
   }
@@ -280,7 +263,7 @@ export class SecurityManager {
   async unblock(ip: string): Promise<boolean> {
     const client = clientKey(ip);
     if (!this.#blocks.has(client)) return false;
-    await this.#durable.write(`b:${client}`, undefined);
+    await this.#durable.write(recordKey.block(client), undefined);
     return this.#deleteBlock(client);
   }
 
@@ -288,7 +271,7 @@ export class SecurityManager {
   async purge(): Promise<number> {
     const n = this.#windows.size + this.#blocks.size;
     for (const client of [...this.#blocks.keys()]) {
-      await this.#durable.write(`b:${client}`, undefined);
+      await this.#durable.write(recordKey.block(client), undefined);
       this.#deleteBlock(client);
     }
     this.#windows.clear();

@@ -17,6 +17,7 @@ import { clientKey } from "./client-address.js";
 import { randomUUID } from "node:crypto";
 import { blocked, iso, lockedDown, unavailable, WINDOW_MS, type Decided, type Decision, type DurableStore, type Refusal, type SecurityManager } from "./security-manager.js";
 import { WardenError } from "../../sdk/errors.js";
+import { recordKey } from "./security-records.js";
 
 const P = "warden:sec:";
 // The admit script names the fleet-wide keys itself (lockdown, g, seeded under P; the epoch).
@@ -185,23 +186,23 @@ export class SharedSecurity {
       }
       case "locked": {
         const l = parse(r[3]);
-        this.#durableOnSight("lockdown", l);
+        this.#durableOnSight(recordKey.lockdown, l);
         return lockedDown(l, now);
       }
       case "blocked": {
         const b = parse(r[3]);
-        this.#durableOnSight(`b:${client}`, b);
+        this.#durableOnSight(recordKey.block(client), b);
         return b.reason.startsWith("more than") ? { ...blocked(b, now), limit: s.rate_limit } : blocked(b, now);
       }
       case "lockdown_now": {
         const l = parse(r[3]);
-        this.#persistAuto("lockdown", l);
+        this.#persistAuto(recordKey.lockdown, l);
         this.#hooks.onLockdown(l.until, l.reason);
         return lockedDown(l, now);
       }
       case "block_now": {
         const b = parse(r[3]);
-        this.#persistAuto(`b:${client}`, b);
+        this.#persistAuto(recordKey.block(client), b);
         this.#hooks.onBlock(client, b.until, b.reason);
         const refusal = blocked(b, now);
         return { ...refusal, code: "rate_limited", status: 429, limit: s.rate_limit, message: `rate limit exceeded; retry after ${refusal.retry_after} s` };
@@ -222,7 +223,7 @@ export class SharedSecurity {
       const r = await this.#r.wardenFailed(KEYS.block(client), KEYS.failed(client), KEYS.client(client), s.failed_limit, WINDOW_MS, s.failed_block * 1000, "%d failed authentications within a minute");
       if (r[0] !== "block_now") return { allow: true, client };
       const b = parse(r[2]);
-      this.#persistAuto(`b:${client}`, b);
+      this.#persistAuto(recordKey.block(client), b);
       this.#hooks.onBlock(client, b.until, b.reason);
       return blocked(b, Number(r[1]));
     } catch (e) {
@@ -373,7 +374,7 @@ export class SharedSecurity {
 
   async lockdown(seconds: number, reason = "manual lockdown"): Promise<Decided> {
     const l: Decided = { until: (await this.#ask(() => this.#redisNow())) + seconds * 1000, reason, by: "operator" };
-    await this.#decide("lockdown", l);
+    await this.#decide(recordKey.lockdown, l);
     return l;
   }
 
@@ -386,14 +387,14 @@ export class SharedSecurity {
   async block(ip: string, seconds: number, reason = "blocked by an operator"): Promise<{ client: string; until: number }> {
     const client = clientKey(ip);
     const d: Decided = { until: (await this.#ask(() => this.#redisNow())) + seconds * 1000, reason, by: "operator" };
-    await this.#decide(`b:${client}`, d);
+    await this.#decide(recordKey.block(client), d);
     return { client, until: d.until };
   }
 
   async unblock(ip: string): Promise<boolean> {
     const client = clientKey(ip);
     const was = (await this.#ask(() => this.#r.exists(KEYS.block(client)))) === 1;
-    await this.#decide(`b:${client}`, undefined);
+    await this.#decide(recordKey.block(client), undefined);
     return was;
   }
 
