@@ -4,7 +4,7 @@ import { pathToFileURL } from "node:url";
 import type { CallInfo, CommandHandler, ModuleDefinition } from "../sdk/context.js";
 import { createModuleContext } from "./hostapi/context.js";
 import { bundleForNode } from "./sandbox/bundler.js";
-import { HostError, WardenError } from "./base/errors.js";
+import { HostError, isWardenError } from "./base/errors.js";
 import type { ActivationSpec, ActiveModule, HostPort, ModuleRuntime } from "./runtime.js";
 
 let activations = 0;
@@ -62,7 +62,8 @@ function asModuleError(spec: ActivationSpec, e: unknown, where: string, issued: 
   // A user module re-throwing an error the host gave it keeps that error (as in the sandbox, where
   // a nonce names it); one it made itself, whatever its code, is its own module_error.
   if (e instanceof HostError && (spec.kind === "system" || issued.has(e))) return e;
-  if (spec.kind === "system" && e instanceof WardenError) return HostError.from(e);
+  // (a system module's bundle has its own copy of the SDK's WardenError: recognised by its code)
+  if (spec.kind === "system" && isWardenError(e)) return HostError.from(e);
   const err = e as { code?: unknown; message?: unknown } | undefined;
   const message = err && typeof err.message === "string" ? err.message : String(e);
   const ownCode = err && typeof err.code === "string" ? err.code : undefined;

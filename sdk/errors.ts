@@ -133,22 +133,30 @@ export class WardenError extends Error {
     return ERROR_CATALOGUE[this.code];
   }
 
-  /** Everything but the code and message, to make another error of the same kind. */
-  get extras(): ErrorExtras {
-    const out: ErrorExtras = {};
-    if (this.details !== undefined) out.details = this.details;
-    if (this.reason !== undefined) out.reason = this.reason;
-    if (this.retryAfter !== undefined) out.retryAfter = this.retryAfter;
-    if (this.blockedUntil !== undefined) out.blockedUntil = this.blockedUntil;
-    if (this.lockedUntil !== undefined) out.lockedUntil = this.lockedUntil;
-    if (this.cause !== undefined) out.cause = this.cause;
-    return out;
-  }
-
   /** The wire shape shared by the CLI's --json output, REST bodies and the control socket. */
   toJSON(): ErrorFields {
     return errorFields(this.code, this.message, this);
   }
+}
+
+/**
+ * A WardenError from this copy of the SDK or another: each module's bundle carries its own copy of
+ * this file, so `instanceof` holds only within one bundle. It is an Error with a catalogued code.
+ */
+export function isWardenError(e: unknown): e is WardenError {
+  return e instanceof Error && isErrorCode((e as { code?: unknown }).code);
+}
+
+/** What an error carries besides its code and message, read from its fields (whichever copy made it). */
+export function extrasOf(e: WardenError): ErrorExtras {
+  const out: ErrorExtras = {};
+  if (e.details !== undefined) out.details = e.details;
+  if (e.reason !== undefined) out.reason = e.reason;
+  if (e.retryAfter !== undefined) out.retryAfter = e.retryAfter;
+  if (e.blockedUntil !== undefined) out.blockedUntil = e.blockedUntil;
+  if (e.lockedUntil !== undefined) out.lockedUntil = e.lockedUntil;
+  if (e.cause !== undefined) out.cause = e.cause;
+  return out;
 }
 
 /** The wire fields of an error: snake_case, and only the fields it has. */

@@ -4,9 +4,9 @@
 import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
 
-const sdk = (p: string) => fileURLToPath(new URL(`../../sdk/${p}`, import.meta.url));
+const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 
 export default defineConfig({
-  resolve: { alias: { "warden/sdk/testing": sdk("testing.ts"), "warden/sdk": sdk("index.ts") } },
+  resolve: { alias: { "warden/sdk/testing": here("./testing.ts"), "warden/sdk": here("../../sdk/index.ts") } },
   test: { include: ["**/*.test.ts"], exclude: ["**/node_modules/**"], testTimeout: 30_000, hookTimeout: 60_000 },
 });

@@ -1,9 +1,9 @@
 // HostError, the one error family the host raises on purpose. Its codes and their exit codes and
 // HTTP statuses are the SDK's public catalogue (sdk/errors.ts).
 import { randomBytes } from "node:crypto";
-import { ERROR_CATALOGUE, WardenError, exitCodeFor, httpStatusFor, isErrorCode, type ErrorBody, type ErrorCode, type ErrorExtras, type ErrorSpec } from "../../sdk/errors.js";
+import { ERROR_CATALOGUE, WardenError, exitCodeFor, extrasOf, httpStatusFor, isErrorCode, isWardenError, type ErrorBody, type ErrorCode, type ErrorExtras, type ErrorSpec } from "../../sdk/errors.js";
 
-export { ERROR_CATALOGUE, WardenError, exitCodeFor, httpStatusFor, isErrorCode, type ErrorBody, type ErrorCode, type ErrorExtras, type ErrorSpec };
+export { ERROR_CATALOGUE, WardenError, exitCodeFor, httpStatusFor, isErrorCode, isWardenError, type ErrorBody, type ErrorCode, type ErrorExtras, type ErrorSpec };
 export { refusals } from "../../sdk/errors.js";
 
 /**
@@ -16,9 +16,9 @@ export class HostError extends WardenError {
     this.name = "HostError";
   }
 
-  /** A system module's (or the SDK's refusals') WardenError as the host's own, fields kept. */
+  /** A system module's (or the SDK's refusals') WardenError, from any copy of the SDK, as the host's own, fields kept. */
   static from(e: WardenError): HostError {
-    return e instanceof HostError ? e : new HostError(e.code, e.message, e.extras);
+    return e instanceof HostError ? e : new HostError(e.code, e.message, extrasOf(e));
   }
 }
 
@@ -57,6 +57,6 @@ export function internalError(cause: unknown, log?: ErrorLog, where?: string): H
 
 /** Anything thrown inside the host as a HostError; a foreign error becomes `internal` with an id. */
 export function toHostError(err: unknown, log?: ErrorLog, where?: string): HostError {
-  if (err instanceof WardenError) return HostError.from(err);
+  if (isWardenError(err)) return HostError.from(err);
   return internalError(err, log, where);
 }

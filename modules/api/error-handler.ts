@@ -2,14 +2,14 @@
 // rejected JSON body, a router error before any hook, and anything unexpected (internal, logged
 // under the error id the answer names).
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { WardenError } from "../../sdk/errors.js";
+import { isWardenError } from "../../sdk/errors.js";
 import type { ApiDeps } from "./deps.js";
 import { publicError, sendError } from "./errors.js";
 import { applySecurityHeaders } from "./headers.js";
 
 export function registerErrorHandler(app: FastifyInstance, deps: ApiDeps): void {
   app.setErrorHandler((err: FastifyError, _req, reply) => {
-    if (err instanceof WardenError && err.code === "malformed_request") return sendError(reply, { code: err.code, message: err.message });
+    if (isWardenError(err) && err.code === "malformed_request") return sendError(reply, { code: err.code, message: err.message });
     switch (err.code) {
       case "FST_ERR_CTP_BODY_TOO_LARGE":
         return sendError(reply, { code: "payload_too_large", message: `body larger than api.body_limit (${deps.settings().body_limit} bytes)` });

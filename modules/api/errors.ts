@@ -1,7 +1,7 @@
 // One error body for every failure: the SDK's wire shape (ErrorBody) with its code's status.
 import { randomBytes } from "node:crypto";
 import type { FastifyReply } from "fastify";
-import { httpStatusFor, isErrorCode, WardenError, type ErrorBody, type ErrorFields } from "../../sdk/errors.js";
+import { errorFields, httpStatusFor, isWardenError, type ErrorBody, type ErrorFields } from "../../sdk/errors.js";
 
 export type ApiErrorFields = ErrorFields;
 
@@ -13,12 +13,10 @@ export function sendError(reply: FastifyReply, e: ApiErrorFields, status = httpS
 
 /** Turns whatever a dispatch threw into the public shape; anything unknown is `internal`, no details. */
 export function publicError(err: unknown): ApiErrorFields {
-  if (err instanceof WardenError && err.code !== "internal") return err.toJSON();
-  // What crossed from a host service as a plain object (a Decision's refusal) keeps its code too.
-  const e = err as { code?: unknown; message?: unknown; details?: unknown } | undefined;
-  if (e && isErrorCode(e.code) && e.code !== "internal") return { code: e.code, message: String(e.message ?? e.code), ...(e.details === undefined ? {} : { details: e.details }) };
+  // The host's errors come from its own copy of the SDK, not this bundle's: recognised by their code.
+  if (isWardenError(err) && err.code !== "internal") return errorFields(err.code, err.message, err);
   // The host's error id travels (so an operator can find the cause in host.log); the cause does not.
-  const given = (e?.details as { error_id?: unknown } | undefined)?.error_id;
+  const given = isWardenError(err) ? (err.details as { error_id?: unknown } | undefined)?.error_id : undefined;
   const id = typeof given === "string" ? given : randomBytes(5).toString("hex");
   return { code: "internal", message: `internal error ${id}; the host logged the cause under this id`, details: { error_id: id } };
 }

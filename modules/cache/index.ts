@@ -6,7 +6,7 @@ import { closeRedis } from "../../sdk/system/fleet.js";
 import { CacheManager, type Budgets } from "./cache-manager.js";
 import { SharedCache } from "./shared-cache.js";
 import type { Settings } from "./settings.js";
-import { WardenError } from "../../sdk/errors.js";
+import { isWardenError, WardenError } from "../../sdk/errors.js";
 
 
 const budgets = (s: Settings): Budgets & { defaultTtlMs: number } => ({
@@ -58,7 +58,7 @@ export async function activate(ctx: ModuleContext<Settings>) {
 
   /** A refusal the caller can act on: a budget (quota_exceeded), or the fleet's Redis out of reach. */
   const refusal = (e: unknown): unknown => {
-    if (e instanceof WardenError) return e;
+    if (isWardenError(e)) return e;
     if (redis) return new WardenError("cache_unavailable", `the fleet's cache (Redis at ${redis.location}) cannot be reached (${e instanceof Error ? e.message : String(e)}); retry once it is back`, { retryAfter: 2, cause: e });
     return e;
   };
