@@ -1,7 +1,6 @@
 // The composition root: opens system.brain, builds the kernel services, loads modules and wires the
 // runtimes. Surfaces (CLI, REST) talk to a Host through `dispatch`.
 import { chmodSync, existsSync, mkdirSync } from "node:fs";
-import { join } from "node:path";
 import type { Caller } from "../sdk/context.js";
 import { AuditSigner } from "./audit/anchor.js";
 import { AuditLog } from "./audit/index.js";
@@ -13,6 +12,7 @@ import { InProcessRuntime } from "./inprocess-runtime.js";
 import { SandboxRuntime } from "./sandbox/sandbox-runtime.js";
 import { Installer } from "./lifecycle/installer.js";
 import { Ledger } from "./ledger.js";
+import { Budgets } from "./budgets.js";
 import type { Kernel, LogSink } from "./kernel.js";
 import { ModuleLoader, unavailable } from "./loader/module-loader.js";
 import { OperatorActions } from "./loader/operator-actions.js";
@@ -21,7 +21,7 @@ import { HostError, internalError } from "./base/errors.js";
 import { ProviderIndex } from "./providers.js";
 import { SecretStore } from "./secrets/secret-store.js";
 import { resolveHome } from "./base/paths.js";
-import { assertOwnHome } from "./base/home.js";
+import { assertOwnHome, homeLayout } from "./base/home.js";
 import type { ModuleRuntime } from "./runtime.js";
 import { ServiceRegistry } from "./services.js";
 import { openSqliteStore } from "./store/sqlite-store.js";
@@ -91,26 +91,27 @@ export class Host {
     const home = resolveHome(options.home);
     assertOwnHome(home);
     const backends = await chooseBackends(home, { ...(options.store !== undefined ? { store: options.store } : {}), ...(options.redis !== undefined ? { redis: options.redis } : {}) });
-    const firstRun = backends.store ? !existsSync(home) : !existsSync(join(home, "system.brain"));
-    mkdirSync(join(home, "logs"), { recursive: true, mode: 0o700 });
+    const layout = homeLayout(home);
+    const firstRun = backends.store ? !existsSync(home) : !existsSync(layout.store);
+    mkdirSync(layout.logs, { recursive: true, mode: 0o700 });
     if (firstRun) chmodSync(home, 0o700);
     // The log is configured from the store's settings, so store errors before it exists go here.
     let storeLog: LogSink | undefined;
     const store: Store = backends.store
       ? await openPostgresStore(backends.store, { onIdleError: (e) => storeLog?.warn({ err: scrubString(e.message) }, "a pooled store connection broke; it is replaced on the next use") })
-      : openSqliteStore(join(home, "system.brain"));
+      : openSqliteStore(layout.store);
     let sync: FleetSync | undefined;
     try {
       const config = await ConfigService.open(store.config);
       for (const [k, v] of Object.entries(options.overrides ?? {})) config.override(k, v);
       const log: LogSink = options.logger ?? createLogger({
         home,
-        destination: join(home, "logs", "host.log"),
+        destination: layout.hostLog,
         rotation: { maxBytes: config.get("log.max_file_bytes"), keep: config.get("log.keep"), securityKeep: config.get("log.security_keep") },
       });
       storeLog = log;
       // A chain shared by a fleet has no one host's head file: signed checkpoints guard its tail.
-      const audit = new AuditLog(store, store.changes ? undefined : join(home, "audit.head"), { securityLog: securityLogger(log), signer: new AuditSigner(home) });
+      const audit = new AuditLog(store, store.changes ? undefined : layout.auditHead, { securityLog: securityLogger(log), signer: new AuditSigner(home) });
       config.useAudit(store, audit);
       const events = new EventBus((err, event) => log.warn({ event, err: String(err) }, "event subscriber failed"));
       const services = new ServiceRegistry();
@@ -167,7 +168,7 @@ export class Host {
         return actions;
       };
       const kernel: Kernel = {
-        home, store, config, bus, events, services, providers, secrets, audit, log, ledger,
+        home, store, config, bus, events, services, providers, secrets, audit, log, ledger, budgets: new Budgets(),
         capabilityObservers: new Set(),
         callObservers: new Set(),
         modules: {
@@ -208,7 +209,7 @@ export class Host {
       installer = new Installer(kernel, loader, actions, home);
       registerHostCommands({ home, bus, loader, actions, installer, config, audit, store, ledger, secrets });
       log.info({ pid: process.pid, home }, "home opened");
-      const fleetModules = store.changes ? new FleetModules(kernel, loader, join(home, "modules")) : undefined;
+      const fleetModules = store.changes ? new FleetModules(kernel, loader, layout.modules) : undefined;
       await fleetModules?.materializeAll();
       await loader.load();
       await loader.activateStartup();

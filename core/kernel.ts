@@ -8,6 +8,7 @@ import type { ProviderIndex } from "./providers.js";
 import type { SecretStore } from "./secrets/secret-store.js";
 import type { ServiceRegistry } from "./services.js";
 import type { Ledger } from "./ledger.js";
+import type { Budgets } from "./budgets.js";
 import type { Repos, Store } from "./store/store.js";
 
 export interface AuditSink {
@@ -62,6 +63,8 @@ export interface Kernel {
   readonly log: LogSink;
   readonly modules: ModuleAdmin;
   readonly ledger: Ledger;
+  /** Per-module windows and slots of what a module may make the host do (beside the ledger, which counts refusals). */
+  readonly budgets: Budgets;
   readonly capabilityObservers: Set<(e: CapabilityEvent) => void>;
   /** Told of every finished command call (`warden dev` prints them). */
   readonly callObservers: Set<(e: CallEvent) => void>;

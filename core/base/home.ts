@@ -7,6 +7,35 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { HostError } from "./errors.js";
 
+/**
+ * Every file and folder a host keeps in its home, named in one place. A module's
+ * home.writeSecretFile may write none of the host's own (HOST_FILES) but the bootstrap token,
+ * which the auth module writes.
+ */
+export function homeLayout(home: string) {
+  return {
+    home,
+    /** The SQLite store (a fleet's is PostgreSQL; then this file holds only `fleet.store`). */
+    store: join(home, "system.brain"),
+    /** The audit chain's head (and `<head>.tmp`, the next one prepared). */
+    auditHead: join(home, "audit.head"),
+    secretKey: join(home, "secret.key"),
+    controlSocket: join(home, "control.sock"),
+    controlToken: join(home, "control.token"),
+    bootstrapToken: join(home, "bootstrap.token"),
+    logs: join(home, "logs"),
+    hostLog: join(home, "logs", "host.log"),
+    securityLog: join(home, "logs", "security.log"),
+    /** Installed user modules (one folder each). */
+    modules: join(home, "modules"),
+    /** Where packs are unpacked before they are checked. */
+    tmp: join(home, "tmp"),
+  } as const;
+}
+
+/** The host's own names in a home: never written through a module's home.writeSecretFile. */
+export const HOST_FILES = /^(system\.brain.*|secret\.key|audit\.head.*|audit\.key.*|control\.sock|control\.token|logs|modules|cache|tmp)$/;
+
 /** Refuses a home that exists but is not a directory owned by this user. */
 export function assertOwnHome(home: string): void {
   let st;

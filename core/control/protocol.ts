@@ -1,8 +1,8 @@
 // The control socket: one JSON line in, one JSON line out, per connection. Authenticated with the
 // bootstrap token, which only the home's owner can read.
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import type { ErrorFields } from "../../sdk/errors.js";
+import { homeLayout } from "../base/home.js";
 
 /** The largest request line (a CLI command's input); anything longer is refused before parsing. */
 export const MAX_CONTROL_BYTES = 1024 * 1024;
@@ -21,11 +21,11 @@ export type ControlResponse =
   | { ok: false; error: ErrorFields };
 
 export function socketPath(home: string): string {
-  return join(home, "control.sock");
+  return homeLayout(home).controlSocket;
 }
 
 export function bootstrapTokenPath(home: string): string {
-  return join(home, "bootstrap.token");
+  return homeLayout(home).bootstrapToken;
 }
 
 /**
@@ -33,7 +33,7 @@ export function bootstrapTokenPath(home: string): string {
  * bootstrap token went to that host's home) gets a control token of its own when it serves.
  */
 export function controlTokenPath(home: string): string {
-  return join(home, "control.token");
+  return homeLayout(home).controlToken;
 }
 
 /** What authenticates on this home's socket: the bootstrap token, else the control token. */

@@ -3,10 +3,10 @@
 // --store, else WARDEN_STORE_URL, else `fleet.store` in this home's own system.brain; the Redis URL
 // from --redis, else WARDEN_REDIS_URL, else `fleet.redis` in the (possibly shared) config.
 import { existsSync } from "node:fs";
-import { join } from "node:path";
 import { HostError } from "../base/errors.js";
 import { openSqliteStore } from "../store/sqlite-store.js";
 import { redactUrl } from "../store/url.js";
+import { homeLayout } from "../base/home.js";
 
 export interface BackendChoice {
   /** undefined: this home's embedded system.brain. */
@@ -36,7 +36,7 @@ export async function chooseBackends(home: string, given: BackendChoice, env: No
   if (store !== undefined) out.store = checkStoreUrl(store, given.store !== undefined ? "--store" : "WARDEN_STORE_URL");
   else {
     const local = await localSetting(home, "fleet.store");
-    if (local) out.store = checkStoreUrl(local, `fleet.store in ${join(home, "system.brain")}`);
+    if (local) out.store = checkStoreUrl(local, `fleet.store in ${homeLayout(home).store}`);
   }
   if (redis !== undefined) out.redis = checkRedisUrl(redis, given.redis !== undefined ? "--redis" : "WARDEN_REDIS_URL");
   return out;
@@ -47,7 +47,7 @@ function nonEmpty(v: string | undefined): string | undefined {
 }
 
 async function localSetting(home: string, key: string): Promise<string | undefined> {
-  const file = join(home, "system.brain");
+  const file = homeLayout(home).store;
   if (!existsSync(file)) return undefined;
   const local = openSqliteStore(file);
   try {

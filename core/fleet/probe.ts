@@ -1,12 +1,12 @@
 // `warden status`: which backend holds each part of the host's state, and whether it answers.
 // Passwords in URLs are never shown.
 import { existsSync } from "node:fs";
-import { join } from "node:path";
 import type { LogSink } from "../kernel.js";
 import type { Store } from "../store/store.js";
 import { redactUrl } from "../store/url.js";
 import { chooseBackends, type BackendChoice } from "./backends.js";
 import { redisBackend, type RedisBackend } from "./redis-backend.js";
+import { homeLayout } from "../base/home.js";
 
 export interface BackendStatus {
   store: { backend: "sqlite" | "postgres"; location: string; reachable: boolean; error?: string };
@@ -37,7 +37,7 @@ const quiet: LogSink = { debug() {}, info() {}, warn() {}, error() {} };
 export async function probeBackends(home: string, given: BackendChoice): Promise<BackendStatus> {
   const choice = await chooseBackends(home, given);
   if (!choice.store) {
-    const file = join(home, "system.brain");
+    const file = homeLayout(home).store;
     const redis = choice.redis ? redisBackend(choice.redis, quiet) : undefined;
     return {
       store: { backend: "sqlite", location: file, reachable: existsSync(file), ...(existsSync(file) ? {} : { error: "no system.brain yet; `warden init` creates it" }) },

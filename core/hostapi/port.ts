@@ -45,39 +45,18 @@ function jsonBytes(v: unknown): number {
   }
 }
 
-/** Bytes per second; what is over is dropped and reported once when the next second starts. */
-class PerSecondBudget {
-  #second = 0;
-  #used = 0;
-  #dropped = 0;
-  #droppedBytes = 0;
-  constructor(private readonly report: (lines: number, bytes: number) => void) {}
-  take(bytes: number, max: number): boolean {
-    const second = Math.floor(Date.now() / 1000);
-    if (second !== this.#second) {
-      if (this.#dropped > 0) this.report(this.#dropped, this.#droppedBytes);
-      this.#second = second;
-      this.#used = 0;
-      this.#dropped = 0;
-      this.#droppedBytes = 0;
-    }
-    if (this.#used + bytes > max) {
-      this.#dropped++;
-      this.#droppedBytes += bytes;
-      return false;
-    }
-    this.#used += bytes;
-    return true;
-  }
-}
 const DENIALS_AUDITED_PER_MINUTE = 30;
 
 export function createHostPort(o: PortOptions): HostPort {
   const { kernel, moduleId } = o;
   let subscriptions = 0;
-  const logBudget = new PerSecondBudget((dropped, bytes) =>
-    kernel.log.warn({ module: moduleId, dropped_lines: dropped, dropped_bytes: bytes }, "module log lines dropped over log.module_bytes_per_second"),
-  );
+  /** Log bytes per second: what is over is dropped, and reported once when the next second starts. */
+  const logFits = (bytes: number): boolean => {
+    const taken = kernel.budgets.take(moduleId, "log.bytes_per_second", bytes, kernel.config.get("log.module_bytes_per_second"), 1000);
+    const dropped = taken.previousRefused;
+    if (dropped) kernel.log.warn({ module: moduleId, dropped_lines: dropped.times, dropped_bytes: dropped.amount }, "module log lines dropped over log.module_bytes_per_second");
+    return taken.ok;
+  };
 
   const observe = (method: string, capability: string, allowed: boolean) => {
     kernel.ledger.capability(moduleId, allowed);
@@ -241,7 +220,7 @@ export function createHostPort(o: PortOptions): HostPort {
           if (size > MAX_LOG_DATA) fields = { truncated: true, bytes: size };
           bytes += Math.min(size, MAX_LOG_DATA);
         }
-        if (!logBudget.take(bytes, kernel.config.get("log.module_bytes_per_second"))) {
+        if (!logFits(bytes)) {
           kernel.ledger.limit(moduleId, "log.bytes_per_second");
           return;
         }

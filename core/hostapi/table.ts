@@ -13,6 +13,7 @@ import type {
   AuditApi, CacheApi, CallInfo, Caller, CommandsApi, ConfigCalls, EventsApi, HomeApi, JsonValue, LogApi, ModulesApi, NetApi, SecretsApi, StorageApi,
 } from "../../sdk/context.js";
 import { CapabilityError, HostError } from "../base/errors.js";
+import { HOST_FILES } from "../base/home.js";
 import type { Kernel } from "../kernel.js";
 import { bad, int, json, object, opt, str, tuple } from "./args.js";
 import type { CapabilityName } from "./catalogue.js";
@@ -73,8 +74,6 @@ export const BOUND_METHODS = {
 
 const KEY = str(1024);
 const MAX_TAGS = 16;
-/** The host's own files in the home, never written through home.writeSecretFile. */
-const HOST_FILES = /^(system\.brain.*|secret\.key|audit\.head.*|audit\.key.*|control\.sock|logs|modules|cache)$/;
 const MAX_EVENT_PAYLOAD = 64 * 1024;
 
 function jsonText(method: string, v: unknown, maxBytes: number): string {

@@ -17,6 +17,7 @@ import type { ModuleRecord } from "../store/store.js";
 import { copyFolder, hashFolder } from "../loader/files.js";
 import { materialize, shareFiles } from "./shared-files.js";
 import { withUnpackedArchive } from "./unpack.js";
+import { homeLayout } from "../base/home.js";
 
 export interface InstallOptions {
   /**
@@ -50,7 +51,7 @@ export class Installer {
   ) {}
 
   get modulesDir(): string {
-    return join(this.home, "modules");
+    return homeLayout(this.home).modules;
   }
 
   async install(source: string, o: InstallOptions, auth: Authorized<"module.install">): Promise<InstallReport> {

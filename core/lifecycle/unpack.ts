@@ -8,13 +8,14 @@ import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import * as tar from "tar";
 import { HostError } from "../base/errors.js";
+import { homeLayout } from "../base/home.js";
 
 export const MAX_ENTRIES = 5000;
 export const MAX_BYTES = 64 * 1024 * 1024;
 
 /** Runs `use` on the unpacked module folder, then removes everything that was unpacked. */
 export async function withUnpackedArchive<T>(file: string, home: string, use: (dir: string) => Promise<T>): Promise<T> {
-  const parent = join(home, "tmp");
+  const parent = homeLayout(home).tmp;
   mkdirSync(parent, { recursive: true, mode: 0o700 });
   const root = mkdtempSync(join(parent, "unpack-"));
   try {

@@ -4,6 +4,7 @@
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { SYSTEM_MODULES_DIR } from "../base/paths.js";
+import { homeLayout } from "../base/home.js";
 
 export interface Candidate {
   dir: string;
@@ -48,7 +49,7 @@ export function discoverModules(options: { home: string; modulePaths: readonly s
     out.push({ dir: abs, folder: abs.split(/[\\/]/).pop()!, system });
   };
   for (const dir of subfolders(options.systemDir ?? SYSTEM_MODULES_DIR)) add(dir, true);
-  const userRoots = [join(options.home, "modules"), ...options.modulePaths];
+  const userRoots = [homeLayout(options.home).modules, ...options.modulePaths];
   for (const root of userRoots) {
     if (existsSync(join(root, "module.json"))) add(root, false);
     else for (const dir of subfolders(root)) add(dir, false);

@@ -2,13 +2,13 @@
 // any depth and by shape (Warden tokens) everywhere in the line. Security events also go to
 // <home>/logs/security.log: tag them with `security: true` in the call's object, or log through
 // `securityLogger(log)`, a child that carries the tag.
-import { join } from "node:path";
 import type { LogSink } from "../kernel.js";
 import pino, { type Logger } from "pino";
 import { registerMainSink } from "./access.js";
 import { redact } from "./redact.js";
 import { DEFAULT_ROTATION, RotatingFile } from "./rotating.js";
 import { isTerminal, openDestination, prettyLine, ScrubbingSink, SecurityFilter, type Destination } from "./streams.js";
+import { homeLayout } from "../base/home.js";
 
 export type { Logger } from "pino";
 export { accessLogFor, type AccessEntry, type AccessLog } from "./access.js";
@@ -38,7 +38,7 @@ export function createLogger(o: LoggerOptions = {}): Logger {
   const main = new ScrubbingSink(sink, pretty ? prettyLine(!noColor && isTerminal(dest)) : undefined);
   const streams: pino.StreamEntry[] = [{ level: level as pino.Level, stream: main }];
   if (o.home) {
-    const security = new RotatingFile(join(o.home, "logs", "security.log"), { maxBytes: rotation.maxBytes, keep: rotation.securityKeep });
+    const security = new RotatingFile(homeLayout(o.home).securityLog, { maxBytes: rotation.maxBytes, keep: rotation.securityKeep });
     // The security log keeps info and above whatever the console's verbosity.
     streams.push({ level: "info", stream: new SecurityFilter(security) });
   }

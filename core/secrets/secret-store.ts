@@ -5,9 +5,9 @@
 // so a sealed value copied to another module's row does not open.
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
 import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { HostError } from "../base/errors.js";
 import type { SecretRepo } from "../store/store.js";
+import { homeLayout } from "../base/home.js";
 
 const NAME = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
 const MAX_VALUE_BYTES = 64 * 1024;
@@ -23,7 +23,7 @@ export class SecretStore {
 
   constructor(repo: SecretRepo, home: string, envKey: string | undefined = process.env.WARDEN_SECRET_KEY, o: { shared?: boolean } = {}) {
     this.#repo = repo;
-    this.#keyFile = join(home, "secret.key");
+    this.#keyFile = homeLayout(home).secretKey;
     this.#envKey = envKey === "" ? undefined : envKey;
     this.#shared = o.shared ?? false;
   }
