@@ -40,8 +40,7 @@ export function defaultKeyFile(home: string): string {
 
 export class AuditSigner {
   readonly keyFile: string;
-  #private: KeyObject | undefined;
-  #public: KeyObject | undefined;
+  #keys: { private: KeyObject; public: KeyObject } | undefined;
 
   /** `WARDEN_AUDIT_KEY_FILE` names the key; otherwise one per home under the user's state directory. */
   constructor(home: string, keyFile = process.env.WARDEN_AUDIT_KEY_FILE || defaultKeyFile(home)) {
@@ -49,8 +48,8 @@ export class AuditSigner {
   }
 
   /** The key, made on first use (mode 0600, its folder 0700). */
-  #key(create: boolean): KeyObject {
-    if (this.#private) return this.#private;
+  #key(create: boolean): { private: KeyObject; public: KeyObject } {
+    if (this.#keys) return this.#keys;
     if (!existsSync(this.keyFile)) {
       if (!create) throw new HostError("audit_failed", `the audit signing key ${this.keyFile} is missing, so audit.head and checkpoints cannot be checked; restore it (or set WARDEN_AUDIT_KEY_FILE)`);
       mkdirSync(dirname(this.keyFile), { recursive: true, mode: 0o700 });
@@ -58,31 +57,29 @@ export class AuditSigner {
       writeFileSync(this.keyFile, privateKey.export({ type: "pkcs8", format: "pem" }), { mode: 0o600, flag: "wx" });
     }
     chmodSync(this.keyFile, 0o600);
-    this.#private = createPrivateKey(readFileSync(this.keyFile));
-    this.#public = createPublicKey(this.#private);
-    return this.#private;
+    const privateKey = createPrivateKey(readFileSync(this.keyFile));
+    this.#keys = { private: privateKey, public: createPublicKey(privateKey) };
+    return this.#keys;
   }
 
   publicKey(): string {
-    this.#key(false);
-    return this.#public!.export({ type: "spki", format: "der" }).toString("base64");
+    return this.#key(false).public.export({ type: "spki", format: "der" }).toString("base64");
   }
 
   signHead(seq: number, hash: string): string {
-    return sign(null, headMessage(seq, hash), this.#key(true)).toString("base64");
+    return sign(null, headMessage(seq, hash), this.#key(true).private).toString("base64");
   }
 
   /** undefined when the signature is this key's; otherwise why not. */
   headSignatureProblem(seq: number, hash: string, signature: string | undefined): string | undefined {
     if (!signature) return "audit.head carries no signature (it was written without the key, or by hand)";
-    this.#key(false);
-    return verify(null, headMessage(seq, hash), this.#public!, Buffer.from(signature, "base64")) ? undefined : "audit.head's signature does not verify (it was rewritten without the key)";
+    return verify(null, headMessage(seq, hash), this.#key(false).public, Buffer.from(signature, "base64")) ? undefined : "audit.head's signature does not verify (it was rewritten without the key)";
   }
 
   checkpoint(home: string, seq: number, hash: string): Checkpoint {
-    this.#key(true);
+    const keys = this.#key(true);
     const body = { format: "warden-audit-checkpoint/1" as const, home, seq, hash, time: new Date().toISOString(), public_key: this.publicKey() };
-    return { ...body, signature: sign(null, checkpointMessage(body), this.#private!).toString("base64") };
+    return { ...body, signature: sign(null, checkpointMessage(body), keys.private).toString("base64") };
   }
 
   /** Checks a checkpoint's shape, that this key made it, and its signature; returns it typed. */
@@ -93,7 +90,7 @@ export class AuditSigner {
     }
     if (c.public_key !== this.publicKey()) throw new HostError("input_invalid", "the checkpoint was signed with another key than this home's audit key");
     const { signature, ...body } = c as Checkpoint;
-    if (!verify(null, checkpointMessage(body), this.#public!, Buffer.from(signature, "base64"))) throw new HostError("input_invalid", "the checkpoint's signature does not verify (it was edited)");
+    if (!verify(null, checkpointMessage(body), this.#key(false).public, Buffer.from(signature, "base64"))) throw new HostError("input_invalid", "the checkpoint's signature does not verify (it was edited)");
     return c as Checkpoint;
   }
 }

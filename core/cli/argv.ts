@@ -17,9 +17,9 @@ export interface GlobalOptions {
 export function scanGlobalOptions(argv: readonly string[]): GlobalOptions {
   const out: GlobalOptions = { modules: [], json: false, input: false, flags: new Set() };
   for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
+    const a = argv[i] ?? "";
     if (a === "--") break;
-    if (a.startsWith("--")) out.flags.add(a.slice(2).split("=")[0]!);
+    if (a.startsWith("--")) out.flags.add(a.slice(2).split("=")[0] ?? "");
     if (a === "--json") out.json = true;
     else if (a === "--input" || a.startsWith("--input=")) out.input = true;
     else if (a === "--home" && i + 1 < argv.length) out.home = argv[++i];
@@ -28,7 +28,7 @@ export function scanGlobalOptions(argv: readonly string[]): GlobalOptions {
     else if (a.startsWith("--store=")) out.store = a.slice(8);
     else if (a === "--redis" && i + 1 < argv.length) out.redis = argv[++i];
     else if (a.startsWith("--redis=")) out.redis = a.slice(8);
-    else if (a === "--modules" && i + 1 < argv.length) out.modules.push(argv[++i]!);
+    else if (a === "--modules" && i + 1 < argv.length) out.modules.push(argv[++i] ?? "");
     else if (a.startsWith("--modules=")) out.modules.push(a.slice(10));
   }
   return out;
@@ -38,7 +38,7 @@ export function scanGlobalOptions(argv: readonly string[]): GlobalOptions {
 export function commandWords(argv: readonly string[]): string[] {
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
+    const a = argv[i] ?? "";
     if (a === "--") break;
     if (a === "--home" || a === "--modules" || a === "--store" || a === "--redis") {
       i++;

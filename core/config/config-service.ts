@@ -78,8 +78,7 @@ export class ConfigService {
 
   /** The permission a change of `key` needs, by every path (config_invalid for an unknown key). */
   permissionFor(key: string): string {
-    const { owner } = this.#resolve(key);
-    return this.#owners.get(owner)!.permission;
+    return this.#resolve(key).permission;
   }
 
   isKernelOwner(owner: string): boolean {
@@ -104,7 +103,7 @@ export class ConfigService {
   #check(key: string, value: unknown): void {
     const { owner, prop } = this.#resolve(key);
     const section = { ...this.section(owner), [prop]: value };
-    const validate = this.#validator(owner);
+    const validate = this.#validator(this.#resolve(key).ownerEntry);
     if (!validate(section)) {
       const problems = ajvProblems(validate.errors);
       throw new HostError("config_invalid", `config ${key}: ${problemSummary(problems)}`, { details: { key, problems } });
@@ -180,31 +179,35 @@ export class ConfigService {
 
   /** One setting with its value and source; config_invalid (naming the known keys) if there is none. */
   describe(key: string): ConfigEntry {
-    this.#resolve(key);
-    return this.list().find((e) => e.key === key)!;
+    const { owner, prop, schema } = this.#resolve(key);
+    return this.#entry(`${owner}.${prop}`, schema);
   }
 
   list(prefix?: string): ConfigEntry[] {
-    const stored = this.#stored;
     const out: ConfigEntry[] = [];
     for (const [owner, { schema }] of [...this.#owners].sort(([a], [b]) => a.localeCompare(b))) {
       for (const [prop, propSchema] of Object.entries((schema.properties ?? {}) as Record<string, Schema>)) {
         const key = `${owner}.${prop}`;
         if (prefix && !key.startsWith(prefix)) continue;
-        const entry: ConfigEntry = {
-          key,
-          // What is shown never carries a secret (a password in a --store or --redis URL).
-          value: redact(this.read(key)),
-          source: key in stored || this.#overrides.has(key) ? "set" : "default",
-        };
-        if (typeof propSchema.description === "string") entry.description = propSchema.description;
-        out.push(entry);
+        out.push(this.#entry(key, propSchema));
       }
     }
     return out;
   }
 
-  #resolve(key: string): { owner: string; prop: string; schema: Schema } {
+  /** One setting as listed: its value (never a secret) and whether it was set. */
+  #entry(key: string, schema: Schema): ConfigEntry {
+    const entry: ConfigEntry = {
+      key,
+      // What is shown never carries a secret (a password in a --store or --redis URL).
+      value: redact(this.read(key)),
+      source: key in this.#stored || this.#overrides.has(key) ? "set" : "default",
+    };
+    if (typeof schema.description === "string") entry.description = schema.description;
+    return entry;
+  }
+
+  #resolve(key: string): { owner: string; prop: string; schema: Schema; permission: string; ownerEntry: Owner } {
     const dot = key.indexOf(".");
     if (dot <= 0 || dot === key.length - 1) {
       throw new HostError("config_invalid", `config key '${key}' must look like <owner>.<setting>, e.g. sandbox.maxMemoryMb`);
@@ -212,15 +215,14 @@ export class ConfigService {
     const owner = key.slice(0, dot);
     const prop = key.slice(dot + 1);
     const schema = this.#propertySchema(key);
-    if (!schema) {
-      const known = this.#owners.has(owner)
-        ? Object.keys(this.#owners.get(owner)!.schema.properties ?? {}).map((p) => `${owner}.${p}`)
-        : [...this.#owners.keys()];
-      throw new HostError("config_invalid", `unknown config key '${key}'; known ${this.#owners.has(owner) ? "keys" : "owners"}: ${known.join(", ")}`, {
+    const ownerEntry = this.#owners.get(owner);
+    if (!schema || !ownerEntry) {
+      const known = ownerEntry ? Object.keys(ownerEntry.schema.properties ?? {}).map((p) => `${owner}.${p}`) : [...this.#owners.keys()];
+      throw new HostError("config_invalid", `unknown config key '${key}'; known ${ownerEntry ? "keys" : "owners"}: ${known.join(", ")}`, {
         details: { key },
       });
     }
-    return { owner, prop, schema };
+    return { owner, prop, schema, permission: ownerEntry.permission, ownerEntry };
   }
 
   #propertySchema(key: string): Schema | undefined {
@@ -233,8 +235,7 @@ export class ConfigService {
     return props[prop];
   }
 
-  #validator(owner: string): ValidateFunction {
-    const o = this.#owners.get(owner)!;
+  #validator(o: Owner): ValidateFunction {
     o.validate ??= compileCommandSchema(o.schema);
     return o.validate;
   }

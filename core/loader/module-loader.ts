@@ -3,7 +3,7 @@
 // on demand, dependencies first, deactivated again when idle. One module failing marks it and its
 // dependents failed; it never stops the others or the host. What operators do to modules is
 // ./operator-actions.ts; the records they write, ./module-records.ts.
-import { resolve } from "node:path";
+import { basename, resolve } from "node:path";
 import { HostError, refusals, toHostError } from "../base/errors.js";
 import { GrantSet } from "../hostapi/grants.js";
 import { createHostPort } from "../hostapi/port.js";
@@ -18,6 +18,7 @@ import { readIndexedManifest } from "./manifest-index.js";
 import { discoverModules, type Candidate } from "./discover.js";
 import { summarize, transition, type ModuleEntry, type ModuleState, type ModuleSummary } from "./module-entry.js";
 import { resolveDependencies } from "./resolve.js";
+import type { LoadedManifest } from "../manifest/index.js";
 
 export interface LoaderOptions {
   kernel: Kernel;
@@ -126,7 +127,7 @@ export class ModuleLoader {
   /** Discover one new folder (module install) without touching the others. */
   async addModule(dir: string): Promise<ModuleSummary> {
     const fresh: Array<[string, string, string]> = [];
-    this.#loadCandidate({ dir, folder: dir.split(/[\\/]/).pop()!, system: false }, undefined, fresh);
+    this.#loadCandidate({ dir, folder: basename(dir), system: false }, undefined, fresh);
     await this.#remember(fresh);
     this.#resolve();
     const e = [...this.#entries.values()].find((x) => resolve(x.dir) === resolve(dir));
@@ -152,7 +153,7 @@ export class ModuleLoader {
     const system = e.kind === "system";
     await this.forget(id);
     const fresh: Array<[string, string, string]> = [];
-    this.#loadCandidate({ dir, folder: dir.split(/[\\/]/).pop()!, system }, undefined, fresh, id);
+    this.#loadCandidate({ dir, folder: basename(dir), system }, undefined, fresh, id);
     await this.#remember(fresh);
     this.#resolve();
     if (wasActive && this.#entries.get(id)?.state === "installed") await this.ensureActive(id).catch(() => {});
@@ -162,14 +163,14 @@ export class ModuleLoader {
   }
 
   #resolve(): void {
-    const nodes = [...this.#entries.values()]
-      .filter((e) => e.loaded)
-      .map((e) => ({ id: e.id, version: e.loaded!.manifest.version, host: e.loaded!.manifest.host, dependencies: e.loaded!.manifest.dependencies ?? {} }));
+    const nodes = [...this.#entries.values()].flatMap(({ id, loaded }) =>
+      loaded ? [{ id, version: loaded.manifest.version, host: loaded.manifest.host, dependencies: loaded.manifest.dependencies ?? {} }] : [],
+    );
     const { order, failures } = resolveDependencies(nodes, this.#o.hostVersion ?? HOST_VERSION);
     this.#order = order;
     for (const [id, error] of failures) {
-      const e = this.#entries.get(id)!;
-      transition(e, { to: "failed", error });
+      const e = this.#entries.get(id);
+      if (e) transition(e, { to: "failed", error });
     }
     for (const e of this.#entries.values()) if (e.state === "installed") this.#decideGrants(e);
   }
@@ -209,7 +210,8 @@ export class ModuleLoader {
   #decideGrants(e: ModuleEntry): void {
     delete e.undecided;
     const record = this.records.find(e.id);
-    const d = decideGrants({ manifest: e.loaded!.manifest, hash: e.loaded!.hash, kind: e.kind, record, kindOf: (id) => this.#entries.get(id)?.kind });
+    if (!e.loaded) return;
+    const d = decideGrants({ manifest: e.loaded.manifest, hash: e.loaded.hash, kind: e.kind, record, kindOf: (id) => this.#entries.get(id)?.kind });
     e.grants = d.grants;
     transition(e, { to: d.state, error: d.error });
   }
@@ -234,16 +236,16 @@ export class ModuleLoader {
    */
   async activateAll(kinds: ReadonlyArray<"system" | "user"> = ["system", "user"]): Promise<void> {
     for (const id of this.#order) {
-      const e = this.#entries.get(id)!;
-      if (e.state === "installed" && kinds.includes(e.kind)) await this.ensureActive(id).catch(() => {});
+      const e = this.#entries.get(id);
+      if (e?.state === "installed" && kinds.includes(e.kind)) await this.ensureActive(id).catch(() => {});
     }
   }
 
   /** Activate the modules whose manifest asks for `"activation": "startup"`. */
   async activateStartup(): Promise<void> {
     for (const id of this.#order) {
-      const e = this.#entries.get(id)!;
-      if (e.state === "installed" && e.loaded?.manifest.activation === "startup") await this.ensureActive(id).catch(() => {});
+      const e = this.#entries.get(id);
+      if (e?.state === "installed" && e.loaded?.manifest.activation === "startup") await this.ensureActive(id).catch(() => {});
     }
   }
 
@@ -261,15 +263,16 @@ export class ModuleLoader {
     if (e.undecided && e.state === "installed") {
       throw new HostError("module_unavailable", `module '${id}' is being added and its grants are not decided yet; try again in a moment`, { details: { module: id, state: "adding" } });
     }
-    if (e.state !== "installed") throw unavailable(e);
-    e.activating = this.#activate(e).finally(() => {
+    const loaded = e.loaded;
+    if (e.state !== "installed" || !loaded) throw unavailable(e);
+    e.activating = this.#activate(e, loaded).finally(() => {
       delete e.activating;
     });
     return e.activating;
   }
 
-  async #activate(e: ModuleEntry): Promise<void> {
-    const manifest = e.loaded!.manifest;
+  async #activate(e: ModuleEntry, loaded: LoadedManifest): Promise<void> {
+    const manifest = loaded.manifest;
     for (const dep of Object.keys(manifest.dependencies ?? {})) {
       try {
         await this.ensureActive(dep);
@@ -307,7 +310,7 @@ export class ModuleLoader {
       deliver: (id, event, payload) => e.active?.deliverEvent?.(id, event, payload),
     });
     try {
-      transition(e, { to: "active", active: await runtime.activate(this.#spec(e), port), at: Date.now() });
+      transition(e, { to: "active", active: await runtime.activate(this.#spec(e, loaded), port), at: Date.now() });
       this.kernel.log.info({ module: e.id, kind: e.kind }, "module active");
       this.kernel.events.emit("module.activated", { id: e.id });
     } catch (err) {
@@ -320,8 +323,8 @@ export class ModuleLoader {
     }
   }
 
-  #spec(e: ModuleEntry): ActivationSpec {
-    const m = e.loaded!.manifest;
+  #spec(e: ModuleEntry, loaded: LoadedManifest): ActivationSpec {
+    const m = loaded.manifest;
     const cfg = this.kernel.config;
     const cap = (v: number | undefined, def: "sandbox.defaultMemoryMb" | "sandbox.defaultTimeoutMs", max: "sandbox.maxMemoryMb" | "sandbox.maxTimeoutMs") => Math.min(v ?? cfg.get(def), cfg.get(max));
     return {
@@ -329,7 +332,7 @@ export class ModuleLoader {
       version: m.version,
       kind: e.kind,
       dir: e.dir,
-      entryFile: e.loaded!.entryFile,
+      entryFile: loaded.entryFile,
       manifest: structuredClone(m),
       granted: e.grants.names(),
       api: contextShape(this.kernel.providers.namespaces(), this.kernel.bus.list()),

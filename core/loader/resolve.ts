@@ -70,12 +70,12 @@ export function resolveDependencies(nodes: readonly Node[], hostVersion: string)
     if (failures.has(id)) return false;
     if (visited.has(id)) return true;
     visited.add(id);
-    const n = byId.get(id)!;
-    for (const dep of Object.keys(n.dependencies)) {
+    for (const dep of Object.keys(depsOf(byId, id))) {
       if (!visit(dep)) {
-        const cause = failures.get(dep)!;
-        failures.set(id, new HostError("dependency_unresolved", `module '${id}' cannot run because its dependency '${dep}' failed (${cause.code}: ${cause.message})`, {
-          details: { module: id, dependency: dep, cause: cause.code },
+        const cause = failures.get(dep);
+        const why = cause ? `${cause.code}: ${cause.message}` : "it is not installed";
+        failures.set(id, new HostError("dependency_unresolved", `module '${id}' cannot run because its dependency '${dep}' failed (${why})`, {
+          details: { module: id, dependency: dep, cause: cause?.code ?? "module_not_found" },
         }));
         return false;
       }
@@ -102,24 +102,25 @@ function findCycles(nodes: readonly Node[], byId: Map<string, Node>): string[][]
     index++;
     stack.push(id);
     onStack.add(id);
-    for (const dep of Object.keys(byId.get(id)!.dependencies)) {
+    for (const dep of Object.keys(depsOf(byId, id))) {
       if (!byId.has(dep)) continue;
       if (!idx.has(dep)) {
         strong(dep);
-        low.set(id, Math.min(low.get(id)!, low.get(dep)!));
+        low.set(id, Math.min(low.get(id) ?? index, low.get(dep) ?? index));
       } else if (onStack.has(dep)) {
-        low.set(id, Math.min(low.get(id)!, idx.get(dep)!));
+        low.set(id, Math.min(low.get(id) ?? index, idx.get(dep) ?? index));
       }
     }
     if (low.get(id) === idx.get(id)) {
       const group: string[] = [];
-      let w: string;
+      let w: string | undefined;
       do {
-        w = stack.pop()!;
+        w = stack.pop();
+        if (w === undefined) break;
         onStack.delete(w);
         group.push(w);
       } while (w !== id);
-      const selfLoop = group.length === 1 && Object.prototype.hasOwnProperty.call(byId.get(id)!.dependencies, id);
+      const selfLoop = group.length === 1 && Object.prototype.hasOwnProperty.call(depsOf(byId, id), id);
       if (group.length > 1 || selfLoop) cycles.push(orderCycle(group, byId));
     }
   };
@@ -130,14 +131,20 @@ function findCycles(nodes: readonly Node[], byId: Map<string, Node>): string[][]
 /** Put a cycle's members in dependency order, starting from the smallest id, for a readable path. */
 function orderCycle(group: string[], byId: Map<string, Node>): string[] {
   const members = new Set(group);
-  const start = [...group].sort()[0]!;
+  const start = [...group].sort()[0];
+  if (start === undefined) return [];
   const path = [start];
   let cur = start;
   while (path.length < group.length) {
-    const next = Object.keys(byId.get(cur)!.dependencies).find((d) => members.has(d) && !path.includes(d));
+    const next = Object.keys(depsOf(byId, cur)).find((d) => members.has(d) && !path.includes(d));
     if (!next) break;
     path.push(next);
     cur = next;
   }
   return path;
+}
+
+/** A module's dependencies, or none for an id the graph does not hold. */
+function depsOf(byId: Map<string, Node>, id: string): Record<string, string> {
+  return byId.get(id)?.dependencies ?? {};
 }

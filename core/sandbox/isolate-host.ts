@@ -100,12 +100,27 @@ export class Batch {
   }
 }
 
+/** What the prelude hands back: its entry points, as references into the isolate. */
+interface PreludeRuntime {
+  activate: ivm.Reference;
+  run: ivm.Reference;
+  reply: ivm.Reference;
+  deliver: ivm.Reference;
+  deactivate: ivm.Reference;
+}
+
 export class IsolateHost {
   readonly #limits: Limits;
   readonly #events: IsolateEvents;
   readonly #isolate: ivm.Isolate;
   readonly #context: ivm.Context;
-  #rt: { activate: ivm.Reference; run: ivm.Reference; reply: ivm.Reference; deliver: ivm.Reference; deactivate: ivm.Reference } | undefined;
+  #rt: PreludeRuntime | undefined;
+
+  /** The prelude's entry points; only ever asked for once the isolate is set up (and not yet disposed). */
+  #runtime(): PreludeRuntime {
+    if (!this.#rt) throw new Error("the isolate is not set up (or was disposed)");
+    return this.#rt;
+  }
   /** Calls in flight: rq -> deadline (performance.now() ms: monotonic, so deadlines grow in call order). */
   readonly #calls = new Map<number, number>();
   #watchdog: NodeJS.Timeout | undefined;
@@ -167,7 +182,7 @@ export class IsolateHost {
       return this.#settle(rq, undefined, { code: "module_error", message: `the module's code does not compile: ${messageOf(e)}` });
     }
     if (!this.#enter(rq, () => script.runSync(this.#context, { timeout: this.#slice() }), "loading the module")) return;
-    this.#enter(rq, () => this.#rt!.activate.applySync(undefined, [rq], { timeout: this.#slice() }), "activate");
+    this.#enter(rq, () => this.#runtime().activate.applySync(undefined, [rq], { timeout: this.#slice() }), "activate");
   }
 
   /**
@@ -179,24 +194,24 @@ export class IsolateHost {
     if (batch.calls.length > 0) for (const rq of batch.calls) this.#begin(rq);
     else if (this.#dead) return; // only replies, for calls that already failed
     const what = batch.calls.length === 1 && batch.items.length === 6 ? String(batch.items[2]) : batch.calls.length > 0 ? `${batch.calls.length} calls` : "a continuation after a host call";
-    this.#enter(batch.calls, () => this.#rt!.run.applySync(undefined, batch.items, { timeout: this.#slice() }), what);
+    this.#enter(batch.calls, () => this.#runtime().run.applySync(undefined, batch.items, { timeout: this.#slice() }), what);
   }
 
   deactivate(rq: number): void {
     this.#begin(rq);
-    this.#enter(rq, () => this.#rt!.deactivate.applySync(undefined, [rq], { timeout: this.#slice() }), "deactivate");
+    this.#enter(rq, () => this.#runtime().deactivate.applySync(undefined, [rq], { timeout: this.#slice() }), "deactivate");
   }
 
   /** The host's answer to a capability call. */
   reply(isolateRq: number, text: string, err: WireError | undefined): void {
     if (this.#dead) return;
     const args = err ? [isolateRq, false, "", String(err.code), String(err.message), err.nonce ?? ""] : [isolateRq, true, text, "", "", ""];
-    this.#enter(undefined, () => this.#rt!.reply.applySync(undefined, args, { timeout: this.#slice() }), "a continuation after a host call");
+    this.#enter(undefined, () => this.#runtime().reply.applySync(undefined, args, { timeout: this.#slice() }), "a continuation after a host call");
   }
 
   deliver(sub: string, event: string, payload: string): void {
     if (this.#dead) return;
-    this.#enter(undefined, () => this.#rt!.deliver.applySync(undefined, [sub, event, payload], { timeout: this.#slice() }), `the handler of event ${event}`);
+    this.#enter(undefined, () => this.#runtime().deliver.applySync(undefined, [sub, event, payload], { timeout: this.#slice() }), `the handler of event ${event}`);
   }
 
   dispose(): void {

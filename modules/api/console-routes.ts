@@ -47,7 +47,8 @@ export function registerConsoleRoutes(app: FastifyInstance, deps: ApiDeps, https
   const files = () => (assets ??= loadConsoleAssets(deps.consoleDir));
   const off = (reply: FastifyReply) =>
     sendError(reply, { code: "not_found", message: "the console is off on this host; turn it on with `warden config set api.console true` and restart `warden serve`" }, 404);
-  const on = () => deps.settings().console && deps.console !== undefined;
+  /** The console service when the console is on (api.console, and the console module active). */
+  const on = () => (deps.settings().console ? deps.console : undefined);
   const failure = (e: unknown, where: string): ApiErrorFields => loggedPublicError(e, deps.log, `console ${where}`);
 
   app.get("/console", (_req, reply) => (on() ? reply.redirect("/console/", 301) : off(reply)));
@@ -65,13 +66,14 @@ export function registerConsoleRoutes(app: FastifyInstance, deps: ApiDeps, https
 
   // The one-time URL `warden console` prints: the code is spent here, once, for a session cookie.
   app.get<{ Querystring: { code?: string } }>("/console/login", async (req, reply) => {
-    if (!on()) return off(reply);
+    const sessions = on();
+    if (!sessions) return off(reply);
     // Only a URL the operator opened themselves (typed, pasted, or from this console): a page
     // elsewhere sending the browser here would swap the operator's session for one it chose.
     const site = req.headers["sec-fetch-site"];
     if (site === "cross-site" || site === "same-site") return reply.redirect("/console/?error=cross_site_login", 303);
     try {
-      const opened = await deps.console!.login(String(req.query.code ?? ""), req.wardenClient);
+      const opened = await sessions.login(String(req.query.code ?? ""), req.wardenClient);
       setCookie(reply, opened.cookie, https);
       return reply.redirect("/console/", 303);
     } catch (e) {
@@ -83,7 +85,8 @@ export function registerConsoleRoutes(app: FastifyInstance, deps: ApiDeps, https
 
   // A REST token whose scopes include console.login opens a session with those scopes.
   app.post<{ Body: { token?: unknown } }>("/console/login", async (req, reply) => {
-    if (!on()) return off(reply);
+    const sessions = on();
+    if (!sessions) return off(reply);
     const token = req.body?.token;
     if (typeof token !== "string" || token.length === 0 || token.length > 512) return sendError(reply, { code: "input_invalid", message: "send {\"token\": \"<a REST token with the console.login scope>\"}" });
     let identity;
@@ -98,7 +101,7 @@ export function registerConsoleRoutes(app: FastifyInstance, deps: ApiDeps, https
     if (identity.bootstrap) return sendError(reply, { code: "bootstrap_token_rejected", message: "the bootstrap token is for local tooling only; use `warden console` for a login URL" });
     if (!matchesAny(identity.scopes, "console.login")) return sendError(reply, { code: "forbidden", message: "this token may not open the console: it needs a scope matching 'console.login'" });
     try {
-      const opened = await deps.console!.loginWithToken({ tokenId: identity.tokenId, scopes: identity.scopes }, req.wardenClient);
+      const opened = await sessions.loginWithToken({ tokenId: identity.tokenId, scopes: identity.scopes }, req.wardenClient);
       setCookie(reply, opened.cookie, https);
       return { session: opened.record.id };
     } catch (e) {
@@ -107,12 +110,13 @@ export function registerConsoleRoutes(app: FastifyInstance, deps: ApiDeps, https
   });
 
   app.post("/console/logout", async (req, reply) => {
-    if (!on()) return off(reply);
+    const sessions = on();
+    if (!sessions) return off(reply);
     const cookie = sessionCookie(req, https);
     if (cookie) {
       try {
-        const session = await deps.console!.verify(cookie);
-        await deps.console!.logout(session.id);
+        const session = await sessions.verify(cookie);
+        await sessions.logout(session.id);
       } catch (e) {
         failure(e, "logout"); // already over: the cookie is cleared all the same
       }

@@ -16,8 +16,8 @@ export class Traffic {
 
   observe(status: number): void {
     const slot = this.#advance();
-    this.#requests[slot]!++;
-    if (status >= 400) this.#errors[slot]!++;
+    this.#requests[slot] = (this.#requests[slot] ?? 0) + 1;
+    if (status >= 400) this.#errors[slot] = (this.#errors[slot] ?? 0) + 1;
   }
 
   /** Per-`step`-second totals over the last `seconds`, oldest first, as rates per second. */
@@ -32,8 +32,8 @@ export class Traffic {
       let r = 0;
       let e = 0;
       for (let s = start + b * step; s < start + (b + 1) * step; s++) {
-        r += this.#requests[s % SPAN]!;
-        e += this.#errors[s % SPAN]!;
+        r += this.#requests[s % SPAN] ?? 0;
+        e += this.#errors[s % SPAN] ?? 0;
       }
       requests.push(r / step);
       errors.push(e / step);

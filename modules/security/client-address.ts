@@ -5,7 +5,7 @@ import { BlockList, isIP } from "node:net";
 
 export function foldMapped(ip: string): string {
   const m = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
-  return m ? m[1]! : ip;
+  return m?.[1] ?? ip;
 }
 
 function expandV6(ip: string): number[] | undefined {
@@ -13,11 +13,11 @@ function expandV6(ip: string): number[] | undefined {
   const addr = zone >= 0 ? ip.slice(0, zone) : ip;
   let tail: number[] = [];
   let head = addr;
-  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(addr);
+  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(addr)?.[1];
   if (v4) {
-    const p = v4[1]!.split(".").map(Number);
-    tail = [(p[0]! << 8) | p[1]!, (p[2]! << 8) | p[3]!];
-    head = addr.slice(0, -v4[1]!.length).replace(/:$/, "") || "";
+    const [a = 0, b = 0, c = 0, d = 0] = v4.split(".").map(Number);
+    tail = [(a << 8) | b, (c << 8) | d];
+    head = addr.slice(0, -v4.length).replace(/:$/, "") || "";
     if (head.endsWith(":")) head += ":";
   }
   const [l, r] = head.split("::") as [string, string | undefined];

@@ -93,9 +93,9 @@ export class SecurityManager {
       // The right-most address not itself a trusted proxy is the client. A hop that is not an IP
       // address (`010.0.0.1`, a name, garbage) is not believed: the request counts as the proxy's.
       const hops = forwardedFor.split(",").map((h) => h.trim()).filter(Boolean);
-      for (let i = hops.length - 1; i >= 0; i--) {
-        if (this.#proxies.has(hops[i]!)) continue;
-        return isIP(hops[i]!) ? hops[i]! : peer;
+      for (const hop of [...hops].reverse()) {
+        if (this.#proxies.has(hop)) continue;
+        return isIP(hop) ? hop : peer;
       }
     }
     return peer;
@@ -288,7 +288,7 @@ export class SecurityManager {
     const g = this.#windows.get("g");
     return {
       active: this.#s.enabled,
-      lockdown: { active, until: active ? iso(lock!.until) : null, reason: active ? lock!.reason : null },
+      lockdown: { active, until: active && lock ? iso(lock.until) : null, reason: active && lock ? lock.reason : null },
       blocked: blockedList,
       windows: {
         global: { count: g && now < g.start + WINDOW_MS ? g.count : 0, limit: this.#s.global_limit, resets_at: g ? iso(g.start + WINDOW_MS) : null },

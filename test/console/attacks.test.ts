@@ -3,6 +3,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { raw } from "../helpers/api.js";
 import { warden, type Serving } from "../helpers/cli.js";
 import { EXAMPLES, serveConsoleHost } from "../helpers/console-host.js";
 
@@ -17,21 +18,27 @@ const grant = (name: string, scopes: string) => {
   return r.json.token as string;
 };
 /** POST /console/login with a token, as the console's login form does: the session cookie. */
+// Each request on a connection of its own (raw): a pooled keep-alive socket the server is closing
+// (api.keep_alive_timeout_ms) answers "other side closed" to whichever request it is handed next.
+const cookieOf = (h: string | string[] | undefined) => /warden_session=([^;]+)/.exec([h ?? ""].flat().join(";"))?.[1];
 async function tokenLogin(token: string): Promise<string> {
-  const res = await fetch(`${base}/console/login`, { method: "POST", headers: { "content-type": "application/json", origin: base, "sec-fetch-site": "same-origin" }, body: JSON.stringify({ token }) });
+  const res = await raw(new URL(base), { method: "POST", path: "/console/login", headers: { "content-type": "application/json", origin: base, "sec-fetch-site": "same-origin" }, body: JSON.stringify({ token }) });
   expect(res.status).toBe(200);
-  return /warden_session=([^;]+)/.exec(res.headers.get("set-cookie")!)![1]!;
+  const cookie = cookieOf(res.headers["set-cookie"]);
+  if (!cookie) throw new Error(`no session cookie: ${res.text}`);
+  return cookie;
 }
 async function codeLogin(url: string, headers: Record<string, string> = {}): Promise<{ status: number; cookie?: string; location: string | null }> {
-  const res = await fetch(url, { redirect: "manual", headers });
-  const m = /warden_session=([^;]+)/.exec(res.headers.get("set-cookie") ?? "");
-  return { status: res.status, cookie: m?.[1], location: res.headers.get("location") };
+  const u = new URL(url);
+  const res = await raw(u, { path: u.pathname + u.search, headers });
+  const location = res.headers.location;
+  return { status: res.status, cookie: cookieOf(res.headers["set-cookie"]), location: typeof location === "string" ? location : null };
 }
 /** A command called as the console does: the session cookie and X-Warden-Console. */
 async function asSession(cookie: string, command: string, input: unknown = {}): Promise<{ status: number; body: any }> {
   const [m, c] = command.split(".");
-  const res = await fetch(`${base}/api/v1/${m}/${c}`, { method: "POST", headers: { cookie: `warden_session=${cookie}`, "x-warden-console": "1", "content-type": "application/json" }, body: JSON.stringify(input) });
-  return { status: res.status, body: await res.json() };
+  const res = await raw(new URL(base), { method: "POST", path: `/api/v1/${m}/${c}`, headers: { cookie: `warden_session=${cookie}`, "x-warden-console": "1", "content-type": "application/json" }, body: JSON.stringify(input) });
+  return { status: res.status, body: res.json };
 }
 
 beforeAll(async () => {
