@@ -11,107 +11,30 @@
 // module_unavailable and it is not restarted until it is activated again (an operator's
 // `module enable`).
 import type { CallInfo } from "../../sdk/context.js";
-import { bundleModule, type BundleResult } from "./bundle.js";
-import { HostError, toHostError } from "../base/errors.js";
+import { bundleModule } from "./bundle.js";
+import { HostError } from "../base/errors.js";
 import { CACHE_DIR } from "../base/paths.js";
 import type { ActivationSpec, ActiveModule, HostPort, ModuleRuntime } from "../runtime.js";
 import { sandboxProcessScript } from "./process-script.js";
-import { DENIAL_RQ, type DeathReason, type Limits, type Setup, type WireError } from "./protocol.js";
+import { DENIAL_RQ, type DeathReason, type Setup } from "./protocol.js";
 import { SandboxProcess, type Notice } from "./sandbox-process.js";
+import { CircuitBreaker } from "./breaker.js";
+import { FairTurns, MAX_PENDING_PER_MODULE } from "./fair-turns.js";
+import { capabilityCall, deniedCall, rebuildError } from "./capability-calls.js";
+import type { ModuleState, ProcessStats, Slot, SupervisorOptions } from "./slot.js";
+import { ProcessPool, type PoolEntry } from "./process-pool.js";
 import { MAX_MESSAGE_BYTES, parseWire, toWire } from "./wire.js";
 
-export type SupervisorLogLevel = "debug" | "info" | "warn" | "error";
+export type { ModuleState, ProcessStats, SupervisorLogLevel, SupervisorOptions } from "./slot.js";
 
-export interface SupervisorOptions {
-  /** Shared sandbox processes (quarantine processes come on top). Default 2. */
-  poolSize?: number;
-  /** Host policy: caps every module's limits.memoryMb. */
-  maxMemoryMb: number;
-  /** Host policy: caps every module's limits.timeoutMs. */
-  maxTimeoutMs: number;
-  /** Failures (crash, OOM, timeout) within windowMs that fail a module. Default 3 in 60 s. */
-  breaker?: { failures: number; windowMs: number };
-  logger?: (level: SupervisorLogLevel, msg: string, data?: Record<string, unknown>) => void;
-  /**
-   * How long a sandbox process busy-polls after a burst of calls, in µs (0: never, the default).
-   * Polling saves an idle core's wake-up per call, but where host and sandbox share a core (a
-   * pinned server, a busy machine) it takes the CPU the host needs to answer: measured on one core
-   * it tripled the sandbox's CPU per call and did not lower p50.
-   */
-  spinUs?: number;
-  /** A process with calls pending that is silent for its modules' longest timeout plus this is killed as hung. Default 5000. */
-  hangGraceMs?: number;
-}
-
-export type ModuleState = "activating" | "active" | "restarting" | "failed";
-
-export interface ProcessStats {
-  pid: number | undefined;
-  role: "pool" | "quarantine";
-  /** Pool index, or the quarantined module's id. */
-  slot: string;
-  modules: string[];
-  /** Times this slot's process died and was replaced. */
-  restarts: number;
-  quarantine: boolean;
-}
-
-interface Slot {
-  spec: ActivationSpec;
-  limits: Limits;
-  port: HostPort;
-  bundle: BundleResult;
-  proc: SandboxProcess;
-  state: ModuleState;
-  /** The isolate is gone (timeout, memory, crash) and is re-created before the next call. */
-  stale: boolean;
-  /** Commands the port accepted a handler for. */
-  registered: Set<string>;
-  registerError?: HostError;
-  /** Host errors handed to the module, by nonce: re-thrown by the module, they pass through as themselves. */
-  issued: Map<string, HostError>;
-  /** Refusals the prelude already threw whose host-side check is still running, by nonce. */
-  denials: Map<string, Promise<void>>;
-  cpuMs: number;
-  heap: number;
-  reactivating?: Promise<void>;
-  /** Its capability calls running on the host now, and those waiting for a turn (fair turns). */
-  running: number;
-  waiting: Array<() => void>;
-}
-
-interface PoolEntry {
-  proc: SandboxProcess | undefined;
-  restarts: number;
-}
-
-const ISSUED_KEPT = 256;
-/** Capability calls one module may have waiting on the host (its prelude refuses more with rate_limited). */
-const MAX_PENDING_PER_MODULE = 256;
-/**
- * Only the guilty pay: a module's capability calls run on the host at most this many at a time
- * (the rest wait their turn, in order), so a module flooding the store or the cache delays a
- * neighbour's call by a few of its own, not by all it sent. Calls that run other commands
- * (commands.invoke, commands.dispatch) are not held back: a chain waiting on itself must not wait
- * for its own turn.
- */
-const RUNNING_PER_MODULE = 4;
-const UNQUEUED = new Set(["commands.invoke", "commands.dispatch", "net.fetch"]);
-const FAILURE_CODES = new Set(["timeout", "memory_limit", "module_crashed"]);
 
 export class SandboxSupervisor implements ModuleRuntime {
   readonly #o: Required<Omit<SupervisorOptions, "logger">> & Pick<SupervisorOptions, "logger">;
-  readonly #pool: PoolEntry[];
-  readonly #quarantine = new Map<string, PoolEntry>();
-  readonly #quarantined = new Set<string>();
+  readonly #pool: ProcessPool;
+  readonly #breaker: CircuitBreaker;
   readonly #slots = new Map<string, Slot>();
-  readonly #failures = new Map<string, number[]>();
-  readonly #failed = new Set<string>();
   #closing = false;
-  #nonces = 0;
   #restarts = 0;
-  /** Placement is serialised so that concurrent activations never over-fill the pool. */
-  #placing: Promise<unknown> = Promise.resolve();
 
   /** The circuit breaker opened for a module: the kernel marks it failed. */
   onModuleFailed: (id: string, error: HostError) => void = () => {};
@@ -126,7 +49,8 @@ export class SandboxSupervisor implements ModuleRuntime {
       spinUs: options.spinUs ?? 0,
       hangGraceMs: options.hangGraceMs ?? 5000,
     };
-    this.#pool = Array.from({ length: this.#o.poolSize }, () => ({ proc: undefined, restarts: 0 }));
+    this.#pool = new ProcessPool(this.#o.poolSize, (entry, quarantine) => this.#spawn(entry, quarantine));
+    this.#breaker = new CircuitBreaker(this.#o.breaker);
   }
 
   async activate(spec: ActivationSpec, port: HostPort): Promise<ActiveModule> {
@@ -142,12 +66,11 @@ export class SandboxSupervisor implements ModuleRuntime {
       this.#drop(previous);
       if (previous.proc.alive) previous.proc.send({ t: "deactivate", id: spec.id, rq: previous.proc.nextRq() });
     }
-    this.#failed.delete(spec.id);
-    this.#failures.delete(spec.id);
-    const proc = await this.#place(spec.id);
+    this.#breaker.reset(spec.id);
+    const proc = await this.#pool.place(spec.id);
     const slot: Slot = {
       spec, limits, port, bundle, proc,
-      state: "activating", stale: true, registered: new Set(), issued: new Map(), denials: new Map(), cpuMs: 0, heap: 0, running: 0, waiting: [],
+      state: "activating", stale: true, registered: new Set(), issued: new Map(), denials: new Map(), cpuMs: 0, heap: 0, turns: new FairTurns(),
     };
     this.#slots.set(spec.id, slot);
     proc.modules.add(spec.id);
@@ -166,16 +89,15 @@ export class SandboxSupervisor implements ModuleRuntime {
 
   async close(): Promise<void> {
     this.#closing = true;
-    const procs = this.#processes().map((p) => p.proc);
+    const procs = this.#pool.processes().map((p) => p.proc);
+    this.#pool.close();
     this.#slots.clear();
     await Promise.all(procs.map((p) => p.stop()));
-    for (const e of this.#pool) e.proc = undefined;
-    this.#quarantine.clear();
   }
 
   /** Per process: pid, role, modules and how often its slot was restarted. */
   stats(): ProcessStats[] {
-    return this.#processes().map(({ proc, role, slot, restarts }) => ({ pid: proc.pid, role, slot, modules: [...proc.modules].sort(), restarts, quarantine: role === "quarantine" }));
+    return this.#pool.processes().map(({ proc, role, slot, restarts }) => ({ pid: proc.pid, role, slot, modules: [...proc.modules].sort(), restarts, quarantine: role === "quarantine" }));
   }
 
   /** Sandbox processes that died and were replaced, in total. */
@@ -185,13 +107,13 @@ export class SandboxSupervisor implements ModuleRuntime {
 
   /** A module's state here; undefined when it is not active in this runtime. */
   moduleState(id: string): ModuleState | undefined {
-    if (this.#failed.has(id)) return "failed";
+    if (this.#breaker.isOpen(id)) return "failed";
     return this.#slots.get(id)?.state;
   }
 
   /** Modules moved to a process of their own after they took a shared one down. */
   quarantinedModules(): string[] {
-    return [...this.#quarantined].sort();
+    return this.#pool.quarantinedModules();
   }
 
   /** The process a module runs in. */
@@ -207,7 +129,7 @@ export class SandboxSupervisor implements ModuleRuntime {
 
   async refreshStats(): Promise<void> {
     await Promise.all(
-      this.#processes().map(async ({ proc }) => {
+      this.#pool.processes().map(async ({ proc }) => {
         for (const [id, st] of Object.entries(await proc.stats())) {
           const s = this.#slots.get(id);
           if (s && s.proc === proc) {
@@ -223,7 +145,7 @@ export class SandboxSupervisor implements ModuleRuntime {
 
   async #invoke(slot: Slot, command: string, input: unknown, call: CallInfo): Promise<unknown> {
     const id = slot.spec.id;
-    if (this.#failed.has(id)) throw this.#breakerError(id);
+    if (this.#breaker.isOpen(id)) throw this.#breaker.error(id);
     if (this.#slots.get(id) !== slot) throw new HostError("module_unavailable", `module '${id}' is not active`);
     if (slot.stale) await this.#reactivate(slot);
     if (!slot.registered.has(command)) {
@@ -237,7 +159,7 @@ export class SandboxSupervisor implements ModuleRuntime {
     }
     const proc = slot.proc;
     const { m, payload: out } = await proc.request({ t: "invoke", id, rq: proc.nextRq(), name: command }, payload, id);
-    if (m.err) throw await this.#rebuild(slot, m.err, command);
+    if (m.err) throw await rebuildError(slot, m.err, command);
     try {
       return parseWire(out, `the result of ${id}.${command}`);
     } catch (e) {
@@ -246,7 +168,7 @@ export class SandboxSupervisor implements ModuleRuntime {
   }
 
   #deliver(slot: Slot, sub: string, event: string, payload: unknown): void {
-    if (this.#slots.get(slot.spec.id) !== slot || slot.stale || this.#failed.has(slot.spec.id)) return;
+    if (this.#slots.get(slot.spec.id) !== slot || slot.stale || this.#breaker.isOpen(slot.spec.id)) return;
     let text: string;
     try {
       text = toWire(payload ?? null, `the payload of event ${event}`);
@@ -263,7 +185,7 @@ export class SandboxSupervisor implements ModuleRuntime {
     const proc = slot.proc;
     if (proc.alive) await proc.request({ t: "deactivate", id: slot.spec.id, rq: proc.nextRq() }, "", slot.spec.id);
     if (proc.quarantine && proc.modules.size === 0) {
-      this.#quarantine.delete(slot.spec.id);
+      this.#pool.leaveQuarantine(slot.spec.id);
       await proc.stop();
     }
   }
@@ -294,7 +216,7 @@ export class SandboxSupervisor implements ModuleRuntime {
     if (m.err) {
       // A crash during activation counts against whoever was running (#onExit decides that), not
       // against this module merely because its activation was in flight.
-      throw await this.#rebuild(slot, m.err, "activate");
+      throw await rebuildError(slot, m.err, "activate");
     }
     if (slot.registerError) {
       proc.send({ t: "deactivate", id: spec.id, rq: proc.nextRq() });
@@ -307,37 +229,14 @@ export class SandboxSupervisor implements ModuleRuntime {
   #reactivate(slot: Slot): Promise<void> {
     slot.reactivating ??= (async () => {
       slot.state = "restarting";
-      if (!slot.proc.alive || (this.#quarantined.has(slot.spec.id) && !slot.proc.quarantine)) {
+      if (!slot.proc.alive || (this.#pool.isQuarantined(slot.spec.id) && !slot.proc.quarantine)) {
         slot.proc.modules.delete(slot.spec.id);
-        slot.proc = await this.#place(slot.spec.id);
+        slot.proc = await this.#pool.place(slot.spec.id);
         slot.proc.modules.add(slot.spec.id);
       }
       await this.#load(slot);
     })().finally(() => delete slot.reactivating);
     return slot.reactivating;
-  }
-
-  /**
-   * An error from the sandbox as a HostError. The sandbox process (not the module) sets `code`; a
-   * module's own code stays under details; an error the host issued to the module and the module
-   * re-threw comes back as the host's own error object.
-   */
-  async #rebuild(slot: Slot, w: WireError, where: string): Promise<HostError> {
-    const id = slot.spec.id;
-    if (w.nonce) {
-      await slot.denials.get(w.nonce);
-      const issued = slot.issued.get(w.nonce);
-      if (issued) return issued;
-    }
-    switch (w.code) {
-      case "timeout":
-      case "memory_limit":
-      case "module_crashed":
-      case "module_unavailable":
-        return new HostError(w.code, `module '${id}' (${where}): ${w.message}`);
-      default:
-        return new HostError("module_error", `${id} (${where}): ${w.message}`, w.own ? { details: { code: w.own } } : {});
-    }
   }
 
   // --- what the sandbox sends ------------------------------------------------------------------
@@ -348,7 +247,7 @@ export class SandboxSupervisor implements ModuleRuntime {
     if (!slot || slot.proc !== proc) return;
     switch (m.t) {
       case "cap":
-        return m.rq === DENIAL_RQ ? this.#denied(slot, m.method, m.nonce) : this.#capability(slot, proc, m.rq, m.method, payload);
+        return m.rq === DENIAL_RQ ? deniedCall(slot, m.method, m.nonce) : capabilityCall(slot, proc, m.rq, m.method, payload, this.#o.logger);
       case "denials":
         if (Number.isSafeInteger(m.count) && m.count > 0) slot.port.deniedCount?.(Math.min(m.count, 1e9));
         if (Number.isSafeInteger(m.limited) && m.limited > 0) slot.port.limited?.("capability.pending", Math.min(m.limited, 1e9));
@@ -381,110 +280,20 @@ export class SandboxSupervisor implements ModuleRuntime {
     }
   }
 
-  #capability(slot: Slot, proc: SandboxProcess, rq: number, method: string, payload: string): void {
-    const id = slot.spec.id;
-    const fail = (e: unknown) => {
-      const err = e instanceof HostError ? e : toHostError(e);
-      if (!(e instanceof HostError)) this.#o.logger?.("error", "a capability call failed inside the host", { module: id, method, err: String((e as Error)?.message ?? e) });
-      proc.send({ t: "capr", id, rq, err: { code: err.code, message: err.message, nonce: this.#issue(slot, err) } });
-    };
-    let args: unknown;
-    try {
-      args = parseWire(payload, `${method} arguments`);
-      if (!Array.isArray(args)) throw new Error(`${method} arguments must be a list`);
-    } catch (e) {
-      return fail(new HostError("input_invalid", (e as Error).message));
-    }
-    const run = (): Promise<void> => {
-      let result: Promise<unknown>;
-      try {
-        result = slot.port.call(method, args as unknown[]);
-      } catch (e) {
-        fail(e);
-        return Promise.resolve();
-      }
-      return result.then((v) => {
-        let text: string;
-        try {
-          text = toWire(v, `the result of ${method}`);
-        } catch (e) {
-          return fail(new HostError("internal", (e as Error).message));
-        }
-        proc.send({ t: "capr", id, rq }, text);
-      }, fail);
-    };
-    if (UNQUEUED.has(method)) return void run();
-    // The host holds at most MAX_PENDING_PER_MODULE of them, whatever the sandbox sends.
-    if (slot.waiting.length >= MAX_PENDING_PER_MODULE) {
-      return fail(new HostError("rate_limited", `module '${id}' has ${MAX_PENDING_PER_MODULE} capability calls waiting on the host; await some before making more`, { retryAfter: 1 }));
-    }
-    const turn = () => {
-      slot.running++;
-      void run().finally(() => {
-        slot.running--;
-        slot.waiting.shift()?.();
-      });
-    };
-    if (slot.running < RUNNING_PER_MODULE) turn();
-    else slot.waiting.push(turn);
-  }
-
-  /** A refusal the prelude threw already: the port checks it (and audits it); its error is kept under the prelude's nonce. */
-  #denied(slot: Slot, method: string, nonce: string | undefined): void {
-    let check: Promise<unknown>;
-    try {
-      check = slot.port.call(method, []);
-    } catch (e) {
-      check = Promise.reject(e);
-    }
-    const done = check.then(
-      () => {},
-      (e) => {
-        if (nonce && e instanceof HostError) this.#issue(slot, e, nonce);
-      },
-    );
-    if (!nonce) return;
-    slot.denials.set(nonce, done);
-    void done.finally(() => slot.denials.delete(nonce));
-  }
-
-  /** Remembers an error handed to the module; returns the nonce that names it. */
-  #issue(slot: Slot, err: HostError, nonce = `h:${++this.#nonces}`): string {
-    slot.issued.set(nonce, err);
-    if (slot.issued.size > ISSUED_KEPT) slot.issued.delete(slot.issued.keys().next().value!);
-    return nonce;
-  }
-
   // --- failures --------------------------------------------------------------------------------
 
   #recordFailure(id: string, err: HostError): void {
-    if (!FAILURE_CODES.has(err.code) || this.#failed.has(id)) return;
-    const now = Date.now();
-    const list = (this.#failures.get(id) ?? []).filter((t) => now - t < this.#o.breaker.windowMs);
-    list.push(now);
-    this.#failures.set(id, list);
-    if (list.length < this.#o.breaker.failures) return;
-    this.#failures.delete(id);
-    this.#failed.add(id);
+    const failures = this.#breaker.record(id, err.code);
+    if (failures === undefined) return;
     const slot = this.#slots.get(id);
     if (slot) slot.state = "failed";
-    const error = this.#breakerError(id, list.length, err.code);
-    this.#o.logger?.("warn", "circuit breaker opened", { module: id, failures: list.length, last: err.code });
+    const error = this.#breaker.error(id, failures, err.code);
+    this.#o.logger?.("warn", "circuit breaker opened", { module: id, failures, last: err.code });
     // Nothing of it keeps running: its isolate goes, and a quarantine process of its own with it.
     if (slot?.proc.alive) slot.proc.send({ t: "deactivate", id, rq: slot.proc.nextRq() });
-    const q = this.#quarantine.get(id);
-    if (q?.proc && slot && q.proc === slot.proc) void q.proc.stop();
+    const q = this.#pool.quarantineProcess(id);
+    if (q && slot && q === slot.proc) void q.stop();
     this.onModuleFailed(id, error);
-  }
-
-  #breakerError(id: string, failures?: number, last?: string): HostError {
-    return new HostError(
-      "module_unavailable",
-      `module '${id}' was stopped by its circuit breaker` +
-        (failures ? ` after ${failures} failures within ${Math.round(this.#o.breaker.windowMs / 1000)} s (last: ${last})` : "") +
-        `; it stays stopped until an operator runs \`warden module enable ${id}\``,
-      { details: { module: id, ...(last ? { last } : {}) } },
-    );
   }
 
   #onExit(entry: PoolEntry, proc: SandboxProcess, info: { culprit: string | undefined; running: string[]; why: string; code: number | null; signal: NodeJS.Signals | null }): void {
@@ -503,40 +312,19 @@ export class SandboxSupervisor implements ModuleRuntime {
       }
     }
     if (culprit !== undefined) {
-      if (!proc.quarantine) this.#quarantined.add(culprit);
+      if (!proc.quarantine) this.#pool.quarantine(culprit);
       this.#recordFailure(culprit, new HostError("module_crashed", info.why));
     }
     if (proc.quarantine) return;
     // The others were innocent: bring them back at once.
     for (const id of proc.modules) {
       const s = this.#slots.get(id);
-      if (id === culprit || !s || s.proc !== proc || this.#failed.has(id)) continue;
+      if (id === culprit || !s || s.proc !== proc || this.#breaker.isOpen(id)) continue;
       this.#reactivate(s).catch((e) => this.#o.logger?.("warn", "re-activation after a sandbox restart failed", { module: id, err: String((e as Error)?.message ?? e) }));
     }
   }
 
-  // --- placement -------------------------------------------------------------------------------
-
-  #place(id: string): Promise<SandboxProcess> {
-    const next = this.#placing.then(() => this.#placeNow(id));
-    this.#placing = next.catch(() => {});
-    return next;
-  }
-
-  async #placeNow(id: string): Promise<SandboxProcess> {
-    if (this.#closing) throw new HostError("module_unavailable", "the host is shutting down");
-    if (this.#quarantined.has(id)) {
-      let q = this.#quarantine.get(id);
-      if (!q) this.#quarantine.set(id, (q = { proc: undefined, restarts: 0 }));
-      if (!q.proc?.alive) q.proc = await this.#spawn(q, true);
-      await q.proc.ready;
-      return q.proc;
-    }
-    for (const e of this.#pool) if (!e.proc?.alive) e.proc = await this.#spawn(e, false);
-    const proc = this.#pool.map((e) => e.proc!).sort((a, b) => a.modules.size - b.modules.size)[0]!;
-    await proc.ready;
-    return proc;
-  }
+  // --- processes -------------------------------------------------------------------------------
 
   async #spawn(entry: PoolEntry, quarantine: boolean): Promise<SandboxProcess> {
     const script = await sandboxProcessScript();
@@ -560,13 +348,6 @@ export class SandboxSupervisor implements ModuleRuntime {
     let max = 0;
     for (const id of proc.modules) max = Math.max(max, this.#slots.get(id)?.limits.timeoutMs ?? 0);
     return max;
-  }
-
-  #processes(): Array<{ proc: SandboxProcess; role: "pool" | "quarantine"; slot: string; restarts: number }> {
-    const out: Array<{ proc: SandboxProcess; role: "pool" | "quarantine"; slot: string; restarts: number }> = [];
-    this.#pool.forEach((e, i) => e.proc && out.push({ proc: e.proc, role: "pool", slot: String(i), restarts: e.restarts }));
-    for (const [id, e] of this.#quarantine) if (e.proc) out.push({ proc: e.proc, role: "quarantine", slot: id, restarts: e.restarts });
-    return out;
   }
 
   #drop(slot: Slot): void {
