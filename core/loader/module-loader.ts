@@ -7,10 +7,9 @@ import { basename, resolve } from "node:path";
 import { HostError, refusals, toHostError } from "../base/errors.js";
 import { GrantSet } from "../hostapi/grants.js";
 import { createHostPort } from "../hostapi/port.js";
-import { BOUND_METHODS, contextShape } from "../hostapi/table.js";
 import type { Kernel } from "../kernel.js";
 import { HOST_VERSION } from "../base/paths.js";
-import type { ActivationSpec, ModuleRuntime } from "../runtime.js";
+import type { ModuleRuntime } from "../runtime.js";
 import { decideGrants } from "./grant-policy.js";
 import { ModuleRecords } from "./module-records.js";
 import { changedFiles } from "./files.js";
@@ -19,6 +18,7 @@ import { discoverModules, type Candidate } from "./discover.js";
 import { summarize, transition, type ModuleEntry, type ModuleState, type ModuleSummary } from "./module-entry.js";
 import { resolveDependencies } from "./resolve.js";
 import type { LoadedManifest } from "../manifest/index.js";
+import { activationSpec, unavailable } from "./activation.js";
 
 export interface LoaderOptions {
   kernel: Kernel;
@@ -29,6 +29,8 @@ export interface LoaderOptions {
   systemDir?: string;
   hostVersion?: string;
 }
+
+export { unavailable };
 
 export class ModuleLoader {
   readonly #o: LoaderOptions;
@@ -310,7 +312,7 @@ export class ModuleLoader {
       deliver: (id, event, payload) => e.active?.deliverEvent?.(id, event, payload),
     });
     try {
-      transition(e, { to: "active", active: await runtime.activate(this.#spec(e, loaded), port), at: Date.now() });
+      transition(e, { to: "active", active: await runtime.activate(activationSpec(this.kernel, e, loaded), port), at: Date.now() });
       this.kernel.log.info({ module: e.id, kind: e.kind }, "module active");
       this.kernel.events.emit("module.activated", { id: e.id });
     } catch (err) {
@@ -323,26 +325,7 @@ export class ModuleLoader {
     }
   }
 
-  #spec(e: ModuleEntry, loaded: LoadedManifest): ActivationSpec {
-    const m = loaded.manifest;
-    const cfg = this.kernel.config;
-    const cap = (v: number | undefined, def: "sandbox.defaultMemoryMb" | "sandbox.defaultTimeoutMs", max: "sandbox.maxMemoryMb" | "sandbox.maxTimeoutMs") => Math.min(v ?? cfg.get(def), cfg.get(max));
-    return {
-      id: e.id,
-      version: m.version,
-      kind: e.kind,
-      dir: e.dir,
-      entryFile: loaded.entryFile,
-      manifest: structuredClone(m),
-      granted: e.grants.names(),
-      api: contextShape(this.kernel.providers.namespaces(), this.kernel.bus.list()),
-      bound: BOUND_METHODS,
-      limits: {
-        memoryMb: cap(m.limits?.memoryMb, "sandbox.defaultMemoryMb", "sandbox.maxMemoryMb"),
-        timeoutMs: cap(m.limits?.timeoutMs, "sandbox.defaultTimeoutMs", "sandbox.maxTimeoutMs"),
-      },
-    };
-  }
+
 
   #cleanup(e: ModuleEntry): void {
     for (const unsubscribe of e.subscriptions.splice(0)) unsubscribe();
@@ -409,26 +392,4 @@ export class ModuleLoader {
     if (!e) throw HostError.from(refusals.moduleNotFound(id));
     return e;
   }
-}
-
-/**
- * Why a call cannot reach the module. A module that failed to load or activate answers with that
- * failure's own code (integrity_failed, manifest_invalid, timeout, ...) and its message, so the
- * caller learns what to fix; one stopped by its circuit breaker, disabled or not active is
- * module_unavailable with the way back.
- */
-export function unavailable(e: ModuleEntry): HostError {
-  if (e.state === "pending_approval" && e.error) return e.error;
-  const details = { module: e.id, state: e.state, ...(e.error ? { cause: e.error.code } : {}) };
-  if (e.state === "failed" && e.error && !e.breaker) {
-    return new HostError(e.error.code, `module '${e.id}' cannot run: ${e.error.message}`, { details: { ...details, ...(isRecord(e.error.details) ? e.error.details : {}) } });
-  }
-  const how =
-    e.state === "disabled" ? `; run \`warden module enable ${e.id}\`` : e.breaker ? `; it failed repeatedly and stays stopped until \`warden module enable ${e.id}\`` : "";
-  const why = e.error ? `${e.error.code}: ${e.error.message}` : e.state;
-  return new HostError("module_unavailable", `module '${e.id}' is ${e.state} (${why})${how}`, { details });
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
 }
