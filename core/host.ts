@@ -115,16 +115,7 @@ export class Host {
       config.useAudit(store, audit);
       const events = new EventBus((err, event) => log.warn({ event, err: String(err) }, "event subscriber failed"));
       const services = new ServiceRegistry();
-      const redisFromConfig = config.get("fleet.redis");
-      const redisUrl = backends.redis ?? (redisFromConfig ? checkRedisUrl(redisFromConfig, "fleet.redis") : undefined);
-      // The security and cache modules find a fleet's Redis here; without one they keep their
-      // state in this host's memory.
-      if (redisUrl) services.provideHost("backend:redis", redisBackend(redisUrl, log));
-      // Check-then-act steps that must happen once per fleet (the first bootstrap token) take this.
-      if (store.exclusive) services.provideHost("backend:lock", { exclusive: store.exclusive.bind(store) });
-      // The REST surface's access lines, written without the generic logging path (see log/access.ts).
-      const access = accessLogFor(log);
-      if (access) services.provideHost("log:access", access);
+      provideHostServices(services, { config, redis: backends.redis, store, log });
       const secrets = new SecretStore(store.secrets, home, process.env.WARDEN_SECRET_KEY, { shared: store.changes !== undefined });
       config.onChange((key) => events.emit("config.changed", { key }));
       const ledger = new Ledger();
@@ -136,27 +127,11 @@ export class Host {
         return loader;
       };
       const providers = new ProviderIndex(services, (id) => theLoader().ensureActive(id));
-      const bus = new CommandBus(
-        {
-          grantsOf: (id) => theLoader().activeGrants(id),
-          exposes: (id, capability) => providers.exposes(id, capability),
-        },
-        {
-          ensureActive: (id) => (HOST_NAMESPACES.has(id) || theLoader().isActive(id) ? undefined : theLoader().ensureActive(id)),
-          internal: (cause, command) => internalError(cause, log, command),
-          maxDepth: () => config.get("sandbox.maxCallDepth"),
-          changed: () => events.emit("commands.changed", {}),
-          explainMissing: (id) => {
-            const e = theLoader().entry(id);
-            return e && !e.loaded && e.error ? unavailable(e) : undefined;
-          },
-          onCallEnd: (id, command, ms, error) => {
-            ledger.call(id, ms, error);
-            if (kernel.callObservers.size === 0) return;
-            for (const obs of kernel.callObservers) obs({ module: id, command, ms, ...(error ? { error: { code: error.code, message: error.message } } : {}) });
-          },
-        },
-      );
+      const bus = createBus({ config, events, providers, log, loader: theLoader, onCallEnd: (id, command, ms, error) => {
+        ledger.call(id, ms, error);
+        if (kernel.callObservers.size === 0) return;
+        for (const obs of kernel.callObservers) obs({ module: id, command, ms, ...(error ? { error: { code: error.code, message: error.message } } : {}) });
+      } });
       let installer: Installer | undefined;
       const theInstaller = (): Installer => {
         if (!installer) throw new HostError("internal", "the installer is not ready yet");
@@ -181,15 +156,7 @@ export class Host {
       };
 
       const system = new InProcessRuntime();
-      const user: ModuleRuntime =
-        options.userRuntime === "inprocess"
-          ? system
-          : (options.userRuntime ??
-            new SandboxRuntime({
-              poolSize: config.get("sandbox.poolSize"),
-              breaker: { failures: config.get("sandbox.breakerFailures"), windowMs: config.get("sandbox.breakerWindowS") * 1000 },
-              log: (level, msg, data) => log[level]({ ...data, sandbox: true }, msg),
-            }));
+      const user = userRuntime(options, system, config, log);
       const sandbox = user instanceof SandboxRuntime ? user : undefined;
       if (sandbox) {
         ledger.resources = (id) => sandbox.resources(id);
@@ -286,3 +253,57 @@ export class Host {
   }
 }
 
+/** What the host offers its system modules when it is configured: a fleet's Redis and lock, the access log. */
+function provideHostServices(services: ServiceRegistry, o: { config: ConfigService; redis: string | undefined; store: Store; log: LogSink }): void {
+  const fromConfig = o.config.get("fleet.redis");
+  const redisUrl = o.redis ?? (fromConfig ? checkRedisUrl(fromConfig, "fleet.redis") : undefined);
+  // The security and cache modules find a fleet's Redis here; without one they keep their state
+  // in this host's memory.
+  if (redisUrl) services.provideHost("backend:redis", redisBackend(redisUrl, o.log));
+  // Check-then-act steps that must happen once per fleet (the first bootstrap token) take this.
+  if (o.store.exclusive) services.provideHost("backend:lock", { exclusive: o.store.exclusive.bind(o.store) });
+  // The REST surface's access lines, written without the generic logging path (see log/access.ts).
+  const access = accessLogFor(o.log);
+  if (access) services.provideHost("log:access", access);
+}
+
+/** The bus, with the loader it activates modules through (made after it) reached lazily. */
+function createBus(o: {
+  config: ConfigService;
+  events: EventBus;
+  providers: ProviderIndex;
+  log: LogSink;
+  loader: () => ModuleLoader;
+  onCallEnd: (id: string, command: string, ms: number, error: HostError | undefined) => void;
+}): CommandBus {
+  return new CommandBus(
+    {
+      grantsOf: (id) => o.loader().activeGrants(id),
+      exposes: (id, capability) => o.providers.exposes(id, capability),
+    },
+    {
+      ensureActive: (id) => (HOST_NAMESPACES.has(id) || o.loader().isActive(id) ? undefined : o.loader().ensureActive(id)),
+      internal: (cause, command) => internalError(cause, o.log, command),
+      maxDepth: () => o.config.get("sandbox.maxCallDepth"),
+      changed: () => o.events.emit("commands.changed", {}),
+      explainMissing: (id) => {
+        const e = o.loader().entry(id);
+        return e && !e.loaded && e.error ? unavailable(e) : undefined;
+      },
+      onCallEnd: o.onCallEnd,
+    },
+  );
+}
+
+/** Where user modules run: the sandbox (the default), in-process (tests), or a runtime given. */
+function userRuntime(options: HostOptions, system: ModuleRuntime, config: ConfigService, log: LogSink): ModuleRuntime {
+  if (options.userRuntime === "inprocess") return system;
+  return (
+    options.userRuntime ??
+    new SandboxRuntime({
+      poolSize: config.get("sandbox.poolSize"),
+      breaker: { failures: config.get("sandbox.breakerFailures"), windowMs: config.get("sandbox.breakerWindowS") * 1000 },
+      log: (level, msg, data) => log[level]({ ...data, sandbox: true }, msg),
+    })
+  );
+}

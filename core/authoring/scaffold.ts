@@ -12,8 +12,20 @@ export function scaffoldModule(id: string, parent: string): { dir: string; files
   const dir = resolve(parent, id);
   if (existsSync(dir)) throw new HostError("usage", `${dir} already exists; choose another id or --dir`);
   mkdirSync(dir, { recursive: true });
+  const files = skeleton(id);
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+  return { dir, files: Object.keys(files) };
+}
+
+/** The skeleton's files, by name. */
+function skeleton(id: string): Record<string, string> {
+  return { ...sourceFiles(id), ...projectFiles(id) };
+}
+
+/** module.json, index.ts and its test. */
+function sourceFiles(id: string): Record<string, string> {
   const [major, minor] = HOST_VERSION.split(".");
-  const files: Record<string, string> = {
+  return {
     "module.json": JSON.stringify(
       {
         $schema: "./node_modules/warden/manifests/module.schema.json",
@@ -82,6 +94,12 @@ describe("${id}", () => {
   });
 });
 `,
+  };
+}
+
+/** package.json, tsconfig.json, README.md and what the README's commands use. */
+function projectFiles(id: string): Record<string, string> {
+  return {
     "package.json": JSON.stringify(
       {
         name: id,
@@ -123,6 +141,4 @@ it); call it from another terminal with the \`warden --home ... ${id} greet Ada\
 `,
     "calls.json": JSON.stringify([{ command: "greet", input: { name: "Ada" } }, { command: "last" }], null, 2) + "\n",
   };
-  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
-  return { dir, files: Object.keys(files) };
 }

@@ -7,11 +7,13 @@ import { CapabilityError, HostError } from "../base/errors.js";
 import type { Kernel } from "../kernel.js";
 import type { Caller } from "../../sdk/context.js";
 import type { HostPort } from "../runtime.js";
-import type { CapabilityName } from "./catalogue.js";
 import type { GrantSet } from "./grants.js";
-import { coversSubscription } from "./scopes.js";
 import { checkInvokeRate } from "./call-rates.js";
 import { BOUND_METHODS, hostEntry, type Site } from "./table.js";
+import { denialAuditor } from "./denials.js";
+import { moduleSubscriptions } from "./subscriptions.js";
+import { moduleLog } from "./module-log.js";
+import { systemServices } from "./system-services.js";
 
 export interface PortOptions {
   kernel: Kernel;
@@ -33,60 +35,15 @@ export interface PortOptions {
   deliver?: (id: string, event: string, payload: unknown) => void;
 }
 
-const LOG_LEVELS = new Set(["debug", "info", "warn", "error"]);
-const MAX_LOG_MESSAGE = 4096;
-const MAX_LOG_DATA = 16 * 1024;
-
-function jsonBytes(v: unknown): number {
-  try {
-    return Buffer.byteLength(JSON.stringify(v) ?? "");
-  } catch {
-    return Number.MAX_SAFE_INTEGER;
-  }
-}
-
-const DENIALS_AUDITED_PER_MINUTE = 30;
 
 export function createHostPort(o: PortOptions): HostPort {
   const { kernel, moduleId } = o;
   let subscriptions = 0;
-  /** Log bytes per second: what is over is dropped, and reported once when the next second starts. */
-  const logFits = (bytes: number): boolean => {
-    const taken = kernel.budgets.take(moduleId, "log.bytes_per_second", bytes, kernel.config.get("log.module_bytes_per_second"), 1000);
-    const dropped = taken.previousRefused;
-    if (dropped) kernel.log.warn({ module: moduleId, dropped_lines: dropped.times, dropped_bytes: dropped.amount }, "module log lines dropped over log.module_bytes_per_second");
-    return taken.ok;
-  };
-
   const observe = (method: string, capability: string, allowed: boolean) => {
     kernel.ledger.capability(moduleId, allowed);
     for (const obs of kernel.capabilityObservers) obs({ module: moduleId, method, capability, allowed });
   };
-
-  /**
-   * Every refusal, for a missing grant or a scope the grant does not cover, is audited; but a
-   * module hammering a refused API must not turn the audit chain (one fsync per event) into a way
-   * to stall the host, so past DENIALS_AUDITED_PER_MINUTE the rest are counted and summarised.
-   */
-  let window = { start: 0, audited: 0, suppressed: 0 };
-  const denied = (err: CapabilityError, method: string): CapabilityError => {
-    // Counted and observed always (the ledger, learn mode); audited within the cap below.
-    observe(method, err.capability, false);
-    const now = Date.now();
-    if (now - window.start >= 60_000) {
-      if (window.suppressed > 0) record("capability.denied.suppressed", "*", { count: window.suppressed });
-      window = { start: now, audited: 0, suppressed: 0 };
-    }
-    if (window.audited < DENIALS_AUDITED_PER_MINUTE) {
-      window.audited++;
-      record("capability.denied", err.capability, { message: err.message });
-    } else window.suppressed++;
-    return err;
-  };
-  const record = (action: string, target: string, data: Record<string, unknown>) => {
-    // The denial stands whether or not it could be audited.
-    kernel.audit.append({ actor: `module:${moduleId}`, action, target, data }).catch(() => {});
-  };
+  const denied = denialAuditor(kernel, moduleId, observe);
 
   /** The module as a caller, with the outside callers it acts for here (authority never grows through it). */
   const acting = () => {
@@ -109,35 +66,7 @@ export function createHostPort(o: PortOptions): HostPort {
     throw e;
   };
 
-  const subscribe = async (pattern: unknown, deliver: (payload: unknown, event: string) => void): Promise<() => void> => {
-    const grants = o.grants();
-    hold(BOUND_METHODS["events.on"], "events.on", grants);
-    if (typeof pattern !== "string" || pattern.length === 0 || pattern.length > 200) {
-      throw new HostError("input_invalid", "events.on: pattern must be a string of 1-200 characters");
-    }
-    if (!grants.unrestricted && !coversSubscription(grants.scope("events.subscribe")!, grants.facts, pattern)) {
-      throw denied(new CapabilityError(moduleId, "events.subscribe", `pattern '${pattern}' reaches beyond its own events and its dependencies'; list it under events.subscribe's "events" (that needs an operator's approval)`), "events.on");
-    }
-    // Checked again at every delivery: a runtime revoke of events.subscribe stops delivery at once.
-    // A user module gets its own copy of each payload (subscribers never share one object).
-    const unsubscribe = kernel.events.subscribe(pattern, (payload, event) => {
-      if (!o.grants().has("events.subscribe")) return;
-      deliver(o.kind === "user" ? structuredClone(payload) : payload, event);
-    });
-    o.track(unsubscribe);
-    return unsubscribe;
-  };
-
-  /** This module's own settings changed (any path, any host of a fleet): its config.watch runs again. */
-  const watchConfig = async (deliver: (payload: unknown, event: string) => void): Promise<() => void> => {
-    hold(BOUND_METHODS["config.watch"], "config.watch");
-    const prefix = `${moduleId}.`;
-    const unwatch = kernel.config.onChange((key) => {
-      if (key.startsWith(prefix) && o.grants().has("config.read")) deliver({ key }, "config.changed");
-    });
-    o.track(unwatch);
-    return unwatch;
-  };
+  const { subscribe, watchConfig } = moduleSubscriptions(o, hold, denied);
 
   const port: HostPort = {
     async call(method, args) {
@@ -201,34 +130,7 @@ export function createHostPort(o: PortOptions): HostPort {
       o.onRegister?.(name);
     },
 
-    log(level, message, data) {
-      const method = `log.${LOG_LEVELS.has(level) ? level : "info"}` as keyof typeof BOUND_METHODS;
-      try {
-        hold(BOUND_METHODS[method] as CapabilityName, method);
-      } catch {
-        return; // log calls are fire and forget; the denial is already audited
-      }
-      const lvl = LOG_LEVELS.has(level) ? level : "info";
-      const msg = String(message).slice(0, MAX_LOG_MESSAGE);
-      let fields: object | undefined = data && typeof data === "object" ? data : undefined;
-      let bytes = Buffer.byteLength(msg);
-      if (o.kind === "user") {
-        // A user module's lines are budgeted in bytes per second on the host side (whatever the
-        // sandbox process let through), and oversized data is replaced by its size.
-        if (fields !== undefined) {
-          const size = jsonBytes(fields);
-          if (size > MAX_LOG_DATA) fields = { truncated: true, bytes: size };
-          bytes += Math.min(size, MAX_LOG_DATA);
-        }
-        if (!logFits(bytes)) {
-          kernel.ledger.limit(moduleId, "log.bytes_per_second");
-          return;
-        }
-      }
-      // The module's data stays under `data`: it can never set the host's own fields (the
-      // security-log tag among them).
-      kernel.log[lvl]({ module: moduleId, ...(fields ? { data: fields } : {}) }, msg);
-    },
+    log: moduleLog(kernel, moduleId, o.kind, hold),
 
     subscribe: (pattern, handler) => subscribe(pattern, handler),
     watchConfig: (handler) => watchConfig(handler),
@@ -242,22 +144,6 @@ export function createHostPort(o: PortOptions): HostPort {
     },
   };
 
-  if (o.kind === "system") {
-    port.services = {
-      provide: (name, service) => kernel.services.provide(moduleId, name, service),
-      use: (name) => {
-        const provider = kernel.services.providerOf(name);
-        if (provider === undefined || !o.dependencies.includes(provider)) {
-          throw new HostError(
-            "dependency_unresolved",
-            `module '${moduleId}' may use service '${name}' only from a module in its dependencies` +
-              (provider ? `; add "${provider}" to its module.json dependencies` : "; no active module provides it"),
-          );
-        }
-        return kernel.services.require(name);
-      },
-      host: (name) => kernel.services.hostServiceNamed(name),
-    };
-  }
+  if (o.kind === "system") port.services = systemServices(kernel, moduleId, o.dependencies);
   return port;
 }
