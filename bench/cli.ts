@@ -17,7 +17,10 @@ function wall(args: string[], runs: number): number {
     times.push(performance.now() - t);
     if (r.status !== 0) throw new Error(`bench command failed: ${args.join(" ")}\n${r.stderr}`);
   }
-  return percentile(times.sort((a, b) => a - b), 50);
+  return percentile(
+    times.sort((a, b) => a - b),
+    50,
+  );
 }
 
 export async function run(): Promise<BenchRow[]> {

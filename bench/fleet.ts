@@ -65,10 +65,33 @@ async function single(): Promise<{ rps: number; p99: number; cpuPerReq: number }
 }
 
 /** rounds of `admit` against rate-limiter-flexible's consume, same Redis, same concurrency. */
-interface AdmitFigures { sameUs: number; admitUs: number; flexibleUs: number; admitCalls: number; flexibleCalls: number; admitRedisUs: number; flexibleRedisUs: number; admitClientUs: number; flexibleClientUs: number }
+interface AdmitFigures {
+  sameUs: number;
+  admitUs: number;
+  flexibleUs: number;
+  admitCalls: number;
+  flexibleCalls: number;
+  admitRedisUs: number;
+  flexibleRedisUs: number;
+  admitClientUs: number;
+  flexibleClientUs: number;
+}
 
 async function admitVersusFlexible(url: string, redisPid: number): Promise<AdmitFigures> {
-  const settings = { enabled: true, rate_limit: 1e9, block_duration: 60, global_limit: 1e12, ddos_lockdown: 60, failed_limit: 10, failed_block: 60, allow: [], deny: [], trusted: [], trusted_proxies: [], backend_timeout_ms: 1000 };
+  const settings = {
+    enabled: true,
+    rate_limit: 1e9,
+    block_duration: 60,
+    global_limit: 1e12,
+    ddos_lockdown: 60,
+    failed_limit: 10,
+    failed_block: 60,
+    allow: [],
+    deny: [],
+    trusted: [],
+    trusted_proxies: [],
+    backend_timeout_ms: 1000,
+  };
   // Fails rather than retrying for ever if Redis goes away mid-run.
   const client = new Redis(url, { maxRetriesPerRequest: 1 });
   const noop = { write: async () => {}, read: async () => undefined, records: async () => [] };
@@ -84,9 +107,11 @@ async function admitVersusFlexible(url: string, redisPid: number): Promise<Admit
     const redis0 = cpuMs(redisPid);
     const client0 = process.cpuUsage();
     const started = process.hrtime.bigint();
-    await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
-      while (next < N) await op(next++);
-    }));
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async () => {
+        while (next < N) await op(next++);
+      }),
+    );
     const wall = Number(process.hrtime.bigint() - started) / 1000 / N;
     const client = process.cpuUsage(client0);
     return { wall, redis: ((cpuMs(redisPid) - redis0) * 1000) / N, client: (client.user + client.system) / N };
@@ -120,8 +145,15 @@ async function admitVersusFlexible(url: string, redisPid: number): Promise<Admit
       same = best(same, await timeIt((i) => Promise.all([flexible.consume(`11.${round}.${(i >> 8) & 255}.${i & 255}`), flexibleGlobal.consume("g")])));
     }
     return {
-      admitUs: admit!.wall, flexibleUs: flexible_!.wall, admitCalls, flexibleCalls,
-      admitRedisUs: admit!.redis, flexibleRedisUs: flexible_!.redis, admitClientUs: admit!.client, flexibleClientUs: flexible_!.client, sameUs: same!.wall,
+      admitUs: admit!.wall,
+      flexibleUs: flexible_!.wall,
+      admitCalls,
+      flexibleCalls,
+      admitRedisUs: admit!.redis,
+      flexibleRedisUs: flexible_!.redis,
+      admitClientUs: admit!.client,
+      flexibleClientUs: flexible_!.client,
+      sameUs: same!.wall,
     };
   } finally {
     client.disconnect();
@@ -148,7 +180,10 @@ export async function run(): Promise<BenchRow[]> {
   const children: ChildProcess[] = [];
   try {
     // PostgreSQL's processes and Redis share the servers' core.
-    for (const line of spawnSync("pgrep", ["-f", `-p ${pg.port}`], { encoding: "utf8" }).stdout.split("\n").filter(Boolean)) pin(Number(line), SERVER_CORE);
+    for (const line of spawnSync("pgrep", ["-f", `-p ${pg.port}`], { encoding: "utf8" })
+      .stdout.split("\n")
+      .filter(Boolean))
+      pin(Number(line), SERVER_CORE);
     pin(redis.proc().pid!, SERVER_CORE);
 
     const rows: BenchRow[] = [];
@@ -170,9 +205,21 @@ export async function run(): Promise<BenchRow[]> {
         hosts.push(h);
         children.push(h.child);
       }
-      const r = await loadAll(hosts.map((h) => h.url), token, hosts.map((h) => h.child.pid!));
+      const r = await loadAll(
+        hosts.map((h) => h.url),
+        token,
+        hosts.map((h) => h.child.pid!),
+      );
       rows.push(
-        row("fleet", `system command via ${n} fleet host${n > 1 ? "s" : ""} (PostgreSQL + Redis) req/s`, r.rps, "req/s", "1 SQLite host req/s", baseline.rps, n === 1 ? ">= 0.5x baseline (one Redis round trip per request)" : "reported (all hosts share one core here)"),
+        row(
+          "fleet",
+          `system command via ${n} fleet host${n > 1 ? "s" : ""} (PostgreSQL + Redis) req/s`,
+          r.rps,
+          "req/s",
+          "1 SQLite host req/s",
+          baseline.rps,
+          n === 1 ? ">= 0.5x baseline (one Redis round trip per request)" : "reported (all hosts share one core here)",
+        ),
         row("fleet", `system command via ${n} fleet host${n > 1 ? "s" : ""} p99`, r.p99, "ms", "1 SQLite host p99", baseline.p99, "reported"),
         row("fleet", `host CPU per request, ${n} fleet host${n > 1 ? "s" : ""}`, r.cpuPerReq, "ms", "1 SQLite host CPU per request", baseline.cpuPerReq, "reported"),
       );

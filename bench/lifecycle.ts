@@ -13,14 +13,22 @@ function modules(n: number): string {
   for (let i = 0; i < n; i++) {
     const dir = join(root, `m${i}`);
     mkdirSync(dir);
-    writeFileSync(join(dir, "module.json"), JSON.stringify({
-      id: `m${i}`, version: "1.0.0", host: "^0.1.0", description: "idle", entry: "index.js",
-      capabilities: ["commands.register", "storage.read"], limits: { memoryMb: 16, timeoutMs: 1000 },
-      commands: {
-        go: { description: "go", input: { type: "object", properties: { n: { type: "integer" } }, additionalProperties: false } },
-        stop: { description: "stop", input: { type: "object", properties: {}, additionalProperties: false } },
-      },
-    }));
+    writeFileSync(
+      join(dir, "module.json"),
+      JSON.stringify({
+        id: `m${i}`,
+        version: "1.0.0",
+        host: "^0.1.0",
+        description: "idle",
+        entry: "index.js",
+        capabilities: ["commands.register", "storage.read"],
+        limits: { memoryMb: 16, timeoutMs: 1000 },
+        commands: {
+          go: { description: "go", input: { type: "object", properties: { n: { type: "integer" } }, additionalProperties: false } },
+          stop: { description: "stop", input: { type: "object", properties: {}, additionalProperties: false } },
+        },
+      }),
+    );
     writeFileSync(join(dir, "index.js"), `export function activate(ctx) { ctx.commands.register("go", async () => ${i}); ctx.commands.register("stop", async () => 0); }\n`);
   }
   return root;
@@ -35,7 +43,10 @@ async function readyMs(root: string, home: string): Promise<number> {
     times.push(performance.now() - t);
     await h.close();
   }
-  return percentile(times.slice(1).sort((a, b) => a - b), 50);
+  return percentile(
+    times.slice(1).sort((a, b) => a - b),
+    50,
+  );
 }
 
 const BIN = join(import.meta.dirname, "..", "core", "cli", "bin.mjs");
@@ -62,7 +73,10 @@ async function serveReadyMs(root: string, home: string): Promise<number> {
       child.kill("SIGTERM");
     });
   }
-  return percentile(times.slice(1).sort((a, b) => a - b), 50);
+  return percentile(
+    times.slice(1).sort((a, b) => a - b),
+    50,
+  );
 }
 
 export async function run(): Promise<BenchRow[]> {
@@ -93,7 +107,21 @@ export async function run(): Promise<BenchRow[]> {
     return [
       row("lifecycle", "host ready (Host.open), 1000 installed idle modules", thousandMs, "ms", "Host.open, 10 modules", tenMs, "<= 2000 ms and <= 1.5x"),
       row("lifecycle", "`warden serve` ready, 1000 installed idle modules", serveThousand, "ms", "`warden serve` ready, 10 modules", serveTen, "<= 2000 ms and <= 1.5x"),
-      row("lifecycle", "first call to an idle module, activation included (p50)", percentile(first.sort((a, b) => a - b), 50), "ms", "call to an active module p50", percentile(warm.sort((a, b) => a - b), 50), "<= 10 ms"),
+      row(
+        "lifecycle",
+        "first call to an idle module, activation included (p50)",
+        percentile(
+          first.sort((a, b) => a - b),
+          50,
+        ),
+        "ms",
+        "call to an active module p50",
+        percentile(
+          warm.sort((a, b) => a - b),
+          50,
+        ),
+        "<= 10 ms",
+      ),
     ];
   } finally {
     await h.close();

@@ -23,16 +23,27 @@ function writeBenchModule(root: string, id: string): void {
   const dir = join(root, id);
   mkdirSync(dir, { recursive: true });
   const input = { type: "object", additionalProperties: true };
-  writeFileSync(join(dir, "module.json"), JSON.stringify({
-    id, version: "1.0.0", host: "^0.1.0", description: "bench", entry: "index.js",
-    capabilities: ["commands.register", "storage.read"], limits: { memoryMb: 64, timeoutMs: 5000 },
-    commands: { noop: { description: "n", input }, get1: { description: "g", input }, echo: { description: "e", input } },
-  }));
-  writeFileSync(join(dir, "index.js"), `export function activate(ctx) {
+  writeFileSync(
+    join(dir, "module.json"),
+    JSON.stringify({
+      id,
+      version: "1.0.0",
+      host: "^0.1.0",
+      description: "bench",
+      entry: "index.js",
+      capabilities: ["commands.register", "storage.read"],
+      limits: { memoryMb: 64, timeoutMs: 5000 },
+      commands: { noop: { description: "n", input }, get1: { description: "g", input }, echo: { description: "e", input } },
+    }),
+  );
+  writeFileSync(
+    join(dir, "index.js"),
+    `export function activate(ctx) {
   ctx.commands.register("noop", async () => 1);
   ctx.commands.register("get1", async () => ctx.storage.get("k"));
   ctx.commands.register("echo", async (input) => input);
-}\n`);
+}\n`,
+  );
 }
 
 /** Median latency of `n` sequential calls, in µs, after a warm-up. */
@@ -44,7 +55,10 @@ async function p50(n: number, fn: () => Promise<unknown>): Promise<number> {
     await fn();
     t.push(Number(process.hrtime.bigint() - s) / 1000);
   }
-  return percentile(t.sort((a, b) => a - b), 50);
+  return percentile(
+    t.sort((a, b) => a - b),
+    50,
+  );
 }
 
 /** Calls per second with `inFlight` callers, each calling again as soon as its call returns. */
@@ -82,7 +96,13 @@ function rssOf(pid: number | undefined): number {
 
 async function openHost(modules: string): Promise<{ host: Host; runtime: SandboxSupervisor }> {
   const runtime = new SandboxSupervisor({ poolSize: 2, maxMemoryMb: 1024, maxTimeoutMs: 600_000, breaker: { failures: 1000, windowMs: 60_000 } });
-  const host = await Host.open({ home: mkdtempSync(join(tmpdir(), "warden-bench-home-")), modulePaths: [modules], logger: silentLogger(), userRuntime: runtime, systemDir: mkdtempSync(join(tmpdir(), "nosys-")) });
+  const host = await Host.open({
+    home: mkdtempSync(join(tmpdir(), "warden-bench-home-")),
+    modulePaths: [modules],
+    logger: silentLogger(),
+    userRuntime: runtime,
+    systemDir: mkdtempSync(join(tmpdir(), "nosys-")),
+  });
   return { host, runtime };
 }
 
@@ -139,7 +159,20 @@ export async function run(): Promise<BenchRow[]> {
       await host.loader.ensureActive("bench");
       act.push(performance.now() - s);
     }
-    rows.push(row("sandbox", "cold activation, bundle cached (p50)", percentile(act.sort((a, b) => a - b), 50), "ms", "floor p50", floorUs / 1000, "<= 5 ms"));
+    rows.push(
+      row(
+        "sandbox",
+        "cold activation, bundle cached (p50)",
+        percentile(
+          act.sort((a, b) => a - b),
+          50,
+        ),
+        "ms",
+        "floor p50",
+        floorUs / 1000,
+        "<= 5 ms",
+      ),
+    );
   } finally {
     await host.close();
   }

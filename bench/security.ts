@@ -30,8 +30,18 @@ export async function run(): Promise<BenchRow[]> {
   });
 
   const security = new SecurityManager({
-    enabled: true, rate_limit: 1e9, block_duration: 60, global_limit: 1e12, ddos_lockdown: 60, failed_limit: 10, failed_block: 60,
-    allow: [], deny: [], trusted: [], trusted_proxies: [], backend_timeout_ms: 150,
+    enabled: true,
+    rate_limit: 1e9,
+    block_duration: 60,
+    global_limit: 1e12,
+    ddos_lockdown: 60,
+    failed_limit: 10,
+    failed_block: 60,
+    allow: [],
+    deny: [],
+    trusted: [],
+    trusted_proxies: [],
+    backend_timeout_ms: 150,
   });
   const checkNs = perOpNs(500_000, (i) => {
     sink += security.check(keys[i % 1000]!).allow ? 1 : 0;
@@ -51,9 +61,12 @@ export async function run(): Promise<BenchRow[]> {
   let ourNs = Infinity;
   for (let r = 0; r < 3; r++) {
     consumeNs = Math.min(consumeNs, await flexibleNs(500_000));
-    ourNs = Math.min(ourNs, perOpNs(500_000, (i) => {
-      sink += security.check(keys[i % 1000]!).allow ? 1 : 0;
-    }));
+    ourNs = Math.min(
+      ourNs,
+      perOpNs(500_000, (i) => {
+        sink += security.check(keys[i % 1000]!).allow ? 1 : 0;
+      }),
+    );
   }
 
   const data = new Map<string, unknown>();

@@ -104,11 +104,13 @@ export class Host {
     try {
       const config = await ConfigService.open(store.config);
       for (const [k, v] of Object.entries(options.overrides ?? {})) config.override(k, v);
-      const log: LogSink = options.logger ?? createLogger({
-        home,
-        destination: layout.hostLog,
-        rotation: { maxBytes: config.get("log.max_file_bytes"), keep: config.get("log.keep"), securityKeep: config.get("log.security_keep") },
-      });
+      const log: LogSink =
+        options.logger ??
+        createLogger({
+          home,
+          destination: layout.hostLog,
+          rotation: { maxBytes: config.get("log.max_file_bytes"), keep: config.get("log.keep"), securityKeep: config.get("log.security_keep") },
+        });
       storeLog = log;
       // A chain shared by a fleet has no one host's head file: signed checkpoints guard its tail.
       const audit = new AuditLog(store, store.changes ? undefined : layout.auditHead, { securityLog: securityLogger(log), signer: new AuditSigner(home) });
@@ -120,30 +122,37 @@ export class Host {
       config.onChange((key) => events.emit("config.changed", { key }));
       const ledger = new Ledger();
 
-      // The loader is made below from this kernel; these closures reach it once it exists.
-      let loader: ModuleLoader | undefined;
-      const theLoader = (): ModuleLoader => {
-        if (!loader) throw new HostError("internal", "the module loader is not ready yet");
-        return loader;
-      };
+      // The loader, installer and operator actions are made below from this kernel; these reach them once they exist.
+      const later = { loader: late<ModuleLoader>("the module loader"), installer: late<Installer>("the installer"), actions: late<OperatorActions>("the operator actions") };
+      const theLoader = later.loader.get;
       const providers = new ProviderIndex(services, (id) => theLoader().ensureActive(id));
-      const bus = createBus({ config, events, providers, log, loader: theLoader, onCallEnd: (id, command, ms, error) => {
-        ledger.call(id, ms, error);
-        if (kernel.callObservers.size === 0) return;
-        for (const obs of kernel.callObservers) obs({ module: id, command, ms, ...(error ? { error: { code: error.code, message: error.message } } : {}) });
-      } });
-      let installer: Installer | undefined;
-      const theInstaller = (): Installer => {
-        if (!installer) throw new HostError("internal", "the installer is not ready yet");
-        return installer;
-      };
-      let actions: OperatorActions | undefined;
-      const theActions = (): OperatorActions => {
-        if (!actions) throw new HostError("internal", "the operator actions are not ready yet");
-        return actions;
-      };
+      const bus = createBus({
+        config,
+        events,
+        providers,
+        log,
+        loader: theLoader,
+        onCallEnd: (id, command, ms, error) => {
+          ledger.call(id, ms, error);
+          if (kernel.callObservers.size === 0) return;
+          for (const obs of kernel.callObservers) obs({ module: id, command, ms, ...(error ? { error: { code: error.code, message: error.message } } : {}) });
+        },
+      });
+      const theInstaller = later.installer.get;
+      const theActions = later.actions.get;
       const kernel: Kernel = {
-        home, store, config, bus, events, services, providers, secrets, audit, log, ledger, budgets: new Budgets(),
+        home,
+        store,
+        config,
+        bus,
+        events,
+        services,
+        providers,
+        secrets,
+        audit,
+        log,
+        ledger,
+        budgets: new Budgets(),
         capabilityObservers: new Set(),
         callObservers: new Set(),
         modules: {
@@ -163,7 +172,7 @@ export class Host {
         ledger.refresh = () => sandbox.refreshStats();
       }
       const modulePaths = [...config.get("host.modulePaths"), ...(options.modulePaths ?? [])];
-      loader = new ModuleLoader({ kernel, home, modulePaths, runtimes: { system, user }, ...(options.systemDir ? { systemDir: options.systemDir } : {}) });
+      const loader = later.loader.set(new ModuleLoader({ kernel, home, modulePaths, runtimes: { system, user }, ...(options.systemDir ? { systemDir: options.systemDir } : {}) }));
       if (sandbox) {
         const l = loader;
         sandbox.onModuleFailed = (id, e) => {
@@ -172,8 +181,8 @@ export class Host {
           audit.append({ actor: "host", action: "module.breaker", target: id, data: { code: e.code } }).catch(() => {});
         };
       }
-      actions = new OperatorActions(loader);
-      installer = new Installer(kernel, loader, actions, home);
+      const actions = later.actions.set(new OperatorActions(loader));
+      const installer = later.installer.set(new Installer(kernel, loader, actions, home));
       registerHostCommands({ home, bus, loader, actions, installer, config, audit, store, ledger, secrets });
       log.info({ pid: process.pid, home }, "home opened");
       const fleetModules = store.changes ? new FleetModules(kernel, loader, layout.modules) : undefined;
@@ -181,15 +190,9 @@ export class Host {
       await loader.load();
       await loader.activateStartup();
       loader.startIdleSweep(config.get("sandbox.idle_ttl"));
-      if (store.changes) {
-        sync = new FleetSync(store.changes, {
-          pollMs: config.get("fleet.poll_ms"),
-          refresh: async () => {
-            await config.reload();
-            await fleetModules!.syncFromStore();
-          },
-          log,
-        });
+      if (store.changes && fleetModules) {
+        // Another host's change (config, module records) reaches this one through the store's feed.
+        sync = new FleetSync(store.changes, { pollMs: config.get("fleet.poll_ms"), refresh: async () => (await config.reload(), await fleetModules.syncFromStore()), log });
         await sync.start();
       }
       return new Host(home, kernel, loader, user === system ? [system] : [system, user], sync);
@@ -306,4 +309,16 @@ function userRuntime(options: HostOptions, system: ModuleRuntime, config: Config
       log: (level, msg, data) => log[level]({ ...data, sandbox: true }, msg),
     })
   );
+}
+
+/** A part made after the parts that reach it (they hold `get`, called only once it is `set`). */
+function late<T>(what: string): { get: () => T; set: (value: T) => T } {
+  let value: T | undefined;
+  return {
+    get: () => {
+      if (value === undefined) throw new HostError("internal", `${what} is not ready yet`);
+      return value;
+    },
+    set: (v) => (value = v),
+  };
 }

@@ -29,7 +29,11 @@ export interface ErrorSpec {
 export const ERROR_CATALOGUE = {
   usage: { exit: 2, http: 400, hint: "Run with --help to see the expected arguments." },
   manifest_invalid: { exit: 2, http: 400, hint: "Fix module.json; `warden module check <dir>` shows every problem." },
-  bundle_failed: { exit: 2, http: 503, hint: "The module's code does not bundle (a syntax error, or an import of a package, a Node builtin or a file outside its folder); `warden module check <dir>` shows where." },
+  bundle_failed: {
+    exit: 2,
+    http: 503,
+    hint: "The module's code does not bundle (a syntax error, or an import of a package, a Node builtin or a file outside its folder); `warden module check <dir>` shows where.",
+  },
   typecheck_failed: { exit: 2, http: 400, hint: "Fix the TypeScript errors `warden module check <dir>` lists with file and line." },
   module_duplicate: { exit: 4, http: 409, hint: "Two module folders declare the same id; remove or rename one." },
   dependency_unresolved: { exit: 4, http: 503, hint: "Install or fix the named dependency, or relax the version range." },
@@ -45,7 +49,7 @@ export const ERROR_CATALOGUE = {
   session_expired: { exit: 3, http: 401, hint: "Log in to the console again: `warden console` prints a new one-time login URL." },
   login_code_invalid: { exit: 3, http: 401, hint: "Login URLs work once and for a few minutes; run `warden console` for a new one." },
   bootstrap_token_rejected: { exit: 3, http: 403, hint: "The bootstrap token is for local tooling; grant a REST token with `warden auth grant`." },
-  command_not_declared: { exit: 2, http: 400, hint: "Declare the command under \"commands\" in module.json before registering it." },
+  command_not_declared: { exit: 2, http: 400, hint: 'Declare the command under "commands" in module.json before registering it.' },
   command_not_found: { exit: 2, http: 404, hint: "Run `warden --help` or `warden <module> --help` to list commands." },
   module_not_found: { exit: 2, http: 404, hint: "Run `warden module list` to see known modules." },
   secret_unavailable: { exit: 1, http: 500, hint: "The secret key is missing or wrong; restore <home>/secret.key or WARDEN_SECRET_KEY." },
@@ -75,7 +79,11 @@ export const ERROR_CATALOGUE = {
   audit_failed: { exit: 1, http: 500, hint: "The audit chain could not be written; the action was not performed." },
   internal: { exit: 1, http: 500, hint: "This is a Warden bug; please report it with the log line." },
   call_depth_exceeded: { exit: 1, http: 508, hint: "Modules invoking commands nested deeper than sandbox.maxCallDepth (a module invoking itself?); fix the loop, or raise the setting." },
-  capability_required: { exit: 2, http: 409, hint: "A system module needs that capability; revoking it breaks what the message names. Pass --force to revoke it anyway; `warden module approve <id>` gives it back." },
+  capability_required: {
+    exit: 2,
+    http: 409,
+    hint: "A system module needs that capability; revoking it breaks what the message names. Pass --force to revoke it anyway; `warden module approve <id>` gives it back.",
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;
@@ -178,5 +186,6 @@ export const refusals = {
   moduleNotFound: (id: string) => new WardenError("module_not_found", `no module '${id}' is installed; run \`warden module list\``, { details: { id } }),
   tokenNotFound: (ref: string) => new WardenError("not_found", `no token with id or name '${ref}'; run \`warden auth list\``, { details: { id: ref } }),
   sessionNotFound: (id: string) => new WardenError("not_found", `no open console session '${id}'; \`warden console sessions\` lists them`, { details: { id } }),
-  secretNotFound: (module: string, name: string) => new WardenError("not_found", `module '${module}' has no secret '${name}'; \`warden secrets list ${module}\` shows its secrets`, { details: { module, name } }),
+  secretNotFound: (module: string, name: string) =>
+    new WardenError("not_found", `module '${module}' has no secret '${name}'; \`warden secrets list ${module}\` shows its secrets`, { details: { module, name } }),
 } as const;

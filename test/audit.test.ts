@@ -48,7 +48,7 @@ describe("audit chain", () => {
   it("appends linked events and verifies an intact chain", async () => {
     const { audit, head } = await chain(10);
     expect(await audit.verify()).toEqual({ ok: true, count: 10 });
-    const events = (await audit.tail(10));
+    const events = await audit.tail(10);
     expect(events.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     expect(events[0]!.prev_hash).toBe(GENESIS);
     for (let i = 1; i < events.length; i++) expect(events[i]!.prev_hash).toBe(events[i - 1]!.hash);
@@ -56,8 +56,8 @@ describe("audit chain", () => {
     expect(e).toMatchObject({ actor: "operator:local", action: "test.event", target: "t4", data: { i: 4 } });
     expect(e.hash).toBe(eventHash(e.prev_hash, e));
     expect((await audit.tail(3)).map((x) => x.seq)).toEqual([8, 9, 10]);
-    expect((await audit.tail(0))).toEqual([]);
-    expect((await audit.tail(-1))).toEqual([]);
+    expect(await audit.tail(0)).toEqual([]);
+    expect(await audit.tail(-1)).toEqual([]);
     // The head names the last event; owner-only.
     expect(readFileSync(head, "utf8")).toBe(`10 ${events[9]!.hash}\n`);
     expect(statSync(head).mode & 0o777).toBe(0o600);
@@ -66,7 +66,7 @@ describe("audit chain", () => {
   it("returns from append what tail later reads back", async () => {
     const { audit } = await chain(0);
     const e = await audit.append({ actor: "a", action: "x.y", data: { z: 1, a: [1, "two"], gone: undefined } });
-    expect((await audit.tail(1))).toEqual([e]);
+    expect(await audit.tail(1)).toEqual([e]);
     expect(e.target).toBeNull();
   });
 
@@ -107,10 +107,13 @@ describe("audit chain", () => {
 
   it("detects reordered rows (seq numbers swapped)", async () => {
     const { file, audit } = await chain(10);
-    tamper(file, `
+    tamper(
+      file,
+      `
       UPDATE audit SET seq = -3 WHERE seq = 3;
       UPDATE audit SET seq = 3 WHERE seq = 7;
-      UPDATE audit SET seq = 7 WHERE seq = -3;`);
+      UPDATE audit SET seq = 7 WHERE seq = -3;`,
+    );
     expect(await audit.verify()).toMatchObject({ ok: false, first_bad_seq: 3, reason: expect.stringMatching(/reordered/) });
   });
 
@@ -118,10 +121,13 @@ describe("audit chain", () => {
     const { file, audit } = await chain(10);
     const cols = ["time", "actor", "action", "target", "data", "prev_hash", "hash"];
     const set = (to: number, from: string) => cols.map((c) => `${c} = (SELECT ${c} FROM ${from})`).join(", ");
-    tamper(file, `
+    tamper(
+      file,
+      `
       CREATE TEMP TABLE keep AS SELECT * FROM audit WHERE seq = 5;
       UPDATE audit SET ${set(5, "audit a2 WHERE a2.seq = 8")} WHERE seq = 5;
-      UPDATE audit SET ${set(8, "keep")} WHERE seq = 8;`);
+      UPDATE audit SET ${set(8, "keep")} WHERE seq = 8;`,
+    );
     expect((await audit.tail(10))[4]!.target).toBe("t8");
     expect(await audit.verify()).toMatchObject({ ok: false, first_bad_seq: 5, reason: expect.stringMatching(/prev_hash mismatch at seq 5/) });
   });
@@ -143,7 +149,7 @@ describe("audit chain", () => {
     tamper(file, "DELETE FROM audit WHERE seq > 7");
     const e = await audit.append({ actor: "operator:local", action: "test.after" });
     expect(e.seq).toBe(9); // seq 8 is the host's own record of the disagreement
-    const [evidence] = (await audit.tail(2));
+    const [evidence] = await audit.tail(2);
     expect(evidence).toMatchObject({ seq: 8, actor: "host", action: "audit.head_mismatch", data: { first_bad_seq: 8, chain_seq: 7 } });
     const r = await audit.verify();
     expect(r).toMatchObject({ ok: false, first_bad_seq: 8, reason: expect.stringMatching(/tail cut.*recorded at seq 8/) });
@@ -162,8 +168,11 @@ describe("audit chain", () => {
     const last = (await audit.tail(1))[0]!;
     const forged = { seq: 6, time: new Date().toISOString(), actor: "operator:local", action: "test.event", target: "forged", data: {} };
     const hash = eventHash(last.hash, forged);
-    tamper(file, `INSERT INTO audit (seq, time, actor, action, target, data, prev_hash, hash)
-      VALUES (6, '${forged.time}', 'operator:local', 'test.event', 'forged', '{}', '${last.hash}', '${hash}')`);
+    tamper(
+      file,
+      `INSERT INTO audit (seq, time, actor, action, target, data, prev_hash, hash)
+      VALUES (6, '${forged.time}', 'operator:local', 'test.event', 'forged', '{}', '${last.hash}', '${hash}')`,
+    );
     expect(await store.audit.count()).toBe(6);
     expect(await audit.verify()).toMatchObject({ ok: false, first_bad_seq: 6, reason: expect.stringMatching(/inserted outside Warden/) });
   });
@@ -273,20 +282,36 @@ describe("audit chain", () => {
       actor: "t",
       action: "token.grant",
       data: {
-        token, Password: "hunter2", apiKey: "k-123456", "X-API-Key": "k-abcdef", Cookie: "sid=s3cr3t", SECRET: "shh",
+        token,
+        Password: "hunter2",
+        apiKey: "k-123456",
+        "X-API-Key": "k-abcdef",
+        Cookie: "sid=s3cr3t",
+        SECRET: "shh",
         nested: { authorization: "Bearer x", note: `leaked ${token}`, list: [`${token}`] },
       },
     });
-    const [e] = (await audit.tail(1));
+    const [e] = await audit.tail(1);
     const text = JSON.stringify(e!.data);
     for (const s of ["A".repeat(50), "hunter2", "k-123456", "k-abcdef", "s3cr3t", "shh", "Bearer x"]) expect(text).not.toContain(s);
     expect(e!.data).toEqual({
-      token: "[redacted]", Password: "[redacted]", apiKey: "[redacted]", "X-API-Key": "[redacted]", Cookie: "[redacted]", SECRET: "[redacted]",
+      token: "[redacted]",
+      Password: "[redacted]",
+      apiKey: "[redacted]",
+      "X-API-Key": "[redacted]",
+      Cookie: "[redacted]",
+      SECRET: "[redacted]",
       nested: { authorization: "[redacted]", note: "leaked wdn_[redacted]", list: ["wdn_[redacted]"] },
     });
     expect(await audit.verify()).toEqual({ ok: true, count: 1 });
     const db = readFileSync(join(dir, "system.brain"));
-    const wal = (() => { try { return readFileSync(join(dir, "system.brain-wal")); } catch { return Buffer.alloc(0); } })();
+    const wal = (() => {
+      try {
+        return readFileSync(join(dir, "system.brain-wal"));
+      } catch {
+        return Buffer.alloc(0);
+      }
+    })();
     for (const buf of [db, wal]) {
       expect(buf.includes(Buffer.from("hunter2"))).toBe(false);
       expect(buf.includes(Buffer.from("A".repeat(50)))).toBe(false);

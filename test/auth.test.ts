@@ -127,7 +127,14 @@ describe("argon2 under load", () => {
     const t = await auth.grant({ name: "t", scopes: ["*"] });
     // Wrong secrets for a known id: each one is real argon2 work.
     const wrong = Array.from({ length: 30 }, () => newToken(t.id).token);
-    const outcomes = await Promise.all(wrong.map((w) => auth.verify(w, "192.0.2.9").then(() => "ok", (e: { code: string }) => e.code)));
+    const outcomes = await Promise.all(
+      wrong.map((w) =>
+        auth.verify(w, "192.0.2.9").then(
+          () => "ok",
+          (e: { code: string }) => e.code,
+        ),
+      ),
+    );
     const counts = outcomes.reduce<Record<string, number>>((m, c) => ((m[c] = (m[c] ?? 0) + 1), m), {});
     expect(counts.rate_limited).toBeGreaterThanOrEqual(26); // 4 per client at once
     expect(auth.argonRuns).toBeLessThanOrEqual(4);
@@ -198,8 +205,18 @@ describe("failed-auth window before argon2", () => {
     const auth = new AuthManager(memoryStorage());
     const good = await auth.grant({ name: "good", scopes: ["*"] });
     const security = new SecurityManager({
-      enabled: true, rate_limit: 1000, block_duration: 60, global_limit: 100000, ddos_lockdown: 60, failed_limit: 3, failed_block: 600,
-      allow: [], deny: [], trusted: [], trusted_proxies: [], backend_timeout_ms: 150,
+      enabled: true,
+      rate_limit: 1000,
+      block_duration: 60,
+      global_limit: 100000,
+      ddos_lockdown: 60,
+      failed_limit: 3,
+      failed_block: 600,
+      allow: [],
+      deny: [],
+      trusted: [],
+      trusted_proxies: [],
+      backend_timeout_ms: 150,
     });
     // The API's order: security check -> verify -> record the failure.
     const request = async (token: string) => {

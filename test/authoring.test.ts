@@ -23,12 +23,21 @@ describe("module authoring kit", () => {
     expect(made.json.files).toEqual(expect.arrayContaining(["module.json", "index.ts", "index.test.ts", "README.md", "package.json", "tsconfig.json"]));
     const dir = join(parent, "greeter");
     const readme = readFileSync(join(dir, "README.md"), "utf8");
-    const commands = /```sh\n([\s\S]*?)```/.exec(readme)![1]!.split("\n").map((l) => l.replace(/\s+#.*$/, "").trim()).filter(Boolean);
+    const commands = /```sh\n([\s\S]*?)```/
+      .exec(readme)![1]!
+      .split("\n")
+      .map((l) => l.replace(/\s+#.*$/, "").trim())
+      .filter(Boolean);
     expect(commands[0]).toBe("npm install");
     // Each line as an author would type it, in the module's folder (npm stays offline: Warden is a
     // file: link, nothing is fetched).
     for (const line of commands) {
-      const r = spawnSync("sh", ["-c", line], { cwd: dir, encoding: "utf8", timeout: 180_000, env: { ...process.env, npm_config_offline: "true", npm_config_audit: "false", npm_config_fund: "false", WARDEN_HOME: join(parent, "home") } });
+      const r = spawnSync("sh", ["-c", line], {
+        cwd: dir,
+        encoding: "utf8",
+        timeout: 180_000,
+        env: { ...process.env, npm_config_offline: "true", npm_config_audit: "false", npm_config_fund: "false", WARDEN_HOME: join(parent, "home") },
+      });
       expect(r.status, `${line}\n${r.stdout}\n${r.stderr}`).toBe(0);
       if (line.includes("module test")) expect(r.stdout + r.stderr).toMatch(/2 passed/);
       if (line.includes("module learn")) expect(JSON.parse(r.stdout).used).toEqual(["commands.register", "storage.read", "storage.write"]);
@@ -43,7 +52,10 @@ describe("module authoring kit", () => {
     const parent = tempDir();
     warden(["--home", join(parent, "home"), "module", "new", "broken", "--dir", parent]);
     const dir = join(parent, "broken");
-    writeFileSync(join(dir, "index.ts"), `import type { ModuleContext } from "warden/sdk";\nimport x from "../elsewhere";\nexport const leaked = x;\nexport async function activate(ctx: ModuleContext) {\n  await ctx.storage.set("k");\n}\n`);
+    writeFileSync(
+      join(dir, "index.ts"),
+      `import type { ModuleContext } from "warden/sdk";\nimport x from "../elsewhere";\nexport const leaked = x;\nexport async function activate(ctx: ModuleContext) {\n  await ctx.storage.set("k");\n}\n`,
+    );
     const r = warden(["--home", join(parent, "home"), "module", "check", dir, "--json"]);
     expect(r.code).toBe(2);
     expect(r.json.ok).toBe(false);
@@ -115,7 +127,12 @@ describe("lazy activation and idle deactivation", () => {
     }
     const h = await openTestHost({ modulePaths: [root], userRuntime: undefined as never });
     hosts.push(h);
-    const states = () => h.loader.list().filter((m) => m.state === "active").map((m) => m.id).sort();
+    const states = () =>
+      h.loader
+        .list()
+        .filter((m) => m.state === "active")
+        .map((m) => m.id)
+        .sort();
     expect(h.loader.list()).toHaveLength(300);
     expect(states()).toEqual([]);
     await expect(h.run("mod150.go")).resolves.toBe("150");
@@ -160,7 +177,11 @@ describe("warden dev", () => {
     };
     try {
       await waitFor(/dev: greeter/, 0);
-      for (const [file, bad] of [["module.json", "{ not json"], ["module.json", '{"id": "greeter"}'], ["index.ts", "export async function activate(ctx) { this is not code"]] as const) {
+      for (const [file, bad] of [
+        ["module.json", "{ not json"],
+        ["module.json", '{"id": "greeter"}'],
+        ["index.ts", "export async function activate(ctx) { this is not code"],
+      ] as const) {
         let mark = out.length;
         writeFileSync(join(dir, file), bad);
         await waitFor(/reloaded greeter \(failed/, mark);

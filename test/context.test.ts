@@ -23,7 +23,10 @@ describe("capability-scoped context", () => {
     });
     const h = await openTestHost({ modulePaths: [root] });
     hosts.push(h);
-    for (const [command, capability] of [["sneaky.lock", "modules.manage"], ["sneaky.write", "storage.write"]] as const) {
+    for (const [command, capability] of [
+      ["sneaky.lock", "modules.manage"],
+      ["sneaky.write", "storage.write"],
+    ] as const) {
       const err: any = await h.run(command).catch((e: any) => e);
       expect(err.code).toBe("capability_denied");
       expect(err.message).toContain("'sneaky'");
@@ -41,9 +44,14 @@ describe("capability-scoped context", () => {
     await h.loader.ensureActive("plain");
     const { createHostPort } = await import("../core/hostapi/port.js");
     const port = createHostPort({
-      kernel: h.kernel, moduleId: "plain", kind: "user", grants: () => h.loader.entry("plain")!.grants,
-    exactContext: false,
-      declaredCommands: new Set(), dependencies: [], track: () => {},
+      kernel: h.kernel,
+      moduleId: "plain",
+      kind: "user",
+      grants: () => h.loader.entry("plain")!.grants,
+      exactContext: false,
+      declaredCommands: new Set(),
+      dependencies: [],
+      track: () => {},
     });
     await expect(port.call("storage.get", ["k"])).rejects.toMatchObject({ code: "capability_denied" });
     await expect(port.call("no.such", [])).rejects.toMatchObject({ code: "input_invalid" });

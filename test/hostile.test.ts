@@ -43,26 +43,38 @@ const cases: Array<[string, (r: Awaited<ReturnType<typeof outcome>>) => void, Re
   ["deep-recursion", fails("module_error")],
   ["catastrophic-regex", fails("timeout")],
   ["atomics-wait", fails(["timeout", "module_error"])],
-  ["reach-process", (r) => expect(r).toEqual({ ok: true, value: { process: "undefined", require: "undefined", module: "undefined", Buffer: "undefined", fetch: "undefined", setTimeout: "undefined" } })],
+  [
+    "reach-process",
+    (r) => expect(r).toEqual({ ok: true, value: { process: "undefined", require: "undefined", module: "undefined", Buffer: "undefined", fetch: "undefined", setTimeout: "undefined" } }),
+  ],
   ["reach-require", fails("module_error")],
   ["dynamic-import", fails("module_error")],
-  ["global-secrets", (r) => {
-    expect(r.ok).toBe(true);
-    const names = (r as { value: string[] }).value;
-    for (const bad of ["__wardenNotify", "__wardenSetup", "__wardenRuntime", "__wardenBridge", "ivm", "process", "require", "_ivm"]) expect(names).not.toContain(bad);
-  }],
-  ["constructor-escape", (r) => {
-    expect(r.ok).toBe(true);
-    expect((r as any).value).toMatchObject({ viaThis: "undefined", process: "undefined", ivm: "undefined" });
-    // __wardenModule is the module's own exports object; nothing of the host is there.
-    expect((r as any).value.keys.filter((k: string) => /warden|ivm/i.test(k) && k !== "__wardenModule")).toEqual([]);
-  }],
-  ["walk-ctx", (r) => {
-    expect(r.ok, JSON.stringify(r)).toBe(true);
-    const { found, results } = (r as any).value;
-    expect(found.filter((p: string) => /bridge|notify|reference|ivm|__warden|port|kernel/i.test(p))).toEqual([]);
-    expect(results).toEqual(["capability_denied", "capability_denied", "capability_denied", "capability_denied"]);
-  }],
+  [
+    "global-secrets",
+    (r) => {
+      expect(r.ok).toBe(true);
+      const names = (r as { value: string[] }).value;
+      for (const bad of ["__wardenNotify", "__wardenSetup", "__wardenRuntime", "__wardenBridge", "ivm", "process", "require", "_ivm"]) expect(names).not.toContain(bad);
+    },
+  ],
+  [
+    "constructor-escape",
+    (r) => {
+      expect(r.ok).toBe(true);
+      expect((r as any).value).toMatchObject({ viaThis: "undefined", process: "undefined", ivm: "undefined" });
+      // __wardenModule is the module's own exports object; nothing of the host is there.
+      expect((r as any).value.keys.filter((k: string) => /warden|ivm/i.test(k) && k !== "__wardenModule")).toEqual([]);
+    },
+  ],
+  [
+    "walk-ctx",
+    (r) => {
+      expect(r.ok, JSON.stringify(r)).toBe(true);
+      const { found, results } = (r as any).value;
+      expect(found.filter((p: string) => /bridge|notify|reference|ivm|__warden|port|kernel/i.test(p))).toEqual([]);
+      expect(results).toEqual(["capability_denied", "capability_denied", "capability_denied", "capability_denied"]);
+    },
+  ],
   ["ungranted-capability", fails("capability_denied")],
   ["forged-capability", fails("capability_denied")],
   ["return-function", fails("module_error")],
@@ -70,22 +82,32 @@ const cases: Array<[string, (r: Awaited<ReturnType<typeof outcome>>) => void, Re
   ["return-bigint", fails("module_error")],
   ["return-cyclic", fails("module_error")],
   ["return-huge-string", fails(["memory_limit", "module_error", "module_crashed"])],
-  ["throw-non-error", (r) => {
-    fails("module_error")(r);
-    expect((r as any).details?.code).toBe("internal"); // its own code stays under details
-  }, { what: "host-code" }],
+  [
+    "throw-non-error",
+    (r) => {
+      fails("module_error")(r);
+      expect((r as any).details?.code).toBe("internal"); // its own code stays under details
+    },
+    { what: "host-code" },
+  ],
   ["throw-getter-loop", fails(["timeout", "module_error"])],
-  ["proto-pollution", (r) => {
-    expect(r.ok).toBe(true);
-    expect(({} as any).polluted).toBeUndefined();
-    expect(({} as any).polluted2).toBeUndefined();
-    expect(Object.prototype.hasOwnProperty.call((r as any).value, "__proto__")).toBe(true); // an own key, inert
-  }],
+  [
+    "proto-pollution",
+    (r) => {
+      expect(r.ok).toBe(true);
+      expect(({} as any).polluted).toBeUndefined();
+      expect(({} as any).polluted2).toBeUndefined();
+      expect(Object.prototype.hasOwnProperty.call((r as any).value, "__proto__")).toBe(true); // an own key, inert
+    },
+  ],
   ["log-flood", (r) => expect(r).toEqual({ ok: true, value: "flooded" })],
-  ["quota-exhaustion", (r) => {
-    fails("quota_exceeded")(r);
-    expect((r as any).message).toMatch(/\d+ bytes requested, 20000 allowed/);
-  }],
+  [
+    "quota-exhaustion",
+    (r) => {
+      fails("quota_exceeded")(r);
+      expect((r as any).message).toMatch(/\d+ bytes requested, 20000 allowed/);
+    },
+  ],
   ["timer-escape", (r) => expect((r as any).value).toMatchObject({ setTimeout: "undefined", setInterval: "undefined" })],
 ];
 

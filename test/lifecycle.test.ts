@@ -95,7 +95,7 @@ describe("module lifecycle", () => {
     hosts.length = 0;
     appendFileSync(join(home, "modules", "vault", "index.js"), "\n// tampered\n");
     h = await open(home);
-    expect((await h.run("module.inspect", { id: "vault" }) as any).files_verified).toBe(false);
+    expect(((await h.run("module.inspect", { id: "vault" })) as any).files_verified).toBe(false);
     await expect(h.run("vault.version")).rejects.toMatchObject({ code: "integrity_failed", message: expect.stringContaining("reinstall it") });
     expect(state(h, "vault")).toBe("failed");
     expect(h.loader.list().find((m) => m.id === "vault")!.error!.code).toBe("integrity_failed");

@@ -68,7 +68,12 @@ describe("ModuleLoader", () => {
   it("leaves a user module with an elevated capability pending until approved, pinned to its manifest", async () => {
     const root = tempDir();
     const home = tempDir();
-    const dir = writeModule(root, { id: "ops", capabilities: ["commands.register", "audit.read"], commands: { ping: { description: "p", input: emptyInput } }, code: "export function activate(ctx){ ctx.commands.register('ping', async () => 'pong') }" });
+    const dir = writeModule(root, {
+      id: "ops",
+      capabilities: ["commands.register", "audit.read"],
+      commands: { ping: { description: "p", input: emptyInput } },
+      code: "export function activate(ctx){ ctx.commands.register('ping', async () => 'pong') }",
+    });
     let h = await open(root, home);
     expect(state(h, "ops")!.state).toBe("pending_approval");
     await expect(h.run("ops.ping")).rejects.toMatchObject({ code: "approval_required" });
@@ -108,7 +113,12 @@ describe("ModuleLoader", () => {
   it("activates lazily: a call activates exactly that module and its dependencies", async () => {
     const root = tempDir();
     writeModule(root, { id: "base" });
-    writeModule(root, { id: "top", dependencies: { base: "*" }, commands: { go: { description: "g", input: emptyInput } }, code: "export function activate(ctx){ ctx.commands.register('go', () => 'went') }" });
+    writeModule(root, {
+      id: "top",
+      dependencies: { base: "*" },
+      commands: { go: { description: "g", input: emptyInput } },
+      code: "export function activate(ctx){ ctx.commands.register('go', () => 'went') }",
+    });
     writeModule(root, { id: "bystander" });
     const h = await open(root);
     expect(h.loader.list().every((m) => m.state === "installed")).toBe(true);

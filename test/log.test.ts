@@ -22,11 +22,14 @@ describe("logger", () => {
   it("writes JSON lines and redacts secrets by field at any depth, whatever the case", () => {
     const { json, stream } = capture();
     const log = createLogger({ destination: stream });
-    log.info({
-      headers: { Authorization: "Bearer abc", "x-api-key": "k1", cookie: "c=1" },
-      user: { password: "pw", profile: { deeper: { secret: "s", name: "ok" } } },
-      token: "t",
-    }, "request");
+    log.info(
+      {
+        headers: { Authorization: "Bearer abc", "x-api-key": "k1", cookie: "c=1" },
+        user: { password: "pw", profile: { deeper: { secret: "s", name: "ok" } } },
+        token: "t",
+      },
+      "request",
+    );
     const [entry] = json();
     expect(entry!.msg).toBe("request");
     expect(entry!.level).toBe(30);
@@ -61,7 +64,10 @@ describe("logger", () => {
   it("redacts a child's bindings too", () => {
     const { lines, json, stream } = capture();
     const log = createLogger({ destination: stream });
-    log.child({ token: "abc", module: "hello", note: TOKEN }).child({ req: { headers: { authorization: "Bearer z" } } }).info("child");
+    log
+      .child({ token: "abc", module: "hello", note: TOKEN })
+      .child({ req: { headers: { authorization: "Bearer z" } } })
+      .info("child");
     expect(lines.join("\n")).not.toContain(TOKEN);
     expect(json()[0]).toMatchObject({ token: "[redacted]", module: "hello", note: "wdn_[redacted]", req: { headers: { authorization: "[redacted]" } } });
   });
@@ -69,7 +75,11 @@ describe("logger", () => {
   it("writes what JSON.stringify would for dates and survives throwing getters", () => {
     const { json, stream } = capture();
     const log = createLogger({ destination: stream });
-    const hostile = { get boom(): string { throw new Error("no"); } };
+    const hostile = {
+      get boom(): string {
+        throw new Error("no");
+      },
+    };
     log.info({ when: new Date(0), hostile }, "types");
     expect(json()[0]).toMatchObject({ when: "1970-01-01T00:00:00.000Z", hostile: { boom: "[unreadable]" } });
   });
@@ -82,7 +92,10 @@ describe("logger", () => {
     securityLogger(log).warn({ capability: "net.fetch" }, "capability denied");
     log.info({ plain: true }, "module active");
     const file = join(home, "logs", "security.log");
-    const sec = readFileSync(file, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    const sec = readFileSync(file, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     expect(sec.map((l) => l.msg)).toEqual(["client blocked wdn_[redacted]", "capability denied"]);
     expect(sec[0]).toMatchObject({ security: true, client: "1.2.3.4", authorization: "[redacted]" });
     expect(sec[1]).toMatchObject({ security: true, capability: "net.fetch" });
@@ -149,7 +162,11 @@ describe("log files", () => {
     const f = new RotatingFile(file, { maxBytes: 1000, keep: 3 });
     for (let i = 0; i < 100; i++) f.write(`line ${String(i).padStart(3, "0")} ${"y".repeat(80)}\n`);
     expect(f.dropped).toBe(0);
-    const read = (name: string) => readFileSync(join(dir, name), "utf8").split("\n").filter(Boolean).map((l) => Number(l.slice(5, 8)));
+    const read = (name: string) =>
+      readFileSync(join(dir, name), "utf8")
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => Number(l.slice(5, 8)));
     const kept = [...read("x.log.3"), ...read("x.log.2"), ...read("x.log.1"), ...read("x.log")];
     // The newest lines, in order and contiguous, up to the last one written.
     expect(kept.at(-1)).toBe(99);
@@ -167,7 +184,12 @@ describe("log files", () => {
     f.write('{"access":true,"n":2}\n');
     expect(readFileSync(file, "utf8")).toBe(""); // waiting for the batch
     f.write('{"msg":"error","n":3}\n'); // any other line writes the waiting ones first
-    expect(readFileSync(file, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l).n)).toEqual([1, 2, 3]);
+    expect(
+      readFileSync(file, "utf8")
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => JSON.parse(l).n),
+    ).toEqual([1, 2, 3]);
     f.write('{"access":true,"n":4}\n');
     await new Promise((r) => setTimeout(r, 250));
     expect(readFileSync(file, "utf8")).toContain('"n":4');
@@ -200,7 +222,10 @@ describe("access lines", () => {
     log.error("flush"); // any other line writes the waiting access lines first
     const text = readFileSync(file, "utf8");
     expect(text).not.toContain("one-time-secret");
-    const lines = text.split("\n").filter(Boolean).map((l) => JSON.parse(l));
+    const lines = text
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
     expect(lines.filter((l) => l.url !== undefined).map((l) => l.url)).toEqual(["/console/login?code=***&x=1", "/console/login?code=***&x=1"]);
   });
 });

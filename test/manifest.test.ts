@@ -177,7 +177,11 @@ describe("valid manifests", () => {
     expect(a.manifest.commands!.go!.permission).toBe("sample.go");
     expect(a.hash).toMatch(/^[0-9a-f]{64}$/);
     expect(readManifest(dir, { allowSystem: false }).hash).toBe(a.hash);
-    expect(a.hash).toBe(createHash("sha256").update(readFileSync(join(dir, "module.json"))).digest("hex"));
+    expect(a.hash).toBe(
+      createHash("sha256")
+        .update(readFileSync(join(dir, "module.json")))
+        .digest("hex"),
+    );
     expect(a.entryFile).toBe(join(dir, "index.js"));
     expect(a.file).toBe(join(dir, "module.json"));
     expect(a.dir).toBe(dir);
@@ -204,9 +208,30 @@ describe("valid manifests", () => {
   });
 
   it("reserves the host's own names", () => {
-    expect([...RESERVED_IDS].sort()).toEqual(
-      ["audit", "commands", "config", "console", "dev", "events", "help", "home", "host", "log", "metrics", "module", "modules", "net", "sandbox", "secrets", "serve", "services", "status", "storage", "version", "warden"],
-    );
+    expect([...RESERVED_IDS].sort()).toEqual([
+      "audit",
+      "commands",
+      "config",
+      "console",
+      "dev",
+      "events",
+      "help",
+      "home",
+      "host",
+      "log",
+      "metrics",
+      "module",
+      "modules",
+      "net",
+      "sandbox",
+      "secrets",
+      "serve",
+      "services",
+      "status",
+      "storage",
+      "version",
+      "warden",
+    ]);
   });
 
   it("accepts kind system only where the host allows it", () => {

@@ -23,7 +23,8 @@ afterAll(async () => {
   await host?.close();
 });
 
-const denials = async () => ((await host.kernel.audit.tail(1000)) as Array<{ actor: string; action: string; target: string }>).filter((e) => e.actor === "module:attacker" && e.action === "capability.denied");
+const denials = async () =>
+  ((await host.kernel.audit.tail(1000)) as Array<{ actor: string; action: string; target: string }>).filter((e) => e.actor === "module:attacker" && e.action === "capability.denied");
 
 describe("a module with every non-elevated capability and wildcard scopes", () => {
   it("activates without approval (nothing it declares reaches beyond its own names)", async () => {
@@ -32,7 +33,10 @@ describe("a module with every non-elevated capability and wildcard scopes", () =
   });
 
   it("reaches none of the host's or system modules' commands, nor a module it does not depend on, through commands.invoke", async () => {
-    const targets = host.kernel.bus.list().filter((c) => c.kind !== "user" || c.module === "victim").map((c) => c.command);
+    const targets = host.kernel.bus
+      .list()
+      .filter((c) => c.kind !== "user" || c.module === "victim")
+      .map((c) => c.command);
     expect(targets).toEqual(expect.arrayContaining(["auth.grant", "module.approve", "security.disable", "audit.tail", "config.set", "secrets.set", "victim.store"]));
     const out = (await host.run("attacker.invoke", { commands: [...targets, "helper.echo"] })) as Record<string, string>;
     for (const t of targets) expect(out[t], t).toBe("capability_denied");
@@ -41,7 +45,10 @@ describe("a module with every non-elevated capability and wildcard scopes", () =
   });
 
   it("reads only its own settings, emits only its own events, subscribes only to its own and its dependency's", async () => {
-    const cfg = (await host.run("attacker.config", { keys: ["victim.api_key", "api.port", "auth.anything", "security.rate_limit", "sandbox.poolSize", "attacker.nothing"] })) as Record<string, unknown>;
+    const cfg = (await host.run("attacker.config", { keys: ["victim.api_key", "api.port", "auth.anything", "security.rate_limit", "sandbox.poolSize", "attacker.nothing"] })) as Record<
+      string,
+      unknown
+    >;
     for (const k of ["victim.api_key", "api.port", "auth.anything", "security.rate_limit", "sandbox.poolSize"]) expect(cfg[k], k).toBe("capability_denied");
     // Its own owner is within reach; a key its schema does not declare is refused as such (never `undefined`).
     expect(cfg["attacker.nothing"]).toBe("config_invalid");
@@ -106,7 +113,7 @@ describe("attribution", () => {
     ]);
   });
 
-  it("a user module that depends on a system module still reaches none of its commands with \"*\"", async () => {
+  it('a user module that depends on a system module still reaches none of its commands with "*"', async () => {
     const { writeModule } = await import("./helpers/modules.js");
     const root = tempDir();
     writeModule(root, {

@@ -44,10 +44,7 @@ describe("dependency resolution", () => {
   });
 
   it("cascades a failure to dependents only", () => {
-    const r = resolveDependencies(
-      [n("base", {}, "1.0.0", "^9.0.0"), n("mid", { base: "*" }), n("top", { mid: "*" }), n("other"), n("uses-other", { other: "*" })],
-      "0.1.0",
-    );
+    const r = resolveDependencies([n("base", {}, "1.0.0", "^9.0.0"), n("mid", { base: "*" }), n("top", { mid: "*" }), n("other"), n("uses-other", { other: "*" })], "0.1.0");
     expect(r.failures.get("base")!.code).toBe("host_incompatible");
     expect(r.failures.get("mid")!.code).toBe("dependency_unresolved");
     expect(r.failures.get("mid")!.message).toContain("'base'");

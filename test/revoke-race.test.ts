@@ -16,8 +16,7 @@ describe("auth revoke during in-flight verifications", () => {
     s = await serveHost({ "security.rate_limit": 1_000_000, "security.failed_limit": 100_000 });
     const { id, token } = await s.grant("racer", ["hello.*"]);
     const base = s.base;
-    const call = () =>
-      raw(base, { method: "POST", path: "/api/v1/hello/greet", headers: { "content-type": "application/json", authorization: `Bearer ${token}` }, body: '{"name":"x"}' });
+    const call = () => raw(base, { method: "POST", path: "/api/v1/hello/greet", headers: { "content-type": "application/json", authorization: `Bearer ${token}` }, body: '{"name":"x"}' });
 
     let pending = 0;
     const inFlight = Array.from({ length: 50 }, () => {

@@ -22,7 +22,13 @@ async function open(config: Record<string, unknown>, runtime?: SandboxRuntime, p
 }
 
 const settleWithin = <T>(p: Promise<T>, ms: number) =>
-  Promise.race([p.then((v) => ({ settled: true, v }), (e) => ({ settled: true, e })), new Promise((r) => setTimeout(() => r({ settled: false }), ms))]);
+  Promise.race([
+    p.then(
+      (v) => ({ settled: true, v }),
+      (e) => ({ settled: true, e }),
+    ),
+    new Promise((r) => setTimeout(() => r({ settled: false }), ms)),
+  ]);
 
 describe("sandbox supervisor in a long-lived host", () => {
   it("restarts a process killed by a module; its neighbour answers after the restart and no call hangs", async () => {
@@ -78,7 +84,10 @@ describe("sandbox supervisor in a long-lived host", () => {
     expect(runtime.pidOf("loop-in-handler")).toBe(runtime.pidOf("good")); // one process: mates
     const started = performance.now();
     // The loop enters first; the neighbour's calls wait behind it in the same process.
-    const loop = h.run("loop-in-handler.run").then(() => "returned", (e: { code: string }) => e.code);
+    const loop = h.run("loop-in-handler.run").then(
+      () => "returned",
+      (e: { code: string }) => e.code,
+    );
     const mates = Array.from({ length: 5 }, (_, i) => h.run("good.echo", { n: i }).then(() => performance.now() - started));
     await expect(loop).resolves.toBe("timeout"); // its own limit: 300 ms
     const waited = await Promise.all(mates); // every one answered, none failed with the loop
@@ -96,8 +105,14 @@ describe("sandbox supervisor in a long-lived host", () => {
       i % 3 === 0
         ? h.run("hello.greet", { name: `n${i}` }).then((v) => ({ i, v }))
         : i % 3 === 1
-          ? h.run("notes.add", { title: `t${i}`, text: "x" }).then(() => h.run("notes.get", { title: `t${i}` })).then((v) => ({ i, v }))
-          : h.run("hello.greet", { name: 42 } as never).then((v) => ({ i, v }), (e: { code: string }) => ({ i, e: e.code })),
+          ? h
+              .run("notes.add", { title: `t${i}`, text: "x" })
+              .then(() => h.run("notes.get", { title: `t${i}` }))
+              .then((v) => ({ i, v }))
+          : h.run("hello.greet", { name: 42 } as never).then(
+              (v) => ({ i, v }),
+              (e: { code: string }) => ({ i, e: e.code }),
+            ),
     );
     for (const r of await Promise.all(calls)) {
       if (r.i % 3 === 0) expect(JSON.stringify((r as { v: unknown }).v)).toContain(`n${r.i}`);

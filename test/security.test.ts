@@ -3,8 +3,18 @@ import { SecurityManager, type Decided, type DurableStore, type Settings } from 
 import { clientKey } from "../modules/security/client-address.js";
 
 const base: Settings = {
-  enabled: true, rate_limit: 10, block_duration: 30, global_limit: 1000, ddos_lockdown: 20, failed_limit: 3, failed_block: 90,
-  allow: [], deny: [], trusted: [], trusted_proxies: [], backend_timeout_ms: 150,
+  enabled: true,
+  rate_limit: 10,
+  block_duration: 30,
+  global_limit: 1000,
+  ddos_lockdown: 20,
+  failed_limit: 3,
+  failed_block: 90,
+  allow: [],
+  deny: [],
+  trusted: [],
+  trusted_proxies: [],
+  backend_timeout_ms: 150,
 };
 
 /** A manager over an in-memory durable store (the module's storage in production). */
@@ -94,7 +104,11 @@ describe("SecurityManager windows", () => {
   });
 
   it("an operator's block or lockdown that cannot be made durable is refused and not applied", async () => {
-    const broken: DurableStore = { write: async () => { throw new Error("disk gone"); } };
+    const broken: DurableStore = {
+      write: async () => {
+        throw new Error("disk gone");
+      },
+    };
     const sec = new SecurityManager(base, broken);
     await expect(sec.block("10.0.0.8", 60)).rejects.toThrow("disk gone");
     expect(sec.check("10.0.0.8").allow).toBe(true);

@@ -58,7 +58,16 @@ const backends: Backend[] = [
 ];
 
 const record = (id: string, over: Partial<ModuleRecord> = {}): ModuleRecord => ({
-  id, disabled: false, grants: null, approvedHash: null, revoked: [], installedPath: null, files: null, staged: null, updatedAt: "", ...over,
+  id,
+  disabled: false,
+  grants: null,
+  approvedHash: null,
+  revoked: [],
+  installedPath: null,
+  files: null,
+  staged: null,
+  updatedAt: "",
+  ...over,
 });
 
 for (const b of backends) {
@@ -88,8 +97,12 @@ for (const b of backends) {
       if (!s) return;
       const { store } = s;
       const r = record("m1", {
-        disabled: true, grants: ["storage.read", { name: "net.fetch", hosts: ["a.example"] }], approvedHash: "h".repeat(64), revoked: ["storage.write"],
-        installedPath: "/x/modules/m1", files: { "index.js": "f".repeat(64) },
+        disabled: true,
+        grants: ["storage.read", { name: "net.fetch", hosts: ["a.example"] }],
+        approvedHash: "h".repeat(64),
+        revoked: ["storage.write"],
+        installedPath: "/x/modules/m1",
+        files: { "index.js": "f".repeat(64) },
         staged: { dir: "/x/.staged/m1", version: "1.1.0", hash: "s".repeat(64), files: { "index.js": "e".repeat(64) }, added: ["net.fetch"], removed: [] },
       });
       await store.modules.put(r);
@@ -211,8 +224,8 @@ for (const b of backends) {
       expect(await store.blobs.have(["h1", "h2"])).toEqual(["h1"]);
 
       await store.manifestIndex.put("/m/a", "s1", "{}");
-      await store.manifestIndex.put("/m/a", "s2", "{\"x\":1}");
-      expect(await store.manifestIndex.all()).toEqual(new Map([["/m/a", { stamp: "s2", loaded: "{\"x\":1}" }]]));
+      await store.manifestIndex.put("/m/a", "s2", '{"x":1}');
+      expect(await store.manifestIndex.all()).toEqual(new Map([["/m/a", { stamp: "s2", loaded: '{"x":1}' }]]));
       await store.close();
     });
 

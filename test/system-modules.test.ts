@@ -73,13 +73,16 @@ describe("auth tokens end to end", () => {
     await h.run("auth.revoke", { ref: "ci" });
     await h.close();
     hosts.length = 0;
-    const everything = [JSON.stringify(list), ...["logs/test.log", "logs/security.log", "system.brain", "system.brain-wal"].map((f) => {
-      try {
-        return readFileSync(join(home, f), "latin1");
-      } catch {
-        return "";
-      }
-    })].join("\n");
+    const everything = [
+      JSON.stringify(list),
+      ...["logs/test.log", "logs/security.log", "system.brain", "system.brain-wal"].map((f) => {
+        try {
+          return readFileSync(join(home, f), "latin1");
+        } catch {
+          return "";
+        }
+      }),
+    ].join("\n");
     expect(everything).not.toContain(granted.token);
     expect(everything).not.toContain(bootstrap);
     expect(everything).not.toContain(granted.token.slice(16, 48)); // the secret part

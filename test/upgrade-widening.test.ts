@@ -38,7 +38,7 @@ const WIDENINGS: Array<[string, unknown, unknown]> = [
   ["events.emit: another module's events", "events.emit", { name: "events.emit", events: ["billing.*"] }],
   ["events.subscribe: from one event to everything own", { name: "events.subscribe", events: ["helper.done"] }, "events.subscribe"],
   ["commands.invoke: a broader pattern", { name: "commands.invoke", commands: ["helper.echo"] }, { name: "commands.invoke", commands: ["helper.*"] }],
-  ["commands.invoke: to \"*\"", { name: "commands.invoke", commands: ["helper.echo"] }, { name: "commands.invoke", commands: ["*"] }],
+  ['commands.invoke: to "*"', { name: "commands.invoke", commands: ["helper.echo"] }, { name: "commands.invoke", commands: ["*"] }],
 ];
 
 describe("an upgrade that widens a scoped capability", () => {

@@ -85,12 +85,22 @@ export class AuditSigner {
   /** Checks a checkpoint's shape, that this key made it, and its signature; returns it typed. */
   readCheckpoint(value: unknown): Checkpoint {
     const c = value as Partial<Checkpoint> | null;
-    if (!c || c.format !== "warden-audit-checkpoint/1" || !Number.isSafeInteger(c.seq) || typeof c.hash !== "string" || typeof c.time !== "string" || typeof c.public_key !== "string" || typeof c.signature !== "string" || typeof c.home !== "string") {
+    if (
+      !c ||
+      c.format !== "warden-audit-checkpoint/1" ||
+      !Number.isSafeInteger(c.seq) ||
+      typeof c.hash !== "string" ||
+      typeof c.time !== "string" ||
+      typeof c.public_key !== "string" ||
+      typeof c.signature !== "string" ||
+      typeof c.home !== "string"
+    ) {
       throw new HostError("input_invalid", "that is not a Warden audit checkpoint (make one with `warden audit checkpoint --out FILE`)");
     }
     if (c.public_key !== this.publicKey()) throw new HostError("input_invalid", "the checkpoint was signed with another key than this home's audit key");
     const { signature, ...body } = c as Checkpoint;
-    if (!verify(null, checkpointMessage(body), this.#key(false).public, Buffer.from(signature, "base64"))) throw new HostError("input_invalid", "the checkpoint's signature does not verify (it was edited)");
+    if (!verify(null, checkpointMessage(body), this.#key(false).public, Buffer.from(signature, "base64")))
+      throw new HostError("input_invalid", "the checkpoint's signature does not verify (it was edited)");
     return c as Checkpoint;
   }
 }

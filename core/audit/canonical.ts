@@ -15,7 +15,9 @@ export function canonicalJson(v: unknown): string {
     }
     const o = v as Record<string, unknown>;
     // undefined members are left out, as JSON.stringify does.
-    const keys = Object.keys(o).filter((k) => o[k] !== undefined).sort();
+    const keys = Object.keys(o)
+      .filter((k) => o[k] !== undefined)
+      .sort();
     return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`).join(",")}}`;
   }
   throw new TypeError(`canonical JSON cannot hold a ${typeof v}`);

@@ -5,10 +5,7 @@ import { closeSync, fchmodSync, fsyncSync, lstatSync, openSync, readFileSync, re
 import { dirname } from "node:path";
 import { GENESIS } from "./hash.js";
 
-export type Head =
-  | { state: "missing" }
-  | { state: "unreadable"; why: string }
-  | { state: "ok"; seq: number; hash: string; signature?: string };
+export type Head = { state: "missing" } | { state: "unreadable"; why: string } | { state: "ok"; seq: number; hash: string; signature?: string };
 
 const FORMAT = /^(\d{1,15}) ([0-9a-f]{64})(?: ([A-Za-z0-9+/=]{1,200}))?\n?$/;
 
@@ -149,7 +146,12 @@ export function installHead(file: string, tmp: string, seq: number): void {
 }
 
 /** A prepared head for exactly (seq, hash), signed by this home's key when it has one. */
-export function vouchedPrepared(p: Head, seq: number, hash: string, signer: { headSignatureProblem(seq: number, hash: string, signature: string | undefined): string | undefined } | undefined): boolean {
+export function vouchedPrepared(
+  p: Head,
+  seq: number,
+  hash: string,
+  signer: { headSignatureProblem(seq: number, hash: string, signature: string | undefined): string | undefined } | undefined,
+): boolean {
   if (p.state !== "ok" || p.seq !== seq || p.hash !== hash) return false;
   return signer === undefined || signer.headSignatureProblem(p.seq, p.hash, p.signature) === undefined;
 }

@@ -86,20 +86,46 @@ export class AuditLog {
         before = current.raw;
         const headSeq = current.head.state === "ok" ? current.head.seq : 0;
         const atHead = headSeq > 0 && headSeq < (last?.seq ?? 0) ? (await repos.audit.range(headSeq, 1))[0]?.hash : undefined;
-        const problem = headProblem(current.head, last?.seq ?? 0, last?.hash ?? GENESIS, () => atHead, (seq, hash) => vouchedPrepared(readPrepared(headFile), seq, hash, this.#signer));
+        const problem = headProblem(
+          current.head,
+          last?.seq ?? 0,
+          last?.hash ?? GENESIS,
+          () => atHead,
+          (seq, hash) => vouchedPrepared(readPrepared(headFile), seq, hash, this.#signer),
+        );
         if (!problem && isOneBehind(current.head, last?.seq ?? 0)) {
           // The host stopped between an event's commit and its head's replacement: nothing
           // acknowledged was lost. Brought up to date by this event, and recorded.
-          last = await this.#insert(repos, last, MISMATCH_ACTOR, REPAIRED_ACTION, "audit.head", canonicalJson({
-            head_seq: headSeq, chain_seq: last?.seq ?? 0, reason: "audit.head was one event behind the chain (a stop between a commit and the head's replacement)",
-          }));
+          last = await this.#insert(
+            repos,
+            last,
+            MISMATCH_ACTOR,
+            REPAIRED_ACTION,
+            "audit.head",
+            canonicalJson({
+              head_seq: headSeq,
+              chain_seq: last?.seq ?? 0,
+              reason: "audit.head was one event behind the chain (a stop between a commit and the head's replacement)",
+            }),
+          );
         }
         if (problem) {
           // Overwriting the head would hide a cut tail for good; the disagreement goes into the
           // chain instead, where verify keeps reporting it.
-          last = await this.#insert(repos, last, MISMATCH_ACTOR, MISMATCH_ACTION, "audit.head", canonicalJson({
-            first_bad_seq: problem.seq, reason: problem.reason, chain_seq: last?.seq ?? 0, chain_hash: last?.hash ?? GENESIS, head: before === undefined ? null : before.slice(0, 200),
-          }));
+          last = await this.#insert(
+            repos,
+            last,
+            MISMATCH_ACTOR,
+            MISMATCH_ACTION,
+            "audit.head",
+            canonicalJson({
+              first_bad_seq: problem.seq,
+              reason: problem.reason,
+              chain_seq: last?.seq ?? 0,
+              chain_hash: last?.hash ?? GENESIS,
+              head: before === undefined ? null : before.slice(0, 200),
+            }),
+          );
         }
         const row = await this.#insert(repos, last, e.actor, e.action, e.target ?? null, dataJson);
         const signature = this.#signer?.signHead(row.seq, row.hash);
@@ -193,4 +219,3 @@ function toEvent(r: AuditRow): AuditEvent {
   }
   return { seq: r.seq, time: r.time, actor: r.actor, action: r.action, target: r.target, data, prev_hash: r.prevHash, hash: r.hash };
 }
-

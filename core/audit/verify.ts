@@ -62,7 +62,10 @@ export async function verifyChain(store: Store, headFile: string | undefined, o:
   const cp = o.checkpoint;
   if (cp) {
     if (lastSeq < cp.seq) {
-      return bad(lastSeq + 1, `the chain ends at seq ${lastSeq}, but the checkpoint of ${cp.time} vouches for seq ${cp.seq} (${lastSeq === 0 ? "the chain was deleted" : "its tail was cut"}, whatever audit.head says)`);
+      return bad(
+        lastSeq + 1,
+        `the chain ends at seq ${lastSeq}, but the checkpoint of ${cp.time} vouches for seq ${cp.seq} (${lastSeq === 0 ? "the chain was deleted" : "its tail was cut"}, whatever audit.head says)`,
+      );
     }
     const at = (await store.audit.range(cp.seq, 1))[0];
     if (cp.seq > 0 && at?.hash !== cp.hash) {
@@ -74,7 +77,13 @@ export async function verifyChain(store: Store, headFile: string | undefined, o:
   const atHead = headSeq > 0 && headSeq < lastSeq ? (await store.audit.range(headSeq, 1))[0]?.hash : undefined;
   // A head one behind with the next one prepared for the last row: a stop between commit and head
   // replacement (nothing acknowledged was lost); the next event puts it in place, recorded.
-  const p = headProblem(snap.head, lastSeq, prev, () => atHead, (seq, hash) => snap.prepared !== undefined && vouchedPrepared(snap.prepared, seq, hash, o.signer));
+  const p = headProblem(
+    snap.head,
+    lastSeq,
+    prev,
+    () => atHead,
+    (seq, hash) => snap.prepared !== undefined && vouchedPrepared(snap.prepared, seq, hash, o.signer),
+  );
   if (p) return bad(p.seq, p.reason);
   if (o.signer && snap.head.state === "ok") {
     const why = o.signer.headSignatureProblem(snap.head.seq, snap.head.hash, snap.head.signature);

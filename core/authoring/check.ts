@@ -72,16 +72,18 @@ async function typeCheck(entry: string, dir: string): Promise<CheckProblem[]> {
     baseUrl: dirname(entry),
     paths: { "warden/sdk": [join(ROOT, "sdk/index.ts")], "warden/sdk/testing": [join(ROOT, "core/authoring/testing.ts")] },
   });
-  return ts
-    .getPreEmitDiagnostics(program)
-    // The module's own files; the SDK's are Warden's business.
-    .filter((d) => !d.file || !relative(dir, d.file.fileName).startsWith(".."))
-    .map((d) => {
-      const message = ts.flattenDiagnosticMessageText(d.messageText, "\n");
-      if (!d.file || d.start === undefined) return { stage: "types" as const, code: "typecheck_failed" as const, file: entry, message };
-      const { line } = d.file.getLineAndCharacterOfPosition(d.start);
-      return { stage: "types" as const, code: "typecheck_failed" as const, file: d.file.fileName, line: line + 1, message };
-    });
+  return (
+    ts
+      .getPreEmitDiagnostics(program)
+      // The module's own files; the SDK's are Warden's business.
+      .filter((d) => !d.file || !relative(dir, d.file.fileName).startsWith(".."))
+      .map((d) => {
+        const message = ts.flattenDiagnosticMessageText(d.messageText, "\n");
+        if (!d.file || d.start === undefined) return { stage: "types" as const, code: "typecheck_failed" as const, file: entry, message };
+        const { line } = d.file.getLineAndCharacterOfPosition(d.start);
+        return { stage: "types" as const, code: "typecheck_failed" as const, file: d.file.fileName, line: line + 1, message };
+      })
+  );
 }
 
 export function assertDir(dir: string): void {

@@ -22,7 +22,10 @@ export class CapabilityLearner {
   #calls = 0;
   readonly #dispose: () => void;
 
-  constructor(private readonly host: Host, private readonly moduleId: string) {
+  constructor(
+    private readonly host: Host,
+    private readonly moduleId: string,
+  ) {
     const observer = (e: { module: string; capability: string; allowed: boolean }) => {
       if (e.module !== moduleId) return;
       (e.allowed ? this.#used : this.#missing).add(e.capability);

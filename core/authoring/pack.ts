@@ -12,15 +12,19 @@ const SKIP = /(^|\/)(node_modules|\.git)(\/|$)|\.tgz$/;
 export async function packModule(dir: string, outDir = process.cwd()): Promise<{ file: string; id: string; version: string }> {
   const report = await checkModule(dir);
   if (!report.ok) {
-    throw new HostError("manifest_invalid", `${dir} does not pass \`warden module check\`; fix it first: ${report.problems.slice(0, 3).map((p) => p.message).join("; ")}`, {
-      details: { problems: report.problems },
-    });
+    throw new HostError(
+      "manifest_invalid",
+      `${dir} does not pass \`warden module check\`; fix it first: ${report.problems
+        .slice(0, 3)
+        .map((p) => p.message)
+        .join("; ")}`,
+      {
+        details: { problems: report.problems },
+      },
+    );
   }
   const manifest = JSON.parse(readFileSync(join(dir, "module.json"), "utf8")) as { id: string; version: string };
   const file = resolve(outDir, `${manifest.id}-${manifest.version}.tgz`);
-  await tar.c(
-    { gzip: true, file, cwd: dir, prefix: "package", portable: true, filter: (path) => !SKIP.test(relative(".", path).split("\\").join("/")) },
-    ["."],
-  );
+  await tar.c({ gzip: true, file, cwd: dir, prefix: "package", portable: true, filter: (path) => !SKIP.test(relative(".", path).split("\\").join("/")) }, ["."]);
   return { file, id: manifest.id, version: manifest.version };
 }

@@ -69,25 +69,31 @@ export function renderManifestReference(): string {
     "Besides the schema: `version` must be a semantic version and `host` and every dependency a",
     "semver range; `entry` must stay inside the module folder (links included); every command's",
     "`input` and `output` must compile as JSON Schema (strict: unknown keywords are errors) and",
-    "`input` must have `\"type\": \"object\"`; each `args` name must be a property of `input`;",
+    '`input` must have `"type": "object"`; each `args` name must be a property of `input`;',
     "`__proto__`, `constructor` and `prototype` keys are refused anywhere; a manifest is at most 1 MiB.",
     "Every `pattern` and `patternProperties` runs on RE2 (linear time, whatever the input): lookaround",
     "and backreferences are refused when the manifest is checked. A config schema may compare fields",
-    "with `{\"$data\": \"1/other_key\"}`.",
+    'with `{"$data": "1/other_key"}`.',
     "",
     "## Capabilities",
     "",
     "Elevated capabilities leave a user module `pending_approval` until `warden module approve <id> `",
     "(which names the manifest hash shown by `module inspect`). A scoped capability whose patterns reach",
     "beyond the module's own names (another module's config keys or events, commands of a module it",
-    "does not depend on, or of any system module or the host) needs the same approval; `\"*\"` never",
+    'does not depend on, or of any system module or the host) needs the same approval; `"*"` never',
     "reaches beyond its own names. Upgrades that add a capability or widen a scope are staged for approval.",
     "",
     "| capability | elevated | context methods | parameters (default) | meaning |",
     "|---|---|---|---|---|",
     ...caps.map((c) => {
-      const methods = Object.entries(HOST_API).filter(([, e]) => e.capability === c.name).map(([m]) => m);
-      methods.push(...Object.entries(BOUND_METHODS).filter(([, cap]) => cap === c.name).map(([m]) => m));
+      const methods = Object.entries(HOST_API)
+        .filter(([, e]) => e.capability === c.name)
+        .map(([m]) => m);
+      methods.push(
+        ...Object.entries(BOUND_METHODS)
+          .filter(([, cap]) => cap === c.name)
+          .map(([m]) => m),
+      );
       const provided = PROVIDED_NAMESPACES[c.name];
       if (provided) methods.push(`${provided}.<command>`);
       const params = Object.keys((c.params as Schema).properties ?? {});

@@ -26,38 +26,39 @@ function skeleton(id: string): Record<string, string> {
 function sourceFiles(id: string): Record<string, string> {
   const [major, minor] = HOST_VERSION.split(".");
   return {
-    "module.json": JSON.stringify(
-      {
-        $schema: "./node_modules/warden/manifests/module.schema.json",
-        id,
-        version: "0.1.0",
-        host: `^${major}.${minor}.0`,
-        description: `The ${id} module`,
-        entry: "index.ts",
-        capabilities: ["commands.register", "storage.read", "storage.write"],
-        limits: { memoryMb: 32, timeoutMs: 1000 },
-        commands: {
-          greet: {
-            description: "Greet someone and remember who it was",
-            input: {
-              type: "object",
-              properties: { name: { type: "string", minLength: 1, maxLength: 100, description: "who to greet" } },
-              required: ["name"],
-              additionalProperties: false,
+    "module.json":
+      JSON.stringify(
+        {
+          $schema: "./node_modules/warden/manifests/module.schema.json",
+          id,
+          version: "0.1.0",
+          host: `^${major}.${minor}.0`,
+          description: `The ${id} module`,
+          entry: "index.ts",
+          capabilities: ["commands.register", "storage.read", "storage.write"],
+          limits: { memoryMb: 32, timeoutMs: 1000 },
+          commands: {
+            greet: {
+              description: "Greet someone and remember who it was",
+              input: {
+                type: "object",
+                properties: { name: { type: "string", minLength: 1, maxLength: 100, description: "who to greet" } },
+                required: ["name"],
+                additionalProperties: false,
+              },
+              output: { type: "object", properties: { message: { type: "string" } }, required: ["message"] },
+              args: ["name"],
             },
-            output: { type: "object", properties: { message: { type: "string" } }, required: ["message"] },
-            args: ["name"],
-          },
-          last: {
-            description: "Who was greeted last",
-            input: { type: "object", properties: {}, additionalProperties: false },
-            readOnly: true,
+            last: {
+              description: "Who was greeted last",
+              input: { type: "object", properties: {}, additionalProperties: false },
+              readOnly: true,
+            },
           },
         },
-      },
-      null,
-      2,
-    ) + "\n",
+        null,
+        2,
+      ) + "\n",
     "index.ts": `import type { ModuleContext } from "warden/sdk";
 
 export async function activate(ctx: ModuleContext) {
@@ -100,28 +101,30 @@ describe("${id}", () => {
 /** package.json, tsconfig.json, README.md and what the README's commands use. */
 function projectFiles(id: string): Record<string, string> {
   return {
-    "package.json": JSON.stringify(
-      {
-        name: id,
-        version: "0.1.0",
-        private: true,
-        type: "module",
-        description: `The ${id} Warden module`,
-        scripts: { test: "warden module test .", check: "warden module check .", pack: "warden module pack .", dev: "warden dev ." },
-        // Warden itself, linked from where it is installed: its SDK types, test harness and CLI.
-        devDependencies: { warden: `file:${ROOT}` },
-      },
-      null,
-      2,
-    ) + "\n",
-    "tsconfig.json": JSON.stringify(
-      {
-        compilerOptions: { target: "ES2022", module: "NodeNext", moduleResolution: "NodeNext", strict: true, noEmit: true, skipLibCheck: true, types: [] },
-        include: ["*.ts"],
-      },
-      null,
-      2,
-    ) + "\n",
+    "package.json":
+      JSON.stringify(
+        {
+          name: id,
+          version: "0.1.0",
+          private: true,
+          type: "module",
+          description: `The ${id} Warden module`,
+          scripts: { test: "warden module test .", check: "warden module check .", pack: "warden module pack .", dev: "warden dev ." },
+          // Warden itself, linked from where it is installed: its SDK types, test harness and CLI.
+          devDependencies: { warden: `file:${ROOT}` },
+        },
+        null,
+        2,
+      ) + "\n",
+    "tsconfig.json":
+      JSON.stringify(
+        {
+          compilerOptions: { target: "ES2022", module: "NodeNext", moduleResolution: "NodeNext", strict: true, noEmit: true, skipLibCheck: true, types: [] },
+          include: ["*.ts"],
+        },
+        null,
+        2,
+      ) + "\n",
     ".gitignore": "node_modules/\n*.tgz\n",
     "README.md": `# ${id}
 

@@ -50,7 +50,12 @@ export async function createTestHost(options: TestHostOptions): Promise<TestHost
   const names = (list: CapabilityRequest[] = []) => list.map((c) => (typeof c === "string" ? c : c.name));
   const declared = names(manifest.capabilities);
   const granted = options.grants ? names(options.grants) : declared;
-  await host.loader.records.grantForDevelopment(manifest.id, { hash, capabilities: manifest.capabilities ?? [] }, declared.filter((c) => !granted.includes(c)), "operator:local");
+  await host.loader.records.grantForDevelopment(
+    manifest.id,
+    { hash, capabilities: manifest.capabilities ?? [] },
+    declared.filter((c) => !granted.includes(c)),
+    "operator:local",
+  );
   await host.loader.reloadModule(manifest.id);
   for (const [k, v] of Object.entries(options.config ?? {})) await host.run("config.set", { key: `${manifest.id}.${k}`, value: v });
 
@@ -64,7 +69,7 @@ export async function createTestHost(options: TestHostOptions): Promise<TestHost
     id: manifest.id,
     host,
     capabilityCalls: calls,
-    call: <O,>(command: string, input: Record<string, unknown> = {}) => host.run(`${manifest.id}.${command}`, input) as Promise<O>,
+    call: <O>(command: string, input: Record<string, unknown> = {}) => host.run(`${manifest.id}.${command}`, input) as Promise<O>,
     used: () => [...new Set(calls.filter((c) => c.allowed).map((c) => c.capability))].sort(),
     resetRecording: () => void calls.splice(0),
     close: async () => {

@@ -69,9 +69,20 @@ export type EffectName = keyof typeof EFFECTS;
  * and are listed here so that the walk over every command can tell "no effect" from "forgotten".
  */
 export const READS = [
-  "module.list", "module.inspect", "module.stats", "config.get", "config.list", "secrets.list",
-  "audit.tail", "audit.verify", "auth.list", "console.sessions", "console.whoami", "security.status",
-  "cache.status", "api.traffic",
+  "module.list",
+  "module.inspect",
+  "module.stats",
+  "config.get",
+  "config.list",
+  "secrets.list",
+  "audit.tail",
+  "audit.verify",
+  "auth.list",
+  "console.sessions",
+  "console.whoami",
+  "security.status",
+  "cache.status",
+  "api.traffic",
 ] as const;
 
 /** The effect each command performs, from the table (one entry per command). */

@@ -28,8 +28,7 @@ export class CapabilityError extends HostError {
   constructor(module: string, capability: string, why = "it was not granted") {
     super(
       "capability_denied",
-      `module '${module}' may not use capability '${capability}': ${why}. ` +
-        `Declare "${capability}" in its module.json capabilities and have an operator grant it.`,
+      `module '${module}' may not use capability '${capability}': ${why}. ` + `Declare "${capability}" in its module.json capabilities and have an operator grant it.`,
       // side: the module lacked it (a call it makes for a caller can also be refused on the caller's side: forbidden).
       { details: { module, capability, side: "module" } },
     );

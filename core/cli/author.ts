@@ -40,7 +40,11 @@ export function registerAuthorCommands(program: Command, moduleGroup: Command | 
     .description("run the module folder's own tests (*.test.ts) with vitest, in the real sandbox")
     .argument("[dir]", "the module folder", ".")
     .action((dir: string) => {
-      const r = spawnSync(process.execPath, [join(ROOT, "node_modules", "vitest", "vitest.mjs"), "run", "--root", resolve(dir), "--config", join(ROOT, "core", "authoring", "vitest.module.config.mts")], { stdio: "inherit" });
+      const r = spawnSync(
+        process.execPath,
+        [join(ROOT, "node_modules", "vitest", "vitest.mjs"), "run", "--root", resolve(dir), "--config", join(ROOT, "core", "authoring", "vitest.module.config.mts")],
+        { stdio: "inherit" },
+      );
       result.code = r.status ?? 1;
     });
 
@@ -75,10 +79,17 @@ export function registerAuthorCommands(program: Command, moduleGroup: Command | 
 }
 
 async function session(dir: string, globals: { home?: string }, io: Io, o: { calls?: string; learn: boolean; watch: boolean }) {
-  const [{ assertDir }, { CapabilityLearner }, { freshStateHome, userStateHome }, { startControlServer, stopControlServer }, { Host }, { createLogger }, { readManifest }, { catalogueOf }] = await Promise.all([
-    import("../authoring/check.js"), import("../authoring/learn.js"), import("../base/home.js"), import("../control/server.js"),
-    import("../host.js"), import("../log/index.js"), import("../manifest/index.js"), import("./serve.js"),
-  ]);
+  const [{ assertDir }, { CapabilityLearner }, { freshStateHome, userStateHome }, { startControlServer, stopControlServer }, { Host }, { createLogger }, { readManifest }, { catalogueOf }] =
+    await Promise.all([
+      import("../authoring/check.js"),
+      import("../authoring/learn.js"),
+      import("../base/home.js"),
+      import("../control/server.js"),
+      import("../host.js"),
+      import("../log/index.js"),
+      import("../manifest/index.js"),
+      import("./serve.js"),
+    ]);
   assertDir(dir);
   const { manifest } = readManifest(dir, { allowSystem: false });
   // Never a predictable shared path (another local user could plant a home there first).
@@ -108,7 +119,12 @@ async function session(dir: string, globals: { home?: string }, io: Io, o: { cal
     host.kernel.callObservers.add((e) => io.out(`call  ${e.command}  ${e.ms.toFixed(1)} ms${e.error ? `  ${e.error.code}: ${e.error.message}` : ""}`));
     host.kernel.capabilityObservers.add((e) => e.module === id && io.out(`  cap ${e.method} (${e.capability})${e.allowed ? "" : "  DENIED"}`));
     await host.loader.ensureActive(id).catch((e) => io.err(`activation failed: ${(e as Error).message}`));
-    const control = await startControlServer(host.home, { call: (command, input) => host.run(command, input), status: () => ({ mode: "dev", pid: process.pid, home: host.home, module: id }), catalogue: () => catalogueOf(host), internal: (e) => internalError(e, host.kernel.log, "the control socket") });
+    const control = await startControlServer(host.home, {
+      call: (command, input) => host.run(command, input),
+      status: () => ({ mode: "dev", pid: process.pid, home: host.home, module: id }),
+      catalogue: () => catalogueOf(host),
+      internal: (e) => internalError(e, host.kernel.log, "the control socket"),
+    });
     let timer: NodeJS.Timeout | undefined;
     // Every reload, good or bad, is reported and the session goes on: a bad save never ends it.
     const changed = (_event: string, file: string | null) => {

@@ -37,8 +37,16 @@ async function cliBundle() {
   mkdirSync(dirname(dir), { recursive: true });
   const tmp = `${dir}.${process.pid}.tmp`;
   await esbuild.build({
-    entryPoints: { main: join(ROOT, "core/cli/main.ts") }, bundle: true, splitting: true, outdir: tmp, outExtension: { ".js": ".js" },
-    format: "esm", platform: "node", target: "node20", packages: "external", logLevel: "warning",
+    entryPoints: { main: join(ROOT, "core/cli/main.ts") },
+    bundle: true,
+    splitting: true,
+    outdir: tmp,
+    outExtension: { ".js": ".js" },
+    format: "esm",
+    platform: "node",
+    target: "node20",
+    packages: "external",
+    logLevel: "warning",
   });
   try {
     renameSync(tmp, dir);

@@ -51,7 +51,13 @@ export async function fillInput(command: string, input: Record<string, unknown>,
     command === "module.remove" && input.purge === true
       ? `delete ${String(input.id)} with its storage and secrets`
       : confirm
-        ? `${confirm}${Object.keys(named).length ? ` (${Object.entries(named).map(([k, v]) => `${k} ${typeof v === "string" ? v : JSON.stringify(v)}`).join(", ")})` : ""}`
+        ? `${confirm}${
+            Object.keys(named).length
+              ? ` (${Object.entries(named)
+                  .map(([k, v]) => `${k} ${typeof v === "string" ? v : JSON.stringify(v)}`)
+                  .join(", ")})`
+              : ""
+          }`
         : undefined;
   if (destructive && input.yes !== true) {
     if (!(stdin as { isTTY?: boolean }).isTTY) throw new HostError("usage", `this would ${destructive}; add --yes to confirm (stdin is not a terminal, so nothing can be asked)`);

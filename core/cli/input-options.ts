@@ -16,8 +16,7 @@ function typeOf(s: PropSchema | undefined): string | undefined {
 
 export function coerce(name: string, raw: string, schema: PropSchema | undefined): unknown {
   const t = typeOf(schema);
-  const fail = (expected: string) =>
-    new HostError("input_invalid", `--${name}: expected ${expected}, got '${raw}'`, { details: { problems: [{ path: `/${name}`, message: `must be ${expected}` }] } });
+  const fail = (expected: string) => new HostError("input_invalid", `--${name}: expected ${expected}, got '${raw}'`, { details: { problems: [{ path: `/${name}`, message: `must be ${expected}` }] } });
   switch (t) {
     case "integer":
     case "number": {
@@ -75,9 +74,7 @@ export function addInputOptions(cmd: Command, info: CommandInfo, given: Readonly
     // camelCase properties get conventional kebab-case flags (allowDowngrade -> --allow-downgrade).
     const flag = prop.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
     const t = typeOf(schema);
-    const description = [schema.description, schema.enum ? `one of: ${schema.enum.join(", ")}` : "", required.has(prop) && !positionals.includes(prop) ? "(required)" : ""]
-      .filter(Boolean)
-      .join(" ");
+    const description = [schema.description, schema.enum ? `one of: ${schema.enum.join(", ")}` : "", required.has(prop) && !positionals.includes(prop) ? "(required)" : ""].filter(Boolean).join(" ");
     if (t === "boolean") {
       const opt = new Option(`--${flag}`, description);
       cmd.addOption(opt);
@@ -85,7 +82,7 @@ export function addInputOptions(cmd: Command, info: CommandInfo, given: Readonly
       cmd.addOption(new Option(`--no-${flag}`).hideHelp());
       flags.push({ prop, attribute: opt.attributeName() });
     } else {
-      const placeholder = t === "array" ? "a,b" : t === "object" ? "json" : t ?? "value";
+      const placeholder = t === "array" ? "a,b" : t === "object" ? "json" : (t ?? "value");
       // A one-letter property is a short flag only, as in `warden audit tail -n 50`.
       const opt = new Option(flag.length === 1 ? `-${flag} <${placeholder}>` : `--${flag} <${placeholder}>`, description);
       cmd.addOption(opt);

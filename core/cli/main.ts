@@ -52,7 +52,12 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
       }
       // Loaded only now: a call through a serving host never loads the host's code at all.
       const { Host } = await import("../host.js");
-      host = await Host.open({ home, modulePaths: globals.modules, ...(globals.store !== undefined ? { store: globals.store } : {}), ...(globals.redis !== undefined ? { redis: globals.redis } : {}) });
+      host = await Host.open({
+        home,
+        modulePaths: globals.modules,
+        ...(globals.store !== undefined ? { store: globals.store } : {}),
+        ...(globals.redis !== undefined ? { redis: globals.redis } : {}),
+      });
     }
     return host;
   };
@@ -60,7 +65,14 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
   let backend: Backend | undefined;
   try {
     if (standsAlone(words)) {
-      backend = { home, commands: [], descriptions: {}, run: async () => { throw new HostError("usage", "this command needs a host"); } };
+      backend = {
+        home,
+        commands: [],
+        descriptions: {},
+        run: async () => {
+          throw new HostError("usage", "this command needs a host");
+        },
+      };
     } else {
       const served = await controlRequest(home, { op: "catalogue" }).catch(() => undefined);
       if (served?.ok) {
@@ -149,7 +161,10 @@ function buildProgram(backend: Backend, globals: GlobalOptions, io: Io, result: 
       .description(backend.descriptions[ns] ?? `host ${ns} commands`)
       .exitOverride();
     for (const info of commands) {
-      const cmd = group.command(info.name, info.cliDefault ? { isDefault: true } : {}).description(info.description).exitOverride();
+      const cmd = group
+        .command(info.name, info.cliDefault ? { isDefault: true } : {})
+        .description(info.description)
+        .exitOverride();
       const mapping = addInputOptions(cmd, info, globals.flags);
       const yesInSchema = Object.prototype.hasOwnProperty.call((info.input as { properties?: object }).properties ?? {}, "yes");
       if (info.confirm && !yesInSchema) cmd.option("--yes", `confirm without asking (needed when stdin is not a terminal): this command will ${info.confirm}`);
@@ -170,7 +185,13 @@ function buildProgram(backend: Backend, globals: GlobalOptions, io: Io, result: 
     }
   }
   registerServe(program, openHost, io, globals.modules);
-  registerAuthorCommands(program, program.commands.find((c) => c.name() === "module"), globals, io, result);
+  registerAuthorCommands(
+    program,
+    program.commands.find((c) => c.name() === "module"),
+    globals,
+    io,
+    result,
+  );
   program
     .command("init")
     .description("create a Warden home (the folder, system.brain, the bootstrap token) without serving")
@@ -188,8 +209,12 @@ function buildProgram(backend: Backend, globals: GlobalOptions, io: Io, result: 
       const out = r?.ok
         ? r.result
         : {
-            mode: "in-process", home: backend.home, note: "no host is serving this home; each command runs in this process",
-            backends: await (await import("../fleet/probe.js")).probeBackends(backend.home, { ...(globals.store !== undefined ? { store: globals.store } : {}), ...(globals.redis !== undefined ? { redis: globals.redis } : {}) }),
+            mode: "in-process",
+            home: backend.home,
+            note: "no host is serving this home; each command runs in this process",
+            backends: await (
+              await import("../fleet/probe.js")
+            ).probeBackends(backend.home, { ...(globals.store !== undefined ? { store: globals.store } : {}), ...(globals.redis !== undefined ? { redis: globals.redis } : {}) }),
           };
       result.code = printResult(io, out, globals.json);
     });

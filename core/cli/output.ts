@@ -30,7 +30,11 @@ export function table<R extends object>(rows: readonly R[], columns?: ReadonlyAr
     const space = cut.lastIndexOf(" ");
     return `${space > w / 2 ? cut.slice(0, space) : cut}…`.padEnd(w);
   };
-  const line = (vals: string[]) => vals.map((v, i) => (i === vals.length - 1 ? v : fit(v, widths[i]!))).join("  ").trimEnd();
+  const line = (vals: string[]) =>
+    vals
+      .map((v, i) => (i === vals.length - 1 ? v : fit(v, widths[i]!)))
+      .join("  ")
+      .trimEnd();
   return [line(cols.map((c) => c.toUpperCase())), ...data.map(line)].join("\n");
 }
 

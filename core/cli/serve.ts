@@ -45,7 +45,10 @@ export function registerServe(program: Command, openHost: () => Promise<Host>, i
         host.kernel.config.override("api.enabled", true);
         // The first-run token covers exactly the user modules of this command line's --modules.
         const folders = moduleFolders.map((d) => resolve(d) + sep);
-        const ids = host.loader.list().filter((m) => m.kind === "user" && folders.some((f) => resolve(m.path).startsWith(f))).map((m) => m.id);
+        const ids = host.loader
+          .list()
+          .filter((m) => m.kind === "user" && folders.some((f) => resolve(m.path).startsWith(f)))
+          .map((m) => m.id);
         host.kernel.config.override("api.newcomer", true);
         host.kernel.config.override("api.newcomer_modules", ids);
       }

@@ -193,9 +193,13 @@ export class CommandBus {
     const depth = call.depth ?? 0;
     const maxDepth = depth > 0 ? (this.#hooks.maxDepth?.() ?? Infinity) : Infinity;
     if (depth > maxDepth) {
-      throw new HostError("call_depth_exceeded", `${info.command} would be call ${depth} deep in a chain of modules invoking commands (at most ${maxDepth}, sandbox.maxCallDepth); does a module invoke itself?`, {
-        details: { command: info.command, depth, allowed: maxDepth },
-      });
+      throw new HostError(
+        "call_depth_exceeded",
+        `${info.command} would be call ${depth} deep in a chain of modules invoking commands (at most ${maxDepth}, sandbox.maxCallDepth); does a module invoke itself?`,
+        {
+          details: { command: info.command, depth, allowed: maxDepth },
+        },
+      );
     }
     const started = performance.now();
     try {
@@ -215,7 +219,8 @@ export class CommandBus {
       // Calls made for an outside caller, or deeper in a chain, are tracked (whom the module acts
       // for, how deep it is); a plain call from outside costs nothing more.
       const behalf = outsideCallers(call.caller) ?? NO_CALLERS;
-      const output = behalf.length > 0 || depth > 0 ? await this.#runFor(info.module, { module: info.module, callers: [...behalf], depth }, d.handler, input, callInfo) : await d.handler(input, callInfo);
+      const output =
+        behalf.length > 0 || depth > 0 ? await this.#runFor(info.module, { module: info.module, callers: [...behalf], depth }, d.handler, input, callInfo) : await d.handler(input, callInfo);
       if (d.checkOutput && info.output) {
         d.validateOutput ??= compileCommandSchema(info.output);
         if (!d.validateOutput(output)) {
@@ -251,7 +256,8 @@ export class CommandBus {
 function copyCaller(c: Caller): Caller {
   if (c.kind === "token") return Object.freeze({ kind: "token", tokenId: c.tokenId, ...(c.name !== undefined ? { name: c.name } : {}), scopes: Object.freeze([...c.scopes]) as string[] });
   if (c.kind === "session") return Object.freeze({ kind: "session", sessionId: c.sessionId, scopes: Object.freeze([...c.scopes]) as string[] });
-  if (c.kind === "module" && c.onBehalfOf) return Object.freeze({ kind: "module", moduleId: c.moduleId, onBehalfOf: Object.freeze(c.onBehalfOf.map((o) => copyCaller(o) as OutsideCaller)) as OutsideCaller[] });
+  if (c.kind === "module" && c.onBehalfOf)
+    return Object.freeze({ kind: "module", moduleId: c.moduleId, onBehalfOf: Object.freeze(c.onBehalfOf.map((o) => copyCaller(o) as OutsideCaller)) as OutsideCaller[] });
   return Object.freeze({ ...c });
 }
 

@@ -44,8 +44,7 @@ export function authorize(caller: Caller, info: CommandInfo, facts: PolicyFacts)
       throw new CapabilityError(
         caller.moduleId,
         "commands.invoke",
-        `${info.command} (permission '${info.permission}') is not among the commands it may invoke; ` +
-          `"*" reaches only the user modules it depends on, anything else must be listed (and approved)`,
+        `${info.command} (permission '${info.permission}') is not among the commands it may invoke; ` + `"*" reaches only the user modules it depends on, anything else must be listed (and approved)`,
       );
     }
     default:

@@ -38,7 +38,10 @@ export function typeOfSchema(s: SettingSchema): string {
     case "array":
       return `${s.items ? wrap(typeOfSchema(s.items)) : "JsonValue"}[]`;
     case "object":
-      if (s.properties) return `{ ${Object.entries(s.properties).map(([k, p]) => `${JSON.stringify(k)}: ${typeOfSchema(p)}`).join("; ")} }`;
+      if (s.properties)
+        return `{ ${Object.entries(s.properties)
+          .map(([k, p]) => `${JSON.stringify(k)}: ${typeOfSchema(p)}`)
+          .join("; ")} }`;
       return `{ [key: string]: ${typeof s.additionalProperties === "object" ? typeOfSchema(s.additionalProperties) : "JsonValue"} }`;
     default:
       return "JsonValue";

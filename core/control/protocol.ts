@@ -11,14 +11,9 @@ export const MAX_CONTROL_CONNECTIONS = 32;
 /** Time allowed to send the request line. */
 export const CONTROL_REQUEST_TIMEOUT_MS = 10_000;
 
-export type ControlRequest =
-  | { op: "call"; token: string; command: string; input: unknown }
-  | { op: "status"; token: string }
-  | { op: "catalogue"; token: string };
+export type ControlRequest = { op: "call"; token: string; command: string; input: unknown } | { op: "status"; token: string } | { op: "catalogue"; token: string };
 
-export type ControlResponse =
-  | { ok: true; result: unknown }
-  | { ok: false; error: ErrorFields };
+export type ControlResponse = { ok: true; result: unknown } | { ok: false; error: ErrorFields };
 
 export function socketPath(home: string): string {
   return homeLayout(home).controlSocket;

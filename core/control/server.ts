@@ -5,7 +5,17 @@ import { chmodSync, existsSync, unlinkSync, writeFileSync } from "node:fs";
 import { createConnection, createServer, type Server, type Socket } from "node:net";
 import { HostError } from "../base/errors.js";
 import type { ErrorCode } from "../../sdk/errors.js";
-import { bootstrapTokenPath, controlTokenPath, readControlToken, CONTROL_REQUEST_TIMEOUT_MS, MAX_CONTROL_BYTES, MAX_CONTROL_CONNECTIONS, parseControlRequest, socketPath, type ControlResponse } from "./protocol.js";
+import {
+  bootstrapTokenPath,
+  controlTokenPath,
+  readControlToken,
+  CONTROL_REQUEST_TIMEOUT_MS,
+  MAX_CONTROL_BYTES,
+  MAX_CONTROL_CONNECTIONS,
+  parseControlRequest,
+  socketPath,
+  type ControlResponse,
+} from "./protocol.js";
 
 export interface ControlHandlers {
   call(command: string, input: unknown): Promise<unknown>;

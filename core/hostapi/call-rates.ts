@@ -7,7 +7,13 @@ import type { Kernel } from "../kernel.js";
 
 const BUDGETS = {
   writes: { setting: "storage.maxWritesPerSecond", ledger: "storage.writes_per_second", code: "quota_exceeded", what: "storage writes", advice: "batch them" },
-  invokes: { setting: "sandbox.maxInvokesPerSecond", ledger: "commands.invokes_per_second", code: "rate_limited", what: "command invocations", advice: "slow down (a module invoking itself in a loop ends here)" },
+  invokes: {
+    setting: "sandbox.maxInvokesPerSecond",
+    ledger: "commands.invokes_per_second",
+    code: "rate_limited",
+    what: "command invocations",
+    advice: "slow down (a module invoking itself in a loop ends here)",
+  },
 } as const;
 
 function checkRate(site: { kernel: Kernel; moduleId: string; kind: "system" | "user" }, budget: keyof typeof BUDGETS, method: string): void {

@@ -68,7 +68,12 @@ export function createModuleContext(o: ContextOptions): ModuleContext {
     }),
     config: Object.freeze({
       ...namespaces.config,
-      watch: (apply: (settings: unknown) => unknown) => watchSettings(apply, () => call("config.get", []), (changed) => port.watchConfig(changed)).catch(issue),
+      watch: (apply: (settings: unknown) => unknown) =>
+        watchSettings(
+          apply,
+          () => call("config.get", []),
+          (changed) => port.watchConfig(changed),
+        ).catch(issue),
     }),
     log: Object.freeze({ debug: log("debug"), info: log("info"), warn: log("warn"), error: log("error") }),
     services: Object.freeze({

@@ -58,7 +58,11 @@ export class GrantSet {
 
   /** The set minus runtime revocations. */
   without(revoked: ReadonlySet<string>): GrantSet {
-    return new GrantSet(this.#grants.filter((g) => !revoked.has(g.name)), this.facts, this.unrestricted);
+    return new GrantSet(
+      this.#grants.filter((g) => !revoked.has(g.name)),
+      this.facts,
+      this.unrestricted,
+    );
   }
 
   /** As module.json writes them (for `module inspect`). */

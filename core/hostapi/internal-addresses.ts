@@ -5,10 +5,27 @@
 import { BlockList, isIP } from "node:net";
 
 const internal = new BlockList();
-for (const [net, bits] of [["127.0.0.0", 8], ["10.0.0.0", 8], ["172.16.0.0", 12], ["192.168.0.0", 16], ["169.254.0.0", 16], ["0.0.0.0", 8], ["100.64.0.0", 10]] as const) {
+for (const [net, bits] of [
+  ["127.0.0.0", 8],
+  ["10.0.0.0", 8],
+  ["172.16.0.0", 12],
+  ["192.168.0.0", 16],
+  ["169.254.0.0", 16],
+  ["0.0.0.0", 8],
+  ["100.64.0.0", 10],
+] as const) {
   internal.addSubnet(net, bits, "ipv4");
 }
-for (const [net, bits] of [["::1", 128], ["fc00::", 7], ["fe80::", 10], ["::", 128], ["64:ff9b::", 96], ["64:ff9b:1::", 48], ["2002::", 16], ["::ffff:0:0", 96]] as const) {
+for (const [net, bits] of [
+  ["::1", 128],
+  ["fc00::", 7],
+  ["fe80::", 10],
+  ["::", 128],
+  ["64:ff9b::", 96],
+  ["64:ff9b:1::", 48],
+  ["2002::", 16],
+  ["::ffff:0:0", 96],
+] as const) {
   internal.addSubnet(net, bits, "ipv6");
 }
 
@@ -23,6 +40,9 @@ export function isInternalAddress(address: string): boolean {
 
 /** A net.fetch hosts entry (`name`, `name:port`, `[v6]:port`, `*.suffix`) that reaches inside. */
 export function isInternalHostEntry(entry: string): boolean {
-  const host = entry.replace(/:(\d+)$/, "").replace(/^\[|\]$/g, "").toLowerCase();
+  const host = entry
+    .replace(/:(\d+)$/, "")
+    .replace(/^\[|\]$/g, "")
+    .toLowerCase();
   return isInternalAddress(host) || LOCAL_NAMES.test(host.replace(/^\*\./, "x."));
 }

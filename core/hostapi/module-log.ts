@@ -27,31 +27,31 @@ export function moduleLog(kernel: Kernel, moduleId: string, kind: "system" | "us
     return taken.ok;
   };
   return (level, message, data) => {
-  const method = `log.${LOG_LEVELS.has(level) ? level : "info"}` as keyof typeof BOUND_METHODS;
-  try {
-    hold(BOUND_METHODS[method] as CapabilityName, method);
-  } catch {
-    return; // log calls are fire and forget; the denial is already audited
-  }
-  const lvl = LOG_LEVELS.has(level) ? level : "info";
-  const msg = String(message).slice(0, MAX_LOG_MESSAGE);
-  let fields: object | undefined = data && typeof data === "object" ? data : undefined;
-  let bytes = Buffer.byteLength(msg);
-  if (kind === "user") {
-    // A user module's lines are budgeted in bytes per second on the host side (whatever the
-    // sandbox process let through), and oversized data is replaced by its size.
-    if (fields !== undefined) {
-      const size = jsonBytes(fields);
-      if (size > MAX_LOG_DATA) fields = { truncated: true, bytes: size };
-      bytes += Math.min(size, MAX_LOG_DATA);
+    const method = `log.${LOG_LEVELS.has(level) ? level : "info"}` as keyof typeof BOUND_METHODS;
+    try {
+      hold(BOUND_METHODS[method] as CapabilityName, method);
+    } catch {
+      return; // log calls are fire and forget; the denial is already audited
     }
-    if (!logFits(bytes)) {
-      kernel.ledger.limit(moduleId, "log.bytes_per_second");
-      return;
+    const lvl = LOG_LEVELS.has(level) ? level : "info";
+    const msg = String(message).slice(0, MAX_LOG_MESSAGE);
+    let fields: object | undefined = data && typeof data === "object" ? data : undefined;
+    let bytes = Buffer.byteLength(msg);
+    if (kind === "user") {
+      // A user module's lines are budgeted in bytes per second on the host side (whatever the
+      // sandbox process let through), and oversized data is replaced by its size.
+      if (fields !== undefined) {
+        const size = jsonBytes(fields);
+        if (size > MAX_LOG_DATA) fields = { truncated: true, bytes: size };
+        bytes += Math.min(size, MAX_LOG_DATA);
+      }
+      if (!logFits(bytes)) {
+        kernel.ledger.limit(moduleId, "log.bytes_per_second");
+        return;
+      }
     }
-  }
-  // The module's data stays under `data`: it can never set the host's own fields (the
-  // security-log tag among them).
-  kernel.log[lvl]({ module: moduleId, ...(fields ? { data: fields } : {}) }, msg);
-};
+    // The module's data stays under `data`: it can never set the host's own fields (the
+    // security-log tag among them).
+    kernel.log[lvl]({ module: moduleId, ...(fields ? { data: fields } : {}) }, msg);
+  };
 }

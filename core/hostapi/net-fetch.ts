@@ -17,7 +17,6 @@ export const MAX_REQUEST_BYTES = 1024 * 1024;
 export const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
 const TIMEOUT_MS = 10_000;
 
-
 export interface FetchRequest {
   method?: string;
   headers?: Record<string, string>;
@@ -67,7 +66,14 @@ export async function netFetch(moduleId: string, allowed: readonly string[], url
   // A name must not lead into the host's own network unless that very address is listed (an IP
   // literal was listed on purpose). Every address the name has is checked, and node is answered in
   // the shape it asked for (Node 20 asks for all of them, to try each family in turn).
-  const listed = new Set(allowed.map((p) => p.toLowerCase().replace(/:(\d+)$/, "").replace(/^\[|\]$/g, "")));
+  const listed = new Set(
+    allowed.map((p) =>
+      p
+        .toLowerCase()
+        .replace(/:(\d+)$/, "")
+        .replace(/^\[|\]$/g, ""),
+    ),
+  );
   const lookup = (host: string, opts: { all?: boolean }, cb: (err: Error | null, address: string | LookupAddress[], family?: number) => void) =>
     dnsLookup(host, { ...opts, all: true }, (err, addresses) => {
       if (err) return cb(err, "", 0);

@@ -35,7 +35,6 @@ export interface PortOptions {
   deliver?: (id: string, event: string, payload: unknown) => void;
 }
 
-
 export function createHostPort(o: PortOptions): HostPort {
   const { kernel, moduleId } = o;
   let subscriptions = 0;

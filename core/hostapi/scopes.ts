@@ -92,7 +92,7 @@ function underOwn(pattern: string, owners: readonly string[]): boolean {
 const KINDS: { [K in ScopedCapability]: ScopeKind<Scopes[K]> } = {
   "commands.invoke": {
     param: "commands",
-    defaultText: "required; \"*\" means the commands of the user modules it depends on",
+    defaultText: 'required; "*" means the commands of the user modules it depends on',
     parse: (p) => patternList(p, "commands", []),
     beyondOwn: (s, f) => s.explicit.filter((p) => !underOwn(p, [f.moduleId, ...f.userDependencies])),
     widening: patternWidening,
@@ -100,7 +100,7 @@ const KINDS: { [K in ScopedCapability]: ScopeKind<Scopes[K]> } = {
   },
   "config.read": {
     param: "keys",
-    defaultText: "its own settings (<id>.*); \"*\" means the same",
+    defaultText: 'its own settings (<id>.*); "*" means the same',
     parse: (p) => patternList(p, "keys", []),
     beyondOwn: (s, f) => s.explicit.filter((p) => !underOwn(p, [f.moduleId])),
     widening: patternWidening,
@@ -108,7 +108,7 @@ const KINDS: { [K in ScopedCapability]: ScopeKind<Scopes[K]> } = {
   },
   "events.emit": {
     param: "events",
-    defaultText: "its own events (<id>.*); \"*\" means the same",
+    defaultText: 'its own events (<id>.*); "*" means the same',
     parse: (p) => patternList(p, "events", ["*"]),
     beyondOwn: (s, f) => s.explicit.filter((p) => !underOwn(p, [f.moduleId])),
     widening: patternWidening,
@@ -116,7 +116,7 @@ const KINDS: { [K in ScopedCapability]: ScopeKind<Scopes[K]> } = {
   },
   "events.subscribe": {
     param: "events",
-    defaultText: "its own events and those of the user modules it depends on; \"*\" means the same",
+    defaultText: 'its own events and those of the user modules it depends on; "*" means the same',
     parse: (p) => patternList(p, "events", ["*"]),
     beyondOwn: (s, f) => s.explicit.filter((p) => !underOwn(p, [f.moduleId, ...f.userDependencies])),
     widening: patternWidening,

@@ -22,7 +22,14 @@ export function moduleSubscriptions(
       throw new HostError("input_invalid", "events.on: pattern must be a string of 1-200 characters");
     }
     if (!grants.unrestricted && !coversSubscription(grants.scope("events.subscribe")!, grants.facts, pattern)) {
-      throw denied(new CapabilityError(moduleId, "events.subscribe", `pattern '${pattern}' reaches beyond its own events and its dependencies'; list it under events.subscribe's "events" (that needs an operator's approval)`), "events.on");
+      throw denied(
+        new CapabilityError(
+          moduleId,
+          "events.subscribe",
+          `pattern '${pattern}' reaches beyond its own events and its dependencies'; list it under events.subscribe's "events" (that needs an operator's approval)`,
+        ),
+        "events.on",
+      );
     }
     // Checked again at every delivery: a runtime revoke of events.subscribe stops delivery at once.
     // A user module gets its own copy of each payload (subscribers never share one object).

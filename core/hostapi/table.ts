@@ -9,9 +9,7 @@
 // runtime around the port's register/subscribe/log.
 import { chmodSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type {
-  AuditApi, CacheApi, CallInfo, Caller, CommandsApi, ConfigCalls, EventsApi, HomeApi, JsonValue, LogApi, ModulesApi, NetApi, SecretsApi, StorageApi,
-} from "../../sdk/context.js";
+import type { AuditApi, CacheApi, CallInfo, Caller, CommandsApi, ConfigCalls, EventsApi, HomeApi, JsonValue, LogApi, ModulesApi, NetApi, SecretsApi, StorageApi } from "../../sdk/context.js";
 import { CapabilityError, HostError } from "../base/errors.js";
 import { HOST_FILES } from "../base/home.js";
 import type { Kernel } from "../kernel.js";
@@ -22,6 +20,7 @@ import { takeFetchSlot } from "./fetch-budget.js";
 import { netFetch } from "./net-fetch.js";
 import { coversConfigKey, coversEmit } from "./scopes.js";
 import { checkInvokeRate, checkWriteRate } from "./call-rates.js";
+import type { CacheService } from "../../sdk/system/services.js";
 
 /** Where a call runs: the module, its grants as of this call, and the kernel's services. */
 export interface Site {
@@ -105,7 +104,7 @@ function dispatchedCaller(v: unknown, method: string): Caller {
   if (c.kind === "session" && typeof c.sessionId === "string" && Array.isArray(c.scopes) && c.scopes.every((s) => typeof s === "string")) {
     return { kind: "session", sessionId: c.sessionId, scopes: [...(c.scopes as string[])] };
   }
-  throw bad(method, "call.caller must be a verified token or console-session caller {kind: \"token\", tokenId, scopes}; a module acts as itself through commands.invoke");
+  throw bad(method, 'call.caller must be a verified token or console-session caller {kind: "token", tokenId, scopes}; a module acts as itself through commands.invoke');
 }
 
 /**
@@ -120,11 +119,6 @@ function budgetRefusal(site: Site, e: unknown): unknown {
   return new HostError("quota_exceeded", String(err.message), { details: err.details });
 }
 
-/** The cache provider's per-module API (declared by whichever module provides `cache.use`). */
-interface CacheService {
-  forModule(moduleId: string): CacheApi;
-}
-
 async function cacheFor(site: Site): Promise<CacheApi> {
   const service = await site.kernel.providers.service<CacheService>("cache.use");
   return service.forModule(site.moduleId);
@@ -133,7 +127,11 @@ async function cacheFor(site: Site): Promise<CacheApi> {
 export const HOST_API = {
   "commands.invoke": {
     capability: "commands.invoke",
-    args: (raw, m) => tuple(m, raw, [["command", str(200)], ["input", opt(object)]]),
+    args: (raw, m) =>
+      tuple(m, raw, [
+        ["command", str(200)],
+        ["input", opt(object)],
+      ]),
     // The permission check is the bus's (the one policy point), against this module's grants.
     run: (site, command, input) => {
       checkInvokeRate(site, "commands.invoke");
@@ -165,12 +163,20 @@ export const HOST_API = {
   },
   "storage.list": {
     capability: "storage.read",
-    args: (raw, m) => tuple(m, raw, [["prefix", opt(str(1024, 0))], ["limit", opt(int(1, 100_000))]]),
+    args: (raw, m) =>
+      tuple(m, raw, [
+        ["prefix", opt(str(1024, 0))],
+        ["limit", opt(int(1, 100_000))],
+      ]),
     run: ({ kernel, moduleId }, prefix, limit) => kernel.store.storage.list(moduleId, prefix ?? "", limit ?? 1000),
   },
   "storage.set": {
     capability: "storage.write",
-    args: (raw, m) => tuple(m, raw, [["key", KEY], ["value", json]]) as [string, JsonValue],
+    args: (raw, m) =>
+      tuple(m, raw, [
+        ["key", KEY],
+        ["value", json],
+      ]) as [string, JsonValue],
     run: async (site, key, value) => {
       const { kernel, moduleId } = site;
       checkWriteRate(site, "storage.set");
@@ -196,7 +202,11 @@ export const HOST_API = {
   "cache.set": {
     capability: "cache.use",
     args: (raw, m) => {
-      const [key, value, options] = tuple(m, raw, [["key", KEY], ["value", json], ["options", opt(object)]]);
+      const [key, value, options] = tuple(m, raw, [
+        ["key", KEY],
+        ["value", json],
+        ["options", opt(object)],
+      ]);
       const ttlMs = options?.ttlMs === undefined ? undefined : int(1, 604_800_000)(options.ttlMs, m, "options.ttlMs");
       const given = options?.tags === undefined ? undefined : Array.isArray(options.tags) ? options.tags : [options.tags];
       // Each tag is kept beside the entry (a set in a fleet's Redis): their number is bounded too.
@@ -238,7 +248,12 @@ export const HOST_API = {
   },
   "config.set": {
     capability: "config.manage",
-    args: (raw, m) => tuple(m, raw, [["key", str(200)], ["value", json], ["call", json]]) as [string, JsonValue, CallInfo | undefined],
+    args: (raw, m) =>
+      tuple(m, raw, [
+        ["key", str(200)],
+        ["value", json],
+        ["call", json],
+      ]) as [string, JsonValue, CallInfo | undefined],
     run: async ({ kernel, kind, asCaller }, key, value, call) => {
       // Its owner's permission too: a module with config.manage changes security's settings only
       // if it holds security.manage, and for a caller only what that caller may.
@@ -251,7 +266,11 @@ export const HOST_API = {
 
   "events.emit": {
     capability: "events.emit",
-    args: (raw, m) => tuple(m, raw, [["event", str(200)], ["payload", json]]) as [string, JsonValue | undefined],
+    args: (raw, m) =>
+      tuple(m, raw, [
+        ["event", str(200)],
+        ["payload", json],
+      ]) as [string, JsonValue | undefined],
     run: (site, event, payload) => {
       const { kernel, grants } = site;
       if (!grants.unrestricted && !coversEmit(grants.scope("events.emit")!, grants.facts, event)) {
@@ -275,7 +294,12 @@ export const HOST_API = {
   "audit.record": {
     capability: "audit.write",
     args: (raw, m) => {
-      const [action, target, data, call] = tuple(m, raw, [["action", str(100)], ["target", opt(str(200))], ["data", opt(object)], ["call", json]]);
+      const [action, target, data, call] = tuple(m, raw, [
+        ["action", str(100)],
+        ["target", opt(str(200))],
+        ["data", opt(object)],
+        ["call", json],
+      ]);
       if (!/^[a-z][a-z0-9_.-]{0,99}$/.test(action)) throw bad(m, "action must look like token.grant");
       return [action, target, data, call as never];
     },
@@ -300,7 +324,11 @@ export const HOST_API = {
   },
   "modules.approve": {
     capability: "modules.manage",
-    args: (raw, m) => tuple(m, raw, [["id", str(64)], ["hash", str(64)]]),
+    args: (raw, m) =>
+      tuple(m, raw, [
+        ["id", str(64)],
+        ["hash", str(64)],
+      ]),
     run: async ({ kernel, asCaller }, id, hash) => void (await kernel.modules.approve(id, { hash }, kernel.bus.authorize(asCaller(), "capability.grant_elevated", { target: id }))),
   },
   "modules.enable": {
@@ -317,7 +345,10 @@ export const HOST_API = {
   "home.writeSecretFile": {
     capability: "home.write",
     args: (raw, m) => {
-      const [name, content] = tuple(m, raw, [["name", str(64)], ["content", str(64 * 1024, 0)]]);
+      const [name, content] = tuple(m, raw, [
+        ["name", str(64)],
+        ["content", str(64 * 1024, 0)],
+      ]);
       if (!/^[a-z][a-z0-9.-]{0,63}$/.test(name)) throw bad(m, "name must be a plain file name like bootstrap.token");
       if (HOST_FILES.test(name)) throw bad(m, `'${name}' is one of the host's own files`);
       return [name, content];
@@ -334,7 +365,11 @@ export const HOST_API = {
 
   "net.fetch": {
     capability: "net.fetch",
-    args: (raw, m) => tuple(m, raw, [["url", json], ["init", json]]) as never,
+    args: (raw, m) =>
+      tuple(m, raw, [
+        ["url", json],
+        ["init", json],
+      ]) as never,
     run: async ({ kernel, moduleId, grants }, url, init) => {
       const release = takeFetchSlot(kernel, moduleId);
       try {
@@ -356,26 +391,4 @@ export function hostEntry(method: string): CallEntry<Fn> | undefined {
   return Object.prototype.hasOwnProperty.call(HOST_API, method) ? (HOST_API as Record<string, CallEntry<Fn>>)[method] : undefined;
 }
 
-/** Namespace -> method -> capability: the shape both contexts are generated from. */
-export type ContextShape = Record<string, Record<string, CapabilityName>>;
-
-export function hostShape(): ContextShape {
-  const shape: ContextShape = {};
-  for (const [method, entry] of Object.entries(HOST_API)) {
-    const [ns, fn] = method.split(".") as [string, string];
-    (shape[ns] ??= {})[fn] = entry.capability;
-  }
-  return shape;
-}
-
-/** The whole context shape: the host API plus each provider's command namespace (its commands of that permission). */
-export function contextShape(namespaces: ReadonlyArray<{ module: string; capability: string; namespace?: string }>, commands: ReadonlyArray<{ module: string; name: string; permission: string }>): ContextShape {
-  const shape = hostShape();
-  for (const p of namespaces) {
-    if (p.namespace === undefined || Object.prototype.hasOwnProperty.call(shape, p.namespace)) continue;
-    const methods: Record<string, CapabilityName> = {};
-    for (const c of commands) if (c.module === p.module && c.permission === p.capability) methods[c.name] = p.capability as CapabilityName;
-    shape[p.namespace] = methods;
-  }
-  return shape;
-}
+export { contextShape, hostShape, type ContextShape } from "./shape.js";

@@ -2,11 +2,7 @@
 // JavaScript): apply the settings now, and again after each change, one apply at a time.
 import { HostError } from "../base/errors.js";
 
-export async function watchSettings(
-  apply: (settings: unknown) => unknown,
-  read: () => Promise<unknown>,
-  watch: (changed: () => void) => Promise<() => void>,
-): Promise<() => void> {
+export async function watchSettings(apply: (settings: unknown) => unknown, read: () => Promise<unknown>, watch: (changed: () => void) => Promise<() => void>): Promise<() => void> {
   if (typeof apply !== "function") throw new HostError("input_invalid", "config.watch: the argument must be a function that applies the settings");
   let stopped = false;
   let queue: Promise<unknown> = Promise.resolve();

@@ -25,7 +25,13 @@ export class FleetModules {
   }
 
   #refused = (id: string): void =>
-    this.#failed(id.slice(0, 80), new HostError("integrity_failed", `the store holds a module record whose id is not a module id (${JSON.stringify(id.slice(0, 80))}); it is ignored. Someone wrote to the shared database outside Warden: check who can.`));
+    this.#failed(
+      id.slice(0, 80),
+      new HostError(
+        "integrity_failed",
+        `the store holds a module record whose id is not a module id (${JSON.stringify(id.slice(0, 80))}); it is ignored. Someone wrote to the shared database outside Warden: check who can.`,
+      ),
+    );
 
   /** After the store's change counter moved: reads the records again and applies what changed. */
   async syncFromStore(): Promise<void> {

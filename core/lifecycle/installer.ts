@@ -71,7 +71,12 @@ export class Installer {
       throw new HostError("module_duplicate", `module id '${id}' is already provided by ${existing.dir}; it cannot be installed over`);
     }
     const record = this.loader.records.get(id);
-    const needsApproval = new Set(elevations(toGrants(incoming.manifest.capabilities), scopeFacts(incoming.manifest, (x) => this.loader.entry(x)?.kind)).map((e) => e.capability));
+    const needsApproval = new Set(
+      elevations(
+        toGrants(incoming.manifest.capabilities),
+        scopeFacts(incoming.manifest, (x) => this.loader.entry(x)?.kind),
+      ).map((e) => e.capability),
+    );
     const capabilities = toGrants(incoming.manifest.capabilities).map((g) => ({ name: describeGrant(g), elevated: needsApproval.has(g.name) }));
     const files = hashFolder(dir);
 
@@ -82,11 +87,20 @@ export class Installer {
       await this.#share(target, files);
       const elevated = capabilities.filter((c) => c.elevated).map((c) => c.name);
       await this.loader.records.installed(id, { installedPath: target, files }, o.approve ? { hash: incoming.hash, capabilities: incoming.manifest.capabilities ?? [] } : undefined, actor, {
-        version: incoming.manifest.version, hash: incoming.hash, capabilities: names(incoming), approved: Boolean(o.approve),
+        version: incoming.manifest.version,
+        hash: incoming.hash,
+        capabilities: names(incoming),
+        approved: Boolean(o.approve),
       });
       const summary = await this.loader.addModule(target);
       return {
-        id, version: incoming.manifest.version, action: "installed", state: summary.state, capabilities, added: names(incoming), removed: [],
+        id,
+        version: incoming.manifest.version,
+        action: "installed",
+        state: summary.state,
+        capabilities,
+        added: names(incoming),
+        removed: [],
         note: summary.state === "pending_approval" ? `elevated capabilities (${elevated.join(", ")}) need \`warden module approve ${id}\`` : "ready",
       };
     }
@@ -106,9 +120,13 @@ export class Installer {
     });
     const bump = cmp > 0 ? semver.diff(old.manifest.version, incoming.manifest.version) : null;
     if (added.length > 0 && (bump === "patch" || bump === "prepatch" || bump === "prerelease")) {
-      throw new HostError("manifest_invalid", `${id} ${incoming.manifest.version} adds or widens capabilities (${added.join("; ")}) in a patch release; capabilities may only grow with a minor or major version`, {
-        details: { file: incoming.file, problems: [{ path: "/capabilities", message: `adds ${added.join("; ")} in a patch release` }] },
-      });
+      throw new HostError(
+        "manifest_invalid",
+        `${id} ${incoming.manifest.version} adds or widens capabilities (${added.join("; ")}) in a patch release; capabilities may only grow with a minor or major version`,
+        {
+          details: { file: incoming.file, problems: [{ path: "/capabilities", message: `adds ${added.join("; ")} in a patch release` }] },
+        },
+      );
     }
     const action: InstallReport["action"] = cmp > 0 ? "upgraded" : cmp < 0 ? "downgraded" : "reinstalled";
     if (added.length > 0 && !o.approve) {
@@ -117,9 +135,21 @@ export class Installer {
       mkdirSync(join(this.modulesDir, ".staged"), { recursive: true, mode: 0o700 });
       copyFolder(dir, stagedDir);
       await this.#share(stagedDir, files);
-      await this.loader.records.staged(id, { dir: stagedDir, version: incoming.manifest.version, hash: incoming.hash, files, added, removed }, actor, { from: old.manifest.version, to: incoming.manifest.version, added, removed });
+      await this.loader.records.staged(id, { dir: stagedDir, version: incoming.manifest.version, hash: incoming.hash, files, added, removed }, actor, {
+        from: old.manifest.version,
+        to: incoming.manifest.version,
+        added,
+        removed,
+      });
       return {
-        id, version: incoming.manifest.version, action: "staged", state: existing.state, capabilities, added, removed, previous: old.manifest.version,
+        id,
+        version: incoming.manifest.version,
+        action: "staged",
+        state: existing.state,
+        capabilities,
+        added,
+        removed,
+        previous: old.manifest.version,
         note: `${old.manifest.version} keeps serving; \`warden module approve ${id}\` switches to ${incoming.manifest.version} and grants ${added.join("; ")}`,
       };
     }

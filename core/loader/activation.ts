@@ -41,8 +41,7 @@ export function unavailable(e: ModuleEntry): HostError {
   if (e.state === "failed" && e.error && !e.breaker) {
     return new HostError(e.error.code, `module '${e.id}' cannot run: ${e.error.message}`, { details: { ...details, ...(isRecord(e.error.details) ? e.error.details : {}) } });
   }
-  const how =
-    e.state === "disabled" ? `; run \`warden module enable ${e.id}\`` : e.breaker ? `; it failed repeatedly and stays stopped until \`warden module enable ${e.id}\`` : "";
+  const how = e.state === "disabled" ? `; run \`warden module enable ${e.id}\`` : e.breaker ? `; it failed repeatedly and stays stopped until \`warden module enable ${e.id}\`` : "";
   const why = e.error ? `${e.error.code}: ${e.error.message}` : e.state;
   return new HostError("module_unavailable", `module '${e.id}' is ${e.state} (${why})${how}`, { details });
 }

@@ -121,9 +121,13 @@ export class ModuleLoader {
     if (!here) return undefined;
     const changed = changedFiles(e.dir, record.files);
     if (changed.length === 0) return undefined;
-    return new HostError("integrity_failed", `module '${e.id}' changed on disk since it was installed (${changed.slice(0, 5).join(", ")}${changed.length > 5 ? ", ..." : ""}); reinstall it with \`warden module install\``, {
-      details: { module: e.id, changed },
-    });
+    return new HostError(
+      "integrity_failed",
+      `module '${e.id}' changed on disk since it was installed (${changed.slice(0, 5).join(", ")}${changed.length > 5 ? ", ..." : ""}); reinstall it with \`warden module install\``,
+      {
+        details: { module: e.id, changed },
+      },
+    );
   }
 
   /** Discover one new folder (module install) without touching the others. */
@@ -324,8 +328,6 @@ export class ModuleLoader {
       throw unavailable(e);
     }
   }
-
-
 
   #cleanup(e: ModuleEntry): void {
     for (const unsubscribe of e.subscriptions.splice(0)) unsubscribe();

@@ -45,9 +45,19 @@ export class ModuleRecords {
   }
 
   get(id: string): ModuleRecord {
-    return this.#records.get(id) ?? {
-      id, disabled: false, grants: null, approvedHash: null, revoked: [], installedPath: null, files: null, staged: null, updatedAt: new Date().toISOString(),
-    };
+    return (
+      this.#records.get(id) ?? {
+        id,
+        disabled: false,
+        grants: null,
+        approvedHash: null,
+        revoked: [],
+        installedPath: null,
+        files: null,
+        staged: null,
+        updatedAt: new Date().toISOString(),
+      }
+    );
   }
 
   find(id: string): ModuleRecord | undefined {
@@ -94,7 +104,14 @@ export class ModuleRecords {
   }
 
   /** An upgrade, downgrade or reinstall swapped in; `approval` carries over only when nothing widened. */
-  swapped(id: string, at: { installedPath: string; files: Record<string, string> }, approval: Approval | undefined, actor: string, action: string, data: Record<string, unknown>): Promise<ModuleRecord> {
+  swapped(
+    id: string,
+    at: { installedPath: string; files: Record<string, string> },
+    approval: Approval | undefined,
+    actor: string,
+    action: string,
+    data: Record<string, unknown>,
+  ): Promise<ModuleRecord> {
     const approved = approval ? { grants: [...approval.capabilities], approvedHash: approval.hash } : {};
     return this.#write(id, { ...at, staged: null, ...approved }, { actor, action, data });
   }
@@ -115,6 +132,10 @@ export class ModuleRecords {
    * minus `withheld`, on the author's own machine: recorded and audited like an approval.
    */
   grantForDevelopment(id: string, approval: Approval, withheld: readonly string[], actor: string): Promise<ModuleRecord> {
-    return this.#write(id, { grants: [...approval.capabilities], approvedHash: approval.hash, revoked: [...withheld] }, { actor, action: "module.approve", data: { hash: approval.hash, development: true, withheld } });
+    return this.#write(
+      id,
+      { grants: [...approval.capabilities], approvedHash: approval.hash, revoked: [...withheld] },
+      { actor, action: "module.approve", data: { hash: approval.hash, development: true, withheld } },
+    );
   }
 }

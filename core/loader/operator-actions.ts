@@ -19,9 +19,13 @@ const PERMANENT = new Set(["manifest_invalid", "host_incompatible", "dependency_
 /** Refuses an approval of something other than what awaits approval now (an install raced the operator). */
 export function checkApprovalTarget(id: string, pending: { version: string; hash: string }, target: ApprovalTarget): void {
   if (target.hash !== pending.hash || (target.version !== undefined && target.version !== pending.version)) {
-    throw new HostError("approval_stale", `the approval names ${id} ${target.version ?? ""} (manifest ${target.hash.slice(0, 12)}...), but what awaits approval now is ${pending.version} (manifest ${pending.hash.slice(0, 12)}...); run \`warden module inspect ${id}\` and approve what it shows`, {
-      details: { module: id, pending, given: target },
-    });
+    throw new HostError(
+      "approval_stale",
+      `the approval names ${id} ${target.version ?? ""} (manifest ${target.hash.slice(0, 12)}...), but what awaits approval now is ${pending.version} (manifest ${pending.hash.slice(0, 12)}...); run \`warden module inspect ${id}\` and approve what it shows`,
+      {
+        details: { module: id, pending, given: target },
+      },
+    );
   }
 }
 
@@ -41,7 +45,11 @@ export class OperatorActions {
     if (!e.loaded) throw unavailable(e);
     checkApprovalTarget(id, this.pendingApproval(id), target);
     const grants = e.loaded.manifest.capabilities ?? [];
-    await this.loader.records.approve(id, { hash: e.loaded.hash, capabilities: grants }, actor, { version: e.loaded.manifest.version, hash: e.loaded.hash, capabilities: toGrants(grants).map(describeGrant) });
+    await this.loader.records.approve(id, { hash: e.loaded.hash, capabilities: grants }, actor, {
+      version: e.loaded.manifest.version,
+      hash: e.loaded.hash,
+      capabilities: toGrants(grants).map(describeGrant),
+    });
     if (e.state === "pending_approval") {
       transition(e, { to: "installed" });
       this.loader.redecide(e);
@@ -83,9 +91,13 @@ export class OperatorActions {
     const declared = (e.loaded?.manifest.capabilities ?? []).map((c) => (typeof c === "string" ? c : c.name));
     if (e.kind === "system" && declared.includes(capability) && !force) {
       const meaning = CAPABILITIES.get(capability)?.meaning ?? capability;
-      throw new HostError("capability_required", `'${id}' is a system module and runs on '${capability}' (${meaning}); revoking it stops that for every caller. Pass --force to revoke it anyway; \`warden module approve ${id}\` gives it back`, {
-        details: { module: id, capability },
-      });
+      throw new HostError(
+        "capability_required",
+        `'${id}' is a system module and runs on '${capability}' (${meaning}); revoking it stops that for every caller. Pass --force to revoke it anyway; \`warden module approve ${id}\` gives it back`,
+        {
+          details: { module: id, capability },
+        },
+      );
     }
     const { revoked } = await this.loader.records.revoke(id, capability, actor);
     e.grants = e.grants.without(new Set([capability]));
@@ -100,13 +112,21 @@ export class OperatorActions {
       manifest: e.loaded?.manifest ?? null,
       manifestHash: e.loaded?.hash ?? null,
       grants: e.grants.requests(),
-      elevated: e.loaded ? elevations(toGrants(e.loaded.manifest.capabilities), scopeFacts(e.loaded.manifest, (x) => this.loader.kindOf(x))) : [],
+      elevated: e.loaded
+        ? elevations(
+            toGrants(e.loaded.manifest.capabilities),
+            scopeFacts(e.loaded.manifest, (x) => this.loader.kindOf(x)),
+          )
+        : [],
       pending_approval: e.state === "pending_approval" && e.loaded ? { version: e.loaded.manifest.version, hash: e.loaded.hash } : null,
       approvedHash: record?.approvedHash ?? null,
       revoked: record?.revoked ?? [],
       files_verified: record?.files && record.installedPath && resolve(record.installedPath) === resolve(e.dir) ? changedFiles(e.dir, record.files).length === 0 : null,
       staged_upgrade: record?.staged ? { version: record.staged.version, hash: record.staged.hash, added: record.staged.added, removed: record.staged.removed } : null,
-      commands: this.loader.kernel.bus.list().filter((c) => c.module === id).map((c) => c.command),
+      commands: this.loader.kernel.bus
+        .list()
+        .filter((c) => c.module === id)
+        .map((c) => c.command),
     };
   }
 }

@@ -34,23 +34,32 @@ export function resolveDependencies(nodes: readonly Node[], hostVersion: string)
 
   for (const n of nodes) {
     if (!satisfies(hostVersion, n.host)) {
-      failures.set(n.id, new HostError("host_incompatible", `module '${n.id}' needs host ${n.host} but this host is ${hostVersion}`, {
-        details: { module: n.id, host: n.host, hostVersion },
-      }));
+      failures.set(
+        n.id,
+        new HostError("host_incompatible", `module '${n.id}' needs host ${n.host} but this host is ${hostVersion}`, {
+          details: { module: n.id, host: n.host, hostVersion },
+        }),
+      );
       continue;
     }
     for (const [dep, range] of Object.entries(n.dependencies)) {
       const d = byId.get(dep);
       if (!d) {
-        failures.set(n.id, new HostError("dependency_unresolved", `module '${n.id}' depends on '${dep}' (${range}), which is not installed`, {
-          details: { module: n.id, dependency: dep, range },
-        }));
+        failures.set(
+          n.id,
+          new HostError("dependency_unresolved", `module '${n.id}' depends on '${dep}' (${range}), which is not installed`, {
+            details: { module: n.id, dependency: dep, range },
+          }),
+        );
         break;
       }
       if (!satisfies(d.version, range)) {
-        failures.set(n.id, new HostError("dependency_unresolved", `module '${n.id}' needs '${dep}' ${range} but ${dep} is ${d.version}`, {
-          details: { module: n.id, dependency: dep, range, found: d.version },
-        }));
+        failures.set(
+          n.id,
+          new HostError("dependency_unresolved", `module '${n.id}' needs '${dep}' ${range} but ${dep} is ${d.version}`, {
+            details: { module: n.id, dependency: dep, range, found: d.version },
+          }),
+        );
         break;
       }
     }
@@ -74,9 +83,12 @@ export function resolveDependencies(nodes: readonly Node[], hostVersion: string)
       if (!visit(dep)) {
         const cause = failures.get(dep);
         const why = cause ? `${cause.code}: ${cause.message}` : "it is not installed";
-        failures.set(id, new HostError("dependency_unresolved", `module '${id}' cannot run because its dependency '${dep}' failed (${why})`, {
-          details: { module: id, dependency: dep, cause: cause?.code ?? "module_not_found" },
-        }));
+        failures.set(
+          id,
+          new HostError("dependency_unresolved", `module '${id}' cannot run because its dependency '${dep}' failed (${why})`, {
+            details: { module: id, dependency: dep, cause: cause?.code ?? "module_not_found" },
+          }),
+        );
         return false;
       }
     }

@@ -9,7 +9,6 @@ import type { AccessLog } from "../../sdk/system/access-log.js";
 
 export type { AccessEntry, AccessLog } from "../../sdk/system/access-log.js";
 
-
 /** The main sinks of the loggers createLogger made, for their access lines. */
 const mainSinks = new WeakMap<object, LineSink>();
 

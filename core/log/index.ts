@@ -98,6 +98,6 @@ function safeRedact(obj: Record<string, unknown>): Record<string, unknown> {
 }
 
 function lowest(a: string, b: string): string {
-  const v = (l: string) => (l === "silent" ? Infinity : pino.levels.values[l] ?? 30);
+  const v = (l: string) => (l === "silent" ? Infinity : (pino.levels.values[l] ?? 30));
   return v(a) <= v(b) ? a : b;
 }

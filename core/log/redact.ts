@@ -2,8 +2,21 @@
 // any depth (names compared case-insensitively), and anything shaped like a Warden token is masked
 // inside strings. Shared by the logger and the audit chain.
 export const SECRET_FIELDS = [
-  "authorization", "proxy-authorization", "x-api-key", "apikey", "api_key", "token", "access_token", "refresh_token",
-  "secret", "client_secret", "password", "passwd", "cookie", "set-cookie", "private_key",
+  "authorization",
+  "proxy-authorization",
+  "x-api-key",
+  "apikey",
+  "api_key",
+  "token",
+  "access_token",
+  "refresh_token",
+  "secret",
+  "client_secret",
+  "password",
+  "passwd",
+  "cookie",
+  "set-cookie",
+  "private_key",
 ];
 const SECRET_FIELD_SET = new Set(SECRET_FIELDS);
 /** A Warden token (`wdn_` + base62 id, secret and checksum); no character in it needs JSON escaping. */
@@ -80,7 +93,11 @@ export function redact(value: unknown, depth = 0): unknown {
   if (depth > MAX_DEPTH) return "[depth]";
   if (value instanceof Error) return redact(errorFields(value, depth), depth + 1);
   const toJSON = (value as { toJSON?: unknown }).toJSON;
-  if (typeof toJSON === "function") return redact(guard(() => toJSON.call(value)), depth + 1);
+  if (typeof toJSON === "function")
+    return redact(
+      guard(() => toJSON.call(value)),
+      depth + 1,
+    );
   if (Array.isArray(value)) return value.slice(0, MAX_ITEMS).map((v) => redact(v, depth + 1));
   const out: Record<string, unknown> = {};
   let n = 0;

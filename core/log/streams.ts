@@ -49,7 +49,10 @@ export function openPrivateFile(file: string): number {
  * need JSON escaping, so scrubbing the serialized line is exact.
  */
 export class ScrubbingSink implements LineSink {
-  constructor(private readonly target: LineSink, private readonly render?: (line: string) => string) {}
+  constructor(
+    private readonly target: LineSink,
+    private readonly render?: (line: string) => string,
+  ) {}
   write(line: string): void {
     const clean = scrubString(line);
     this.target.write(this.render ? this.render(clean) : clean);
@@ -76,7 +79,12 @@ export class SecurityFilter implements LineSink {
 }
 
 const LEVELS: Record<number, [string, string]> = {
-  10: ["TRACE", "90"], 20: ["DEBUG", "36"], 30: ["INFO", "32"], 40: ["WARN", "33"], 50: ["ERROR", "31"], 60: ["FATAL", "35"],
+  10: ["TRACE", "90"],
+  20: ["DEBUG", "36"],
+  30: ["INFO", "32"],
+  40: ["WARN", "33"],
+  50: ["ERROR", "31"],
+  60: ["FATAL", "35"],
 };
 
 /** `12:00:01 WARN  client blocked {"client":"1.2.3.4"}` for a person at a terminal. */

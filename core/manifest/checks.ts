@@ -11,7 +11,28 @@ import { compileCommandSchema, newAjv } from "./ajv.js";
 import { describeAjvError, pointer, type ManifestProblem } from "./problems.js";
 
 export const RESERVED_IDS: ReadonlySet<string> = new Set([
-  "module", "config", "audit", "host", "sandbox", "storage", "warden", "status", "serve", "dev", "help", "version", "events", "log", "commands", "services", "secrets", "net", "home", "modules", "console", "metrics",
+  "module",
+  "config",
+  "audit",
+  "host",
+  "sandbox",
+  "storage",
+  "warden",
+  "status",
+  "serve",
+  "dev",
+  "help",
+  "version",
+  "events",
+  "log",
+  "commands",
+  "services",
+  "secrets",
+  "net",
+  "home",
+  "modules",
+  "console",
+  "metrics",
 ]);
 
 const ENTRY_EXTENSIONS = new Set([".ts", ".js", ".mjs", ".mts"]);
@@ -48,7 +69,7 @@ export function checkDependencies(m: Manifest, skip: ReadonlySet<string>, out: P
 
 export function checkKind(m: Manifest, allowSystem: boolean, out: Problems): void {
   if (m.kind === "system" && !allowSystem) {
-    out.push({ path: "/kind", message: "only modules bundled under Warden's modules/ may be system modules; use \"user\"" });
+    out.push({ path: "/kind", message: 'only modules bundled under Warden\'s modules/ may be system modules; use "user"' });
   }
 }
 
@@ -183,7 +204,11 @@ export function checkConfig(m: Manifest, out: Problems): void {
   if (!validate(defaults)) {
     for (const e of validate.errors ?? []) {
       // A value at /a/b is described by the schema at /properties/a/properties/b.
-      const at = e.instancePath.split("/").slice(1).map((seg) => `/properties/${seg}`).join("");
+      const at = e.instancePath
+        .split("/")
+        .slice(1)
+        .map((seg) => `/properties/${seg}`)
+        .join("");
       out.push({ path: `${p}${at}`, message: `the defaults do not satisfy the schema: ${describeAjvError(e)}` });
     }
   }

@@ -3,18 +3,7 @@
 import { createHash } from "node:crypto";
 import { join, resolve } from "node:path";
 import type { Manifest } from "../../sdk/manifest.js";
-import {
-  checkCapabilities,
-  checkCommands,
-  checkConfig,
-  checkDependencies,
-  checkEntry,
-  checkHostRange,
-  checkId,
-  checkKind,
-  checkProvides,
-  checkVersion,
-} from "./checks.js";
+import { checkCapabilities, checkCommands, checkConfig, checkDependencies, checkEntry, checkHostRange, checkId, checkKind, checkProvides, checkVersion } from "./checks.js";
 import { manifestError, type ManifestProblem } from "./problems.js";
 import { decodeUtf8, parseManifestText, readManifestBytes } from "./read.js";
 import { checkShape } from "./shape.js";

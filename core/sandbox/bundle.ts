@@ -131,7 +131,9 @@ function confine(dir: string, format: BundleFormat): esbuild.Plugin {
         const bare = !args.path.startsWith(".") && !isAbsolute(args.path);
         if (bare) {
           if (format === "node") return { path: args.path, external: true };
-          return refuse(`imports '${args.path}' at run time; a sandboxed module may import only files in its own folder (node builtins and packages are not available in the sandbox; use \`import type\` for warden/sdk)`);
+          return refuse(
+            `imports '${args.path}' at run time; a sandboxed module may import only files in its own folder (node builtins and packages are not available in the sandbox; use \`import type\` for warden/sdk)`,
+          );
         }
         // Refused by where it points before whether it exists: "cannot resolve ../x" would hide the rule.
         const lexical = resolve(args.resolveDir, args.path);
@@ -170,7 +172,12 @@ function bundleError(entry: string, dir: string, e: unknown): HostError {
 const SKIPPED = new Set(["node_modules", ".git"]);
 
 function coveredByFolderDigest(dir: string, file: string): boolean {
-  return inside(dir, file) && !relative(dir, file).split(sep).some((part) => SKIPPED.has(part));
+  return (
+    inside(dir, file) &&
+    !relative(dir, file)
+      .split(sep)
+      .some((part) => SKIPPED.has(part))
+  );
 }
 
 /** One digest over the folder's file tree: names, link targets and contents. */

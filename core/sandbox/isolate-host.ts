@@ -226,7 +226,10 @@ export class IsolateHost {
 
   #compile(code: string, filename: string, key: string): ivm.Script {
     const cached = cachedCode(key);
-    const script = this.#isolate.compileScriptSync(code, cached ? { filename, cachedData: new ivm.ExternalCopy(cached) as ivm.ExternalCopy<ArrayBuffer> } : { filename, produceCachedData: true }) as ivm.Script & ivm.CachedDataResult & { cachedDataRejected?: boolean };
+    const script = this.#isolate.compileScriptSync(
+      code,
+      cached ? { filename, cachedData: new ivm.ExternalCopy(cached) as ivm.ExternalCopy<ArrayBuffer> } : { filename, produceCachedData: true },
+    ) as ivm.Script & ivm.CachedDataResult & { cachedDataRejected?: boolean };
     if (cached && script.cachedDataRejected) codeCache.delete(key);
     else if (!cached && script.cachedData) storeCode(key, script.cachedData.copy());
     return script;

@@ -27,7 +27,6 @@ import { MAX_MESSAGE_BYTES, parseWire, toWire } from "./wire.js";
 
 export type { ModuleState, ProcessStats, SupervisorLogLevel, SupervisorOptions } from "./slot.js";
 
-
 export class SandboxSupervisor implements ModuleRuntime {
   readonly #o: Required<Omit<SupervisorOptions, "logger">> & Pick<SupervisorOptions, "logger">;
   readonly #pool: ProcessPool;
@@ -69,8 +68,19 @@ export class SandboxSupervisor implements ModuleRuntime {
     this.#breaker.reset(spec.id);
     const proc = await this.#pool.place(spec.id);
     const slot: Slot = {
-      spec, limits, port, bundle, proc,
-      state: "activating", stale: true, registered: new Set(), issued: new Map(), denials: new Map(), cpuMs: 0, heap: 0, turns: new FairTurns(),
+      spec,
+      limits,
+      port,
+      bundle,
+      proc,
+      state: "activating",
+      stale: true,
+      registered: new Set(),
+      issued: new Map(),
+      denials: new Map(),
+      cpuMs: 0,
+      heap: 0,
+      turns: new FairTurns(),
     };
     this.#slots.set(spec.id, slot);
     proc.modules.add(spec.id);

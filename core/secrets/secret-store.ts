@@ -79,7 +79,8 @@ export class SecretStore {
       if (key.length !== 32) throw unavailable("WARDEN_SECRET_KEY must be 32 bytes, as 64 hex digits or base64");
       return (this.#key = key);
     }
-    if (this.#shared) throw unavailable("hosts sharing a store share their secrets: set WARDEN_SECRET_KEY (the same 32 bytes, as 64 hex digits or base64, on every host; `openssl rand -base64 32` makes one)");
+    if (this.#shared)
+      throw unavailable("hosts sharing a store share their secrets: set WARDEN_SECRET_KEY (the same 32 bytes, as 64 hex digits or base64, on every host; `openssl rand -base64 32` makes one)");
     if (!existsSync(this.#keyFile)) {
       if (!create) throw unavailable(`the secret key ${this.#keyFile} is missing`);
       writeFileSync(this.#keyFile, randomBytes(32).toString("base64") + "\n", { mode: 0o600, flag: "wx" });
@@ -92,7 +93,8 @@ export class SecretStore {
 }
 
 function checkName(name: string): void {
-  if (typeof name !== "string" || !NAME.test(name)) throw new HostError("input_invalid", `secret name '${String(name).slice(0, 80)}' must be 1-64 letters, digits, '.', '_' or '-', starting with a letter`);
+  if (typeof name !== "string" || !NAME.test(name))
+    throw new HostError("input_invalid", `secret name '${String(name).slice(0, 80)}' must be 1-64 letters, digits, '.', '_' or '-', starting with a letter`);
 }
 
 function aad(moduleId: string, name: string): Buffer {

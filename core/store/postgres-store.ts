@@ -15,7 +15,6 @@ import { redactUrl, redactUrlsIn } from "./url.js";
 
 const MIGRATION_LOCK = 0x77617264; // "ward": one key for the migration lock, across the database
 
-
 export interface PostgresOptions {
   /** Connections in the pool (default 10). */
   max?: number;
@@ -92,7 +91,6 @@ function unavailable(location: string, e: unknown, unsure = false): Error {
     { cause: e, retryAfter: 2 },
   );
 }
-
 
 class PostgresStore implements Store {
   readonly backend = "postgres" as const;

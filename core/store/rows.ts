@@ -3,8 +3,15 @@ import type { ModuleRecord } from "./store.js";
 
 /** A modules row, whatever the backend's type for `disabled` (SQLite 0/1, PostgreSQL boolean). */
 export interface ModuleRow {
-  id: string; disabled: boolean | number; grants: string | null; approved_hash: string | null;
-  revoked: string; installed_path: string | null; files: string | null; staged: string | null; updated_at: string;
+  id: string;
+  disabled: boolean | number;
+  grants: string | null;
+  approved_hash: string | null;
+  revoked: string;
+  installed_path: string | null;
+  files: string | null;
+  staged: string | null;
+  updated_at: string;
 }
 
 export function moduleFromRow(row: ModuleRow): ModuleRecord {

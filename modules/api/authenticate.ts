@@ -19,7 +19,11 @@ export function authenticator(deps: ApiDeps, https: boolean): Authenticate {
    */
   const sessionCaller = async (req: FastifyRequest, reply: FastifyReply, cookie: string, fail: (e: ApiErrorFields) => Promise<undefined>): Promise<Caller | undefined> => {
     if (req.headers[CONSOLE_HEADER] !== "1") {
-      sendError(reply, { code: "forbidden", message: `a console session cookie is accepted only on the console's own requests (header ${CONSOLE_HEADER}: 1); other clients send a token`, reason: "cross_site" });
+      sendError(reply, {
+        code: "forbidden",
+        message: `a console session cookie is accepted only on the console's own requests (header ${CONSOLE_HEADER}: 1); other clients send a token`,
+        reason: "cross_site",
+      });
       return undefined;
     }
     try {
@@ -74,7 +78,6 @@ export function authenticator(deps: ApiDeps, https: boolean): Authenticate {
     }
     return { kind: "token", tokenId: identity.tokenId, name: identity.name, scopes: identity.scopes };
   };
-
 }
 
 /** The console service verifies a cookie; without it (the console module inactive) none verifies. */

@@ -88,7 +88,8 @@ export function registerConsoleRoutes(app: FastifyInstance, deps: ApiDeps, https
     const sessions = on();
     if (!sessions) return off(reply);
     const token = req.body?.token;
-    if (typeof token !== "string" || token.length === 0 || token.length > 512) return sendError(reply, { code: "input_invalid", message: "send {\"token\": \"<a REST token with the console.login scope>\"}" });
+    if (typeof token !== "string" || token.length === 0 || token.length > 512)
+      return sendError(reply, { code: "input_invalid", message: 'send {"token": "<a REST token with the console.login scope>"}' });
     let identity;
     try {
       identity = await deps.auth.verify(token, req.wardenClient, req.wardenEpoch);

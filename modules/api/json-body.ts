@@ -3,7 +3,6 @@
 import sjson from "secure-json-parse";
 import { WardenError } from "../../sdk/errors.js";
 
-
 export function parseJsonBody(text: string, maxDepth: number): unknown {
   if (text.trim() === "") return {};
   if (depthExceeds(text, maxDepth)) throw new WardenError("malformed_request", `JSON nesting deeper than ${maxDepth} levels`);
@@ -25,7 +24,8 @@ function depthExceeds(text: string, max: number): boolean {
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (inString) {
-      if (c === 92) i++; // backslash
+      if (c === 92)
+        i++; // backslash
       else if (c === 34) inString = false;
     } else if (c === 34) inString = true;
     else if (c === 123 || c === 91) {

@@ -17,8 +17,14 @@ export function observer(deps: ApiDeps, httpMetrics: HttpMetrics): Observe {
     httpMetrics.observe(req.method, route, reply.statusCode, ms / 1000);
     deps.traffic.observe(reply.statusCode);
     const entry: AccessEntry = {
-      request_id: req.id, method: req.method, route, url: loggedUrl(req.url), status: reply.statusCode,
-      ms: Math.round(ms * 1000) / 1000, client: req.wardenClient || req.socket.remoteAddress, token_id: req.wardenToken || undefined,
+      request_id: req.id,
+      method: req.method,
+      route,
+      url: loggedUrl(req.url),
+      status: reply.statusCode,
+      ms: Math.round(ms * 1000) / 1000,
+      client: req.wardenClient || req.socket.remoteAddress,
+      token_id: req.wardenToken || undefined,
     };
     if (deps.access) deps.access(entry);
     else deps.log("info", "request", { access: true, ...entry });

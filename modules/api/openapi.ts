@@ -106,7 +106,12 @@ export function openApiDocument(commands: CommandInfo[], version: string, server
       "/api/v1/health": open("health", "Liveness", { type: "object", properties: { status: { type: "string" } } }),
       "/api/v1/health/live": open("health_live", "Liveness", { type: "object", properties: { status: { type: "string" } } }),
       "/api/v1/health/ready": {
-        get: { operationId: "health_ready", summary: "Readiness", security: [], responses: { "200": ok({ type: "object", properties: { status: { type: "string" } } }, "Ready"), "503": error("Not ready") } },
+        get: {
+          operationId: "health_ready",
+          summary: "Readiness",
+          security: [],
+          responses: { "200": ok({ type: "object", properties: { status: { type: "string" } } }, "Ready"), "503": error("Not ready") },
+        },
       },
       "/api/v1/openapi.json": { get: { operationId: "openapi", summary: "This document", responses: { "200": ok({ type: "object" }, "OpenAPI 3.1 document"), ...commonErrors } } },
       "/api/v1/metrics": {
@@ -129,7 +134,7 @@ export function openApiDocument(commands: CommandInfo[], version: string, server
         RetryAfter: header("Seconds to wait before trying again", { type: "integer" }),
         RateLimit: header("limit, remaining and reset (seconds) of the client's window"),
         RateLimitPolicy: header("The client's limit per 60 s window"),
-        WWWAuthenticate: header("Bearer realm=\"warden\""),
+        WWWAuthenticate: header('Bearer realm="warden"'),
       },
     },
   };

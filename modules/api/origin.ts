@@ -11,27 +11,29 @@ const EXPOSED = "RateLimit, RateLimit-Policy, Retry-After, X-Request-Id, WWW-Aut
 
 /** Answers the request (and resolves true) when it stops here; otherwise leaves it to the next rule. */
 export function checkOrigin(deps: ApiDeps, https: boolean, req: FastifyRequest, reply: FastifyReply): boolean {
-    const settings = deps.settings();
-    if (!settings.enabled) {
-      return answered(sendError(reply, { code: "api_disabled", message: "the REST API is disabled; run `warden config set api.enabled true` and restart `warden serve`" }));
-    }
-    const origin = req.headers.origin;
-    reply.header("Vary", "Origin");
-    const allowedOrigin = typeof origin === "string" && settings.cors_origins.includes(origin);
-    if (allowedOrigin) {
-      reply.header("Access-Control-Allow-Origin", origin);
-      reply.header("Access-Control-Expose-Headers", EXPOSED);
-    }
-    if (req.method === "OPTIONS") {
-      if (!allowedOrigin) return answered(sendError(reply, { code: "forbidden", message: "this origin may not call the API (CORS)", reason: "origin_not_allowed" }));
-      reply.header("Access-Control-Allow-Methods", "GET, POST");
-      reply.header("Access-Control-Allow-Headers", "Authorization, Content-Type, X-API-Key, X-Request-Id");
-      reply.header("Access-Control-Max-Age", "600");
-      return answered(reply.code(204).send());
-    }
-    if (STATE_CHANGING.has(req.method) && !allowedOrigin && isCrossSite(req, https)) {
-      return answered(sendError(reply, { code: "forbidden", message: "cross-site request refused (CSRF protection); call the API from an allowed origin or without browser credentials", reason: "cross_site" }));
-    }
+  const settings = deps.settings();
+  if (!settings.enabled) {
+    return answered(sendError(reply, { code: "api_disabled", message: "the REST API is disabled; run `warden config set api.enabled true` and restart `warden serve`" }));
+  }
+  const origin = req.headers.origin;
+  reply.header("Vary", "Origin");
+  const allowedOrigin = typeof origin === "string" && settings.cors_origins.includes(origin);
+  if (allowedOrigin) {
+    reply.header("Access-Control-Allow-Origin", origin);
+    reply.header("Access-Control-Expose-Headers", EXPOSED);
+  }
+  if (req.method === "OPTIONS") {
+    if (!allowedOrigin) return answered(sendError(reply, { code: "forbidden", message: "this origin may not call the API (CORS)", reason: "origin_not_allowed" }));
+    reply.header("Access-Control-Allow-Methods", "GET, POST");
+    reply.header("Access-Control-Allow-Headers", "Authorization, Content-Type, X-API-Key, X-Request-Id");
+    reply.header("Access-Control-Max-Age", "600");
+    return answered(reply.code(204).send());
+  }
+  if (STATE_CHANGING.has(req.method) && !allowedOrigin && isCrossSite(req, https)) {
+    return answered(
+      sendError(reply, { code: "forbidden", message: "cross-site request refused (CSRF protection); call the API from an allowed origin or without browser credentials", reason: "cross_site" }),
+    );
+  }
   return false;
 }
 

@@ -64,7 +64,8 @@ export function registerRoutes(app: FastifyInstance, { deps, https, authenticate
     const { module, command } = req.params;
     const name = `${module}.${command}`;
     const info = MODULE_RE.test(module) && COMMAND_RE.test(command) ? (await commands()).get(name) : undefined;
-    if (!info) return sendError(reply, { code: "command_not_found", message: `no command ${MODULE_RE.test(module) && COMMAND_RE.test(command) ? name : "at this path"}; GET /api/v1/openapi.json lists them` });
+    if (!info)
+      return sendError(reply, { code: "command_not_found", message: `no command ${MODULE_RE.test(module) && COMMAND_RE.test(command) ? name : "at this path"}; GET /api/v1/openapi.json lists them` });
     if (req.method === "GET" && !info.readOnly) {
       reply.header("Allow", "POST");
       return sendError(reply, { code: "method_not_allowed", message: `${name} changes state; call it with POST` }, 405);
@@ -72,7 +73,10 @@ export function registerRoutes(app: FastifyInstance, { deps, https, authenticate
     try {
       const out = await deps.dispatch({ command: name, input, caller });
       if (caller.kind === "token") void deps.auth.noteUse(caller.tokenId).catch(() => {});
-      return reply.code(200).type("application/json; charset=utf-8").send(JSON.stringify(out ?? null));
+      return reply
+        .code(200)
+        .type("application/json; charset=utf-8")
+        .send(JSON.stringify(out ?? null));
     } catch (e) {
       return sendError(reply, loggedPublicError(e, deps.log, `dispatch of ${name}`));
     }

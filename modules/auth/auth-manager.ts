@@ -10,7 +10,7 @@ import { parseDuration } from "./durations.js";
 import { FairArgonQueue } from "./argon-queue.js";
 import { newToken, newTokenId, parseToken } from "./token-format.js";
 import { WardenError, refusals } from "../../sdk/errors.js";
-import type { JsonValue } from "../../sdk/context.js";
+import type { Identity, TokenRecord, TokenStorage, Usage } from "./token-record.js";
 
 /** Writes the audit event of a change that is about to be written (./index.ts passes ctx.audit.record). */
 export type Recorder = (id: string, data: Record<string, unknown>) => Promise<void>;
@@ -22,44 +22,9 @@ const CACHE_MS = 60_000;
 const REFRESH_MS = 15_000;
 const USAGE_WRITE_MS = 60_000;
 
-// Types, not interfaces: records are JSON (JsonValue) as storage keeps them.
-export type TokenRecord = {
-  id: string;
-  name: string;
-  scopes: string[];
-  hash: string;
-  created_at: string;
-  expires_at: string | null;
-  revoked_at: string | null;
-  last_used_at: string | null;
-  last_request_at: string | null;
-  bootstrap: boolean;
-  /** The previous secret during a rotation's grace period. */
-  prev: { hash: string; until: string } | null;
-};
-
-type Usage = {
-  last_used_at: string | null;
-  last_request_at: string | null;
-};
-
-export interface Identity {
-  tokenId: string;
-  name: string;
-  scopes: string[];
-  bootstrap: boolean;
-}
-
-/** The module's private storage (ctx.storage). */
-export interface TokenStorage {
-  get(key: string): Promise<unknown>;
-  set(key: string, value: JsonValue): Promise<void>;
-  delete(key: string): Promise<boolean>;
-  list(prefix?: string, limit?: number): Promise<string[]>;
-}
-
-
 const SCOPE = /^(\*|[a-z][a-z0-9-]*(\.[A-Za-z0-9_-]+)*(\.\*)?)$/;
+
+export type { Identity, TokenRecord, TokenStorage };
 
 export class AuthManager {
   readonly #storage: TokenStorage;
@@ -104,11 +69,15 @@ export class AuthManager {
    * before it is written, with what it will be; if it throws (the audit event could not be
    * written), nothing is written. An action and its audit event are one.
    */
-  async grant(o: { name: string; scopes: string[]; expires?: string; bootstrap?: boolean }, record: Recorder = noRecord): Promise<{ id: string; name: string; token: string; scopes: string[]; expires_at: string | null }> {
+  async grant(
+    o: { name: string; scopes: string[]; expires?: string; bootstrap?: boolean },
+    record: Recorder = noRecord,
+  ): Promise<{ id: string; name: string; token: string; scopes: string[]; expires_at: string | null }> {
     const name = o.name.trim();
     if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(name)) throw new WardenError("input_invalid", `token name '${o.name}' must be 1-64 letters, digits, '.', '_' or '-'`);
     const bad = o.scopes.filter((s) => !SCOPE.test(s));
-    if (o.scopes.length === 0 || bad.length) throw new WardenError("input_invalid", `scopes must be permission patterns like *, security.* or hello.greet${bad.length ? `; not: ${bad.join(", ")}` : ""}`);
+    if (o.scopes.length === 0 || bad.length)
+      throw new WardenError("input_invalid", `scopes must be permission patterns like *, security.* or hello.greet${bad.length ? `; not: ${bad.join(", ")}` : ""}`);
     let expiresAt: string | null = null;
     if (o.expires !== undefined) {
       const ms = parseDuration(o.expires);
@@ -123,8 +92,17 @@ export class AuthManager {
     const id = newTokenId();
     const { token, secret } = newToken(id);
     const stored: TokenRecord = {
-      id, name, scopes: [...new Set(o.scopes)], hash: await argon2.hash(secret, ARGON2), created_at: new Date(this.#now()).toISOString(),
-      expires_at: expiresAt, revoked_at: null, last_used_at: null, last_request_at: null, bootstrap: o.bootstrap ?? false, prev: null,
+      id,
+      name,
+      scopes: [...new Set(o.scopes)],
+      hash: await argon2.hash(secret, ARGON2),
+      created_at: new Date(this.#now()).toISOString(),
+      expires_at: expiresAt,
+      revoked_at: null,
+      last_used_at: null,
+      last_request_at: null,
+      bootstrap: o.bootstrap ?? false,
+      prev: null,
     };
     await record(id, { name, scopes: stored.scopes, expires_at: expiresAt });
     await this.#storage.set(`t:${id}`, stored);
@@ -139,8 +117,15 @@ export class AuthManager {
       if (!r) continue;
       const u = (await this.#storage.get(`u:${r.id}`)) as Usage | undefined;
       out.push({
-        id: r.id, name: r.name, scopes: r.scopes, created_at: r.created_at, expires_at: r.expires_at,
-        last_used_at: u?.last_used_at ?? r.last_used_at, last_request_at: u?.last_request_at ?? r.last_request_at, revoked_at: r.revoked_at, bootstrap: r.bootstrap,
+        id: r.id,
+        name: r.name,
+        scopes: r.scopes,
+        created_at: r.created_at,
+        expires_at: r.expires_at,
+        last_used_at: u?.last_used_at ?? r.last_used_at,
+        last_request_at: u?.last_request_at ?? r.last_request_at,
+        revoked_at: r.revoked_at,
+        bootstrap: r.bootstrap,
       });
     }
     return out.sort((a, b) => a.created_at.localeCompare(b.created_at));
@@ -160,12 +145,20 @@ export class AuthManager {
     });
   }
 
-  async rotate(ref: string, grace?: string, record: Recorder = noRecord): Promise<{ id: string; name: string; token: string; scopes: string[]; expires_at: string | null; old_valid_until: string | null }> {
+  async rotate(
+    ref: string,
+    grace?: string,
+    record: Recorder = noRecord,
+  ): Promise<{ id: string; name: string; token: string; scopes: string[]; expires_at: string | null; old_valid_until: string | null }> {
     const found = await this.#resolve(ref);
     return this.#exclusive(found.id, () => this.#rotate(found.id, grace, record));
   }
 
-  async #rotate(id: string, grace: string | undefined, record: Recorder): Promise<{ id: string; name: string; token: string; scopes: string[]; expires_at: string | null; old_valid_until: string | null }> {
+  async #rotate(
+    id: string,
+    grace: string | undefined,
+    record: Recorder,
+  ): Promise<{ id: string; name: string; token: string; scopes: string[]; expires_at: string | null; old_valid_until: string | null }> {
     const r = await this.#record(id);
     if (!r) throw refusals.tokenNotFound(id);
     if (r.revoked_at) throw new WardenError("token_revoked", `token '${r.name}' is revoked; grant a new one`);
@@ -340,7 +333,10 @@ export class AuthManager {
   #exclusive<T>(id: string, fn: () => Promise<T>): Promise<T> {
     const before = this.#locks.get(id) ?? Promise.resolve();
     const run = before.then(fn, fn);
-    const settled = run.then(() => {}, () => {});
+    const settled = run.then(
+      () => {},
+      () => {},
+    );
     this.#locks.set(id, settled);
     void settled.then(() => {
       if (this.#locks.get(id) === settled) this.#locks.delete(id);

@@ -56,8 +56,7 @@ export async function activate(ctx: ModuleContext) {
   const manage = {
     // Each change is audited once it is checked and before it is written: if the event cannot be
     // written, the token is not granted, revoked or rotated (audit_failed says so).
-    grant: async (o: { name: string; scopes: string[]; expires?: string }, call?: CallInfo) =>
-      auth.grant(o, (id, data) => ctx.audit.record("token.grant", id, data, call)),
+    grant: async (o: { name: string; scopes: string[]; expires?: string }, call?: CallInfo) => auth.grant(o, (id, data) => ctx.audit.record("token.grant", id, data, call)),
     list: async () => (await auth.list()).map(({ bootstrap: _b, ...t }) => t),
     revoke: async (ref: string, call?: CallInfo) => {
       const r = await auth.revoke(ref, (id, data) => ctx.audit.record("token.revoke", id, data, call));

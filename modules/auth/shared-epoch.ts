@@ -24,10 +24,13 @@ export class SharedEpoch {
     } catch (e) {
       this.onRetry(e);
       this.#retry ??= setInterval(() => {
-        this.redis.set(EPOCH_KEY, randomUUID(), "EX", EPOCH_TTL_S).then(() => {
-          clearInterval(this.#retry);
-          this.#retry = undefined;
-        }, () => {});
+        this.redis.set(EPOCH_KEY, randomUUID(), "EX", EPOCH_TTL_S).then(
+          () => {
+            clearInterval(this.#retry);
+            this.#retry = undefined;
+          },
+          () => {},
+        );
       }, 500);
       this.#retry.unref();
     }

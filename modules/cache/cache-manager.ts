@@ -118,7 +118,11 @@ export class CacheManager {
     const bytes = Buffer.byteLength(text) + Buffer.byteLength(k);
     const b = this.#budgets;
     if (bytes > b.maxValueBytes) {
-      throw budgetRefusal(`a cache value of ${bytes} bytes is over cache.max_value_bytes (${b.maxValueBytes}); cache smaller values`, { budget: "cache.value_bytes", requested: bytes, allowed: b.maxValueBytes });
+      throw budgetRefusal(`a cache value of ${bytes} bytes is over cache.max_value_bytes (${b.maxValueBytes}); cache smaller values`, {
+        budget: "cache.value_bytes",
+        requested: bytes,
+        allowed: b.maxValueBytes,
+      });
     }
     const replaced = this.#lru.peek(k)?.bytes ?? 0;
     const after = this.usage(ns) - replaced + bytes;
@@ -166,8 +170,14 @@ export class CacheManager {
     const tags: Record<string, number> = {};
     for (const e of this.#lru.values()) for (const t of e.tags) tags[t] = (tags[t] ?? 0) + 1;
     return {
-      enabled: this.enabled, size: this.#lru.size, bytes: this.#lru.calculatedSize, max_bytes: this.#budgets.maxBytes,
-      hits: this.hits, misses: this.misses, tags, namespaces: Object.fromEntries(this.#usage),
+      enabled: this.enabled,
+      size: this.#lru.size,
+      bytes: this.#lru.calculatedSize,
+      max_bytes: this.#budgets.maxBytes,
+      hits: this.hits,
+      misses: this.misses,
+      tags,
+      namespaces: Object.fromEntries(this.#usage),
     };
   }
 }

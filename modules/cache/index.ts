@@ -8,9 +8,12 @@ import { SharedCache } from "./shared-cache.js";
 import type { Settings } from "./settings.js";
 import { isWardenError, WardenError } from "../../sdk/errors.js";
 
-
 const budgets = (s: Settings): Budgets & { defaultTtlMs: number } => ({
-  maxEntries: s.max_entries, maxBytes: s.max_bytes, maxBytesPerNamespace: s.max_bytes_per_module, maxValueBytes: s.max_value_bytes, defaultTtlMs: s.default_ttl_ms,
+  maxEntries: s.max_entries,
+  maxBytes: s.max_bytes,
+  maxBytesPerNamespace: s.max_bytes_per_module,
+  maxValueBytes: s.max_value_bytes,
+  defaultTtlMs: s.default_ttl_ms,
 });
 
 let connection: { quit(): Promise<unknown>; disconnect(): void } | undefined;
@@ -59,7 +62,11 @@ export async function activate(ctx: ModuleContext<Settings>) {
   /** A refusal the caller can act on: a budget (quota_exceeded), or the fleet's Redis out of reach. */
   const refusal = (e: unknown): unknown => {
     if (isWardenError(e)) return e;
-    if (redis) return new WardenError("cache_unavailable", `the fleet's cache (Redis at ${redis.location}) cannot be reached (${e instanceof Error ? e.message : String(e)}); retry once it is back`, { retryAfter: 2, cause: e });
+    if (redis)
+      return new WardenError("cache_unavailable", `the fleet's cache (Redis at ${redis.location}) cannot be reached (${e instanceof Error ? e.message : String(e)}); retry once it is back`, {
+        retryAfter: 2,
+        cause: e,
+      });
     return e;
   };
   const guarded = async <T>(fn: () => Promise<T> | T): Promise<T> => {
@@ -75,7 +82,8 @@ export async function activate(ctx: ModuleContext<Settings>) {
     forModule: (moduleId: string) => {
       const ns = cache.forModule(moduleId);
       return {
-        get: (key: string) => guarded(async () => (await ns.get(String(key))) as JsonValue | undefined),
+        // The cache hands back what was stored for this key: JSON, as set() took it.
+        get: <T extends JsonValue>(key: string) => guarded(async () => (await ns.get(String(key))) as T | undefined),
         set: (key: string, value: JsonValue, options?: { ttlMs?: number; tags?: string[] }) =>
           guarded(async () => {
             await ns.set(String(key), value, { ...(typeof options?.ttlMs === "number" ? { ttlMs: options.ttlMs } : {}), tags: (options?.tags ?? []).map(String) });

@@ -138,7 +138,11 @@ export class SharedCache {
         const bytes = Buffer.byteLength(text) + keyBytes + ENTRY_OVERHEAD + tags.reduce((n, t) => n + Buffer.byteLength(t) + keyBytes + TAG_OVERHEAD, 0);
         const b = this.#budgets;
         if (bytes > b.maxValueBytes) {
-          throw budgetRefusal(`a cache value of ${bytes} bytes (with its key and tags) is over cache.max_value_bytes (${b.maxValueBytes}); cache smaller values`, { budget: "cache.value_bytes", requested: bytes, allowed: b.maxValueBytes });
+          throw budgetRefusal(`a cache value of ${bytes} bytes (with its key and tags) is over cache.max_value_bytes (${b.maxValueBytes}); cache smaller values`, {
+            budget: "cache.value_bytes",
+            requested: bytes,
+            allowed: b.maxValueBytes,
+          });
         }
         const [outcome, after] = await this.#r.wardenCacheSet(P, ns, key, text, bytes, o.ttlMs ?? b.defaultTtlMs, b.maxBytesPerNamespace, b.maxBytes, b.maxEntries, ...tags);
         if (outcome === "over") {
@@ -187,8 +191,14 @@ export class SharedCache {
     const namespaces: Record<string, number> = {};
     for (const key of await scanKeys(this.#r, `${P}u:*`)) namespaces[key.slice(`${P}u:`.length)] = Number((await this.#r.get(key)) ?? 0);
     return {
-      enabled: this.enabled, backend: "redis", size: await this.#r.zcard(`${P}z`), bytes: Number((await this.#r.get(`${P}total`)) ?? 0), max_bytes: this.#budgets.maxBytes,
-      hits: this.hits, misses: this.misses, namespaces,
+      enabled: this.enabled,
+      backend: "redis",
+      size: await this.#r.zcard(`${P}z`),
+      bytes: Number((await this.#r.get(`${P}total`)) ?? 0),
+      max_bytes: this.#budgets.maxBytes,
+      hits: this.hits,
+      misses: this.misses,
+      namespaces,
     };
   }
 }

@@ -7,16 +7,19 @@ import { SessionStore, type Lineage, type SessionSettings, type TokenBond } from
 import { WardenError, refusals } from "../../sdk/errors.js";
 import type { ConsoleService } from "../../sdk/system/services.js";
 
-
-
 export async function activate(ctx: ModuleContext<SessionSettings>) {
   let settings = await ctx.config.get();
   await ctx.config.watch((s) => void (settings = s));
   const auth = ctx.services.use("auth");
-  const sessions = new SessionStore(ctx.storage, () => settings, {
-    credential: (id) => auth.credential(id),
-    ended: (id, reason) => ctx.audit.record("console.end", `console:${id}`, { reason }),
-  }, () => auth.now());
+  const sessions = new SessionStore(
+    ctx.storage,
+    () => settings,
+    {
+      credential: (id) => auth.credential(id),
+      ended: (id, reason) => ctx.audit.record("console.end", `console:${id}`, { reason }),
+    },
+    () => auth.now(),
+  );
   let address: string | undefined;
 
   /** The token a caller stands on now (a session's own bond, a token's current credential). */

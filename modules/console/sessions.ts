@@ -33,7 +33,6 @@ export interface SessionHooks {
   ended(id: string, reason: "idle" | "lifetime" | "token" | "evicted" | "parent"): Promise<void>;
 }
 
-
 const digest = (secret: string) => createHash("sha256").update(secret).digest("hex");
 const SESSION = "session:";
 const CODE = "code:";
@@ -96,7 +95,11 @@ export class SessionStore {
     const expires = Math.min(this.#now() + this.#settings().code_seconds * 1000, parent ? Date.parse(parent.deadline) : Infinity);
     const expires_at = new Date(expires).toISOString();
     const record: CodeRecord = {
-      expires_at, scopes: [...scopes], by, principal: lineage.principal, ...(token ? { token } : {}),
+      expires_at,
+      scopes: [...scopes],
+      by,
+      principal: lineage.principal,
+      ...(token ? { token } : {}),
       ...(parent ? { parent: parent.id, deadline: parent.deadline } : {}),
     };
     await this.#storage.set(`${CODE}${digest(code)}`, record as never);
@@ -133,7 +136,13 @@ export class SessionStore {
     return this.#open(scopes, `token:${token.id}`, client, token, { principal: `token:${token.id}` });
   }
 
-  async #open(scopes: string[], via: string, client: string, token: TokenBond | undefined, line: { principal: string; parent?: string; deadline?: number }): Promise<{ record: SessionRecord; cookie: string }> {
+  async #open(
+    scopes: string[],
+    via: string,
+    client: string,
+    token: TokenBond | undefined,
+    line: { principal: string; parent?: string; deadline?: number },
+  ): Promise<{ record: SessionRecord; cookie: string }> {
     await this.#makeRoom(line.principal);
     const id = randomBytes(8).toString("hex");
     const secret = randomBytes(32).toString("base64url");
@@ -141,8 +150,17 @@ export class SessionStore {
     const now = new Date(at).toISOString();
     const deadline = new Date(Math.min(at + this.#settings().max_hours * 3_600_000, line.deadline ?? Infinity)).toISOString();
     const record: SessionRecord = {
-      id, digest: digest(secret), scopes: [...scopes], via, principal: line.principal, ...(line.parent !== undefined ? { parent: line.parent } : {}), deadline,
-      ...(token ? { token } : {}), client: client.slice(0, 100), created_at: now, last_seen: now,
+      id,
+      digest: digest(secret),
+      scopes: [...scopes],
+      via,
+      principal: line.principal,
+      ...(line.parent !== undefined ? { parent: line.parent } : {}),
+      deadline,
+      ...(token ? { token } : {}),
+      client: client.slice(0, 100),
+      created_at: now,
+      last_seen: now,
     };
     await this.#storage.set(`${SESSION}${id}`, record as never);
     this.#touched.set(id, at);
@@ -171,9 +189,12 @@ export class SessionStore {
     if (why) {
       await this.#end(id, why);
       const s = this.#settings();
-      throw new WardenError("session_expired", why === "idle"
-        ? `this console session was idle for more than ${s.idle_minutes} minutes; log in again with \`warden console\``
-        : `console sessions last at most ${s.max_hours} hours (console.max_hours), a session opened from another no longer than it; log in again with \`warden console\``);
+      throw new WardenError(
+        "session_expired",
+        why === "idle"
+          ? `this console session was idle for more than ${s.idle_minutes} minutes; log in again with \`warden console\``
+          : `console sessions last at most ${s.max_hours} hours (console.max_hours), a session opened from another no longer than it; log in again with \`warden console\``,
+      );
     }
     if (record.parent !== undefined && !(await this.#lineageAlive(record.parent))) {
       await this.#end(id, "parent");

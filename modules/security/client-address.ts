@@ -31,7 +31,7 @@ function expandV6(ip: string): number[] | undefined {
 /** An IPv6 address in RFC 5952's canonical text: lowercase, the longest run of zero groups as "::". */
 function canonicalV6(groups: number[]): string {
   let best = { at: -1, len: 0 };
-  for (let i = 0; i < groups.length; ) {
+  for (let i = 0; i < groups.length;) {
     if (groups[i] !== 0) {
       i++;
       continue;

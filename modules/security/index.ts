@@ -27,12 +27,14 @@ export async function activate(ctx: ModuleContext<Settings>) {
   const durable = new SecurityRecords(ctx.storage);
   const manager = new SecurityManager(await settings(), durable);
   const invalid = (list: string, entries: string[]) =>
-    ctx.log.error("security list entries that are not addresses are ignored (an allow list holding one stays closed); fix them with `warden security config --set`", { list: `security.${list}`, entries: entries.slice(0, 20) });
+    ctx.log.error("security list entries that are not addresses are ignored (an allow list holding one stays closed); fix them with `warden security config --set`", {
+      list: `security.${list}`,
+      entries: entries.slice(0, 20),
+    });
   manager.onInvalidEntries = invalid;
   manager.configure(await settings()); // once more, now that invalid entries are reported
   // Automatic blocks and lockdowns are audited (the host mirrors them into the security log).
-  const audit = (action: string, target?: string, data?: Record<string, unknown>) =>
-    ctx.audit.record(action, target, data).catch((e) => ctx.log.error("audit failed", { action, err: String(e) }));
+  const audit = (action: string, target?: string, data?: Record<string, unknown>) => ctx.audit.record(action, target, data).catch((e) => ctx.log.error("audit failed", { action, err: String(e) }));
   const hooks = {
     onBlock: (client: string, until: number, reason: string) => void audit("security.block", client, { until: new Date(until).toISOString(), reason, by: "limits" }),
     onLockdown: (until: number, reason: string) => void audit("security.lockdown", "global", { until: new Date(until).toISOString(), reason, by: "limits" }),

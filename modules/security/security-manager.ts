@@ -32,7 +32,10 @@ import { recordKey, type Decided, type DurableStore } from "./security-records.j
 export type { Allowance, Decision, Refusal };
 export { asDecided, type Decided, type DurableStore } from "./security-records.js";
 
-interface Window { start: number; count: number }
+interface Window {
+  start: number;
+  count: number;
+}
 
 export class SecurityManager {
   #s!: Settings;
@@ -67,7 +70,12 @@ export class SecurityManager {
     this.#deny = new AddressList(s.deny);
     this.#trusted = new AddressList(s.trusted);
     this.#proxies = new AddressList(s.trusted_proxies);
-    for (const [name, list] of [["allow", this.#allow], ["deny", this.#deny], ["trusted", this.#trusted], ["trusted_proxies", this.#proxies]] as const) {
+    for (const [name, list] of [
+      ["allow", this.#allow],
+      ["deny", this.#deny],
+      ["trusted", this.#trusted],
+      ["trusted_proxies", this.#proxies],
+    ] as const) {
       if (list.invalid.length) this.onInvalidEntries(name, list.invalid);
     }
   }
@@ -92,7 +100,10 @@ export class SecurityManager {
     if (forwardedFor && this.#proxies.has(peer)) {
       // The right-most address not itself a trusted proxy is the client. A hop that is not an IP
       // address (`010.0.0.1`, a name, garbage) is not believed: the request counts as the proxy's.
-      const hops = forwardedFor.split(",").map((h) => h.trim()).filter(Boolean);
+      const hops = forwardedFor
+        .split(",")
+        .map((h) => h.trim())
+        .filter(Boolean);
       for (const hop of [...hops].reverse()) {
         if (this.#proxies.has(hop)) continue;
         return isIP(hop) ? hop : peer;
@@ -284,7 +295,9 @@ export class SecurityManager {
     const active = lock !== undefined && lock.until > now;
     const blockedList = [...this.#blocks].flatMap(([client, b]) => (b.until > now ? [{ client, until: iso(b.until), reason: b.reason, by: b.by }] : []));
     const windows = (prefix: string, limit: number) =>
-      [...this.#windows.entries()].flatMap(([k, w]) => (k.startsWith(prefix) && now < w.start + WINDOW_MS ? [{ client: k.slice(prefix.length), count: w.count, limit, resets_at: iso(w.start + WINDOW_MS) }] : []));
+      [...this.#windows.entries()].flatMap(([k, w]) =>
+        k.startsWith(prefix) && now < w.start + WINDOW_MS ? [{ client: k.slice(prefix.length), count: w.count, limit, resets_at: iso(w.start + WINDOW_MS) }] : [],
+      );
     const g = this.#windows.get("g");
     return {
       active: this.#s.enabled,
@@ -313,5 +326,12 @@ export function lockedDown(l: Decided, now: number): Refusal {
 }
 
 export function unavailable(e: unknown): Refusal {
-  return { allow: false, status: 503, code: "security_unavailable", message: "security state is unavailable; the request is refused to stay safe", reason: `security state cannot be read or written (${(e as Error)?.message ?? e}); refusing to stay safe`, retry_after: 5 };
+  return {
+    allow: false,
+    status: 503,
+    code: "security_unavailable",
+    message: "security state is unavailable; the request is refused to stay safe",
+    reason: `security state cannot be read or written (${(e as Error)?.message ?? e}); refusing to stay safe`,
+    retry_after: 5,
+  };
 }

@@ -379,7 +379,10 @@ export class SharedSecurity {
 }
 
 function redisDown(e: unknown, outcome: string): Error {
-  return new WardenError("security_unavailable", `the fleet's security state (Redis) cannot be reached (${e instanceof Error ? e.message : String(e)}); ${outcome}: retry once it is back`, { retryAfter: 2, cause: e });
+  return new WardenError("security_unavailable", `the fleet's security state (Redis) cannot be reached (${e instanceof Error ? e.message : String(e)}); ${outcome}: retry once it is back`, {
+    retryAfter: 2,
+    cause: e,
+  });
 }
 
 /** The storage key of a decision (`lockdown`, `b:<client>`) as its Redis key. */

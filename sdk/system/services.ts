@@ -2,6 +2,7 @@
 // name to shape, which `ctx.services.provide`, `use` and `host` are checked against on both sides.
 // It augments the public ModuleContext's (empty) maps only where this file is imported, so a module
 // author's editor, which sees `sdk/index.ts` alone, never loads Redis or Fastify types.
+import type { CacheApi } from "../context.js";
 import type { AccessLog } from "./access-log.js";
 import type { FleetLock, RedisBackend } from "./fleet.js";
 
@@ -100,16 +101,9 @@ export interface ConsoleService {
 
 // ---- cache: the namespaces behind cache.use ----
 
-export interface CacheNamespace {
-  get(key: string): Promise<unknown>;
-  set(key: string, value: unknown, options?: { ttlMs?: number; tags?: string[] }): Promise<void>;
-  delete(key: string): Promise<boolean>;
-  invalidateTag(tag: string): Promise<number>;
-}
-
 export interface CacheService {
-  /** What the cache.use capability exposes to a module: its own namespace, within its budgets. */
-  forModule(moduleId: string): CacheNamespace;
+  /** What the cache.use capability exposes to a module: its own namespace, within its budgets (the SDK's CacheApi). */
+  forModule(moduleId: string): CacheApi;
 }
 
 // ---- surfaces: what `warden serve` starts ----

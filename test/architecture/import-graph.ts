@@ -99,5 +99,7 @@ export function folderCycles(edges: readonly ImportEdge[]): string[][] {
 /** Which edges between two folders of a cycle make it (for the failure message). */
 export function edgesBetween(edges: readonly ImportEdge[], group: readonly string[]): string[] {
   const inGroup = new Set(group);
-  return edges.filter((e) => !e.external && folderOf(e.from) !== folderOf(e.to) && inGroup.has(folderOf(e.from)) && inGroup.has(folderOf(e.to))).map((e) => `${e.from} -> ${e.to}${e.typeOnly ? " (type)" : ""}`);
+  return edges
+    .filter((e) => !e.external && folderOf(e.from) !== folderOf(e.to) && inGroup.has(folderOf(e.from)) && inGroup.has(folderOf(e.to)))
+    .map((e) => `${e.from} -> ${e.to}${e.typeOnly ? " (type)" : ""}`);
 }

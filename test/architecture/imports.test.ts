@@ -26,7 +26,10 @@ describe("import rules", () => {
     const bad = graph.filter((e) => {
       if (!e.from.startsWith("modules/")) return false;
       if (e.external) return e.external.startsWith("warden") && !e.external.startsWith("warden/sdk");
-      const own = e.from.split("/").slice(0, e.from.startsWith("modules/examples/") ? 3 : 2).join("/");
+      const own = e.from
+        .split("/")
+        .slice(0, e.from.startsWith("modules/examples/") ? 3 : 2)
+        .join("/");
       return !(e.to.startsWith(`${own}/`) || e.to.startsWith("sdk/"));
     });
     expect(show(bad)).toEqual([]);

@@ -30,17 +30,49 @@ function port(grants: string[]) {
 describe("odd method names through the port", () => {
   it("are refused with HostError codes", async () => {
     const p = port(["commands.register", "commands.invoke", "storage.read", "events.subscribe", "auth.manage", "security.manage", "cache.manage", "log.write"]);
-    const names = ["toString", "constructor", "__proto__", "valueOf", "hasOwnProperty", "constructor.name", "__proto__.x", "commands.constructor", "storage.__proto__", "storage.toString",
-      "auth.__proto__", "auth.constructor", "auth.toString", "security.hasOwnProperty", "cacheAdmin.constructor", "log.__proto__", "log.constructor", "events.__proto__", ".x", "auth.", "auth..list", "auth.list.x", "module.approve", "config.set"];
+    const names = [
+      "toString",
+      "constructor",
+      "__proto__",
+      "valueOf",
+      "hasOwnProperty",
+      "constructor.name",
+      "__proto__.x",
+      "commands.constructor",
+      "storage.__proto__",
+      "storage.toString",
+      "auth.__proto__",
+      "auth.constructor",
+      "auth.toString",
+      "security.hasOwnProperty",
+      "cacheAdmin.constructor",
+      "log.__proto__",
+      "log.constructor",
+      "events.__proto__",
+      ".x",
+      "auth.",
+      "auth..list",
+      "auth.list.x",
+      "module.approve",
+      "config.set",
+    ];
     const results: Record<string, string> = {};
     for (const n of names) {
-      results[n] = await p.call(n, [{}]).then(() => "OK", (e) => (e instanceof HostError ? e.code : `NOT-HOSTERROR ${(e as Error)?.constructor?.name}: ${(e as Error)?.message}`));
+      results[n] = await p.call(n, [{}]).then(
+        () => "OK",
+        (e) => (e instanceof HostError ? e.code : `NOT-HOSTERROR ${(e as Error)?.constructor?.name}: ${(e as Error)?.message}`),
+      );
     }
     const bad = Object.entries(results).filter(([, v]) => v === "OK" || v.startsWith("NOT-HOSTERROR"));
     expect(bad).toEqual([]);
     // The policy point asks the loader for the caller's grants: a port of a module that is not
     // active (a stale or forged one) reaches nothing, even with auth.manage in its own GrantSet.
-    expect(await p.call("auth.list", [{}]).then(() => "OK", (e) => e.code)).toBe("capability_denied");
+    expect(
+      await p.call("auth.list", [{}]).then(
+        () => "OK",
+        (e) => e.code,
+      ),
+    ).toBe("capability_denied");
   });
 
   it("register refuses names the manifest does not declare, prototype names included", () => {
@@ -53,7 +85,10 @@ describe("odd method names through the port", () => {
   it("a non-string or huge events.on pattern is refused", async () => {
     const p = port(["events.subscribe"]);
     for (const pat of [{ toString: () => "ghost.*" }, ["ghost.*"], "x".repeat(500), "", "*", "ghost", "auth.*"]) {
-      const code = await p.call("events.on", [pat]).then(() => "OK", (e) => e.code);
+      const code = await p.call("events.on", [pat]).then(
+        () => "OK",
+        (e) => e.code,
+      );
       expect(code, JSON.stringify(pat)).not.toBe("OK");
     }
   });

@@ -9,7 +9,12 @@ import { attackHost, auditTail, open, tryAll } from "./_host.js";
 let host: Host;
 beforeAll(async () => {
   ({ host } = await attackHost([
-    { id: "helper", capabilities: ["commands.register"], commands: { echo: { description: "echo", input: open } }, code: `export async function activate(ctx) { ctx.commands.register("echo", async (i) => i); }` },
+    {
+      id: "helper",
+      capabilities: ["commands.register"],
+      commands: { echo: { description: "echo", input: open } },
+      code: `export async function activate(ctx) { ctx.commands.register("echo", async (i) => i); }`,
+    },
     {
       id: "probe",
       dependencies: { auth: "*", security: "*", cache: "*", helper: "^1.0.0" },
@@ -19,7 +24,11 @@ beforeAll(async () => {
         { name: "config.read", keys: ["*", "probe.*"] },
         { name: "events.subscribe", events: ["*", "probe.*", "helper.*"] },
         { name: "events.emit", events: ["*", "probe.*"] },
-        "cache.use", "secrets.read", "storage.read", "storage.write", "log.write",
+        "cache.use",
+        "secrets.read",
+        "storage.read",
+        "storage.write",
+        "log.write",
       ],
       commands: { run: { description: "run the attempts", input: open } },
       code: `${tryAll}
@@ -56,12 +65,24 @@ describe("a sandboxed module with own-looking patterns and system dependencies",
     const out = (await host.run("probe.run")) as Record<string, { ok: boolean; code?: string; v?: unknown }>;
     const allowed = new Set([
       "invoke helper.echo",
-      "config probe", "config auth", "config security", "secret constructor", "config probe.__proto__", "config constructor", "config __proto__", "config probe..x",
-      "on probe.*", "on helper.*",
+      "config probe",
+      "config auth",
+      "config security",
+      "secret constructor",
+      "config probe.__proto__",
+      "config constructor",
+      "config __proto__",
+      "config probe..x",
+      "on probe.*",
+      "on helper.*",
       "emit probe.x",
-      "cache persistent tag", "storage auth key", "storage list",
+      "cache persistent tag",
+      "storage auth key",
+      "storage list",
     ]);
-    const leaks = Object.entries(out).filter(([k, r]) => r.ok && !allowed.has(k)).map(([k]) => k);
+    const leaks = Object.entries(out)
+      .filter(([k, r]) => r.ok && !allowed.has(k))
+      .map(([k]) => k);
     expect(leaks).toEqual([]);
     // own-key reads return nothing of anyone else
     expect(out["config auth"]!.v ?? null).toBeNull(); // read as probe.auth

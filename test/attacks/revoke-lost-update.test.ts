@@ -33,10 +33,27 @@ describe("revoke racing the usage bookkeeping of an in-flight request", () => {
         const revoke = async () => void (await host.run("auth.revoke", { ref: id }));
         const note = () => auth.noteUse(id);
         await Promise.allSettled(
-          order === "revoke-first" ? [revoke(), (async () => { await ticks(k); await note(); })()] : [note(), (async () => { await ticks(k); await revoke(); })()],
+          order === "revoke-first"
+            ? [
+                revoke(),
+                (async () => {
+                  await ticks(k);
+                  await note();
+                })(),
+              ]
+            : [
+                note(),
+                (async () => {
+                  await ticks(k);
+                  await revoke();
+                })(),
+              ],
         );
         // `auth revoke` has returned: this request starts afterwards and must be refused.
-        const after = await auth.verify(token).then(() => "accepted", (e: { code?: string }) => e.code ?? "error");
+        const after = await auth.verify(token).then(
+          () => "accepted",
+          (e: { code?: string }) => e.code ?? "error",
+        );
         if (after === "accepted") resurrected.push(`${order}+${k}`);
         const stored = JSON.parse((await host.kernel.store.storage.get("auth", `t:${id}`))!) as { revoked_at: string | null };
         if (stored.revoked_at === null) resurrected.push(`${order}+${k} (record un-revoked on disk)`);

@@ -12,7 +12,12 @@ for (const runtime of ["sandbox", "inprocess"] as const) {
     beforeAll(async () => {
       ({ host } = await attackHost(
         [
-          { id: "src", capabilities: ["commands.register", "events.emit"], commands: { tick: { description: "emit", input: open } }, code: `export async function activate(ctx) { ctx.commands.register("tick", async () => { await ctx.events.emit("src.tick", { secret: "for subscribers only" }); return null; }); }` },
+          {
+            id: "src",
+            capabilities: ["commands.register", "events.emit"],
+            commands: { tick: { description: "emit", input: open } },
+            code: `export async function activate(ctx) { ctx.commands.register("tick", async () => { await ctx.events.emit("src.tick", { secret: "for subscribers only" }); return null; }); }`,
+          },
           {
             id: "sink",
             dependencies: { src: "^1.0.0" },

@@ -11,7 +11,12 @@ import type { Host } from "../../core/host.js";
 import { attackHost, open } from "./_host.js";
 
 const specs = [
-  { id: "src", capabilities: ["commands.register", "events.emit"], commands: { tick: { description: "emit", input: open } }, code: `export async function activate(ctx) { ctx.commands.register("tick", async () => { await ctx.events.emit("src.tick", { amount: 1 }); return null; }); }` },
+  {
+    id: "src",
+    capabilities: ["commands.register", "events.emit"],
+    commands: { tick: { description: "emit", input: open } },
+    code: `export async function activate(ctx) { ctx.commands.register("tick", async () => { await ctx.events.emit("src.tick", { amount: 1 }); return null; }); }`,
+  },
   {
     id: "aa-first",
     dependencies: { src: "^1.0.0" },
@@ -56,7 +61,10 @@ for (const runtime of ["sandbox", "inprocess"] as const) {
     });
 
     it("a user module's own error never carries a host error code", async () => {
-      const code = await host.run("aa-first.forge").then(() => "none", (e: { code?: string }) => e.code);
+      const code = await host.run("aa-first.forge").then(
+        () => "none",
+        (e: { code?: string }) => e.code,
+      );
       expect(code).toBe("module_error");
     });
   });

@@ -26,7 +26,12 @@ export async function activate(ctx) { ctx.commands.register("steal", async () =>
 
 beforeAll(async () => {
   ({ host } = await attackHost([
-    { id: "wallet", capabilities: ["commands.register"], commands: { pay: { description: "pay", input: open } }, code: `export async function activate(ctx) { ctx.commands.register("pay", async () => "paid"); }` },
+    {
+      id: "wallet",
+      capabilities: ["commands.register"],
+      commands: { pay: { description: "pay", input: open } },
+      code: `export async function activate(ctx) { ctx.commands.register("pay", async () => "paid"); }`,
+    },
   ]));
 }, 60_000);
 afterAll(async () => host?.close());
@@ -37,7 +42,9 @@ describe("an upgrade that only adds a dependency", () => {
     expect(v1.state).toBe("installed");
     expect(((await host.run("grower.steal")) as { ok: boolean }).ok).toBe(false);
     const v2 = (await host.run("module.install", { source: grower("1.0.1", { wallet: "^1.0.0" }) }).catch((e) => ({ refused: e.code }))) as {
-      action?: string; added?: string[]; refused?: string;
+      action?: string;
+      added?: string[];
+      refused?: string;
     };
     const widenedSilently = v2.action === "upgraded" && (v2.added ?? []).length === 0;
     const reached = widenedSilently ? ((await host.run("grower.steal")) as { ok: boolean }).ok : false;

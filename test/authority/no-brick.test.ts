@@ -15,7 +15,8 @@ afterAll(async () => {
   await s?.close();
 });
 
-const greet = () => fetch(new URL("/api/v1/hello/greet", s.base), { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify({ name: "x" }) });
+const greet = () =>
+  fetch(new URL("/api/v1/hello/greet", s.base), { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify({ name: "x" }) });
 const ready = async () => (await fetch(new URL("/api/v1/health/ready", s.base))).status;
 
 describe("no one-click way to break the host", () => {

@@ -19,25 +19,38 @@ const ready = async (base: string) => (await fetch(`${base}/api/v1/health/ready`
 describe("the REST surface follows its module", () => {
   it.each([
     ["module reload api", [["module", "reload", "api"]]],
-    ["module disable api, then enable", [["module", "disable", "--yes", "api"], ["module", "enable", "api"]]],
-  ])("after %s REST answers again, and one SIGINT stops the host", async (_name, steps) => {
-    const home = tempDir("warden-reload-");
-    expect(warden(["--home", home, "init"]).code).toBe(0);
-    expect(warden(["--home", home, "config", "set", "api.enabled", "true"]).code).toBe(0);
-    serving = await serveInBackground(["--home", home]);
-    const base = address(serving);
-    expect(await ready(base)).toBe(200);
-    for (const step of steps) {
-      const r = warden(["--home", home, ...step]);
-      expect(r.code, r.stderr).toBe(0);
-    }
-    // Serving again (on a port of its own choosing: this test's api.port is 0), as its log says.
-    const listening = () =>
-      readFileSync(join(home, "logs", "host.log"), "utf8").split("\n").filter((l) => l.includes("REST surface listening")).map((l) => JSON.parse(l).data.address as string);
-    await expect.poll(() => listening().length, { timeout: 20_000, interval: 100 }).toBeGreaterThanOrEqual(2);
-    expect(await ready(listening().at(-1)!)).toBe(200);
-    const exited = new Promise<number | null>((r) => serving!.proc.once("exit", (code) => r(code)));
-    serving.proc.kill("SIGINT");
-    expect(await exited).toBe(0);
-  }, 60_000);
+    [
+      "module disable api, then enable",
+      [
+        ["module", "disable", "--yes", "api"],
+        ["module", "enable", "api"],
+      ],
+    ],
+  ])(
+    "after %s REST answers again, and one SIGINT stops the host",
+    async (_name, steps) => {
+      const home = tempDir("warden-reload-");
+      expect(warden(["--home", home, "init"]).code).toBe(0);
+      expect(warden(["--home", home, "config", "set", "api.enabled", "true"]).code).toBe(0);
+      serving = await serveInBackground(["--home", home]);
+      const base = address(serving);
+      expect(await ready(base)).toBe(200);
+      for (const step of steps) {
+        const r = warden(["--home", home, ...step]);
+        expect(r.code, r.stderr).toBe(0);
+      }
+      // Serving again (on a port of its own choosing: this test's api.port is 0), as its log says.
+      const listening = () =>
+        readFileSync(join(home, "logs", "host.log"), "utf8")
+          .split("\n")
+          .filter((l) => l.includes("REST surface listening"))
+          .map((l) => JSON.parse(l).data.address as string);
+      await expect.poll(() => listening().length, { timeout: 20_000, interval: 100 }).toBeGreaterThanOrEqual(2);
+      expect(await ready(listening().at(-1)!)).toBe(200);
+      const exited = new Promise<number | null>((r) => serving!.proc.once("exit", (code) => r(code)));
+      serving.proc.kill("SIGINT");
+      expect(await exited).toBe(0);
+    },
+    60_000,
+  );
 });

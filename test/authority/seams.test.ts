@@ -76,8 +76,9 @@ describe.each(RUNTIMES)("authority at the seams (%s user modules)", (_name, user
 
   it("effects carry the permission: a token with module.install alone cannot approve by installing with approve:true", async () => {
     const t = token("module.install");
-    await expect(host.kernel.bus.dispatch({ command: "module.install", input: { source: elevatedSource("1.0.0", ["commands.register", "audit.read"]), approve: true }, caller: t }))
-      .rejects.toMatchObject({ code: "forbidden", message: expect.stringContaining("module.approve") });
+    await expect(
+      host.kernel.bus.dispatch({ command: "module.install", input: { source: elevatedSource("1.0.0", ["commands.register", "audit.read"]), approve: true }, caller: t }),
+    ).rejects.toMatchObject({ code: "forbidden", message: expect.stringContaining("module.approve") });
     expect(host.loader.entry("grabber")).toBeUndefined();
     // Without approve it installs and waits for an operator, as it should.
     await host.kernel.bus.dispatch({ command: "module.install", input: { source: elevatedSource("1.0.0", ["commands.register", "audit.read"]) }, caller: t });
@@ -89,14 +90,19 @@ describe.each(RUNTIMES)("authority at the seams (%s user modules)", (_name, user
     await host.run("module.approve", await approval(host, "grabber"));
     await expect(host.run("grabber.ping")).resolves.toBe("pong");
     const t = token("module.install");
-    await expect(host.kernel.bus.dispatch({ command: "module.install", input: { source: elevatedSource("1.1.0", ["commands.register", "audit.read", "modules.manage"]), approve: true }, caller: t }))
-      .rejects.toMatchObject({ code: "forbidden" });
+    await expect(
+      host.kernel.bus.dispatch({ command: "module.install", input: { source: elevatedSource("1.1.0", ["commands.register", "audit.read", "modules.manage"]), approve: true }, caller: t }),
+    ).rejects.toMatchObject({ code: "forbidden" });
     const inspected = (await host.run("module.inspect", { id: "grabber" })) as { version: string; grants: unknown[] };
     expect(inspected.version).toBe("1.0.0");
     expect(JSON.stringify(inspected.grants)).not.toContain("modules.manage");
     // A token that holds both may do both.
     const both = token("module.install", "module.approve");
-    const r = (await host.kernel.bus.dispatch({ command: "module.install", input: { source: elevatedSource("1.1.0", ["commands.register", "audit.read", "modules.manage"]), approve: true }, caller: both })) as { action: string };
+    const r = (await host.kernel.bus.dispatch({
+      command: "module.install",
+      input: { source: elevatedSource("1.1.0", ["commands.register", "audit.read", "modules.manage"]), approve: true },
+      caller: both,
+    })) as { action: string };
     expect(r.action).toBe("upgraded");
     expect(host.loader.entry("grabber")!.state).not.toBe("pending_approval");
     await host.run("module.remove", { id: "grabber" });
@@ -105,9 +111,15 @@ describe.each(RUNTIMES)("authority at the seams (%s user modules)", (_name, user
 
   it("a setting's permission is its owner's: config.* cannot switch security off or trust everyone", async () => {
     const t = token("config.*");
-    for (const [key, value] of [["security.enabled", false], ["security.trusted", ["0.0.0.0/0"]], ["security.rate_limit", 1000000]] as const) {
-      await expect(host.kernel.bus.dispatch({ command: "config.set", input: { key, value }, caller: t }), key)
-        .rejects.toMatchObject({ code: "forbidden", message: expect.stringContaining("security.manage") });
+    for (const [key, value] of [
+      ["security.enabled", false],
+      ["security.trusted", ["0.0.0.0/0"]],
+      ["security.rate_limit", 1000000],
+    ] as const) {
+      await expect(host.kernel.bus.dispatch({ command: "config.set", input: { key, value }, caller: t }), key).rejects.toMatchObject({
+        code: "forbidden",
+        message: expect.stringContaining("security.manage"),
+      });
     }
     expect(host.kernel.config.read("security.enabled")).toBe(true);
     expect(host.kernel.config.read("security.trusted")).toEqual([]);
@@ -226,7 +238,12 @@ describe("only the guilty pay: capability calls are served per module in fair tu
     });
     const host = await Host.open({ home: tempDir("warden-fair-home-"), modulePaths: [root], logger: silentLogger() });
     try {
-      for (const [key, value] of [["sandbox.poolSize", 1], ["storage.maxWritesPerSecond", 100000], ["sandbox.defaultTimeoutMs", 60000], ["sandbox.maxTimeoutMs", 60000]] as const) {
+      for (const [key, value] of [
+        ["sandbox.poolSize", 1],
+        ["storage.maxWritesPerSecond", 100000],
+        ["sandbox.defaultTimeoutMs", 60000],
+        ["sandbox.maxTimeoutMs", 60000],
+      ] as const) {
         await host.run("config.set", { key, value });
       }
       await host.run("neighbour.read"); // active, in the one sandbox process
@@ -240,10 +257,11 @@ describe("only the guilty pay: capability calls are served per module in fair tu
         line = p.catch(() => {});
         return p;
       };
-      storage.set = (...a) => inLine(async () => {
-        await new Promise((r) => setTimeout(r, 5));
-        return set(...a);
-      });
+      storage.set = (...a) =>
+        inLine(async () => {
+          await new Promise((r) => setTimeout(r, 5));
+          return set(...a);
+        });
       storage.get = (...a) => inLine(() => get(...a));
       const N = 250; // at most MAX_PENDING_PER_MODULE at once
       const written = async () => (await host.kernel.store.storage.list("flooder", "", 10_000)).length;

@@ -22,7 +22,12 @@ const grant = (name: string, scopes: string) => {
 // (api.keep_alive_timeout_ms) answers "other side closed" to whichever request it is handed next.
 const cookieOf = (h: string | string[] | undefined) => /warden_session=([^;]+)/.exec([h ?? ""].flat().join(";"))?.[1];
 async function tokenLogin(token: string): Promise<string> {
-  const res = await raw(new URL(base), { method: "POST", path: "/console/login", headers: { "content-type": "application/json", origin: base, "sec-fetch-site": "same-origin" }, body: JSON.stringify({ token }) });
+  const res = await raw(new URL(base), {
+    method: "POST",
+    path: "/console/login",
+    headers: { "content-type": "application/json", origin: base, "sec-fetch-site": "same-origin" },
+    body: JSON.stringify({ token }),
+  });
   expect(res.status).toBe(200);
   const cookie = cookieOf(res.headers["set-cookie"]);
   if (!cookie) throw new Error(`no session cookie: ${res.text}`);
@@ -37,7 +42,12 @@ async function codeLogin(url: string, headers: Record<string, string> = {}): Pro
 /** A command called as the console does: the session cookie and X-Warden-Console. */
 async function asSession(cookie: string, command: string, input: unknown = {}): Promise<{ status: number; body: any }> {
   const [m, c] = command.split(".");
-  const res = await raw(new URL(base), { method: "POST", path: `/api/v1/${m}/${c}`, headers: { cookie: `warden_session=${cookie}`, "x-warden-console": "1", "content-type": "application/json" }, body: JSON.stringify(input) });
+  const res = await raw(new URL(base), {
+    method: "POST",
+    path: `/api/v1/${m}/${c}`,
+    headers: { cookie: `warden_session=${cookie}`, "x-warden-console": "1", "content-type": "application/json" },
+    body: JSON.stringify(input),
+  });
   return { status: res.status, body: res.json };
 }
 
@@ -96,7 +106,11 @@ describe("F1: lockdown bypass by any console session", () => {
   it("forged session cookies sent during a lockdown count as failed authentications", async () => {
     expect(cli("config", "set", "security.failed_limit", "3").code).toBe(0);
     const forge = (i: number) =>
-      fetch(`${base}/api/v1/hello/greet`, { method: "POST", headers: { cookie: `warden_session=${i.toString(16).padStart(16, "0")}.${"A".repeat(43)}`, "x-warden-console": "1", "content-type": "application/json" }, body: "{}" });
+      fetch(`${base}/api/v1/hello/greet`, {
+        method: "POST",
+        headers: { cookie: `warden_session=${i.toString(16).padStart(16, "0")}.${"A".repeat(43)}`, "x-warden-console": "1", "content-type": "application/json" },
+        body: "{}",
+      });
     // Control: outside a lockdown, forged cookies are counted.
     await forge(1);
     await forge(2);

@@ -10,7 +10,22 @@ import { sessionCookieName } from "../../modules/api/console-routes.js";
 function server(logs: Array<{ msg: string; data?: Record<string, unknown> }>, over: Partial<ApiDeps> = {}) {
   const boom = () => Promise.reject(new Error("SQLITE_BUSY: database is locked at /home/op/.warden/store.db"));
   const deps: ApiDeps = {
-    settings: () => ({ enabled: true, host: "127.0.0.1", port: 0, body_limit: 1 << 20, cors_origins: [], tls_cert: "", tls_key: "", header_timeout_ms: 10_000, request_timeout_ms: 30_000, keep_alive_timeout_ms: 5000, max_json_depth: 64, console: true, newcomer: false, newcomer_modules: [] }),
+    settings: () => ({
+      enabled: true,
+      host: "127.0.0.1",
+      port: 0,
+      body_limit: 1 << 20,
+      cors_origins: [],
+      tls_cert: "",
+      tls_key: "",
+      header_timeout_ms: 10_000,
+      request_timeout_ms: 30_000,
+      keep_alive_timeout_ms: 5000,
+      max_json_depth: 64,
+      console: true,
+      newcomer: false,
+      newcomer_modules: [],
+    }),
     security: { check: (ip) => ({ allow: true, client: ip }), recordFailure: (ip) => ({ allow: true, client: ip }), clientAddress: (peer) => peer },
     auth: { verify: async () => ({ tokenId: "t1", name: "t", scopes: ["console.login"], bootstrap: false }), noteUse: async () => {} },
     dispatch: async () => null,
@@ -33,7 +48,10 @@ describe("console routes: unexpected failures", () => {
     const r = await app.inject({ method: "POST", url: "/console/login", headers: { "content-type": "application/json" }, payload: { token: "wdn_x" } });
     const body = r.json() as { error: { code: string; details: { error_id: string } } };
     expect(body.error.code).toBe("internal");
-    expect(logs.some((l) => JSON.stringify(l).includes(body.error.details.error_id)), `logged: ${JSON.stringify(logs)}`).toBe(true);
+    expect(
+      logs.some((l) => JSON.stringify(l).includes(body.error.details.error_id)),
+      `logged: ${JSON.stringify(logs)}`,
+    ).toBe(true);
   });
 
   it("GET /console/login: an internal error is logged, not only turned into ?error=internal", async () => {
@@ -41,7 +59,10 @@ describe("console routes: unexpected failures", () => {
     const app = server(logs);
     const r = await app.inject({ method: "GET", url: `/console/login?code=${"A".repeat(43)}` });
     expect(r.headers.location).toBe("/console/?error=internal");
-    expect(logs.some((l) => JSON.stringify(l).includes("SQLITE_BUSY")), `logged: ${JSON.stringify(logs)}`).toBe(true);
+    expect(
+      logs.some((l) => JSON.stringify(l).includes("SQLITE_BUSY")),
+      `logged: ${JSON.stringify(logs)}`,
+    ).toBe(true);
   });
 
   it("POST /console/login: argon2 busy (rate_limited) is not counted as a failed authentication (as on /api/v1)", async () => {
@@ -63,8 +84,14 @@ describe("the session cookie", () => {
   });
 
   it("is read only when exactly one is sent (a second, planted one, yields none)", async () => {
-    const catalogue = async () => [{ command: "console.whoami", module: "console", kind: "system" as const, name: "whoami", description: "w", input: { type: "object" }, args: [], permission: "console.login", readOnly: true }];
-    const app = server([], { catalogue, dispatch: async () => ({ kind: "session" }), console: { login: async () => ({}) as never, loginWithToken: async () => ({}) as never, verify: async () => ({ id: "0123456789abcdef", scopes: ["*"] }) as never, logout: async () => {} } });
+    const catalogue = async () => [
+      { command: "console.whoami", module: "console", kind: "system" as const, name: "whoami", description: "w", input: { type: "object" }, args: [], permission: "console.login", readOnly: true },
+    ];
+    const app = server([], {
+      catalogue,
+      dispatch: async () => ({ kind: "session" }),
+      console: { login: async () => ({}) as never, loginWithToken: async () => ({}) as never, verify: async () => ({ id: "0123456789abcdef", scopes: ["*"] }) as never, logout: async () => {} },
+    });
     const who = (cookie: string) => app.inject({ method: "POST", url: "/api/v1/console/whoami", headers: { "content-type": "application/json", "x-warden-console": "1", cookie }, payload: {} });
     const one = await who(`warden_session=0123456789abcdef.${"A".repeat(43)}`);
     expect(one.statusCode).toBe(200);

@@ -103,19 +103,26 @@ describe("the console's requests, forged outside a browser", () => {
     expect(bare.status).toBe(403);
     expect(bare.body.error.reason).toBe("cross_site");
     // From another site, or another port of this one, with everything else right: refused.
-    for (const [origin, site] of [["http://evil.example", "cross-site"], [base.replace(/:\d+$/, ":1"), "same-site"]] as const) {
+    for (const [origin, site] of [
+      ["http://evil.example", "cross-site"],
+      [base.replace(/:\d+$/, ":1"), "same-site"],
+    ] as const) {
       const r = await post("/api/v1/security/lockdown", { cookie, origin, "sec-fetch-site": site, "x-warden-console": "1" });
       expect(r.status).toBe(403);
       expect(r.body.error.reason).toBe("cross_site");
     }
     // The preflight a page elsewhere would need for that header is refused too.
-    const pre = await fetch(`${base}/api/v1/security/lockdown`, { method: "OPTIONS", headers: { origin: "http://evil.example", "access-control-request-method": "POST", "access-control-request-headers": "x-warden-console" } });
+    const pre = await fetch(`${base}/api/v1/security/lockdown`, {
+      method: "OPTIONS",
+      headers: { origin: "http://evil.example", "access-control-request-method": "POST", "access-control-request-headers": "x-warden-console" },
+    });
     expect(pre.status).toBe(403);
     expect(cli("security", "status").json.lockdown.active).toBe(false);
   });
 
   it("a token with console.login opens a session with its own scopes; one without is refused; no code reaches a log", async () => {
-    const login = (token: string) => fetch(`${base}/console/login`, { method: "POST", headers: { "content-type": "application/json", origin: base, "sec-fetch-site": "same-origin" }, body: JSON.stringify({ token }) });
+    const login = (token: string) =>
+      fetch(`${base}/console/login`, { method: "POST", headers: { "content-type": "application/json", origin: base, "sec-fetch-site": "same-origin" }, body: JSON.stringify({ token }) });
     const withScope = cli("auth", "grant", "--name", "console-viewer", "--scopes", "console.login,audit.read").json.token as string;
     const without = cli("auth", "grant", "--name", "no-console", "--scopes", "audit.read").json.token as string;
     const ok = await login(withScope);
@@ -367,7 +374,11 @@ describe("the operator console in chromium", () => {
     expect(await page.locator("#nav").isVisible()).toBe(false);
     // And the cookie opens nothing any more.
     const cookie = (await context.cookies()).find((c) => c.name === "warden_session")!.value;
-    const res = await fetch(`${base}/api/v1/console/whoami`, { method: "POST", headers: { cookie: `warden_session=${cookie}`, "x-warden-console": "1", "content-type": "application/json" }, body: "{}" });
+    const res = await fetch(`${base}/api/v1/console/whoami`, {
+      method: "POST",
+      headers: { cookie: `warden_session=${cookie}`, "x-warden-console": "1", "content-type": "application/json" },
+      body: "{}",
+    });
     expect(res.status).toBe(401);
     expect(((await res.json()) as any).error.code).toBe("session_expired");
   });

@@ -13,7 +13,11 @@ function memoryStorage(): StorageApi & { data: Map<string, JsonValue> } {
     get: async (k) => structuredClone(data.get(k)) as never,
     set: async (k, v) => void data.set(k, structuredClone(v)),
     delete: async (k) => data.delete(k),
-    list: async (prefix = "", limit = 1000) => [...data.keys()].filter((k) => k.startsWith(prefix)).sort().slice(0, limit),
+    list: async (prefix = "", limit = 1000) =>
+      [...data.keys()]
+        .filter((k) => k.startsWith(prefix))
+        .sort()
+        .slice(0, limit),
   };
 }
 
@@ -23,7 +27,12 @@ function store(settings = { idle_minutes: 30, max_hours: 12, code_seconds: 300, 
   /** Token id -> its credential now (absent: revoked or expired). */
   const tokens = new Map<string, string>();
   const ended: Array<[string, string]> = [];
-  const s = new SessionStore(storage, () => settings, { credential: async (id) => tokens.get(id), ended: async (id, reason) => void ended.push([id, reason]) }, () => now);
+  const s = new SessionStore(
+    storage,
+    () => settings,
+    { credential: async (id) => tokens.get(id), ended: async (id, reason) => void ended.push([id, reason]) },
+    () => now,
+  );
   return { s, storage, tokens, ended, advance: (ms: number) => void (now += ms) };
 }
 

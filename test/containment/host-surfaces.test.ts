@@ -83,7 +83,11 @@ describe("the control socket under idle connections and user mistakes", () => {
     serving = await serveInBackground(["--home", home]);
     expect(warden(["--home", home, "modul", "list"]).code).not.toBe(0);
     expect(warden(["--home", home, "config", "set", "sandbox.poolSize", "nope"]).code).not.toBe(0);
-    const lines = () => readFileSync(join(home, "logs", "host.log"), "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as { level: number; msg: string; code?: string });
+    const lines = () =>
+      readFileSync(join(home, "logs", "host.log"), "utf8")
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { level: number; msg: string; code?: string });
     await expect.poll(() => lines().some((l) => l.code === "config_invalid"), { timeout: 20_000, interval: 100 }).toBe(true);
     expect(lines().filter((l) => l.level >= 50)).toEqual([]);
     expect(lines().find((l) => l.code === "config_invalid")!.level).toBe(30);
@@ -127,7 +131,9 @@ describe("configuration and start-up", () => {
       expect(err.code).toBe("internal");
       expect(err.message).toContain("cannot read properties of undefined");
       expect(err.details.error_id).toMatch(/^[0-9a-f]{10}$/);
-      const line = readFileSync(join(home, "logs", "host.log"), "utf8").split("\n").find((l) => l.includes(err.details.error_id));
+      const line = readFileSync(join(home, "logs", "host.log"), "utf8")
+        .split("\n")
+        .find((l) => l.includes(err.details.error_id));
       expect(line).toContain("TypeError");
       expect(line).toContain("stack");
     } finally {

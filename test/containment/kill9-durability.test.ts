@@ -28,7 +28,10 @@ describe("security actions survive kill -9 right after they are acknowledged", (
       const ip = `198.51.100.${round}`;
       expect(warden([...common, "security", "block", ip, "600"]).code).toBe(0);
       await killSoon(serving);
-      expect(status().blocked.map((b: { client: string }) => b.client), `round ${round}: block`).toContain(ip);
+      expect(
+        status().blocked.map((b: { client: string }) => b.client),
+        `round ${round}: block`,
+      ).toContain(ip);
 
       // lockdown
       serving = await serveInBackground(common);

@@ -83,10 +83,13 @@ describe("net.fetch sockets", () => {
       open++;
       max = Math.max(max, open);
       // Held open until the client gives up: the worst case for the host's sockets.
-      setTimeout(() => {
-        open--;
-        res.end("late");
-      }, req.url === "/slow" ? 500 : 0);
+      setTimeout(
+        () => {
+          open--;
+          res.end("late");
+        },
+        req.url === "/slow" ? 500 : 0,
+      );
     });
     servers.push(server);
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
@@ -106,7 +109,12 @@ describe("net.fetch sockets", () => {
             return out;
           }); }`,
         },
-        { id: "neighbour", capabilities: ["commands.register", fetchCap], commands: { get: { description: "g", input: any } }, code: `export function activate(ctx) { ctx.commands.register("get", async ({ url }) => (await ctx.net.fetch(url)).body); }` },
+        {
+          id: "neighbour",
+          capabilities: ["commands.register", fetchCap],
+          commands: { get: { description: "g", input: any } },
+          code: `export function activate(ctx) { ctx.commands.register("get", async ({ url }) => (await ctx.net.fetch(url)).body); }`,
+        },
       ],
       { "net.max_concurrent_per_module": 8, "sandbox.defaultTimeoutMs": 20_000 },
     );
@@ -137,7 +145,12 @@ describe("cache bytes", () => {
           return out;
         }); }`,
       },
-      { id: "polite", capabilities: ["commands.register", "cache.use"], commands: { put: { description: "p", input: any } }, code: `export function activate(ctx) { ctx.commands.register("put", async () => { await ctx.cache.set("a", 1); return ctx.cache.get("a"); }); }` },
+      {
+        id: "polite",
+        capabilities: ["commands.register", "cache.use"],
+        commands: { put: { description: "p", input: any } },
+        code: `export function activate(ctx) { ctx.commands.register("put", async () => { await ctx.cache.set("a", 1); return ctx.cache.get("a"); }); }`,
+      },
     ]);
     const out = (await host.run("hog.fill")) as Record<string, number>;
     expect(out.ok).toBeLessThanOrEqual(8); // 8 MiB per module by default, ~1 MB values

@@ -62,7 +62,10 @@ describe("the sandbox contains", () => {
     });
     await h.run("config.set", { key: "sandbox.defaultTimeoutMs", value: 2000 });
     const started = performance.now();
-    const flood = h.run("flood.run", { n: 300_000 }).then((v) => v, (e: { code: string }) => e.code);
+    const flood = h.run("flood.run", { n: 300_000 }).then(
+      (v) => v,
+      (e: { code: string }) => e.code,
+    );
     const ping = h.run("good.ping");
     const outcome = await flood;
     const floodMs = performance.now() - started;

@@ -9,7 +9,13 @@ import { eventually, expectOk, startFleet, type Fleet, type FleetHost } from "..
 
 const fleet = await startFleet(2, {
   before: (cli) => {
-    for (const [k, v] of [["cache.max_value_bytes", "8192"], ["cache.max_bytes_per_module", "16384"], ["cache.max_entries", "16"], ["security.rate_limit", "100000"]]) expectOk(cli(["config", "set", k!, v!]));
+    for (const [k, v] of [
+      ["cache.max_value_bytes", "8192"],
+      ["cache.max_bytes_per_module", "16384"],
+      ["cache.max_entries", "16"],
+      ["security.rate_limit", "100000"],
+    ])
+      expectOk(cli(["config", "set", k!, v!]));
   },
 });
 const d = fleet ? describe : describe.skip;

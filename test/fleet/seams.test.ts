@@ -25,8 +25,7 @@ async function consoleLogin(h: FleetHost): Promise<string> {
   if (!m) throw new Error(`no session cookie: ${res.status} ${res.headers.get("location")}`);
   return m[1]!;
 }
-const asSession = (h: FleetHost, cookie: string) =>
-  h.call("/api/v1/console/whoami", { method: "POST", body: {}, headers: { cookie: `warden_session=${cookie}`, "x-warden-console": "1" } });
+const asSession = (h: FleetHost, cookie: string) => h.call("/api/v1/console/whoami", { method: "POST", body: {}, headers: { cookie: `warden_session=${cookie}`, "x-warden-console": "1" } });
 
 d("authority across a fleet", { timeout: 180_000 }, () => {
   const [a, b, c] = fleet?.hosts ?? [];
@@ -69,7 +68,11 @@ d("authority across a fleet", { timeout: 180_000 }, () => {
   it("a console session logged out through A is refused by B on its very next request", async () => {
     const cookie = await consoleLogin(a!);
     expect((await asSession(b!, cookie)).status).toBe(200);
-    const out = await a!.call("/console/logout", { method: "POST", body: {}, headers: { cookie: `warden_session=${cookie}`, "x-warden-console": "1", origin: a!.base.origin, "sec-fetch-site": "same-origin" } });
+    const out = await a!.call("/console/logout", {
+      method: "POST",
+      body: {},
+      headers: { cookie: `warden_session=${cookie}`, "x-warden-console": "1", origin: a!.base.origin, "sec-fetch-site": "same-origin" },
+    });
     expect(out.status, out.text).toBeLessThan(400);
     expect((await asSession(b!, cookie)).status).toBe(401);
     expect((await asSession(c!, cookie)).status).toBe(401);

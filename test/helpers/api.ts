@@ -40,20 +40,23 @@ export function raw(base: URL, o: { method?: string; path: string; headers?: Rec
   return new Promise((resolve, reject) => {
     // A connection of its own each time: a pooled keep-alive socket the server is closing (api.keep_alive_timeout_ms)
     // answers "socket hang up" to whichever request it is handed next.
-    const req = request({ host: base.hostname, port: base.port, method: o.method ?? "GET", path: o.path, headers: o.headers ?? {}, agent: false, ...(o.from ? { localAddress: o.from } : {}) }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => {
-        const text = Buffer.concat(chunks).toString("utf8");
-        let json: unknown;
-        try {
-          json = JSON.parse(text);
-        } catch {
-          json = undefined;
-        }
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
-      });
-    });
+    const req = request(
+      { host: base.hostname, port: base.port, method: o.method ?? "GET", path: o.path, headers: o.headers ?? {}, agent: false, ...(o.from ? { localAddress: o.from } : {}) },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => {
+          const text = Buffer.concat(chunks).toString("utf8");
+          let json: unknown;
+          try {
+            json = JSON.parse(text);
+          } catch {
+            json = undefined;
+          }
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
+        });
+      },
+    );
     req.on("error", reject);
     if (o.body !== undefined) req.write(o.body);
     req.end();

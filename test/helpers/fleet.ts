@@ -60,7 +60,9 @@ export async function startFleet(n: number, o: { redisArgs?: string[]; before?: 
     if (!m) throw new Error(`no API address: ${serving.output()}`);
     const base = new URL(m[1]!);
     const h: FleetHost = {
-      home, serving, base,
+      home,
+      serving,
+      base,
       cli: (args, stdin) => warden(["--home", home, ...args], env, stdin),
       call: (path, c = {}) =>
         raw(base, {
@@ -77,7 +79,12 @@ export async function startFleet(n: number, o: { redisArgs?: string[]; before?: 
   await start(first);
   for (let i = 1; i < n; i++) await start();
   const fleet: Fleet = {
-    pg, redis, storeUrl, env, hosts, start: (extra) => start(undefined, extra),
+    pg,
+    redis,
+    storeUrl,
+    env,
+    hosts,
+    start: (extra) => start(undefined, extra),
     stop: async () => {
       await Promise.all(hosts.map((h) => stopHost(h)));
       await redis.stop();

@@ -5,5 +5,5 @@ export async function validateOpenApi31(doc: unknown): Promise<unknown[]> {
   const validator = new Validator();
   const res = await validator.validate(structuredClone(doc) as any);
   if (validator.version !== "3.1") return [`expected OpenAPI 3.1, got ${validator.version}`];
-  return res.valid ? [] : (res.errors as unknown[]) ?? ["invalid"];
+  return res.valid ? [] : ((res.errors as unknown[]) ?? ["invalid"]);
 }

@@ -46,7 +46,11 @@ describe("the live catalogue", () => {
 
     expect((await call("/api/v1/fresh/hello")).status).toBe(404);
     const src = tempDir();
-    writeModule(src, { id: "fresh", commands: { hello: { description: "h", input: { type: "object" } } }, code: `export function activate(ctx) { ctx.commands.register("hello", async () => "hi"); }` });
+    writeModule(src, {
+      id: "fresh",
+      commands: { hello: { description: "h", input: { type: "object" } } },
+      code: `export function activate(ctx) { ctx.commands.register("hello", async () => "hi"); }`,
+    });
     expect(warden([...common, "module", "install", join(src, "fresh")]).code).toBe(0);
     const r = await call("/api/v1/fresh/hello");
     expect(r.status, r.text).toBe(200);

@@ -29,10 +29,12 @@ describe("the OpenAPI document", () => {
     const greet = doc.paths["/api/v1/hello/greet"];
     expect(greet.post.requestBody.required).toBe(true);
     expect(greet.post.responses["200"].content["application/json"].schema).toMatchObject({ required: ["message"] });
-    expect(greet.get.parameters).toEqual(expect.arrayContaining([
-      expect.objectContaining({ name: "name", in: "query", required: true, schema: expect.objectContaining({ type: "string" }) }),
-      expect.objectContaining({ name: "excited", in: "query", required: false, schema: expect.objectContaining({ type: "boolean" }) }),
-    ]));
+    expect(greet.get.parameters).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ name: "name", in: "query", required: true, schema: expect.objectContaining({ type: "string" }) }),
+        expect.objectContaining({ name: "excited", in: "query", required: false, schema: expect.objectContaining({ type: "boolean" }) }),
+      ]),
+    );
     for (const status of ["400", "401", "403", "405", "429", "503", "507"]) expect(greet.post.responses[status], status).toBeDefined();
     expect(Object.keys(greet.post.responses["429"].headers)).toEqual(expect.arrayContaining(["Retry-After", "RateLimit", "RateLimit-Policy"]));
     expect(Object.keys(greet.post.responses["401"].headers)).toContain("WWW-Authenticate");
@@ -69,7 +71,23 @@ export async function calls() {
 }
 `,
     );
-    const tsc = spawnSync(process.execPath, [join(__dirname, "../../node_modules/typescript/bin/tsc"), "--noEmit", "--strict", "--target", "es2022", "--module", "nodenext", "--moduleResolution", "nodenext", "--skipLibCheck", join(dir, "client.ts")], { encoding: "utf8" });
+    const tsc = spawnSync(
+      process.execPath,
+      [
+        join(__dirname, "../../node_modules/typescript/bin/tsc"),
+        "--noEmit",
+        "--strict",
+        "--target",
+        "es2022",
+        "--module",
+        "nodenext",
+        "--moduleResolution",
+        "nodenext",
+        "--skipLibCheck",
+        join(dir, "client.ts"),
+      ],
+      { encoding: "utf8" },
+    );
     expect(tsc.stdout + tsc.stderr).toBe("");
     expect(tsc.status).toBe(0);
   }, 120_000);
