@@ -7,6 +7,7 @@ import { writeHead } from "../core/audit/head.js";
 import { openSqliteStore } from "../core/store/sqlite-store.js";
 import type { Store } from "../core/store/store.js";
 import { tempDir } from "./helpers/modules.js";
+import { testHost } from "./helpers/host.js";
 
 const opened: Store[] = [];
 afterEach(async () => {
@@ -265,7 +266,7 @@ describe("audit chain", () => {
     const { Host } = await import("../core/host.js");
     const { silentLogger } = await import("../core/log/index.js");
     const home = tempDir();
-    const h = await Host.open({ home, userRuntime: "inprocess", logger: silentLogger(), systemDir: tempDir() });
+    const h = await testHost({ home, userRuntime: "inprocess", logger: silentLogger(), systemDir: tempDir() });
     try {
       mkdirSync(join(home, "audit.head.tmp"));
       await expect(h.run("config.set", { key: "sandbox.maxTimeoutMs", value: 1234 })).rejects.toMatchObject({ code: "audit_failed" });

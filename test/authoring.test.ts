@@ -4,9 +4,10 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { createTestHost } from "../core/authoring/testing.js";
 import { warden } from "./helpers/cli.js";
-import { openTestHost } from "./helpers/host.js";
+import { testHost } from "./helpers/host.js";
 import { emptyInput, tempDir, writeModule } from "./helpers/modules.js";
 import type { Host } from "../core/host.js";
+import { eventually } from "./helpers/eventually.js";
 
 const ROOT = join(__dirname, "..");
 const EXAMPLES = join(ROOT, "modules/examples");
@@ -125,7 +126,7 @@ describe("lazy activation and idle deactivation", () => {
         code: `export function activate(ctx) { ctx.commands.register("go", async () => "${i}"); }`,
       });
     }
-    const h = await openTestHost({ modulePaths: [root], userRuntime: undefined as never });
+    const h = await testHost({ kernelOnly: true, inProcess: true, modulePaths: [root], userRuntime: undefined as never });
     hosts.push(h);
     const states = () =>
       h.loader
@@ -144,7 +145,7 @@ describe("lazy activation and idle deactivation", () => {
   it("deactivates an idle user module after sandbox.idle_ttl and re-activates it on the next call", async () => {
     const root = tempDir();
     writeModule(root, { id: "sleepy", commands: { go: { description: "go", input: emptyInput } }, code: `export function activate(ctx) { ctx.commands.register("go", async () => "awake"); }` });
-    const h = await openTestHost({ modulePaths: [root] });
+    const h = await testHost({ kernelOnly: true, inProcess: true, modulePaths: [root] });
     hosts.push(h);
     await h.run("sleepy.go");
     expect(await h.loader.sweepIdle(60_000, Date.now() + 30_000)).toEqual([]);
@@ -169,11 +170,9 @@ describe("warden dev", () => {
     dev.stdout!.on("data", (c: Buffer) => (out += c.toString()));
     dev.stderr!.on("data", (c: Buffer) => (out += c.toString()));
     const waitFor = async (re: RegExp, from: number) => {
-      for (let i = 0; i < 300; i++) {
-        if (re.test(out.slice(from))) return;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      throw new Error(`dev never printed ${re}: ${out}`);
+      await eventually(() => re.test(out.slice(from)), `dev printed ${re}`, 300).catch(() => {
+        throw new Error(`dev never printed ${re}: ${out}`);
+      });
     };
     try {
       await waitFor(/dev: greeter/, 0);

@@ -7,6 +7,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { Host } from "../core/host.js";
 import { silentLogger } from "../core/log/index.js";
 import { tempDir } from "./helpers/modules.js";
+import { testHost } from "./helpers/host.js";
 
 const FIXTURE = join(__dirname, "fixtures/conformance");
 const hosts: Host[] = [];
@@ -15,7 +16,7 @@ afterAll(async () => {
 });
 
 async function transcript(runtime: "inprocess" | "sandbox"): Promise<Record<string, any>> {
-  const h = await Host.open({ home: tempDir(), modulePaths: [FIXTURE], logger: silentLogger(), ...(runtime === "inprocess" ? { userRuntime: "inprocess" as const } : {}) });
+  const h = await testHost({ home: tempDir(), modulePaths: [FIXTURE], logger: silentLogger(), ...(runtime === "inprocess" ? { userRuntime: "inprocess" as const } : {}) });
   hosts.push(h);
   return (await h.run("conform.run")) as Record<string, any>;
 }

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { Host } from "../core/host.js";
-import { openTestHost } from "./helpers/host.js";
+import { testHost } from "./helpers/host.js";
 import { tempDir, writeModule } from "./helpers/modules.js";
 
 const hosts: Host[] = [];
@@ -21,7 +21,7 @@ describe("capability-scoped context", () => {
         ctx.commands.register("write", async () => ctx.storage.set("k", 1));
       }`,
     });
-    const h = await openTestHost({ modulePaths: [root] });
+    const h = await testHost({ kernelOnly: true, inProcess: true, modulePaths: [root] });
     hosts.push(h);
     for (const [command, capability] of [
       ["sneaky.lock", "modules.manage"],
@@ -39,7 +39,7 @@ describe("capability-scoped context", () => {
   it("enforces on the host side even when the module calls the port directly", async () => {
     const root = tempDir();
     writeModule(root, { id: "plain" });
-    const h = await openTestHost({ modulePaths: [root] });
+    const h = await testHost({ kernelOnly: true, inProcess: true, modulePaths: [root] });
     hosts.push(h);
     await h.loader.ensureActive("plain");
     const { createHostPort } = await import("../core/hostapi/port.js");
@@ -69,7 +69,7 @@ describe("capability-scoped context", () => {
     const commands = { put: { description: "p", input: anyInput }, get: { description: "g", input: anyInput }, keys: { description: "k", input: anyInput } };
     writeModule(root, { id: "alice", capabilities: rw, commands, code });
     writeModule(root, { id: "bob", capabilities: rw, commands, code });
-    const h = await openTestHost({ modulePaths: [root] });
+    const h = await testHost({ kernelOnly: true, inProcess: true, modulePaths: [root] });
     hosts.push(h);
     await h.run("alice.put", { key: "secret", value: "alice-only" });
     for (const key of ["secret", "alice:secret", "../alice/secret", "alice/secret", "%", "*"]) {
@@ -93,7 +93,7 @@ describe("capability-scoped context", () => {
         ctx.commands.register("fill", async () => { for (let i = 0; ; i++) await ctx.storage.set("k" + i, "x".repeat(500)); });
       }`,
     });
-    const h = await openTestHost({ modulePaths: [root] });
+    const h = await testHost({ kernelOnly: true, inProcess: true, modulePaths: [root] });
     hosts.push(h);
     await h.run("config.set", { key: "storage.maxBytesPerModule", value: 4096 });
     const err: any = await h.run("hog.fill").catch((e: any) => e);
@@ -112,7 +112,7 @@ describe("capability-scoped context", () => {
         ctx.commands.register("fake", async () => { const e = new Error("pretend"); e.code = "internal"; throw e; });
       }`,
     });
-    const h = await openTestHost({ modulePaths: [root] });
+    const h = await testHost({ kernelOnly: true, inProcess: true, modulePaths: [root] });
     hosts.push(h);
     await expect(h.run("thrower.fail")).rejects.toMatchObject({ code: "module_error", details: { code: "my_code" } });
     // A user module cannot produce a host error code.
@@ -134,7 +134,7 @@ describe("denial flood", () => {
         });
       }`,
     });
-    const h = await openTestHost({ modulePaths: [root] });
+    const h = await testHost({ kernelOnly: true, inProcess: true, modulePaths: [root] });
     hosts.push(h);
     await expect(h.run("hammer.go")).resolves.toBe(500);
     const denials = ((await h.kernel.audit.tail(1000)) as Array<{ action: string }>).filter((e) => e.action === "capability.denied");
@@ -154,7 +154,7 @@ describe("storage write rate", () => {
         ctx.commands.register("go", async () => { for (let i = 0; i < 100; i++) await ctx.storage.set("k" + i, i); return "done"; });
       }`,
     });
-    const h = await openTestHost({ modulePaths: [root] });
+    const h = await testHost({ kernelOnly: true, inProcess: true, modulePaths: [root] });
     hosts.push(h);
     await h.run("config.set", { key: "storage.maxWritesPerSecond", value: 10 });
     const err: any = await h.run("writer.go").catch((e: any) => e);

@@ -6,19 +6,20 @@ import { describe, expect, it } from "vitest";
 import { Host } from "../core/host.js";
 import { freshStateHome, userStateHome } from "../core/base/home.js";
 import { tempDir } from "./helpers/modules.js";
+import { testHost } from "./helpers/host.js";
 
 describe("the home", () => {
   it("refuses a home that is a symbolic link", async () => {
     const root = tempDir();
     mkdirSync(join(root, "real"));
     symlinkSync(join(root, "real"), join(root, "link"));
-    await expect(Host.open({ home: join(root, "link") })).rejects.toMatchObject({ code: "usage", message: expect.stringContaining("not a directory") });
+    await expect(testHost({ realLog: true, home: join(root, "link") })).rejects.toMatchObject({ code: "usage", message: expect.stringContaining("not a directory") });
   });
 
   it.runIf(process.getuid?.() === 0)("refuses a home owned by another user", async () => {
     const home = tempDir();
     chownSync(home, 65534, 65534);
-    await expect(Host.open({ home })).rejects.toMatchObject({ code: "usage", message: expect.stringContaining("belongs to uid 65534") });
+    await expect(testHost({ realLog: true, home })).rejects.toMatchObject({ code: "usage", message: expect.stringContaining("belongs to uid 65534") });
   });
 
   it("gives dev and learn sessions private homes under the user's state directory", () => {

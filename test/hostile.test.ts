@@ -5,12 +5,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Host } from "../core/host.js";
 import { silentLogger } from "../core/log/index.js";
 import { tempDir } from "./helpers/modules.js";
+import { testHost } from "./helpers/host.js";
 
 const FIXTURES = join(__dirname, "fixtures/hostile");
 let host: Host;
 
 beforeAll(async () => {
-  host = await Host.open({ home: tempDir("warden-hostile-"), modulePaths: [FIXTURES], logger: silentLogger() });
+  host = await testHost({ home: tempDir("warden-hostile-"), modulePaths: [FIXTURES], logger: silentLogger() });
   await host.run("config.set", { key: "storage.maxBytesPerModule", value: 20_000 });
   await host.run("config.set", { key: "sandbox.breakerFailures", value: 1000 });
 }, 60_000);

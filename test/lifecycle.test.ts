@@ -3,7 +3,7 @@ import { appendFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Host } from "../core/host.js";
-import { openTestHost } from "./helpers/host.js";
+import { testHost } from "./helpers/host.js";
 import { tempDir, writeModule } from "./helpers/modules.js";
 
 const hosts: Host[] = [];
@@ -25,7 +25,7 @@ function source(version: string, capabilities: string[], dir = tempDir("warden-s
 }
 
 async function open(home = tempDir("warden-home-")) {
-  const h = await openTestHost({ home, modulePaths: [] });
+  const h = await testHost({ kernelOnly: true, inProcess: true, home, modulePaths: [] });
   hosts.push(h);
   return h;
 }

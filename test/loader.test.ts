@@ -1,7 +1,7 @@
 import { approval } from "./helpers/approval.js";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Host } from "../core/host.js";
-import { openTestHost } from "./helpers/host.js";
+import { testHost } from "./helpers/host.js";
 import { emptyInput, tempDir, writeModule } from "./helpers/modules.js";
 
 const hosts: Host[] = [];
@@ -10,7 +10,7 @@ afterEach(async () => {
 });
 
 async function open(root: string, home?: string): Promise<Host> {
-  const h = await openTestHost({ modulePaths: [root], ...(home ? { home } : {}) });
+  const h = await testHost({ kernelOnly: true, inProcess: true, modulePaths: [root], ...(home ? { home } : {}) });
   hosts.push(h);
   return h;
 }
@@ -52,7 +52,7 @@ describe("ModuleLoader", () => {
     writeModule(dupRoot, { id: "good" });
     const badDir = writeModule(root, { id: "garbled" });
     (await import("node:fs")).writeFileSync(`${badDir}/module.json`, "{ not json");
-    const h = await openTestHost({ modulePaths: [root, dupRoot] });
+    const h = await testHost({ kernelOnly: true, inProcess: true, modulePaths: [root, dupRoot] });
     hosts.push(h);
     await h.activateAll();
     const list = h.loader.list();

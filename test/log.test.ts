@@ -4,6 +4,7 @@ import { Writable } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { createLogger, securityLogger, silentLogger } from "../core/log/index.js";
 import { tempDir } from "./helpers/modules.js";
+import { eventually } from "./helpers/eventually.js";
 
 function capture() {
   const lines: string[] = [];
@@ -191,8 +192,7 @@ describe("log files", () => {
         .map((l) => JSON.parse(l).n),
     ).toEqual([1, 2, 3]);
     f.write('{"access":true,"n":4}\n');
-    await new Promise((r) => setTimeout(r, 250));
-    expect(readFileSync(file, "utf8")).toContain('"n":4');
+    await eventually(() => readFileSync(file, "utf8").includes('"n":4'), "the line reached the file");
   });
 });
 

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Host } from "../core/host.js";
 import { approval } from "./helpers/approval.js";
 import { tempDir } from "./helpers/modules.js";
+import { testHost } from "./helpers/host.js";
 
 const FIXTURES = join(__dirname, "fixtures/privilege");
 let host: Host;
@@ -16,7 +17,7 @@ let home: string;
 
 beforeAll(async () => {
   home = tempDir("warden-priv-");
-  host = await Host.open({ home, modulePaths: [FIXTURES] });
+  host = await testHost({ realLog: true, home, modulePaths: [FIXTURES] });
   await host.activateAll(["system"]);
 }, 60_000);
 afterAll(async () => {
@@ -123,7 +124,7 @@ describe("attribution", () => {
       commands: { go: { description: "go", input: { type: "object" } } },
       code: `export function activate(ctx) { ctx.commands.register("go", async () => { try { await ctx.commands.invoke("auth.grant", { name: "x", scopes: ["*"] }); return "ok"; } catch (e) { return e.code; } }); }`,
     });
-    const h = await Host.open({ home: tempDir(), modulePaths: [root] });
+    const h = await testHost({ realLog: true, home: tempDir(), modulePaths: [root] });
     try {
       expect(await h.run("leech.go")).toBe("capability_denied");
     } finally {
@@ -142,7 +143,7 @@ describe("attribution", () => {
       "wants-any-host": { name: "net.fetch", hosts: ["*"] },
     };
     for (const [id, cap] of Object.entries(cases)) writeModule(root, { id, capabilities: ["commands.register", cap] });
-    const h = await Host.open({ home: tempDir(), modulePaths: [root], userRuntime: "inprocess" });
+    const h = await testHost({ realLog: true, home: tempDir(), modulePaths: [root], userRuntime: "inprocess" });
     try {
       for (const id of Object.keys(cases)) {
         const m = h.loader.list().find((x) => x.id === id)!;

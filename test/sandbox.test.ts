@@ -6,6 +6,8 @@ import { silentLogger } from "../core/log/index.js";
 import { SandboxRuntime } from "../core/sandbox/sandbox-runtime.js";
 import { approval } from "./helpers/approval.js";
 import { tempDir, writeModule } from "./helpers/modules.js";
+import { eventually } from "./helpers/eventually.js";
+import { testHost } from "./helpers/host.js";
 
 const FIXTURES = join(__dirname, "fixtures/hostile");
 const EXAMPLES = join(__dirname, "../modules/examples");
@@ -15,7 +17,7 @@ afterEach(async () => {
 });
 
 async function open(config: Record<string, unknown>, runtime?: SandboxRuntime, paths = [FIXTURES]) {
-  const h = await Host.open({ home: tempDir("warden-sbx-"), modulePaths: paths, logger: silentLogger(), ...(runtime ? { userRuntime: runtime } : {}) });
+  const h = await testHost({ home: tempDir("warden-sbx-"), modulePaths: paths, logger: silentLogger(), ...(runtime ? { userRuntime: runtime } : {}) });
   for (const [k, v] of Object.entries(config)) await h.run("config.set", { key: k, value: v });
   hosts.push(h);
   return h;
@@ -168,11 +170,10 @@ describe("events across the bridge", () => {
     await h.loader.ensureActive("listener");
     await h.run("emitter.ping", { n: 1 });
     await expect(h.run("emitter.spoof")).rejects.toMatchObject({ code: "capability_denied" });
-    let seen: any[] = [];
-    for (let i = 0; i < 50 && seen.length === 0; i++) {
-      await new Promise((r) => setTimeout(r, 20));
-      seen = (await h.run("listener.seen")) as any[];
-    }
+    const seen = await eventually(async () => {
+      const s = (await h.run("listener.seen")) as any[];
+      return s.length > 0 ? s : undefined;
+    }, "the listener heard the event");
     expect(seen).toEqual([{ event: "emitter.ping", payload: { n: 1 } }]);
     await expect(h.run("listener.greedy")).resolves.toBe("capability_denied");
     const denials = ((await h.kernel.audit.tail(20)) as any[]).filter((e) => e.action === "capability.denied").map((e) => `${e.actor} ${e.target}`);

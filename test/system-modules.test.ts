@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { Host } from "../core/host.js";
 import { createLogger } from "../core/log/index.js";
 import { tempDir } from "./helpers/modules.js";
+import { testHost } from "./helpers/host.js";
 
 const hosts: Host[] = [];
 afterEach(async () => {
@@ -11,7 +12,7 @@ afterEach(async () => {
 });
 
 async function open(home: string): Promise<Host> {
-  const h = await Host.open({ home, userRuntime: "inprocess", logger: createLogger({ home, destination: join(home, "logs", "test.log") }) });
+  const h = await testHost({ home, userRuntime: "inprocess", logger: createLogger({ home, destination: join(home, "logs", "test.log") }) });
   hosts.push(h);
   return h;
 }

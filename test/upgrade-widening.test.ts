@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Host } from "../core/host.js";
 import { approval } from "./helpers/approval.js";
-import { openTestHost } from "./helpers/host.js";
+import { testHost } from "./helpers/host.js";
 import { tempDir, writeModule } from "./helpers/modules.js";
 
 const hosts: Host[] = [];
@@ -26,7 +26,7 @@ function source(version: string, capability: unknown) {
 async function open() {
   const root = tempDir();
   writeModule(root, { id: "helper", capabilities: ["commands.register"] });
-  const h = await openTestHost({ modulePaths: [root] });
+  const h = await testHost({ kernelOnly: true, inProcess: true, modulePaths: [root] });
   hosts.push(h);
   return h;
 }

@@ -2,7 +2,8 @@
 // enforce by itself, read from TypeScript's syntax tree: casts that switch checking off, non-null
 // assertions, settings read with a cast, and the size of files and functions. Checked by
 // test/architecture/code-measures.test.ts; `npx tsx test/architecture/code-measures.ts [dir]` prints them.
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { readFileSync } from "node:fs";
+import { sourceFiles } from "./import-graph.js";
 import { join, relative } from "node:path";
 import ts from "typescript";
 
@@ -19,18 +20,9 @@ export interface CodeMeasures {
 export const MAX_FILE_LINES = 400;
 export const MAX_FUNCTION_LINES = 120;
 
-function sources(root: string, dir: string, out: string[] = []): string[] {
-  for (const name of readdirSync(join(root, dir))) {
-    const rel = join(dir, name);
-    if (statSync(join(root, rel)).isDirectory()) sources(root, rel, out);
-    else if (rel.endsWith(".ts") && !rel.endsWith(".d.ts") && !rel.endsWith(".test.ts")) out.push(rel);
-  }
-  return out;
-}
-
 export function measure(root: string): CodeMeasures {
   const m: CodeMeasures = { asAny: [], asUnknownAs: [], nonNull: [], configGetCasts: [], longFiles: [], longFunctions: [] };
-  for (const file of ["core", "modules", "sdk"].flatMap((d) => sources(root, d))) {
+  for (const file of sourceFiles(root)) {
     const text = readFileSync(join(root, file), "utf8");
     const sf = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, true);
     const at = (n: ts.Node) => `${relative(".", file)}:${sf.getLineAndCharacterOfPosition(n.getStart(sf)).line + 1}`;

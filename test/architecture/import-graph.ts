@@ -17,6 +17,11 @@ export interface ImportEdge {
 
 const SOURCE_ROOTS = ["core", "modules", "sdk"];
 
+/** The TypeScript sources (tests excluded) of core/, modules/ and sdk/, repository-relative. */
+export function sourceFiles(root: string): string[] {
+  return SOURCE_ROOTS.flatMap((d) => sources(root, d));
+}
+
 function sources(root: string, dir: string, out: string[] = []): string[] {
   for (const name of readdirSync(join(root, dir))) {
     const rel = join(dir, name);
@@ -28,7 +33,7 @@ function sources(root: string, dir: string, out: string[] = []): string[] {
 
 export function importGraph(root: string): ImportEdge[] {
   const edges: ImportEdge[] = [];
-  for (const file of SOURCE_ROOTS.flatMap((d) => sources(root, d))) {
+  for (const file of sourceFiles(root)) {
     const text = readFileSync(join(root, file), "utf8");
     const typeOnlyTargets = new Set([...text.matchAll(/(?:import|export) type [^;]*?from "([^"]+)"/g)].map((m) => m[1]));
     const valueTargets = new Set([...text.matchAll(/(?:import|export) (?!type )[^;]*?from "([^"]+)"|import "([^"]+)"|import\("([^"]+)"\)/g)].map((m) => m[1] ?? m[2] ?? m[3]));

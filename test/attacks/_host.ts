@@ -4,6 +4,7 @@ import { Host } from "../../core/host.js";
 import { silentLogger } from "../../core/log/index.js";
 import { approval } from "../helpers/approval.js";
 import { tempDir, writeModule, type ModuleSpec } from "../helpers/modules.js";
+import { testHost } from "../helpers/host.js";
 
 export const open = { type: "object", additionalProperties: true } as const;
 
@@ -11,7 +12,7 @@ export async function attackHost(specs: ModuleSpec[], o: { inProcess?: boolean; 
   const root = tempDir("warden-atk-mods-");
   for (const s of specs) writeModule(root, s);
   const home = o.home ?? tempDir("warden-atk-home-");
-  const host = await Host.open({ home, modulePaths: [root], logger: silentLogger(), ...(o.inProcess ? { userRuntime: "inprocess" as const } : {}) });
+  const host = await testHost({ home, modulePaths: [root], logger: silentLogger(), ...(o.inProcess ? { userRuntime: "inprocess" as const } : {}) });
   await host.activateAll(["system"]);
   return { host, home, root };
 }

@@ -7,12 +7,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Host } from "../../core/host.js";
 import { silentLogger } from "../../core/log/index.js";
 import { tempDir } from "../helpers/modules.js";
+import { testHost } from "../helpers/host.js";
 
 let host: Host;
 let home: string;
 beforeAll(async () => {
   home = tempDir("warden-audit-first-");
-  host = await Host.open({ home, modulePaths: [], logger: silentLogger() });
+  host = await testHost({ home, modulePaths: [], logger: silentLogger() });
   await host.activateAll(["system"]);
 }, 60_000);
 afterAll(async () => {

@@ -6,10 +6,11 @@ import { EFFECTS, READS, type EffectName } from "../../core/authority/effects.js
 import { Host } from "../../core/host.js";
 import { silentLogger } from "../../core/log/index.js";
 import { tempDir } from "../helpers/modules.js";
+import { testHost } from "../helpers/host.js";
 
 let host: Host;
 beforeAll(async () => {
-  host = await Host.open({ home: tempDir("warden-effects-"), modulePaths: [], logger: silentLogger() });
+  host = await testHost({ home: tempDir("warden-effects-"), modulePaths: [], logger: silentLogger() });
 }, 60_000);
 afterAll(async () => {
   await host?.close();

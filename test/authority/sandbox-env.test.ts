@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Host } from "../../core/host.js";
 import { silentLogger } from "../../core/log/index.js";
 import { tempDir, writeModule } from "../helpers/modules.js";
+import { testHost } from "../helpers/host.js";
 
 let host: Host;
 const saved = { ...process.env };
@@ -13,7 +14,7 @@ beforeAll(async () => {
   process.env.AWS_SECRET_ACCESS_KEY = "cloud-secret-in-the-host-environment";
   const root = tempDir("warden-env-");
   writeModule(root, { id: "plain", commands: { ping: { description: "p", input: { type: "object" } } }, code: `export function activate(ctx) { ctx.commands.register("ping", async () => "pong"); }` });
-  host = await Host.open({ home: tempDir("warden-env-home-"), modulePaths: [root], logger: silentLogger() });
+  host = await testHost({ home: tempDir("warden-env-home-"), modulePaths: [root], logger: silentLogger() });
 }, 60_000);
 afterAll(async () => {
   await host?.close();

@@ -8,6 +8,7 @@ import { Host } from "../../core/host.js";
 import { silentLogger } from "../../core/log/index.js";
 import { approval } from "../helpers/approval.js";
 import { emptyInput, tempDir, writeModule } from "../helpers/modules.js";
+import { testHost } from "../helpers/host.js";
 
 const token = (...scopes: string[]): Caller => ({ kind: "token", tokenId: `t-${scopes.join("-").replace(/[^a-z]/g, "")}`, scopes });
 const anyInput = { type: "object", additionalProperties: true };
@@ -66,7 +67,7 @@ function deputyModules(): string {
 describe.each(RUNTIMES)("authority at the seams (%s user modules)", (_name, userRuntime) => {
   let host: Host;
   beforeAll(async () => {
-    host = await Host.open({ home: tempDir("warden-seams-"), modulePaths: [deputyModules()], logger: silentLogger(), ...(userRuntime ? { userRuntime } : {}) });
+    host = await testHost({ home: tempDir("warden-seams-"), modulePaths: [deputyModules()], logger: silentLogger(), ...(userRuntime ? { userRuntime } : {}) });
     await host.activateAll(["system"]);
   }, 60_000);
   afterAll(async () => {
@@ -160,7 +161,7 @@ describe("a module a host is adding", () => {
       commands: { hi: { description: "h", input: anyInput } },
       code: `export function activate(ctx) { ctx.commands.register("hi", async () => "hi"); }`,
     });
-    const host = await Host.open({ home: tempDir("warden-adding-home-"), modulePaths: [], logger: silentLogger(), userRuntime: "inprocess" });
+    const host = await testHost({ home: tempDir("warden-adding-home-"), modulePaths: [], logger: silentLogger(), userRuntime: "inprocess" });
     try {
       const adding = host.loader.addModule(dir);
       // Called while the host is still adding it (its manifest being remembered, grants not decided).
@@ -193,7 +194,7 @@ describe.each(RUNTIMES)("only the guilty pay: call chains end (%s)", (_name, use
         });
       }`,
     });
-    host = await Host.open({ home: tempDir("warden-loops-home-"), modulePaths: [root], logger: silentLogger(), ...(userRuntime ? { userRuntime } : {}) });
+    host = await testHost({ home: tempDir("warden-loops-home-"), modulePaths: [root], logger: silentLogger(), ...(userRuntime ? { userRuntime } : {}) });
     await host.run("config.set", { key: "sandbox.maxInvokesPerSecond", value: 200 });
     await host.run("config.set", { key: "sandbox.defaultTimeoutMs", value: 30000 });
     await host.run("config.set", { key: "sandbox.maxTimeoutMs", value: 30000 });
@@ -236,7 +237,7 @@ describe("only the guilty pay: capability calls are served per module in fair tu
       commands: { read: { description: "r", input: anyInput } },
       code: `export function activate(ctx) { ctx.commands.register("read", async () => (await ctx.storage.get("x")) ?? null); }`,
     });
-    const host = await Host.open({ home: tempDir("warden-fair-home-"), modulePaths: [root], logger: silentLogger() });
+    const host = await testHost({ home: tempDir("warden-fair-home-"), modulePaths: [root], logger: silentLogger() });
     try {
       for (const [key, value] of [
         ["sandbox.poolSize", 1],

@@ -12,6 +12,7 @@ import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { Host } from "../../core/host.js";
 import { approval } from "../helpers/approval.js";
 import { tempDir, writeModule } from "../helpers/modules.js";
+import { testHost } from "../helpers/host.js";
 
 const any = { type: "object", additionalProperties: true };
 const hosts: Host[] = [];
@@ -28,7 +29,7 @@ async function hostWith(specs: Parameters<typeof writeModule>[1][], config: Reco
   for (const s of specs) writeModule(root, s);
   writeModule(root, { id: "good", commands: { ping: { description: "p", input: any } }, code: `export function activate(ctx) { ctx.commands.register("ping", async () => "pong"); }` });
   const home = tempDir("warden-budget-");
-  const host = await Host.open({ home, modulePaths: [root] });
+  const host = await testHost({ realLog: true, home, modulePaths: [root] });
   // Budgets, not the call's time limit, are under test: a busy machine must not turn them into timeouts.
   for (const [k, v] of Object.entries({ "sandbox.maxTimeoutMs": 30_000, "sandbox.defaultTimeoutMs": 30_000, ...config })) await host.run("config.set", { key: k, value: v });
   hosts.push(host);
@@ -59,7 +60,7 @@ describe("log bytes", () => {
     // Rotation settings are read when the logger opens: reopen the host on the same home.
     await host.close();
     hosts.length = 0;
-    const h = await Host.open({ home, modulePaths: [join(host.loader.entry("flooder")!.dir, "..")] });
+    const h = await testHost({ realLog: true, home, modulePaths: [join(host.loader.entry("flooder")!.dir, "..")] });
     hosts.push(h);
     const before = Date.now();
     await expect(h.run("flooder.flood")).resolves.toBe("done");

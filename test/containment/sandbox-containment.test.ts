@@ -8,6 +8,7 @@ import { silentLogger } from "../../core/log/index.js";
 import { SandboxRuntime } from "../../core/sandbox/sandbox-runtime.js";
 import { parseWire } from "../../core/sandbox/wire.js";
 import { tempDir, writeModule } from "../helpers/modules.js";
+import { testHost } from "../helpers/host.js";
 
 const any = { type: "object", additionalProperties: true };
 const hosts: Host[] = [];
@@ -20,7 +21,7 @@ async function shared(attacker: Parameters<typeof writeModule>[1], runtime?: San
   const root = tempDir();
   writeModule(root, attacker);
   writeModule(root, { id: "good", commands: { ping: { description: "p", input: any } }, code: `export function activate(ctx) { ctx.commands.register("ping", async () => "pong"); }` });
-  const h = await Host.open({
+  const h = await testHost({
     home: tempDir("warden-sbx-"),
     modulePaths: [root],
     logger: silentLogger(),

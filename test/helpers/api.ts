@@ -5,6 +5,7 @@ import { Host } from "../../core/host.js";
 import type { LogSink } from "../../core/kernel.js";
 import { silentLogger } from "../../core/log/index.js";
 import { tempDir } from "./modules.js";
+import { testHost } from "./host.js";
 
 export const EXAMPLES = join(__dirname, "../../modules/examples");
 
@@ -16,7 +17,7 @@ export interface ServingHost {
 }
 
 export async function serveHost(config: Record<string, unknown> = {}, home = tempDir("warden-api-"), logger: LogSink = silentLogger()): Promise<ServingHost> {
-  const host = await Host.open({ home, modulePaths: [EXAMPLES], userRuntime: "inprocess", logger, overrides: { "api.enabled": true, "api.port": 0 } });
+  const host = await testHost({ home, modulePaths: [EXAMPLES], userRuntime: "inprocess", logger, overrides: { "api.enabled": true, "api.port": 0 } });
   for (const [k, v] of Object.entries(config)) await host.run("config.set", { key: k, value: v });
   await host.activateAll();
   await host.startSurfaces();
