@@ -79,12 +79,13 @@ describe("F1: lockdown bypass by any console session", () => {
     const other = grant("rider", "hello.*");
     expect(cli("security", "lockdown", "120").code).toBe(0);
     try {
-      const res = await fetch(`${base}/api/v1/hello/greet`, {
+      const res = await raw(new URL(base), {
         method: "POST",
+        path: "/api/v1/hello/greet",
         headers: { cookie: `warden_session=${cookie}`, "x-warden-console": "1", authorization: `Bearer ${other}`, "content-type": "application/json" },
         body: JSON.stringify({ name: "bearer through lockdown" }),
       });
-      expect(res.status, await res.text()).toBe(503);
+      expect(res.status, res.text).toBe(503);
     } finally {
       cli("security", "unlock");
     }
@@ -106,8 +107,9 @@ describe("F1: lockdown bypass by any console session", () => {
   it("forged session cookies sent during a lockdown count as failed authentications", async () => {
     expect(cli("config", "set", "security.failed_limit", "3").code).toBe(0);
     const forge = (i: number) =>
-      fetch(`${base}/api/v1/hello/greet`, {
+      raw(new URL(base), {
         method: "POST",
+        path: "/api/v1/hello/greet",
         headers: { cookie: `warden_session=${i.toString(16).padStart(16, "0")}.${"A".repeat(43)}`, "x-warden-console": "1", "content-type": "application/json" },
         body: "{}",
       });
@@ -153,8 +155,8 @@ describe("F2: sessions outlive the token that opened them", () => {
 
   it("a login URL minted by a token stops working once that token is revoked", async () => {
     const minter = grant("minter-revoked", "console.manage");
-    const made = await fetch(`${base}/api/v1/console/open`, { method: "POST", headers: { authorization: `Bearer ${minter}`, "content-type": "application/json" }, body: "{}" });
-    const url = ((await made.json()) as { url: string }).url;
+    const made = await raw(new URL(base), { method: "POST", path: "/api/v1/console/open", headers: { authorization: `Bearer ${minter}`, "content-type": "application/json" }, body: "{}" });
+    const url = (made.json as { url: string }).url;
     expect(cli("auth", "revoke", "--yes", "minter-revoked").code).toBe(0);
     const r = await codeLogin(url);
     expect(r.cookie).toBeUndefined();
@@ -167,8 +169,8 @@ describe("F3: login CSRF through GET /console/login", () => {
     // page elsewhere. Sec-Fetch-Site tells the host it was not typed or pasted by the operator.
     const minter = grant("csrf-minter", "console.manage");
     for (const site of ["cross-site", "same-site"]) {
-      const made = await fetch(`${base}/api/v1/console/open`, { method: "POST", headers: { authorization: `Bearer ${minter}`, "content-type": "application/json" }, body: "{}" });
-      const url = ((await made.json()) as { url: string }).url;
+      const made = await raw(new URL(base), { method: "POST", path: "/api/v1/console/open", headers: { authorization: `Bearer ${minter}`, "content-type": "application/json" }, body: "{}" });
+      const url = (made.json as { url: string }).url;
       const r = await codeLogin(url, { "sec-fetch-site": site, "sec-fetch-mode": "navigate", "sec-fetch-dest": "document" });
       expect(r.cookie, `${site} navigation got a session cookie`).toBeUndefined();
     }
