@@ -9,11 +9,12 @@ const STATE_CHANGING = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 /** Headers a browser page may read from our responses (rate-limit state, request ids). */
 const EXPOSED = "RateLimit, RateLimit-Policy, Retry-After, X-Request-Id, WWW-Authenticate";
 
-/** Answers the request (and resolves true) when it stops here; otherwise leaves it to the next rule. */
+/** Answers the request and returns true when it stops here; otherwise false, for the next rule. */
 export function checkOrigin(deps: ApiDeps, https: boolean, req: FastifyRequest, reply: FastifyReply): boolean {
   const settings = deps.settings();
   if (!settings.enabled) {
-    return answered(sendError(reply, { code: "api_disabled", message: "the REST API is disabled; run `warden config set api.enabled true` and restart `warden serve`" }));
+    sendError(reply, { code: "api_disabled", message: "the REST API is disabled; run `warden config set api.enabled true` and restart `warden serve`" });
+    return true;
   }
   const origin = req.headers.origin;
   reply.header("Vary", "Origin");
@@ -23,23 +24,21 @@ export function checkOrigin(deps: ApiDeps, https: boolean, req: FastifyRequest, 
     reply.header("Access-Control-Expose-Headers", EXPOSED);
   }
   if (req.method === "OPTIONS") {
-    if (!allowedOrigin) return answered(sendError(reply, { code: "forbidden", message: "this origin may not call the API (CORS)", reason: "origin_not_allowed" }));
+    if (!allowedOrigin) {
+      sendError(reply, { code: "forbidden", message: "this origin may not call the API (CORS)", reason: "origin_not_allowed" });
+      return true;
+    }
     reply.header("Access-Control-Allow-Methods", "GET, POST");
     reply.header("Access-Control-Allow-Headers", "Authorization, Content-Type, X-API-Key, X-Request-Id");
     reply.header("Access-Control-Max-Age", "600");
-    return answered(reply.code(204).send());
+    reply.code(204).send();
+    return true;
   }
   if (STATE_CHANGING.has(req.method) && !allowedOrigin && isCrossSite(req, https)) {
-    return answered(
-      sendError(reply, { code: "forbidden", message: "cross-site request refused (CSRF protection); call the API from an allowed origin or without browser credentials", reason: "cross_site" }),
-    );
+    sendError(reply, { code: "forbidden", message: "cross-site request refused (CSRF protection); call the API from an allowed origin or without browser credentials", reason: "cross_site" });
+    return true;
   }
   return false;
-}
-
-/** A rule that answered: the reply is on its way. */
-function answered(_reply: FastifyReply): true {
-  return true;
 }
 
 /**
