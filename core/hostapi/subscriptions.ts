@@ -9,12 +9,42 @@ import type { GrantSet } from "./grants.js";
 
 type Deliver = (payload: unknown, event: string) => void;
 
+/**
+ * What a user module may make the host hold in listeners (events.on and config.watch together, per
+ * activation). A sandboxed module's unsubscribe forgets the handler in its isolate only; the host's
+ * listener stays until the module is deactivated, so this bounds that too.
+ */
+export const MAX_SUBSCRIPTIONS_PER_MODULE = 256;
+
 export function moduleSubscriptions(
   o: PortOptions,
   hold: (capability: string, method: string, grants?: GrantSet) => void,
   denied: (err: CapabilityError, method: string) => CapabilityError,
 ): { subscribe(pattern: unknown, deliver: Deliver): Promise<() => void>; watchConfig(deliver: Deliver): Promise<() => void> } {
   const { kernel, moduleId } = o;
+  let held = 0;
+  /** Counts a listener against the budget (user modules); the returned function releases it once. */
+  const budgeted = (method: string, listen: () => () => void): (() => void) => {
+    if (o.kind === "user" && held >= MAX_SUBSCRIPTIONS_PER_MODULE) {
+      kernel.ledger.limit(moduleId, "events.subscriptions");
+      throw new HostError(
+        "quota_exceeded",
+        `${method}: module '${moduleId}' already holds ${MAX_SUBSCRIPTIONS_PER_MODULE} event subscriptions and settings watches; subscribe with broader patterns (a sandboxed module's unsubscribe frees its slot only when the module is next activated)`,
+        { details: { budget: "events.subscriptions", allowed: MAX_SUBSCRIPTIONS_PER_MODULE } },
+      );
+    }
+    const stop = listen();
+    held++;
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      held--;
+      stop();
+    };
+    o.track(release);
+    return release;
+  };
   const subscribe = async (pattern: unknown, deliver: (payload: unknown, event: string) => void): Promise<() => void> => {
     const grants = o.grants();
     hold(BOUND_METHODS["events.on"], "events.on", grants);
@@ -33,23 +63,23 @@ export function moduleSubscriptions(
     }
     // Checked again at every delivery: a runtime revoke of events.subscribe stops delivery at once.
     // A user module gets its own copy of each payload (subscribers never share one object).
-    const unsubscribe = kernel.events.subscribe(pattern, (payload, event) => {
-      if (!o.grants().has("events.subscribe")) return;
-      deliver(o.kind === "user" ? structuredClone(payload) : payload, event);
-    });
-    o.track(unsubscribe);
-    return unsubscribe;
+    return budgeted("events.on", () =>
+      kernel.events.subscribe(pattern, (payload, event) => {
+        if (!o.grants().has("events.subscribe")) return;
+        deliver(o.kind === "user" ? structuredClone(payload) : payload, event);
+      }),
+    );
   };
 
   /** This module's own settings changed (any path, any host of a fleet): its config.watch runs again. */
   const watchConfig = async (deliver: (payload: unknown, event: string) => void): Promise<() => void> => {
     hold(BOUND_METHODS["config.watch"], "config.watch");
     const prefix = `${moduleId}.`;
-    const unwatch = kernel.config.onChange((key) => {
-      if (key.startsWith(prefix) && o.grants().has("config.read")) deliver({ key }, "config.changed");
-    });
-    o.track(unwatch);
-    return unwatch;
+    return budgeted("config.watch", () =>
+      kernel.config.onChange((key) => {
+        if (key.startsWith(prefix) && o.grants().has("config.read")) deliver({ key }, "config.changed");
+      }),
+    );
   };
   return { subscribe, watchConfig };
 }

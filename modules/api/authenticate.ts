@@ -3,7 +3,7 @@
 // console's own requests. The bootstrap token is refused here: it is for local tooling only.
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { Caller } from "../../sdk/context.js";
-import { httpStatusFor } from "../../sdk/errors.js";
+import { httpStatusFor, WardenError } from "../../sdk/errors.js";
 import { CONSOLE_HEADER, sessionCookie } from "./console-routes.js";
 import type { ApiDeps } from "./deps.js";
 import { loggedPublicError, publicError, sendError, type ApiErrorFields } from "./errors.js";
@@ -82,7 +82,7 @@ export function authenticator(deps: ApiDeps, https: boolean): Authenticate {
 
 /** The console service verifies a cookie; without it (the console module inactive) none verifies. */
 function verifySession(deps: ApiDeps, cookie: string) {
-  if (!deps.console) throw new Error("console sessions are not served: the console module is not active");
+  if (!deps.console) throw new WardenError("module_unavailable", "console sessions are not served here: the console module is not active; run `warden module enable console`");
   return deps.console.verify(cookie);
 }
 
