@@ -4,7 +4,7 @@
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["node_modules/**", "modules/api/console/**", "bench/results/**", "**/*.js", "**/*.mjs"] },
+  { ignores: ["node_modules/**", "dist/**", "sdk/dist/**", "modules/api/console/**", "bench/results/**", "**/*.js", "**/*.mjs"] },
   {
     files: ["**/*.ts"],
     languageOptions: {

@@ -22,6 +22,7 @@ import { ProviderIndex } from "./providers.js";
 import { SecretStore } from "./secrets/secret-store.js";
 import { resolveHome } from "./base/paths.js";
 import { assertOwnHome, homeLayout } from "./base/home.js";
+import type { NetTransport } from "./hostapi/net-fetch.js";
 import type { ModuleRuntime } from "./runtime.js";
 import { ServiceRegistry } from "./services.js";
 import { openSqliteStore } from "./store/sqlite-store.js";
@@ -50,6 +51,10 @@ export interface HostOptions {
   store?: string;
   /** A fleet's Redis URL (`--redis`). */
   redis?: string;
+  /** The clock per-second and per-minute budgets run on (a test host moves it); Date.now by default. */
+  clock?: () => number;
+  /** Carries net.fetch after its checks instead of the network (a test host's fake). */
+  netTransport?: NetTransport;
 }
 
 export class Host {
@@ -152,9 +157,11 @@ export class Host {
         audit,
         log,
         ledger,
-        budgets: new Budgets(),
+        budgets: new Budgets(options.clock),
         capabilityObservers: new Set(),
         callObservers: new Set(),
+        logObservers: new Set(),
+        ...(options.netTransport ? { netTransport: options.netTransport } : {}),
         modules: {
           list: () => theLoader().list(),
           inspect: (id) => theActions().inspect(id),

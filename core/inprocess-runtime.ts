@@ -24,6 +24,9 @@ export class InProcessRuntime implements ModuleRuntime {
     } catch (e) {
       throw new HostError("module_error", `module '${spec.id}' failed to load its entry: ${(e as Error).message}`);
     }
+    // `export default defineModule({ activate, deactivate })` as well as named exports.
+    const named = mod as Partial<ModuleDefinition> & { default?: Partial<ModuleDefinition> };
+    if (typeof named.activate !== "function" && named.default && typeof named.default === "object") mod = named.default;
     if (typeof mod.activate !== "function") {
       throw new HostError("module_error", `module '${spec.id}': its entry must export an activate(ctx) function`);
     }

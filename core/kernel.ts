@@ -9,6 +9,7 @@ import type { SecretStore } from "./secrets/secret-store.js";
 import type { ServiceRegistry } from "./services.js";
 import type { Ledger } from "./ledger.js";
 import type { Budgets } from "./budgets.js";
+import type { NetTransport } from "./hostapi/net-fetch.js";
 import type { Repos, Store } from "./store/store.js";
 
 export interface AuditSink {
@@ -68,6 +69,10 @@ export interface Kernel {
   readonly capabilityObservers: Set<(e: CapabilityEvent) => void>;
   /** Told of every finished command call (`warden dev` prints them). */
   readonly callObservers: Set<(e: CallEvent) => void>;
+  /** Told of every module log line the host keeps (`warden dev` prints them; a test host records them). */
+  readonly logObservers: Set<(e: { module: string; level: string; message: string }) => void>;
+  /** Carries net.fetch requests after their checks; the network when unset. */
+  readonly netTransport?: NetTransport;
 }
 
 export interface CallEvent {

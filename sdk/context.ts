@@ -33,10 +33,18 @@ export interface CallInfo {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- see above: bivariant input, checked at run time by the schema
 export type CommandHandler<I = any, O = unknown> = (input: I, call: CallInfo) => O | Promise<O>;
 
-export interface CommandsApi {
+/**
+ * Each command's input and output types, by name: what `warden module types` writes from
+ * module.json's schemas (module-types.ts), so a handler that disagrees with its schema does not compile.
+ */
+export type CommandTypes = { [name: string]: { input: unknown; output: unknown } };
+/** Commands with no generated types: any name, the input as the handler names it. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- as CommandHandler's input
+export type UntypedCommands = { [name: string]: { input: any; output: unknown } };
+
+export interface CommandsApi<C extends CommandTypes = UntypedCommands> {
   /** Bind a handler to a command declared in module.json. Needs `commands.register`. */
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- as CommandHandler's input
-  register<I = any, O = unknown>(name: string, handler: CommandHandler<I, O>): void;
+  register<K extends keyof C & string>(name: K, handler: CommandHandler<C[K]["input"], C[K]["output"]>): void;
   /** Call another module's command as this module. Needs `commands.invoke` (scoped by `commands`). */
   invoke<O = unknown>(command: string, input?: Record<string, unknown>): Promise<O>;
   /** Dispatch for an external caller (the REST surface). Needs `commands.dispatch` (elevated). */
@@ -217,9 +225,9 @@ export interface ModuleInfo {
   dir?: string;
 }
 
-export interface ModuleContext<S extends object = SettingsShape> {
+export interface ModuleContext<S extends object = SettingsShape, C extends CommandTypes = UntypedCommands> {
   readonly module: ModuleInfo;
-  readonly commands: CommandsApi;
+  readonly commands: CommandsApi<C>;
   readonly storage: StorageApi;
   readonly cache: CacheApi;
   /** Needs `cache.manage`: the cache module's commands (status, clear, purge, enable, disable). */
@@ -239,7 +247,7 @@ export interface ModuleContext<S extends object = SettingsShape> {
   readonly services: ServicesApi;
 }
 
-export interface ModuleDefinition<S extends object = SettingsShape> {
-  activate(ctx: ModuleContext<S>): void | Promise<void>;
+export interface ModuleDefinition<S extends object = SettingsShape, C extends CommandTypes = UntypedCommands> {
+  activate(ctx: ModuleContext<S, C>): void | Promise<void>;
   deactivate?(): void | Promise<void>;
 }

@@ -32,6 +32,8 @@ export interface Manifest {
   description: string;
   kind?: "system" | "user";
   entry: string;
+  /** What `warden module pack` packs besides module.json (files, folders, gitignore-style patterns). */
+  files?: string[];
   /** `lazy` (default): activated on first use; `startup`: when the host starts. */
   activation?: "lazy" | "startup";
   capabilities?: CapabilityRequest[];

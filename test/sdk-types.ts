@@ -1,6 +1,6 @@
 // Compile-time checks of the SDK, run by `tsc --noEmit` in `npm test`: each @ts-expect-error line
 // must be a type error, so a looser ModuleContext would fail the build.
-import type { CommandHandler, ErrorCode, Manifest, ModuleContext } from "warden/sdk";
+import type { CommandHandler, ErrorCode, Manifest, ModuleContext } from "@warden/sdk";
 
 export async function authorMistakes(ctx: ModuleContext) {
   // @ts-expect-error storage.set needs a value

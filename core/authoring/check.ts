@@ -1,10 +1,14 @@
 // `warden module check <dir>`: the manifest, the bundle and the types, with every problem pointing
 // at a file (and line, where there is one).
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
+import { createRequire } from "node:module";
 import { dirname, join, relative } from "node:path";
+import { pathToFileURL } from "node:url";
 import { HostError } from "../base/errors.js";
 import { readManifest } from "../manifest/index.js";
-import { ROOT } from "../base/paths.js";
+import { FROM_SOURCE, SDK_DIR } from "../base/paths.js";
+import { MODULE_TYPES_FILE, writeModuleTypes } from "./module-types.js";
+import { authorTool } from "./tools.js";
 import { bundleForIsolate } from "../sandbox/bundler.js";
 
 export interface CheckProblem {
@@ -49,36 +53,80 @@ export async function checkModule(dir: string): Promise<CheckReport> {
       problems.push({ stage: "bundle", code, file: file ? join(loaded.dir, file) : loaded.entryFile, ...(line ? { line: Number(line) } : {}), message: p.message });
     }
   }
-  if (/\.m?ts$/.test(loaded.entryFile)) problems.push(...(await typeCheck(loaded.entryFile, loaded.dir)));
+  if (/\.m?ts$/.test(loaded.entryFile)) {
+    // Types generated from the schemas are refreshed first, so a schema change shows up here.
+    if (existsSync(join(loaded.dir, MODULE_TYPES_FILE))) writeModuleTypes(loaded.dir, loaded.manifest);
+    problems.push(...(await typeCheck(loaded.entryFile, loaded.dir)));
+  }
   return { ok: problems.length === 0, id: loaded.manifest.id, problems, ...(bundleBytes !== undefined ? { bundle_bytes: bundleBytes } : {}) };
 }
 
+/**
+ * TypeScript as the module folder has it (its devDependency, what its editor and `tsc` use), else
+ * the host's own when it has one (a checkout), else none: then the problem says what to install.
+ */
+async function typescriptFor(dir: string): Promise<typeof import("typescript") | undefined> {
+  const file = authorTool(dir, "typescript");
+  return file ? ((await import(pathToFileURL(file).href)) as { default: typeof import("typescript") }).default : undefined;
+}
+
+/** The module's own TypeScript files (its tests too), as `tsc` in the folder would take them. */
+function moduleSources(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      if (e.name.startsWith(".") || e.name === "node_modules") continue;
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (/\.m?ts$/.test(e.name)) out.push(p);
+    }
+  };
+  walk(dir);
+  return out.sort();
+}
+
 async function typeCheck(entry: string, dir: string): Promise<CheckProblem[]> {
-  let ts: typeof import("typescript");
-  try {
-    ts = (await import("typescript")).default;
-  } catch {
-    return [{ stage: "types", code: "typecheck_failed", file: entry, message: "TypeScript is not installed here; types were not checked (npm install -D typescript)" }];
-  }
-  const program = ts.createProgram([entry], {
+  const ts = await typescriptFor(dir);
+  if (!ts) return [{ stage: "types", code: "typecheck_failed", file: entry, message: "TypeScript is not installed in the module folder; types were not checked (run npm install there)" }];
+  const fromFolder = (name: string) => {
+    try {
+      createRequire(join(dir, "package.json")).resolve(`${name}/package.json`);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  // The SDK as the folder has it; before `npm install`, this host's own copy, so check works at once.
+  const paths: Record<string, string[]> = fromFolder("@warden/sdk")
+    ? {}
+    : { "@warden/sdk": [join(SDK_DIR, FROM_SOURCE ? "index.ts" : "index.d.ts")], "@warden/sdk/testing": [join(SDK_DIR, FROM_SOURCE ? "testing.ts" : "testing.d.ts")] };
+  // The tests' vitest likewise: the folder's, else the host's when it has one.
+  const vitest = fromFolder("vitest") ? undefined : authorTool(dir, "vitest/package.json");
+  if (vitest) paths.vitest = [join(dirname(vitest), "dist", "index.d.ts")];
+  const program = ts.createProgram(moduleSources(dir), {
     strict: true,
     noEmit: true,
     target: ts.ScriptTarget.ES2022,
-    module: ts.ModuleKind.ESNext,
-    moduleResolution: ts.ModuleResolutionKind.Bundler,
-    lib: ["lib.es2023.d.ts"],
+    module: ts.ModuleKind.NodeNext,
+    moduleResolution: ts.ModuleResolutionKind.NodeNext,
     types: [],
     skipLibCheck: true,
-    baseUrl: dirname(entry),
-    paths: { "warden/sdk": [join(ROOT, "sdk/index.ts")], "warden/sdk/testing": [join(ROOT, "core/authoring/testing.ts")] },
+    paths,
   });
   return (
     ts
       .getPreEmitDiagnostics(program)
       // The module's own files; the SDK's are Warden's business.
-      .filter((d) => !d.file || !relative(dir, d.file.fileName).startsWith(".."))
+      .filter(
+        (d) =>
+          !d.file ||
+          !relative(dir, d.file.fileName)
+            .split(/[\\/]/)
+            .some((part) => part === ".." || part === "node_modules"),
+      )
       .map((d) => {
-        const message = ts.flattenDiagnosticMessageText(d.messageText, "\n");
+        let message = ts.flattenDiagnosticMessageText(d.messageText, "\n");
+        if (d.code === 2307) message += " (run npm install in the module folder)";
         if (!d.file || d.start === undefined) return { stage: "types" as const, code: "typecheck_failed" as const, file: entry, message };
         const { line } = d.file.getLineAndCharacterOfPosition(d.start);
         return { stage: "types" as const, code: "typecheck_failed" as const, file: d.file.fileName, line: line + 1, message };

@@ -1,15 +1,75 @@
 // `warden module pack [dir]`: the archive `warden module install` takes. The module is checked
-// first (a broken module is not packed), and the archive holds the folder under package/ (as npm
-// pack does) without node_modules, .git or earlier archives.
-import { readFileSync } from "node:fs";
-import { join, relative, resolve } from "node:path";
+// first (a broken module is not packed). The archive holds only the module, under package/ (as npm
+// pack does): module.json's `files` when it lists them, else the folder without tests, lockfiles,
+// package.json, tsconfig, dotfiles, node_modules and what .wardenignore lists (as .vscodeignore does
+// for vsce). Packs are reproducible: the same folder gives the same bytes (sorted entries, fixed
+// times and modes, no owner ids), so a pack's sha256 names its content.
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { join, relative, resolve, sep } from "node:path";
+import ignore, { type Ignore } from "ignore";
 import * as tar from "tar";
 import { HostError } from "../base/errors.js";
-import { checkModule } from "./check.js";
+import type { Manifest } from "../../sdk/manifest.js";
+import { assertDir, checkModule } from "./check.js";
 
-const SKIP = /(^|\/)(node_modules|\.git)(\/|$)|\.tgz$/;
+/** Left out unless module.json's `files` names them: what builds and tests a module, not what runs it. */
+const DEFAULT_IGNORES = [
+  ".*",
+  "node_modules/",
+  "*.tgz",
+  "*.test.ts",
+  "*.test.js",
+  "*.spec.ts",
+  "*.spec.js",
+  "test/",
+  "tests/",
+  "__tests__/",
+  "package.json",
+  "package-lock.json",
+  "npm-shrinkwrap.json",
+  "yarn.lock",
+  "pnpm-lock.yaml",
+  "bun.lockb",
+  "tsconfig*.json",
+];
+/** A time every entry carries, so the pack's bytes depend on contents only. */
+const FIXED_TIME = new Date("2000-01-01T00:00:00Z");
 
-export async function packModule(dir: string, outDir = process.cwd()): Promise<{ file: string; id: string; version: string }> {
+export interface PackEntry {
+  path: string;
+  bytes: number;
+}
+
+/** What the pack of `dir` holds, sorted (`warden module pack --list`). */
+export function packList(dir: string): PackEntry[] {
+  assertDir(dir);
+  const manifest = JSON.parse(readFileSync(join(dir, "module.json"), "utf8")) as Manifest;
+  const rules: Ignore = ignore().add(DEFAULT_IGNORES);
+  const wardenignore = join(dir, ".wardenignore");
+  if (existsSync(wardenignore)) rules.add(readFileSync(wardenignore, "utf8"));
+  const listed = manifest.files ? ignore().add(manifest.files) : undefined;
+  const out: PackEntry[] = [];
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      const rel = relative(dir, p).split(sep).join("/");
+      if (e.name === "node_modules" || e.name === ".git") continue;
+      if (e.isDirectory()) {
+        // A folder `files` names is taken whole; otherwise its files are judged one by one.
+        if (!listed && rules.ignores(`${rel}/`)) continue;
+        walk(p);
+      } else if (e.isFile()) {
+        const wanted = rel === "module.json" || (listed ? listed.ignores(rel) : !rules.ignores(rel));
+        if (wanted) out.push({ path: rel, bytes: statSync(p).size });
+      }
+    }
+  };
+  walk(dir);
+  return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+export async function packModule(dir: string, outDir = process.cwd()): Promise<{ file: string; id: string; version: string; sha256: string; files: PackEntry[] }> {
   const report = await checkModule(dir);
   if (!report.ok) {
     throw new HostError(
@@ -18,13 +78,34 @@ export async function packModule(dir: string, outDir = process.cwd()): Promise<{
         .slice(0, 3)
         .map((p) => p.message)
         .join("; ")}`,
-      {
-        details: { problems: report.problems },
-      },
+      { details: { problems: report.problems } },
     );
   }
+  const files = packList(dir);
   const manifest = JSON.parse(readFileSync(join(dir, "module.json"), "utf8")) as { id: string; version: string };
+  try {
+    mkdirSync(outDir, { recursive: true });
+  } catch (e) {
+    throw new HostError("usage", `--out ${outDir}: cannot create that folder (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); give a folder you can write`);
+  }
   const file = resolve(outDir, `${manifest.id}-${manifest.version}.tgz`);
-  await tar.c({ gzip: true, file, cwd: dir, prefix: "package", portable: true, filter: (path) => !SKIP.test(relative(".", path).split("\\").join("/")) }, ["."]);
-  return { file, id: manifest.id, version: manifest.version };
+  await tar.c(
+    {
+      gzip: true,
+      file,
+      cwd: dir,
+      prefix: "package",
+      portable: true,
+      noDirRecurse: true,
+      mtime: FIXED_TIME,
+      // Modes as git keeps them (0644, or 0755 when executable), whatever the umask was.
+      filter: (_path, stat) => {
+        if (stat.mode !== undefined) stat.mode = (stat.mode & 0o100 ? 0o755 : 0o644) | (stat.mode & ~0o777);
+        return true;
+      },
+    },
+    files.map((f) => f.path),
+  );
+  const sha256 = createHash("sha256").update(readFileSync(file)).digest("hex");
+  return { file, id: manifest.id, version: manifest.version, sha256, files };
 }

@@ -26,7 +26,7 @@ function typeOf(s: Schema): string {
   if (s.anyOf) return s.anyOf.map(typeOf).join(" or ");
   if (s.type === "array") return `array of ${s.items ? typeOf(s.items) : "any"}`;
   if (s.type === "object" && s.additionalProperties && typeof s.additionalProperties === "object") return `object of ${typeOf(s.additionalProperties)}`;
-  return s.type ?? "any";
+  return Array.isArray(s.type) ? s.type.join(" or ") : (s.type ?? "any");
 }
 
 function limits(s: Schema): string {

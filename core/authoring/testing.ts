@@ -1,77 +1,96 @@
-// The module author's test harness: loads a module folder in a real host (the real sandbox for
-// user modules), calls its commands, and records every capability call, so a test can assert
-// "greet never writes storage". Ungranted calls fail exactly as in production.
+// The host's side of `@warden/sdk/testing` (the types and the contract are the SDK's): loads a
+// module folder in a real host (the real sandbox for user modules), calls its commands, and records
+// every capability call, log line and faked fetch. Ungranted calls fail exactly as in production;
+// the fake fetch answers only what the host's checks let through.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { CapabilityRequest } from "../../sdk/manifest.js";
+import type { CreateTestHost, FakeFetchRequest, RecordedCapabilityCall, TestHost, TestHostOptions } from "../../sdk/testing.js";
 import { Host } from "../host.js";
+import type { NetTransport } from "../hostapi/net-fetch.js";
 import { silentLogger } from "../log/index.js";
 import { readManifest } from "../manifest/index.js";
 
-export interface RecordedCapabilityCall {
-  method: string;
-  capability: string;
-  allowed: boolean;
-}
+export type { TestHost, TestHostOptions } from "../../sdk/testing.js";
 
-export interface TestHostOptions {
-  /** The module folder (a path or a file: URL such as `new URL(".", import.meta.url)`). */
-  module: string | URL;
-  /** Grant only these (a subset of the manifest's); default: everything it declares, approved. */
-  grants?: CapabilityRequest[];
-  /** Settings of the module, by key without the module prefix (`{ greeting: "hi" }`). */
-  config?: Record<string, unknown>;
-  /** Run in-process instead of the sandbox (faster, for logic-only tests). Default false. */
-  inProcess?: boolean;
-}
-
-export interface TestHost {
-  readonly id: string;
-  /** Calls `<id>.<command>` as the local operator; resolves to its output or rejects with its error. */
-  call<O = unknown>(command: string, input?: Record<string, unknown>): Promise<O>;
-  /** Every capability call the module made, in order. */
-  readonly capabilityCalls: RecordedCapabilityCall[];
-  /** Capabilities the module used (allowed calls), without repeats. */
-  used(): string[];
-  /** Forget the recorded calls (e.g. after setup). */
-  resetRecording(): void;
-  /** The underlying host, for anything else. */
+/** The SDK's test host, with the host under it for Warden's own tests. */
+export interface HostTestHost extends TestHost {
   readonly host: Host;
-  close(): Promise<void>;
 }
 
-export async function createTestHost(options: TestHostOptions): Promise<TestHost> {
+export const createTestHost: CreateTestHost = (options) => openTestHost(options);
+
+export async function openTestHost(options: TestHostOptions): Promise<HostTestHost> {
   const dir = resolve(options.module instanceof URL ? fileURLToPath(options.module) : options.module);
   const { manifest, hash } = readManifest(dir, { allowSystem: false });
   const home = mkdtempSync(join(tmpdir(), "warden-testhost-"));
-  const host = await Host.open({ home, modulePaths: [dir], logger: silentLogger(), ...(options.inProcess ? { userRuntime: "inprocess" as const } : {}) });
+  let offset = 0;
+  const now = () => Date.now() + offset;
+  const fetches: FakeFetchRequest[] = [];
+  const fake = options.fetch;
+  const netTransport: NetTransport | undefined = fake
+    ? async (request) => {
+        fetches.push(request);
+        const r = await fake(request);
+        return { status: r.status, headers: r.headers ?? {}, body: r.body ?? "" };
+      }
+    : undefined;
+  const host = await Host.open({
+    home,
+    modulePaths: [dir],
+    logger: silentLogger(),
+    clock: now,
+    ...(netTransport ? { netTransport } : {}),
+    ...(options.inProcess ? { userRuntime: "inprocess" as const } : {}),
+  });
+  const id = manifest.id;
   const names = (list: CapabilityRequest[] = []) => list.map((c) => (typeof c === "string" ? c : c.name));
   const declared = names(manifest.capabilities);
   const granted = options.grants ? names(options.grants) : declared;
   await host.loader.records.grantForDevelopment(
-    manifest.id,
+    id,
     { hash, capabilities: manifest.capabilities ?? [] },
     declared.filter((c) => !granted.includes(c)),
     "operator:local",
   );
-  await host.loader.reloadModule(manifest.id);
-  for (const [k, v] of Object.entries(options.config ?? {})) await host.run("config.set", { key: `${manifest.id}.${k}`, value: v });
+  await host.loader.reloadModule(id);
+  for (const [k, v] of Object.entries(options.config ?? {})) await host.run("config.set", { key: `${id}.${k}`, value: v });
+  const setSecret = async (name: string, value: string) => void (await host.run("secrets.set", { module: id, name, value }));
+  for (const [name, value] of Object.entries(options.secrets ?? {})) await setSecret(name, value);
 
   const calls: RecordedCapabilityCall[] = [];
   host.kernel.capabilityObservers.add((e) => {
-    if (e.module === manifest.id) calls.push({ method: e.method, capability: e.capability, allowed: e.allowed });
+    if (e.module === id) calls.push({ method: e.method, capability: e.capability, allowed: e.allowed });
+  });
+  const logs: TestHost["logs"] = [];
+  host.kernel.logObservers.add((e) => {
+    if (e.module === id) logs.push({ level: e.level, message: e.message });
   });
   // Activated now, so a test's recording starts after activate() (errors surface on the first call).
-  await host.loader.ensureActive(manifest.id).catch(() => {});
+  await host.loader.ensureActive(id).catch(() => {});
   return {
-    id: manifest.id,
+    id,
     host,
     capabilityCalls: calls,
-    call: <O>(command: string, input: Record<string, unknown> = {}) => host.run(`${manifest.id}.${command}`, input) as Promise<O>,
+    logs,
+    fetches,
+    clock: {
+      now,
+      advance: (ms) => {
+        if (!(ms >= 0)) throw new RangeError("clock.advance: ms must be a number >= 0 (the host's time only moves forward)");
+        offset += ms;
+      },
+    },
+    setSecret,
+    call: <O>(command: string, input: Record<string, unknown> = {}) => host.run(`${id}.${command}`, input) as Promise<O>,
     used: () => [...new Set(calls.filter((c) => c.allowed).map((c) => c.capability))].sort(),
-    resetRecording: () => void calls.splice(0),
+    resetRecording: () => {
+      calls.splice(0);
+      logs.splice(0);
+      fetches.splice(0);
+    },
     close: async () => {
       await host.close();
       rmSync(home, { recursive: true, force: true });

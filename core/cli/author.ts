@@ -2,10 +2,12 @@
 // module check, module learn and dev.
 import { readFileSync, rmSync, watch } from "node:fs";
 import { join, resolve } from "node:path";
+import { existsSync } from "node:fs";
 import type { Command } from "commander";
 import { spawnSync } from "node:child_process";
-import { internalError, type HostError } from "../base/errors.js";
-import { ROOT } from "../base/paths.js";
+import { HostError, internalError } from "../base/errors.js";
+import { DIST_DIR, FROM_SOURCE, ROOT } from "../base/paths.js";
+import type { CheckProblem } from "../authoring/check.js";
 import { printResult, type Io } from "./output.js";
 // What each command needs is loaded when it runs: the CLI starts without the host, the bundler,
 // TypeScript or the manifest validator (a call through a serving host needs none of them).
@@ -14,49 +16,67 @@ export function registerAuthorCommands(program: Command, moduleGroup: Command | 
   const group = moduleGroup ?? program.command("module");
   group
     .command("new")
-    .description("create a TypeScript module skeleton (module.json, index.ts, a test, a README)")
+    .description("create a TypeScript module skeleton (module.json, typed index.ts, a test, a README)")
     .argument("<id>", "the new module's id")
     .option("--dir <dir>", "parent folder (default: the current folder)")
-    .action(async (id: string, opts: { dir?: string }) => {
+    .option("--sdk <tarball-or-folder>", "depend on this @warden/sdk (a tarball from `npm pack` or a folder) instead of the published version, for offline work")
+    .action(async (id: string, opts: { dir?: string; sdk?: string }) => {
       const { scaffoldModule } = await import("../authoring/scaffold.js");
-      const out = scaffoldModule(id, opts.dir ?? process.cwd());
-      result.code = printResult(io, globals.json ? out : `created ${out.dir}: ${out.files.join(", ")}\nnext: warden module check ${out.dir}`, globals.json);
+      const out = scaffoldModule(id, opts.dir ?? process.cwd(), opts.sdk !== undefined ? { sdk: opts.sdk } : {});
+      result.code = printResult(io, globals.json ? out : `created ${out.dir}: ${out.files.join(", ")}\nnext: cd ${out.dir} && npm install, then warden module check .`, globals.json);
     });
 
   group
     .command("check")
     .description("validate a module folder: manifest, bundle, types (problems point at file and line)")
-    .argument("<dir>", "the module folder")
+    .argument("[dir]", "the module folder", ".")
     .action(async (dir: string) => {
       const { checkModule } = await import("../authoring/check.js");
       const report = await checkModule(resolve(dir));
       if (globals.json) printResult(io, report, true);
-      else io.out(report.ok ? `ok: ${report.id} (bundle ${report.bundle_bytes} bytes)` : report.problems.map((p) => `${p.file}${p.line ? `:${p.line}` : ""}: [${p.stage}] ${p.message}`).join("\n"));
+      else io.out(report.ok ? `ok: ${report.id} (bundle ${report.bundle_bytes} bytes)` : formatProblems(report.problems));
       result.code = report.ok ? 0 : 2;
     });
 
   group
-    .command("test")
-    .description("run the module folder's own tests (*.test.ts) with vitest, in the real sandbox")
+    .command("types")
+    .description("write module-types.ts: the settings' and each command's input and output types, from module.json's schemas")
     .argument("[dir]", "the module folder", ".")
-    .action((dir: string) => {
-      const r = spawnSync(
-        process.execPath,
-        [join(ROOT, "node_modules", "vitest", "vitest.mjs"), "run", "--root", resolve(dir), "--config", join(ROOT, "core", "authoring", "vitest.module.config.mts")],
-        { stdio: "inherit" },
-      );
+    .action(async (dir: string) => {
+      const [{ readManifest }, { writeModuleTypes }] = await Promise.all([import("../manifest/index.js"), import("../authoring/module-types.js")]);
+      const { manifest, dir: abs } = readManifest(resolve(dir), { allowSystem: false });
+      const out = writeModuleTypes(abs, manifest);
+      result.code = printResult(io, globals.json ? out : `${out.changed ? "wrote" : "unchanged:"} ${out.file}`, globals.json);
+    });
+
+  group
+    .command("test")
+    .description("run the module folder's own tests (*.test.ts) with its vitest, the module in the real sandbox")
+    .argument("[dir]", "the module folder", ".")
+    .action(async (dir: string) => {
+      const { vitestFor } = await import("../authoring/tools.js");
+      const abs = resolve(dir);
+      const vitest = vitestFor(abs);
+      if (!vitest) throw new HostError("usage", `vitest is not installed in ${abs}; run npm install there (the module's package.json lists it)`);
+      const r = spawnSync(process.execPath, [vitest, "run", "--root", abs, "--config", moduleTestConfig()], { stdio: "inherit" });
       result.code = r.status ?? 1;
     });
 
   group
     .command("pack")
-    .description("check the module and write <id>-<version>.tgz, the archive `warden module install` takes")
+    .description("check the module and write <id>-<version>.tgz, the archive `warden module install` takes (only the module: see --list)")
     .argument("[dir]", "the module folder", ".")
-    .option("--out <dir>", "where to write the archive (default: the current folder)")
-    .action(async (dir: string, opts: { out?: string }) => {
-      const { packModule } = await import("../authoring/pack.js");
+    .option("--out <dir>", "where to write the archive (default: the current folder; made if missing)")
+    .option("--list", "print what the pack would hold, and write nothing")
+    .action(async (dir: string, opts: { out?: string; list?: boolean }) => {
+      const { packList, packModule } = await import("../authoring/pack.js");
+      if (opts.list) {
+        const files = packList(resolve(dir));
+        result.code = printResult(io, globals.json ? { files } : files.map((f) => `${String(f.bytes).padStart(8)}  ${f.path}`).join("\n"), globals.json);
+        return;
+      }
       const out = await packModule(resolve(dir), opts.out ? resolve(opts.out) : process.cwd());
-      result.code = printResult(io, globals.json ? out : `packed ${out.file}; install it with \`warden module install ${out.file}\``, globals.json);
+      result.code = printResult(io, globals.json ? out : `packed ${out.file} (${out.files.length} files, sha256 ${out.sha256}); install it with \`warden module install ${out.file}\``, globals.json);
     });
 
   group
@@ -79,17 +99,25 @@ export function registerAuthorCommands(program: Command, moduleGroup: Command | 
 }
 
 async function session(dir: string, globals: { home?: string }, io: Io, o: { calls?: string; learn: boolean; watch: boolean }) {
-  const [{ assertDir }, { CapabilityLearner }, { freshStateHome, userStateHome }, { startControlServer, stopControlServer }, { Host }, { createLogger }, { readManifest }, { catalogueOf }] =
-    await Promise.all([
-      import("../authoring/check.js"),
-      import("../authoring/learn.js"),
-      import("../base/home.js"),
-      import("../control/server.js"),
-      import("../host.js"),
-      import("../log/index.js"),
-      import("../manifest/index.js"),
-      import("./serve.js"),
-    ]);
+  const [
+    { assertDir, checkModule },
+    { CapabilityLearner },
+    { freshStateHome, userStateHome },
+    { startControlServer, stopControlServer },
+    { Host },
+    { createLogger },
+    { readManifest },
+    { catalogueOf },
+  ] = await Promise.all([
+    import("../authoring/check.js"),
+    import("../authoring/learn.js"),
+    import("../base/home.js"),
+    import("../control/server.js"),
+    import("../host.js"),
+    import("../log/index.js"),
+    import("../manifest/index.js"),
+    import("./serve.js"),
+  ]);
   assertDir(dir);
   const { manifest } = readManifest(dir, { allowSystem: false });
   // Never a predictable shared path (another local user could plant a home there first).
@@ -118,6 +146,7 @@ async function session(dir: string, globals: { home?: string }, io: Io, o: { cal
     if (o.learn) io.err(`recording ${id}'s capability calls: run its commands from another terminal (\`warden --home ${host.home} ${id} <command>\`), then Ctrl-C for the report`);
     host.kernel.callObservers.add((e) => io.out(`call  ${e.command}  ${e.ms.toFixed(1)} ms${e.error ? `  ${e.error.code}: ${e.error.message}` : ""}`));
     host.kernel.capabilityObservers.add((e) => e.module === id && io.out(`  cap ${e.method} (${e.capability})${e.allowed ? "" : "  DENIED"}`));
+    host.kernel.logObservers.add((e) => e.module === id && io.out(`  log ${e.level.padEnd(5)} ${e.message}`));
     await host.loader.ensureActive(id).catch((e) => io.err(`activation failed: ${(e as Error).message}`));
     const control = await startControlServer(host.home, {
       call: (command, input) => host.run(command, input),
@@ -134,6 +163,9 @@ async function session(dir: string, globals: { home?: string }, io: Io, o: { cal
         try {
           const s = await host.loader.reloadModule(id);
           io.out(`reloaded ${id} (${s.state}${s.error ? `: ${s.error.message}` : ""})`);
+          // Types too, on every save: the reload runs what esbuild accepts, which is not what tsc accepts.
+          const report = await checkModule(dir);
+          io.out(report.ok ? "types: ok" : formatProblems(report.problems));
         } catch (e) {
           io.err(`reload failed: ${(e as Error).message}`);
         }
@@ -154,4 +186,15 @@ async function session(dir: string, globals: { home?: string }, io: Io, o: { cal
     await host.close();
     if (fresh) rmSync(home, { recursive: true, force: true });
   }
+}
+
+/** The vitest configuration `module test` runs with: this host's own (its SDK and harness). */
+function moduleTestConfig(): string {
+  const file = FROM_SOURCE ? join(ROOT, "core", "authoring", "vitest.module.config.mjs") : join(DIST_DIR, "author", "vitest.module.config.mjs");
+  if (!existsSync(file)) throw new HostError("internal", `${file} is missing from this Warden installation; reinstall it`);
+  return file;
+}
+
+function formatProblems(problems: CheckProblem[]): string {
+  return problems.map((p) => `${p.file}${p.line ? `:${p.line}` : ""}: [${p.stage}] ${p.message}`).join("\n");
 }

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // The `warden` binary. Start-up time is part of the product, so this file is plain JavaScript:
-// `--version` is answered before anything loads, and the CLI itself runs from one esbuild bundle
-// cached by the sources' stamps (rebuilt in ~0.2 s when a source changes), not through a
-// TypeScript loader on every call.
+// `--version` is answered before anything loads. An installed package runs its build (dist/cli,
+// made by `npm pack`); a checkout runs one esbuild bundle of its sources, cached by the sources'
+// stamps (rebuilt in ~0.2 s when a source changes), never a TypeScript loader on every call.
 import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -14,7 +14,9 @@ const args = process.argv.slice(2);
 if (args.length === 1 && (args[0] === "--version" || args[0] === "-V")) {
   process.stdout.write(`${JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).version}\n`);
 } else {
-  const { main } = await import(pathToFileURL(await cliBundle()).href);
+  const fromSource = existsSync(join(ROOT, "core", "cli", "main.ts"));
+  const entry = fromSource ? await cliBundle() : join(ROOT, "dist", "cli", "main.js");
+  const { main } = await import(pathToFileURL(entry).href);
   process.exitCode = await main(args);
 }
 
@@ -22,32 +24,20 @@ async function cliBundle() {
   const hash = createHash("sha256");
   for (const dir of ["core", "sdk", "manifests"]) {
     for (const name of readdirSync(join(ROOT, dir), { recursive: true }).sort()) {
+      if (String(name).split(/[\\/]/).includes("dist")) continue;
       const file = join(ROOT, dir, String(name));
       const st = statSync(file);
       if (st.isFile()) hash.update(`${name}\0${st.size}\0${st.mtimeMs}\n`);
     }
   }
   hash.update(readFileSync(join(ROOT, "package.json")));
-  // Split into chunks: what only some commands need (the host, the bundler, TypeScript) loads when
-  // they run, so a call through a serving host loads little more than commander and a socket.
   const dir = join(ROOT, "node_modules", ".cache", "warden", "cli", `main-${hash.digest("hex").slice(0, 24)}`);
   const out = join(dir, "main.js");
   if (existsSync(out)) return out;
-  const esbuild = await import("esbuild");
+  const { buildCli } = await import("./build-cli.mjs");
   mkdirSync(dirname(dir), { recursive: true });
   const tmp = `${dir}.${process.pid}.tmp`;
-  await esbuild.build({
-    entryPoints: { main: join(ROOT, "core/cli/main.ts") },
-    bundle: true,
-    splitting: true,
-    outdir: tmp,
-    outExtension: { ".js": ".js" },
-    format: "esm",
-    platform: "node",
-    target: "node20",
-    packages: "external",
-    logLevel: "warning",
-  });
+  await buildCli(ROOT, tmp);
   try {
     renameSync(tmp, dir);
   } catch (e) {

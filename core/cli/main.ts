@@ -12,7 +12,7 @@ import { Command, CommanderError } from "commander";
 import type { CommandInfo } from "../../sdk/context.js";
 import { HostError, isErrorCode, toHostError } from "../base/errors.js";
 import type { Host } from "../host.js";
-import { HOST_VERSION, resolveHome } from "../base/paths.js";
+import { EXAMPLES_DIR, HOST_VERSION, resolveHome } from "../base/paths.js";
 import { scanGlobalOptions, commandWords, type GlobalOptions } from "./argv.js";
 import { addInputOptions, buildInput } from "./input-options.js";
 import { printError, printResult, type Io } from "./output.js";
@@ -37,11 +37,20 @@ interface Backend {
 /** Commands that need no home of their own (or make their own): the home is not opened for them. */
 function standsAlone(words: string[]): boolean {
   const [a, b] = words;
-  return a === "status" || a === "serve" || a === "init" || a === "dev" || (a === "module" && (b === "new" || b === "check" || b === "pack" || b === "learn" || b === "test"));
+  return (
+    a === "status" ||
+    a === "serve" ||
+    a === "init" ||
+    a === "dev" ||
+    a === "completion" ||
+    (a === "module" && (b === "new" || b === "check" || b === "pack" || b === "learn" || b === "test" || b === "types"))
+  );
 }
 
 export async function main(argv: string[], io: Io = stdio): Promise<number> {
   const globals = scanGlobalOptions(argv);
+  // `serve --examples`: the example modules this package ships, as if named with --modules.
+  if (globals.flags.has("examples") && commandWords(argv)[0] === "serve") globals.modules.push(EXAMPLES_DIR);
   const home = resolveHome(globals.home);
   const words = commandWords(argv);
   let host: Host | undefined;
@@ -64,7 +73,9 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
   const result = { code: 0 };
   let backend: Backend | undefined;
   try {
-    if (standsAlone(words)) {
+    // Help is answered without a home (the module commands are listed once one exists).
+    const helpOnly = words.length === 0 || argv.includes("--help") || argv.includes("-h") || words[0] === "help";
+    if (standsAlone(words) || (helpOnly && !existsSync(home))) {
       backend = {
         home,
         commands: [],

@@ -23,6 +23,7 @@ export function registerServe(program: Command, openHost: () => Promise<Host>, i
   program
     .command("serve")
     .description("run the host (REST API, control socket) until interrupted")
+    .option("--examples", "serve the example modules this package ships (hello, notes) beside the others")
     .option("--enable-api", "enable the REST API for this run only (not persisted); issues a token for the examples on first run")
     .option("--console", "serve the operator console for this run only (not persisted); `warden console` prints its login URL")
     .option("--api-port <port>", "this host's API port, over api.port (also $WARDEN_API_PORT); 0 picks a free one")

@@ -53,5 +53,6 @@ export function moduleLog(kernel: Kernel, moduleId: string, kind: "system" | "us
     // The module's data stays under `data`: it can never set the host's own fields (the
     // security-log tag among them).
     kernel.log[lvl]({ module: moduleId, ...(fields ? { data: fields } : {}) }, msg);
+    for (const observe of kernel.logObservers) observe({ module: moduleId, level: lvl, message: msg });
   };
 }

@@ -37,7 +37,13 @@ function hostMatches(pattern: string, hostname: string, port: string): boolean {
   return pHost === hostname;
 }
 
-export async function netFetch(moduleId: string, allowed: readonly string[], url: unknown, init: unknown): Promise<FetchResponse> {
+/**
+ * What carries a request once every check has passed. The real one is the network; a module
+ * author's test host answers instead (`createTestHost({ fetch })`), so the checks are the same.
+ */
+export type NetTransport = (request: { url: string; method: string; headers: Record<string, string>; body?: string }) => Promise<FetchResponse>;
+
+export async function netFetch(moduleId: string, allowed: readonly string[], url: unknown, init: unknown, transport?: NetTransport): Promise<FetchResponse> {
   if (typeof url !== "string") throw new HostError("input_invalid", "net.fetch: url must be a string");
   let u: URL;
   try {
@@ -62,6 +68,7 @@ export async function netFetch(moduleId: string, allowed: readonly string[], url
     if (/^(host|connection|transfer-encoding|content-length|proxy-.*)$/i.test(k)) continue;
     headers[k] = String(v);
   }
+  if (transport) return answered(await transport({ url: u.href, method, headers, ...(body !== undefined ? { body } : {}) }));
   const literal = isIP(hostname) !== 0;
   // A name must not lead into the host's own network unless that very address is listed (an IP
   // literal was listed on purpose). Every address the name has is checked, and node is answered in
@@ -111,4 +118,13 @@ export async function netFetch(moduleId: string, allowed: readonly string[], url
     if (body !== undefined) req.write(body);
     req.end();
   });
+}
+
+/** A transport's answer, held to what the network path holds a response to. */
+function answered(r: FetchResponse): FetchResponse {
+  const body = typeof r.body === "string" ? r.body : "";
+  if (Buffer.byteLength(body) > MAX_RESPONSE_BYTES) throw new HostError("quota_exceeded", `net.fetch: response over ${MAX_RESPONSE_BYTES} bytes`);
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(r.headers ?? {})) headers[k.toLowerCase()] = String(v);
+  return { status: Number.isInteger(r.status) ? r.status : 0, headers, body };
 }

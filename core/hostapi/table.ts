@@ -373,7 +373,7 @@ export const HOST_API = {
     run: async ({ kernel, moduleId, grants }, url, init) => {
       const release = takeFetchSlot(kernel, moduleId);
       try {
-        return await netFetch(moduleId, grants.scope("net.fetch")?.hosts ?? [], url, init);
+        return await netFetch(moduleId, grants.scope("net.fetch")?.hosts ?? [], url, init, kernel.netTransport);
       } finally {
         release();
       }

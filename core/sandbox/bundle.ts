@@ -4,8 +4,8 @@
 //   "isolate": for a sandboxed module. An IIFE that leaves the module's exports on
 //              globalThis.__wardenModule (the prelude takes them and deletes the global). Only files
 //              inside the module folder may be imported: no packages, no node builtins, nothing
-//              above the folder. `import type` (from warden/sdk or anywhere) is erased by esbuild
-//              and never resolved.
+//              above the folder, except `@warden/sdk` (the host's copy: pure code). `import type`
+//              is erased by esbuild and never resolved.
 //   "node":    for a trusted system module loaded in-process. ESM for node, packages external; a
 //              relative import may leave the folder only into the repository's sdk/.
 //
@@ -18,7 +18,7 @@ import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSy
 import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import * as esbuild from "esbuild";
 import { HostError } from "../base/errors.js";
-import { CACHE_DIR, ROOT } from "../base/paths.js";
+import { CACHE_DIR, ROOT, SDK_DIR, SDK_ENTRY } from "../base/paths.js";
 
 export type BundleFormat = "isolate" | "node";
 
@@ -35,7 +35,6 @@ export interface BundleResult {
 export const ISOLATE_EXPORTS_GLOBAL = "__wardenModule";
 
 const BUNDLES_DIR = join(CACHE_DIR, "bundles");
-const SDK_DIR = join(ROOT, "sdk");
 /** A module folder is small; a folder past these is refused rather than hashed on every load. */
 const MAX_FOLDER_FILES = 5000;
 const MAX_FOLDER_BYTES = 64 * 1024 * 1024;
@@ -129,21 +128,25 @@ function confine(dir: string, format: BundleFormat): esbuild.Plugin {
         const importer = args.importer;
         const fromModule = importer === "" || inside(dir, importer);
         const bare = !args.path.startsWith(".") && !isAbsolute(args.path);
+        // The SDK's own few values (defineModule, the error catalogue) are pure code: every module
+        // gets the host's copy, so a pack needs no node_modules and runs the SDK its host ships.
+        if (args.path === "@warden/sdk") return { path: SDK_ENTRY };
         if (bare) {
           if (format === "node") return { path: args.path, external: true };
           return refuse(
-            `imports '${args.path}' at run time; a sandboxed module may import only files in its own folder (node builtins and packages are not available in the sandbox; use \`import type\` for warden/sdk)`,
+            `imports '${args.path}' at run time; a sandboxed module may import only files in its own folder (node builtins and packages are not available in the sandbox; @warden/sdk is the one package it may import)`,
           );
         }
         // Refused by where it points before whether it exists: "cannot resolve ../x" would hide the rule.
         const lexical = resolve(args.resolveDir, args.path);
-        if (format === "isolate" && !inside(dir, lexical)) {
+        const withinSdk = inside(SDK_DIR, importer) && inside(SDK_DIR, lexical);
+        if (format === "isolate" && !inside(dir, lexical) && !withinSdk) {
           return refuse(`imports '${args.path}', which points outside the module folder; a sandboxed module may import only files in its own folder`);
         }
         const resolved = await build.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, importer, pluginData: "warden-confine" });
         if (resolved.errors.length > 0) return { errors: resolved.errors };
         const target = realpathIfExists(resolved.path);
-        if (inside(dir, target)) return resolved;
+        if (inside(dir, target) || (withinSdk && inside(SDK_DIR, target))) return resolved;
         if (format === "node" && (inside(SDK_DIR, target) || (!fromModule && inside(ROOT, target)))) return resolved;
         return refuse(
           format === "node"

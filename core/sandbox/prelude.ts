@@ -313,6 +313,8 @@ export const PRELUDE = String.raw`(function (bridge, setupText) {
       exportsOf = globalThis.__wardenModule;
       globalThis.__wardenModule = undefined;
       var mod = exportsOf;
+      // A default export (defineModule({ activate, deactivate })) as well as named exports.
+      if (mod !== null && typeof mod === "object" && typeof mod.activate !== "function" && mod.default !== null && typeof mod.default === "object") mod = exportsOf = mod.default;
       settle(rq, function () {
         if (mod === null || typeof mod !== "object" || typeof mod.activate !== "function") {
           throw new ErrorCtor("the entry must export an activate(ctx) function");

@@ -3,11 +3,13 @@
 // content of this folder, like any bundle.
 import { join } from "node:path";
 import { bundleModule } from "./bundle.js";
-import { ROOT } from "../base/paths.js";
+import { DIST_DIR, FROM_SOURCE, ROOT } from "../base/paths.js";
 
 let script: Promise<string> | undefined;
 
 export function sandboxProcessScript(): Promise<string> {
+  // An installed package ships it built (scripts/build-package.mjs): nothing to bundle, nothing to write.
+  if (!FROM_SOURCE) return Promise.resolve(join(DIST_DIR, "sandbox", "process-main.mjs"));
   // From ROOT, not import.meta.url: this code may itself run from a bundle in the cache.
   const dir = join(ROOT, "core", "sandbox");
   script ??= bundleModule(join(dir, "process-main.ts"), dir, "node").then(

@@ -1,4 +1,4 @@
-import type { ModuleContext } from "warden/sdk";
+import type { ModuleContext } from "@warden/sdk";
 
 export async function activate(ctx: ModuleContext) {
   ctx.commands.register("greet", async ({ name, excited }: { name: string; excited?: boolean }) => ({

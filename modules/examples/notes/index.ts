@@ -1,4 +1,4 @@
-import type { ModuleContext } from "warden/sdk";
+import type { ModuleContext } from "@warden/sdk";
 
 // A type (not an interface), so it is a JsonValue that storage.set takes as it is.
 type Note = {
