@@ -39,4 +39,4 @@ cpSync(join(ROOT, "modules", "examples"), join(DIST, "modules", "examples"), { r
 mkdirSync(join(DIST, "author"), { recursive: true });
 cpSync(join(ROOT, "core/authoring/vitest.module.config.mjs"), join(DIST, "author", "vitest.module.config.mjs"));
 if (!existsSync(join(DIST, "cli", "main.js"))) throw new Error("build: dist/cli/main.js was not written");
-process.stdout.write(`built ${DIST}\n`);
+process.stderr.write(`built ${DIST}\n`);

@@ -1,7 +1,7 @@
 // The SDK as a package (`npm pack` in sdk/, and the host's build): its TypeScript compiled to
 // JavaScript with declarations in sdk/dist, beside the manifest's JSON Schema for editors. Only
 // what the public entries reach is compiled (sdk/system/ is the host's, not the package's).
-import { copyFileSync, mkdirSync, rmSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -30,10 +30,16 @@ export async function buildSdk() {
     throw new Error(`the SDK does not compile:\n${ts.formatDiagnostics(problems, { getCanonicalFileName: (f) => f, getCurrentDirectory: () => ROOT, getNewLine: () => "\n" })}`);
   }
   mkdirSync(out, { recursive: true });
-  copyFileSync(join(ROOT, "manifests", "module.schema.json"), join(out, "module.schema.json"));
+  // The manifest's schema for editors: the host's, with the capability names as an enum.
+  const schema = JSON.parse(readFileSync(join(ROOT, "manifests", "module.schema.json"), "utf8"));
+  const names = JSON.parse(readFileSync(join(ROOT, "manifests", "capability-names.json"), "utf8"));
+  const [asString, asObject] = schema.properties.capabilities.items.anyOf;
+  asString.enum = names;
+  asObject.properties.name.enum = names;
+  writeFileSync(join(out, "module.schema.json"), JSON.stringify(schema, null, 2) + "\n");
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   await buildSdk();
-  process.stdout.write(`built ${join(SDK, "dist")}\n`);
+  process.stderr.write(`built ${join(SDK, "dist")}\n`);
 }

@@ -15,16 +15,12 @@ import type { Host } from "../host.js";
 import { EXAMPLES_DIR, HOST_VERSION, resolveHome } from "../base/paths.js";
 import { scanGlobalOptions, commandWords, type GlobalOptions } from "./argv.js";
 import { addInputOptions, buildInput } from "./input-options.js";
-import { printError, printResult, type Io } from "./output.js";
+import { printError, printResult, terminalIo, type Io } from "./output.js";
 import { catalogueOf, registerServe } from "./serve.js";
 import { registerAuthorCommands } from "./author.js";
+import { completions, registerCompletion } from "./completion.js";
 import { deliverResult, fillInput } from "./fill-input.js";
 import { controlRequest, responseError } from "../control/client.js";
-
-const stdio: Io = {
-  out: (s) => process.stdout.write(s.endsWith("\n") ? s : s + "\n"),
-  err: (s) => process.stderr.write(s.endsWith("\n") ? s : s + "\n"),
-};
 
 /** Where the command tree and the calls come from: a serving host's socket, or a host opened here. */
 interface Backend {
@@ -47,7 +43,7 @@ function standsAlone(words: string[]): boolean {
   );
 }
 
-export async function main(argv: string[], io: Io = stdio): Promise<number> {
+export async function main(argv: string[], io: Io = terminalIo()): Promise<number> {
   const globals = scanGlobalOptions(argv);
   // `serve --examples`: the example modules this package ships, as if named with --modules.
   if (globals.flags.has("examples") && commandWords(argv)[0] === "serve") globals.modules.push(EXAMPLES_DIR);
@@ -74,7 +70,7 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
   let backend: Backend | undefined;
   try {
     // Help is answered without a home (the module commands are listed once one exists).
-    const helpOnly = words.length === 0 || argv.includes("--help") || argv.includes("-h") || words[0] === "help";
+    const helpOnly = words.length === 0 || argv.includes("--help") || argv.includes("-h") || words[0] === "help" || words[0] === "__complete";
     if (standsAlone(words) || (helpOnly && !existsSync(home))) {
       backend = {
         home,
@@ -104,6 +100,10 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
       }
     }
     const program = buildProgram(backend, globals, io, result, () => openHost(true));
+    if (words[0] === "__complete") {
+      io.out(completions(program, argv.slice(argv.indexOf("__complete") + 1)).join("\n"));
+      return 0;
+    }
     if (words.length === 0) {
       // `warden` alone: the help, on stdout, as a success.
       io.out(program.helpInformation());
@@ -196,6 +196,7 @@ function buildProgram(backend: Backend, globals: GlobalOptions, io: Io, result: 
     }
   }
   registerServe(program, openHost, io, globals.modules);
+  registerCompletion(program, io.out);
   registerAuthorCommands(
     program,
     program.commands.find((c) => c.name() === "module"),

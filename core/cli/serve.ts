@@ -76,7 +76,7 @@ export function registerServe(program: Command, openHost: () => Promise<Host>, i
         process.off("unhandledRejection", onUnhandled);
         throw startupError(e, host);
       }
-      io.out(table(host.loader.list(), ["id", "version", "kind", "state", "error"]));
+      io.out(table(host.loader.list(), ["id", "version", "kind", "state", "error"], io));
       io.out("(modules shown as installed activate on their first call)\n");
       for (const line of lines) io.out(line);
       io.out(`\nhost serving (home ${host.home}, pid ${process.pid}); CLI commands for this home now run here. Ctrl-C stops it.`);
