@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { createTestHost } from "../core/authoring/testing.js";
@@ -58,6 +58,9 @@ describe("module authoring kit", () => {
     writeFileSync(join(dir, "test", "more.test.ts"), "");
     for (const f of ["package-lock.json", ".env", ".npmrc", "tsconfig.build.json", "notes.tmp"]) writeFileSync(join(dir, f), "x");
     writeFileSync(join(dir, ".wardenignore"), "calls.json\n*.tmp\n");
+    // A symlink is never packed: it could point anywhere on the author's disk.
+    symlinkSync("/etc/hostname", join(dir, "linked.ts"));
+    symlinkSync("/etc", join(dir, "etc-folder"));
     const listed = warden(["module", "pack", "--list", dir, "--json"]).json.files.map((f: { path: string }) => f.path);
     expect(listed).toEqual(["README.md", "index.ts", "lib/util.ts", "module-types.ts", "module.json"]);
     const a = warden(["module", "pack", dir, "--out", join(parent, "a"), "--json"]).json;

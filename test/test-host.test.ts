@@ -70,3 +70,34 @@ describe("createTestHost", () => {
     expect(t.fetches).toEqual([]);
   }, 60_000);
 });
+
+describe("@warden/sdk in a sandboxed module", () => {
+  const mod = (id: string, code: string) => writeModule(root, { id, commands: { hi: { description: "hi", input: { type: "object", properties: {}, additionalProperties: false } } }, code });
+
+  it("defineModule and the error catalogue are the one package a sandboxed module may import (the host's own copy)", async () => {
+    const dir = mod(
+      "defined",
+      `import { defineModule, ERROR_CATALOGUE } from "@warden/sdk";
+export default defineModule({ activate(ctx) { ctx.commands.register("hi", async () => "hi, " + Object.keys(ERROR_CATALOGUE).includes("capability_denied")); } });
+`,
+    );
+    const t = await openTestHost({ module: dir });
+    open.push(t);
+    expect(await t.call("hi")).toBe("hi, true");
+  }, 60_000);
+
+  it.each([
+    ["the test harness", "@warden/sdk/testing"],
+    ["a path through the SDK's name", "@warden/sdk/../../core/host.js"],
+    ["a look-alike", "@warden/sdkx"],
+  ])(
+    "%s is still a bundle error: %s",
+    async (_what, specifier) => {
+      const dir = mod(`bad${Math.abs(specifier.length * 7919) % 10000}`, `import * as x from "${specifier}";\nexport function activate(ctx) { ctx.commands.register("hi", async () => typeof x); }\n`);
+      const t = await openTestHost({ module: dir });
+      open.push(t);
+      await expect(t.call("hi")).rejects.toMatchObject({ code: "bundle_failed" });
+    },
+    60_000,
+  );
+});

@@ -78,7 +78,7 @@ function moduleSources(dir: string): string[] {
       if (e.name.startsWith(".") || e.name === "node_modules") continue;
       const p = join(d, e.name);
       if (e.isDirectory()) walk(p);
-      else if (/\.m?ts$/.test(e.name)) out.push(p);
+      else if (e.isFile() && /\.m?ts$/.test(e.name)) out.push(p);
     }
   };
   walk(dir);

@@ -2,7 +2,7 @@
 // command's input and output, generated from module.json's JSON Schemas (as Extism's PDKs generate
 // them from a schema). `warden module check` writes it fresh before it type-checks, so a handler
 // whose input disagrees with its schema fails there with file:line.
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Manifest } from "../../sdk/manifest.js";
 import { typeOfSchema, type SettingSchema } from "../config/settings-types.js";
@@ -39,6 +39,10 @@ export function writeModuleTypes(dir: string, manifest: Manifest): { file: strin
   } catch {
     before = undefined;
   }
-  if (before !== text) writeFileSync(file, text);
+  if (before !== text) {
+    const partial = `${file}.${process.pid}.partial`;
+    writeFileSync(partial, text);
+    renameSync(partial, file);
+  }
   return { file, changed: before !== text };
 }

@@ -5,7 +5,7 @@
 // for vsce). Packs are reproducible: the same folder gives the same bytes (sorted entries, fixed
 // times and modes, no owner ids), so a pack's sha256 names its content.
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync } from "node:fs";
 import { join, relative, resolve, sep } from "node:path";
 import ignore, { type Ignore } from "ignore";
 import * as tar from "tar";
@@ -60,6 +60,7 @@ export function packList(dir: string): PackEntry[] {
         if (!listed && rules.ignores(`${rel}/`)) continue;
         walk(p);
       } else if (e.isFile()) {
+        // Only regular files: a symlink is never packed (it could point anywhere on the author's disk).
         const wanted = rel === "module.json" || (listed ? listed.ignores(rel) : !rules.ignores(rel));
         if (wanted) out.push({ path: rel, bytes: statSync(p).size });
       }
@@ -89,10 +90,12 @@ export async function packModule(dir: string, outDir = process.cwd()): Promise<{
     throw new HostError("usage", `--out ${outDir}: cannot create that folder (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); give a folder you can write`);
   }
   const file = resolve(outDir, `${manifest.id}-${manifest.version}.tgz`);
+  // Written beside and renamed into place: a pack that exists is a whole pack.
+  const partial = `${file}.${process.pid}.partial`;
   await tar.c(
     {
       gzip: true,
-      file,
+      file: partial,
       cwd: dir,
       prefix: "package",
       portable: true,
@@ -106,6 +109,7 @@ export async function packModule(dir: string, outDir = process.cwd()): Promise<{
     },
     files.map((f) => f.path),
   );
+  renameSync(partial, file);
   const sha256 = createHash("sha256").update(readFileSync(file)).digest("hex");
   return { file, id: manifest.id, version: manifest.version, sha256, files };
 }

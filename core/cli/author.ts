@@ -191,7 +191,7 @@ async function session(dir: string, globals: { home?: string }, io: Io, o: { cal
 /** The vitest configuration `module test` runs with: this host's own (its SDK and harness). */
 function moduleTestConfig(): string {
   const file = FROM_SOURCE ? join(ROOT, "core", "authoring", "vitest.module.config.mjs") : join(DIST_DIR, "author", "vitest.module.config.mjs");
-  if (!existsSync(file)) throw new HostError("internal", `${file} is missing from this Warden installation; reinstall it`);
+  if (!existsSync(file)) throw new HostError("integrity_failed", `${file} is missing from this Warden installation; reinstall @warden/host`);
   return file;
 }
 
