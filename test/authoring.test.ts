@@ -245,6 +245,13 @@ describe("warden dev", () => {
         const r = warden(["--home", home, "greeter", "greet", "Ada", "--json"]);
         expect(r.json, r.stderr).toEqual({ message: "hello Ada" });
       }
+      // A save that runs but does not type-check: dev says where, and prints the module's log lines.
+      const mark = out.length;
+      writeFileSync(join(dir, "module.json"), good.replace('"storage.write"', '"storage.write", "log.write"'));
+      writeFileSync(join(dir, "index.ts"), goodCode.replace("async ({ name }) => {", 'async ({ name }: { name: number }) => {\n    ctx.log.info("greeting " + name);'));
+      await waitFor(/index\.ts:\d+: \[types\]/, mark);
+      expect(warden(["--home", home, "greeter", "greet", "Ada", "--json"]).json).toEqual({ message: "hello Ada" });
+      await waitFor(/log info  greeting Ada/, mark);
     } finally {
       dev.kill("SIGTERM");
     }
