@@ -1,6 +1,7 @@
 // Compile-time checks of the SDK, run by `tsc --noEmit` in `npm test`: each @ts-expect-error line
 // must be a type error, so a looser ModuleContext would fail the build.
 import type { CommandHandler, ErrorCode, Manifest, ModuleContext } from "@warden/sdk";
+import { defineModule } from "@warden/sdk";
 
 export async function authorMistakes(ctx: ModuleContext) {
   // @ts-expect-error storage.set needs a value
@@ -68,3 +69,28 @@ export async function settingsMistakes(ctx: ModuleContext<SecuritySettings>, hos
   const notText: string = host.get("sandbox.maxCallDepth");
   return [limit, lists, wrongType, pool, notText];
 }
+
+// Command types generated from a manifest (what `warden module types` writes to module-types.ts).
+type GreeterCommands = {
+  greet: { input: { name: string; excited?: boolean }; output: { message: string } };
+  last: { input: {}; output: unknown };
+};
+
+export function typedHandlers(ctx: ModuleContext<{ greeting: string }, GreeterCommands>) {
+  // @ts-expect-error the handler's input disagrees with the schema's
+  ctx.commands.register("greet", async ({ name }: { name: number }) => ({ message: String(name) }));
+  // @ts-expect-error the output disagrees with the schema's
+  ctx.commands.register("greet", async ({ name }) => ({ message: name.length }));
+  // @ts-expect-error a command the manifest does not declare
+  ctx.commands.register("gret", async () => ({}));
+  // What is right compiles, the input typed from the schema with no annotation.
+  ctx.commands.register("greet", async ({ name, excited }) => ({ message: `${name}${excited ? "!" : ""}` }));
+  ctx.commands.register("last", async () => null);
+}
+
+export const defined = defineModule<{ greeting: string }, GreeterCommands>({
+  activate(ctx) {
+    // @ts-expect-error typed through defineModule as well
+    ctx.commands.register("greet", async ({ name }: { name: boolean }) => ({ message: "" }));
+  },
+});
