@@ -1,5 +1,6 @@
-// `npm run build` (and `prepack`): the JavaScript an installed host runs, in dist/. A checkout
-// runs its TypeScript sources and never needs this; `npm pack` does.
+// `npm run build` (and `prepare`, which npm runs before `npm pack` and after `npm install` in a
+// checkout): the JavaScript an installed host runs, in dist/. A checkout runs its TypeScript sources
+// and never reads dist/.
 //
 //   dist/cli/            the CLI and the test harness (`@warden/host/testing`), split into chunks
 //   dist/sandbox/        the sandbox process's script
