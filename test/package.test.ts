@@ -118,7 +118,7 @@ describe("the packed host and SDK, installed where the checkout is out of reach"
     }
   }, 120_000);
 
-  it("is a module author's kit: new, npm install, tsc, check, test, pack --list, pack, install and call; a wrong handler type fails check", async () => {
+  it("is a module author's kit: new, npm install, tsc, check, test, learn, pack --list, pack, install and call; a wrong handler type fails check", async () => {
     const made = await warden(["module", "new", "greeter", "--sdk", sdkTarball]);
     expect(made.status, said(made)).toBe(0);
     const dir = join(work, "greeter");
@@ -132,6 +132,8 @@ describe("the packed host and SDK, installed where the checkout is out of reach"
     const test = await warden(["module", "test", "."], dir);
     expect(test.status, said(test)).toBe(0);
     expect(said(test)).toMatch(/2 passed/);
+    const learned = await warden(["--json", "module", "learn", ".", "--calls", "calls.json"], dir);
+    expect(JSON.parse(learned.stdout), said(learned)).toMatchObject({ used: ["commands.register", "storage.read", "storage.write"] });
     const list = await warden(["--json", "module", "pack", "--list", "."], dir);
     expect(JSON.parse(list.stdout).files.map((f: { path: string }) => f.path)).toEqual(["README.md", "index.ts", "module-types.ts", "module.json"]);
     const packed = await warden(["--json", "module", "pack", "."], dir);
