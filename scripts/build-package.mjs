@@ -1,6 +1,6 @@
-// `npm run build` (and `prepare`, which npm runs before `npm pack` and after `npm install` in a
-// checkout): the JavaScript an installed host runs, in dist/. A checkout runs its TypeScript sources
-// and never reads dist/.
+// `npm run build` (and `prepack`, before `npm pack`): the JavaScript an installed host runs, in
+// dist/. A checkout runs its TypeScript sources and never reads dist/. Not `prepare`: npm 11 counts
+// that as an install script of a package installed from a tarball, and warns.
 //
 //   dist/cli/            the CLI and the test harness (`@warden/host/testing`), split into chunks
 //   dist/sandbox/        the sandbox process's script

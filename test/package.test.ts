@@ -84,6 +84,13 @@ describe("the packed host and SDK, installed where the checkout is out of reach"
     expect(installOutput).not.toMatch(/EBADENGINE|install-scripts|deprecated/i);
     const files = spawnSync("tar", ["tzf", hostTarball], { encoding: "utf8" }).stdout.split("\n");
     expect(files).toContain("package/dist/cli/main.js");
+    // The tree that was tested is the tree an install gets (overrides do not reach an installer; a
+    // shrinkwrap does). The registry here only knows the lockfile's versions, so this is asserted
+    // on the tarball itself.
+    expect(files).toContain("package/npm-shrinkwrap.json");
+    const manifest = JSON.parse(spawnSync("tar", ["xzOf", hostTarball, "package/package.json"], { encoding: "utf8" }).stdout) as { scripts?: Record<string, string> };
+    // No script that runs when the package is installed (npm 11 counts prepare for a tarball too).
+    expect(Object.keys(manifest.scripts ?? {}).filter((s) => /^(pre|post)?install$|^prepare$/.test(s))).toEqual([]);
     expect(files.filter((f) => /\.ts$/.test(f) && !f.startsWith("package/dist/modules/examples/") && !f.endsWith(".d.ts"))).toEqual([]);
     const installed = join(prefix, "lib", "node_modules", "@warden", "host");
     for (const dev of ["tsx", "typescript", "vitest"]) expect(existsSync(join(installed, "node_modules", dev)), dev).toBe(false);

@@ -11,7 +11,7 @@ import { MODULE_TYPES_FILE, moduleTypesSource } from "./module-types.js";
 
 export function scaffoldModule(id: string, parent: string, options: { sdk?: string } = {}): { dir: string; files: string[] } {
   if (!/^[a-z][a-z0-9-]{1,39}$/.test(id) || RESERVED_IDS.has(id)) {
-    throw new HostError("usage", `'${id}' is not a usable module id: lowercase letters, digits and '-', 2-40 characters, not a reserved name`);
+    throw new HostError("usage", `'${id}' is not a usable module id: lowercase letters, digits and '-', 2-40 characters, not a reserved name; choose one like 'my-module'`);
   }
   const dir = resolve(parent, id);
   if (existsSync(dir)) throw new HostError("usage", `${dir} already exists; choose another id or --dir`);
@@ -147,8 +147,8 @@ function projectFiles(id: string, sdk: string): Record<string, string> {
 
 A Warden module. \`module.json\` declares its commands and the capabilities it needs; \`index.ts\`
 binds the commands in \`activate(ctx)\`, typed from the manifest's schemas (\`module-types.ts\`,
-which \`warden module check\` refreshes). Run these in this folder, with \`warden\` installed
-(\`npm install -g @warden/host\`):
+which \`warden module check\` refreshes). Run these in this folder, with \`warden\` on your PATH
+(Warden's README, "Installing"):
 
 \`\`\`sh
 npm install                     # the SDK, TypeScript and vitest, for your editor and the tests

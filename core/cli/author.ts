@@ -13,7 +13,7 @@ import { printResult, type Io } from "./output.js";
 // TypeScript or the manifest validator (a call through a serving host needs none of them).
 
 export function registerAuthorCommands(program: Command, moduleGroup: Command | undefined, globals: { json: boolean; home?: string }, io: Io, result: { code: number }): void {
-  const group = moduleGroup ?? program.command("module");
+  const group = moduleGroup ?? program.command("module").description("write modules (new, check, types, test, pack, learn); with a home, also install and manage them");
   group
     .command("new")
     .description("create a TypeScript module skeleton (module.json, typed index.ts, a test, a README)")

@@ -124,7 +124,7 @@ export function printError(io: Io, err: HostError, json: boolean): number {
     let text = `${paint(io, "31", `error [${err.code}]`)}: ${err.message}`;
     const problems = (err.details as { problems?: Array<{ path: string; message: string }> } | undefined)?.problems;
     if (Array.isArray(problems) && problems.length > 1) text += "\n" + problems.map((p) => `  ${p.path}: ${p.message}`).join("\n");
-    if (!/run|use|fix|ask|wait|declare|install|check|send/i.test(err.message)) text += `\n  ${err.spec.hint}`;
+    if (!/run|use|fix|ask|wait|declare|install|check|send|choose|give/i.test(err.message)) text += `\n  ${err.spec.hint}`;
     io.err(text);
   }
   return exitCodeFor(err.code);
