@@ -55,6 +55,8 @@ export function completions(program: Command, words: readonly string[]): string[
     if (sub) at = sub;
   }
   const commands = at.commands.filter((c) => c.name() !== "help").map((c) => c.name());
-  const options = [...at.options, ...(at === program ? [] : program.options)].map((o) => o.long).filter((o): o is string => typeof o === "string");
-  return [...commands.sort(), ...options];
+  // The program's own options hold anywhere (but --version, which only the program answers).
+  const global = at === program ? [] : program.options.filter((o) => o.long !== "--version");
+  const options = [...at.options, ...global].map((o) => o.long).filter((o): o is string => typeof o === "string");
+  return [...commands.sort(), ...options, "--help"];
 }
