@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { createTestHost } from "../core/authoring/testing.js";
@@ -102,6 +102,17 @@ describe("module authoring kit", () => {
     expect(warden(["module", "types", dir]).code).toBe(0);
     expect(readFileSync(join(dir, "module-types.ts"), "utf8")).toMatch(/"name"\?: number/);
   }, 120_000);
+
+  it("refuses a bundle cache that others may write (planted in advance, or a shared WARDEN_CACHE_DIR)", () => {
+    const shared = tempDir("warden-shared-cache-");
+    chmodSync(shared, 0o777);
+    const r = warden(["module", "check", join(EXAMPLES, "hello"), "--json"], { WARDEN_CACHE_DIR: shared });
+    expect(r.code).toBe(2);
+    expect(JSON.stringify(r.json.problems)).toMatch(/not this user's alone.*WARDEN_CACHE_DIR/);
+    const own = join(tempDir("warden-own-cache-"), "cache");
+    expect(warden(["module", "check", join(EXAMPLES, "hello")], { WARDEN_CACHE_DIR: own }).code).toBe(0);
+    expect(statSync(own).mode & 0o777).toBe(0o700);
+  }, 60_000);
 
   it("module check points at file and line for type and bundle errors", () => {
     const parent = tempDir();

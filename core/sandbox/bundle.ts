@@ -51,6 +51,7 @@ interface InputRecord {
 const memory = new Map<string, { record: InputRecord; code: string; file: string }>();
 
 export async function bundleModule(entryFile: string, dir: string, format: BundleFormat): Promise<BundleResult> {
+  assertPrivateCache();
   const realDir = realpathOrRefuse(dir, `${dir}: the module folder is gone`);
   const realEntry = realpathOrRefuse(entryFile, `${entryFile}: the entry file is gone; fix module.json's "entry"`);
   if (!inside(realDir, realEntry)) throw new HostError("manifest_invalid", `${entryFile}: the entry resolves outside the module folder`);
@@ -245,7 +246,7 @@ function readIfExists(file: string): string | undefined {
 }
 
 function writeAtomically(file: string, text: string): void {
-  mkdirSync(dirname(file), { recursive: true });
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
   writeFileSync(tmp, text);
   renameSync(tmp, file);
@@ -279,4 +280,25 @@ function realpathIfExists(p: string): string {
 /** A path as people read it in messages: relative to the module folder when inside it. */
 function relativeLabel(dir: string, file: string): string {
   return inside(dir, file) ? relative(dir, file).split(sep).join("/") : file;
+}
+
+let cacheChecked = false;
+
+/**
+ * The cache holds code the host runs (and the sandbox processes' V8 code cache beside it), so it
+ * must be this user's alone: made 0700, and refused when someone else owns it or others may write
+ * it (a folder planted in advance, or a WARDEN_CACHE_DIR pointed somewhere shared).
+ */
+function assertPrivateCache(): void {
+  if (cacheChecked) return;
+  mkdirSync(CACHE_DIR, { recursive: true, mode: 0o700 });
+  const st = lstatSync(CACHE_DIR);
+  const uid = process.getuid?.();
+  if (!st.isDirectory() || (uid !== undefined && st.uid !== uid) || (st.mode & 0o022) !== 0) {
+    throw new HostError(
+      "integrity_failed",
+      `${CACHE_DIR} holds the bundles this host runs but is ${st.isDirectory() ? "not this user's alone (another owner, or writable by others)" : "not a folder"}; remove it or set WARDEN_CACHE_DIR to a folder only you can write`,
+    );
+  }
+  cacheChecked = true;
 }

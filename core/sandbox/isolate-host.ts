@@ -63,7 +63,7 @@ function storeCode(key: string, data: ArrayBuffer): void {
   codeCache.set(key, data);
   if (!codeCacheDir) return;
   try {
-    mkdirSync(codeCacheDir, { recursive: true });
+    mkdirSync(codeCacheDir, { recursive: true, mode: 0o700 });
     const file = join(codeCacheDir, `${key}.bin`);
     const tmp = `${file}.${process.pid}.tmp`;
     writeFileSync(tmp, Buffer.from(data));
