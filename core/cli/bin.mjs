@@ -22,14 +22,19 @@ if (args.length === 1 && (args[0] === "--version" || args[0] === "-V")) {
 
 async function cliBundle() {
   const hash = createHash("sha256");
-  for (const dir of ["core", "sdk", "manifests"]) {
-    for (const name of readdirSync(join(ROOT, dir), { recursive: true }).sort()) {
-      if (String(name).split(/[\\/]/).includes("dist")) continue;
-      const file = join(ROOT, dir, String(name));
-      const st = statSync(file);
-      if (st.isFile()) hash.update(`${name}\0${st.size}\0${st.mtimeMs}\n`);
+  // The sources' stamps; never a build's output (sdk/dist), which `npm pack` may be rewriting.
+  const walk = (dir) => {
+    for (const d of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const file = join(dir, d.name);
+      if (d.isDirectory()) {
+        if (d.name !== "dist" && d.name !== "node_modules") walk(file);
+      } else if (d.isFile()) {
+        const st = statSync(file);
+        hash.update(`${file}\0${st.size}\0${st.mtimeMs}\n`);
+      }
     }
-  }
+  };
+  for (const dir of ["core", "sdk", "manifests"]) walk(join(ROOT, dir));
   hash.update(readFileSync(join(ROOT, "package.json")));
   const dir = join(ROOT, "node_modules", ".cache", "warden", "cli", `main-${hash.digest("hex").slice(0, 24)}`);
   const out = join(dir, "main.js");
