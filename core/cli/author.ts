@@ -1,8 +1,7 @@
 // Commands for module authors that work on a folder rather than through the bus: module new,
-// module check, module learn and dev.
-import { readFileSync, rmSync, watch } from "node:fs";
+// check, types, test, pack, learn, and dev.
+import { existsSync, readFileSync, rmSync, watch } from "node:fs";
 import { join, resolve } from "node:path";
-import { existsSync } from "node:fs";
 import type { Command } from "commander";
 import { spawnSync } from "node:child_process";
 import { HostError, internalError } from "../base/errors.js";
