@@ -12,6 +12,7 @@ export interface ModuleSpec {
   dependencies?: Record<string, string>;
   commands?: Record<string, unknown>;
   config?: Record<string, unknown>;
+  limits?: { memoryMb?: number; timeoutMs?: number };
   /** Source of index.js; defaults to an activate that does nothing. */
   code?: string;
 }
@@ -39,6 +40,7 @@ export function writeModule(root: string, spec: ModuleSpec): string {
   if (spec.dependencies) manifest.dependencies = spec.dependencies;
   if (spec.commands) manifest.commands = spec.commands;
   if (spec.config) manifest.config = spec.config;
+  if (spec.limits) manifest.limits = spec.limits;
   writeFileSync(join(dir, "module.json"), JSON.stringify(manifest, null, 2));
   writeFileSync(join(dir, "index.js"), spec.code ?? "export async function activate() {}\n");
   return dir;
