@@ -3,6 +3,7 @@
 // call, so a test can assert "greet never writes storage". Ungranted calls fail exactly as in
 // production. The harness is the host's own (`@warden/host/testing`): `warden module test` points
 // this import at the host that runs the tests, so what a test proves is what that host does.
+import { WardenError } from "./errors.js";
 import type { CapabilityRequest } from "./manifest.js";
 
 export interface RecordedCapabilityCall {
@@ -83,7 +84,7 @@ export async function createTestHost(options: TestHostOptions): Promise<TestHost
   try {
     impl = (await import(host)) as { createTestHost: CreateTestHost };
   } catch {
-    throw new Error("@warden/sdk/testing needs a Warden host: run the tests with `warden module test`, or install the host beside the module (npm install -D @warden/host)");
+    throw new WardenError("usage", "@warden/sdk/testing needs a Warden host: run the tests with `warden module test`, or install the host beside the module (npm install -D @warden/host)");
   }
   return impl.createTestHost(options);
 }

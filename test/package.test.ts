@@ -9,6 +9,7 @@ import { createHash } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { installedIn } from "../core/authoring/tools.js";
 import { startLocalRegistry, type LocalRegistry } from "./helpers/local-registry.js";
 import { tempDir } from "./helpers/modules.js";
 import { eventually } from "./helpers/eventually.js";
@@ -134,6 +135,8 @@ describe("the packed host and SDK, installed where the checkout is out of reach"
     expect(install.status, `${said(install)}\nregistry misses: ${registry.misses.join(", ")}`).toBe(0);
     const tsc = await run(process.execPath, [join(dir, "node_modules", "typescript", "bin", "tsc"), "--noEmit"], dir);
     expect(tsc.status, said(tsc)).toBe(0);
+    // check type-checks against the SDK the folder installed, not the host's fallback copy.
+    expect(installedIn(dir, "@warden/sdk")).toBe(true);
     const check = await warden(["module", "check", "."], dir);
     expect(check.status, said(check)).toBe(0);
     const test = await warden(["module", "test", "."], dir);

@@ -1,14 +1,13 @@
 // `warden module check <dir>`: the manifest, the bundle and the types, with every problem pointing
 // at a file (and line, where there is one).
 import { existsSync, readdirSync } from "node:fs";
-import { createRequire } from "node:module";
 import { dirname, join, relative } from "node:path";
 import { pathToFileURL } from "node:url";
 import { HostError } from "../base/errors.js";
 import { readManifest } from "../manifest/index.js";
 import { FROM_SOURCE, SDK_DIR } from "../base/paths.js";
 import { MODULE_TYPES_FILE, writeModuleTypes } from "./module-types.js";
-import { authorTool } from "./tools.js";
+import { authorTool, installedIn } from "./tools.js";
 import { bundleForIsolate } from "../sandbox/bundler.js";
 
 export interface CheckProblem {
@@ -88,20 +87,12 @@ function moduleSources(dir: string): string[] {
 async function typeCheck(entry: string, dir: string): Promise<CheckProblem[]> {
   const ts = await typescriptFor(dir);
   if (!ts) return [{ stage: "types", code: "typecheck_failed", file: entry, message: "TypeScript is not installed in the module folder; types were not checked (run npm install there)" }];
-  const fromFolder = (name: string) => {
-    try {
-      createRequire(join(dir, "package.json")).resolve(`${name}/package.json`);
-      return true;
-    } catch {
-      return false;
-    }
-  };
   // The SDK as the folder has it; before `npm install`, this host's own copy, so check works at once.
-  const paths: Record<string, string[]> = fromFolder("@warden/sdk")
+  const paths: Record<string, string[]> = installedIn(dir, "@warden/sdk")
     ? {}
     : { "@warden/sdk": [join(SDK_DIR, FROM_SOURCE ? "index.ts" : "index.d.ts")], "@warden/sdk/testing": [join(SDK_DIR, FROM_SOURCE ? "testing.ts" : "testing.d.ts")] };
   // The tests' vitest likewise: the folder's, else the host's when it has one.
-  const vitest = fromFolder("vitest") ? undefined : authorTool(dir, "vitest/package.json");
+  const vitest = installedIn(dir, "vitest") ? undefined : authorTool(dir, "vitest/package.json");
   if (vitest) paths.vitest = [join(dirname(vitest), "dist", "index.d.ts")];
   const program = ts.createProgram(moduleSources(dir), {
     strict: true,

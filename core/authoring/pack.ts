@@ -44,7 +44,10 @@ export interface PackEntry {
 /** What the pack of `dir` holds, sorted (`warden module pack --list`). */
 export function packList(dir: string): PackEntry[] {
   assertDir(dir);
-  const manifest = JSON.parse(readFileSync(join(dir, "module.json"), "utf8")) as Manifest;
+  return filesToPack(dir, JSON.parse(readFileSync(join(dir, "module.json"), "utf8")) as Manifest);
+}
+
+function filesToPack(dir: string, manifest: Pick<Manifest, "files">): PackEntry[] {
   const rules: Ignore = ignore().add(DEFAULT_IGNORES);
   const wardenignore = join(dir, ".wardenignore");
   if (existsSync(wardenignore)) rules.add(readFileSync(wardenignore, "utf8"));
@@ -82,8 +85,8 @@ export async function packModule(dir: string, outDir = process.cwd()): Promise<{
       { details: { problems: report.problems } },
     );
   }
-  const files = packList(dir);
-  const manifest = JSON.parse(readFileSync(join(dir, "module.json"), "utf8")) as { id: string; version: string };
+  const manifest = JSON.parse(readFileSync(join(dir, "module.json"), "utf8")) as Manifest;
+  const files = filesToPack(dir, manifest);
   try {
     mkdirSync(outDir, { recursive: true });
   } catch (e) {

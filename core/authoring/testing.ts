@@ -8,6 +8,7 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { CapabilityRequest } from "../../sdk/manifest.js";
 import type { CreateTestHost, FakeFetchRequest, RecordedCapabilityCall, TestHost, TestHostOptions } from "../../sdk/testing.js";
+import { HostError } from "../base/errors.js";
 import { Host } from "../host.js";
 import type { NetTransport } from "../hostapi/net-fetch.js";
 import { silentLogger } from "../log/index.js";
@@ -79,7 +80,7 @@ export async function openTestHost(options: TestHostOptions): Promise<HostTestHo
     clock: {
       now,
       advance: (ms) => {
-        if (!(ms >= 0)) throw new RangeError("clock.advance: ms must be a number >= 0 (the host's time only moves forward)");
+        if (!(ms >= 0)) throw new HostError("usage", "clock.advance: give a number of milliseconds >= 0 (the host's time only moves forward)");
         offset += ms;
       },
     },

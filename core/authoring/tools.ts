@@ -13,6 +13,11 @@ function resolveFrom(dir: string, request: string): string | undefined {
   }
 }
 
+/** Whether the module folder itself has the package installed (its package.json resolves there). */
+export function installedIn(moduleDir: string, name: string): boolean {
+  return resolveFrom(moduleDir, `${name}/package.json`) !== undefined;
+}
+
 /** A package's file, resolved from the module folder first, then from the host. */
 export function authorTool(moduleDir: string, request: string): string | undefined {
   return resolveFrom(moduleDir, request) ?? resolveFrom(ROOT, request);

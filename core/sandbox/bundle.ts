@@ -256,7 +256,8 @@ function sha256(data: string | Buffer): string {
   return createHash("sha256").update(data).digest("hex");
 }
 
-function inside(dir: string, file: string): boolean {
+/** `file` is `dir` or lies beneath it. */
+export function inside(dir: string, file: string): boolean {
   const rel = relative(dir, file);
   return rel === "" || (!rel.startsWith("..") && !isAbsolute(rel));
 }

@@ -1,7 +1,6 @@
 // The entry points other parts of the host already use; the bundler itself is core/bundle.ts.
-import { relative, isAbsolute } from "node:path";
 import { DIST_DIR, FROM_SOURCE } from "../base/paths.js";
-import { bundleModule } from "./bundle.js";
+import { bundleModule, inside } from "./bundle.js";
 
 export interface Bundle {
   code: string;
@@ -17,11 +16,6 @@ export async function bundleForIsolate(entryFile: string, dir: string): Promise<
 /** A trusted system module's entry as one ESM file for node; resolves to the file's path. */
 export async function bundleForNode(entryFile: string, dir: string): Promise<string> {
   // The system modules an installed package ships are already built, one file each.
-  if (!FROM_SOURCE && entryFile.endsWith(".mjs") && isInside(DIST_DIR, entryFile)) return entryFile;
+  if (!FROM_SOURCE && entryFile.endsWith(".mjs") && inside(DIST_DIR, entryFile)) return entryFile;
   return (await bundleModule(entryFile, dir, "node")).file;
-}
-
-function isInside(dir: string, file: string): boolean {
-  const rel = relative(dir, file);
-  return rel !== "" && !rel.startsWith("..") && !isAbsolute(rel);
 }
