@@ -14,13 +14,14 @@ import type { Ledger } from "./ledger.js";
 import type { SecretStore } from "./secrets/secret-store.js";
 import { HostError, refusals } from "./base/errors.js";
 import { actorOf } from "./authority/actor.js";
+import { blockCommands, trustCommands } from "./supply/supply-commands.js";
 
-export const HOST_NAMESPACES = new Set(["module", "config", "audit", "secrets"]);
+export const HOST_NAMESPACES = new Set(["module", "config", "audit", "secrets", "trust"]);
 
 const idArg = { type: "object", properties: { id: { type: "string", minLength: 1, maxLength: 64 } }, required: ["id"], additionalProperties: false };
 const none = { type: "object", properties: {}, additionalProperties: false };
 
-interface HostCommand extends CommandManifest {
+export interface HostCommand extends CommandManifest {
   run: BoundHandler;
 }
 
@@ -45,7 +46,8 @@ const secretRef = {
 
 export function registerHostCommands(deps: HostCommandDeps): void {
   const commands: Record<string, Record<string, HostCommand>> = {
-    module: { ...moduleReads(deps), ...moduleChanges(deps) },
+    module: { ...moduleReads(deps), ...moduleChanges(deps), ...blockCommands(deps) },
+    trust: trustCommands(deps),
     config: configCommands(deps),
     secrets: secretsCommands(deps),
     audit: auditCommands(deps),
@@ -107,16 +109,21 @@ function moduleChanges({ loader, actions, installer, bus, audit }: HostCommandDe
           source: { type: "string", minLength: 1, maxLength: 4096, description: "module folder or .tgz" },
           approve: { type: "boolean", description: "grant its capabilities (elevated ones included) now" },
           allowDowngrade: { type: "boolean", description: "allow installing an older version" },
+          signature: { type: "string", minLength: 1, maxLength: 4096, description: "the pack's signature file (default: the pack's path with .sig added)" },
         },
         required: ["source"],
         additionalProperties: false,
       },
       args: ["source"],
       run: async (input, call) => {
-        const { source, approve, allowDowngrade } = input as { source: string; approve?: boolean; allowDowngrade?: boolean };
+        const { source, approve, allowDowngrade, signature } = input as { source: string; approve?: boolean; allowDowngrade?: boolean; signature?: string };
         // Granting what needs approval is the approve effect, whichever command reaches it.
         const approval = approve ? bus.authorize(call.caller, "capability.grant_elevated", { target: source }) : undefined;
-        return installer.install(source, { ...(approval ? { approve: approval } : {}), ...(allowDowngrade === undefined ? {} : { allowDowngrade }) }, bus.authorize(call.caller, "module.install"));
+        return installer.install(
+          source,
+          { ...(approval ? { approve: approval } : {}), ...(allowDowngrade === undefined ? {} : { allowDowngrade }), ...(signature === undefined ? {} : { signature }) },
+          bus.authorize(call.caller, "module.install"),
+        );
       },
     },
     approve: {

@@ -34,6 +34,8 @@ import { redisBackend } from "./fleet/redis-backend.js";
 import { hostBackends, type BackendStatus } from "./fleet/probe.js";
 import { FleetSync } from "./fleet/sync.js";
 import { FleetModules } from "./lifecycle/fleet-modules.js";
+import { Sealer } from "./supply/seal.js";
+import { TrustPolicy } from "./supply/trust-policy.js";
 
 export interface HostOptions {
   home?: string;
@@ -124,6 +126,10 @@ export class Host {
       const services = new ServiceRegistry();
       provideHostServices(services, { config, redis: backends.redis, store, log });
       const secrets = new SecretStore(store.secrets, home, process.env.WARDEN_SECRET_KEY, { shared: store.changes !== undefined });
+      // A fleet's hosts verify what they read from the shared store with a key the store never sees.
+      const sealer = store.changes ? new Sealer(secrets.fleetKey()) : undefined;
+      const supply = new TrustPolicy(store, audit, log, sealer);
+      await supply.load();
       config.onChange((key) => events.emit("config.changed", { key }));
       const ledger = new Ledger();
 
@@ -154,6 +160,8 @@ export class Host {
         services,
         providers,
         secrets,
+        supply,
+        ...(sealer ? { sealer } : {}),
         audit,
         log,
         ledger,
@@ -199,7 +207,16 @@ export class Host {
       loader.startIdleSweep(config.get("sandbox.idle_ttl"));
       if (store.changes && fleetModules) {
         // Another host's change (config, module records) reaches this one through the store's feed.
-        sync = new FleetSync(store.changes, { pollMs: config.get("fleet.poll_ms"), refresh: async () => (await config.reload(), await fleetModules.syncFromStore()), log });
+        sync = new FleetSync(store.changes, {
+          pollMs: config.get("fleet.poll_ms"),
+          refresh: async () => {
+            await config.reload();
+            const policyChanged = await supply.load();
+            await fleetModules.syncFromStore();
+            if (policyChanged) await loader.applyPolicy();
+          },
+          log,
+        });
         await sync.start();
       }
       return new Host(home, kernel, loader, user === system ? [system] : [system, user], sync);

@@ -6,6 +6,8 @@ import type { ConfigService } from "./config/config-service.js";
 import type { EventBus } from "./events.js";
 import type { ProviderIndex } from "./providers.js";
 import type { SecretStore } from "./secrets/secret-store.js";
+import type { TrustPolicy } from "./supply/trust-policy.js";
+import type { Sealer } from "./supply/seal.js";
 import type { ServiceRegistry } from "./services.js";
 import type { Ledger } from "./ledger.js";
 import type { Budgets } from "./budgets.js";
@@ -60,6 +62,10 @@ export interface Kernel {
   readonly services: ServiceRegistry;
   readonly providers: ProviderIndex;
   readonly secrets: SecretStore;
+  /** Trusted publisher keys and blocked packs. */
+  readonly supply: TrustPolicy;
+  /** Present when the store is shared by a fleet: seals what every host verifies. */
+  readonly sealer?: Sealer;
   readonly audit: AuditSink;
   readonly log: LogSink;
   readonly modules: ModuleAdmin;

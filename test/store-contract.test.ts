@@ -66,6 +66,8 @@ const record = (id: string, over: Partial<ModuleRecord> = {}): ModuleRecord => (
   installedPath: null,
   files: null,
   staged: null,
+  provenance: null,
+  seal: null,
   updatedAt: "",
   ...over,
 });

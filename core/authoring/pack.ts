@@ -5,7 +5,9 @@
 // for vsce). Packs are reproducible: the same folder gives the same bytes (sorted entries, fixed
 // times and modes, no owner ids), so a pack's sha256 names its content.
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import type { KeyObject } from "node:crypto";
+import { MAX_SIGNATURE_BYTES, parseSignature, readCapped, signPack } from "../supply/signature.js";
 import { join, relative, resolve, sep } from "node:path";
 import ignore, { type Ignore } from "ignore";
 import * as tar from "tar";
@@ -115,4 +117,22 @@ export async function packModule(dir: string, outDir = process.cwd()): Promise<{
   renameSync(partial, file);
   const sha256 = createHash("sha256").update(readFileSync(file)).digest("hex");
   return { file, id: manifest.id, version: manifest.version, sha256, files };
+}
+
+/** Writes `<pack>.sig` beside a pack: its detached signature by `key` (written beside, then renamed). */
+export function signPackFile(pack: { file: string; id: string; version: string; sha256: string }, key: KeyObject): { file: string; keyId: string } {
+  const signature = signPack(key, pack.sha256, pack.id, pack.version);
+  const file = `${pack.file}.sig`;
+  const tmp = `${file}.tmp-${process.pid}`;
+  writeFileSync(tmp, JSON.stringify(signature, null, 2) + "\n", { mode: 0o644 });
+  renameSync(tmp, file);
+  return { file, keyId: signature.key_id };
+}
+
+/** Removes `<pack>.sig` when it signs other bytes than the pack now holds (an unsigned rebuild). */
+export function dropStaleSignature(pack: { file: string; sha256: string }): void {
+  const file = `${pack.file}.sig`;
+  if (!existsSync(file)) return;
+  const parsed = parseSignature(readCapped(file, MAX_SIGNATURE_BYTES) ?? "");
+  if (!parsed.ok || parsed.signature.digest !== `sha256:${pack.sha256}`) rmSync(file, { force: true });
 }

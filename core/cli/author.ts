@@ -67,15 +67,40 @@ export function registerAuthorCommands(program: Command, moduleGroup: Command | 
     .argument("[dir]", "the module folder", ".")
     .option("--out <dir>", "where to write the archive (default: the current folder; made if missing)")
     .option("--list", "print what the pack would hold, and write nothing")
-    .action(async (dir: string, opts: { out?: string; list?: boolean }) => {
-      const { packList, packModule } = await import("../authoring/pack.js");
+    .option("--sign <keyfile>", "also write <pack>.sig, a detached signature by this private key (`warden keys new`)")
+    .action(async (dir: string, opts: { out?: string; list?: boolean; sign?: string }) => {
+      const { dropStaleSignature, packList, packModule, signPackFile } = await import("../authoring/pack.js");
       if (opts.list) {
         const files = packList(resolve(dir));
         result.code = printResult(io, globals.json ? { files } : files.map((f) => `${String(f.bytes).padStart(8)}  ${f.path}`).join("\n"), globals.json);
         return;
       }
+      // The key is read before anything is packed: a wrong --sign leaves no unsigned pack behind.
+      const signer = opts.sign !== undefined ? (await import("../supply/signature.js")).readPrivateKey(resolve(opts.sign)) : undefined;
       const out = await packModule(resolve(dir), opts.out ? resolve(opts.out) : process.cwd());
-      result.code = printResult(io, globals.json ? out : `packed ${out.file} (${out.files.length} files, sha256 ${out.sha256}); install it with \`warden module install ${out.file}\``, globals.json);
+      const signed = signer ? signPackFile(out, signer) : undefined;
+      // A signature left beside the pack from an earlier build no longer matches it: it would make install refuse the pack.
+      if (!signer) dropStaleSignature(out);
+      const text = `packed ${out.file} (${out.files.length} files, sha256 ${out.sha256})${signed ? `\nsigned ${signed.file} with key ${signed.keyId}` : ""}; install it with \`warden module install ${out.file}\``;
+      result.code = printResult(io, globals.json ? { ...out, ...(signed ? { signature: signed.file, keyId: signed.keyId } : {}) } : text, globals.json);
+    });
+
+  program
+    .command("keys")
+    .description("publisher signing keys (for `module pack --sign`)")
+    .command("new")
+    .description("make an Ed25519 key pair: FILE (the private key, mode 0600; keep it secret) and FILE.pub (give it to operators for `warden trust add`)")
+    .requiredOption("--out <file>", "where to write the private key (FILE.pub is written beside it)")
+    .action(async (opts: { out: string }) => {
+      const { newKeyPair } = await import("../supply/signature.js");
+      const k = newKeyPair(resolve(opts.out));
+      result.code = printResult(
+        io,
+        globals.json
+          ? k
+          : `wrote ${k.privateFile} (private: keep it secret) and ${k.publicFile}\nkey id ${k.keyId}\nsign with \`warden module pack --sign ${k.privateFile}\`; operators trust it with \`warden trust add ${k.publicFile} --name <publisher>\``,
+        globals.json,
+      );
     });
 
   group

@@ -5,7 +5,7 @@
 // - `secrets set <module> <name>` reads the value from stdin, so it stays out of shell history;
 // - `audit verify --checkpoint FILE` and `audit checkpoint --out FILE` read and write files on
 //   the operator's side, whichever process serves the home.
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { HostError } from "../base/errors.js";
 import type { Io } from "./output.js";
@@ -37,6 +37,12 @@ export async function fillInput(command: string, input: Record<string, unknown>,
         : `${target.version}: ${m.elevated.map((e) => `${e.capability} (${e.reason})`).join("; ") || "no elevated capabilities"}`;
       io.err(`approving ${String(input.id)} ${what} [manifest ${target.hash.slice(0, 12)}]`);
     }
+  }
+  // `trust add KEY`: a .pub file on the operator's side is sent as its text.
+  if (command === "trust.add" && typeof input.key === "string" && !input.key.startsWith("-----") && existsSync(resolve(input.key))) {
+    const file = resolve(input.key);
+    if (statSync(file).size > 8192) throw new HostError("usage", `${file} is too large to be a public key; give the .pub file \`warden keys new\` wrote`);
+    input.key = readFileSync(file, "utf8");
   }
   if (command === "audit.verify" && typeof input.checkpoint === "string") {
     const file = resolve(input.checkpoint);

@@ -39,6 +39,7 @@ function standsAlone(words: string[]): boolean {
     a === "init" ||
     a === "dev" ||
     a === "completion" ||
+    a === "keys" ||
     (a === "module" && (b === "new" || b === "check" || b === "pack" || b === "learn" || b === "test" || b === "types"))
   );
 }
@@ -184,7 +185,7 @@ function buildProgram(backend: Backend, globals: GlobalOptions, io: Io, result: 
         const positionals = actionArgs.slice(0, mapping.positionals.length);
         const input = buildInput(info, mapping, positionals, self.opts());
         // Paths given to host commands are the caller's, relative to this shell, wherever the host runs.
-        if (info.kind === "host" && typeof input.source === "string") input.source = resolve(input.source);
+        if (info.kind === "host") for (const k of ["source", "signature"]) if (typeof input[k] === "string") input[k] = resolve(input[k]);
         if (info.confirm && !yesInSchema && self.opts().yes === true) input.yes = true;
         await fillInput(info.command, input, (c, i) => backend.run(c, i), io, process.stdin, info.confirm);
         // --yes is the CLI's own unless the command's input takes it.

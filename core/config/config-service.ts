@@ -26,6 +26,12 @@ interface Owner {
 /** The permission for settings whose owner declares none (and for the kernel's own). */
 export const DEFAULT_SETTING_PERMISSION = "config.set";
 
+/**
+ * Kernel settings that are policy, not tuning: changing them needs the permission of the effect
+ * they stand for (turning signatures off is a trust decision, like removing a trusted key).
+ */
+const KERNEL_OWNER_PERMISSIONS: Record<string, string> = { modules: "modules.trust" };
+
 const KERNEL_SCHEMA: Schema = JSON.parse(readFileSync(join(MANIFESTS_DIR, "host-config.schema.json"), "utf8"));
 
 export interface ConfigEntry {
@@ -51,7 +57,7 @@ export class ConfigService {
   private constructor(repo: ConfigRepo) {
     this.#repo = repo;
     for (const [owner, schema] of Object.entries(KERNEL_SCHEMA.properties as Record<string, Schema>)) {
-      this.#owners.set(owner, { schema, permission: DEFAULT_SETTING_PERMISSION });
+      this.#owners.set(owner, { schema, permission: KERNEL_OWNER_PERMISSIONS[owner] ?? DEFAULT_SETTING_PERMISSION });
     }
   }
 

@@ -3,6 +3,8 @@
 export interface HostSettings {
   /** Extra folders whose subfolders are user modules (like --modules). */
   "host.modulePaths": string[];
+  /** Refuse a module pack unless it is signed by a publisher key the trust policy trusts for its id (signature_missing, signature_invalid, publisher_untrusted, publisher_not_allowed). Off: such packs install with a warning and show as unverified. Changing it needs modules.trust. */
+  "modules.require_signature": boolean;
   /** Cap on any user module's limits.memoryMb. */
   "sandbox.maxMemoryMb": number;
   /** Cap on any user module's limits.timeoutMs. */

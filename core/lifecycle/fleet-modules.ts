@@ -10,7 +10,7 @@ import type { ModuleRecord } from "../store/store.js";
 import { HostError } from "../base/errors.js";
 import { isModuleId } from "../loader/module-records.js";
 import { changedFiles } from "../loader/files.js";
-import { materialize } from "./shared-files.js";
+import { materializeModule } from "./shared-files.js";
 
 export class FleetModules {
   constructor(
@@ -21,7 +21,13 @@ export class FleetModules {
 
   /** At start, before discovery: every module installed through any host is materialised here. */
   async materializeAll(): Promise<void> {
-    for (const r of await this.kernel.store.modules.all()) await this.#materialize(r).catch((e) => this.#failed(r.id, e));
+    // Only records this host verified (in a fleet, sealed by a host): the rest are reported and left out.
+    await this.loader.records.load(this.#refused);
+    for (const r of this.loader.records.all()) await this.#materialize(r).catch((e) => this.#failed(r.id, e));
+    for (const r of await this.kernel.store.modules.all()) {
+      const refused = this.loader.records.refusal(r.id);
+      if (refused) this.#failed(r.id, refused);
+    }
   }
 
   #refused = (id: string): void =>
@@ -53,6 +59,13 @@ export class FleetModules {
   async #apply(id: string, was: ModuleRecord | undefined, now: ModuleRecord | undefined): Promise<void> {
     const target = join(this.modulesDir, id);
     const entry = this.loader.entry(id);
+    const refused = this.loader.records.refusal(id);
+    if (!now && refused) {
+      // A record this host cannot verify is not a removal: the module stops and says why.
+      await this.loader.refuse(id, refused);
+      this.#failed(id, refused);
+      return;
+    }
     if (!now) {
       // Removed through another host; a module this host found elsewhere (--modules) is not ours.
       if (entry && resolve(entry.dir) === resolve(target)) {
@@ -82,7 +95,7 @@ export class FleetModules {
     }
     const target = join(this.modulesDir, r.id);
     if (existsSync(target) && changedFiles(target, r.files).length === 0) return false;
-    await materialize(this.kernel.store, r.id, r.files, target);
+    await materializeModule(this.kernel, r.id, r.files, r.provenance, target);
     return true;
   }
 

@@ -1,7 +1,7 @@
 // `warden module install|approve|revoke|remove`: installs into <home>/modules/<id>, pins hashes,
 // stages upgrades that add capabilities until an operator approves them, and refuses a patch
 // release that grows capabilities.
-import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
 import { extname, join, resolve } from "node:path";
 import semver from "semver";
 import { compareGrants, describeGrant, elevations, toGrants } from "../hostapi/grants.js";
@@ -15,9 +15,12 @@ import type { Kernel } from "../kernel.js";
 import { readManifest, type LoadedManifest } from "../manifest/index.js";
 import type { ModuleRecord } from "../store/store.js";
 import { copyFolder, hashFolder } from "../loader/files.js";
-import { materialize, shareFiles } from "./shared-files.js";
-import { withUnpackedArchive } from "./unpack.js";
+import { materializeModule, shareFiles } from "./shared-files.js";
+import { MAX_BYTES, withUnpackedArchive } from "./unpack.js";
 import { homeLayout } from "../base/home.js";
+import type { Provenance } from "../store/store.js";
+import { blockedRefusal, judgePack, publisherLabel, signatureRefusal, type PackFacts } from "../supply/provenance.js";
+import { MAX_SIGNATURE_BYTES, readCapped, sha256Hex } from "../supply/signature.js";
 
 export interface InstallOptions {
   /**
@@ -26,7 +29,12 @@ export interface InstallOptions {
    */
   approve?: Authorized<"capability.grant_elevated">;
   allowDowngrade?: boolean;
+  /** The pack's detached signature; default: the pack's path with `.sig` added. */
+  signature?: string;
 }
+
+/** What install knows of a pack before it reads the module inside. */
+type PackIn = Pick<PackFacts, "sha256" | "signature">;
 
 export interface InstallReport {
   id: string;
@@ -38,6 +46,12 @@ export interface InstallReport {
   removed: string[];
   previous?: string;
   note: string;
+  /** The verified publisher's name, or "unverified (why)". */
+  publisher: string;
+  /** sha256 of the pack installed (what `module block` names); null for a folder. */
+  pack: string | null;
+  /** Said when the pack installed although its publisher is not verified. */
+  warning?: string;
 }
 
 const names = (l: LoadedManifest) => (l.manifest.capabilities ?? []).map((c) => (typeof c === "string" ? c : c.name));
@@ -58,13 +72,42 @@ export class Installer {
     const { actor } = auth;
     const src = resolve(source);
     if (!existsSync(src)) throw new HostError("usage", `${source} does not exist; give a module folder or a .tgz`);
-    if (/\.(tgz|tar\.gz)$/.test(src) || extname(src) === ".tgz") return withUnpackedArchive(src, this.home, (dir) => this.#install(dir, o, actor));
-    return this.#install(src, o, actor);
+    if (/\.(tgz|tar\.gz)$/.test(src) || extname(src) === ".tgz") {
+      // The pack is read whole (its sha256 names it, and a fleet stores it): within the unpack budget.
+      if (statSync(src).size > MAX_BYTES) throw new HostError("payload_too_large", `${source} is larger than ${MAX_BYTES} bytes; a module pack may be at most that`);
+      const bytes = readFileSync(src);
+      const sigFile = o.signature !== undefined ? resolve(o.signature) : `${src}.sig`;
+      if (o.signature !== undefined && !existsSync(sigFile)) throw new HostError("usage", `the signature ${o.signature} does not exist`);
+      const pack: PackIn & { bytes: Buffer } = { sha256: sha256Hex(bytes), signature: existsSync(sigFile) ? (readCapped(sigFile, MAX_SIGNATURE_BYTES) ?? "too-large") : null, bytes };
+      return withUnpackedArchive(src, this.home, (dir) => this.#install(dir, o, actor, pack));
+    }
+    return this.#install(src, o, actor, { sha256: null, signature: null });
   }
 
-  async #install(dir: string, o: InstallOptions, actor: string): Promise<InstallReport> {
+  /** The verdict on what is being installed, refused here when policy says so (blocked; signatures required). */
+  #judge(id: string, version: string, pack: PackIn): Provenance {
+    const blocked = this.kernel.supply.blocked(pack.sha256);
+    if (blocked && pack.sha256) throw blockedRefusal(id, pack.sha256, blocked.reason);
+    const verdict = judgePack({ ...pack, id, version }, this.kernel.supply);
+    // Content that does not match its signature is refused whatever the policy: it was changed after signing.
+    if (verdict.status === "invalid") throw signatureRefusal(verdict, id)!;
+    if (this.kernel.config.get("modules.require_signature")) {
+      const refusal = signatureRefusal(verdict, id);
+      if (refusal) throw refusal;
+    }
+    return verdict;
+  }
+
+  async #install(dir: string, o: InstallOptions, actor: string, pack: PackIn & { bytes?: Buffer }): Promise<InstallReport> {
     const incoming = readManifest(dir, { allowSystem: false });
     const id = incoming.manifest.id;
+    const provenance = this.#judge(id, incoming.manifest.version, pack);
+    const said = {
+      publisher: publisherLabel(provenance),
+      pack: provenance.pack,
+      ...(provenance.status === "verified" ? {} : { warning: `the publisher is unverified: ${provenance.reason ?? provenance.status}` }),
+    };
+    const provenanceEvent = { pack: provenance.pack, publisher: provenance.publisher, signature: provenance.status, ...(provenance.reason ? { reason: provenance.reason } : {}) };
     const existing = this.loader.entry(id);
     const target = join(this.modulesDir, id);
     if (existing && resolve(existing.dir) !== target) {
@@ -84,14 +127,21 @@ export class Installer {
       mkdirSync(this.modulesDir, { recursive: true, mode: 0o700 });
       if (existsSync(target)) rmSync(target, { recursive: true, force: true });
       copyFolder(dir, target);
-      await this.#share(target, files);
+      await this.#share(target, files, pack);
       const elevated = capabilities.filter((c) => c.elevated).map((c) => c.name);
-      await this.loader.records.installed(id, { installedPath: target, files }, o.approve ? { hash: incoming.hash, capabilities: incoming.manifest.capabilities ?? [] } : undefined, actor, {
-        version: incoming.manifest.version,
-        hash: incoming.hash,
-        capabilities: names(incoming),
-        approved: Boolean(o.approve),
-      });
+      await this.loader.records.installed(
+        id,
+        { installedPath: target, files, provenance },
+        o.approve ? { hash: incoming.hash, capabilities: incoming.manifest.capabilities ?? [] } : undefined,
+        actor,
+        {
+          version: incoming.manifest.version,
+          hash: incoming.hash,
+          capabilities: names(incoming),
+          approved: Boolean(o.approve),
+          ...provenanceEvent,
+        },
+      );
       const summary = await this.loader.addModule(target);
       return {
         id,
@@ -101,6 +151,7 @@ export class Installer {
         capabilities,
         added: names(incoming),
         removed: [],
+        ...said,
         note: summary.state === "pending_approval" ? `elevated capabilities (${elevated.join(", ")}) need \`warden module approve ${id}\`` : "ready",
       };
     }
@@ -129,17 +180,23 @@ export class Installer {
       );
     }
     const action: InstallReport["action"] = cmp > 0 ? "upgraded" : cmp < 0 ? "downgraded" : "reinstalled";
+    // A different publisher than the installed version's is a change of who the operator trusts
+    // with the module: it waits for approval like a new capability.
+    const before = record.provenance?.status === "verified" ? record.provenance.publisher : null;
+    const now = provenance.status === "verified" ? provenance.publisher : null;
+    if (before && before.keyId !== now?.keyId) added.push(`publisher: ${before.name} -> ${now ? now.name : `unverified (${provenance.status})`}`);
     if (added.length > 0 && !o.approve) {
       const stagedDir = join(this.modulesDir, ".staged", id);
       rmSync(stagedDir, { recursive: true, force: true });
       mkdirSync(join(this.modulesDir, ".staged"), { recursive: true, mode: 0o700 });
       copyFolder(dir, stagedDir);
-      await this.#share(stagedDir, files);
-      await this.loader.records.staged(id, { dir: stagedDir, version: incoming.manifest.version, hash: incoming.hash, files, added, removed }, actor, {
+      await this.#share(stagedDir, files, pack);
+      await this.loader.records.staged(id, { dir: stagedDir, version: incoming.manifest.version, hash: incoming.hash, files, added, removed, provenance }, actor, {
         from: old.manifest.version,
         to: incoming.manifest.version,
         added,
         removed,
+        ...provenanceEvent,
       });
       return {
         id,
@@ -150,12 +207,14 @@ export class Installer {
         added,
         removed,
         previous: old.manifest.version,
+        ...said,
         note: `${old.manifest.version} keeps serving; \`warden module approve ${id}\` switches to ${incoming.manifest.version} and grants ${added.join("; ")}`,
       };
     }
-    await this.#swapIn(id, dir, incoming, files, record, actor, action, Boolean(o.approve));
+    await this.#share(dir, files, pack);
+    await this.#swapIn(id, dir, incoming, { files, provenance }, record, actor, action, Boolean(o.approve), provenanceEvent);
     const state = this.loader.entry(id)!.state;
-    return { id, version: incoming.manifest.version, action, state, capabilities, added, removed, previous: old.manifest.version, note: "ready" };
+    return { id, version: incoming.manifest.version, action, state, capabilities, added, removed, previous: old.manifest.version, ...said, note: "ready" };
   }
 
   /** Approve: a staged upgrade is swapped in; otherwise the module's manifest is approved as it is. */
@@ -166,17 +225,33 @@ export class Installer {
       const staged = { ...record.staged, dir: join(this.modulesDir, ".staged", id) };
       checkApprovalTarget(id, { version: staged.version, hash: staged.hash }, target);
       // Staged through another host of a fleet: its files come from the store, checked.
-      if (this.kernel.store.changes) await materialize(this.kernel.store, id, staged.files, staged.dir);
+      if (this.kernel.store.changes) await materializeModule(this.kernel, id, staged.files, staged.provenance, staged.dir);
       const incoming = readManifest(staged.dir, { allowSystem: false });
       if (incoming.hash !== staged.hash) throw new HostError("integrity_failed", `the staged upgrade of ${id} changed on disk; install it again`);
-      await this.#swapIn(id, staged.dir, incoming, staged.files, { ...record, staged: null }, actor, "upgraded", true);
+      const provenance = staged.provenance ?? { pack: null, status: "unsigned", publisher: null, signature: null, reason: "staged before provenance was recorded" };
+      const blocked = this.kernel.supply.blocked(provenance.pack);
+      if (blocked && provenance.pack) throw blockedRefusal(id, provenance.pack, blocked.reason);
+      await this.#swapIn(id, staged.dir, incoming, { files: staged.files, provenance }, { ...record, staged: null }, actor, "upgraded", true, {
+        pack: provenance.pack,
+        publisher: provenance.publisher,
+      });
       rmSync(staged.dir, { recursive: true, force: true });
       return this.actions.approve(id, target, auth);
     }
     return this.actions.approve(id, target, auth);
   }
 
-  async #swapIn(id: string, from: string, incoming: LoadedManifest, files: Record<string, string>, record: ModuleRecord, actor: string, action: string, approving = false): Promise<void> {
+  async #swapIn(
+    id: string,
+    from: string,
+    incoming: LoadedManifest,
+    { files, provenance }: { files: Record<string, string>; provenance: Provenance },
+    record: ModuleRecord,
+    actor: string,
+    action: string,
+    approving: boolean,
+    said: Record<string, unknown>,
+  ): Promise<void> {
     const target = join(this.modulesDir, id);
     const trash = join(this.modulesDir, ".trash", `${id}-${Date.now()}`);
     await this.loader.deactivate(id);
@@ -189,24 +264,28 @@ export class Installer {
       throw e;
     }
     rmSync(trash, { recursive: true, force: true });
-    await this.#share(target, files);
     // Only here when capabilities did not grow or widen (or the operator approved this very
     // manifest), so an approval carries over to the new manifest.
     const carry = record.approvedHash !== null || approving;
     await this.loader.records.swapped(
       id,
-      { installedPath: target, files },
+      { installedPath: target, files, provenance },
       carry ? { hash: incoming.hash, capabilities: incoming.manifest.capabilities ?? [] } : undefined,
       actor,
       `module.${action === "upgraded" ? "upgrade" : action === "downgraded" ? "downgrade" : "reinstall"}`,
-      { version: incoming.manifest.version, hash: incoming.hash },
+      { version: incoming.manifest.version, hash: incoming.hash, ...said },
     );
     await this.loader.reloadModule(id);
   }
 
-  /** With a store shared by a fleet, the files go there too, so every host can run them. */
-  async #share(dir: string, files: Record<string, string>): Promise<void> {
-    if (this.kernel.store.changes) await shareFiles(this.kernel.store, dir, files);
+  /**
+   * With a store shared by a fleet, the files go there too, so every host can run them; so does
+   * the pack they came from, which every host verifies again before it runs them.
+   */
+  async #share(dir: string, files: Record<string, string>, pack: PackIn & { bytes?: Buffer }): Promise<void> {
+    if (!this.kernel.store.changes) return;
+    await shareFiles(this.kernel.store, dir, files);
+    if (pack.sha256 && pack.bytes) await this.kernel.store.blobs.put(pack.sha256, pack.bytes);
   }
 
   async remove(id: string, purge: boolean, auth: Authorized<"module.remove">): Promise<{ id: string; removed: boolean; purged: number }> {

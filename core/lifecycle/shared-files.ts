@@ -3,10 +3,85 @@
 // them into its own <home>/modules/<id> and checks each hash before the folder is swapped in, so
 // a host runs only the bytes the operator installed, whichever host they came through.
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve, sep } from "node:path";
 import { HostError } from "../base/errors.js";
-import type { Store } from "../store/store.js";
+import { homeLayout } from "../base/home.js";
+import type { Kernel } from "../kernel.js";
+import { copyFolder, hashFolder } from "../loader/files.js";
+import { readManifest } from "../manifest/index.js";
+import type { Provenance, Store } from "../store/store.js";
+import { blockedRefusal, judgePack, signatureRefusal } from "../supply/provenance.js";
+import { withUnpackedArchive } from "./unpack.js";
+
+/**
+ * Writes a module another host installed into `target`, checked against what was verified at
+ * install: a module installed from a pack is written from that pack, whose bytes must hash to the
+ * record's sha256, whose signature is verified again here under this host's trust policy, and whose
+ * files must be exactly the record's (every file, none more); a module installed from a folder is
+ * written file by file, each checked against its hash. The record itself was verified (sealed)
+ * before this is called.
+ */
+export async function materializeModule(kernel: Kernel, id: string, files: Record<string, string>, provenance: Provenance | null | undefined, target: string): Promise<void> {
+  if (!provenance?.pack) return materialize(kernel.store, id, files, target);
+  const sha = provenance.pack;
+  const pack = await kernel.store.blobs.get(sha);
+  if (!pack) throw new HostError("integrity_failed", `module '${id}': the store has no pack ${sha.slice(0, 12)}...; install it again through any host`);
+  if (sha256(pack) !== sha) throw new HostError("integrity_failed", `module '${id}': the stored pack does not match its sha256 ${sha.slice(0, 12)}...; install it again through any host`);
+  const blocked = kernel.supply.blocked(sha);
+  if (blocked) throw blockedRefusal(id, sha, blocked.reason);
+  const tmp = homeLayout(kernel.home).tmp;
+  mkdirSync(tmp, { recursive: true, mode: 0o700 });
+  const holder = mkdtempSync(join(tmp, "pack-"));
+  try {
+    const file = join(holder, "pack.tgz");
+    writeFileSync(file, pack, { mode: 0o600 });
+    await withUnpackedArchive(file, kernel.home, async (dir) => {
+      const { manifest } = readManifest(dir, { allowSystem: false });
+      if (manifest.id !== id) throw new HostError("integrity_failed", `the store's pack for module '${id}' holds '${manifest.id}'; install it again through any host`);
+      const verdict = judgePack({ sha256: sha, signature: provenance.signature ? Buffer.from(JSON.stringify(provenance.signature)) : null, id, version: manifest.version }, kernel.supply);
+      // Content that does not match what its publisher signed never runs; trust is the policy's call.
+      if (verdict.status === "invalid") throw signatureRefusal(verdict, id)!;
+      if (kernel.config.get("modules.require_signature")) {
+        const refusal = signatureRefusal(verdict, id);
+        if (refusal) throw refusal;
+      }
+      const actual = hashFolder(dir);
+      const differ = [...new Set([...Object.keys(actual), ...Object.keys(files)])].filter((f) => actual[f] !== files[f]);
+      if (differ.length > 0) {
+        throw new HostError(
+          "integrity_failed",
+          `the store's file list for module '${id}' does not match its pack (${differ.slice(0, 5).join(", ")}); it was changed outside Warden. Install it again through any host`,
+          {
+            details: { module: id, changed: differ.slice(0, 50) },
+          },
+        );
+      }
+      swapIn(target, (at) => copyFolder(dir, at));
+    });
+  } finally {
+    rmSync(holder, { recursive: true, force: true });
+  }
+}
+
+/** Fills a fresh folder beside `target` with `fill`, then puts it in place of `target`. */
+function swapIn(target: string, fill: (dir: string) => void): void {
+  const incoming = `${target}.incoming-${process.pid}-${Date.now()}`;
+  rmSync(incoming, { recursive: true, force: true });
+  mkdirSync(dirname(target), { recursive: true, mode: 0o700 });
+  try {
+    fill(incoming);
+    if (existsSync(target)) {
+      const old = `${target}.old-${process.pid}-${Date.now()}`;
+      renameSync(target, old);
+      renameSync(incoming, target);
+      rmSync(old, { recursive: true, force: true });
+    } else renameSync(incoming, target);
+  } catch (e) {
+    rmSync(incoming, { recursive: true, force: true });
+    throw e;
+  }
+}
 
 /** Puts the files of `dir` (already hashed into `files`) into the store, checking them on the way. */
 export async function shareFiles(store: Store, dir: string, files: Record<string, string>): Promise<void> {
@@ -26,33 +101,23 @@ export async function shareFiles(store: Store, dir: string, files: Record<string
  * written and checked. A blob that is missing or does not hash to its name fails the whole folder.
  */
 export async function materialize(store: Store, moduleId: string, files: Record<string, string>, target: string): Promise<void> {
-  const tmp = `${target}.incoming-${process.pid}-${Date.now()}`;
-  rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp, { recursive: true, mode: 0o700 });
-  try {
-    for (const [path, hash] of Object.entries(files)) {
-      const out = resolve(tmp, ...path.split("/"));
+  const contents: Array<[string, Buffer]> = [];
+  for (const [path, hash] of Object.entries(files)) {
+    const content = await store.blobs.get(hash);
+    if (!content) throw new HostError("integrity_failed", `module '${moduleId}': the store has no content for ${path} (sha256 ${hash.slice(0, 12)}...); install it again through any host`);
+    if (sha256(content) !== hash) throw new HostError("integrity_failed", `module '${moduleId}': the stored content of ${path} does not match its sha256; install it again through any host`);
+    contents.push([path, content]);
+  }
+  swapIn(target, (dir) => {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    for (const [path, content] of contents) {
+      const out = resolve(dir, ...path.split("/"));
       // Paths come from the store: one that climbs out of the folder is refused, not followed.
-      if (!out.startsWith(resolve(tmp) + sep)) throw new HostError("integrity_failed", `module '${moduleId}': the stored file path '${path}' leaves the module folder`);
-      const content = await store.blobs.get(hash);
-      if (!content) throw new HostError("integrity_failed", `module '${moduleId}': the store has no content for ${path} (sha256 ${hash.slice(0, 12)}...); install it again through any host`);
-      if (sha256(content) !== hash) throw new HostError("integrity_failed", `module '${moduleId}': the stored content of ${path} does not match its sha256; install it again through any host`);
+      if (!out.startsWith(resolve(dir) + sep)) throw new HostError("integrity_failed", `module '${moduleId}': the stored file path '${path}' leaves the module folder`);
       mkdirSync(dirname(out), { recursive: true, mode: 0o700 });
       writeFileSync(out, content, { mode: 0o600 });
     }
-    if (existsSync(target)) {
-      const old = `${target}.old-${process.pid}-${Date.now()}`;
-      renameSync(target, old);
-      renameSync(tmp, target);
-      rmSync(old, { recursive: true, force: true });
-    } else {
-      mkdirSync(dirname(target), { recursive: true, mode: 0o700 });
-      renameSync(tmp, target);
-    }
-  } catch (e) {
-    rmSync(tmp, { recursive: true, force: true });
-    throw e;
-  }
+  });
 }
 
 function sha256(b: Buffer): string {

@@ -77,6 +77,10 @@ export interface ModuleSummary {
   elevated: string[];
   path: string;
   error?: { code: string; message: string };
+  /** User modules: the verified publisher's name, or "unverified (why)". */
+  publisher?: string;
+  /** User modules installed from a pack: its sha256 (what `module block` names). */
+  pack?: string | null;
 }
 
 export function summarize(e: ModuleEntry): ModuleSummary {

@@ -6,7 +6,9 @@
 // calls load() again when another host changed them.
 import type { CapabilityRequest } from "../../sdk/manifest.js";
 import type { AuditSink } from "../kernel.js";
-import type { ModuleRecord, Repos, StagedUpgrade, Store } from "../store/store.js";
+import type { ModuleRecord, Provenance, Repos, StagedUpgrade, Store } from "../store/store.js";
+import type { Sealer } from "../supply/seal.js";
+import { HostError } from "../base/errors.js";
 
 /** The manifest's id rule (manifests/module.schema.json): also a safe folder name. */
 const MODULE_ID = /^[a-z][a-z0-9-]{1,39}$/;
@@ -20,28 +22,60 @@ export interface Approval {
   capabilities: readonly CapabilityRequest[];
 }
 
+/** What a record's seal covers: everything but the time the store stamps and the seal itself. */
+function sealed({ updatedAt: _u, seal: _s, ...rest }: ModuleRecord): Omit<ModuleRecord, "updatedAt" | "seal"> {
+  return rest;
+}
+
 export class ModuleRecords {
   readonly #store: Store;
   readonly #audit: AuditSink;
+  readonly #sealer: Sealer | undefined;
   #records = new Map<string, ModuleRecord>();
+  /** Records the store holds whose seal does not verify: their modules do not run here. */
+  #refused = new Map<string, HostError>();
 
-  constructor(store: Store, audit: AuditSink) {
+  /** `sealer`: present when the store is shared by a fleet; every record written is sealed, every one read verified. */
+  constructor(store: Store, audit: AuditSink, sealer?: Sealer) {
     this.#store = store;
     this.#audit = audit;
+    this.#sealer = sealer;
   }
 
   /**
    * Reads every record from the store (at start, and when another host changed one). A shared
    * store is not trusted further than a module's own manifest: a record whose id is not a module
-   * id (it would become a path under <home>/modules) is left out and reported.
+   * id (it would become a path under <home>/modules) is left out and reported, and one whose seal
+   * does not verify (written outside Warden) is kept out and its module refused.
    */
   async load(onRefused: (id: string) => void = () => {}): Promise<void> {
     const records = new Map<string, ModuleRecord>();
+    const refused = new Map<string, HostError>();
     for (const r of await this.#store.modules.all()) {
-      if (isModuleId(r.id)) records.set(r.id, r);
-      else onRefused(r.id);
+      if (!isModuleId(r.id)) onRefused(r.id);
+      else if (this.#sealer && !this.#sealer.verify("module-record", sealed(r), r.seal)) {
+        refused.set(
+          r.id,
+          new HostError(
+            "integrity_failed",
+            `the store's record of module '${r.id}' is not sealed by a host of this fleet (it was written outside Warden, or under another WARDEN_SECRET_KEY); the module does not run. Check who can write the database, then install the module again through any host`,
+            { details: { module: r.id } },
+          ),
+        );
+      } else records.set(r.id, r);
     }
     this.#records = records;
+    this.#refused = refused;
+  }
+
+  /** Why the store's record of `id` is not followed, when it is not. */
+  refusal(id: string): HostError | undefined {
+    return this.#refused.get(id);
+  }
+
+  /** Whether records are sealed (the store is shared by a fleet). */
+  get sealedStore(): boolean {
+    return this.#sealer !== undefined;
   }
 
   get(id: string): ModuleRecord {
@@ -55,6 +89,8 @@ export class ModuleRecords {
         installedPath: null,
         files: null,
         staged: null,
+        provenance: null,
+        seal: null,
         updatedAt: new Date().toISOString(),
       }
     );
@@ -70,13 +106,18 @@ export class ModuleRecords {
 
   async #write(id: string, change: Partial<ModuleRecord>, event: { actor: string; action: string; data?: Record<string, unknown> }): Promise<ModuleRecord> {
     const next = await this.#store.transaction(async (tx) => {
-      const current = (await tx.modules.get(id)) ?? this.get(id);
-      const record = { ...current, ...change, id };
+      // Another host may have changed it since: start from the store's record when it verifies,
+      // never from one someone wrote beside Warden (this write would seal it).
+      const stored = await tx.modules.get(id);
+      const current = stored && (!this.#sealer || this.#sealer.verify("module-record", sealed(stored), stored.seal)) ? stored : (this.#records.get(id) ?? this.get(id));
+      const unsealed = { ...current, ...change, id };
+      const record = { ...unsealed, seal: this.#sealer ? this.#sealer.seal("module-record", sealed(unsealed)) : null };
       await tx.modules.put(record);
       await this.#audit.append({ actor: event.actor, action: event.action, target: id, ...(event.data ? { data: event.data } : {}) }, tx);
       return record;
     });
     this.#records.set(id, next);
+    this.#refused.delete(id);
     return next;
   }
 
@@ -94,7 +135,13 @@ export class ModuleRecords {
     return this.#write(id, { disabled }, { actor, action: disabled ? "module.disable" : "module.enable" });
   }
 
-  installed(id: string, at: { installedPath: string; files: Record<string, string> }, approval: Approval | undefined, actor: string, data: Record<string, unknown>): Promise<ModuleRecord> {
+  installed(
+    id: string,
+    at: { installedPath: string; files: Record<string, string>; provenance: Provenance },
+    approval: Approval | undefined,
+    actor: string,
+    data: Record<string, unknown>,
+  ): Promise<ModuleRecord> {
     const approved = approval ? { grants: [...approval.capabilities], approvedHash: approval.hash } : {};
     return this.#write(id, { ...at, staged: null, ...approved }, { actor, action: "module.install", data });
   }
@@ -106,7 +153,7 @@ export class ModuleRecords {
   /** An upgrade, downgrade or reinstall swapped in; `approval` carries over only when nothing widened. */
   swapped(
     id: string,
-    at: { installedPath: string; files: Record<string, string> },
+    at: { installedPath: string; files: Record<string, string>; provenance: Provenance },
     approval: Approval | undefined,
     actor: string,
     action: string,

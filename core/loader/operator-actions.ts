@@ -12,6 +12,7 @@ import { changedFiles } from "./files.js";
 import { scopeFacts } from "./grant-policy.js";
 import { summarize, transition, type ModuleSummary } from "./module-entry.js";
 import { unavailable, type ModuleLoader } from "./module-loader.js";
+import { publisherLabel } from "../supply/provenance.js";
 
 /** Errors that no operator action clears: the module's files must change first. */
 const PERMANENT = new Set(["manifest_invalid", "host_incompatible", "dependency_cycle", "module_duplicate"]);
@@ -107,8 +108,10 @@ export class OperatorActions {
   inspect(id: string): Record<string, unknown> {
     const e = this.loader.require(id);
     const record = this.loader.records.find(id);
+    const p = record?.provenance;
     return {
-      ...summarize(e),
+      ...this.loader.summary(e),
+      provenance: p ? { status: p.status, pack: p.pack, publisher: p.publisher, keyId: p.signature?.key_id ?? null, ...(p.reason ? { reason: p.reason } : {}) } : null,
       manifest: e.loaded?.manifest ?? null,
       manifestHash: e.loaded?.hash ?? null,
       grants: e.grants.requests(),
@@ -122,7 +125,9 @@ export class OperatorActions {
       approvedHash: record?.approvedHash ?? null,
       revoked: record?.revoked ?? [],
       files_verified: record?.files && record.installedPath && resolve(record.installedPath) === resolve(e.dir) ? changedFiles(e.dir, record.files).length === 0 : null,
-      staged_upgrade: record?.staged ? { version: record.staged.version, hash: record.staged.hash, added: record.staged.added, removed: record.staged.removed } : null,
+      staged_upgrade: record?.staged
+        ? { version: record.staged.version, hash: record.staged.hash, added: record.staged.added, removed: record.staged.removed, publisher: publisherLabel(record.staged.provenance) }
+        : null,
       commands: this.loader.kernel.bus
         .list()
         .filter((c) => c.module === id)

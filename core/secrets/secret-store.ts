@@ -72,6 +72,14 @@ export class SecretStore {
     return this.#repo.list(moduleId);
   }
 
+  /**
+   * The key hosts sharing a store share (WARDEN_SECRET_KEY): it also seals the module records and
+   * the trust policy they all verify (core/supply/seal.ts). Refuses when it is not set.
+   */
+  fleetKey(): Buffer {
+    return this.#keyFor(false);
+  }
+
   #keyFor(create: boolean): Buffer {
     if (this.#key) return this.#key;
     if (this.#envKey !== undefined) {
@@ -80,7 +88,9 @@ export class SecretStore {
       return (this.#key = key);
     }
     if (this.#shared)
-      throw unavailable("hosts sharing a store share their secrets: set WARDEN_SECRET_KEY (the same 32 bytes, as 64 hex digits or base64, on every host; `openssl rand -base64 32` makes one)");
+      throw unavailable(
+        "hosts sharing a store share one key, which seals the module records and trust policy they verify and the module secrets: set WARDEN_SECRET_KEY (the same 32 bytes, as 64 hex digits or base64, on every host; `openssl rand -base64 32` makes one)",
+      );
     if (!existsSync(this.#keyFile)) {
       if (!create) throw unavailable(`the secret key ${this.#keyFile} is missing`);
       writeFileSync(this.#keyFile, randomBytes(32).toString("base64") + "\n", { mode: 0o600, flag: "wx" });

@@ -80,4 +80,16 @@ export const MIGRATIONS: readonly string[] = [
     content BLOB NOT NULL
   ) WITHOUT ROWID;
   `,
+  // 7: where installed files came from (pack, signature, publisher), the record's fleet seal, and
+  // the trust policy (publisher keys and blocked packs) as one sealed document
+  `
+  ALTER TABLE modules ADD COLUMN provenance TEXT;
+  ALTER TABLE modules ADD COLUMN seal TEXT;
+  CREATE TABLE trust_policy (
+    id         INTEGER PRIMARY KEY CHECK (id = 1),
+    doc        TEXT NOT NULL,
+    seal       TEXT,
+    updated_at TEXT NOT NULL
+  );
+  `,
 ];

@@ -74,4 +74,16 @@ export const PG_MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE modules ADD CONSTRAINT modules_id_is_module_id CHECK (id ~ '^[a-z][a-z0-9-]{1,39}$');
   `,
+  // 3: where installed files came from (pack, signature, publisher), the record's fleet seal, and
+  // the trust policy (publisher keys and blocked packs) as one sealed document
+  `
+  ALTER TABLE modules ADD COLUMN provenance TEXT;
+  ALTER TABLE modules ADD COLUMN seal TEXT;
+  CREATE TABLE trust_policy (
+    id         INTEGER PRIMARY KEY CHECK (id = 1),
+    doc        TEXT NOT NULL,
+    seal       TEXT,
+    updated_at TEXT NOT NULL
+  );
+  `,
 ];

@@ -4,7 +4,7 @@
 import type pg from "pg";
 import { HostError } from "../base/errors.js";
 import { moduleColumns, moduleFromRow, type ModuleRow } from "./rows.js";
-import type { AuditRepo, AuditRow, BlobRepo, ConfigRepo, ManifestIndexRepo, ModuleRepo, Repos, SecretRepo, StorageRepo } from "./store.js";
+import type { AuditRepo, AuditRow, BlobRepo, ConfigRepo, ManifestIndexRepo, ModuleRepo, Repos, SecretRepo, StorageRepo, TrustPolicyRepo } from "./store.js";
 
 export const CHANNEL = "warden_changes";
 const AUDIT_LOCK = 0x61756474; // "audt": appends to the chain, one transaction at a time
@@ -30,6 +30,7 @@ export function makeRepos(q: Queryable, atomic: Atomic): Repos {
     manifestIndex: manifestIndexRepo(q),
     secrets: secretsRepo(q),
     blobs: blobsRepo(q),
+    trustPolicy: trustPolicyRepo(q, atomic),
   };
 }
 
@@ -85,11 +86,12 @@ function modulesRepo(q: Queryable, atomic: Atomic): ModuleRepo {
       atomic(async (tx) => {
         const c = moduleColumns(r);
         await tx.query(
-          `INSERT INTO modules (id, disabled, grants, approved_hash, revoked, installed_path, files, staged, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+          `INSERT INTO modules (id, disabled, grants, approved_hash, revoked, installed_path, files, staged, provenance, seal, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
          ON CONFLICT (id) DO UPDATE SET disabled = excluded.disabled, grants = excluded.grants, approved_hash = excluded.approved_hash,
-           revoked = excluded.revoked, installed_path = excluded.installed_path, files = excluded.files, staged = excluded.staged, updated_at = excluded.updated_at`,
-          [r.id, r.disabled, c.grants, r.approvedHash, c.revoked, r.installedPath, c.files, c.staged, now()],
+           revoked = excluded.revoked, installed_path = excluded.installed_path, files = excluded.files, staged = excluded.staged,
+           provenance = excluded.provenance, seal = excluded.seal, updated_at = excluded.updated_at`,
+          [r.id, r.disabled, c.grants, r.approvedHash, c.revoked, r.installedPath, c.files, c.staged, c.provenance, r.seal, now()],
         );
         await changed(tx, `module:${r.id}`);
       }),
@@ -250,4 +252,20 @@ interface AuditDbRow {
 
 function auditFromRow(r: AuditDbRow): AuditRow {
   return { seq: Number(r.seq), time: r.time, actor: r.actor, action: r.action, target: r.target, data: r.data, prevHash: r.prev_hash, hash: r.hash };
+}
+
+function trustPolicyRepo(q: Queryable, atomic: Atomic): TrustPolicyRepo {
+  return {
+    async get() {
+      return (await q.query<{ doc: string; seal: string | null }>("SELECT doc, seal FROM trust_policy WHERE id = 1")).rows[0];
+    },
+    put: (doc, seal) =>
+      atomic(async (tx) => {
+        await tx.query(
+          "INSERT INTO trust_policy (id, doc, seal, updated_at) VALUES (1, $1, $2, $3) ON CONFLICT (id) DO UPDATE SET doc = excluded.doc, seal = excluded.seal, updated_at = excluded.updated_at",
+          [doc, seal, now()],
+        );
+        await changed(tx, "trust-policy");
+      }),
+  };
 }

@@ -11,6 +11,8 @@ export interface ModuleRow {
   installed_path: string | null;
   files: string | null;
   staged: string | null;
+  provenance: string | null;
+  seal: string | null;
   updated_at: string;
 }
 
@@ -24,13 +26,16 @@ export function moduleFromRow(row: ModuleRow): ModuleRecord {
     installedPath: row.installed_path,
     files: row.files === null ? null : JSON.parse(row.files),
     staged: row.staged ? JSON.parse(row.staged) : null,
+    provenance: row.provenance ? JSON.parse(row.provenance) : null,
+    seal: row.seal ?? null,
     updatedAt: row.updated_at,
   };
 }
 
 /** The record's JSON columns, in the modules table's column order after id and disabled. */
-export function moduleColumns(r: ModuleRecord): { grants: string | null; revoked: string; files: string | null; staged: string | null } {
+export function moduleColumns(r: ModuleRecord): { grants: string | null; revoked: string; files: string | null; staged: string | null; provenance: string | null } {
   return {
+    provenance: r.provenance ? JSON.stringify(r.provenance) : null,
     grants: r.grants === null ? null : JSON.stringify(r.grants),
     revoked: JSON.stringify(r.revoked),
     files: r.files === null ? null : JSON.stringify(r.files),

@@ -3,7 +3,7 @@
 import type Database from "better-sqlite3";
 import { HostError } from "../base/errors.js";
 import { moduleColumns, moduleFromRow, type ModuleRow } from "./rows.js";
-import type { AuditRow, ModuleRecord, SyncAuditRepo, SyncBlobRepo, SyncConfigRepo, SyncManifestIndexRepo, SyncModuleRepo, SyncSecretRepo, SyncStorageRepo } from "./store.js";
+import type { AuditRow, ModuleRecord, SyncAuditRepo, SyncBlobRepo, SyncConfigRepo, SyncManifestIndexRepo, SyncModuleRepo, SyncSecretRepo, SyncStorageRepo, SyncTrustPolicyRepo } from "./store.js";
 
 type DB = Database.Database;
 
@@ -130,11 +130,12 @@ export class SqliteModules implements SyncModuleRepo {
   #all;
   constructor(db: DB) {
     this.#get = db.prepare<[string], ModuleRow>("SELECT * FROM modules WHERE id = ?");
-    this.#put = db.prepare(`INSERT INTO modules (id, disabled, grants, approved_hash, revoked, installed_path, files, staged, updated_at)
-      VALUES (@id, @disabled, @grants, @approved_hash, @revoked, @installed_path, @files, @staged, @updated_at)
+    this.#put = db.prepare(`INSERT INTO modules (id, disabled, grants, approved_hash, revoked, installed_path, files, staged, provenance, seal, updated_at)
+      VALUES (@id, @disabled, @grants, @approved_hash, @revoked, @installed_path, @files, @staged, @provenance, @seal, @updated_at)
       ON CONFLICT(id) DO UPDATE SET disabled = excluded.disabled, grants = excluded.grants,
         approved_hash = excluded.approved_hash, revoked = excluded.revoked,
-        installed_path = excluded.installed_path, files = excluded.files, staged = excluded.staged, updated_at = excluded.updated_at`);
+        installed_path = excluded.installed_path, files = excluded.files, staged = excluded.staged,
+        provenance = excluded.provenance, seal = excluded.seal, updated_at = excluded.updated_at`);
     this.#del = db.prepare("DELETE FROM modules WHERE id = ?");
     this.#all = db.prepare<[], ModuleRow>("SELECT * FROM modules ORDER BY id");
   }
@@ -143,7 +144,7 @@ export class SqliteModules implements SyncModuleRepo {
     return row ? moduleFromRow(row) : undefined;
   }
   put(r: ModuleRecord): void {
-    this.#put.run({ ...moduleColumns(r), id: r.id, disabled: r.disabled ? 1 : 0, approved_hash: r.approvedHash, installed_path: r.installedPath, updated_at: now() });
+    this.#put.run({ ...moduleColumns(r), id: r.id, disabled: r.disabled ? 1 : 0, approved_hash: r.approvedHash, installed_path: r.installedPath, seal: r.seal, updated_at: now() });
   }
   delete(id: string): boolean {
     return this.#del.run(id).changes > 0;
@@ -270,4 +271,21 @@ export class SqliteAudit implements SyncAuditRepo {
 
 function auditFromRow(r: AuditDbRow): AuditRow {
   return { seq: r.seq, time: r.time, actor: r.actor, action: r.action, target: r.target, data: r.data, prevHash: r.prev_hash, hash: r.hash };
+}
+
+export class SqliteTrustPolicy implements SyncTrustPolicyRepo {
+  #get;
+  #put;
+  constructor(db: DB) {
+    this.#get = db.prepare<[], { doc: string; seal: string | null }>("SELECT doc, seal FROM trust_policy WHERE id = 1");
+    this.#put = db.prepare(
+      "INSERT INTO trust_policy (id, doc, seal, updated_at) VALUES (1, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET doc = excluded.doc, seal = excluded.seal, updated_at = excluded.updated_at",
+    );
+  }
+  get(): { doc: string; seal: string | null } | undefined {
+    return this.#get.get();
+  }
+  put(doc: string, seal: string | null): void {
+    this.#put.run(doc, seal, now());
+  }
 }

@@ -5,7 +5,7 @@ import { chmodSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { HostError } from "../base/errors.js";
 import { MIGRATIONS } from "./migrations.js";
-import { SqliteManifestIndex, SqliteBlobs, SqliteSecrets, SqliteConfig, SqliteModules, SqliteStorage, SqliteAudit } from "./sqlite-repos.js";
+import { SqliteManifestIndex, SqliteBlobs, SqliteSecrets, SqliteConfig, SqliteModules, SqliteStorage, SqliteAudit, SqliteTrustPolicy } from "./sqlite-repos.js";
 import type { Async, Repos, Store } from "./store.js";
 
 type DB = Database.Database;
@@ -81,6 +81,7 @@ class SqliteStore implements Store {
   readonly manifestIndex;
   readonly secrets;
   readonly blobs;
+  readonly trustPolicy;
   readonly #db: DB;
   readonly #lock = new Lock();
   readonly #inside: Repos;
@@ -96,6 +97,7 @@ class SqliteStore implements Store {
       manifestIndex: new SqliteManifestIndex(db),
       secrets: new SqliteSecrets(db),
       blobs: new SqliteBlobs(db),
+      trustPolicy: new SqliteTrustPolicy(db),
     };
     this.config = asAsync(sync.config, this.#lock);
     this.modules = asAsync(sync.modules, this.#lock);
@@ -104,6 +106,7 @@ class SqliteStore implements Store {
     this.manifestIndex = asAsync(sync.manifestIndex, this.#lock);
     this.secrets = asAsync(sync.secrets, this.#lock);
     this.blobs = asAsync(sync.blobs, this.#lock);
+    this.trustPolicy = asAsync(sync.trustPolicy, this.#lock);
     this.#inside = {
       config: asAsync(sync.config, undefined),
       modules: asAsync(sync.modules, undefined),
@@ -112,6 +115,7 @@ class SqliteStore implements Store {
       manifestIndex: asAsync(sync.manifestIndex, undefined),
       secrets: asAsync(sync.secrets, undefined),
       blobs: asAsync(sync.blobs, undefined),
+      trustPolicy: asAsync(sync.trustPolicy, undefined),
     };
   }
 

@@ -18,7 +18,27 @@ export interface ModuleRecord {
   files: Record<string, string> | null;
   /** An upgrade waiting for approval because it adds capabilities. */
   staged: StagedUpgrade | null;
+  /** Where the installed files came from: the pack, its signature and publisher as verified at install. */
+  provenance: Provenance | null;
+  /**
+   * In a store shared by a fleet: the record's seal (./../supply/seal.ts) made by the host that
+   * wrote it, which every host verifies before acting on the record. Null in a home's own store.
+   */
+  seal: string | null;
   updatedAt: string;
+}
+
+/** How an installed module's content was verified (core/supply/provenance.ts decides it). */
+export interface Provenance {
+  /** sha256 of the pack installed (the kill switch names packs by it); null for a folder. */
+  pack: string | null;
+  /** verified: signed by a key the trust policy trusts for this id; anything else installed with a warning. */
+  status: "verified" | "unsigned" | "untrusted" | "invalid" | "not_allowed";
+  publisher: { name: string; keyId: string } | null;
+  /** The detached signature as it was read (when it was well formed). */
+  signature: import("../supply/signature.js").PackSignature | null;
+  /** Why it is not verified, in words. */
+  reason?: string;
 }
 
 export interface StagedUpgrade {
@@ -28,6 +48,7 @@ export interface StagedUpgrade {
   files: Record<string, string>;
   added: string[];
   removed: string[];
+  provenance?: Provenance | null;
 }
 
 /** Validated manifests by module folder and a stamp of module.json (mtime, size, inode). */
@@ -105,6 +126,12 @@ export interface SyncBlobRepo {
   prune(keep: string[]): number;
 }
 
+/** The fleet's trust policy (publisher keys, blocked packs) as one sealed document. */
+export interface SyncTrustPolicyRepo {
+  get(): { doc: string; seal: string | null } | undefined;
+  put(doc: string, seal: string | null): void;
+}
+
 /** A repository's methods, each answering with a promise. */
 export type Async<T> = { [K in keyof T]: T[K] extends (...args: infer A) => infer R ? (...args: A) => Promise<Awaited<R>> : T[K] };
 
@@ -115,6 +142,7 @@ export type StorageRepo = Async<SyncStorageRepo>;
 export type AuditRepo = Async<SyncAuditRepo>;
 export type SecretRepo = Async<SyncSecretRepo>;
 export type BlobRepo = Async<SyncBlobRepo>;
+export type TrustPolicyRepo = Async<SyncTrustPolicyRepo>;
 
 /** Every repository, as seen outside a transaction or inside one. */
 export interface Repos {
@@ -125,6 +153,7 @@ export interface Repos {
   readonly manifestIndex: ManifestIndexRepo;
   readonly secrets: SecretRepo;
   readonly blobs: BlobRepo;
+  readonly trustPolicy: TrustPolicyRepo;
   /**
    * Inside a transaction of a store that keeps a file beside it (the SQLite home's audit.head):
    * `fn` runs once the transaction has ended, with whether it committed, before another starts.

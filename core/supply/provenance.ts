@@ -1,0 +1,93 @@
+// Who made a pack, as far as this host can tell: the verdict on a pack and its detached signature
+// under the trust policy, and the refusal it earns when signatures are required. The same verdict
+// is reached at install and on every fleet host that materialises the module, from the same inputs.
+import { HostError } from "../base/errors.js";
+import type { Provenance } from "../store/store.js";
+import { parseSignature } from "./signature.js";
+import { signatureVerifies } from "./signature.js";
+import { idMatches, type TrustPolicy } from "./trust-policy.js";
+
+export interface PackFacts {
+  /** sha256 of the pack's bytes; null for a module installed from a folder. */
+  sha256: string | null;
+  /** The signature file's bytes, null when there is none, or "too-large" when it was not read. */
+  signature: Buffer | null | "too-large";
+  /** What the pack's own module.json says. */
+  id: string;
+  version: string;
+}
+
+/** The verdict on a pack. Every branch ends in a status; nothing is skipped for a field that is absent. */
+export function judgePack(p: PackFacts, policy: TrustPolicy): Provenance {
+  const base = { pack: p.sha256, publisher: null, signature: null };
+  if (p.sha256 === null) return { ...base, status: "unsigned", reason: "installed from a folder, not from a signed pack" };
+  if (p.signature === null) return { ...base, status: "unsigned", reason: "the pack has no signature file beside it" };
+  if (p.signature === "too-large") return { ...base, status: "unsigned", reason: "its signature file is too large to be one, so it counts as none" };
+  const parsed = parseSignature(p.signature);
+  if (!parsed.ok) return { ...base, status: "unsigned", reason: `its signature file is malformed (${parsed.why}), so it counts as none` };
+  const s = parsed.signature;
+  const signed = { ...base, signature: s };
+  if (s.digest !== `sha256:${p.sha256}`) return { ...signed, status: "invalid", reason: "the pack's content does not match its signature (the pack or the signature was changed after signing)" };
+  if (s.id !== p.id || s.version !== p.version) {
+    return { ...signed, status: "invalid", reason: `the signature is for ${s.id} ${s.version}, but the pack holds ${p.id} ${p.version}` };
+  }
+  const trusted = policy.trusted(s.key_id);
+  if (!trusted) {
+    const removed = policy.removedKey(s.key_id);
+    return {
+      ...signed,
+      status: "untrusted",
+      reason: removed
+        ? `it is signed by key ${s.key_id.slice(0, 16)} ('${removed.name}'), which ${removed.removedBy} removed from the trust policy at ${removed.removedAt}`
+        : `it is signed by key ${s.key_id.slice(0, 16)}, which the trust policy does not hold`,
+    };
+  }
+  if (!signatureVerifies(s, trusted.publicKey)) {
+    return { ...signed, status: "invalid", reason: `the signature does not verify with '${trusted.key.name}''s key ${s.key_id.slice(0, 16)} (it was changed, or made by another key)` };
+  }
+  const publisher = { name: trusted.key.name, keyId: s.key_id };
+  if (trusted.key.ids.length > 0 && !trusted.key.ids.some((pattern) => idMatches(pattern, p.id))) {
+    return { ...signed, publisher, status: "not_allowed", reason: `'${trusted.key.name}' is trusted only for ${trusted.key.ids.join(", ")}, not for ${p.id}` };
+  }
+  return { ...signed, publisher, status: "verified" };
+}
+
+/** The refusal a verdict earns when `modules.require_signature` is on (none for a verified pack). */
+export function signatureRefusal(p: Provenance, id: string): HostError | undefined {
+  const why = p.reason ?? "";
+  switch (p.status) {
+    case "verified":
+      return undefined;
+    case "unsigned":
+      return new HostError(
+        "signature_missing",
+        `${id} was refused: signatures are required (modules.require_signature) and ${why}. Install the pack with its .sig beside it, signed by a trusted publisher`,
+        {
+          details: { module: id, pack: p.pack },
+        },
+      );
+    case "invalid":
+      return new HostError("signature_invalid", `${id} was refused: ${why}. Get the pack and its signature again from the publisher`, { details: { module: id, pack: p.pack } });
+    case "untrusted":
+      return new HostError("publisher_untrusted", `${id} was refused: ${why}. If you trust the publisher, \`warden trust add <their .pub> --name <name>\` first`, {
+        details: { module: id, pack: p.pack, keyId: p.signature?.key_id },
+      });
+    case "not_allowed":
+      return new HostError("publisher_not_allowed", `${id} was refused: ${why}. Widen the key's --ids with \`warden trust add\` if that publisher may ship ${id}`, {
+        details: { module: id, pack: p.pack, publisher: p.publisher?.name },
+      });
+  }
+}
+
+/** How a verdict reads in lists: the publisher's name, or why there is none. */
+export function publisherLabel(p: Provenance | null | undefined): string {
+  if (!p) return "unverified (installed before signatures were recorded)";
+  if (p.status === "verified" && p.publisher) return p.publisher.name;
+  return `unverified (${p.status})`;
+}
+
+export function blockedRefusal(id: string, sha256: string, reason: string): HostError {
+  return new HostError("module_blocked", `${id}'s pack ${sha256.slice(0, 16)}... is blocked: ${reason}. \`warden module blocked\` lists blocked packs; install a version that is not blocked`, {
+    details: { module: id, pack: sha256, reason },
+  });
+}
