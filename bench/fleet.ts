@@ -5,6 +5,7 @@
 // Pinning (2-core machines): the hosts, PostgreSQL and Redis run on core 1 (`taskset -c 1`); the
 // load generator (this process) on core 0. CPU time per request is the hosts' user+system time
 // (from /proc) over the requests they answered.
+import { randomBytes } from "node:crypto";
 import { spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -190,7 +191,7 @@ export async function run(): Promise<BenchRow[]> {
     if (process.env.BENCH_FLEET_ADMIT_ONLY) return await admitRows(redis.url, redis.proc().pid!, rows);
     const baseline = await single();
     const storeUrl = await createDatabase(pg, "bench_fleet");
-    const env = { WARDEN_STORE_URL: storeUrl, WARDEN_REDIS_URL: redis.url };
+    const env = { WARDEN_STORE_URL: storeUrl, WARDEN_REDIS_URL: redis.url, WARDEN_SECRET_KEY: randomBytes(32).toString("base64") };
     const first = mkdtempSync(join(tmpdir(), "warden-bench-fleet-"));
     cli(first, env, "init");
     cli(first, env, "config", "set", "api.enabled", "true");

@@ -42,9 +42,12 @@ export class FleetModules {
   /** After the store's change counter moved: reads the records again and applies what changed. */
   async syncFromStore(): Promise<void> {
     const before = new Map(this.loader.records.all().map((r) => [r.id, r]));
+    const refusedBefore = new Set(this.loader.records.refusedIds());
     await this.loader.records.load(this.#refused);
     const after = new Map(this.loader.records.all().map((r) => [r.id, r]));
-    for (const id of new Set([...before.keys(), ...after.keys()])) {
+    // A record refused before and still refused was reported then; a newly refused one is reported now.
+    const newlyRefused = this.loader.records.refusedIds().filter((id) => !refusedBefore.has(id));
+    for (const id of new Set([...before.keys(), ...after.keys(), ...newlyRefused])) {
       const was = before.get(id);
       const now = after.get(id);
       if (was && now && sameRecord(was, now)) continue;

@@ -20,7 +20,7 @@ import { MAX_BYTES, withUnpackedArchive } from "./unpack.js";
 import { homeLayout } from "../base/home.js";
 import type { Provenance } from "../store/store.js";
 import { blockedRefusal, judgePack, publisherLabel, signatureRefusal, type PackFacts } from "../supply/provenance.js";
-import { MAX_SIGNATURE_BYTES, readCapped, sha256Hex } from "../supply/signature.js";
+import { MAX_SIGNATURE_BYTES, parseSignature, readCapped, sha256Hex } from "../supply/signature.js";
 
 export interface InstallOptions {
   /**
@@ -79,9 +79,26 @@ export class Installer {
       const sigFile = o.signature !== undefined ? resolve(o.signature) : `${src}.sig`;
       if (o.signature !== undefined && !existsSync(sigFile)) throw new HostError("usage", `the signature ${o.signature} does not exist`);
       const pack: PackIn & { bytes: Buffer } = { sha256: sha256Hex(bytes), signature: existsSync(sigFile) ? (readCapped(sigFile, MAX_SIGNATURE_BYTES) ?? "too-large") : null, bytes };
+      this.#preflight(pack);
       return withUnpackedArchive(src, this.home, (dir) => this.#install(dir, o, actor, pack));
     }
     return this.#install(src, o, actor, { sha256: null, signature: null });
+  }
+
+  /**
+   * Before a pack is unpacked: a blocked pack, and (when signatures are required) one whose
+   * signature is missing, malformed, by an untrusted key or not over these bytes, is refused without
+   * its archive ever being read. The id and version it claims are checked against its manifest after.
+   */
+  #preflight(pack: PackIn): void {
+    const blocked = this.kernel.supply.blocked(pack.sha256);
+    if (blocked && pack.sha256) throw blockedRefusal("the pack", pack.sha256, blocked.reason);
+    if (!this.kernel.config.get("modules.require_signature")) return;
+    const claimed = typeof pack.signature === "object" && pack.signature ? parseSignature(pack.signature) : undefined;
+    const as = claimed?.ok ? { id: claimed.signature.id, version: claimed.signature.version } : { id: "the pack", version: "" };
+    const refusal = signatureRefusal(judgePack({ ...pack, ...as }, this.kernel.supply), as.id);
+    // A key trusted only for other ids is judged once the manifest is read (it names the id).
+    if (refusal && refusal.code !== "publisher_not_allowed") throw refusal;
   }
 
   /** The verdict on what is being installed, refused here when policy says so (blocked; signatures required). */
@@ -89,8 +106,8 @@ export class Installer {
     const blocked = this.kernel.supply.blocked(pack.sha256);
     if (blocked && pack.sha256) throw blockedRefusal(id, pack.sha256, blocked.reason);
     const verdict = judgePack({ ...pack, id, version }, this.kernel.supply);
-    // Content that does not match its signature is refused whatever the policy: it was changed after signing.
-    if (verdict.status === "invalid") throw signatureRefusal(verdict, id)!;
+    // Without required signatures, anything but a verified publisher installs with a warning and
+    // shows as unverified: the operator decides, and sees what they decided on.
     if (this.kernel.config.get("modules.require_signature")) {
       const refusal = signatureRefusal(verdict, id);
       if (refusal) throw refusal;

@@ -40,8 +40,9 @@ export async function materializeModule(kernel: Kernel, id: string, files: Recor
       const { manifest } = readManifest(dir, { allowSystem: false });
       if (manifest.id !== id) throw new HostError("integrity_failed", `the store's pack for module '${id}' holds '${manifest.id}'; install it again through any host`);
       const verdict = judgePack({ sha256: sha, signature: provenance.signature ? Buffer.from(JSON.stringify(provenance.signature)) : null, id, version: manifest.version }, kernel.supply);
-      // Content that does not match what its publisher signed never runs; trust is the policy's call.
-      if (verdict.status === "invalid") throw signatureRefusal(verdict, id)!;
+      // What was verified at install must verify here too: a signed pack that no longer matches its
+      // signature was changed in the store. (Whom to trust is the policy's call, below.)
+      if (provenance.status === "verified" && verdict.status === "invalid") throw signatureRefusal(verdict, id)!;
       if (kernel.config.get("modules.require_signature")) {
         const refusal = signatureRefusal(verdict, id);
         if (refusal) throw refusal;

@@ -68,6 +68,11 @@ export class ModuleRecords {
     this.#refused = refused;
   }
 
+  /** The ids whose stored record is not followed. */
+  refusedIds(): string[] {
+    return [...this.#refused.keys()];
+  }
+
   /** Why the store's record of `id` is not followed, when it is not. */
   refusal(id: string): HostError | undefined {
     return this.#refused.get(id);

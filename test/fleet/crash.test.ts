@@ -86,7 +86,7 @@ d("fleet hosts killed mid-write", () => {
 
   it("two hosts started at once on a fresh database: migrations once, one bootstrap token", async () => {
     const url = await createDatabase(fleet!.pg, `fresh_${process.pid}`);
-    const env = { WARDEN_STORE_URL: url, WARDEN_REDIS_URL: fleet!.redis.url };
+    const env = { ...fleet!.env, WARDEN_STORE_URL: url };
     const homes = [tempDir("warden-race-"), tempDir("warden-race-")];
     const servings = await Promise.allSettled(homes.map((h) => serveInBackground(["--home", h], env)));
     try {

@@ -224,7 +224,8 @@ d("a fleet of three hosts", { timeout: 180_000 }, () => {
     const withPassword = fleet!.storeUrl.replace("postgres://warden@", `postgres://warden:${secret}@`);
     const redisWithPassword = fleet!.redis.url.replace("redis://", `redis://:${secret}@`);
     const home = tempDir("warden-fleet-local-");
-    const local = (args: string[], env: Record<string, string> = {}) => warden(["--home", home, ...args], { WARDEN_STORE_URL: "", WARDEN_REDIS_URL: "", ...env });
+    const local = (args: string[], env: Record<string, string> = {}) =>
+      warden(["--home", home, ...args], { WARDEN_STORE_URL: "", WARDEN_REDIS_URL: "", WARDEN_SECRET_KEY: fleet!.env.WARDEN_SECRET_KEY!, ...env });
     expectOk(local(["init"]));
     // fleet.store in this home's own system.brain points it at the fleet's PostgreSQL.
     expectOk(local(["config", "set", "fleet.store", withPassword]));
@@ -262,8 +263,8 @@ d("a fleet of three hosts", { timeout: 180_000 }, () => {
     expect(expectOk(b!.cli(["config", "get", "security.deny", "--json"])).json.value).toEqual([]);
   });
 
-  it("module secrets need WARDEN_SECRET_KEY in a fleet: a home's own key would seal what other hosts cannot open", async () => {
-    const r = a!.cli(["secrets", "set", "api", "probe", "--json"], "value\n");
+  it("a fleet host without WARDEN_SECRET_KEY does not start, and says why: it could verify nothing the store holds, nor open a secret", async () => {
+    const r = warden(["--home", tempDir("warden-keyless-"), "init", "--json"], { ...fleet!.env, WARDEN_SECRET_KEY: "" });
     expect(r.code).not.toBe(0);
     expect(JSON.parse(r.stderr || r.stdout).error).toMatchObject({ code: "secret_unavailable", message: expect.stringContaining("WARDEN_SECRET_KEY") });
   });

@@ -1,5 +1,6 @@
 // A fleet on loopback for the tests: a throwaway PostgreSQL and redis-server, and `warden serve`
 // hosts sharing them, each with its own home and API port.
+import { randomBytes } from "node:crypto";
 import { afterAll } from "vitest";
 import { raw, type RawResponse } from "./api.js";
 import { serveInBackground, warden, type CliResult, type Serving } from "./cli.js";
@@ -46,7 +47,8 @@ export async function startFleet(n: number, o: { redisArgs?: string[]; before?: 
     return undefined;
   }
   const storeUrl = await createDatabase(pg, `fleet_${process.pid}_${++dbs}`);
-  const env = { WARDEN_STORE_URL: storeUrl, WARDEN_REDIS_URL: redis.url };
+  // The fleet's shared key: it seals what the hosts verify in the store (and the module secrets).
+  const env = { WARDEN_STORE_URL: storeUrl, WARDEN_REDIS_URL: redis.url, WARDEN_SECRET_KEY: randomBytes(32).toString("base64") };
   const first = tempDir("warden-fleet-");
   const init = warden(["--home", first, "init"], env);
   if (init.code !== 0) throw new Error(`init failed: ${init.stderr}`);
