@@ -5,13 +5,11 @@
 // token without modules.trust change nothing.
 import { generateKeyPairSync, type KeyObject } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { afterAll, beforeEach, describe, expect, it } from "vitest";
-import * as tar from "tar";
 import type { Host } from "../../core/host.js";
-import { signPack, sha256Hex } from "../../core/supply/signature.js";
+import { signPack } from "../../core/supply/signature.js";
+import { makePack, versionCode } from "../helpers/packs.js";
 import { testHost } from "../helpers/host.js";
-import { tempDir, writeModule } from "../helpers/modules.js";
 
 const hosts: Host[] = [];
 afterAll(async () => {
@@ -24,19 +22,8 @@ const acme = key();
 const globex = key();
 const mallory = key();
 
-const code = `export function activate(ctx) { ctx.commands.register("version", async () => ctx.module.version); }`;
-const commands = { version: { description: "v", input: { type: "object", additionalProperties: true } } };
-
-/** A pack of module `id` at `version` (and its path), with `<pack>.sig` by `signer` unless null. */
-async function pack(id: string, version: string, signer: KeyObject | null, o: { body?: string } = {}): Promise<{ file: string; sha: string; id: string }> {
-  const root = tempDir("warden-pack-");
-  writeModule(root, { id, version, commands, code: o.body ?? code, capabilities: ["commands.register"] });
-  const file = join(root, `${id}-${version}.tgz`);
-  await tar.c({ gzip: true, file, cwd: root, portable: true }, [id]);
-  const sha = sha256Hex(readFileSync(file));
-  if (signer) writeFileSync(`${file}.sig`, JSON.stringify(signPack(signer, sha, id, version)));
-  return { file, sha, id };
-}
+const code = versionCode;
+const pack = makePack;
 
 type Sig = Record<string, string>;
 const readSig = (file: string): Sig => JSON.parse(readFileSync(`${file}.sig`, "utf8"));
