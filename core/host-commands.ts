@@ -14,7 +14,7 @@ import type { Ledger } from "./ledger.js";
 import type { SecretStore } from "./secrets/secret-store.js";
 import { HostError, refusals } from "./base/errors.js";
 import { actorOf } from "./authority/actor.js";
-import { blockCommands, trustCommands } from "./supply/supply-commands.js";
+import { blockCommands, trustCommands } from "./supply-commands.js";
 
 export const HOST_NAMESPACES = new Set(["module", "config", "audit", "secrets", "trust"]);
 

@@ -127,9 +127,7 @@ export class Host {
       provideHostServices(services, { config, redis: backends.redis, store, log });
       const secrets = new SecretStore(store.secrets, home, process.env.WARDEN_SECRET_KEY, { shared: store.changes !== undefined });
       // A fleet's hosts verify what they read from the shared store with a key the store never sees.
-      const sealer = store.changes ? new Sealer(secrets.fleetKey()) : undefined;
-      const supply = new TrustPolicy(store, audit, log, sealer);
-      await supply.load();
+      const supply = await TrustPolicy.open(store, audit, log, store.changes ? new Sealer(secrets.fleetKey()) : undefined);
       config.onChange((key) => events.emit("config.changed", { key }));
       const ledger = new Ledger();
 
@@ -161,7 +159,6 @@ export class Host {
         providers,
         secrets,
         supply,
-        ...(sealer ? { sealer } : {}),
         audit,
         log,
         ledger,
@@ -206,17 +203,8 @@ export class Host {
       await loader.activateStartup();
       loader.startIdleSweep(config.get("sandbox.idle_ttl"));
       if (store.changes && fleetModules) {
-        // Another host's change (config, module records) reaches this one through the store's feed.
-        sync = new FleetSync(store.changes, {
-          pollMs: config.get("fleet.poll_ms"),
-          refresh: async () => {
-            await config.reload();
-            const policyChanged = await supply.load();
-            await fleetModules.syncFromStore();
-            if (policyChanged) await loader.applyPolicy();
-          },
-          log,
-        });
+        // Another host's change (config, trust policy, module records) reaches this one through the store's feed.
+        sync = new FleetSync(store.changes, { pollMs: config.get("fleet.poll_ms"), refresh: () => fleetModules.refresh(), log });
         await sync.start();
       }
       return new Host(home, kernel, loader, user === system ? [system] : [system, user], sync);

@@ -7,7 +7,6 @@ import type { EventBus } from "./events.js";
 import type { ProviderIndex } from "./providers.js";
 import type { SecretStore } from "./secrets/secret-store.js";
 import type { TrustPolicy } from "./supply/trust-policy.js";
-import type { Sealer } from "./supply/seal.js";
 import type { ServiceRegistry } from "./services.js";
 import type { Ledger } from "./ledger.js";
 import type { Budgets } from "./budgets.js";
@@ -64,8 +63,6 @@ export interface Kernel {
   readonly secrets: SecretStore;
   /** Trusted publisher keys and blocked packs. */
   readonly supply: TrustPolicy;
-  /** Present when the store is shared by a fleet: seals what every host verifies. */
-  readonly sealer?: Sealer;
   readonly audit: AuditSink;
   readonly log: LogSink;
   readonly modules: ModuleAdmin;

@@ -129,6 +129,16 @@ describe("hostile modules are contained", () => {
     await stillServing();
   });
 
+  it("self-trust: a module cannot trust a key, untrust one, block a pack or turn signatures off, even with commands.invoke on them", async () => {
+    // Even approved to invoke those commands, it lacks what their effects need (modules.trust, which no manifest can ask for).
+    const pending = ((await host.run("module.inspect", { id: "self-trust" })) as { pending_approval: { hash: string } }).pending_approval;
+    await host.run("module.approve", { id: "self-trust", hash: pending.hash });
+    const r = await outcome("self-trust.run");
+    expect(r).toEqual({ ok: true, value: { "trust.add": "capability_denied", "trust.remove": "capability_denied", "module.block": "capability_denied", "config.set": "capability_denied" } });
+    expect(((await host.run("trust.export")) as { keys: unknown[]; blocked: unknown[] }).keys).toEqual([]);
+    await stillServing();
+  });
+
   it("undeclared-command and steal-command: refused at activation", async () => {
     for (const id of ["undeclared-command", "steal-command"]) {
       fails("command_not_declared")(await outcome(`${id}.run`));

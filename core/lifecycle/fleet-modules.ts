@@ -11,6 +11,7 @@ import { HostError } from "../base/errors.js";
 import { isModuleId } from "../loader/module-records.js";
 import { changedFiles } from "../loader/files.js";
 import { materializeModule } from "./shared-files.js";
+import { applyTrustPolicy, refuseModule } from "../loader/integrity.js";
 
 export class FleetModules {
   constructor(
@@ -39,7 +40,15 @@ export class FleetModules {
       ),
     );
 
-  /** After the store's change counter moved: reads the records again and applies what changed. */
+  /** After the store's change counter moved: config, the trust policy, then the module records. */
+  async refresh(): Promise<void> {
+    await this.kernel.config.reload();
+    const policyChanged = await this.kernel.supply.load();
+    await this.syncFromStore();
+    if (policyChanged) await applyTrustPolicy(this.loader);
+  }
+
+  /** Reads the module records again and applies what changed. */
   async syncFromStore(): Promise<void> {
     const before = new Map(this.loader.records.all().map((r) => [r.id, r]));
     const refusedBefore = new Set(this.loader.records.refusedIds());
@@ -65,7 +74,7 @@ export class FleetModules {
     const refused = this.loader.records.refusal(id);
     if (!now && refused) {
       // A record this host cannot verify is not a removal: the module stops and says why.
-      await this.loader.refuse(id, refused);
+      await refuseModule(this.loader, id, refused);
       this.#failed(id, refused);
       return;
     }

@@ -12,8 +12,7 @@ import { HOST_VERSION } from "../base/paths.js";
 import type { ModuleRuntime } from "../runtime.js";
 import { decideGrants } from "./grant-policy.js";
 import { ModuleRecords } from "./module-records.js";
-import { changedFiles } from "./files.js";
-import { blockedRefusal, publisherLabel } from "../supply/provenance.js";
+import { integrityError, summaryWithProvenance } from "./integrity.js";
 import { readIndexedManifest } from "./manifest-index.js";
 import { discoverModules, type Candidate } from "./discover.js";
 import { summarize, transition, type ModuleEntry, type ModuleState, type ModuleSummary } from "./module-entry.js";
@@ -45,7 +44,7 @@ export class ModuleLoader {
 
   constructor(options: LoaderOptions) {
     this.#o = options;
-    this.records = new ModuleRecords(options.kernel.store, options.kernel.audit, options.kernel.sealer);
+    this.records = new ModuleRecords(options.kernel.store, options.kernel.audit, options.kernel.supply.sealer);
   }
 
   get kernel(): Kernel {
@@ -113,37 +112,8 @@ export class ModuleLoader {
     }
   }
 
-  /**
-   * Installed modules are pinned to the file hashes recorded at install, their record must be one
-   * this host verified (in a fleet, sealed), and their pack must not be blocked.
-   */
   #integrityError(e: ModuleEntry): HostError | undefined {
-    if (e.kind !== "user") return undefined;
-    const inHome = resolve(e.dir) === resolve(this.#o.home, "modules", e.id);
-    const refused = this.records.refusal(e.id);
-    if (refused && inHome) return refused;
-    const record = this.records.find(e.id);
-    // In a fleet, <home>/modules is a cache of the store: a folder there without a verified record runs nothing.
-    if (!record && inHome && this.records.sealedStore) {
-      return new HostError("integrity_failed", `module '${e.id}' is in this host's modules folder but the store holds no record of it; install it through any host of the fleet`, {
-        details: { module: e.id },
-      });
-    }
-    const blocked = this.kernel.supply.blocked(record?.provenance?.pack);
-    if (blocked && record?.provenance?.pack) return blockedRefusal(e.id, record.provenance.pack, blocked.reason);
-    if (!record?.files || !record.installedPath) return undefined;
-    // Installed here, or (in a fleet) through another host and materialised into this home.
-    const here = resolve(record.installedPath) === resolve(e.dir) || inHome;
-    if (!here) return undefined;
-    const changed = changedFiles(e.dir, record.files);
-    if (changed.length === 0) return undefined;
-    return new HostError(
-      "integrity_failed",
-      `module '${e.id}' changed on disk since it was installed (${changed.slice(0, 5).join(", ")}${changed.length > 5 ? ", ..." : ""}); reinstall it with \`warden module install\``,
-      {
-        details: { module: e.id, changed },
-      },
-    );
+    return integrityError(e, { records: this.records, supply: this.kernel.supply, home: this.#o.home });
   }
 
   /** Discover one new folder (module install) without touching the others. */
@@ -225,31 +195,6 @@ export class ModuleLoader {
     transition(e, { to: d.state, error: d.error, clearBreaker: true });
   }
 
-  /**
-   * The trust policy changed (a pack blocked or unblocked, here or through another host): a module
-   * running a blocked pack stops at once and stays failed with module_blocked; one whose block was
-   * lifted may run again.
-   */
-  async applyPolicy(): Promise<string[]> {
-    const stopped: string[] = [];
-    for (const e of this.#entries.values()) {
-      if (e.kind !== "user" || !e.loaded || e.shadow) continue;
-      const error = this.#integrityError(e);
-      if (error?.code === "module_blocked") {
-        if (e.state === "failed" && e.error?.code === "module_blocked") continue;
-        await this.deactivate(e.id);
-        transition(e, { to: "failed", error });
-        stopped.push(e.id);
-        this.kernel.log.warn({ module: e.id, code: error.code, err: error.message }, "module stopped: its pack is blocked");
-        this.kernel.events.emit("module.failed", { id: e.id, code: error.code });
-      } else if (e.state === "failed" && e.error?.code === "module_blocked") {
-        transition(e, { to: "installed", clearBreaker: true });
-        this.#decideGrants(e);
-      }
-    }
-    return stopped;
-  }
-
   kindOf(id: string): "system" | "user" | undefined {
     return this.#entries.get(id)?.kind;
   }
@@ -275,15 +220,7 @@ export class ModuleLoader {
 
   /** An entry's summary, with where a user module's content came from. */
   summary(e: ModuleEntry): ModuleSummary {
-    const out = summarize(e);
-    if (e.kind !== "user") return out;
-    const record = this.records.find(e.id);
-    const installed = record?.installedPath != null;
-    return {
-      ...out,
-      publisher: installed ? publisherLabel(record.provenance) : "unverified (not installed: found in a --modules folder)",
-      pack: record?.provenance?.pack ?? null,
-    };
+    return summaryWithProvenance(e, this.records.find(e.id));
   }
 
   list(): ModuleSummary[] {
@@ -427,14 +364,6 @@ export class ModuleLoader {
     for (const id of idle) await this.deactivate(id);
     if (idle.length) this.kernel.log.info({ modules: idle }, "idle modules deactivated");
     return idle;
-  }
-
-  /** Stop a module whose record this host cannot verify (a fleet store written outside Warden). */
-  async refuse(id: string, error: HostError): Promise<void> {
-    const e = this.#entries.get(id);
-    if (!e) return;
-    await this.deactivate(id);
-    transition(e, { to: "failed", error });
   }
 
   /** Mark a module failed from outside (the sandbox's circuit breaker). */

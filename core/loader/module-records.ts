@@ -114,7 +114,13 @@ export class ModuleRecords {
       // Another host may have changed it since: start from the store's record when it verifies,
       // never from one someone wrote beside Warden (this write would seal it).
       const stored = await tx.modules.get(id);
-      const current = stored && (!this.#sealer || this.#sealer.verify("module-record", sealed(stored), stored.seal)) ? stored : (this.#records.get(id) ?? this.get(id));
+      const verified = stored && (!this.#sealer || this.#sealer.verify("module-record", sealed(stored), stored.seal));
+      if (stored && !verified && !this.#records.has(id) && change.files === undefined) {
+        throw new HostError("integrity_failed", `the store's record of module '${id}' is not sealed by a host of this fleet; install the module again (through any host) to replace it`, {
+          details: { module: id },
+        });
+      }
+      const current = verified ? stored : (this.#records.get(id) ?? this.get(id));
       const unsealed = { ...current, ...change, id };
       const record = { ...unsealed, seal: this.#sealer ? this.#sealer.seal("module-record", sealed(unsealed)) : null };
       await tx.modules.put(record);

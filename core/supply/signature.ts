@@ -105,7 +105,11 @@ export function parseSignature(bytes: Buffer | string): { ok: true; signature: P
     if (typeof v !== "string") return { ok: false, why: `its '${k}' is ${v === undefined ? "missing" : "not a string"}` };
     if (!re.test(v)) return { ok: false, why: `its '${k}' is not of the documented form` };
   }
-  return { ok: true, signature: o as unknown as PackSignature };
+  const str = (k: keyof PackSignature) => o[k] as string;
+  return {
+    ok: true,
+    signature: { format: SIGNATURE_FORMAT, key_id: str("key_id"), algorithm: "ed25519", digest: str("digest"), id: str("id"), version: str("version"), signature: str("signature") },
+  };
 }
 
 /** Whether `s` is a signature by `publicKey` (its key id included) over its fields. */

@@ -69,6 +69,10 @@ export class TrustPolicy {
   readonly #audit: AuditSink;
   readonly #sealer: Sealer | undefined;
   readonly #log: LogSink;
+  /** Present when the store is shared by a fleet: seals the policy and the module records every host verifies. */
+  get sealer(): Sealer | undefined {
+    return this.#sealer;
+  }
   #doc: PolicyDoc = EMPTY;
   #keys = new Map<string, KeyObject>();
   /** Why the stored policy was not followed, when it was not (shown by `trust list`). */
@@ -79,6 +83,12 @@ export class TrustPolicy {
     this.#audit = audit;
     this.#log = log;
     this.#sealer = sealer;
+  }
+
+  static async open(store: Store, audit: AuditSink, log: LogSink, sealer?: Sealer): Promise<TrustPolicy> {
+    const p = new TrustPolicy(store, audit, log, sealer);
+    await p.load();
+    return p;
   }
 
   get doc(): PolicyDoc {
@@ -93,9 +103,18 @@ export class TrustPolicy {
       this.#log.error({ code: "integrity_failed", err: read.why }, "trust policy: the stored policy is not followed");
       return false;
     }
+    if (read.doc.revision === this.#doc.revision) {
+      this.problem = undefined;
+      return false;
+    }
+    try {
+      this.#use(read.doc);
+    } catch (e) {
+      this.problem = `the stored trust policy holds a key that does not read (${(e as Error).message}); the last policy this host verified stays in force`;
+      this.#log.error({ code: "integrity_failed", err: this.problem }, "trust policy: the stored policy is not followed");
+      return false;
+    }
     this.problem = undefined;
-    if (read.doc.revision === this.#doc.revision) return false;
-    this.#use(read.doc);
     return true;
   }
 
@@ -122,9 +141,11 @@ export class TrustPolicy {
     return { ok: true, doc };
   }
 
+  /** Follows `doc` from now on; throws (following nothing new) when one of its keys does not read. */
   #use(doc: PolicyDoc): void {
+    const keys = new Map(doc.keys.map((k) => [k.keyId, publicKeyFromRaw(Buffer.from(k.publicKey, "base64"))]));
     this.#doc = doc;
-    this.#keys = new Map(doc.keys.map((k) => [k.keyId, publicKeyFromRaw(Buffer.from(k.publicKey, "base64"))]));
+    this.#keys = keys;
   }
 
   trusted(keyId: string): { key: TrustedKey; publicKey: KeyObject } | undefined {

@@ -2,7 +2,8 @@
 // `warden serve`: login through the one-time URL, approvals, tokens, lockdown, the audit trail with
 // the session as actor, sessions that end, cross-site attempts, accessibility, screenshots.
 import { createServer, type Server } from "node:http";
-import { mkdirSync, readFileSync } from "node:fs";
+import { generateKeyPairSync } from "node:crypto";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import type { AddressInfo } from "node:net";
@@ -13,6 +14,7 @@ import { launchChromium } from "../helpers/browser.js";
 import { serveInBackground, warden, type Serving } from "../helpers/cli.js";
 import { tempDir, writeModule } from "../helpers/modules.js";
 import { EXAMPLES, serveConsoleHost } from "../helpers/console-host.js";
+import { makePack } from "../helpers/packs.js";
 
 const AXE = createRequire(import.meta.url).resolve("axe-core/axe.min.js");
 // The screenshots in docs/console/ are retaken with WARDEN_UPDATE_SCREENSHOTS=1; otherwise to a temp folder.
@@ -220,6 +222,27 @@ describe("the operator console in chromium", () => {
     expect(ran.code, ran.stdout + ran.stderr).toBe(0);
     await show(page, "modules");
     await eventually(() => page.locator('tr[data-module="auditor"] .state').textContent()).toBe("active");
+  });
+
+  it("shows each module's verified publisher, and says which modules a blocked pack stopped", async (t) => {
+    if (!browser) return t.skip();
+    const keys = generateKeyPairSync("ed25519");
+    const pub = join(tempDir("warden-keys-"), "acme.pub");
+    writeFileSync(pub, keys.publicKey.export({ type: "spki", format: "pem" }));
+    expect(cli("trust", "add", pub, "--name", "acme").code).toBe(0);
+    const p = await makePack("acme-shown", "1.0.0", keys.privateKey);
+    expect(cli("module", "install", p.file).code).toBe(0);
+    await show(page, "modules");
+    await eventually(() => page.locator('tr[data-module="acme-shown"]').textContent()).toContain("acme");
+    expect(await page.locator('tr[data-module="hello"]').textContent()).toContain("unverified");
+    expect(cli("module", "block", p.sha, "--reason", "a test of the kill switch", "--yes").code).toBe(0);
+    await show(page, "modules");
+    await eventually(() => page.locator('[data-notice="blocked"]').textContent()).toContain("acme-shown");
+    expect(await page.locator('[data-notice="blocked"]').textContent()).toContain("a test of the kill switch");
+    await show(page, "overview");
+    await eventually(() => page.locator("main").textContent()).toContain("module.block");
+    expect(cli("module", "unblock", p.sha).code).toBe(0);
+    expect(cli("module", "remove", "acme-shown", "--yes").code).toBe(0);
   });
 
   it("grants a token (its secret shown once) that then calls a command over REST", async (t) => {

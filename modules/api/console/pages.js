@@ -105,7 +105,8 @@ export const overview = {
     ]);
     const byState = {};
     for (const m of modules) byState[m.state] = (byState[m.state] ?? 0) + 1;
-    const events = audit.filter((e) => String(e.action).startsWith("security.")).slice(-8).reverse();
+    // Security events: enforcement and blocks, and supply-chain decisions (trust changes, blocked packs).
+    const events = audit.filter((e) => /^(security\.|trust\.|module\.(block|unblock)$)/.test(String(e.action))).slice(-8).reverse();
     const chartBox = h("div.chart", { role: "img", "aria-label": "Requests and errors per second over the last hour" });
     main.replaceChildren(
       h("h1", { text: "Overview" }),
@@ -214,6 +215,7 @@ export const modules = {
         h("td", { text: m.version ?? "—" }),
         h("td", {}, h("span", { class: `state ${m.state}`, text: m.state }), m.error ? h("p.reason", { text: `${m.error.code}: ${m.error.message}` }) : null),
         h("td", { text: m.kind }),
+        h("td", { text: m.kind === "user" ? (m.publisher ?? "unverified") : "Warden (built in)" }, m.pack ? h("p.reason", { text: `pack ${m.pack.slice(0, 16)}…`, title: m.pack }) : null),
         h("td", {}, caps),
         h("td", {}, sparkline(deltas, `calls of ${m.id} per poll`), ` ${s.calls ?? 0}`),
         h("td", { text: errors }),
@@ -222,7 +224,15 @@ export const modules = {
         h("td", {}, actions),
       );
     });
-    main.replaceChildren(h("h1", { text: "Modules" }), table("Every module, what it may do and how it is doing", ["Module", "Version", "State", "Kind", "Capabilities", "Calls", "Errors by code", "p50 / p99", "Denials", "Actions"], rows));
+    // The kill switch says so where operators look: which modules it stopped, and why.
+    const blocked = list.filter((m) => m.error?.code === "module_blocked");
+    main.replaceChildren(
+      h("h1", { text: "Modules" }),
+      blocked.length
+        ? h("p.notice.error", { role: "alert", "data-notice": "blocked" }, `Stopped because their pack is blocked on every host: ${blocked.map((m) => `${m.id} (${m.error.message})`).join("; ")}. \`warden module blocked\` lists blocked packs.`)
+        : null,
+      table("Every module, who published it, what it may do and how it is doing", ["Module", "Version", "State", "Kind", "Publisher", "Capabilities", "Calls", "Errors by code", "p50 / p99", "Denials", "Actions"], rows),
+    );
   },
 };
 

@@ -4,13 +4,14 @@
 // removed key signed is also the disable effect, so it needs that permission too.
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { resolve } from "node:path";
-import { HostError } from "../base/errors.js";
-import type { HostCommand, HostCommandDeps } from "../host-commands.js";
-import { withUnpackedArchive } from "../lifecycle/unpack.js";
-import { MAX_BYTES } from "../lifecycle/unpack.js";
-import { readManifest } from "../manifest/index.js";
-import { judgePack, publisherLabel } from "./provenance.js";
-import { MAX_SIGNATURE_BYTES, readCapped, sha256Hex } from "./signature.js";
+import { HostError } from "./base/errors.js";
+import type { HostCommand, HostCommandDeps } from "./host-commands.js";
+import { withUnpackedArchive } from "./lifecycle/unpack.js";
+import { MAX_BYTES } from "./lifecycle/unpack.js";
+import { readManifest } from "./manifest/index.js";
+import { applyTrustPolicy } from "./loader/integrity.js";
+import { judgePack, publisherLabel } from "./supply/provenance.js";
+import { MAX_SIGNATURE_BYTES, readCapped, sha256Hex } from "./supply/signature.js";
 
 const sha256Arg = { type: "string", pattern: "^[0-9a-f]{64}$", description: "the pack's sha256 (`module list` and `module inspect` show it)" };
 
@@ -135,7 +136,7 @@ export function blockCommands(deps: HostCommandDeps): Record<string, HostCommand
         const auth = bus.authorize(call.caller, "pack.block", { target: sha256 });
         const modules = modulesWith(deps, { pack: sha256 });
         const entry = await policy().block(sha256, reason, auth.actor, modules);
-        const stopped = await loader.applyPolicy();
+        const stopped = await applyTrustPolicy(loader);
         return { ...entry, modules, stopped };
       },
     },
@@ -148,7 +149,7 @@ export function blockCommands(deps: HostCommandDeps): Record<string, HostCommand
         const { sha256 } = input as { sha256: string };
         const auth = bus.authorize(call.caller, "pack.block", { target: sha256 });
         const entry = await policy().unblock(sha256, auth.actor);
-        await loader.applyPolicy();
+        await applyTrustPolicy(loader);
         return { unblocked: entry.sha256, reason: entry.reason };
       },
     },
