@@ -92,7 +92,7 @@ export class Installer {
    */
   #preflight(pack: PackIn): void {
     const blocked = this.kernel.supply.blocked(pack.sha256);
-    if (blocked && pack.sha256) throw blockedRefusal("the pack", pack.sha256, blocked.reason);
+    if (blocked && pack.sha256) throw blockedRefusal(undefined, pack.sha256, blocked.reason);
     if (!this.kernel.config.get("modules.require_signature")) return;
     const claimed = typeof pack.signature === "object" && pack.signature ? parseSignature(pack.signature) : undefined;
     const as = claimed?.ok ? { id: claimed.signature.id, version: claimed.signature.version } : { id: "the pack", version: "" };

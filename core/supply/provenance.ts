@@ -86,8 +86,11 @@ export function publisherLabel(p: Provenance | null | undefined): string {
   return `unverified (${p.status})`;
 }
 
-export function blockedRefusal(id: string, sha256: string, reason: string): HostError {
-  return new HostError("module_blocked", `${id}'s pack ${sha256.slice(0, 16)}... is blocked: ${reason}. \`warden module blocked\` lists blocked packs; install a version that is not blocked`, {
-    details: { module: id, pack: sha256, reason },
-  });
+/** `id`: the module, when it is known (a pack is refused before its manifest is read). */
+export function blockedRefusal(id: string | undefined, sha256: string, reason: string): HostError {
+  return new HostError(
+    "module_blocked",
+    `${id ? `${id}'s pack` : "the pack"} ${sha256.slice(0, 16)}... is blocked: ${reason}. \`warden module blocked\` lists blocked packs; install a version that is not blocked`,
+    { details: { ...(id ? { module: id } : {}), pack: sha256, reason } },
+  );
 }
