@@ -11,6 +11,7 @@ const SUITES: Record<string, () => Promise<{ run(): Promise<BenchRow[]> }>> = {
   api: () => import("./api.js"),
   lifecycle: () => import("./lifecycle.js"),
   fleet: () => import("./fleet.js"),
+  supply: () => import("./supply.js"),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith("-"));

@@ -22,9 +22,13 @@ export interface Approval {
   capabilities: readonly CapabilityRequest[];
 }
 
-/** What a record's seal covers: everything but the time the store stamps and the seal itself. */
-function sealed({ updatedAt: _u, seal: _s, ...rest }: ModuleRecord): Omit<ModuleRecord, "updatedAt" | "seal"> {
-  return rest;
+/**
+ * What a record's seal covers: everything but the time the store stamps and the seal itself, in a
+ * fixed order. Each value is JSON the store keeps as JSON.stringify wrote it, so the text read back
+ * is the text that was sealed.
+ */
+function sealed(r: ModuleRecord): string {
+  return JSON.stringify([r.id, r.disabled, r.grants, r.approvedHash, r.revoked, r.installedPath, r.files, r.staged, r.provenance]);
 }
 
 export class ModuleRecords {
@@ -53,7 +57,7 @@ export class ModuleRecords {
     const refused = new Map<string, HostError>();
     for (const r of await this.#store.modules.all()) {
       if (!isModuleId(r.id)) onRefused(r.id);
-      else if (this.#sealer && !this.#sealer.verify("module-record", sealed(r), r.seal)) {
+      else if (this.#sealer && !this.#sealer.verifyText("module-record", sealed(r), r.seal)) {
         refused.set(
           r.id,
           new HostError(
@@ -114,7 +118,7 @@ export class ModuleRecords {
       // Another host may have changed it since: start from the store's record when it verifies,
       // never from one someone wrote beside Warden (this write would seal it).
       const stored = await tx.modules.get(id);
-      const verified = stored && (!this.#sealer || this.#sealer.verify("module-record", sealed(stored), stored.seal));
+      const verified = stored && (!this.#sealer || this.#sealer.verifyText("module-record", sealed(stored), stored.seal));
       if (stored && !verified && !this.#records.has(id) && change.files === undefined) {
         throw new HostError("integrity_failed", `the store's record of module '${id}' is not sealed by a host of this fleet; install the module again (through any host) to replace it`, {
           details: { module: id },
@@ -122,7 +126,7 @@ export class ModuleRecords {
       }
       const current = verified ? stored : (this.#records.get(id) ?? this.get(id));
       const unsealed = { ...current, ...change, id };
-      const record = { ...unsealed, seal: this.#sealer ? this.#sealer.seal("module-record", sealed(unsealed)) : null };
+      const record = { ...unsealed, seal: this.#sealer ? this.#sealer.sealText("module-record", sealed(unsealed)) : null };
       await tx.modules.put(record);
       await this.#audit.append({ actor: event.actor, action: event.action, target: id, ...(event.data ? { data: event.data } : {}) }, tx);
       return record;

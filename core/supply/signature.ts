@@ -49,9 +49,13 @@ export function sha256Hex(b: Buffer): string {
   return createHash("sha256").update(b).digest("hex");
 }
 
-/** The key id of a public key: sha256 of its raw 32 bytes. */
+const keyIds = new WeakMap<KeyObject, string>();
+
+/** The key id of a public key: sha256 of its raw 32 bytes (worked out once per key object). */
 export function keyIdOf(publicKey: KeyObject): string {
-  return sha256Hex(rawPublicKey(publicKey));
+  let id = keyIds.get(publicKey);
+  if (id === undefined) keyIds.set(publicKey, (id = sha256Hex(rawPublicKey(publicKey))));
+  return id;
 }
 
 export function rawPublicKey(publicKey: KeyObject): Buffer {
