@@ -2,12 +2,11 @@
 // host or fleet trusts) and `module block|unblock|blocked|verify` (the kill switch, and what a pack
 // is). Trusting and blocking are effects that need `modules.trust` by every path; disabling what a
 // removed key signed is also the disable effect, so it needs that permission too.
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { HostError } from "./base/errors.js";
 import type { HostCommand, HostCommandDeps } from "./host-commands.js";
-import { withUnpackedArchive } from "./lifecycle/unpack.js";
-import { MAX_BYTES } from "./lifecycle/unpack.js";
+import { readPack, withUnpackedBytes } from "./lifecycle/unpack.js";
 import { readManifest } from "./manifest/index.js";
 import { applyTrustPolicy } from "./loader/integrity.js";
 import { judgePack, publisherLabel } from "./supply/provenance.js";
@@ -54,8 +53,12 @@ export function trustCommands(deps: HostCommandDeps): Record<string, HostCommand
                 .split(",")
                 .map((p) => p.trim())
                 .filter((p) => p !== "");
+        // A list that says nothing must not mean "any id" (a script's empty variable would trust a key for everything).
+        if (ids !== undefined && patterns.length === 0)
+          throw new HostError("input_invalid", "--ids names no module id pattern; leave it out to trust the key for any id, or give patterns like 'acme-*'");
         const added = await policy().add(key, name, patterns, auth.actor);
-        return { name: added.name, keyId: added.keyId, ids: added.ids.length ? added.ids : ["*"], revision: policy().doc.revision };
+        const any = (xs: string[]) => (xs.length ? xs : ["*"]);
+        return { name: added.name, keyId: added.keyId, ids: any(added.ids), ...(added.replaced ? { replaced_ids: any(added.replaced) } : {}), revision: policy().doc.revision };
       },
     },
     list: {
@@ -104,7 +107,14 @@ export function trustCommands(deps: HostCommandDeps): Record<string, HostCommand
             disabled.push(id);
           }
         }
-        return { removed: removed.name, keyId: removed.keyId, disabled, revision: policy().doc.revision };
+        const stranded = config.get("modules.require_signature") && policy().doc.keys.length === 0;
+        return {
+          removed: removed.name,
+          keyId: removed.keyId,
+          disabled,
+          revision: policy().doc.revision,
+          ...(stranded ? { warning: "no key is trusted now and signatures are required: every pack install will be refused until you `warden trust add` one" } : {}),
+        };
       },
     },
     export: {
@@ -175,13 +185,12 @@ export function blockCommands(deps: HostCommandDeps): Record<string, HostCommand
       run: async (input) => {
         const { source, signature } = input as { source: string; signature?: string };
         const file = resolve(source);
-        if (!existsSync(file) || !statSync(file).isFile()) throw new HostError("usage", `${source} is not a file; give a pack (.tgz) from \`warden module pack\``);
-        if (statSync(file).size > MAX_BYTES) throw new HostError("payload_too_large", `${source} is larger than ${MAX_BYTES} bytes; a module pack may be at most that`);
+        const bytes = readPack(file, source);
         const sigFile = signature !== undefined ? resolve(signature) : `${file}.sig`;
         if (signature !== undefined && !existsSync(sigFile)) throw new HostError("usage", `the signature ${signature} does not exist`);
-        const sha256 = sha256Hex(readFileSync(file));
+        const sha256 = sha256Hex(bytes);
         const sig = existsSync(sigFile) ? (readCapped(sigFile, MAX_SIGNATURE_BYTES) ?? "too-large") : null;
-        const { id, version } = await withUnpackedArchive(file, deps.home, async (dir) => readManifest(dir, { allowSystem: false }).manifest);
+        const { id, version } = await withUnpackedBytes(bytes, deps.home, async (dir) => readManifest(dir, { allowSystem: false }).manifest, source);
         const verdict = judgePack({ sha256, signature: sig, id, version }, policy());
         const blocked = policy().blocked(sha256);
         return {

@@ -20,6 +20,7 @@ const DEFAULT_IGNORES = [
   ".*",
   "node_modules/",
   "*.tgz",
+  "*.tgz.sig",
   "*.test.ts",
   "*.test.js",
   "*.spec.ts",
@@ -89,6 +90,7 @@ export async function packModule(dir: string, outDir = process.cwd()): Promise<{
   }
   const manifest = JSON.parse(readFileSync(join(dir, "module.json"), "utf8")) as Manifest;
   const files = filesToPack(dir, manifest);
+  refusePrivateKeys(dir, files);
   try {
     mkdirSync(outDir, { recursive: true });
   } catch (e) {
@@ -123,16 +125,30 @@ export async function packModule(dir: string, outDir = process.cwd()): Promise<{
 export function signPackFile(pack: { file: string; id: string; version: string; sha256: string }, key: KeyObject): { file: string; keyId: string } {
   const signature = signPack(key, pack.sha256, pack.id, pack.version);
   const file = `${pack.file}.sig`;
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, JSON.stringify(signature, null, 2) + "\n", { mode: 0o644 });
+  const tmp = `${file}.tmp-${process.pid}-${Date.now()}`;
+  writeFileSync(tmp, JSON.stringify(signature, null, 2) + "\n", { mode: 0o644, flag: "wx" });
   renameSync(tmp, file);
   return { file, keyId: signature.key_id };
 }
 
 /** Removes `<pack>.sig` when it signs other bytes than the pack now holds (an unsigned rebuild). */
-export function dropStaleSignature(pack: { file: string; sha256: string }): void {
+export function dropStaleSignature(pack: { file: string; sha256: string }): string | undefined {
   const file = `${pack.file}.sig`;
-  if (!existsSync(file)) return;
+  if (!existsSync(file)) return undefined;
   const parsed = parseSignature(readCapped(file, MAX_SIGNATURE_BYTES) ?? "");
-  if (!parsed.ok || parsed.signature.digest !== `sha256:${pack.sha256}`) rmSync(file, { force: true });
+  if (parsed.ok && parsed.signature.digest === `sha256:${pack.sha256}`) return undefined;
+  rmSync(file, { force: true });
+  return file;
+}
+
+/** A private key in the folder would ship with every pack: refused, whatever its name (`keys new --out ./key` has none to match). */
+function refusePrivateKeys(dir: string, files: PackEntry[]): void {
+  for (const f of files) {
+    if (f.bytes > 64 * 1024) continue;
+    if (/-----BEGIN (?:[A-Z0-9]+ )?PRIVATE KEY-----/.test(readFileSync(join(dir, ...f.path.split("/")), "latin1"))) {
+      throw new HostError("usage", `${f.path} is a private key and would be shipped inside the pack; keep keys outside the module folder (or list the file in .wardenignore)`, {
+        details: { file: f.path },
+      });
+    }
+  }
 }

@@ -140,7 +140,7 @@ function projectFiles(id: string, sdk: string): Record<string, string> {
         null,
         2,
       ) + "\n",
-    ".gitignore": "node_modules/\n*.tgz\n",
+    ".gitignore": "node_modules/\n*.tgz\n*.tgz.sig\n",
     // What `warden module pack` leaves out beyond its defaults (tests, lockfiles, package.json, tsconfig, dotfiles).
     ".wardenignore": "calls.json\n",
     "README.md": `# ${id}

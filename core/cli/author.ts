@@ -80,8 +80,8 @@ export function registerAuthorCommands(program: Command, moduleGroup: Command | 
       const out = await packModule(resolve(dir), opts.out ? resolve(opts.out) : process.cwd());
       const signed = signer ? signPackFile(out, signer) : undefined;
       // A signature left beside the pack from an earlier build no longer matches it: it would make install refuse the pack.
-      if (!signer) dropStaleSignature(out);
-      const text = `packed ${out.file} (${out.files.length} files, sha256 ${out.sha256})${signed ? `\nsigned ${signed.file} with key ${signed.keyId}` : ""}; install it with \`warden module install ${out.file}\``;
+      const dropped = signer ? undefined : dropStaleSignature(out);
+      const text = `packed ${out.file} (${out.files.length} files, sha256 ${out.sha256})${signed ? `\nsigned ${signed.file} with key ${signed.keyId}` : ""}${dropped ? `\nremoved ${dropped}: it signed an earlier build` : ""}; install it with \`warden module install ${out.file}\``;
       result.code = printResult(io, globals.json ? { ...out, ...(signed ? { signature: signed.file, keyId: signed.keyId } : {}) } : text, globals.json);
     });
 

@@ -39,10 +39,14 @@ export async function fillInput(command: string, input: Record<string, unknown>,
     }
   }
   // `trust add KEY`: a .pub file on the operator's side is sent as its text.
-  if (command === "trust.add" && typeof input.key === "string" && !input.key.startsWith("-----") && existsSync(resolve(input.key))) {
+  if (command === "trust.add" && typeof input.key === "string" && !input.key.startsWith("-----")) {
     const file = resolve(input.key);
-    if (statSync(file).size > 8192) throw new HostError("usage", `${file} is too large to be a public key; give the .pub file \`warden keys new\` wrote`);
-    input.key = readFileSync(file, "utf8");
+    if (existsSync(file)) {
+      if (!statSync(file).isFile() || statSync(file).size > 8192) throw new HostError("usage", `${file} is not a public key file; give the .pub file \`warden keys new\` wrote`);
+      input.key = readFileSync(file, "utf8");
+    } else if (/[/\\]|\.pub$/.test(input.key)) {
+      throw new HostError("usage", `${input.key} does not exist; give the publisher's .pub file (or its raw key as base64)`);
+    }
   }
   if (command === "audit.verify" && typeof input.checkpoint === "string") {
     const file = resolve(input.checkpoint);

@@ -1,7 +1,7 @@
 // `warden module install|approve|revoke|remove`: installs into <home>/modules/<id>, pins hashes,
 // stages upgrades that add capabilities until an operator approves them, and refuses a patch
 // release that grows capabilities.
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
 import { extname, join, resolve } from "node:path";
 import semver from "semver";
 import { compareGrants, describeGrant, elevations, toGrants } from "../hostapi/grants.js";
@@ -16,7 +16,7 @@ import { readManifest, type LoadedManifest } from "../manifest/index.js";
 import type { ModuleRecord } from "../store/store.js";
 import { copyFolder, hashFolder } from "../loader/files.js";
 import { materializeModule, shareFiles } from "./shared-files.js";
-import { MAX_BYTES, withUnpackedArchive } from "./unpack.js";
+import { readPack, withUnpackedBytes } from "./unpack.js";
 import { homeLayout } from "../base/home.js";
 import type { Provenance } from "../store/store.js";
 import { blockedRefusal, judgePack, publisherLabel, signatureRefusal, type PackFacts } from "../supply/provenance.js";
@@ -73,14 +73,12 @@ export class Installer {
     const src = resolve(source);
     if (!existsSync(src)) throw new HostError("usage", `${source} does not exist; give a module folder or a .tgz`);
     if (/\.(tgz|tar\.gz)$/.test(src) || extname(src) === ".tgz") {
-      // The pack is read whole (its sha256 names it, and a fleet stores it): within the unpack budget.
-      if (statSync(src).size > MAX_BYTES) throw new HostError("payload_too_large", `${source} is larger than ${MAX_BYTES} bytes; a module pack may be at most that`);
-      const bytes = readFileSync(src);
+      const bytes = readPack(src, source);
       const sigFile = o.signature !== undefined ? resolve(o.signature) : `${src}.sig`;
       if (o.signature !== undefined && !existsSync(sigFile)) throw new HostError("usage", `the signature ${o.signature} does not exist`);
       const pack: PackIn & { bytes: Buffer } = { sha256: sha256Hex(bytes), signature: existsSync(sigFile) ? (readCapped(sigFile, MAX_SIGNATURE_BYTES) ?? "too-large") : null, bytes };
       this.#preflight(pack);
-      return withUnpackedArchive(src, this.home, (dir) => this.#install(dir, o, actor, pack));
+      return withUnpackedBytes(bytes, this.home, (dir) => this.#install(dir, o, actor, pack), source);
     }
     return this.#install(src, o, actor, { sha256: null, signature: null });
   }
@@ -95,8 +93,8 @@ export class Installer {
     if (blocked && pack.sha256) throw blockedRefusal(undefined, pack.sha256, blocked.reason);
     if (!this.kernel.config.get("modules.require_signature")) return;
     const claimed = typeof pack.signature === "object" && pack.signature ? parseSignature(pack.signature) : undefined;
-    const as = claimed?.ok ? { id: claimed.signature.id, version: claimed.signature.version } : { id: "the pack", version: "" };
-    const refusal = signatureRefusal(judgePack({ ...pack, ...as }, this.kernel.supply), as.id);
+    const as = claimed?.ok ? { id: claimed.signature.id, version: claimed.signature.version } : { id: "", version: "" };
+    const refusal = signatureRefusal(judgePack({ ...pack, ...as }, this.kernel.supply), claimed?.ok ? `the pack (its signature names ${as.id} ${as.version})` : "the pack");
     // A key trusted only for other ids is judged once the manifest is read (it names the id).
     if (refusal && refusal.code !== "publisher_not_allowed") throw refusal;
   }
@@ -245,9 +243,13 @@ export class Installer {
       if (this.kernel.store.changes) await materializeModule(this.kernel, id, staged.files, staged.provenance, staged.dir);
       const incoming = readManifest(staged.dir, { allowSystem: false });
       if (incoming.hash !== staged.hash) throw new HostError("integrity_failed", `the staged upgrade of ${id} changed on disk; install it again`);
-      const provenance = staged.provenance ?? { pack: null, status: "unsigned", publisher: null, signature: null, reason: "staged before provenance was recorded" };
-      const blocked = this.kernel.supply.blocked(provenance.pack);
-      if (blocked && provenance.pack) throw blockedRefusal(id, provenance.pack, blocked.reason);
+      // Judged again under the policy as it is now: a key removed or signatures required since it
+      // was staged count, as they would for an install today.
+      const was = staged.provenance;
+      const provenance = this.#judge(id, incoming.manifest.version, {
+        sha256: was?.pack ?? null,
+        signature: was?.signature ? Buffer.from(JSON.stringify(was.signature)) : null,
+      });
       await this.#swapIn(id, staged.dir, incoming, { files: staged.files, provenance }, { ...record, staged: null }, actor, "upgraded", true, {
         pack: provenance.pack,
         publisher: provenance.publisher,

@@ -3,22 +3,21 @@
 // them into its own <home>/modules/<id> and checks each hash before the folder is swapped in, so
 // a host runs only the bytes the operator installed, whichever host they came through.
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve, sep } from "node:path";
 import { HostError } from "../base/errors.js";
-import { homeLayout } from "../base/home.js";
 import type { Kernel } from "../kernel.js";
 import { copyFolder, hashFolder } from "../loader/files.js";
 import { readManifest } from "../manifest/index.js";
 import type { Provenance, Store } from "../store/store.js";
-import { blockedRefusal, judgePack, signatureRefusal } from "../supply/provenance.js";
-import { withUnpackedArchive } from "./unpack.js";
+import { blockedRefusal, signedAsInstalled } from "../supply/provenance.js";
+import { withUnpackedBytes } from "./unpack.js";
 
 /**
  * Writes a module another host installed into `target`, checked against what was verified at
  * install: a module installed from a pack is written from that pack, whose bytes must hash to the
- * record's sha256, whose signature is verified again here under this host's trust policy, and whose
- * files must be exactly the record's (every file, none more); a module installed from a folder is
+ * record's sha256, whose signature (when it was verified at install) must verify again here with
+ * the publisher's key, and whose files must be exactly the record's (every file, none more); a module installed from a folder is
  * written file by file, each checked against its hash. The record itself was verified (sealed)
  * before this is called.
  */
@@ -30,22 +29,18 @@ export async function materializeModule(kernel: Kernel, id: string, files: Recor
   if (sha256(pack) !== sha) throw new HostError("integrity_failed", `module '${id}': the stored pack does not match its sha256 ${sha.slice(0, 12)}...; install it again through any host`);
   const blocked = kernel.supply.blocked(sha);
   if (blocked) throw blockedRefusal(id, sha, blocked.reason);
-  const tmp = homeLayout(kernel.home).tmp;
-  mkdirSync(tmp, { recursive: true, mode: 0o700 });
-  const holder = mkdtempSync(join(tmp, "pack-"));
-  try {
-    const file = join(holder, "pack.tgz");
-    writeFileSync(file, pack, { mode: 0o600 });
-    await withUnpackedArchive(file, kernel.home, async (dir) => {
+  await withUnpackedBytes(
+    pack,
+    kernel.home,
+    async (dir) => {
       const { manifest } = readManifest(dir, { allowSystem: false });
       if (manifest.id !== id) throw new HostError("integrity_failed", `the store's pack for module '${id}' holds '${manifest.id}'; install it again through any host`);
-      const verdict = judgePack({ sha256: sha, signature: provenance.signature ? Buffer.from(JSON.stringify(provenance.signature)) : null, id, version: manifest.version }, kernel.supply);
-      // What was verified at install must verify here too: a signed pack that no longer matches its
-      // signature was changed in the store. (Whom to trust is the policy's call, below.)
-      if (provenance.status === "verified" && verdict.status === "invalid") throw signatureRefusal(verdict, id)!;
-      if (kernel.config.get("modules.require_signature")) {
-        const refusal = signatureRefusal(verdict, id);
-        if (refusal) throw refusal;
+      // What was verified at install is verified here again, with the publisher's key: content its
+      // publisher did not sign never runs. Whom to trust was decided at install (or approval), as
+      // on every host that already runs it: removing a key later does not split the fleet.
+      if (provenance.status === "verified") {
+        const problem = signedAsInstalled(provenance.signature, sha, id, manifest.version, kernel.supply);
+        if (problem) throw new HostError("signature_invalid", `module '${id}': ${problem}; it was changed in the store. Install it again through any host`, { details: { module: id, pack: sha } });
       }
       const actual = hashFolder(dir);
       const differ = [...new Set([...Object.keys(actual), ...Object.keys(files)])].filter((f) => actual[f] !== files[f]);
@@ -59,10 +54,9 @@ export async function materializeModule(kernel: Kernel, id: string, files: Recor
         );
       }
       swapIn(target, (at) => copyFolder(dir, at));
-    });
-  } finally {
-    rmSync(holder, { recursive: true, force: true });
-  }
+    },
+    `the stored pack of '${id}'`,
+  );
 }
 
 /** Fills a fresh folder beside `target` with `fill`, then puts it in place of `target`. */

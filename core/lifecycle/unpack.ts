@@ -3,7 +3,8 @@
 // budgets checked entry by entry from the headers, before the data is written: at most
 // MAX_ENTRIES entries and MAX_BYTES in all. An archive over budget stops being read at once (a
 // small archive cannot unpack into a large folder), and the folder is removed whatever happens.
-import { createReadStream, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { createReadStream, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { readCapped } from "../supply/signature.js";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import * as tar from "tar";
@@ -13,20 +14,45 @@ import { homeLayout } from "../base/home.js";
 export const MAX_ENTRIES = 5000;
 export const MAX_BYTES = 64 * 1024 * 1024;
 
-/** Runs `use` on the unpacked module folder, then removes everything that was unpacked. */
-export async function withUnpackedArchive<T>(file: string, home: string, use: (dir: string) => Promise<T>): Promise<T> {
+/** Runs `use` on the unpacked module folder, then removes everything that was unpacked. `shownAs`: the name errors give the archive. */
+export async function withUnpackedArchive<T>(file: string, home: string, use: (dir: string) => Promise<T>, shownAs = file): Promise<T> {
   const parent = homeLayout(home).tmp;
   mkdirSync(parent, { recursive: true, mode: 0o700 });
   const root = mkdtempSync(join(parent, "unpack-"));
   try {
-    await extract(file, root);
-    return await use(moduleFolder(file, root));
+    await extract(file, root, shownAs);
+    return await use(moduleFolder(shownAs, root));
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
 }
 
-async function extract(file: string, dir: string): Promise<void> {
+/**
+ * A pack's bytes, read once: a regular file (never a FIFO or device, which would block or never
+ * end) within the archive budget. What is verified and what is unpacked are then these same bytes,
+ * never the path again, which someone could change in between.
+ */
+export function readPack(file: string, shownAs = file): Buffer {
+  const bytes = readCapped(file, MAX_BYTES);
+  if (!bytes) throw new HostError("payload_too_large", `${shownAs} is larger than ${MAX_BYTES} bytes; a module pack may be at most that`);
+  return bytes;
+}
+
+/** Runs `use` on the module folder these pack bytes unpack to, through a private copy in the home. */
+export async function withUnpackedBytes<T>(bytes: Buffer, home: string, use: (dir: string) => Promise<T>, shownAs: string): Promise<T> {
+  const parent = homeLayout(home).tmp;
+  mkdirSync(parent, { recursive: true, mode: 0o700 });
+  const holder = mkdtempSync(join(parent, "pack-"));
+  try {
+    const file = join(holder, "pack.tgz");
+    writeFileSync(file, bytes, { mode: 0o600, flag: "wx" });
+    return await withUnpackedArchive(file, home, use, shownAs);
+  } finally {
+    rmSync(holder, { recursive: true, force: true });
+  }
+}
+
+async function extract(file: string, dir: string, shownAs: string): Promise<void> {
   let entries = 0;
   let bytes = 0;
   let over: string | undefined;
@@ -58,10 +84,10 @@ async function extract(file: string, dir: string): Promise<void> {
   try {
     await pipeline(source, unpack);
   } catch (e) {
-    if (over) throw new HostError("payload_too_large", `${file} was refused: ${over}; a module archive may hold ${MAX_ENTRIES} entries and ${MAX_BYTES} bytes`);
-    throw new HostError("manifest_invalid", `${file} is not a readable .tgz archive: ${(e as Error).message}`);
+    if (over) throw new HostError("payload_too_large", `${shownAs} was refused: ${over}; a module archive may hold ${MAX_ENTRIES} entries and ${MAX_BYTES} bytes`);
+    throw new HostError("manifest_invalid", `${shownAs} is not a readable .tgz archive: ${(e as Error).message}`);
   }
-  if (over) throw new HostError("payload_too_large", `${file} was refused: ${over}; a module archive may hold ${MAX_ENTRIES} entries and ${MAX_BYTES} bytes`);
+  if (over) throw new HostError("payload_too_large", `${shownAs} was refused: ${over}; a module archive may hold ${MAX_ENTRIES} entries and ${MAX_BYTES} bytes`);
 }
 
 function moduleFolder(file: string, dir: string): string {

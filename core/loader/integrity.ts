@@ -40,12 +40,12 @@ export function integrityError(e: ModuleEntry, o: { records: ModuleRecords; supp
 }
 
 /** An entry's summary; for a user module, with who published it and the pack it came from. */
-export function summaryWithProvenance(e: ModuleEntry, record: ModuleRecord | undefined): ModuleSummary {
+export function summaryWithProvenance(e: ModuleEntry, record: ModuleRecord | undefined, policy: TrustPolicy): ModuleSummary {
   const out = summarize(e);
   if (e.kind !== "user") return out;
   return {
     ...out,
-    publisher: record?.installedPath != null ? publisherLabel(record.provenance) : "unverified (not installed: found in a --modules folder)",
+    publisher: record?.installedPath != null ? publisherLabel(record.provenance, policy) : "unverified (not installed: found in a --modules folder)",
     pack: record?.provenance?.pack ?? null,
   };
 }

@@ -106,8 +106,12 @@ export class ModuleLoader {
     if (entry.loaded) {
       const { manifest } = entry.loaded;
       this.kernel.config.registerOwner(manifest.id, manifest.config, manifest.configPermission);
-      for (const [name, cmd] of Object.entries(manifest.commands ?? {})) {
-        this.kernel.bus.declare(manifest.id, name, cmd, { checkOutput: entry.kind === "user", kind: entry.kind });
+      // A command that clashes with one already declared fails this module, never the host's start.
+      try {
+        for (const [name, cmd] of Object.entries(manifest.commands ?? {})) this.kernel.bus.declare(manifest.id, name, cmd, { checkOutput: entry.kind === "user", kind: entry.kind });
+      } catch (e) {
+        this.kernel.bus.undeclareModule(manifest.id);
+        transition(entry, { to: "failed", error: toHostError(e) });
       }
     }
   }
@@ -220,7 +224,7 @@ export class ModuleLoader {
 
   /** An entry's summary, with where a user module's content came from. */
   summary(e: ModuleEntry): ModuleSummary {
-    return summaryWithProvenance(e, this.records.find(e.id));
+    return summaryWithProvenance(e, this.records.find(e.id), this.kernel.supply);
   }
 
   list(): ModuleSummary[] {

@@ -126,7 +126,13 @@ export class OperatorActions {
       revoked: record?.revoked ?? [],
       files_verified: record?.files && record.installedPath && resolve(record.installedPath) === resolve(e.dir) ? changedFiles(e.dir, record.files).length === 0 : null,
       staged_upgrade: record?.staged
-        ? { version: record.staged.version, hash: record.staged.hash, added: record.staged.added, removed: record.staged.removed, publisher: publisherLabel(record.staged.provenance) }
+        ? {
+            version: record.staged.version,
+            hash: record.staged.hash,
+            added: record.staged.added,
+            removed: record.staged.removed,
+            publisher: publisherLabel(record.staged.provenance, this.loader.kernel.supply),
+          }
         : null,
       commands: this.loader.kernel.bus
         .list()

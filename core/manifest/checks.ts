@@ -33,6 +33,8 @@ export const RESERVED_IDS: ReadonlySet<string> = new Set([
   "modules",
   "console",
   "metrics",
+  "trust",
+  "keys",
 ]);
 
 const ENTRY_EXTENSIONS = new Set([".ts", ".js", ".mjs", ".mts"]);

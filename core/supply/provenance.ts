@@ -3,8 +3,7 @@
 // is reached at install and on every fleet host that materialises the module, from the same inputs.
 import { HostError } from "../base/errors.js";
 import type { Provenance } from "../store/store.js";
-import { parseSignature } from "./signature.js";
-import { signatureVerifies } from "./signature.js";
+import { parseSignature, signatureVerifies, type PackSignature } from "./signature.js";
 import { idMatches, type TrustPolicy } from "./trust-policy.js";
 
 export interface PackFacts {
@@ -43,7 +42,11 @@ export function judgePack(p: PackFacts, policy: TrustPolicy): Provenance {
     };
   }
   if (!signatureVerifies(s, trusted.publicKey)) {
-    return { ...signed, status: "invalid", reason: `the signature does not verify with '${trusted.key.name}''s key ${s.key_id.slice(0, 16)} (it was changed, or made by another key)` };
+    return {
+      ...signed,
+      status: "invalid",
+      reason: `the signature does not verify with the key of '${trusted.key.name}' (${s.key_id.slice(0, 16)}): the pack's signature, id or version was changed, or another key made it`,
+    };
   }
   const publisher = { name: trusted.key.name, keyId: s.key_id };
   if (trusted.key.ids.length > 0 && !trusted.key.ids.some((pattern) => idMatches(pattern, p.id))) {
@@ -69,9 +72,13 @@ export function signatureRefusal(p: Provenance, id: string): HostError | undefin
     case "invalid":
       return new HostError("signature_invalid", `${id} was refused: ${why}. Get the pack and its signature again from the publisher`, { details: { module: id, pack: p.pack } });
     case "untrusted":
-      return new HostError("publisher_untrusted", `${id} was refused: ${why}. If you trust the publisher, \`warden trust add <their .pub> --name <name>\` first`, {
-        details: { module: id, pack: p.pack, keyId: p.signature?.key_id },
-      });
+      return new HostError(
+        "publisher_untrusted",
+        `${id} was refused: ${why}. If you know and trust the publisher, get their .pub from them (never from beside the pack) and \`warden trust add <their .pub> --name <name>\` first`,
+        {
+          details: { module: id, pack: p.pack, keyId: p.signature?.key_id },
+        },
+      );
     case "not_allowed":
       return new HostError("publisher_not_allowed", `${id} was refused: ${why}. Widen the key's --ids with \`warden trust add\` if that publisher may ship ${id}`, {
         details: { module: id, pack: p.pack, publisher: p.publisher?.name },
@@ -79,10 +86,16 @@ export function signatureRefusal(p: Provenance, id: string): HostError | undefin
   }
 }
 
-/** How a verdict reads in lists: the publisher's name, or why there is none. */
-export function publisherLabel(p: Provenance | null | undefined): string {
+/**
+ * How a verdict reads in lists: the publisher's name, or why there is none. With the policy as it
+ * is now, a publisher whose key was removed since says so rather than looking verified.
+ */
+export function publisherLabel(p: Provenance | null | undefined, policy?: TrustPolicy): string {
   if (!p) return "unverified (installed before signatures were recorded)";
-  if (p.status === "verified" && p.publisher) return p.publisher.name;
+  if (p.status === "verified" && p.publisher) {
+    if (policy && !policy.trusted(p.publisher.keyId)) return `${p.publisher.name} (key no longer trusted)`;
+    return p.publisher.name;
+  }
   return `unverified (${p.status})`;
 }
 
@@ -93,4 +106,18 @@ export function blockedRefusal(id: string | undefined, sha256: string, reason: s
     `${id ? `${id}'s pack` : "the pack"} ${sha256.slice(0, 16)}... is blocked: ${reason}. \`warden module blocked\` lists blocked packs; install a version that is not blocked`,
     { details: { ...(id ? { module: id } : {}), pack: sha256, reason } },
   );
+}
+
+/**
+ * Why a signature verified at install no longer verifies for these bytes (undefined when it does):
+ * with the publisher's key, trusted now or removed since (removal is a trust decision, not a
+ * content one). Used where a host materialises what another host installed.
+ */
+export function signedAsInstalled(s: PackSignature | null, sha256: string, id: string, version: string, policy: TrustPolicy): string | undefined {
+  if (!s) return "its record says it was signed, but holds no signature";
+  if (s.digest !== `sha256:${sha256}`) return "the pack's content does not match its signature";
+  if (s.id !== id || s.version !== version) return `the signature is for ${s.id} ${s.version}, but the pack holds ${id} ${version}`;
+  const key = policy.publicKeyOf(s.key_id);
+  if (!key) return `the key ${s.key_id.slice(0, 16)} that signed it is not known to this host's trust policy`;
+  return signatureVerifies(s, key) ? undefined : "the signature does not verify with its publisher's key";
 }

@@ -4,8 +4,8 @@
 // signature never trusts it: the file is size-capped before it is read, must be exactly the
 // documented shape, and anything else counts as no signature at all (never "valid because a field
 // was missing": OPA's lesson).
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from "node:crypto";
-import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readSync, renameSync, writeFileSync } from "node:fs";
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign, verify, type KeyObject } from "node:crypto";
+import { closeSync, constants, fstatSync, linkSync, lstatSync, mkdirSync, openSync, readSync, rmSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { canonicalJson } from "../audit/canonical.js";
 import { HostError } from "../base/errors.js";
@@ -69,16 +69,21 @@ export function publicKeyFromRaw(raw: Buffer): KeyObject {
   return createPublicKey({ key: { kty: "OKP", crv: "Ed25519", x: raw.toString("base64url") }, format: "jwk" });
 }
 
-/** Reads at most `max` bytes of a file; null when it is larger (never reads a huge file whole). */
+/**
+ * Reads a regular file of at most `max` bytes; null when it is larger (a huge file is never read
+ * whole). Anything but a regular file (a FIFO, a device, a folder) is refused without blocking:
+ * opening a FIFO to read would wait for a writer, and /dev/zero never ends.
+ */
 export function readCapped(file: string, max: number): Buffer | null {
-  const fd = openSync(file, "r");
+  const fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
-    const size = fstatSync(fd).size;
-    if (size > max) return null;
-    const buf = Buffer.alloc(size);
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new HostError("input_invalid", `${file} is not a regular file`);
+    if (st.size > max) return null;
+    const buf = Buffer.alloc(st.size);
     let at = 0;
-    while (at < size) {
-      const n = readSync(fd, buf, at, size - at, at);
+    while (at < st.size) {
+      const n = readSync(fd, buf, at, st.size - at, at);
       if (n === 0) break;
       at += n;
     }
@@ -103,7 +108,7 @@ export function parseSignature(bytes: Buffer | string): { ok: true; signature: P
   }
   if (typeof doc !== "object" || doc === null || Array.isArray(doc)) return { ok: false, why: "it is not a JSON object" };
   const o = doc as Record<string, unknown>;
-  for (const k of Object.keys(o)) if (!(k in FIELDS)) return { ok: false, why: `it has a field '${k.slice(0, 40)}' the format does not` };
+  for (const k of Object.keys(o)) if (!Object.hasOwn(FIELDS, k)) return { ok: false, why: `it has a field '${k.slice(0, 40)}' the format does not` };
   for (const [k, re] of Object.entries(FIELDS)) {
     const v = o[k];
     if (typeof v !== "string") return { ok: false, why: `its '${k}' is ${v === undefined ? "missing" : "not a string"}` };
@@ -132,22 +137,44 @@ export function signPack(privateKey: KeyObject, packSha256: string, id: string, 
   return { ...unsigned, signature: sign(null, signedMessage(unsigned), privateKey).toString("base64") };
 }
 
-/** `warden keys new --out FILE`: FILE (the private key, 0600) and FILE.pub; never overwrites. */
+/** Whether anything is at `path`, a dangling symlink included (existsSync says no to one). */
+function occupied(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * `warden keys new --out FILE`: FILE (the private key, 0600) and FILE.pub. Never over anything
+ * (a file, a link, a dangling link), and never half a pair: the public key is created exclusively
+ * first, the private key is written beside and linked into place (a link, unlike a rename, fails
+ * when the name is taken), and whatever was made is removed if a step fails.
+ */
 export function newKeyPair(out: string): { privateFile: string; publicFile: string; keyId: string } {
   const publicFile = `${out}.pub`;
-  for (const f of [out, publicFile]) if (existsSync(f)) throw new HostError("usage", `${f} already exists; choose another --out (a key is never overwritten)`);
+  for (const f of [out, publicFile]) if (occupied(f)) throw new HostError("usage", `${f} already exists; choose another --out (a key is never overwritten)`);
   mkdirSync(dirname(out), { recursive: true, mode: 0o700 });
   const { privateKey, publicKey } = generateKeyPairSync("ed25519");
-  // Written beside, then renamed: a crash never leaves half a key under the final name.
-  const tmp = `${out}.tmp-${process.pid}`;
-  writeFileSync(tmp, privateKey.export({ type: "pkcs8", format: "pem" }), { mode: 0o600, flag: "wx" });
-  renameSync(tmp, out);
+  const tmp = `${out}.tmp-${process.pid}-${randomBytes(6).toString("hex")}`;
   writeFileSync(publicFile, publicKey.export({ type: "spki", format: "pem" }), { mode: 0o644, flag: "wx" });
+  try {
+    writeFileSync(tmp, privateKey.export({ type: "pkcs8", format: "pem" }), { mode: 0o600, flag: "wx" });
+    linkSync(tmp, out);
+  } catch (e) {
+    rmSync(publicFile, { force: true });
+    if ((e as NodeJS.ErrnoException).code === "EEXIST") throw new HostError("usage", `${out} appeared while the key was made; choose another --out (a key is never overwritten)`);
+    throw e;
+  } finally {
+    rmSync(tmp, { force: true });
+  }
   return { privateFile: out, publicFile, keyId: keyIdOf(publicKey) };
 }
 
 export function readPrivateKey(file: string): KeyObject {
-  if (!existsSync(file)) throw new HostError("usage", `${file} does not exist; make a key with \`warden keys new --out ${file}\``);
+  if (!occupied(file)) throw new HostError("usage", `${file} does not exist; make a key with \`warden keys new --out ${file}\``);
   const bytes = readCapped(file, MAX_KEY_FILE_BYTES);
   let key: KeyObject;
   try {

@@ -26,6 +26,8 @@ export interface TrustedKey {
 export interface RemovedKey {
   name: string;
   keyId: string;
+  /** Kept so that what the key signed before its removal can still be checked for tampering. */
+  publicKey: string;
   removedBy: string;
   removedAt: string;
 }
@@ -154,6 +156,18 @@ export class TrustPolicy {
     return key && publicKey ? { key, publicKey } : undefined;
   }
 
+  /** The public key of a key id the policy trusts or once trusted (for checking content, not for trusting it). */
+  publicKeyOf(keyId: string): KeyObject | undefined {
+    const trusted = this.#keys.get(keyId);
+    if (trusted) return trusted;
+    const removed = this.removedKey(keyId);
+    try {
+      return removed?.publicKey ? publicKeyFromRaw(Buffer.from(removed.publicKey, "base64")) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
   removedKey(keyId: string): RemovedKey | undefined {
     return this.#doc.removed.find((k) => k.keyId === keyId);
   }
@@ -178,7 +192,8 @@ export class TrustPolicy {
     return next;
   }
 
-  async add(keyText: string, name: string, ids: string[], actor: string): Promise<TrustedKey> {
+  /** Trusts a key, or (the same key and name again) replaces its --ids; `replaced` says what it had. */
+  async add(keyText: string, name: string, ids: string[], actor: string): Promise<TrustedKey & { replaced?: string[] }> {
     if (typeof name !== "string" || !NAME.test(name)) throw new HostError("input_invalid", `publisher name '${String(name).slice(0, 64)}' must be 1-64 lowercase letters, digits, '.', '_' or '-'`);
     for (const p of ids) {
       if (!ID_PATTERN.test(p))
@@ -186,18 +201,26 @@ export class TrustPolicy {
     }
     const publicKey = parsePublicKey(keyText);
     const keyId = keyIdOf(publicKey);
+    const previous = this.#doc.keys.find((k) => k.keyId === keyId && k.name === name);
     const entry: TrustedKey = { name, keyId, publicKey: rawPublicKey(publicKey).toString("base64"), ids: [...new Set(ids)].sort(), addedBy: actor, addedAt: new Date().toISOString() };
     const doc = await this.#write(
       (d) => {
         const clash = d.keys.find((k) => k.name === name && k.keyId !== keyId);
         if (clash) throw new HostError("input_invalid", `a different key is already trusted as '${name}' (key ${clash.keyId.slice(0, 16)}); remove it first or choose another name`);
+        const same = d.keys.find((k) => k.keyId === keyId && k.name !== name);
+        // Renaming would also silently re-scope the key: one name per key, changed by remove and add.
+        if (same)
+          throw new HostError(
+            "input_invalid",
+            `this key is already trusted as '${same.name}'; \`warden trust add\` with --name ${same.name} changes its --ids, \`trust remove ${same.name}\` first to rename it`,
+          );
         const others = d.keys.filter((k) => k.keyId !== keyId);
         if (others.length >= MAX_KEYS) throw new HostError("payload_too_large", `the trust policy holds at most ${MAX_KEYS} keys; remove one first`);
         return { ...d, keys: [...others, entry], removed: d.removed.filter((k) => k.keyId !== keyId) };
       },
       { actor, action: "trust.add", target: name, data: { keyId, ids: entry.ids } },
     );
-    return doc.keys.find((k) => k.keyId === keyId)!;
+    return { ...doc.keys.find((k) => k.keyId === keyId)!, ...(previous ? { replaced: previous.ids } : {}) };
   }
 
   /** `which`: the publisher's name or key id. */
@@ -208,7 +231,10 @@ export class TrustPolicy {
       (d) => ({
         ...d,
         keys: d.keys.filter((k) => k.keyId !== found.keyId),
-        removed: [...d.removed.filter((k) => k.keyId !== found.keyId), { name: found.name, keyId: found.keyId, removedBy: actor, removedAt: new Date().toISOString() }].slice(-MAX_KEYS),
+        removed: [
+          ...d.removed.filter((k) => k.keyId !== found.keyId),
+          { name: found.name, keyId: found.keyId, publicKey: found.publicKey, removedBy: actor, removedAt: new Date().toISOString() },
+        ].slice(-MAX_KEYS),
       }),
       { actor, action: "trust.remove", target: found.name, data: { keyId: found.keyId } },
     );
