@@ -218,6 +218,7 @@ describe("valid manifests", () => {
       "help",
       "home",
       "host",
+      "keys",
       "log",
       "metrics",
       "module",
@@ -229,6 +230,7 @@ describe("valid manifests", () => {
       "services",
       "status",
       "storage",
+      "trust",
       "version",
       "warden",
     ]);
