@@ -3,11 +3,12 @@
 // pack installs with a warning and shows as unverified. A publisher change on upgrade waits for
 // approval; the kill switch stops what runs and refuses what comes; hostile signature files and a
 // token without modules.trust change nothing.
-import { generateKeyPairSync, type KeyObject } from "node:crypto";
+import { generateKeyPairSync, verify, type KeyObject } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { afterAll, beforeEach, describe, expect, it } from "vitest";
 import type { Host } from "../../core/host.js";
-import { signPack } from "../../core/supply/signature.js";
+import { signedMessage, signPack, type PackSignature } from "../../core/supply/signature.js";
+import { canonicalJson } from "../../core/audit/canonical.js";
 import { makePack, versionCode } from "../helpers/packs.js";
 import { testHost } from "../helpers/host.js";
 
@@ -245,6 +246,13 @@ describe("signed packs on one host", () => {
     expect(((await h.run("trust.export")) as { keys: unknown[] }).keys).toHaveLength(1);
     // The holder of modules.trust may.
     await expect(h.dispatch({ command: "trust.add", input: { key: pem(globex.publicKey), name: "globex" }, caller: trustOnly })).resolves.toMatchObject({ name: "globex" });
+  });
+
+  it("a signature is over the canonical JSON of its six other fields, as docs/signing-your-module.md says", async () => {
+    const p = await pack("acme-format", "1.0.0", acme.privateKey);
+    const { signature, ...fields } = readSig(p.file);
+    expect(signedMessage(fields as Omit<PackSignature, "signature">).toString()).toBe(canonicalJson(fields));
+    expect(verify(null, Buffer.from(canonicalJson(fields)), acme.publicKey, Buffer.from(signature!, "base64"))).toBe(true);
   });
 
   it("trust add refuses what is not an Ed25519 public key, a private key above all, and a name taken by another key", async () => {
