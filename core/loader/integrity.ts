@@ -45,7 +45,7 @@ export function summaryWithProvenance(e: ModuleEntry, record: ModuleRecord | und
   if (e.kind !== "user") return out;
   return {
     ...out,
-    publisher: record?.installedPath != null ? publisherLabel(record.provenance, policy) : "unverified (not installed: found in a --modules folder)",
+    publisher: record?.installedPath != null ? publisherLabel(record.provenance, policy) : "unverified (not installed)",
     pack: record?.provenance?.pack ?? null,
   };
 }

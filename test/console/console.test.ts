@@ -235,6 +235,7 @@ describe("the operator console in chromium", () => {
     await show(page, "modules");
     await eventually(() => page.locator('tr[data-module="acme-shown"]').textContent()).toContain("acme");
     expect(await page.locator('tr[data-module="hello"]').textContent()).toContain("unverified");
+    expect(await page.locator("main").textContent()).not.toContain("null");
     expect(cli("module", "block", p.sha, "--reason", "a test of the kill switch", "--yes").code).toBe(0);
     await show(page, "modules");
     await eventually(() => page.locator('[data-notice="blocked"]').textContent()).toContain("acme-shown");

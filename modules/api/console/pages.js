@@ -226,11 +226,13 @@ export const modules = {
     });
     // The kill switch says so where operators look: which modules it stopped, and why.
     const blocked = list.filter((m) => m.error?.code === "module_blocked");
+    // (replaceChildren would print a null as "null": the notice is spread in only when there is one.)
+    const notice = blocked.length
+      ? [h("p.notice.error", { role: "alert", "data-notice": "blocked" }, `Stopped because their pack is blocked on every host: ${blocked.map((m) => `${m.id} (${m.error.message})`).join("; ")}. \`warden module blocked\` lists blocked packs.`)]
+      : [];
     main.replaceChildren(
       h("h1", { text: "Modules" }),
-      blocked.length
-        ? h("p.notice.error", { role: "alert", "data-notice": "blocked" }, `Stopped because their pack is blocked on every host: ${blocked.map((m) => `${m.id} (${m.error.message})`).join("; ")}. \`warden module blocked\` lists blocked packs.`)
-        : null,
+      ...notice,
       table("Every module, who published it, what it may do and how it is doing", ["Module", "Version", "State", "Kind", "Publisher", "Capabilities", "Calls", "Errors by code", "p50 / p99", "Denials", "Actions"], rows),
     );
   },
