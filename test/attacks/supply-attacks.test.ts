@@ -11,7 +11,7 @@ import type { Host } from "../../core/host.js";
 import { HOST_NAMESPACES } from "../../core/host-commands.js";
 import { RESERVED_IDS } from "../../core/manifest/index.js";
 import { newKeyPair, parseSignature, signPack } from "../../core/supply/signature.js";
-import { makePack } from "../helpers/packs.js";
+import { failure, makePack, newKey, publicPem } from "../helpers/packs.js";
 import { testHost } from "../helpers/host.js";
 import { tempDir, writeModule } from "../helpers/modules.js";
 import * as tar from "tar";
@@ -21,11 +21,10 @@ const hosts: Host[] = [];
 afterAll(async () => {
   for (const h of hosts) await h.close();
 });
-const key = () => generateKeyPairSync("ed25519");
-const pem = (k: KeyObject) => k.export({ type: "spki", format: "pem" }) as string;
+const key = newKey;
+const pem = publicPem;
 const acme = key();
 const globex = key();
-const failure = (p: Promise<unknown>) => p.then(() => undefined).catch((e: { code: string; message: string }) => e);
 
 let h: Host;
 beforeEach(async () => {

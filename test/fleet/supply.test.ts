@@ -5,10 +5,10 @@
 import { generateKeyPairSync } from "node:crypto";
 import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import pg from "pg";
+import type pg from "pg";
 import { describe, expect, it } from "vitest";
 import { sha256Hex } from "../../core/supply/signature.js";
-import { eventually, expectOk, startFleet, type FleetHost } from "../helpers/fleet.js";
+import { eventually, expectOk, sqlOn, startFleet, type FleetHost } from "../helpers/fleet.js";
 import { tempDir } from "../helpers/modules.js";
 import { makePack } from "../helpers/packs.js";
 
@@ -20,16 +20,7 @@ let appPack: { file: string; sha: string } | undefined;
 const pubFile = join(tempDir("warden-keys-"), "acme.pub");
 writeFileSync(pubFile, acme.publicKey.export({ type: "spki", format: "pem" }));
 
-async function sql<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: fleet!.storeUrl });
-  client.on("error", () => {});
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
+const sql = <T>(fn: (c: pg.Client) => Promise<T>) => sqlOn(fleet!.storeUrl, fn);
 
 const json = (h: FleetHost, args: string[]) => expectOk(h.cli([...args, "--json"])).json;
 const refusal = (h: FleetHost, args: string[]) => {

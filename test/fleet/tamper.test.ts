@@ -5,24 +5,15 @@
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import pg from "pg";
+import type pg from "pg";
 import { describe, expect, it } from "vitest";
-import { eventually, startFleet } from "../helpers/fleet.js";
+import { eventually, sqlOn, startFleet } from "../helpers/fleet.js";
 
 const fleet = await startFleet(1);
 const d = fleet ? describe : describe.skip;
 const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 
-async function sql<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString: fleet!.storeUrl });
-  c.on("error", () => {});
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end();
-  }
-}
+const sql = <T>(fn: (c: pg.Client) => Promise<T>) => sqlOn(fleet!.storeUrl, fn);
 
 /** A module record and its blobs written straight into the database, and the change counter moved. */
 function plant(id: string, files: Record<string, { hash: string; content: Buffer }>) {

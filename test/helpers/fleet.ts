@@ -1,6 +1,7 @@
 // A fleet on loopback for the tests: a throwaway PostgreSQL and redis-server, and `warden serve`
 // hosts sharing them, each with its own home and API port.
 import { randomBytes } from "node:crypto";
+import pg from "pg";
 import { afterAll } from "vitest";
 import { raw, type RawResponse } from "./api.js";
 import { serveInBackground, warden, type CliResult, type Serving } from "./cli.js";
@@ -143,4 +144,16 @@ export async function installLedger(fleet: Fleet, h: FleetHost): Promise<string>
   const token = expectOk(h.cli(["auth", "grant", "--name", `ledger-${Date.now()}`, "--scopes", "ledger.*", "--json"])).json.token as string;
   for (const x of fleet.hosts) await eventually(async () => (await x.call("/api/v1/ledger/get", { token, body: { key: "-" } })).status === 200, `ledger on ${x.home}`);
   return token;
+}
+
+/** Runs `fn` on a connection of its own to the fleet's PostgreSQL: what someone who can write the database does. */
+export async function sqlOn<T>(storeUrl: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: storeUrl });
+  client.on("error", () => {});
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
 }

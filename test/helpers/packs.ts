@@ -1,6 +1,6 @@
 // Module packs for the supply-chain tests: a module folder packed as `warden module install` takes
 // it, and its detached signature by a given key (the documented format, made by core's signer).
-import type { KeyObject } from "node:crypto";
+import { generateKeyPairSync, type KeyObject } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as tar from "tar";
@@ -20,3 +20,10 @@ export async function makePack(id: string, version: string, signer: KeyObject | 
   if (signer) writeFileSync(`${file}.sig`, JSON.stringify(signPack(signer, sha, id, version)));
   return { file, sha, id };
 }
+
+/** A publisher's key pair. */
+export const newKey = () => generateKeyPairSync("ed25519");
+/** A public key as the .pub file `warden keys new` writes holds it. */
+export const publicPem = (k: KeyObject) => k.export({ type: "spki", format: "pem" }) as string;
+/** The refusal a call ends in, or undefined when it succeeds. */
+export const failure = (p: Promise<unknown>) => p.then(() => undefined).catch((e: { code: string; message: string }) => e);

@@ -9,7 +9,7 @@ import { afterAll, beforeEach, describe, expect, it } from "vitest";
 import type { Host } from "../../core/host.js";
 import { signedMessage, signPack, type PackSignature } from "../../core/supply/signature.js";
 import { canonicalJson } from "../../core/audit/canonical.js";
-import { makePack, versionCode } from "../helpers/packs.js";
+import { failure, makePack, newKey, publicPem, versionCode } from "../helpers/packs.js";
 import { testHost } from "../helpers/host.js";
 
 const hosts: Host[] = [];
@@ -17,8 +17,8 @@ afterAll(async () => {
   for (const h of hosts) await h.close();
 });
 
-const key = () => generateKeyPairSync("ed25519");
-const pem = (k: KeyObject) => k.export({ type: "spki", format: "pem" }) as string;
+const key = newKey;
+const pem = publicPem;
 const acme = key();
 const globex = key();
 const mallory = key();
@@ -40,7 +40,6 @@ beforeEach(async () => {
 });
 
 const listed = async (id: string) => ((await h.run("module.list")) as Array<{ id: string; publisher?: string; state: string; error?: { code: string } }>).find((m) => m.id === id);
-const failure = (p: Promise<unknown>) => p.then(() => undefined).catch((e: { code: string; message: string }) => e);
 
 /** Each case: what it does to a pack, the code it earns when signatures are required, and the verdict otherwise. */
 const CASES: Array<[string, () => Promise<{ file: string; id: string }>, string, string]> = [
