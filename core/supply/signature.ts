@@ -109,7 +109,8 @@ export function parseSignature(bytes: Buffer | string): { ok: true; signature: P
   }
   if (typeof doc !== "object" || doc === null || Array.isArray(doc)) return { ok: false, why: "it is not a JSON object" };
   const o = doc as Record<string, unknown>;
-  for (const k of Object.keys(o)) if (!Object.hasOwn(FIELDS, k)) return { ok: false, why: `it has a field '${k.slice(0, 40)}' the format does not` };
+  // The reason never quotes the file: `--signature` may name any file the host can read.
+  for (const k of Object.keys(o)) if (!Object.hasOwn(FIELDS, k)) return { ok: false, why: "it has a field the format does not" };
   for (const [k, re] of Object.entries(FIELDS)) {
     const v = o[k];
     if (typeof v !== "string") return { ok: false, why: `its '${k}' is ${v === undefined ? "missing" : "not a string"}` };
