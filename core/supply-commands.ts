@@ -2,15 +2,13 @@
 // host or fleet trusts) and `module block|unblock|blocked|verify` (the kill switch, and what a pack
 // is). Trusting and blocking are effects that need `modules.trust` by every path; disabling what a
 // removed key signed is also the disable effect, so it needs that permission too.
-import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { HostError } from "./base/errors.js";
 import type { HostCommand, HostCommandDeps } from "./host-commands.js";
-import { readPack, withUnpackedBytes } from "./lifecycle/unpack.js";
+import { readSignedPack, withUnpackedBytes } from "./lifecycle/unpack.js";
 import { readManifest } from "./manifest/index.js";
 import { applyTrustPolicy } from "./loader/integrity.js";
 import { judgePack, publisherLabel } from "./supply/provenance.js";
-import { MAX_SIGNATURE_BYTES, readCapped, sha256Hex } from "./supply/signature.js";
 
 const sha256Arg = { type: "string", pattern: "^[0-9a-f]{64}$", description: "the pack's sha256 (`module list` and `module inspect` show it)" };
 
@@ -118,7 +116,7 @@ export function trustCommands(deps: HostCommandDeps): Record<string, HostCommand
       },
     },
     export: {
-      description: "Print the whole trust policy (keys, removed keys, blocked packs) as JSON, with whether signatures are required",
+      description: "Print the whole trust policy (keys, removed keys, blocked packs) and whether signatures are required; --json gives the document to keep",
       input: { type: "object", properties: {}, additionalProperties: false },
       readOnly: true,
       run: async () => ({ require_signature: config.get("modules.require_signature"), ...policy().doc }),
@@ -184,12 +182,7 @@ export function blockCommands(deps: HostCommandDeps): Record<string, HostCommand
       readOnly: true,
       run: async (input) => {
         const { source, signature } = input as { source: string; signature?: string };
-        const file = resolve(source);
-        const bytes = readPack(file, source);
-        const sigFile = signature !== undefined ? resolve(signature) : `${file}.sig`;
-        if (signature !== undefined && !existsSync(sigFile)) throw new HostError("usage", `the signature ${signature} does not exist`);
-        const sha256 = sha256Hex(bytes);
-        const sig = existsSync(sigFile) ? (readCapped(sigFile, MAX_SIGNATURE_BYTES) ?? "too-large") : null;
+        const { bytes, sha256, signature: sig } = readSignedPack(resolve(source), source, signature === undefined ? undefined : resolve(signature));
         const { id, version } = await withUnpackedBytes(bytes, deps.home, async (dir) => readManifest(dir, { allowSystem: false }).manifest, source);
         const verdict = judgePack({ sha256, signature: sig, id, version }, policy());
         const blocked = policy().blocked(sha256);

@@ -25,10 +25,7 @@ export class FleetModules {
     // Only records this host verified (in a fleet, sealed by a host): the rest are reported and left out.
     await this.loader.records.load(this.#refused);
     for (const r of this.loader.records.all()) await this.#materialize(r).catch((e) => this.#failed(r.id, e));
-    for (const r of await this.kernel.store.modules.all()) {
-      const refused = this.loader.records.refusal(r.id);
-      if (refused) this.#failed(r.id, refused);
-    }
+    for (const id of this.loader.records.refusedIds()) this.#failed(id, this.loader.records.refusal(id));
   }
 
   #refused = (id: string): void =>

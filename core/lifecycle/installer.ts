@@ -16,11 +16,11 @@ import { readManifest, type LoadedManifest } from "../manifest/index.js";
 import type { ModuleRecord } from "../store/store.js";
 import { copyFolder, hashFolder } from "../loader/files.js";
 import { materializeModule, shareFiles } from "./shared-files.js";
-import { readPack, withUnpackedBytes } from "./unpack.js";
+import { readSignedPack, withUnpackedBytes } from "./unpack.js";
 import { homeLayout } from "../base/home.js";
 import type { Provenance } from "../store/store.js";
 import { blockedRefusal, judgePack, publisherLabel, signatureRefusal, type PackFacts } from "../supply/provenance.js";
-import { MAX_SIGNATURE_BYTES, parseSignature, readCapped, sha256Hex } from "../supply/signature.js";
+import { parseSignature } from "../supply/signature.js";
 
 export interface InstallOptions {
   /**
@@ -73,12 +73,9 @@ export class Installer {
     const src = resolve(source);
     if (!existsSync(src)) throw new HostError("usage", `${source} does not exist; give a module folder or a .tgz`);
     if (/\.(tgz|tar\.gz)$/.test(src) || extname(src) === ".tgz") {
-      const bytes = readPack(src, source);
-      const sigFile = o.signature !== undefined ? resolve(o.signature) : `${src}.sig`;
-      if (o.signature !== undefined && !existsSync(sigFile)) throw new HostError("usage", `the signature ${o.signature} does not exist`);
-      const pack: PackIn & { bytes: Buffer } = { sha256: sha256Hex(bytes), signature: existsSync(sigFile) ? (readCapped(sigFile, MAX_SIGNATURE_BYTES) ?? "too-large") : null, bytes };
+      const pack = readSignedPack(src, source, o.signature === undefined ? undefined : resolve(o.signature));
       this.#preflight(pack);
-      return withUnpackedBytes(bytes, this.home, (dir) => this.#install(dir, o, actor, pack), source);
+      return withUnpackedBytes(pack.bytes, this.home, (dir) => this.#install(dir, o, actor, pack), source);
     }
     return this.#install(src, o, actor, { sha256: null, signature: null });
   }

@@ -4,7 +4,7 @@
 // MAX_ENTRIES entries and MAX_BYTES in all. An archive over budget stops being read at once (a
 // small archive cannot unpack into a large folder), and the folder is removed whatever happens.
 import { createReadStream, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { readCapped } from "../supply/signature.js";
+import { MAX_SIGNATURE_BYTES, readCapped, sha256Hex } from "../supply/signature.js";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import * as tar from "tar";
@@ -36,6 +36,22 @@ export function readPack(file: string, shownAs = file): Buffer {
   const bytes = readCapped(file, MAX_BYTES);
   if (!bytes) throw new HostError("payload_too_large", `${shownAs} is larger than ${MAX_BYTES} bytes; a module pack may be at most that`);
   return bytes;
+}
+
+/** A pack read once, with its detached signature (`signature`, else the pack's path plus `.sig`) as found. */
+export interface PackRead {
+  bytes: Buffer;
+  sha256: string;
+  /** The signature file's bytes; null when there is none; "too-large" when it was not read. */
+  signature: Buffer | null | "too-large";
+}
+
+/** What install and `module verify` read of a pack: the same bytes, hash and signature both judge. */
+export function readSignedPack(file: string, shownAs: string, signature?: string): PackRead {
+  const bytes = readPack(file, shownAs);
+  const sigFile = signature ?? `${file}.sig`;
+  if (signature !== undefined && !existsSync(sigFile)) throw new HostError("usage", `the signature ${signature} does not exist; give the .sig file that came with the pack`);
+  return { bytes, sha256: sha256Hex(bytes), signature: existsSync(sigFile) ? (readCapped(sigFile, MAX_SIGNATURE_BYTES) ?? "too-large") : null };
 }
 
 /** Runs `use` on the module folder these pack bytes unpack to, through a private copy in the home. */
