@@ -15,8 +15,9 @@ import type { SecretStore } from "./secrets/secret-store.js";
 import { HostError, refusals } from "./base/errors.js";
 import { actorOf } from "./authority/actor.js";
 import { blockCommands, trustCommands } from "./supply-commands.js";
+import { operatorCommands, roleCommands } from "./principal-commands.js";
 
-export const HOST_NAMESPACES = new Set(["module", "config", "audit", "secrets", "trust"]);
+export const HOST_NAMESPACES = new Set(["module", "config", "audit", "secrets", "trust", "operator", "role"]);
 
 const idArg = { type: "object", properties: { id: { type: "string", minLength: 1, maxLength: 64 } }, required: ["id"], additionalProperties: false };
 const none = { type: "object", properties: {}, additionalProperties: false };
@@ -48,6 +49,8 @@ export function registerHostCommands(deps: HostCommandDeps): void {
   const commands: Record<string, Record<string, HostCommand>> = {
     module: { ...moduleReads(deps), ...moduleChanges(deps), ...blockCommands(deps) },
     trust: trustCommands(deps),
+    operator: operatorCommands(deps),
+    role: roleCommands(deps),
     config: configCommands(deps),
     secrets: secretsCommands(deps),
     audit: auditCommands(deps),

@@ -35,6 +35,7 @@ import { hostBackends, type BackendStatus } from "./fleet/probe.js";
 import { FleetSync } from "./fleet/sync.js";
 import { FleetModules } from "./lifecycle/fleet-modules.js";
 import { Sealer } from "./supply/seal.js";
+import { Operators } from "./principals/operators.js";
 import { TrustPolicy } from "./supply/trust-policy.js";
 
 export interface HostOptions {
@@ -127,7 +128,11 @@ export class Host {
       provideHostServices(services, { config, redis: backends.redis, store, log });
       const secrets = new SecretStore(store.secrets, home, process.env.WARDEN_SECRET_KEY, { shared: store.changes !== undefined });
       // A fleet's hosts verify what they read from the shared store with a key the store never sees.
-      const supply = await TrustPolicy.open(store, audit, log, store.changes ? new Sealer(secrets.fleetKey()) : undefined);
+      const sealer = store.changes ? new Sealer(secrets.fleetKey()) : undefined;
+      const supply = await TrustPolicy.open(store, audit, log, sealer);
+      const principals = new Operators({ store, audit, log, sealer, customRoles: () => config.get("roles.custom") });
+      await principals.load();
+      providePrincipals(services, principals);
       config.onChange((key) => events.emit("config.changed", { key }));
       const ledger = new Ledger();
 
@@ -136,6 +141,7 @@ export class Host {
       const theLoader = later.loader.get;
       const providers = new ProviderIndex(services, (id) => theLoader().ensureActive(id));
       const bus = createBus({
+        principals,
         config,
         events,
         providers,
@@ -159,6 +165,7 @@ export class Host {
         providers,
         secrets,
         supply,
+        principals,
         audit,
         log,
         ledger,
@@ -282,8 +289,18 @@ function provideHostServices(services: ServiceRegistry, o: { config: ConfigServi
   if (access) services.provideHost("log:access", access);
 }
 
+/** What the auth and console modules ask of the operators: permissions now, and word of a removal. */
+function providePrincipals(services: ServiceRegistry, principals: Operators): void {
+  services.provideHost("principals", {
+    permissionsOf: (name) => principals.permissionsOf(name),
+    byClaim: (claim, value) => principals.byClaim(claim, value)?.name,
+    onRemoved: (fn) => principals.onRemoved(fn),
+  });
+}
+
 /** The bus, with the loader it activates modules through (made after it) reached lazily. */
 function createBus(o: {
+  principals: Operators;
   config: ConfigService;
   events: EventBus;
   providers: ProviderIndex;
@@ -295,6 +312,7 @@ function createBus(o: {
     {
       grantsOf: (id) => o.loader().activeGrants(id),
       exposes: (id, capability) => o.providers.exposes(id, capability),
+      permissionsOfOperator: (name) => o.principals.permissionsOf(name),
     },
     {
       ensureActive: (id) => (HOST_NAMESPACES.has(id) || o.loader().isActive(id) ? undefined : o.loader().ensureActive(id)),

@@ -7,6 +7,7 @@ import type { EventBus } from "./events.js";
 import type { ProviderIndex } from "./providers.js";
 import type { SecretStore } from "./secrets/secret-store.js";
 import type { TrustPolicy } from "./supply/trust-policy.js";
+import type { Operators } from "./principals/operators.js";
 import type { ServiceRegistry } from "./services.js";
 import type { Ledger } from "./ledger.js";
 import type { Budgets } from "./budgets.js";
@@ -63,6 +64,8 @@ export interface Kernel {
   readonly secrets: SecretStore;
   /** Trusted publisher keys and blocked packs. */
   readonly supply: TrustPolicy;
+  /** The named operators and their roles (one sealed document, one writer). */
+  readonly principals: Operators;
   readonly audit: AuditSink;
   readonly log: LogSink;
   readonly modules: ModuleAdmin;

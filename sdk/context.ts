@@ -9,9 +9,13 @@ export type JsonValue = null | boolean | number | string | JsonValue[] | { [key:
 /** Who is calling a command. Modules see a copy; they cannot forge one. */
 export type Caller =
   | { kind: "operator" }
-  | { kind: "token"; tokenId: string; name?: string; scopes: string[] }
-  /** An operator console session (cookie), with the scopes it was opened with. */
-  | { kind: "session"; sessionId: string; scopes: string[] }
+  /**
+   * A token over REST. `operator`: the operator it belongs to (absent: a service account's token);
+   * the call may do only what both its scopes and the operator's roles allow.
+   */
+  | { kind: "token"; tokenId: string; name?: string; scopes: string[]; operator?: string }
+  /** An operator console session (cookie), with the scopes it was opened with, and whose it is. */
+  | { kind: "session"; sessionId: string; scopes: string[]; operator?: string }
   /**
    * A module invoking a command. `onBehalfOf`: the outside callers (tokens, console sessions) whose
    * calls it was handling; the call may do only what the module and each of them may (authority

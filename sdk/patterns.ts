@@ -11,3 +11,16 @@ export function matchesAny(patterns: readonly string[], name: string): boolean {
   for (const p of patterns) if (matchesPattern(p, name)) return true;
   return false;
 }
+
+/**
+ * Whether every name `scope` matches is matched by `limit` (a token's scope within what its asker
+ * or its operator holds): `security.*` is within `security.*` or `*`, not within `security.manage`.
+ */
+export function patternWithin(limit: readonly string[], scope: string): boolean {
+  if (!scope.endsWith(".*") && scope !== "*") return matchesAny(limit, scope);
+  for (const p of limit) {
+    if (p === "*" || p === scope) return true;
+    if (p.endsWith(".*") && scope !== "*" && scope.startsWith(p.slice(0, -1))) return true;
+  }
+  return false;
+}

@@ -209,6 +209,7 @@ describe("valid manifests", () => {
 
   it("reserves the host's own names", () => {
     expect([...RESERVED_IDS].sort()).toEqual([
+      "approval",
       "audit",
       "commands",
       "config",
@@ -220,10 +221,14 @@ describe("valid manifests", () => {
       "host",
       "keys",
       "log",
+      "login",
+      "logout",
       "metrics",
       "module",
       "modules",
       "net",
+      "operator",
+      "role",
       "sandbox",
       "secrets",
       "serve",

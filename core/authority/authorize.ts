@@ -18,7 +18,12 @@ export interface Authorized<E extends EffectName> {
   readonly [proof]: true;
 }
 
-export interface EffectFacts {
+/** An operator's permissions as of now (the union of their roles'); undefined when there is no such operator. */
+export interface PrincipalFacts {
+  permissionsOfOperator(name: string): readonly string[] | undefined;
+}
+
+export interface EffectFacts extends PrincipalFacts {
   /** The grants of an active module as of now; undefined when it holds none. */
   grantsOf(moduleId: string): GrantSet | undefined;
 }
@@ -42,14 +47,24 @@ export function outsideCallers(caller: Caller): readonly OutsideCaller[] | undef
   return undefined;
 }
 
-/** A token's or session's scopes against a permission; the refusal names who lacked it. */
-export function checkScopes(c: OutsideCaller, permission: string, what: string, via?: string): void {
-  if (Array.isArray(c.scopes) && matchesAny(c.scopes, permission)) return;
+/**
+ * A token's or session's scopes against a permission, and, when it belongs to an operator, that
+ * operator's roles as they are now (a token never holds more than its operator, whatever its
+ * scopes say); the refusal names who lacked it.
+ */
+export function checkScopes(c: OutsideCaller, permission: string, what: string, facts: PrincipalFacts, via?: string): void {
   const who = c.kind === "token" ? `token ${c.tokenId}` : `console session ${c.sessionId}`;
   const lead = via ? `module '${via}' acts here for ${who}, and that ${c.kind === "token" ? "token" : "session"}` : `this ${c.kind === "token" ? "token" : "console session"}`;
-  throw new HostError("forbidden", `${lead} may not ${what}: it needs a scope matching '${permission}'`, {
-    details: { permission, side: "caller", caller: actorOf(c), ...(via ? { module: via } : {}) },
-  });
+  const details = { permission, side: "caller", caller: actorOf(c), ...(via ? { module: via } : {}) };
+  if (!Array.isArray(c.scopes) || !matchesAny(c.scopes, permission)) throw new HostError("forbidden", `${lead} may not ${what}: it needs a scope matching '${permission}'`, { details });
+  if (c.operator === undefined) return;
+  const held = facts.permissionsOfOperator(c.operator);
+  if (held === undefined)
+    throw new HostError("unauthorized", `${lead} belongs to operator '${c.operator}', who no longer exists; sign in again as an operator who does`, { details: { ...details, operator: c.operator } });
+  if (!matchesAny(held, permission))
+    throw new HostError("forbidden", `${lead} may not ${what}: operator '${c.operator}''s roles do not allow '${permission}' (\`warden operator list\` shows their roles)`, {
+      details: { ...details, operator: c.operator },
+    });
 }
 
 export function authorizeEffect<E extends EffectName>(caller: Caller, effect: E, facts: EffectFacts, req: EffectRequest = {}): Authorized<E> {
@@ -68,9 +83,9 @@ export function authorizeEffect<E extends EffectName>(caller: Caller, effect: E,
         }
       }
     }
-    for (const c of caller.onBehalfOf ?? []) checkScopes(c, permission, what, caller.moduleId);
+    for (const c of caller.onBehalfOf ?? []) checkScopes(c, permission, what, facts, caller.moduleId);
   } else if (caller.kind === "token" || caller.kind === "session") {
-    checkScopes(caller, permission, what);
+    checkScopes(caller, permission, what, facts);
   } else if (caller.kind !== "operator") {
     throw new HostError("forbidden", "unknown caller kind");
   }

@@ -54,6 +54,13 @@ export const EFFECTS = {
     meaning: "block or unblock a module pack on every host",
     commands: ["module.block", "module.unblock"],
   },
+  "principal.manage": {
+    permission: "operators.manage",
+    // No module holds this capability: who runs the host is decided by people.
+    capability: "operators.manage",
+    meaning: "add, change or remove an operator (removing ends their tokens and sessions)",
+    commands: ["operator.add", "operator.remove"],
+  },
   "secret.set": { permission: "secrets.set", capability: "modules.manage", meaning: "set a module's secret", commands: ["secrets.set"] },
   "secret.delete": { permission: "secrets.delete", capability: "modules.manage", meaning: "delete a module's secret", commands: ["secrets.delete"] },
   "token.mint": { permission: "auth.manage", capability: "auth.manage", meaning: "grant or rotate an API token", commands: ["auth.grant", "auth.rotate"] },
@@ -89,6 +96,8 @@ export const READS = [
   "module.verify",
   "trust.list",
   "trust.export",
+  "operator.list",
+  "role.list",
   "config.get",
   "config.list",
   "secrets.list",

@@ -85,6 +85,8 @@ export function addInputOptions(cmd: Command, info: CommandInfo, given: Readonly
       const placeholder = t === "array" ? "a,b" : t === "object" ? "json" : (t ?? "value");
       // A one-letter property is a short flag only, as in `warden audit tail -n 50`.
       const opt = new Option(flag.length === 1 ? `-${flag} <${placeholder}>` : `--${flag} <${placeholder}>`, description);
+      // A list may be given as a,b or by repeating the flag (--role viewer --role approver).
+      if (t === "array") opt.argParser((v: string, prev: unknown) => [...(Array.isArray(prev) ? (prev as string[]) : []), v]);
       cmd.addOption(opt);
       flags.push({ prop, attribute: opt.attributeName() });
     }
@@ -113,7 +115,8 @@ export function buildInput(info: CommandInfo, mapping: Mapping, positionalValues
   for (const { prop, attribute } of mapping.flags) {
     const v = opts[attribute];
     if (v === undefined) continue;
-    input[prop] = typeof v === "string" ? coerce(prop, v, props[prop]) : v;
+    if (Array.isArray(v)) input[prop] = v.flatMap((part) => coerce(prop, String(part), props[prop]) as unknown[]);
+    else input[prop] = typeof v === "string" ? coerce(prop, v, props[prop]) : v;
   }
   return input;
 }

@@ -254,8 +254,11 @@ export class CommandBus {
 
 /** Handlers get their own copy of who is calling; they cannot change it for anyone else. */
 function copyCaller(c: Caller): Caller {
-  if (c.kind === "token") return Object.freeze({ kind: "token", tokenId: c.tokenId, ...(c.name !== undefined ? { name: c.name } : {}), scopes: Object.freeze([...c.scopes]) as string[] });
-  if (c.kind === "session") return Object.freeze({ kind: "session", sessionId: c.sessionId, scopes: Object.freeze([...c.scopes]) as string[] });
+  if (c.kind === "token" || c.kind === "session") {
+    const common = { scopes: Object.freeze([...c.scopes]) as string[], ...(c.operator !== undefined ? { operator: c.operator } : {}) };
+    if (c.kind === "token") return Object.freeze({ kind: "token", tokenId: c.tokenId, ...(c.name !== undefined ? { name: c.name } : {}), ...common });
+    return Object.freeze({ kind: "session", sessionId: c.sessionId, ...common });
+  }
   if (c.kind === "module" && c.onBehalfOf)
     return Object.freeze({ kind: "module", moduleId: c.moduleId, onBehalfOf: Object.freeze(c.onBehalfOf.map((o) => copyCaller(o) as OutsideCaller)) as OutsideCaller[] });
   return Object.freeze({ ...c });

@@ -5,6 +5,7 @@
 //   operator  the local CLI and control socket (they hold the bootstrap token or the home): anything
 //   token     a scope must match the command's permission
 //   session   an operator console session: as a token, with the scopes it was opened with
+//             (a token or session that belongs to an operator also needs the operator's roles to allow it)
 //   module    as a token, with the module's grants as its scopes, and, when it acts for outside
 //             callers (it is handling their calls), each of them must hold the permission too:
 //             - commands.invoke patterns (typed; "*" reaches only the user modules it depends on,
@@ -14,11 +15,10 @@
 import type { Caller, CommandInfo } from "../../sdk/context.js";
 import { CapabilityError, HostError } from "../base/errors.js";
 import type { GrantSet } from "../hostapi/grants.js";
-import { matchesAny } from "../hostapi/patterns.js";
 import { coversCommand } from "../hostapi/scopes.js";
-import { checkScopes } from "../authority/authorize.js";
+import { checkScopes, type PrincipalFacts } from "../authority/authorize.js";
 
-export interface PolicyFacts {
+export interface PolicyFacts extends PrincipalFacts {
   /** The grants of an active module as of now; undefined when it holds none. */
   grantsOf(moduleId: string): GrantSet | undefined;
   /** Whether `moduleId` opens its commands of permission `capability` to holders of that capability. */
@@ -31,14 +31,11 @@ export function authorize(caller: Caller, info: CommandInfo, facts: PolicyFacts)
       return;
     case "token":
     case "session":
-      if (Array.isArray(caller.scopes) && matchesAny(caller.scopes, info.permission)) return;
-      throw new HostError("forbidden", `this ${caller.kind === "token" ? "token" : "console session"} may not call ${info.command}: it needs a scope matching '${info.permission}'`, {
-        details: { command: info.command, permission: info.permission },
-      });
+      return checkScopes(caller, info.permission, `call ${info.command}`, facts);
     case "module": {
       const grants = facts.grantsOf(caller.moduleId);
       if (grants && moduleMay(grants, info, facts)) {
-        for (const c of caller.onBehalfOf ?? []) checkScopes(c, info.permission, `call ${info.command}`, caller.moduleId);
+        for (const c of caller.onBehalfOf ?? []) checkScopes(c, info.permission, `call ${info.command}`, facts, caller.moduleId);
         return;
       }
       throw new CapabilityError(

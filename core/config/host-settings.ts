@@ -50,6 +50,8 @@ export interface HostSettings {
   "fleet.redis": string;
   /** How often a fleet host checks the store's change counter, in case a change notification was missed. */
   "fleet.poll_ms": number;
+  /** Custom roles: a name (not viewer, operator, approver or admin) and the permission patterns it holds, e.g. {"auditor": ["audit.read", "module.list"]}. An operator with the role holds them; their tokens and sessions at most that. Changing it needs operators.manage. */
+  "roles.custom": { [key: string]: string[] };
 }
 
 export type HostSettingKey = keyof HostSettings;

@@ -1,2 +1,2 @@
 // The pattern rules live in the SDK (the REST surface checks a token's console scope with them too).
-export { matchesAny, matchesPattern } from "../../sdk/patterns.js";
+export { matchesAny, matchesPattern, patternWithin } from "../../sdk/patterns.js";

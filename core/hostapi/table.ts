@@ -95,14 +95,19 @@ function outside(site: Site, capability: CapabilityName, why: string): Capabilit
   return new CapabilityError(site.moduleId, capability, why);
 }
 
+/** Whose token or session it is: an operator's name, as the dispatching surface verified it. */
+function operatorOf(c: Record<string, unknown>): { operator?: string } {
+  return typeof c.operator === "string" ? { operator: c.operator } : {};
+}
+
 /** The external caller a dispatch may act for: tokens (and console sessions) only, never the operator. */
 function dispatchedCaller(v: unknown, method: string): Caller {
   const c = object(v, method, "call.caller");
   if (c.kind === "token" && typeof c.tokenId === "string" && Array.isArray(c.scopes) && c.scopes.every((s) => typeof s === "string")) {
-    return { kind: "token", tokenId: c.tokenId, ...(typeof c.name === "string" ? { name: c.name } : {}), scopes: [...(c.scopes as string[])] };
+    return { kind: "token", tokenId: c.tokenId, ...(typeof c.name === "string" ? { name: c.name } : {}), scopes: [...(c.scopes as string[])], ...operatorOf(c) };
   }
   if (c.kind === "session" && typeof c.sessionId === "string" && Array.isArray(c.scopes) && c.scopes.every((s) => typeof s === "string")) {
-    return { kind: "session", sessionId: c.sessionId, scopes: [...(c.scopes as string[])] };
+    return { kind: "session", sessionId: c.sessionId, scopes: [...(c.scopes as string[])], ...operatorOf(c) };
   }
   throw bad(method, 'call.caller must be a verified token or console-session caller {kind: "token", tokenId, scopes}; a module acts as itself through commands.invoke');
 }

@@ -41,6 +41,7 @@ export class FleetModules {
   async refresh(): Promise<void> {
     await this.kernel.config.reload();
     const policyChanged = await this.kernel.supply.load();
+    await this.kernel.principals.load();
     await this.syncFromStore();
     if (policyChanged) await applyTrustPolicy(this.loader);
   }

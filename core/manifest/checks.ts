@@ -35,6 +35,11 @@ export const RESERVED_IDS: ReadonlySet<string> = new Set([
   "metrics",
   "trust",
   "keys",
+  "operator",
+  "role",
+  "login",
+  "logout",
+  "approval",
 ]);
 
 const ENTRY_EXTENSIONS = new Set([".ts", ".js", ".mjs", ".mts"]);

@@ -92,4 +92,13 @@ export const MIGRATIONS: readonly string[] = [
     updated_at TEXT NOT NULL
   );
   `,
+  // 8: other sealed documents by name (the operators and their roles)
+  `
+  CREATE TABLE documents (
+    name       TEXT PRIMARY KEY,
+    doc        TEXT NOT NULL,
+    seal       TEXT,
+    updated_at TEXT NOT NULL
+  ) WITHOUT ROWID;
+  `,
 ];

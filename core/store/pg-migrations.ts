@@ -86,4 +86,13 @@ export const PG_MIGRATIONS: readonly string[] = [
     updated_at TEXT NOT NULL
   );
   `,
+  // 4: other sealed documents by name (the operators and their roles)
+  `
+  CREATE TABLE documents (
+    name       TEXT PRIMARY KEY,
+    doc        TEXT NOT NULL,
+    seal       TEXT,
+    updated_at TEXT NOT NULL
+  );
+  `,
 ];

@@ -4,7 +4,7 @@
 import type pg from "pg";
 import { HostError } from "../base/errors.js";
 import { moduleColumns, moduleFromRow, type ModuleRow } from "./rows.js";
-import type { AuditRepo, AuditRow, BlobRepo, ConfigRepo, ManifestIndexRepo, ModuleRepo, Repos, SecretRepo, StorageRepo, TrustPolicyRepo } from "./store.js";
+import type { AuditRepo, AuditRow, BlobRepo, ConfigRepo, ManifestIndexRepo, ModuleRepo, Repos, SecretRepo, StorageRepo, TrustPolicyRepo, DocumentRepo } from "./store.js";
 
 export const CHANNEL = "warden_changes";
 const AUDIT_LOCK = 0x61756474; // "audt": appends to the chain, one transaction at a time
@@ -31,6 +31,7 @@ export function makeRepos(q: Queryable, atomic: Atomic): Repos {
     secrets: secretsRepo(q),
     blobs: blobsRepo(q),
     trustPolicy: trustPolicyRepo(q, atomic),
+    documents: documentRepo(q, atomic),
   };
 }
 
@@ -266,6 +267,22 @@ function trustPolicyRepo(q: Queryable, atomic: Atomic): TrustPolicyRepo {
           [doc, seal, now()],
         );
         await changed(tx, "trust-policy");
+      }),
+  };
+}
+
+function documentRepo(q: Queryable, atomic: Atomic): DocumentRepo {
+  return {
+    async get(name) {
+      return (await q.query<{ doc: string; seal: string | null }>("SELECT doc, seal FROM documents WHERE name = $1", [name])).rows[0];
+    },
+    put: (name, doc, seal) =>
+      atomic(async (tx) => {
+        await tx.query(
+          "INSERT INTO documents (name, doc, seal, updated_at) VALUES ($1, $2, $3, $4) ON CONFLICT (name) DO UPDATE SET doc = excluded.doc, seal = excluded.seal, updated_at = excluded.updated_at",
+          [name, doc, seal, now()],
+        );
+        await changed(tx, `document:${name}`);
       }),
   };
 }

@@ -9,7 +9,7 @@
 import pg from "pg";
 import { HostError } from "../base/errors.js";
 import { PG_MIGRATIONS } from "./pg-migrations.js";
-import type { BlobRepo, ChangeFeed, ConfigRepo, ManifestIndexRepo, ModuleRepo, Repos, SecretRepo, StorageRepo, Store, AuditRepo, TrustPolicyRepo } from "./store.js";
+import type { BlobRepo, ChangeFeed, ConfigRepo, ManifestIndexRepo, ModuleRepo, Repos, SecretRepo, StorageRepo, Store, AuditRepo, TrustPolicyRepo, DocumentRepo } from "./store.js";
 import { CHANNEL, makeRepos, type Queryable } from "./postgres-repos.js";
 import { redactUrl, redactUrlsIn } from "./url.js";
 
@@ -104,6 +104,7 @@ class PostgresStore implements Store {
   readonly secrets: SecretRepo;
   readonly blobs: BlobRepo;
   readonly trustPolicy: TrustPolicyRepo;
+  readonly documents: DocumentRepo;
   readonly #pool: pg.Pool;
   #closed = false;
 
@@ -119,6 +120,7 @@ class PostgresStore implements Store {
     this.secrets = repos.secrets;
     this.blobs = repos.blobs;
     this.trustPolicy = repos.trustPolicy;
+    this.documents = repos.documents;
     this.changes = {
       counter: async () => Number((await this.#guarded(pool).query<{ counter: string }>("SELECT counter FROM fleet_state WHERE id = 1")).rows[0]?.counter ?? 0),
       listen: (onChange, onLost) => listen(url, location, onChange, onLost),

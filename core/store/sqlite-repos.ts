@@ -3,7 +3,19 @@
 import type Database from "better-sqlite3";
 import { HostError } from "../base/errors.js";
 import { moduleColumns, moduleFromRow, type ModuleRow } from "./rows.js";
-import type { AuditRow, ModuleRecord, SyncAuditRepo, SyncBlobRepo, SyncConfigRepo, SyncManifestIndexRepo, SyncModuleRepo, SyncSecretRepo, SyncStorageRepo, SyncTrustPolicyRepo } from "./store.js";
+import type {
+  AuditRow,
+  ModuleRecord,
+  SyncAuditRepo,
+  SyncBlobRepo,
+  SyncConfigRepo,
+  SyncManifestIndexRepo,
+  SyncModuleRepo,
+  SyncSecretRepo,
+  SyncStorageRepo,
+  SyncTrustPolicyRepo,
+  SyncDocumentRepo,
+} from "./store.js";
 
 type DB = Database.Database;
 
@@ -287,5 +299,22 @@ export class SqliteTrustPolicy implements SyncTrustPolicyRepo {
   }
   put(doc: string, seal: string | null): void {
     this.#put.run(doc, seal, now());
+  }
+}
+
+export class SqliteDocuments implements SyncDocumentRepo {
+  #get;
+  #put;
+  constructor(db: DB) {
+    this.#get = db.prepare<[string], { doc: string; seal: string | null }>("SELECT doc, seal FROM documents WHERE name = ?");
+    this.#put = db.prepare(
+      "INSERT INTO documents (name, doc, seal, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET doc = excluded.doc, seal = excluded.seal, updated_at = excluded.updated_at",
+    );
+  }
+  get(name: string): { doc: string; seal: string | null } | undefined {
+    return this.#get.get(name);
+  }
+  put(name: string, doc: string, seal: string | null): void {
+    this.#put.run(name, doc, seal, now());
   }
 }

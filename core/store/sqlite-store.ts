@@ -5,7 +5,7 @@ import { chmodSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { HostError } from "../base/errors.js";
 import { MIGRATIONS } from "./migrations.js";
-import { SqliteManifestIndex, SqliteBlobs, SqliteSecrets, SqliteConfig, SqliteModules, SqliteStorage, SqliteAudit, SqliteTrustPolicy } from "./sqlite-repos.js";
+import { SqliteManifestIndex, SqliteBlobs, SqliteSecrets, SqliteConfig, SqliteModules, SqliteStorage, SqliteAudit, SqliteTrustPolicy, SqliteDocuments } from "./sqlite-repos.js";
 import type { Async, Repos, Store } from "./store.js";
 
 type DB = Database.Database;
@@ -82,6 +82,7 @@ class SqliteStore implements Store {
   readonly secrets;
   readonly blobs;
   readonly trustPolicy;
+  readonly documents;
   readonly #db: DB;
   readonly #lock = new Lock();
   readonly #inside: Repos;
@@ -98,6 +99,7 @@ class SqliteStore implements Store {
       secrets: new SqliteSecrets(db),
       blobs: new SqliteBlobs(db),
       trustPolicy: new SqliteTrustPolicy(db),
+      documents: new SqliteDocuments(db),
     };
     this.config = asAsync(sync.config, this.#lock);
     this.modules = asAsync(sync.modules, this.#lock);
@@ -107,6 +109,7 @@ class SqliteStore implements Store {
     this.secrets = asAsync(sync.secrets, this.#lock);
     this.blobs = asAsync(sync.blobs, this.#lock);
     this.trustPolicy = asAsync(sync.trustPolicy, this.#lock);
+    this.documents = asAsync(sync.documents, this.#lock);
     this.#inside = {
       config: asAsync(sync.config, undefined),
       modules: asAsync(sync.modules, undefined),
@@ -116,6 +119,7 @@ class SqliteStore implements Store {
       secrets: asAsync(sync.secrets, undefined),
       blobs: asAsync(sync.blobs, undefined),
       trustPolicy: asAsync(sync.trustPolicy, undefined),
+      documents: asAsync(sync.documents, undefined),
     };
   }
 

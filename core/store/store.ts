@@ -132,6 +132,12 @@ export interface SyncTrustPolicyRepo {
   put(doc: string, seal: string | null): void;
 }
 
+/** Other sealed documents of the fleet, by name (`operators`). */
+export interface SyncDocumentRepo {
+  get(name: string): { doc: string; seal: string | null } | undefined;
+  put(name: string, doc: string, seal: string | null): void;
+}
+
 /** A repository's methods, each answering with a promise. */
 export type Async<T> = { [K in keyof T]: T[K] extends (...args: infer A) => infer R ? (...args: A) => Promise<Awaited<R>> : T[K] };
 
@@ -143,6 +149,7 @@ export type AuditRepo = Async<SyncAuditRepo>;
 export type SecretRepo = Async<SyncSecretRepo>;
 export type BlobRepo = Async<SyncBlobRepo>;
 export type TrustPolicyRepo = Async<SyncTrustPolicyRepo>;
+export type DocumentRepo = Async<SyncDocumentRepo>;
 
 /** Every repository, as seen outside a transaction or inside one. */
 export interface Repos {
@@ -154,6 +161,7 @@ export interface Repos {
   readonly secrets: SecretRepo;
   readonly blobs: BlobRepo;
   readonly trustPolicy: TrustPolicyRepo;
+  readonly documents: DocumentRepo;
   /**
    * Inside a transaction of a store that keeps a file beside it (the SQLite home's audit.head):
    * `fn` runs once the transaction has ended, with whether it committed, before another starts.

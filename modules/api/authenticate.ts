@@ -29,7 +29,7 @@ export function authenticator(deps: ApiDeps, https: boolean): Authenticate {
     try {
       const session = req.wardenSession ?? (await verifySession(deps, cookie));
       req.wardenToken = `console:${session.id}`;
-      return { kind: "session", sessionId: session.id, scopes: session.scopes };
+      return { kind: "session", sessionId: session.id, scopes: session.scopes, ...(session.operator !== undefined ? { operator: session.operator } : {}) };
     } catch (e) {
       return fail(loggedPublicError(e, deps.log, "console session check"));
     }
@@ -76,7 +76,7 @@ export function authenticator(deps: ApiDeps, https: boolean): Authenticate {
       reply.header("RateLimit-Policy", `${limit.limit};w=60`);
       reply.header("RateLimit", `limit=${limit.limit}, remaining=${Math.max(0, limit.remaining)}, reset=${limit.reset}`);
     }
-    return { kind: "token", tokenId: identity.tokenId, name: identity.name, scopes: identity.scopes };
+    return { kind: "token", tokenId: identity.tokenId, name: identity.name, scopes: identity.scopes, ...(identity.operator !== undefined ? { operator: identity.operator } : {}) };
   };
 }
 

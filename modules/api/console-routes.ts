@@ -102,7 +102,10 @@ export function registerConsoleRoutes(app: FastifyInstance, deps: ApiDeps, https
     if (identity.bootstrap) return sendError(reply, { code: "bootstrap_token_rejected", message: "the bootstrap token is for local tooling only; use `warden console` for a login URL" });
     if (!matchesAny(identity.scopes, "console.login")) return sendError(reply, { code: "forbidden", message: "this token may not open the console: it needs a scope matching 'console.login'" });
     try {
-      const opened = await sessions.loginWithToken({ tokenId: identity.tokenId, scopes: identity.scopes }, req.wardenClient);
+      const opened = await sessions.loginWithToken(
+        { tokenId: identity.tokenId, scopes: identity.scopes, ...(identity.operator !== undefined ? { operator: identity.operator } : {}) },
+        req.wardenClient,
+      );
       setCookie(reply, opened.cookie, https);
       return { session: opened.record.id };
     } catch (e) {

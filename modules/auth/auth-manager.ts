@@ -10,6 +10,7 @@ import { parseDuration } from "./durations.js";
 import { FairArgonQueue } from "./argon-queue.js";
 import { newToken, newTokenId, parseToken } from "./token-format.js";
 import { WardenError, refusals } from "../../sdk/errors.js";
+import { patternWithin } from "../../sdk/patterns.js";
 import type { Identity, TokenRecord, TokenStorage, Usage } from "./token-record.js";
 
 /** Writes the audit event of a change that is about to be written (./index.ts passes ctx.audit.record). */
@@ -58,10 +59,14 @@ export class AuthManager {
   /** In a fleet, a verification without the shared epoch is never answered from the cache alone. */
   readonly #fleet: boolean;
 
-  constructor(storage: TokenStorage, now: () => number = Date.now, o: { fleet?: boolean } = {}) {
+  /** Whether an operator still exists (the host's operators); a token of one who does not is refused. */
+  readonly #operatorExists: (name: string) => boolean;
+
+  constructor(storage: TokenStorage, now: () => number = Date.now, o: { fleet?: boolean; operatorExists?: (name: string) => boolean } = {}) {
     this.#storage = storage;
     this.#now = now;
     this.#fleet = o.fleet ?? false;
+    this.#operatorExists = o.operatorExists ?? (() => false);
   }
 
   /**
@@ -69,15 +74,27 @@ export class AuthManager {
    * before it is written, with what it will be; if it throws (the audit event could not be
    * written), nothing is written. An action and its audit event are one.
    */
+  /**
+   * `operator`: whose token it is (absent: a service account's). `within`: what the asker holds
+   * (its own scopes, its operator's and the new token's operator's permissions): every scope must be
+   * within each, so no token is minted with more than its asker or its operator may do.
+   */
   async grant(
-    o: { name: string; scopes: string[]; expires?: string; bootstrap?: boolean },
+    o: { name: string; scopes: string[]; expires?: string; bootstrap?: boolean; operator?: string; within?: ReadonlyArray<{ what: string; patterns: readonly string[] }> },
     record: Recorder = noRecord,
-  ): Promise<{ id: string; name: string; token: string; scopes: string[]; expires_at: string | null }> {
+  ): Promise<{ id: string; name: string; token: string; scopes: string[]; expires_at: string | null; operator: string | null }> {
     const name = o.name.trim();
     if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(name)) throw new WardenError("input_invalid", `token name '${o.name}' must be 1-64 letters, digits, '.', '_' or '-'`);
     const bad = o.scopes.filter((s) => !SCOPE.test(s));
     if (o.scopes.length === 0 || bad.length)
       throw new WardenError("input_invalid", `scopes must be permission patterns like *, security.* or hello.greet${bad.length ? `; not: ${bad.join(", ")}` : ""}`);
+    for (const limit of o.within ?? []) {
+      const beyond = o.scopes.filter((s) => !patternWithin(limit.patterns, s));
+      if (beyond.length)
+        throw new WardenError("forbidden", `scopes ${beyond.map((s) => `'${s}'`).join(", ")} reach beyond ${limit.what}; a token holds at most what its asker and its operator hold`, {
+          details: { scopes: beyond, side: "caller" },
+        });
+    }
     let expiresAt: string | null = null;
     if (o.expires !== undefined) {
       const ms = parseDuration(o.expires);
@@ -102,15 +119,16 @@ export class AuthManager {
       last_used_at: null,
       last_request_at: null,
       bootstrap: o.bootstrap ?? false,
+      operator: o.operator ?? null,
       prev: null,
     };
-    await record(id, { name, scopes: stored.scopes, expires_at: expiresAt });
+    await record(id, { name, scopes: stored.scopes, expires_at: expiresAt, operator: stored.operator });
     await this.#storage.set(`t:${id}`, stored);
     await this.#storage.set(`n:${name}`, id);
-    return { id, name, token, scopes: stored.scopes, expires_at: expiresAt };
+    return { id, name, token, scopes: stored.scopes, expires_at: expiresAt, operator: stored.operator ?? null };
   }
 
-  async list(): Promise<Array<Omit<TokenRecord, "hash" | "prev" | "revoked_at"> & { revoked_at: string | null }>> {
+  async list(): Promise<Array<Omit<TokenRecord, "hash" | "prev" | "revoked_at" | "operator"> & { revoked_at: string | null; operator: string | null }>> {
     const out = [];
     for (const key of await this.#storage.list("t:", 100_000)) {
       const r = (await this.#storage.get(key)) as TokenRecord | undefined;
@@ -126,6 +144,7 @@ export class AuthManager {
         last_request_at: u?.last_request_at ?? r.last_request_at,
         revoked_at: r.revoked_at,
         bootstrap: r.bootstrap,
+        operator: r.operator ?? null,
       });
     }
     return out.sort((a, b) => a.created_at.localeCompare(b.created_at));
@@ -178,6 +197,18 @@ export class AuthManager {
     return { id: r.id, name: r.name, token, scopes: r.scopes, expires_at: r.expires_at, old_valid_until: until };
   }
 
+  /** Revokes every live token of an operator (removed); how many. */
+  async revokeOperator(operator: string, record: Recorder = noRecord): Promise<number> {
+    let n = 0;
+    for (const t of await this.list()) {
+      if (t.operator === operator && !t.revoked_at) {
+        await this.revoke(t.id, record);
+        n++;
+      }
+    }
+    return n;
+  }
+
   /** Revokes every token; the caller issues a new bootstrap token. */
   async revokeAll(): Promise<number> {
     let n = 0;
@@ -204,6 +235,14 @@ export class AuthManager {
    * read, no argon2) shows it was neither revoked nor rotated meanwhile, through any host.
    */
   async verify(token: string, client = "local", sharedEpoch?: string): Promise<Identity> {
+    const identity = await this.#verifyToken(token, client, sharedEpoch);
+    // The operator may have been removed on this host since (its tokens are revoked too, which other hosts see through the epoch).
+    if (identity.operator !== undefined && !this.#operatorExists(identity.operator))
+      throw new WardenError("unauthorized", `token '${identity.name}' belonged to operator '${identity.operator}', who was removed`);
+    return identity;
+  }
+
+  async #verifyToken(token: string, client: string, sharedEpoch: string | undefined): Promise<Identity> {
     // crypto.hash: one call, no Hash object per request.
     const digest = hash("sha256", String(token), "base64url");
     const hit = this.#verified.get(digest);
@@ -294,7 +333,7 @@ export class AuthManager {
     if (record.revoked_at) throw new WardenError("token_revoked", `token '${record.name}' was revoked at ${record.revoked_at}`);
     const now = this.#now();
     if (record.expires_at && Date.parse(record.expires_at) <= now) throw new WardenError("token_expired", `token '${record.name}' expired at ${record.expires_at}`);
-    const identity: Identity = { tokenId: record.id, name: record.name, scopes: [...record.scopes], bootstrap: record.bootstrap };
+    const identity: Identity = { tokenId: record.id, name: record.name, scopes: [...record.scopes], bootstrap: record.bootstrap, ...(record.operator ? { operator: record.operator } : {}) };
     let validUntil = now + CACHE_MS;
     if (record.expires_at) validUntil = Math.min(validUntil, Date.parse(record.expires_at));
     if (matched === "previous") validUntil = Math.min(validUntil, Date.parse(record.prev!.until));

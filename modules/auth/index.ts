@@ -6,13 +6,18 @@ import { AuthManager } from "./auth-manager.js";
 import { FleetClock } from "./fleet-clock.js";
 import { SharedEpoch } from "./shared-epoch.js";
 import type { AuthService } from "../../sdk/system/services.js";
+import { WardenError } from "../../sdk/errors.js";
+import { limitsOf, ownerOf } from "./principal.js";
 
 const BOOTSTRAP_FILE = "bootstrap.token";
 
 let epoch: SharedEpoch | undefined;
 let clock: FleetClock | undefined;
+let stopListening: (() => void) | undefined;
 
 export async function deactivate() {
+  stopListening?.();
+  stopListening = undefined;
   clock?.close();
   clock = undefined;
   await epoch?.close(); // closes the connection the clock reads too
@@ -32,7 +37,8 @@ export async function activate(ctx: ModuleContext) {
     await clock.sync().catch((e) => ctx.log.warn("the fleet's clock (Redis TIME) could not be read yet; this host's own clock counts until it can", { err: String(e) }));
     now = clock.now;
   }
-  const auth = new AuthManager(ctx.storage, now, { fleet: redis !== undefined });
+  const principals = ctx.services.host("principals");
+  const auth = new AuthManager(ctx.storage, now, { fleet: redis !== undefined, operatorExists: (name) => principals?.permissionsOf(name) !== undefined });
   const moved = async () => epoch?.bump();
 
   const issueBootstrap = async (call?: CallInfo) => {
@@ -56,7 +62,17 @@ export async function activate(ctx: ModuleContext) {
   const manage = {
     // Each change is audited once it is checked and before it is written: if the event cannot be
     // written, the token is not granted, revoked or rotated (audit_failed says so).
-    grant: async (o: { name: string; scopes: string[]; expires?: string }, call?: CallInfo) => auth.grant(o, (id, data) => ctx.audit.record("token.grant", id, data, call)),
+    grant: async (o: { name: string; scopes: string[]; expires?: string; operator?: string }, call?: CallInfo) => {
+      const { operator, ...rest } = o;
+      const owner = ownerOf(operator, call);
+      const within = [...limitsOf(call)];
+      if (owner !== undefined) {
+        const held = principals?.permissionsOf(owner);
+        if (!held) throw new WardenError("not_found", `no operator is named '${owner}'; \`warden operator list\` shows them`);
+        within.push({ what: `operator '${owner}''s roles`, patterns: held });
+      }
+      return auth.grant({ ...rest, ...(owner !== undefined ? { operator: owner } : {}), within }, (id, data) => ctx.audit.record("token.grant", id, data, call));
+    },
     list: async () => (await auth.list()).map(({ bootstrap: _b, ...t }) => t),
     revoke: async (ref: string, call?: CallInfo) => {
       const r = await auth.revoke(ref, (id, data) => ctx.audit.record("token.revoke", id, data, call));
@@ -78,6 +94,13 @@ export async function activate(ctx: ModuleContext) {
     },
   };
 
+  // A removed operator's tokens are revoked here at once; other hosts see it through the epoch.
+  stopListening = principals?.onRemoved(async (name, actor) => {
+    const n = await auth.revokeOperator(name, (id, data) => ctx.audit.record("token.revoke", id, { ...data, reason: "operator_removed", by: actor }));
+    if (n) await moved();
+    return n;
+  });
+
   // For the REST surface (in-process): verification and usage notes. Other modules reach token
   // management only through this module's commands (ctx.auth.<command>, needs auth.manage).
   ctx.services.provide("auth", {
@@ -90,7 +113,7 @@ export async function activate(ctx: ModuleContext) {
     argonRuns: () => auth.argonRuns,
   } satisfies AuthService);
 
-  ctx.commands.register("grant", (input: { name: string; scopes: string[]; expires?: string }, call) => manage.grant(input, call));
+  ctx.commands.register("grant", (input: { name: string; scopes: string[]; expires?: string; operator?: string }, call) => manage.grant(input, call));
   ctx.commands.register("list", () => manage.list());
   ctx.commands.register("revoke", ({ ref }: { ref: string }, call) => manage.revoke(ref, call));
   ctx.commands.register("rotate", ({ ref, grace }: { ref: string; grace?: string }, call) => manage.rotate(ref, grace, call));

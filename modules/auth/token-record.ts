@@ -14,6 +14,8 @@ export type TokenRecord = {
   last_used_at: string | null;
   last_request_at: string | null;
   bootstrap: boolean;
+  /** The operator it belongs to; null (or absent, before operators existed): a service account's token. */
+  operator?: string | null;
   /** The previous secret during a rotation's grace period. */
   prev: { hash: string; until: string } | null;
 };

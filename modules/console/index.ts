@@ -7,19 +7,30 @@ import { SessionStore, type Lineage, type SessionSettings, type TokenBond } from
 import { WardenError, refusals } from "../../sdk/errors.js";
 import type { ConsoleService } from "../../sdk/system/services.js";
 
+let stopListening: (() => void) | undefined;
+
+export function deactivate() {
+  stopListening?.();
+  stopListening = undefined;
+}
+
 export async function activate(ctx: ModuleContext<SessionSettings>) {
   let settings = await ctx.config.get();
   await ctx.config.watch((s) => void (settings = s));
   const auth = ctx.services.use("auth");
+  const principals = ctx.services.host("principals");
   const sessions = new SessionStore(
     ctx.storage,
     () => settings,
     {
       credential: (id) => auth.credential(id),
       ended: (id, reason) => ctx.audit.record("console.end", `console:${id}`, { reason }),
+      operatorExists: (name) => principals?.permissionsOf(name) !== undefined,
     },
     () => auth.now(),
   );
+  // A removed operator's sessions end at once (every host reads sessions from storage per request).
+  stopListening = principals?.onRemoved((name) => sessions.endOperator(name));
   let address: string | undefined;
 
   /** The token a caller stands on now (a session's own bond, a token's current credential). */
@@ -37,7 +48,7 @@ export async function activate(ctx: ModuleContext<SessionSettings>) {
       return opened;
     },
     async loginWithToken(token, client) {
-      const opened = await sessions.openForToken(await bondOf(token.tokenId), token.scopes, client);
+      const opened = await sessions.openForToken(await bondOf(token.tokenId), token.scopes, client, token.operator);
       await ctx.audit.record("console.login", `console:${opened.record.id}`, { via: opened.record.via, scopes: opened.record.scopes, client });
       return opened;
     },
@@ -60,13 +71,13 @@ export async function activate(ctx: ModuleContext<SessionSettings>) {
     let lineage: Lineage = { principal: "operator:local" };
     if (c.kind === "token") {
       token = await bondOf(c.tokenId);
-      lineage = { principal: `token:${c.tokenId}` };
+      lineage = { principal: `token:${c.tokenId}`, ...(c.operator !== undefined ? { operator: c.operator } : {}) };
     }
     if (c.kind === "session") {
       const parent = await sessions.recordOf(c.sessionId);
       if (!parent) throw new WardenError("session_expired", "this console session has ended; log in again");
       token = parent.token;
-      lineage = { principal: parent.principal ?? `console:${parent.id}`, parent };
+      lineage = { principal: parent.principal ?? `console:${parent.id}`, ...(parent.operator !== undefined ? { operator: parent.operator } : {}), parent };
     }
     const scopes = c.kind === "operator" ? ["*"] : [...c.scopes];
     const by = c.kind === "operator" ? "operator:local" : c.kind === "token" ? `token:${c.tokenId}` : `console:${c.sessionId}`;
@@ -87,6 +98,6 @@ export async function activate(ctx: ModuleContext<SessionSettings>) {
     const c = call.caller;
     if (c.kind !== "session") return { kind: c.kind };
     const mine = (await sessions.list()).find((s) => s.id === c.sessionId);
-    return { kind: "session", id: c.sessionId, scopes: c.scopes, idle_expires_at: mine?.idle_expires_at ?? null, idle_minutes: settings.idle_minutes };
+    return { kind: "session", id: c.sessionId, scopes: c.scopes, operator: c.operator ?? null, idle_expires_at: mine?.idle_expires_at ?? null, idle_minutes: settings.idle_minutes };
   });
 }

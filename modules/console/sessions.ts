@@ -29,8 +29,10 @@ export type SessionSettings = Settings;
 export interface SessionHooks {
   /** The current credential fingerprint of a live token; undefined once it is revoked or expired. */
   credential(tokenId: string): Promise<string | undefined>;
-  /** A session ended by the store itself (idle, too old, its token gone, room made): audited. */
-  ended(id: string, reason: "idle" | "lifetime" | "token" | "evicted" | "parent"): Promise<void>;
+  /** A session ended by the store itself (idle, too old, its token or operator gone, room made): audited. */
+  ended(id: string, reason: "idle" | "lifetime" | "token" | "evicted" | "parent" | "operator"): Promise<void>;
+  /** Whether a named operator still exists (a session of one who was removed is over). */
+  operatorExists(name: string): boolean;
 }
 
 const digest = (secret: string) => createHash("sha256").update(secret).digest("hex");
@@ -51,14 +53,16 @@ interface CodeRecord {
   by: string;
   token?: TokenBond;
   principal: string;
+  operator?: string;
   parent?: string;
   /** The parent's absolute deadline (ISO), inherited by the session the code opens. */
   deadline?: string;
 }
 
-/** Whose a login URL is, when a session asks for it: the session's principal, and itself as parent. */
+/** Whose a login URL is, when a session asks for it: the session's principal and operator, and itself as parent. */
 export interface Lineage {
   principal: string;
+  operator?: string;
   parent?: SessionRecord;
 }
 
@@ -99,6 +103,7 @@ export class SessionStore {
       scopes: [...scopes],
       by,
       principal: lineage.principal,
+      ...(lineage.operator !== undefined ? { operator: lineage.operator } : {}),
       ...(token ? { token } : {}),
       ...(parent ? { parent: parent.id, deadline: parent.deadline } : {}),
     };
@@ -121,19 +126,35 @@ export class SessionStore {
       throw new WardenError("login_code_invalid", "the token that asked for this login URL was revoked, rotated or has expired; run `warden console` for a new one");
     }
     if (typeof entry.principal !== "string") throw new WardenError("login_code_invalid", "this login URL names no principal; run `warden console` for a new one");
+    if (entry.operator !== undefined && !this.#hooks.operatorExists(entry.operator)) {
+      throw new WardenError("login_code_invalid", `operator '${entry.operator}', who asked for this login URL, was removed`);
+    }
     if (entry.parent !== undefined && !(await this.#lineageAlive(entry.parent))) {
       throw new WardenError("login_code_invalid", "the console session that asked for this login URL has ended; run `warden console` for a new one");
     }
     return this.#open(scopes, `code:${entry.by ?? "?"}`, client, entry.token, {
       principal: entry.principal,
+      ...(typeof entry.operator === "string" ? { operator: entry.operator } : {}),
       ...(entry.parent !== undefined ? { parent: entry.parent } : {}),
       ...(entry.deadline !== undefined ? { deadline: Date.parse(entry.deadline) } : {}),
     });
   }
 
   /** Opens a session with a verified token's scopes (the caller checked the console.login scope). */
-  openForToken(token: TokenBond, scopes: string[], client: string): Promise<{ record: SessionRecord; cookie: string }> {
-    return this.#open(scopes, `token:${token.id}`, client, token, { principal: `token:${token.id}` });
+  openForToken(token: TokenBond, scopes: string[], client: string, operator?: string): Promise<{ record: SessionRecord; cookie: string }> {
+    return this.#open(scopes, `token:${token.id}`, client, token, { principal: `token:${token.id}`, ...(operator !== undefined ? { operator } : {}) });
+  }
+
+  /** Ends every session of a removed operator (and those opened from them); how many. */
+  async endOperator(name: string): Promise<number> {
+    let n = 0;
+    for (const r of await this.#records()) {
+      if (r.operator === name) {
+        await this.#end(r.id, "operator");
+        n++;
+      }
+    }
+    return n;
   }
 
   async #open(
@@ -141,7 +162,7 @@ export class SessionStore {
     via: string,
     client: string,
     token: TokenBond | undefined,
-    line: { principal: string; parent?: string; deadline?: number },
+    line: { principal: string; operator?: string; parent?: string; deadline?: number },
   ): Promise<{ record: SessionRecord; cookie: string }> {
     await this.#makeRoom(line.principal);
     const id = randomBytes(8).toString("hex");
@@ -155,6 +176,7 @@ export class SessionStore {
       scopes: [...scopes],
       via,
       principal: line.principal,
+      ...(line.operator !== undefined ? { operator: line.operator } : {}),
       ...(line.parent !== undefined ? { parent: line.parent } : {}),
       deadline,
       ...(token ? { token } : {}),
@@ -184,6 +206,10 @@ export class SessionStore {
     if (record.token && !(await this.#bonded(record.token))) {
       await this.#end(id, "token");
       throw new WardenError("session_expired", "the token behind this console session was revoked, rotated or has expired; log in again");
+    }
+    if (record.operator !== undefined && !this.#hooks.operatorExists(record.operator)) {
+      await this.#end(id, "operator");
+      throw new WardenError("session_expired", `operator '${record.operator}', whose console session this was, was removed`);
     }
     const why = this.#over(record, now);
     if (why) {

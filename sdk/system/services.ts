@@ -48,6 +48,8 @@ export interface Identity {
   name: string;
   scopes: string[];
   bootstrap: boolean;
+  /** The operator the token belongs to; absent: a service account's token. */
+  operator?: string;
 }
 
 export interface AuthService {
@@ -79,6 +81,8 @@ export interface SessionRecord {
   via: string;
   /** Whose session it is: `operator:local` or `token:<id>` (a session's children inherit it). Slots are counted per principal. */
   principal: string;
+  /** The named operator it belongs to (their token or sign-in opened it); it ends when they are removed. */
+  operator?: string;
   /** The session whose login URL opened this one: it ends with it. */
   parent?: string;
   /** The absolute end: max_hours after the first session of its line opened. */
@@ -94,7 +98,7 @@ export interface ConsoleService {
   /** Where the serving host's REST surface listens, with the console on; undefined when it is not served. */
   setAddress(url: string | undefined): void;
   login(code: string, client: string): Promise<{ record: SessionRecord; cookie: string }>;
-  loginWithToken(token: { tokenId: string; scopes: string[] }, client: string): Promise<{ record: SessionRecord; cookie: string }>;
+  loginWithToken(token: { tokenId: string; scopes: string[]; operator?: string }, client: string): Promise<{ record: SessionRecord; cookie: string }>;
   verify(cookie: string): Promise<SessionRecord>;
   logout(id: string): Promise<void>;
 }
@@ -123,8 +127,20 @@ export interface SystemServices {
   "surface:api": Surface;
 }
 
-/** Services the host offers its system modules when it is configured (a fleet's Redis and lock, the access log). */
+// ---- principals: the host's named operators, for the modules that keep their credentials ----
+
+export interface PrincipalService {
+  /** The operator's permissions now (the union of their roles'); undefined when there is no such operator. */
+  permissionsOf(name: string): string[] | undefined;
+  /** The operator who signs in with this identity-provider claim, if any. */
+  byClaim(claim: "email" | "sub", value: string): string | undefined;
+  /** Called when an operator is removed: end what belongs to them, and answer how many ended. */
+  onRemoved(fn: (name: string, actor: string) => Promise<number>): () => void;
+}
+
+/** Services the host offers its system modules (the operators; when configured, a fleet's Redis and lock, the access log). */
 export interface HostServices {
+  principals: PrincipalService;
   "backend:redis": RedisBackend;
   "backend:lock": FleetLock;
   "log:access": AccessLog;

@@ -30,7 +30,7 @@ function store(settings = { idle_minutes: 30, max_hours: 12, code_seconds: 300, 
   const s = new SessionStore(
     storage,
     () => settings,
-    { credential: async (id) => tokens.get(id), ended: async (id, reason) => void ended.push([id, reason]) },
+    { credential: async (id) => tokens.get(id), ended: async (id, reason) => void ended.push([id, reason]), operatorExists: () => true },
     () => now,
   );
   return { s, storage, tokens, ended, advance: (ms: number) => void (now += ms) };

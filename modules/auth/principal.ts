@@ -1,0 +1,42 @@
+// Whose a new token is, and what it may hold at most. A token belongs to an operator (theirs when
+// an operator's token or session asks; any operator's only when the home's holder asks) or to no
+// one (a service account's). Nobody hands out more than they hold: its scopes must be within the
+// asker's own scopes and, for a module acting for callers, within each caller's.
+import type { CallInfo, OutsideCaller } from "../../sdk/context.js";
+import { WardenError } from "../../sdk/errors.js";
+
+export interface Limit {
+  what: string;
+  patterns: readonly string[];
+}
+
+/** The outside callers a grant is made for: a token or session itself, or those a module acts for. */
+function outside(call: CallInfo | undefined): readonly OutsideCaller[] {
+  const c = call?.caller;
+  if (!c) return [];
+  if (c.kind === "token" || c.kind === "session") return [c];
+  if (c.kind === "module") return c.onBehalfOf ?? [];
+  return [];
+}
+
+/** The operator the new token belongs to; `requested` is `--operator`. */
+export function ownerOf(requested: string | undefined, call: CallInfo | undefined): string | undefined {
+  const c = call?.caller;
+  if (!c || c.kind === "operator") return requested;
+  const operators = [...new Set(outside(call).flatMap((o) => (o.operator !== undefined ? [o.operator] : [])))];
+  if (operators.length > 1) throw new WardenError("forbidden", "this grant acts for several operators at once; whose token it would be is not clear");
+  const own = operators[0];
+  if (requested !== undefined && requested !== own)
+    throw new WardenError(
+      "forbidden",
+      own === undefined
+        ? "only an operator's own token or session, or the home's CLI, mints a token for an operator; this caller is a service account"
+        : `a token is minted for its asker's own operator ('${own}'); the home's CLI mints one for another operator`,
+    );
+  return own;
+}
+
+/** What the asker holds: each outside caller's scopes (their operators' roles are added by the caller). */
+export function limitsOf(call: CallInfo | undefined): Limit[] {
+  return outside(call).map((o) => ({ what: `the ${o.kind === "token" ? `token ${o.tokenId}` : `console session ${o.sessionId}`}'s own scopes`, patterns: o.scopes }));
+}
