@@ -13,9 +13,12 @@ export type Caller =
    * A token over REST. `operator`: the operator it belongs to (absent: a service account's token);
    * the call may do only what both its scopes and the operator's roles allow.
    */
-  | { kind: "token"; tokenId: string; name?: string; scopes: string[]; operator?: string }
-  /** An operator console session (cookie), with the scopes it was opened with, and whose it is. */
-  | { kind: "session"; sessionId: string; scopes: string[]; operator?: string }
+  | { kind: "token"; tokenId: string; name?: string; scopes: string[]; operator?: string; bind?: string[] }
+  /**
+   * An operator console session (cookie), with the scopes it was opened with, and whose it is.
+   * `bind` (both): the CIDRs it may be used from; what it derives (a token, a login URL) is bound too.
+   */
+  | { kind: "session"; sessionId: string; scopes: string[]; operator?: string; bind?: string[] }
   /**
    * A module invoking a command. `onBehalfOf`: the outside callers (tokens, console sessions) whose
    * calls it was handling; the call may do only what the module and each of them may (authority

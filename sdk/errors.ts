@@ -48,6 +48,11 @@ export const ERROR_CATALOGUE = {
   token_revoked: { exit: 3, http: 401, hint: "Ask an operator for a new token (`warden auth grant`)." },
   session_expired: { exit: 3, http: 401, hint: "Log in to the console again: `warden console` prints a new one-time login URL." },
   login_code_invalid: { exit: 3, http: 401, hint: "Login URLs work once and for a few minutes; run `warden console` for a new one." },
+  address_not_allowed: {
+    exit: 3,
+    http: 403,
+    hint: "This token or console session is bound to other addresses (`warden auth list` shows its bind); use it from there, or ask for one bound to where you are.",
+  },
   bootstrap_token_rejected: { exit: 3, http: 403, hint: "The bootstrap token is for local tooling; grant a REST token with `warden auth grant`." },
   command_not_declared: { exit: 2, http: 400, hint: 'Declare the command under "commands" in module.json before registering it.' },
   command_not_found: { exit: 2, http: 404, hint: "Run `warden --help` or `warden <module> --help` to list commands." },

@@ -255,7 +255,11 @@ export class CommandBus {
 /** Handlers get their own copy of who is calling; they cannot change it for anyone else. */
 function copyCaller(c: Caller): Caller {
   if (c.kind === "token" || c.kind === "session") {
-    const common = { scopes: Object.freeze([...c.scopes]) as string[], ...(c.operator !== undefined ? { operator: c.operator } : {}) };
+    const common = {
+      scopes: Object.freeze([...c.scopes]) as string[],
+      ...(c.operator !== undefined ? { operator: c.operator } : {}),
+      ...(c.bind !== undefined ? { bind: Object.freeze([...c.bind]) as string[] } : {}),
+    };
     if (c.kind === "token") return Object.freeze({ kind: "token", tokenId: c.tokenId, ...(c.name !== undefined ? { name: c.name } : {}), ...common });
     return Object.freeze({ kind: "session", sessionId: c.sessionId, ...common });
   }

@@ -95,9 +95,10 @@ function outside(site: Site, capability: CapabilityName, why: string): Capabilit
   return new CapabilityError(site.moduleId, capability, why);
 }
 
-/** Whose token or session it is: an operator's name, as the dispatching surface verified it. */
-function operatorOf(c: Record<string, unknown>): { operator?: string } {
-  return typeof c.operator === "string" ? { operator: c.operator } : {};
+/** Whose token or session it is (an operator's name) and where it may be used, as the dispatching surface verified them. */
+function operatorOf(c: Record<string, unknown>): { operator?: string; bind?: string[] } {
+  const bind = Array.isArray(c.bind) && c.bind.every((b) => typeof b === "string") ? { bind: [...(c.bind as string[])] } : {};
+  return { ...(typeof c.operator === "string" ? { operator: c.operator } : {}), ...bind };
 }
 
 /** The external caller a dispatch may act for: tokens (and console sessions) only, never the operator. */

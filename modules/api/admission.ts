@@ -45,7 +45,7 @@ async function consoleThroughLockdown(deps: ApiDeps, https: boolean, req: Fastif
   const cookie = sessionCookie(req, https);
   if (cookie === undefined) return refusal;
   try {
-    const session = await deps.console.verify(cookie);
+    const session = await deps.console.verify(cookie, client);
     if (!matchesAny(session.scopes, "security.manage")) return refusal;
     req.wardenSession = session;
     deps.log("info", "console session passed the lockdown", { session: session.id, client, url: loggedUrl(req.url) });

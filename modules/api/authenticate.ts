@@ -27,9 +27,15 @@ export function authenticator(deps: ApiDeps, https: boolean): Authenticate {
       return undefined;
     }
     try {
-      const session = req.wardenSession ?? (await verifySession(deps, cookie));
+      const session = req.wardenSession ?? (await verifySession(deps, cookie, req.wardenClient));
       req.wardenToken = `console:${session.id}`;
-      return { kind: "session", sessionId: session.id, scopes: session.scopes, ...(session.operator !== undefined ? { operator: session.operator } : {}) };
+      return {
+        kind: "session",
+        sessionId: session.id,
+        scopes: session.scopes,
+        ...(session.operator !== undefined ? { operator: session.operator } : {}),
+        ...(session.bind !== undefined ? { bind: session.bind } : {}),
+      };
     } catch (e) {
       return fail(loggedPublicError(e, deps.log, "console session check"));
     }
@@ -76,14 +82,21 @@ export function authenticator(deps: ApiDeps, https: boolean): Authenticate {
       reply.header("RateLimit-Policy", `${limit.limit};w=60`);
       reply.header("RateLimit", `limit=${limit.limit}, remaining=${Math.max(0, limit.remaining)}, reset=${limit.reset}`);
     }
-    return { kind: "token", tokenId: identity.tokenId, name: identity.name, scopes: identity.scopes, ...(identity.operator !== undefined ? { operator: identity.operator } : {}) };
+    return {
+      kind: "token",
+      tokenId: identity.tokenId,
+      name: identity.name,
+      scopes: identity.scopes,
+      ...(identity.operator !== undefined ? { operator: identity.operator } : {}),
+      ...(identity.bind !== undefined ? { bind: identity.bind } : {}),
+    };
   };
 }
 
 /** The console service verifies a cookie; without it (the console module inactive) none verifies. */
-function verifySession(deps: ApiDeps, cookie: string) {
+function verifySession(deps: ApiDeps, cookie: string, client: string) {
   if (!deps.console) throw new WardenError("module_unavailable", "console sessions are not served here: the console module is not active; run `warden module enable console`");
-  return deps.console.verify(cookie);
+  return deps.console.verify(cookie, client);
 }
 
 function extractToken(req: FastifyRequest): string | undefined {

@@ -102,10 +102,8 @@ export function registerConsoleRoutes(app: FastifyInstance, deps: ApiDeps, https
     if (identity.bootstrap) return sendError(reply, { code: "bootstrap_token_rejected", message: "the bootstrap token is for local tooling only; use `warden console` for a login URL" });
     if (!matchesAny(identity.scopes, "console.login")) return sendError(reply, { code: "forbidden", message: "this token may not open the console: it needs a scope matching 'console.login'" });
     try {
-      const opened = await sessions.loginWithToken(
-        { tokenId: identity.tokenId, scopes: identity.scopes, ...(identity.operator !== undefined ? { operator: identity.operator } : {}) },
-        req.wardenClient,
-      );
+      const { tokenId, scopes, operator, bind } = identity;
+      const opened = await sessions.loginWithToken({ tokenId, scopes, ...(operator !== undefined ? { operator } : {}), ...(bind !== undefined ? { bind } : {}) }, req.wardenClient);
       setCookie(reply, opened.cookie, https);
       return { session: opened.record.id };
     } catch (e) {
@@ -119,7 +117,7 @@ export function registerConsoleRoutes(app: FastifyInstance, deps: ApiDeps, https
     const cookie = sessionCookie(req, https);
     if (cookie) {
       try {
-        const session = await sessions.verify(cookie);
+        const session = await sessions.verify(cookie, req.wardenClient);
         await sessions.logout(session.id);
       } catch (e) {
         failure(e, "logout"); // already over: the cookie is cleared all the same

@@ -16,7 +16,7 @@ declare module "fastify" {
     /** The revocation epoch the security check read (fleet). */
     wardenEpoch: string | undefined;
     /** A console session already verified for this request (by the lockdown check). */
-    wardenSession: { id: string; scopes: string[]; operator?: string } | undefined;
+    wardenSession: { id: string; scopes: string[]; operator?: string; bind?: string[] } | undefined;
   }
 }
 

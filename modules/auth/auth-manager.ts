@@ -11,6 +11,7 @@ import { FairArgonQueue } from "./argon-queue.js";
 import { newToken, newTokenId, parseToken } from "./token-format.js";
 import { WardenError, refusals } from "../../sdk/errors.js";
 import { patternWithin } from "../../sdk/patterns.js";
+import { bindAllows, parseBind } from "../../sdk/system/bound-addresses.js";
 import type { Identity, TokenRecord, TokenStorage, Usage } from "./token-record.js";
 
 /** Writes the audit event of a change that is about to be written (./index.ts passes ctx.audit.record). */
@@ -62,11 +63,19 @@ export class AuthManager {
   /** Whether an operator still exists (the host's operators); a token of one who does not is refused. */
   readonly #operatorExists: (name: string) => boolean;
 
-  constructor(storage: TokenStorage, now: () => number = Date.now, o: { fleet?: boolean; operatorExists?: (name: string) => boolean } = {}) {
+  /** Told of a bound token used from elsewhere (audited, at most once a minute per token and address). */
+  readonly #onAddressRefused: ((identity: Identity, client: string) => void) | undefined;
+
+  constructor(
+    storage: TokenStorage,
+    now: () => number = Date.now,
+    o: { fleet?: boolean; operatorExists?: (name: string) => boolean; onAddressRefused?: (identity: Identity, client: string) => void } = {},
+  ) {
     this.#storage = storage;
     this.#now = now;
     this.#fleet = o.fleet ?? false;
     this.#operatorExists = o.operatorExists ?? (() => false);
+    this.#onAddressRefused = o.onAddressRefused;
   }
 
   /**
@@ -80,9 +89,9 @@ export class AuthManager {
    * within each, so no token is minted with more than its asker or its operator may do.
    */
   async grant(
-    o: { name: string; scopes: string[]; expires?: string; bootstrap?: boolean; operator?: string; within?: ReadonlyArray<{ what: string; patterns: readonly string[] }> },
+    o: { name: string; scopes: string[]; expires?: string; bootstrap?: boolean; operator?: string; bind?: string[]; within?: ReadonlyArray<{ what: string; patterns: readonly string[] }> },
     record: Recorder = noRecord,
-  ): Promise<{ id: string; name: string; token: string; scopes: string[]; expires_at: string | null; operator: string | null }> {
+  ): Promise<{ id: string; name: string; token: string; scopes: string[]; expires_at: string | null; operator: string | null; bind: string[] | null }> {
     const name = o.name.trim();
     if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(name)) throw new WardenError("input_invalid", `token name '${o.name}' must be 1-64 letters, digits, '.', '_' or '-'`);
     const bad = o.scopes.filter((s) => !SCOPE.test(s));
@@ -95,6 +104,7 @@ export class AuthManager {
           details: { scopes: beyond, side: "caller" },
         });
     }
+    const bind = o.bind === undefined ? null : parseBind(o.bind);
     let expiresAt: string | null = null;
     if (o.expires !== undefined) {
       const ms = parseDuration(o.expires);
@@ -120,15 +130,16 @@ export class AuthManager {
       last_request_at: null,
       bootstrap: o.bootstrap ?? false,
       operator: o.operator ?? null,
+      bind,
       prev: null,
     };
-    await record(id, { name, scopes: stored.scopes, expires_at: expiresAt, operator: stored.operator });
+    await record(id, { name, scopes: stored.scopes, expires_at: expiresAt, operator: stored.operator, bind });
     await this.#storage.set(`t:${id}`, stored);
     await this.#storage.set(`n:${name}`, id);
-    return { id, name, token, scopes: stored.scopes, expires_at: expiresAt, operator: stored.operator ?? null };
+    return { id, name, token, scopes: stored.scopes, expires_at: expiresAt, operator: stored.operator ?? null, bind };
   }
 
-  async list(): Promise<Array<Omit<TokenRecord, "hash" | "prev" | "revoked_at" | "operator"> & { revoked_at: string | null; operator: string | null }>> {
+  async list(): Promise<Array<Omit<TokenRecord, "hash" | "prev" | "revoked_at" | "operator" | "bind"> & { revoked_at: string | null; operator: string | null; bind: string[] | null }>> {
     const out = [];
     for (const key of await this.#storage.list("t:", 100_000)) {
       const r = (await this.#storage.get(key)) as TokenRecord | undefined;
@@ -145,6 +156,7 @@ export class AuthManager {
         revoked_at: r.revoked_at,
         bootstrap: r.bootstrap,
         operator: r.operator ?? null,
+        bind: r.bind ?? null,
       });
     }
     return out.sort((a, b) => a.created_at.localeCompare(b.created_at));
@@ -239,6 +251,12 @@ export class AuthManager {
     // The operator may have been removed on this host since (its tokens are revoked too, which other hosts see through the epoch).
     if (identity.operator !== undefined && !this.#operatorExists(identity.operator))
       throw new WardenError("unauthorized", `token '${identity.name}' belonged to operator '${identity.operator}', who was removed`);
+    if (identity.bind && !bindAllows(identity.bind, client)) {
+      this.#onAddressRefused?.(identity, client);
+      throw new WardenError("address_not_allowed", `token '${identity.name}' may be used only from ${identity.bind.join(", ")}; this request came from ${client}`, {
+        details: { bind: identity.bind, client },
+      });
+    }
     return identity;
   }
 
@@ -333,7 +351,14 @@ export class AuthManager {
     if (record.revoked_at) throw new WardenError("token_revoked", `token '${record.name}' was revoked at ${record.revoked_at}`);
     const now = this.#now();
     if (record.expires_at && Date.parse(record.expires_at) <= now) throw new WardenError("token_expired", `token '${record.name}' expired at ${record.expires_at}`);
-    const identity: Identity = { tokenId: record.id, name: record.name, scopes: [...record.scopes], bootstrap: record.bootstrap, ...(record.operator ? { operator: record.operator } : {}) };
+    const identity: Identity = {
+      tokenId: record.id,
+      name: record.name,
+      scopes: [...record.scopes],
+      bootstrap: record.bootstrap,
+      ...(record.operator ? { operator: record.operator } : {}),
+      ...(record.bind ? { bind: [...record.bind] } : {}),
+    };
     let validUntil = now + CACHE_MS;
     if (record.expires_at) validUntil = Math.min(validUntil, Date.parse(record.expires_at));
     if (matched === "previous") validUntil = Math.min(validUntil, Date.parse(record.prev!.until));

@@ -7,7 +7,8 @@ import { FleetClock } from "./fleet-clock.js";
 import { SharedEpoch } from "./shared-epoch.js";
 import type { AuthService } from "../../sdk/system/services.js";
 import { WardenError } from "../../sdk/errors.js";
-import { limitsOf, ownerOf } from "./principal.js";
+import { bindOf, limitsOf, ownerOf } from "./principal.js";
+import { RefusalNotes } from "../../sdk/system/bound-addresses.js";
 
 const BOOTSTRAP_FILE = "bootstrap.token";
 
@@ -38,7 +39,18 @@ export async function activate(ctx: ModuleContext) {
     now = clock.now;
   }
   const principals = ctx.services.host("principals");
-  const auth = new AuthManager(ctx.storage, now, { fleet: redis !== undefined, operatorExists: (name) => principals?.permissionsOf(name) !== undefined });
+  const refusals = new RefusalNotes();
+  const auth = new AuthManager(ctx.storage, now, {
+    fleet: redis !== undefined,
+    operatorExists: (name) => principals?.permissionsOf(name) !== undefined,
+    // A bound token used from elsewhere is audited (once a minute per token and address).
+    onAddressRefused: (identity, client) => {
+      if (!refusals.note(identity.tokenId, client, now())) return;
+      ctx.audit
+        .record("token.address_refused", identity.tokenId, { name: identity.name, client, bind: identity.bind ?? [] })
+        .catch((e: unknown) => ctx.log.error("a refused address could not be audited", { err: String(e) }));
+    },
+  });
   const moved = async () => epoch?.bump();
 
   const issueBootstrap = async (call?: CallInfo) => {
@@ -62,16 +74,19 @@ export async function activate(ctx: ModuleContext) {
   const manage = {
     // Each change is audited once it is checked and before it is written: if the event cannot be
     // written, the token is not granted, revoked or rotated (audit_failed says so).
-    grant: async (o: { name: string; scopes: string[]; expires?: string; operator?: string }, call?: CallInfo) => {
-      const { operator, ...rest } = o;
+    grant: async (o: { name: string; scopes: string[]; expires?: string; operator?: string; bind?: string[] }, call?: CallInfo) => {
+      const { operator, bind: requested, ...rest } = o;
       const owner = ownerOf(operator, call);
+      const bind = bindOf(requested, call);
       const within = [...limitsOf(call)];
       if (owner !== undefined) {
         const held = principals?.permissionsOf(owner);
         if (!held) throw new WardenError("not_found", `no operator is named '${owner}'; \`warden operator list\` shows them`);
         within.push({ what: `operator '${owner}''s roles`, patterns: held });
       }
-      return auth.grant({ ...rest, ...(owner !== undefined ? { operator: owner } : {}), within }, (id, data) => ctx.audit.record("token.grant", id, data, call));
+      return auth.grant({ ...rest, ...(owner !== undefined ? { operator: owner } : {}), ...(bind !== undefined ? { bind } : {}), within }, (id, data) =>
+        ctx.audit.record("token.grant", id, data, call),
+      );
     },
     list: async () => (await auth.list()).map(({ bootstrap: _b, ...t }) => t),
     revoke: async (ref: string, call?: CallInfo) => {
@@ -113,7 +128,7 @@ export async function activate(ctx: ModuleContext) {
     argonRuns: () => auth.argonRuns,
   } satisfies AuthService);
 
-  ctx.commands.register("grant", (input: { name: string; scopes: string[]; expires?: string; operator?: string }, call) => manage.grant(input, call));
+  ctx.commands.register("grant", (input: { name: string; scopes: string[]; expires?: string; operator?: string; bind?: string[] }, call) => manage.grant(input, call));
   ctx.commands.register("list", () => manage.list());
   ctx.commands.register("revoke", ({ ref }: { ref: string }, call) => manage.revoke(ref, call));
   ctx.commands.register("rotate", ({ ref, grace }: { ref: string; grace?: string }, call) => manage.rotate(ref, grace, call));

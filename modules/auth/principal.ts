@@ -4,6 +4,7 @@
 // asker's own scopes and, for a module acting for callers, within each caller's.
 import type { CallInfo, OutsideCaller } from "../../sdk/context.js";
 import { WardenError } from "../../sdk/errors.js";
+import { bindWithin, parseBind } from "../../sdk/system/bound-addresses.js";
 
 export interface Limit {
   what: string;
@@ -34,6 +35,24 @@ export function ownerOf(requested: string | undefined, call: CallInfo | undefine
         : `a token is minted for its asker's own operator ('${own}'); the home's CLI mints one for another operator`,
     );
   return own;
+}
+
+/**
+ * Where the new token may be used: never wider than where its asker may be. `requested` must lie
+ * within each bound asker's CIDRs; without it, a bound asker's own bind is inherited.
+ */
+export function bindOf(requested: string[] | undefined, call: CallInfo | undefined): string[] | undefined {
+  const bound = outside(call).flatMap((o) => (o.bind !== undefined ? [o.bind] : []));
+  const wanted = requested === undefined ? undefined : parseBind(requested);
+  if (wanted === undefined) {
+    if (bound.length > 1 && bound.some((b) => !bindWithin(b, bound[0]!))) throw new WardenError("input_invalid", "the callers this grant acts for are bound to different addresses; give --bind");
+    return bound[0];
+  }
+  for (const b of bound) {
+    if (!bindWithin(b, wanted))
+      throw new WardenError("forbidden", `--bind ${wanted.join(",")} reaches beyond ${b.join(",")}, where the asker may be used; a token is bound at least as narrowly as its asker`);
+  }
+  return wanted;
 }
 
 /** What the asker holds: each outside caller's scopes (their operators' roles are added by the caller). */

@@ -16,6 +16,8 @@ export type TokenRecord = {
   bootstrap: boolean;
   /** The operator it belongs to; null (or absent, before operators existed): a service account's token. */
   operator?: string | null;
+  /** CIDRs it may be used from (`--bind`); absent or null: anywhere. */
+  bind?: string[] | null;
   /** The previous secret during a rotation's grace period. */
   prev: { hash: string; until: string } | null;
 };

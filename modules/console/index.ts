@@ -6,6 +6,7 @@ import type { CallInfo, ModuleContext } from "../../sdk/context.js";
 import { SessionStore, type Lineage, type SessionSettings, type TokenBond } from "./sessions.js";
 import { WardenError, refusals } from "../../sdk/errors.js";
 import type { ConsoleService } from "../../sdk/system/services.js";
+import { RefusalNotes } from "../../sdk/system/bound-addresses.js";
 
 let stopListening: (() => void) | undefined;
 
@@ -19,6 +20,7 @@ export async function activate(ctx: ModuleContext<SessionSettings>) {
   await ctx.config.watch((s) => void (settings = s));
   const auth = ctx.services.use("auth");
   const principals = ctx.services.host("principals");
+  const refused = new RefusalNotes();
   const sessions = new SessionStore(
     ctx.storage,
     () => settings,
@@ -26,6 +28,9 @@ export async function activate(ctx: ModuleContext<SessionSettings>) {
       credential: (id) => auth.credential(id),
       ended: (id, reason) => ctx.audit.record("console.end", `console:${id}`, { reason }),
       operatorExists: (name) => principals?.permissionsOf(name) !== undefined,
+      addressRefused: async (record, client) => {
+        if (refused.note(record.id, client, auth.now())) await ctx.audit.record("console.address_refused", `console:${record.id}`, { client, bind: record.bind ?? [] });
+      },
     },
     () => auth.now(),
   );
@@ -48,11 +53,14 @@ export async function activate(ctx: ModuleContext<SessionSettings>) {
       return opened;
     },
     async loginWithToken(token, client) {
-      const opened = await sessions.openForToken(await bondOf(token.tokenId), token.scopes, client, token.operator);
+      const opened = await sessions.openForToken(await bondOf(token.tokenId), token.scopes, client, {
+        ...(token.operator !== undefined ? { operator: token.operator } : {}),
+        ...(token.bind !== undefined ? { bind: token.bind } : {}),
+      });
       await ctx.audit.record("console.login", `console:${opened.record.id}`, { via: opened.record.via, scopes: opened.record.scopes, client });
       return opened;
     },
-    verify: (cookie) => sessions.verify(cookie),
+    verify: (cookie, client) => sessions.verify(cookie, client),
     async logout(id) {
       if (await sessions.end(id)) await ctx.audit.record("console.logout", `console:${id}`, {});
     },
@@ -71,13 +79,18 @@ export async function activate(ctx: ModuleContext<SessionSettings>) {
     let lineage: Lineage = { principal: "operator:local" };
     if (c.kind === "token") {
       token = await bondOf(c.tokenId);
-      lineage = { principal: `token:${c.tokenId}`, ...(c.operator !== undefined ? { operator: c.operator } : {}) };
+      lineage = { principal: `token:${c.tokenId}`, ...(c.operator !== undefined ? { operator: c.operator } : {}), ...(c.bind !== undefined ? { bind: c.bind } : {}) };
     }
     if (c.kind === "session") {
       const parent = await sessions.recordOf(c.sessionId);
       if (!parent) throw new WardenError("session_expired", "this console session has ended; log in again");
       token = parent.token;
-      lineage = { principal: parent.principal ?? `console:${parent.id}`, ...(parent.operator !== undefined ? { operator: parent.operator } : {}), parent };
+      lineage = {
+        principal: parent.principal ?? `console:${parent.id}`,
+        ...(parent.operator !== undefined ? { operator: parent.operator } : {}),
+        ...(parent.bind !== undefined ? { bind: parent.bind } : {}),
+        parent,
+      };
     }
     const scopes = c.kind === "operator" ? ["*"] : [...c.scopes];
     const by = c.kind === "operator" ? "operator:local" : c.kind === "token" ? `token:${c.tokenId}` : `console:${c.sessionId}`;

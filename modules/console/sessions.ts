@@ -18,6 +18,7 @@ import type { StorageApi } from "../../sdk/context.js";
 import type { Settings } from "./settings.js";
 import { WardenError } from "../../sdk/errors.js";
 import type { SessionRecord, TokenBond } from "../../sdk/system/services.js";
+import { bindAllows } from "../../sdk/system/bound-addresses.js";
 
 /** The token a session or a login code stands on: its id and a fingerprint of its current secret. */
 
@@ -33,6 +34,8 @@ export interface SessionHooks {
   ended(id: string, reason: "idle" | "lifetime" | "token" | "evicted" | "parent" | "operator"): Promise<void>;
   /** Whether a named operator still exists (a session of one who was removed is over). */
   operatorExists(name: string): boolean;
+  /** A bound session used from elsewhere: audited (at most once a minute per session and address). */
+  addressRefused(record: SessionRecord, client: string): Promise<void>;
 }
 
 const digest = (secret: string) => createHash("sha256").update(secret).digest("hex");
@@ -54,6 +57,7 @@ interface CodeRecord {
   token?: TokenBond;
   principal: string;
   operator?: string;
+  bind?: string[];
   parent?: string;
   /** The parent's absolute deadline (ISO), inherited by the session the code opens. */
   deadline?: string;
@@ -63,6 +67,8 @@ interface CodeRecord {
 export interface Lineage {
   principal: string;
   operator?: string;
+  /** Where the asker may be used from: the session the code opens is bound to the same. */
+  bind?: string[];
   parent?: SessionRecord;
 }
 
@@ -104,6 +110,7 @@ export class SessionStore {
       by,
       principal: lineage.principal,
       ...(lineage.operator !== undefined ? { operator: lineage.operator } : {}),
+      ...(lineage.bind !== undefined ? { bind: lineage.bind } : {}),
       ...(token ? { token } : {}),
       ...(parent ? { parent: parent.id, deadline: parent.deadline } : {}),
     };
@@ -135,14 +142,15 @@ export class SessionStore {
     return this.#open(scopes, `code:${entry.by ?? "?"}`, client, entry.token, {
       principal: entry.principal,
       ...(typeof entry.operator === "string" ? { operator: entry.operator } : {}),
+      ...(Array.isArray(entry.bind) ? { bind: entry.bind } : {}),
       ...(entry.parent !== undefined ? { parent: entry.parent } : {}),
       ...(entry.deadline !== undefined ? { deadline: Date.parse(entry.deadline) } : {}),
     });
   }
 
   /** Opens a session with a verified token's scopes (the caller checked the console.login scope). */
-  openForToken(token: TokenBond, scopes: string[], client: string, operator?: string): Promise<{ record: SessionRecord; cookie: string }> {
-    return this.#open(scopes, `token:${token.id}`, client, token, { principal: `token:${token.id}`, ...(operator !== undefined ? { operator } : {}) });
+  openForToken(token: TokenBond, scopes: string[], client: string, who: { operator?: string; bind?: string[] } = {}): Promise<{ record: SessionRecord; cookie: string }> {
+    return this.#open(scopes, `token:${token.id}`, client, token, { principal: `token:${token.id}`, ...who });
   }
 
   /** Ends every session of a removed operator (and those opened from them); how many. */
@@ -162,7 +170,7 @@ export class SessionStore {
     via: string,
     client: string,
     token: TokenBond | undefined,
-    line: { principal: string; operator?: string; parent?: string; deadline?: number },
+    line: { principal: string; operator?: string; bind?: string[]; parent?: string; deadline?: number },
   ): Promise<{ record: SessionRecord; cookie: string }> {
     await this.#makeRoom(line.principal);
     const id = randomBytes(8).toString("hex");
@@ -177,6 +185,7 @@ export class SessionStore {
       via,
       principal: line.principal,
       ...(line.operator !== undefined ? { operator: line.operator } : {}),
+      ...(line.bind !== undefined ? { bind: line.bind } : {}),
       ...(line.parent !== undefined ? { parent: line.parent } : {}),
       deadline,
       ...(token ? { token } : {}),
@@ -190,7 +199,7 @@ export class SessionStore {
   }
 
   /** The session a cookie names, or why it cannot be used. Marks it used. */
-  async verify(cookie: string): Promise<SessionRecord> {
+  async verify(cookie: string, client: string): Promise<SessionRecord> {
     const m = /^([a-f0-9]{16})\.([A-Za-z0-9_-]{43})$/.exec(cookie);
     if (!m) throw new WardenError("unauthorized", "not logged in to the console; run `warden console` for a login URL");
     const [, id = "", secret = ""] = m;
@@ -206,6 +215,12 @@ export class SessionStore {
     if (record.token && !(await this.#bonded(record.token))) {
       await this.#end(id, "token");
       throw new WardenError("session_expired", "the token behind this console session was revoked, rotated or has expired; log in again");
+    }
+    if (record.bind && !bindAllows(record.bind, client)) {
+      await this.#hooks.addressRefused(record, client);
+      throw new WardenError("address_not_allowed", `this console session may be used only from ${record.bind.join(", ")} (where its token may be); this request came from ${client}`, {
+        details: { bind: record.bind, client },
+      });
     }
     if (record.operator !== undefined && !this.#hooks.operatorExists(record.operator)) {
       await this.#end(id, "operator");

@@ -50,6 +50,8 @@ export interface Identity {
   bootstrap: boolean;
   /** The operator the token belongs to; absent: a service account's token. */
   operator?: string;
+  /** CIDRs it may be used from; absent: anywhere. Sessions it opens are bound to them too. */
+  bind?: string[];
 }
 
 export interface AuthService {
@@ -83,6 +85,8 @@ export interface SessionRecord {
   principal: string;
   /** The named operator it belongs to (their token or sign-in opened it); it ends when they are removed. */
   operator?: string;
+  /** CIDRs it may be used from (its token's, or its parent's); absent: anywhere. */
+  bind?: string[];
   /** The session whose login URL opened this one: it ends with it. */
   parent?: string;
   /** The absolute end: max_hours after the first session of its line opened. */
@@ -98,8 +102,9 @@ export interface ConsoleService {
   /** Where the serving host's REST surface listens, with the console on; undefined when it is not served. */
   setAddress(url: string | undefined): void;
   login(code: string, client: string): Promise<{ record: SessionRecord; cookie: string }>;
-  loginWithToken(token: { tokenId: string; scopes: string[]; operator?: string }, client: string): Promise<{ record: SessionRecord; cookie: string }>;
-  verify(cookie: string): Promise<SessionRecord>;
+  loginWithToken(token: { tokenId: string; scopes: string[]; operator?: string; bind?: string[] }, client: string): Promise<{ record: SessionRecord; cookie: string }>;
+  /** `client`: the address the request comes from, checked against the session's bind list. */
+  verify(cookie: string, client: string): Promise<SessionRecord>;
   logout(id: string): Promise<void>;
 }
 

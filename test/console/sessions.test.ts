@@ -30,7 +30,7 @@ function store(settings = { idle_minutes: 30, max_hours: 12, code_seconds: 300, 
   const s = new SessionStore(
     storage,
     () => settings,
-    { credential: async (id) => tokens.get(id), ended: async (id, reason) => void ended.push([id, reason]), operatorExists: () => true },
+    { credential: async (id) => tokens.get(id), ended: async (id, reason) => void ended.push([id, reason]), operatorExists: () => true, addressRefused: async () => {} },
     () => now,
   );
   return { s, storage, tokens, ended, advance: (ms: number) => void (now += ms) };
@@ -42,7 +42,7 @@ describe("console sessions", () => {
     const { code } = await s.issueCode(["*"], "operator:local", OP);
     const opened = await s.login(code, "127.0.0.1");
     expect(opened.record.scopes).toEqual(["*"]);
-    await expect(s.verify(opened.cookie)).resolves.toMatchObject({ id: opened.record.id });
+    await expect(s.verify(opened.cookie, "127.0.0.1")).resolves.toMatchObject({ id: opened.record.id });
     await expect(s.login(code, "127.0.0.1")).rejects.toMatchObject({ code: "login_code_invalid" });
     const late = await s.issueCode(["*"], "operator:local", OP);
     advance(301_000);
@@ -63,11 +63,11 @@ describe("console sessions", () => {
     const { s, advance } = store();
     const opened = await s.login((await s.issueCode(["*"], "operator:local", OP)).code, "127.0.0.1");
     advance(29 * 60_000);
-    await s.verify(opened.cookie); // used: the idle clock restarts
+    await s.verify(opened.cookie, "127.0.0.1"); // used: the idle clock restarts
     advance(29 * 60_000);
-    await expect(s.verify(opened.cookie)).resolves.toBeDefined();
+    await expect(s.verify(opened.cookie, "127.0.0.1")).resolves.toBeDefined();
     advance(31 * 60_000);
-    await expect(s.verify(opened.cookie)).rejects.toMatchObject({ code: "session_expired" });
+    await expect(s.verify(opened.cookie, "127.0.0.1")).rejects.toMatchObject({ code: "session_expired" });
     expect(await s.list()).toEqual([]); // gone for good
   });
 
@@ -75,10 +75,10 @@ describe("console sessions", () => {
     const { s } = store();
     const opened = await s.login((await s.issueCode(["*"], "operator:local", OP)).code, "127.0.0.1");
     const [id] = opened.cookie.split(".");
-    await expect(s.verify(`${id}.${"A".repeat(43)}`)).rejects.toMatchObject({ code: "unauthorized" });
-    await expect(s.verify("garbage")).rejects.toMatchObject({ code: "unauthorized" });
+    await expect(s.verify(`${id}.${"A".repeat(43)}`, "127.0.0.1")).rejects.toMatchObject({ code: "unauthorized" });
+    await expect(s.verify("garbage", "127.0.0.1")).rejects.toMatchObject({ code: "unauthorized" });
     expect(await s.end(id!)).toBe(true);
-    await expect(s.verify(opened.cookie)).rejects.toMatchObject({ code: "session_expired" });
+    await expect(s.verify(opened.cookie, "127.0.0.1")).rejects.toMatchObject({ code: "session_expired" });
   });
 
   it("ends a session at console.max_hours however busy it is kept (an open tab polls every few seconds)", async () => {
@@ -86,10 +86,10 @@ describe("console sessions", () => {
     const opened = await s.login((await s.issueCode(["*"], "operator:local", OP)).code, "127.0.0.1");
     for (let i = 0; i < 28; i++) {
       advance(25 * 60_000); // used every 25 minutes: never idle
-      await s.verify(opened.cookie);
+      await s.verify(opened.cookie, "127.0.0.1");
     }
     advance(25 * 60_000); // 725 minutes old
-    await expect(s.verify(opened.cookie)).rejects.toMatchObject({ code: "session_expired", message: expect.stringContaining("console.max_hours") });
+    await expect(s.verify(opened.cookie, "127.0.0.1")).rejects.toMatchObject({ code: "session_expired", message: expect.stringContaining("console.max_hours") });
     expect(ended).toEqual([[opened.record.id, "lifetime"]]);
   });
 
@@ -97,9 +97,9 @@ describe("console sessions", () => {
     const { s, tokens, ended } = store();
     tokens.set("t1", "cred-1");
     const opened = await s.openForToken({ id: "t1", credential: "cred-1" }, ["console.login"], "127.0.0.1");
-    await expect(s.verify(opened.cookie)).resolves.toBeDefined();
+    await expect(s.verify(opened.cookie, "127.0.0.1")).resolves.toBeDefined();
     tokens.set("t1", "cred-2"); // rotated
-    await expect(s.verify(opened.cookie)).rejects.toMatchObject({ code: "session_expired" });
+    await expect(s.verify(opened.cookie, "127.0.0.1")).rejects.toMatchObject({ code: "session_expired" });
     expect(ended).toEqual([[opened.record.id, "token"]]);
     const { code } = await s.issueCode(["console.manage"], "token:t1", { principal: "token:t1" }, { id: "t1", credential: "cred-2" });
     tokens.delete("t1"); // revoked
@@ -124,13 +124,13 @@ describe("console sessions", () => {
       advance(60_000);
     }
     expect((await s.list()).length).toBe(3);
-    await expect(s.verify(opened[0]!.cookie)).rejects.toMatchObject({ code: "session_expired" });
+    await expect(s.verify(opened[0]!.cookie, "127.0.0.1")).rejects.toMatchObject({ code: "session_expired" });
     expect(ended).toEqual([[opened[0]!.record.id, "evicted"]]);
     // A token has slots of its own: logging in ends none of the operator's.
     tokens.set("t9", "c");
     await s.openForToken({ id: "t9", credential: "c" }, ["console.login"], "127.0.0.1");
     expect((await s.list()).length).toBe(4);
-    for (const o of opened.slice(1)) await expect(s.verify(o.cookie)).resolves.toBeDefined();
+    for (const o of opened.slice(1)) await expect(s.verify(o.cookie, "127.0.0.1")).resolves.toBeDefined();
   });
 
   it("session slots are per principal: a console.login token filling its own cannot lock the operator out", async () => {
@@ -139,7 +139,7 @@ describe("console sessions", () => {
     for (let i = 0; i < 50; i++) await s.openForToken({ id: "greedy", credential: "c" }, ["console.login"], "127.0.0.1");
     expect((await s.list()).filter((r) => r.principal === "token:greedy").length).toBe(3);
     const mine = await s.login((await s.issueCode(["*"], "operator:local", OP)).code, "127.0.0.1");
-    await expect(s.verify(mine.cookie)).resolves.toMatchObject({ principal: "operator:local" });
+    await expect(s.verify(mine.cookie, "127.0.0.1")).resolves.toMatchObject({ principal: "operator:local" });
     // Many tokens together fill the whole console: the operator still gets in, the largest holder makes room.
     for (let t = 0; t < 12; t++) {
       tokens.set(`t${t}`, "c");
@@ -147,8 +147,8 @@ describe("console sessions", () => {
     }
     expect((await s.list()).length).toBeLessThanOrEqual(3 * 8);
     const again = await s.login((await s.issueCode(["*"], "operator:local", OP)).code, "127.0.0.1");
-    await expect(s.verify(again.cookie)).resolves.toBeDefined();
-    await expect(s.verify(mine.cookie)).resolves.toBeDefined();
+    await expect(s.verify(again.cookie, "127.0.0.1")).resolves.toBeDefined();
+    await expect(s.verify(mine.cookie, "127.0.0.1")).resolves.toBeDefined();
   });
 
   it("derived credentials never outlive their parent: ending a session ends the sessions its login URLs opened", async () => {
@@ -157,9 +157,9 @@ describe("console sessions", () => {
     const child = await s.login((await s.issueCode(["*"], `console:${parent.record.id}`, { principal: parent.record.principal, parent: parent.record })).code, "127.0.0.1");
     const pending = await s.issueCode(["*"], `console:${parent.record.id}`, { principal: parent.record.principal, parent: parent.record });
     expect(child.record).toMatchObject({ principal: "operator:local", parent: parent.record.id, deadline: parent.record.deadline });
-    await expect(s.verify(child.cookie)).resolves.toBeDefined();
+    await expect(s.verify(child.cookie, "127.0.0.1")).resolves.toBeDefined();
     await s.end(parent.record.id); // revoke (or logout) of the parent
-    await expect(s.verify(child.cookie)).rejects.toMatchObject({ code: "session_expired" });
+    await expect(s.verify(child.cookie, "127.0.0.1")).rejects.toMatchObject({ code: "session_expired" });
     expect(ended).toContainEqual([child.record.id, "parent"]);
     // A login URL the parent asked for opens nothing once the parent is gone.
     await expect(s.login(pending.code, "127.0.0.1")).rejects.toMatchObject({ code: "login_code_invalid" });
@@ -173,7 +173,7 @@ describe("console sessions", () => {
     const step = async () => {
       advance(20 * 60_000);
       elapsed += 20 * 60_000;
-      for (const l of line) await s.verify(l.cookie); // each is used, so none is idle
+      for (const l of line) await s.verify(l.cookie, "127.0.0.1"); // each is used, so none is idle
     };
     // Every 20 minutes the newest session mints the next.
     const line = [current];
@@ -187,6 +187,6 @@ describe("console sessions", () => {
     await expect(s.issueCode(["*"], `console:${current.record.id}`, { principal: "operator:local", parent: current.record })).rejects.toMatchObject({ code: "rate_limited" });
     while (elapsed + 20 * 60_000 < 12 * 3_600_000) await step();
     advance(21 * 60_000); // past the first session's 12 hours; the last was opened 11 hours ago
-    for (const l of line) await expect(s.verify(l.cookie)).rejects.toMatchObject({ code: "session_expired" });
+    for (const l of line) await expect(s.verify(l.cookie, "127.0.0.1")).rejects.toMatchObject({ code: "session_expired" });
   });
 });
