@@ -48,6 +48,9 @@ export const ERROR_CATALOGUE = {
   token_revoked: { exit: 3, http: 401, hint: "Ask an operator for a new token (`warden auth grant`)." },
   session_expired: { exit: 3, http: 401, hint: "Log in to the console again: `warden console` prints a new one-time login URL." },
   login_code_invalid: { exit: 3, http: 401, hint: "Login URLs work once and for a few minutes; run `warden console` for a new one." },
+  authorization_pending: { exit: 3, http: 400, hint: "An operator approves the code in the console (Sign in a CLI); `warden login` waits for it." },
+  device_code_invalid: { exit: 3, http: 400, hint: "Sign-in codes work once and for ten minutes; run `warden login` again." },
+  refresh_reused: { exit: 3, http: 401, hint: "A refresh token works once; the CLI session was revoked because an old one came back. Run `warden login` again." },
   address_not_allowed: {
     exit: 3,
     http: 403,

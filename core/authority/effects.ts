@@ -71,6 +71,12 @@ export const EFFECTS = {
     meaning: "issue a console login URL (its sessions carry the asker's scopes, principal and deadline)",
     commands: ["console.open"],
   },
+  "session.pair": {
+    permission: "auth.pair",
+    capability: "auth.manage",
+    meaning: "approve a CLI sign-in (warden login): a session of the approver's own operator, with at most their scopes and bind",
+    commands: ["auth.pair"],
+  },
   "session.revoke": { permission: "console.manage", capability: "console.manage", meaning: "end a console session", commands: ["console.revoke"] },
   "client.block": {
     permission: "security.manage",
@@ -104,6 +110,7 @@ export const READS = [
   "audit.tail",
   "audit.verify",
   "auth.list",
+  "auth.pairing",
   "console.sessions",
   "console.whoami",
   "security.status",

@@ -6,6 +6,10 @@ export interface GlobalOptions {
   store?: string;
   /** --redis: a fleet's Redis URL. */
   redis?: string;
+  /** --addr (or WARDEN_ADDR): run every command against this host over REST, as the signed-in operator. */
+  addr?: string;
+  /** --insecure: plain HTTP to a host that is not on loopback. */
+  insecure: boolean;
   modules: string[];
   json: boolean;
   /** --input is given: it may supply required positionals. */
@@ -15,7 +19,7 @@ export interface GlobalOptions {
 }
 
 export function scanGlobalOptions(argv: readonly string[]): GlobalOptions {
-  const out: GlobalOptions = { modules: [], json: false, input: false, flags: new Set() };
+  const out: GlobalOptions = { modules: [], json: false, input: false, insecure: false, flags: new Set() };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] ?? "";
     if (a === "--") break;
@@ -28,6 +32,9 @@ export function scanGlobalOptions(argv: readonly string[]): GlobalOptions {
     else if (a.startsWith("--store=")) out.store = a.slice(8);
     else if (a === "--redis" && i + 1 < argv.length) out.redis = argv[++i];
     else if (a.startsWith("--redis=")) out.redis = a.slice(8);
+    else if (a === "--insecure") out.insecure = true;
+    else if (a === "--addr" && i + 1 < argv.length) out.addr = argv[++i];
+    else if (a.startsWith("--addr=")) out.addr = a.slice(7);
     else if (a === "--modules" && i + 1 < argv.length) out.modules.push(argv[++i] ?? "");
     else if (a.startsWith("--modules=")) out.modules.push(a.slice(10));
   }
@@ -40,7 +47,7 @@ export function commandWords(argv: readonly string[]): string[] {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] ?? "";
     if (a === "--") break;
-    if (a === "--home" || a === "--modules" || a === "--store" || a === "--redis") {
+    if (a === "--home" || a === "--modules" || a === "--store" || a === "--redis" || a === "--addr") {
       i++;
       continue;
     }

@@ -21,6 +21,8 @@ import { registerAuthorCommands } from "./author.js";
 import { completions, registerCompletion } from "./completion.js";
 import { deliverResult, fillInput } from "./fill-input.js";
 import { controlRequest, responseError } from "../control/client.js";
+import { hostOrigin, remoteCall, remoteCatalogue } from "./remote.js";
+import { registerSignIn } from "./sign-in.js";
 
 /** Where the command tree and the calls come from: a serving host's socket, or a host opened here. */
 interface Backend {
@@ -40,6 +42,8 @@ function standsAlone(words: string[]): boolean {
     a === "dev" ||
     a === "completion" ||
     a === "keys" ||
+    a === "login" ||
+    a === "logout" ||
     (a === "module" && (b === "new" || b === "check" || b === "pack" || b === "learn" || b === "test" || b === "types"))
   );
 }
@@ -50,6 +54,7 @@ export async function main(argv: string[], io: Io = terminalIo()): Promise<numbe
   if (globals.flags.has("examples") && commandWords(argv)[0] === "serve") globals.modules.push(EXAMPLES_DIR);
   const home = resolveHome(globals.home);
   const words = commandWords(argv);
+  const addr = globals.addr ?? (process.env.WARDEN_ADDR || undefined);
   let host: Host | undefined;
   const openHost = async (create = false): Promise<Host> => {
     if (!host) {
@@ -81,6 +86,9 @@ export async function main(argv: string[], io: Io = terminalIo()): Promise<numbe
           throw new HostError("usage", "this command needs a host");
         },
       };
+    } else if (addr !== undefined) {
+      const origin = hostOrigin(addr, globals.insecure);
+      backend = { home: origin, commands: await remoteCatalogue(origin), descriptions: {}, run: (command, input) => remoteCall(origin, command, input) };
     } else {
       const served = await controlRequest(home, { op: "catalogue" }).catch(() => undefined);
       if (served?.ok) {
@@ -152,6 +160,8 @@ function buildProgram(backend: Backend, globals: GlobalOptions, io: Io, result: 
     .option("--modules <dir>", "extra folder of user modules (repeatable)")
     .option("--store <url>", "a fleet's PostgreSQL (default: $WARDEN_STORE_URL, fleet.store, else the home's system.brain)")
     .option("--redis <url>", "a fleet's Redis for limits, blocks, lockdown and cache (default: $WARDEN_REDIS_URL, fleet.redis)")
+    .option("--addr <url>", "run commands against this host over REST as the operator signed in with `warden login` (default: $WARDEN_ADDR)")
+    .option("--insecure", "allow plain HTTP to a host that is not on loopback")
     .option("--json", "print results and errors as JSON")
     .showHelpAfterError(false)
     .exitOverride()
@@ -197,6 +207,7 @@ function buildProgram(backend: Backend, globals: GlobalOptions, io: Io, result: 
     }
   }
   registerServe(program, openHost, io, globals.modules);
+  registerSignIn(program, globals, io, result);
   registerCompletion(program, io.out);
   registerAuthorCommands(
     program,

@@ -18,6 +18,8 @@ const READS = [
   "metrics.read",
   "operators.read",
   "console.login",
+  // Pairing one's own CLI (`warden login`) gives it only what the operator holds.
+  "auth.pair",
 ];
 
 export const BUILTIN_ROLES: Readonly<Record<string, { permissions: readonly string[]; meaning: string }>> = {

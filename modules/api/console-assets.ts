@@ -20,6 +20,7 @@ function sources(HERE: string): Record<string, string> {
   return {
     "api.js": join(HERE, "api.js"),
     "pages.js": join(HERE, "pages.js"),
+    "pair.js": join(HERE, "pair.js"),
     "app.js": join(HERE, "app.js"),
     "console.css": join(HERE, "console.css"),
     "uPlot.js": join(uplot, "dist", "uPlot.iife.min.js"),

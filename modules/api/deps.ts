@@ -26,7 +26,7 @@ export type ApiSettings = Settings;
 export interface ApiDeps {
   settings: () => ApiSettings;
   security: SecurityService;
-  auth: Pick<AuthService, "verify" | "noteUse">;
+  auth: Pick<AuthService, "verify" | "noteUse" | "cli">;
   dispatch(call: { command: string; input: unknown; caller: Caller }): Promise<unknown>;
   catalogue(): Promise<CommandInfo[]>;
   version: string;

@@ -10,6 +10,7 @@ import { admit } from "./admission.js";
 import { createApp } from "./app.js";
 import { authenticator } from "./authenticate.js";
 import { registerConsoleRoutes } from "./console-routes.js";
+import { registerLoginRoutes } from "./login-routes.js";
 import type { ApiDeps } from "./deps.js";
 import { frameworkErrorHandler, registerErrorHandler } from "./error-handler.js";
 import { parseJsonBody } from "./json-body.js";
@@ -54,7 +55,9 @@ export function buildServer(deps: ApiDeps): { app: FastifyInstance; https: boole
     if (req.method === "GET" && OPEN_ROUTES.has(req.url)) return;
     if (await admit(deps, https, req, reply)) return reply;
   });
-  registerRoutes(app, { deps, https, authenticate: authenticator(deps, https), commands, httpMetrics });
+  const authenticate = authenticator(deps, https);
+  registerRoutes(app, { deps, https, authenticate, commands, httpMetrics });
+  registerLoginRoutes(app, deps, authenticate, commands);
   registerErrorHandler(app, deps);
   registerConsoleRoutes(app, deps, https);
   return { app, https, invalidate: () => void (commandsCache = undefined) };

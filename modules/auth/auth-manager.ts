@@ -209,6 +209,15 @@ export class AuthManager {
     return { id: r.id, name: r.name, token, scopes: r.scopes, expires_at: r.expires_at, old_valid_until: until };
   }
 
+  /** Deletes a token outright (a CLI session's replaced access token): it verifies as unknown from now on. */
+  async drop(id: string): Promise<void> {
+    const r = await this.#record(id);
+    await this.#storage.delete(`t:${id}`);
+    await this.#storage.delete(`u:${id}`);
+    if (r && (await this.#storage.get(`n:${r.name}`)) === id) await this.#storage.delete(`n:${r.name}`);
+    this.#forget(id);
+  }
+
   /** Revokes every live token of an operator (removed); how many. */
   async revokeOperator(operator: string, record: Recorder = noRecord): Promise<number> {
     let n = 0;

@@ -7,7 +7,8 @@ import { FleetClock } from "./fleet-clock.js";
 import { SharedEpoch } from "./shared-epoch.js";
 import type { AuthService } from "../../sdk/system/services.js";
 import { WardenError } from "../../sdk/errors.js";
-import { bindOf, limitsOf, ownerOf } from "./principal.js";
+import { approverOf, bindOf, limitsOf, ownerOf } from "./principal.js";
+import { CliSessions, inProcessLock } from "./cli-sessions.js";
 import { RefusalNotes } from "../../sdk/system/bound-addresses.js";
 
 const BOOTSTRAP_FILE = "bootstrap.token";
@@ -71,6 +72,16 @@ export async function activate(ctx: ModuleContext) {
   const lock = ctx.services.host("backend:lock");
   await (lock ? lock.exclusive("auth-bootstrap", once) : once());
 
+  const fleetLock = ctx.services.host("backend:lock");
+  const cli = new CliSessions({
+    storage: ctx.storage,
+    auth,
+    now,
+    exclusive: fleetLock ? (name, fn) => fleetLock.exclusive(name, fn) : inProcessLock(),
+    audit: (action, target, data) => ctx.audit.record(action, target, data),
+    moved: async () => moved(),
+  });
+
   const manage = {
     // Each change is audited once it is checked and before it is written: if the event cannot be
     // written, the token is not granted, revoked or rotated (audit_failed says so).
@@ -111,9 +122,10 @@ export async function activate(ctx: ModuleContext) {
 
   // A removed operator's tokens are revoked here at once; other hosts see it through the epoch.
   stopListening = principals?.onRemoved(async (name, actor) => {
+    const families = await cli.revokeOperator(name);
     const n = await auth.revokeOperator(name, (id, data) => ctx.audit.record("token.revoke", id, { ...data, reason: "operator_removed", by: actor }));
     if (n) await moved();
-    return n;
+    return n + families;
   });
 
   // For the REST surface (in-process): verification and usage notes. Other modules reach token
@@ -126,6 +138,12 @@ export async function activate(ctx: ModuleContext) {
     now,
     grant: (o: { name: string; scopes: string[] }) => manage.grant(o),
     argonRuns: () => auth.argonRuns,
+    cli: {
+      start: (client) => cli.start(client),
+      token: (deviceCode, client) => cli.token(deviceCode, client),
+      refresh: (refreshToken, client) => cli.refresh(refreshToken, client),
+      logout: (refreshToken) => cli.logout(refreshToken),
+    },
   } satisfies AuthService);
 
   ctx.commands.register("grant", (input: { name: string; scopes: string[]; expires?: string; operator?: string; bind?: string[] }, call) => manage.grant(input, call));
@@ -133,4 +151,7 @@ export async function activate(ctx: ModuleContext) {
   ctx.commands.register("revoke", ({ ref }: { ref: string }, call) => manage.revoke(ref, call));
   ctx.commands.register("rotate", ({ ref, grace }: { ref: string; grace?: string }, call) => manage.rotate(ref, grace, call));
   ctx.commands.register("reset", (_input, call) => manage.reset(call));
+  ctx.commands.register("pairing", ({ code }: { code: string }) => cli.describe(code));
+  // A CLI session is its approver's: their operator, at most their scopes and bind.
+  ctx.commands.register("pair", async ({ code }: { code: string }, call) => cli.approve(code, approverOf(call)));
 }

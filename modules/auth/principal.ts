@@ -59,3 +59,12 @@ export function bindOf(requested: string[] | undefined, call: CallInfo | undefin
 export function limitsOf(call: CallInfo | undefined): Limit[] {
   return outside(call).map((o) => ({ what: `the ${o.kind === "token" ? `token ${o.tokenId}` : `console session ${o.sessionId}`}'s own scopes`, patterns: o.scopes }));
 }
+
+/** Who approves a CLI sign-in: a named operator's token or session; the CLI session gets at most what it holds. */
+export function approverOf(call: CallInfo): { operator: string; scopes: string[]; bind: string[] | null; by: string } {
+  const callers = outside(call);
+  const c = callers.length === 1 ? callers[0] : undefined;
+  if (!c || c.operator === undefined)
+    throw new WardenError("forbidden", "a CLI sign-in is approved by a named operator signed in to the console (`warden operator add` names one); the home's own CLI needs no sign-in");
+  return { operator: c.operator, scopes: [...c.scopes], bind: c.bind ?? null, by: c.kind === "token" ? `token:${c.tokenId}` : `console:${c.sessionId}` };
+}

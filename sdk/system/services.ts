@@ -66,6 +66,24 @@ export interface AuthService {
   grant(o: { name: string; scopes: string[] }): Promise<{ token: string }>;
   /** How many argon2 verifications this host ran (for the limits tests and the bench). */
   argonRuns(): number;
+  /** CLI sign-in (`warden login`): device authorization, then rotating refresh tokens. */
+  cli: CliSignIn;
+}
+
+export interface CliTokens {
+  access_token: string;
+  access_expires_at: string;
+  refresh_token: string;
+  operator: string;
+  scopes: string[];
+  family: string;
+}
+
+export interface CliSignIn {
+  start(client: string): Promise<{ device_code: string; user_code: string; expires_in: number; interval: number }>;
+  token(deviceCode: string, client: string): Promise<CliTokens>;
+  refresh(refreshToken: string, client: string): Promise<CliTokens>;
+  logout(refreshToken: string): Promise<{ family: string; ended: boolean }>;
 }
 
 // ---- console: sessions ----

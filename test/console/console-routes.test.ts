@@ -7,6 +7,9 @@ import { buildServer, type ApiDeps } from "../../modules/api/server.js";
 import { Traffic } from "../../modules/api/traffic.js";
 import { sessionCookieName } from "../../modules/api/console-routes.js";
 
+const refuse = async (): Promise<never> => Promise.reject(new Error("not in this test"));
+const noCliSignIn = { start: refuse, token: refuse, refresh: refuse, logout: refuse };
+
 function server(logs: Array<{ msg: string; data?: Record<string, unknown> }>, over: Partial<ApiDeps> = {}) {
   const boom = () => Promise.reject(new Error("SQLITE_BUSY: database is locked at /home/op/.warden/store.db"));
   const deps: ApiDeps = {
@@ -27,7 +30,7 @@ function server(logs: Array<{ msg: string; data?: Record<string, unknown> }>, ov
       newcomer_modules: [],
     }),
     security: { check: (ip) => ({ allow: true, client: ip }), recordFailure: (ip) => ({ allow: true, client: ip }), clientAddress: (peer) => peer },
-    auth: { verify: async () => ({ tokenId: "t1", name: "t", scopes: ["console.login"], bootstrap: false }), noteUse: async () => {} },
+    auth: { verify: async () => ({ tokenId: "t1", name: "t", scopes: ["console.login"], bootstrap: false }), noteUse: async () => {}, cli: noCliSignIn },
     dispatch: async () => null,
     catalogue: async () => [],
     version: "0",
@@ -68,7 +71,7 @@ describe("console routes: unexpected failures", () => {
   it("POST /console/login: argon2 busy (rate_limited) is not counted as a failed authentication (as on /api/v1)", async () => {
     const failures: string[] = [];
     const app = server([], {
-      auth: { verify: async () => Promise.reject(Object.assign(new Error("busy"), { code: "rate_limited" })), noteUse: async () => {} },
+      auth: { verify: async () => Promise.reject(Object.assign(new Error("busy"), { code: "rate_limited" })), noteUse: async () => {}, cli: noCliSignIn },
       security: { check: (ip) => ({ allow: true, client: ip }), recordFailure: (ip) => (failures.push(ip), { allow: true, client: ip }), clientAddress: (peer) => peer },
     });
     const r = await app.inject({ method: "POST", url: "/console/login", headers: { "content-type": "application/json" }, payload: { token: "wdn_x" } });

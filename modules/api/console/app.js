@@ -1,9 +1,10 @@
 // The console's shell: who is logged in, the lockdown banner with its live countdown, the router
-// (#/overview, #/modules, #/tokens, #/security, #/audit) and one poll for the page on screen.
+// (#/overview, #/modules, #/tokens, #/security, #/audit, #/pair) and one poll for the page on screen.
 import { call, CommandError, loginWithToken, logout, whenSignedOut } from "{{api.js}}";
 import { audit, h, modules, notify, overview, renderLogin, security, tokens } from "{{pages.js}}";
+import { pair } from "{{pair.js}}";
 
-const PAGES = { overview, modules, tokens, security, audit };
+const PAGES = { overview, modules, tokens, security, audit, pair };
 const main = document.getElementById("main");
 const nav = document.getElementById("nav");
 const who = document.getElementById("who");
