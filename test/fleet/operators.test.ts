@@ -14,7 +14,12 @@ const sql = <T>(fn: (q: pg.Client) => Promise<T>) => sqlOn(fleet!.storeUrl, fn);
 const operatorsOn = (h: FleetHost) => json(h, ["operator", "list"]) as { problem?: string; operators: Array<{ name: string; roles: string[] }> };
 
 async function consoleLogin(h: FleetHost, token: string): Promise<string> {
-  const r = await raw(h.base, { method: "POST", path: "/console/login", headers: { "content-type": "application/json", origin: h.base.origin, "sec-fetch-site": "same-origin" }, body: JSON.stringify({ token }) });
+  const r = await raw(h.base, {
+    method: "POST",
+    path: "/console/login",
+    headers: { "content-type": "application/json", origin: h.base.origin, "sec-fetch-site": "same-origin" },
+    body: JSON.stringify({ token }),
+  });
   expect(r.status, r.text).toBe(200);
   return /warden_session=([^;]+)/.exec([r.headers["set-cookie"] ?? ""].flat().join(";"))![1]!;
 }
@@ -47,6 +52,29 @@ d("operators across a fleet", () => {
     }
     expect((await asSession(b!, cookieB)).status).toBe(401);
     expect((await asSession(c!, cookieC)).status).toBe(401);
+  });
+
+  it("a CLI session signed in through A refreshes through B; its spent refresh token replayed through C revokes it on every host", async () => {
+    expectOk(a!.cli(["operator", "add", "carol", "--role", "operator"]));
+    for (const h of [a!, b!, c!]) await eventually(() => operatorsOn(h).operators.some((o) => o.name === "carol") || undefined, "carol reached the host");
+    const { token } = json(a!, ["auth", "grant", "--name", "carol-console", "--scopes", "module.list,auth.pair", "--operator", "carol"]) as { token: string };
+    const post = async (h: FleetHost, path: string, body: unknown, bearer?: string) => h.call(path, { body, ...(bearer ? { token: bearer } : {}) });
+    const started = (await post(a!, "/api/v1/login/device", {})).json as { device_code: string; user_code: string };
+    expect((await post(a!, "/api/v1/login/token", { device_code: started.device_code })).json.error.code).toBe("authorization_pending");
+    expect((await post(b!, "/api/v1/auth/pair", { code: started.user_code }, token)).status).toBe(200);
+    const first = (await post(c!, "/api/v1/login/token", { device_code: started.device_code })).json as { access_token: string; refresh_token: string; operator: string };
+    expect(first.operator).toBe("carol");
+    expect((await a!.call("/api/v1/module/list", { token: first.access_token })).status).toBe(200);
+
+    const second = await post(b!, "/api/v1/login/refresh", { refresh_token: first.refresh_token });
+    expect(second.status, second.text).toBe(200);
+    expect(second.json.refresh_token).not.toBe(first.refresh_token);
+    expect((await c!.call("/api/v1/module/list", { token: second.json.access_token })).status).toBe(200);
+
+    const replay = await post(c!, "/api/v1/login/refresh", { refresh_token: first.refresh_token });
+    expect(replay.json.error.code).toBe("refresh_reused");
+    for (const h of [a!, b!, c!]) expect((await h.call("/api/v1/module/list", { token: second.json.access_token })).status).toBe(401);
+    expect((await post(a!, "/api/v1/login/refresh", { refresh_token: second.json.refresh_token })).json.error.code).toBe("token_revoked");
   });
 
   it("operators written into the store outside Warden are not followed by any host", async () => {
