@@ -112,13 +112,7 @@ export class Host {
     try {
       const config = await ConfigService.open(store.config);
       for (const [k, v] of Object.entries(options.overrides ?? {})) config.override(k, v);
-      const log: LogSink =
-        options.logger ??
-        createLogger({
-          home,
-          destination: layout.hostLog,
-          rotation: { maxBytes: config.get("log.max_file_bytes"), keep: config.get("log.keep"), securityKeep: config.get("log.security_keep") },
-        });
+      const log: LogSink = options.logger ?? hostLogger(home, layout.hostLog, config);
       storeLog = log;
       // A chain shared by a fleet has no one host's head file: signed checkpoints guard its tail.
       const audit = new AuditLog(store, store.changes ? undefined : layout.auditHead, { securityLog: securityLogger(log), signer: new AuditSigner(home) });
@@ -128,11 +122,7 @@ export class Host {
       provideHostServices(services, { config, redis: backends.redis, store, log });
       const secrets = new SecretStore(store.secrets, home, process.env.WARDEN_SECRET_KEY, { shared: store.changes !== undefined });
       // A fleet's hosts verify what they read from the shared store with a key the store never sees.
-      const sealer = store.changes ? new Sealer(secrets.fleetKey()) : undefined;
-      const supply = await TrustPolicy.open(store, audit, log, sealer);
-      const principals = new Operators({ store, audit, log, sealer, customRoles: () => config.get("roles.custom") });
-      await principals.load();
-      providePrincipals(services, principals);
+      const { supply, principals } = await openPolicies({ store, audit, log, config, services, sealer: store.changes ? new Sealer(secrets.fleetKey()) : undefined });
       config.onChange((key) => events.emit("config.changed", { key }));
       const ledger = new Ledger();
 
@@ -287,6 +277,24 @@ function provideHostServices(services: ServiceRegistry, o: { config: ConfigServi
   // The REST surface's access lines, written without the generic logging path (see log/access.ts).
   const access = accessLogFor(o.log);
   if (access) services.provideHost("log:access", access);
+}
+
+/** The host's log, rotated as its settings say. */
+function hostLogger(home: string, destination: string, config: ConfigService): LogSink {
+  return createLogger({
+    home,
+    destination,
+    rotation: { maxBytes: config.get("log.max_file_bytes"), keep: config.get("log.keep"), securityKeep: config.get("log.security_keep") },
+  });
+}
+
+/** The trust policy and the operators: sealed documents every host of a fleet verifies. */
+async function openPolicies(o: { store: Store; audit: AuditLog; log: LogSink; config: ConfigService; services: ServiceRegistry; sealer: Sealer | undefined }) {
+  const supply = await TrustPolicy.open(o.store, o.audit, o.log, o.sealer);
+  const principals = new Operators({ ...o, customRoles: () => o.config.get("roles.custom") });
+  await principals.load();
+  providePrincipals(o.services, principals);
+  return { supply, principals };
 }
 
 /** What the auth and console modules ask of the operators: permissions now, and word of a removal. */

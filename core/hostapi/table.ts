@@ -14,6 +14,7 @@ import { CapabilityError, HostError } from "../base/errors.js";
 import { HOST_FILES } from "../base/home.js";
 import type { Kernel } from "../kernel.js";
 import { bad, int, json, object, opt, str, tuple } from "./args.js";
+import { dispatchedCaller } from "./dispatched-caller.js";
 import type { CapabilityName } from "./catalogue.js";
 import type { GrantSet } from "./grants.js";
 import { takeFetchSlot } from "./fetch-budget.js";
@@ -93,24 +94,6 @@ function jsonText(method: string, v: unknown, maxBytes: number): string {
 /** A scope the grant does not cover: refused like a missing grant (the port audits it). */
 function outside(site: Site, capability: CapabilityName, why: string): CapabilityError {
   return new CapabilityError(site.moduleId, capability, why);
-}
-
-/** Whose token or session it is (an operator's name) and where it may be used, as the dispatching surface verified them. */
-function operatorOf(c: Record<string, unknown>): { operator?: string; bind?: string[] } {
-  const bind = Array.isArray(c.bind) && c.bind.every((b) => typeof b === "string") ? { bind: [...(c.bind as string[])] } : {};
-  return { ...(typeof c.operator === "string" ? { operator: c.operator } : {}), ...bind };
-}
-
-/** The external caller a dispatch may act for: tokens (and console sessions) only, never the operator. */
-function dispatchedCaller(v: unknown, method: string): Caller {
-  const c = object(v, method, "call.caller");
-  if (c.kind === "token" && typeof c.tokenId === "string" && Array.isArray(c.scopes) && c.scopes.every((s) => typeof s === "string")) {
-    return { kind: "token", tokenId: c.tokenId, ...(typeof c.name === "string" ? { name: c.name } : {}), scopes: [...(c.scopes as string[])], ...operatorOf(c) };
-  }
-  if (c.kind === "session" && typeof c.sessionId === "string" && Array.isArray(c.scopes) && c.scopes.every((s) => typeof s === "string")) {
-    return { kind: "session", sessionId: c.sessionId, scopes: [...(c.scopes as string[])], ...operatorOf(c) };
-  }
-  throw bad(method, 'call.caller must be a verified token or console-session caller {kind: "token", tokenId, scopes}; a module acts as itself through commands.invoke');
 }
 
 /**

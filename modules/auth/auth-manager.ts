@@ -6,12 +6,12 @@
 import { hash } from "node:crypto";
 import argon2 from "argon2";
 import { LRUCache } from "lru-cache";
-import { parseDuration } from "./durations.js";
 import { FairArgonQueue } from "./argon-queue.js";
 import { newToken, newTokenId, parseToken } from "./token-format.js";
 import { WardenError, refusals } from "../../sdk/errors.js";
-import { patternWithin } from "../../sdk/patterns.js";
-import { bindAllows, parseBind } from "../../sdk/system/bound-addresses.js";
+import { bindAllows } from "../../sdk/system/bound-addresses.js";
+import { checkGrant, listTokens, type ListedToken } from "./token-records.js";
+import { parseDuration } from "./durations.js";
 import type { Identity, TokenRecord, TokenStorage, Usage } from "./token-record.js";
 
 /** Writes the audit event of a change that is about to be written (./index.ts passes ctx.audit.record). */
@@ -23,8 +23,6 @@ const CACHE_MS = 60_000;
 /** A cached verification used in its last REFRESH_MS is renewed in the background. */
 const REFRESH_MS = 15_000;
 const USAGE_WRITE_MS = 60_000;
-
-const SCOPE = /^(\*|[a-z][a-z0-9-]*(\.[A-Za-z0-9_-]+)*(\.\*)?)$/;
 
 export type { Identity, TokenRecord, TokenStorage };
 
@@ -59,10 +57,8 @@ export class AuthManager {
 
   /** In a fleet, a verification without the shared epoch is never answered from the cache alone. */
   readonly #fleet: boolean;
-
   /** Whether an operator still exists (the host's operators); a token of one who does not is refused. */
   readonly #operatorExists: (name: string) => boolean;
-
   /** Told of a bound token used from elsewhere (audited, at most once a minute per token and address). */
   readonly #onAddressRefused: ((identity: Identity, client: string) => void) | undefined;
 
@@ -92,25 +88,7 @@ export class AuthManager {
     o: { name: string; scopes: string[]; expires?: string; bootstrap?: boolean; operator?: string; bind?: string[]; within?: ReadonlyArray<{ what: string; patterns: readonly string[] }> },
     record: Recorder = noRecord,
   ): Promise<{ id: string; name: string; token: string; scopes: string[]; expires_at: string | null; operator: string | null; bind: string[] | null }> {
-    const name = o.name.trim();
-    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(name)) throw new WardenError("input_invalid", `token name '${o.name}' must be 1-64 letters, digits, '.', '_' or '-'`);
-    const bad = o.scopes.filter((s) => !SCOPE.test(s));
-    if (o.scopes.length === 0 || bad.length)
-      throw new WardenError("input_invalid", `scopes must be permission patterns like *, security.* or hello.greet${bad.length ? `; not: ${bad.join(", ")}` : ""}`);
-    for (const limit of o.within ?? []) {
-      const beyond = o.scopes.filter((s) => !patternWithin(limit.patterns, s));
-      if (beyond.length)
-        throw new WardenError("forbidden", `scopes ${beyond.map((s) => `'${s}'`).join(", ")} reach beyond ${limit.what}; a token holds at most what its asker and its operator hold`, {
-          details: { scopes: beyond, side: "caller" },
-        });
-    }
-    const bind = o.bind === undefined ? null : parseBind(o.bind);
-    let expiresAt: string | null = null;
-    if (o.expires !== undefined) {
-      const ms = parseDuration(o.expires);
-      if (!ms) throw new WardenError("input_invalid", `--expires '${o.expires}' must look like 30d, 12h, 90m or 45s`);
-      expiresAt = new Date(this.#now() + ms).toISOString();
-    }
+    const { name, bind, expiresAt } = checkGrant(o, this.#now());
     const existing = await this.#storage.get(`n:${name}`);
     if (typeof existing === "string") {
       const r = await this.#record(existing);
@@ -139,27 +117,8 @@ export class AuthManager {
     return { id, name, token, scopes: stored.scopes, expires_at: expiresAt, operator: stored.operator ?? null, bind };
   }
 
-  async list(): Promise<Array<Omit<TokenRecord, "hash" | "prev" | "revoked_at" | "operator" | "bind"> & { revoked_at: string | null; operator: string | null; bind: string[] | null }>> {
-    const out = [];
-    for (const key of await this.#storage.list("t:", 100_000)) {
-      const r = (await this.#storage.get(key)) as TokenRecord | undefined;
-      if (!r) continue;
-      const u = (await this.#storage.get(`u:${r.id}`)) as Usage | undefined;
-      out.push({
-        id: r.id,
-        name: r.name,
-        scopes: r.scopes,
-        created_at: r.created_at,
-        expires_at: r.expires_at,
-        last_used_at: u?.last_used_at ?? r.last_used_at,
-        last_request_at: u?.last_request_at ?? r.last_request_at,
-        revoked_at: r.revoked_at,
-        bootstrap: r.bootstrap,
-        operator: r.operator ?? null,
-        bind: r.bind ?? null,
-      });
-    }
-    return out.sort((a, b) => a.created_at.localeCompare(b.created_at));
+  list(): Promise<ListedToken[]> {
+    return listTokens(this.#storage);
   }
 
   async revoke(ref: string, record: Recorder = noRecord): Promise<{ id: string; name: string; revoked_at: string }> {
@@ -218,18 +177,6 @@ export class AuthManager {
     this.#forget(id);
   }
 
-  /** Revokes every live token of an operator (removed); how many. */
-  async revokeOperator(operator: string, record: Recorder = noRecord): Promise<number> {
-    let n = 0;
-    for (const t of await this.list()) {
-      if (t.operator === operator && !t.revoked_at) {
-        await this.revoke(t.id, record);
-        n++;
-      }
-    }
-    return n;
-  }
-
   /** Revokes every token; the caller issues a new bootstrap token. */
   async revokeAll(): Promise<number> {
     let n = 0;
@@ -245,15 +192,13 @@ export class AuthManager {
     return n;
   }
 
-  /** Checks a presented token. Throws a WardenError: unauthorized / token_expired / token_revoked. */
   /**
-   * `client` is who asks (the REST surface passes the client address): verifications share argon2
-   * fairly between clients, and one client's burst is refused rather than queued for everyone.
-   */
-  /**
-   * `sharedEpoch` (a fleet): the revocation epoch read from Redis in this request's security check.
-   * A cached verification from another epoch is not trusted until the token's record (one store
-   * read, no argon2) shows it was neither revoked nor rotated meanwhile, through any host.
+   * Checks a presented token; throws unauthorized, token_expired, token_revoked or
+   * address_not_allowed. `client` is who asks (the REST surface passes the client address):
+   * verifications share argon2 fairly between clients, and one client's burst is refused rather than
+   * queued for everyone. `sharedEpoch` (a fleet): the revocation epoch read from Redis in this
+   * request's security check; a cached verification from another epoch is not trusted until the
+   * token's record (one store read, no argon2) shows it was neither revoked nor rotated meanwhile.
    */
   async verify(token: string, client = "local", sharedEpoch?: string): Promise<Identity> {
     const identity = await this.#verifyToken(token, client, sharedEpoch);

@@ -6,9 +6,9 @@ import { AuthManager } from "./auth-manager.js";
 import { FleetClock } from "./fleet-clock.js";
 import { SharedEpoch } from "./shared-epoch.js";
 import type { AuthService } from "../../sdk/system/services.js";
-import { WardenError } from "../../sdk/errors.js";
-import { approverOf, bindOf, limitsOf, ownerOf } from "./principal.js";
+import { approverOf, boundedGrant, type GrantInput } from "./principal.js";
 import { CliSessions, inProcessLock } from "./cli-sessions.js";
+import { revokeOperatorTokens } from "./token-records.js";
 import { RefusalNotes } from "../../sdk/system/bound-addresses.js";
 
 const BOOTSTRAP_FILE = "bootstrap.token";
@@ -72,12 +72,11 @@ export async function activate(ctx: ModuleContext) {
   const lock = ctx.services.host("backend:lock");
   await (lock ? lock.exclusive("auth-bootstrap", once) : once());
 
-  const fleetLock = ctx.services.host("backend:lock");
   const cli = new CliSessions({
     storage: ctx.storage,
     auth,
     now,
-    exclusive: fleetLock ? (name, fn) => fleetLock.exclusive(name, fn) : inProcessLock(),
+    exclusive: lock ? (name, fn) => lock.exclusive(name, fn) : inProcessLock(),
     audit: (action, target, data) => ctx.audit.record(action, target, data),
     moved: async () => moved(),
   });
@@ -85,20 +84,11 @@ export async function activate(ctx: ModuleContext) {
   const manage = {
     // Each change is audited once it is checked and before it is written: if the event cannot be
     // written, the token is not granted, revoked or rotated (audit_failed says so).
-    grant: async (o: { name: string; scopes: string[]; expires?: string; operator?: string; bind?: string[] }, call?: CallInfo) => {
-      const { operator, bind: requested, ...rest } = o;
-      const owner = ownerOf(operator, call);
-      const bind = bindOf(requested, call);
-      const within = [...limitsOf(call)];
-      if (owner !== undefined) {
-        const held = principals?.permissionsOf(owner);
-        if (!held) throw new WardenError("not_found", `no operator is named '${owner}'; \`warden operator list\` shows them`);
-        within.push({ what: `operator '${owner}''s roles`, patterns: held });
-      }
-      return auth.grant({ ...rest, ...(owner !== undefined ? { operator: owner } : {}), ...(bind !== undefined ? { bind } : {}), within }, (id, data) =>
-        ctx.audit.record("token.grant", id, data, call),
-      );
-    },
+    grant: async (o: GrantInput, call?: CallInfo) =>
+      auth.grant(
+        boundedGrant(o, call, (name) => principals?.permissionsOf(name)),
+        (id, data) => ctx.audit.record("token.grant", id, data, call),
+      ),
     list: async () => (await auth.list()).map(({ bootstrap: _b, ...t }) => t),
     revoke: async (ref: string, call?: CallInfo) => {
       const r = await auth.revoke(ref, (id, data) => ctx.audit.record("token.revoke", id, data, call));
@@ -123,7 +113,7 @@ export async function activate(ctx: ModuleContext) {
   // A removed operator's tokens are revoked here at once; other hosts see it through the epoch.
   stopListening = principals?.onRemoved(async (name, actor) => {
     const families = await cli.revokeOperator(name);
-    const n = await auth.revokeOperator(name, (id, data) => ctx.audit.record("token.revoke", id, { ...data, reason: "operator_removed", by: actor }));
+    const n = await revokeOperatorTokens(auth, name, (id, data) => ctx.audit.record("token.revoke", id, { ...data, reason: "operator_removed", by: actor }));
     if (n) await moved();
     return n + families;
   });
@@ -146,7 +136,7 @@ export async function activate(ctx: ModuleContext) {
     },
   } satisfies AuthService);
 
-  ctx.commands.register("grant", (input: { name: string; scopes: string[]; expires?: string; operator?: string; bind?: string[] }, call) => manage.grant(input, call));
+  ctx.commands.register("grant", (input: GrantInput, call) => manage.grant(input, call));
   ctx.commands.register("list", () => manage.list());
   ctx.commands.register("revoke", ({ ref }: { ref: string }, call) => manage.revoke(ref, call));
   ctx.commands.register("rotate", ({ ref, grace }: { ref: string; grace?: string }, call) => manage.rotate(ref, grace, call));

@@ -68,3 +68,28 @@ export function approverOf(call: CallInfo): { operator: string; scopes: string[]
     throw new WardenError("forbidden", "a CLI sign-in is approved by a named operator signed in to the console (`warden operator add` names one); the home's own CLI needs no sign-in");
   return { operator: c.operator, scopes: [...c.scopes], bind: c.bind ?? null, by: c.kind === "token" ? `token:${c.tokenId}` : `console:${c.sessionId}` };
 }
+
+export interface GrantInput {
+  name: string;
+  scopes: string[];
+  expires?: string;
+  operator?: string;
+  bind?: string[];
+}
+
+/**
+ * A grant as the asker may make it: whose token it is, where it may be used, and the limits its
+ * scopes must lie within (the asker's own, and its operator's roles).
+ */
+export function boundedGrant(o: GrantInput, call: CallInfo | undefined, permissionsOf: (operator: string) => readonly string[] | undefined): GrantInput & { within: Limit[] } {
+  const { operator, bind: requested, ...rest } = o;
+  const owner = ownerOf(operator, call);
+  const bind = bindOf(requested, call);
+  const within = limitsOf(call);
+  if (owner !== undefined) {
+    const held = permissionsOf(owner);
+    if (!held) throw new WardenError("not_found", `no operator is named '${owner}'; \`warden operator list\` shows them`);
+    within.push({ what: `operator '${owner}''s roles`, patterns: held });
+  }
+  return { ...rest, ...(owner !== undefined ? { operator: owner } : {}), ...(bind !== undefined ? { bind } : {}), within };
+}
