@@ -16,8 +16,9 @@ import { HostError, refusals } from "./base/errors.js";
 import { actorOf } from "./authority/actor.js";
 import { blockCommands, trustCommands } from "./supply-commands.js";
 import { operatorCommands, roleCommands } from "./principal-commands.js";
+import { approvalCommands } from "./approval-commands.js";
 
-export const HOST_NAMESPACES = new Set(["module", "config", "audit", "secrets", "trust", "operator", "role"]);
+export const HOST_NAMESPACES = new Set(["module", "config", "audit", "secrets", "trust", "operator", "role", "approval"]);
 
 const idArg = { type: "object", properties: { id: { type: "string", minLength: 1, maxLength: 64 } }, required: ["id"], additionalProperties: false };
 const none = { type: "object", properties: {}, additionalProperties: false };
@@ -51,6 +52,7 @@ export function registerHostCommands(deps: HostCommandDeps): void {
     trust: trustCommands(deps),
     operator: operatorCommands(deps),
     role: roleCommands(deps),
+    approval: approvalCommands(deps),
     config: configCommands(deps),
     secrets: secretsCommands(deps),
     audit: auditCommands(deps),
@@ -237,7 +239,7 @@ function configCommands({ bus, config }: HostCommandDeps): Record<string, HostCo
         const { key, value } = input as { key: string; value: unknown };
         // The setting's owner names the permission (security's need security.manage): holding
         // config.set reaches only what its owner leaves to config.set.
-        const auth = bus.authorizeSetting(call.caller, key, config.permissionFor(key));
+        const auth = bus.authorizeSetting(call.caller, key, config.permissionFor(key), value);
         // Text from the CLI is parsed (`100` -> 100); JSON from REST is taken as given.
         const fromText = call.caller.kind === "operator" && typeof value === "string";
         const stored = await config.setAudited(key, value, auth, { fromText });

@@ -36,6 +36,8 @@ import { FleetSync } from "./fleet/sync.js";
 import { FleetModules } from "./lifecycle/fleet-modules.js";
 import { Sealer } from "./supply/seal.js";
 import { Operators } from "./principals/operators.js";
+import { ApprovalRequests } from "./approvals/requests.js";
+import { secondOperatorGate } from "./approvals/gate.js";
 import { TrustPolicy } from "./supply/trust-policy.js";
 
 export interface HostOptions {
@@ -122,7 +124,7 @@ export class Host {
       provideHostServices(services, { config, redis: backends.redis, store, log });
       const secrets = new SecretStore(store.secrets, home, process.env.WARDEN_SECRET_KEY, { shared: store.changes !== undefined });
       // A fleet's hosts verify what they read from the shared store with a key the store never sees.
-      const { supply, principals } = await openPolicies({ store, audit, log, config, services, sealer: store.changes ? new Sealer(secrets.fleetKey()) : undefined });
+      const { supply, principals, approvals } = await openPolicies({ store, audit, log, config, services, sealer: store.changes ? new Sealer(secrets.fleetKey()) : undefined, now: options.clock });
       config.onChange((key) => events.emit("config.changed", { key }));
       const ledger = new Ledger();
 
@@ -132,6 +134,7 @@ export class Host {
       const providers = new ProviderIndex(services, (id) => theLoader().ensureActive(id));
       const bus = createBus({
         principals,
+        approvals,
         config,
         events,
         providers,
@@ -156,6 +159,7 @@ export class Host {
         secrets,
         supply,
         principals,
+        approvals,
         audit,
         log,
         ledger,
@@ -289,12 +293,14 @@ function hostLogger(home: string, destination: string, config: ConfigService): L
 }
 
 /** The trust policy and the operators: sealed documents every host of a fleet verifies. */
-async function openPolicies(o: { store: Store; audit: AuditLog; log: LogSink; config: ConfigService; services: ServiceRegistry; sealer: Sealer | undefined }) {
+async function openPolicies(o: { store: Store; audit: AuditLog; log: LogSink; config: ConfigService; services: ServiceRegistry; sealer: Sealer | undefined; now?: (() => number) | undefined }) {
   const supply = await TrustPolicy.open(o.store, o.audit, o.log, o.sealer);
   const principals = new Operators({ ...o, customRoles: () => o.config.get("roles.custom") });
   await principals.load();
   providePrincipals(o.services, principals);
-  return { supply, principals };
+  const approvals = new ApprovalRequests({ ...o, ttlMinutes: () => o.config.get("approvals.ttl_minutes"), ...(o.now ? { now: o.now } : {}) });
+  await approvals.load();
+  return { supply, principals, approvals };
 }
 
 /** What the auth and console modules ask of the operators: permissions now, and word of a removal. */
@@ -309,6 +315,7 @@ function providePrincipals(services: ServiceRegistry, principals: Operators): vo
 /** The bus, with the loader it activates modules through (made after it) reached lazily. */
 function createBus(o: {
   principals: Operators;
+  approvals: ApprovalRequests;
   config: ConfigService;
   events: EventBus;
   providers: ProviderIndex;
@@ -332,6 +339,7 @@ function createBus(o: {
         return e && !e.loaded && e.error ? unavailable(e) : undefined;
       },
       onCallEnd: o.onCallEnd,
+      secondOperator: secondOperatorGate(o.config, o.approvals),
     },
   );
 }

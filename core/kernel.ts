@@ -8,6 +8,7 @@ import type { ProviderIndex } from "./providers.js";
 import type { SecretStore } from "./secrets/secret-store.js";
 import type { TrustPolicy } from "./supply/trust-policy.js";
 import type { Operators } from "./principals/operators.js";
+import type { ApprovalRequests } from "./approvals/requests.js";
 import type { ServiceRegistry } from "./services.js";
 import type { Ledger } from "./ledger.js";
 import type { Budgets } from "./budgets.js";
@@ -66,6 +67,8 @@ export interface Kernel {
   readonly supply: TrustPolicy;
   /** The named operators and their roles (one sealed document, one writer). */
   readonly principals: Operators;
+  /** Two-person requests waiting for (or decided by) a second operator. */
+  readonly approvals: ApprovalRequests;
   readonly audit: AuditSink;
   readonly log: LogSink;
   readonly modules: ModuleAdmin;

@@ -63,6 +63,13 @@ export const ERROR_CATALOGUE = {
   secret_unavailable: { exit: 1, http: 500, hint: "The secret key is missing or wrong; restore <home>/secret.key or WARDEN_SECRET_KEY." },
   method_not_allowed: { exit: 2, http: 405, hint: "Use a method the Allow header lists." },
   not_found: { exit: 2, http: 404, hint: "Check the name or id; list commands show what exists." },
+  second_operator_required: {
+    exit: 3,
+    http: 403,
+    hint: "Two-person approval is on (approvals.required 2): run the change as a command (it is filed as a request), and have another operator approve it with `warden approval approve ID`.",
+  },
+  approval_expired: { exit: 3, http: 409, hint: "Requests wait approvals.ttl_minutes for a second operator; file the change again." },
+  request_decided: { exit: 3, http: 409, hint: "`warden approval list` shows who decided it and when." },
   input_invalid: { exit: 2, http: 400, hint: "Fix the listed fields; `warden <module> <command> --help` shows the input." },
   config_invalid: { exit: 2, http: 400, hint: "Run `warden config list` to see keys and their current values." },
   module_unavailable: { exit: 4, http: 503, hint: "Run `warden module inspect <id>` to see why the module is not active." },

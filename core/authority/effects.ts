@@ -61,6 +61,13 @@ export const EFFECTS = {
     meaning: "add, change or remove an operator (removing ends their tokens and sessions)",
     commands: ["operator.add", "operator.remove"],
   },
+  "request.decide": {
+    permission: "approvals.decide",
+    // No module holds this capability: a second operator is a person.
+    capability: "approvals.decide",
+    meaning: "approve or deny a two-person request (the approver must also hold what it changes)",
+    commands: ["approval.approve", "approval.deny"],
+  },
   "secret.set": { permission: "secrets.set", capability: "modules.manage", meaning: "set a module's secret", commands: ["secrets.set"] },
   "secret.delete": { permission: "secrets.delete", capability: "modules.manage", meaning: "delete a module's secret", commands: ["secrets.delete"] },
   "token.mint": { permission: "auth.manage", capability: "auth.manage", meaning: "grant or rotate an API token", commands: ["auth.grant", "auth.rotate"] },
@@ -104,6 +111,7 @@ export const READS = [
   "trust.export",
   "operator.list",
   "role.list",
+  "approval.list",
   "config.get",
   "config.list",
   "secrets.list",

@@ -11,6 +11,8 @@ import { HostError } from "../base/errors.js";
 import { compileCommandSchema } from "../manifest/index.js";
 import { actorOf } from "../authority/actor.js";
 import { authorize, type PolicyFacts } from "./policy.js";
+import { EFFECTS } from "../authority/effects.js";
+import { effectNeedsSecond, PROTECTED_CALLS } from "../approvals/protected.js";
 import { ajvProblems, problemSummary } from "../manifest/problems.js";
 
 const NO_CALLERS: readonly OutsideCaller[] = Object.freeze([]);
@@ -63,6 +65,16 @@ export interface BusHooks {
   explainMissing?(moduleId: string): HostError | undefined;
   /** The set of declared commands changed (a module installed, removed or reloaded). */
   changed?(): void;
+  /** Two-person approval (../approvals/protected.ts): on when `required()` is 2. */
+  secondOperator?: SecondOperatorGate;
+}
+
+export interface SecondOperatorGate {
+  required(): number;
+  /** A setting's value now (to tell a change that lowers the bar). */
+  current(key: string): unknown;
+  /** Keeps a top-level protected call as a request for a second operator (the gate adds a setting's own permission); answers what the caller is told. */
+  file(call: { command: string; input: unknown; caller: OutsideCaller; permissions: string[] }, what: string): Promise<unknown>;
 }
 
 export class CommandBus {
@@ -83,6 +95,8 @@ export class CommandBus {
    * (never more authority than the narrowest of them; with none in flight it acts alone).
    */
   readonly #acting = new AsyncLocalStorage<Serving>();
+  /** Set while a second operator's approved request runs: its protected effects go through. */
+  readonly #approved = new AsyncLocalStorage<string>();
   readonly #serving = new Map<string, Set<Serving>>();
 
   constructor(policy: PolicyFacts, hooks: BusHooks) {
@@ -112,13 +126,40 @@ export class CommandBus {
 
   /** The one policy point for effects (../authority/effects.ts), with the same facts as for commands. */
   authorize<E extends EffectName>(caller: Caller, effect: E, req?: EffectRequest): Authorized<E> {
-    return authorizeEffect(caller, effect, this.#policy, req);
+    const proof = authorizeEffect(caller, effect, this.#policy, req);
+    this.#secondOperator(caller, effect);
+    return proof;
   }
 
-  /** A setting change: its owner's permission, by whichever path. */
-  authorizeSetting(caller: Caller, key: string, permission: string): Authorized<"setting.change"> {
+  /** A setting change: its owner's permission, by whichever path; switching enforcement off may need a second operator. */
+  authorizeSetting(caller: Caller, key: string, permission: string, value: unknown): Authorized<"setting.change"> {
     const owner = key.slice(0, key.indexOf("."));
-    return authorizeEffect(caller, "setting.change", this.#policy, { permission, target: key, ownedByModule: caller.kind === "module" && caller.moduleId === owner });
+    const proof = authorizeEffect(caller, "setting.change", this.#policy, { permission, target: key, ownedByModule: caller.kind === "module" && caller.moduleId === owner });
+    this.#secondOperator(caller, "setting.change", { key, value, current: this.#hooks.secondOperator?.current(key) });
+    return proof;
+  }
+
+  /**
+   * With two-person approval on, a protected effect reached by anyone but the home's own CLI (the
+   * break-glass path) outside an approved request is refused: top-level commands were filed as
+   * requests before their handler ran; what reaches it another way (a module) is told how.
+   */
+  #secondOperator(caller: Caller, effect: EffectName, setting?: { key: string; value: unknown; current: unknown }): void {
+    const gate = this.#hooks.secondOperator;
+    if (!gate || caller.kind === "operator" || this.#approved.getStore() !== undefined || gate.required() < 2) return;
+    if (!effectNeedsSecond(effect, setting)) return;
+    throw new HostError(
+      "second_operator_required",
+      `${EFFECTS[effect].meaning} needs a second operator (approvals.required is 2): run it as its own command, which files a request another operator approves`,
+      {
+        details: { effect, ...(setting ? { setting: setting.key } : {}) },
+      },
+    );
+  }
+
+  /** Runs an approved two-person request: its protected effects go through (each still checked as its requester). */
+  runApproved<T>(requestId: string, fn: () => Promise<T>): Promise<T> {
+    return this.#approved.run(requestId, fn);
   }
 
   /** The actor of a call this bus issued the CallInfo for, or undefined for anything else. */
@@ -206,6 +247,11 @@ export class CommandBus {
       const input = call.input === undefined || call.input === null ? {} : call.input;
       d.validateInput ??= compileCommandSchema(info.input);
       if (!d.validateInput(input)) throw inputInvalid(info.command, d.validateInput);
+      const filed = await this.#fileIfProtected(call, info, input, depth);
+      if (filed !== undefined) {
+        this.#hooks.onCallEnd?.(info.module, info.command, performance.now() - started);
+        return filed;
+      }
       const activating = this.#hooks.ensureActive(info.module);
       if (activating) await activating;
       if (!d.handler) {
@@ -236,6 +282,16 @@ export class CommandBus {
       this.#hooks.onCallEnd?.(info.module, info.command, performance.now() - started, err);
       throw err;
     }
+  }
+
+  /** With two-person approval on, a protected top-level call from a token or session becomes a request. */
+  #fileIfProtected(call: Call, info: CommandInfo, input: unknown, depth: number): Promise<unknown> | undefined {
+    const gate = this.#hooks.secondOperator;
+    const c = call.caller;
+    if (!gate || depth > 0 || (c.kind !== "token" && c.kind !== "session") || this.#approved.getStore() !== undefined || gate.required() < 2) return undefined;
+    const what = PROTECTED_CALLS[info.command]?.(input as Record<string, unknown>, gate.current);
+    if (what === undefined) return undefined;
+    return gate.file({ command: info.command, input, caller: copyCaller(c) as OutsideCaller, permissions: [info.permission] }, what);
   }
 
   async #runFor(moduleId: string, entry: Serving, handler: BoundHandler, input: unknown, callInfo: CallInfo): Promise<unknown> {

@@ -30,7 +30,7 @@ export const DEFAULT_SETTING_PERMISSION = "config.set";
  * Kernel settings that are policy, not tuning: changing them needs the permission of the effect
  * they stand for (turning signatures off is a trust decision, like removing a trusted key).
  */
-const KERNEL_OWNER_PERMISSIONS: Record<string, string> = { modules: "modules.trust", roles: "operators.manage" };
+const KERNEL_OWNER_PERMISSIONS: Record<string, string> = { modules: "modules.trust", roles: "operators.manage", approvals: "operators.manage" };
 
 const KERNEL_SCHEMA: Schema = JSON.parse(readFileSync(join(MANIFESTS_DIR, "host-config.schema.json"), "utf8"));
 

@@ -52,6 +52,10 @@ export interface HostSettings {
   "fleet.poll_ms": number;
   /** Custom roles: a name (not viewer, operator, approver or admin) and the permission patterns it holds, e.g. {"auditor": ["audit.read", "module.list"]}. An operator with the role holds them; their tokens and sessions at most that. Changing it needs operators.manage. */
   "roles.custom": { [key: string]: string[] };
+  /** Operators needed for a protected change: 1 (one is enough) or 2 (two-person: approving elevated capabilities, trusting or removing a publisher, removing a module and switching enforcement off are filed as requests a second, different operator approves; the home's own CLI is the break-glass path). Lowering it needs a second operator too. Changing it needs operators.manage. */
+  "approvals.required": 1 | 2;
+  /** How long a two-person request waits for its second operator before it expires. */
+  "approvals.ttl_minutes": number;
 }
 
 export type HostSettingKey = keyof HostSettings;

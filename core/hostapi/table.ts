@@ -246,7 +246,7 @@ export const HOST_API = {
     run: async ({ kernel, kind, asCaller }, key, value, call) => {
       // Its owner's permission too: a module with config.manage changes security's settings only
       // if it holds security.manage, and for a caller only what that caller may.
-      const auth = kernel.bus.authorizeSetting(asCaller(), key, kernel.config.permissionFor(key));
+      const auth = kernel.bus.authorizeSetting(asCaller(), key, kernel.config.permissionFor(key), value);
       // Like audit.record: a system module may name the call it serves, so the event names its caller.
       const actor = kind === "system" && call !== undefined ? kernel.bus.actorOf(call) : undefined;
       await kernel.config.setAudited(key, value, auth, actor === undefined ? {} : { actor });

@@ -42,6 +42,7 @@ export class FleetModules {
     await this.kernel.config.reload();
     const policyChanged = await this.kernel.supply.load();
     await this.kernel.principals.load();
+    await this.kernel.approvals.load();
     await this.syncFromStore();
     if (policyChanged) await applyTrustPolicy(this.loader);
   }

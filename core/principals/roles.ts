@@ -20,16 +20,17 @@ const READS = [
   "console.login",
   // Pairing one's own CLI (`warden login`) gives it only what the operator holds.
   "auth.pair",
+  "approvals.read",
 ];
 
 export const BUILTIN_ROLES: Readonly<Record<string, { permissions: readonly string[]; meaning: string }>> = {
   viewer: { permissions: READS, meaning: "reads status, modules, settings and the audit chain; changes nothing" },
   operator: {
-    permissions: [...READS, "module.enable", "module.disable", "module.reload", "security.manage", "cache.manage"],
+    permissions: [...READS, "module.enable", "module.disable", "module.reload", "security.manage", "cache.manage", "approvals.decide"],
     meaning: "a viewer who also enables, disables and reloads modules and takes security actions (block, lockdown)",
   },
   approver: {
-    permissions: [...READS, "module.approve", "module.revoke", "modules.trust"],
+    permissions: [...READS, "module.approve", "module.revoke", "modules.trust", "approvals.decide"],
     meaning: "a viewer who also approves and revokes capabilities and decides which publishers are trusted",
   },
   admin: { permissions: ["*"], meaning: "everything, operators and tokens included" },

@@ -42,7 +42,14 @@ describe("the effects table", () => {
   });
 
   it("gives every setting of the kernel and the system modules exactly one permission, its owner's", () => {
-    const owners: Record<string, string> = { security: "security.manage", cache: "cache.manage", console: "console.manage", modules: "modules.trust", roles: "operators.manage" };
+    const owners: Record<string, string> = {
+      security: "security.manage",
+      cache: "cache.manage",
+      console: "console.manage",
+      modules: "modules.trust",
+      roles: "operators.manage",
+      approvals: "operators.manage",
+    };
     const settings = host.kernel.config.list();
     expect(settings.length).toBeGreaterThan(30);
     for (const { key } of settings) {

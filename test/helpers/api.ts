@@ -16,8 +16,8 @@ export interface ServingHost {
   close(): Promise<void>;
 }
 
-export async function serveHost(config: Record<string, unknown> = {}, home = tempDir("warden-api-"), logger: LogSink = silentLogger()): Promise<ServingHost> {
-  const host = await testHost({ home, modulePaths: [EXAMPLES], userRuntime: "inprocess", logger, overrides: { "api.enabled": true, "api.port": 0 } });
+export async function serveHost(config: Record<string, unknown> = {}, home = tempDir("warden-api-"), logger: LogSink = silentLogger(), clock?: () => number): Promise<ServingHost> {
+  const host = await testHost({ home, modulePaths: [EXAMPLES], userRuntime: "inprocess", logger, overrides: { "api.enabled": true, "api.port": 0 }, ...(clock ? { clock } : {}) });
   for (const [k, v] of Object.entries(config)) await host.run("config.set", { key: k, value: v });
   await host.activateAll();
   await host.startSurfaces();

@@ -28,6 +28,26 @@ export function warden(args: string[], env: Record<string, string> = {}, stdin?:
   return { code: r.status ?? -1, pid: r.pid ?? 0, stdout: r.stdout, stderr: r.stderr, json };
 }
 
+/** As warden(), without blocking this process (a host serving in this very process can answer it). */
+export function wardenAsync(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const proc = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, NO_COLOR: "1", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    proc.stdout!.on("data", (c: Buffer) => (stdout += c.toString()));
+    proc.stderr!.on("data", (c: Buffer) => (stderr += c.toString()));
+    proc.on("close", (code) => {
+      let json: unknown;
+      try {
+        json = JSON.parse(stdout);
+      } catch {
+        json = undefined;
+      }
+      resolve({ code: code ?? -1, pid: proc.pid ?? 0, stdout, stderr, json });
+    });
+  });
+}
+
 export interface Serving {
   proc: ChildProcess;
   output(): string;
