@@ -47,6 +47,7 @@ export function summaryWithProvenance(e: ModuleEntry, record: ModuleRecord | und
     ...out,
     publisher: record?.installedPath != null ? publisherLabel(record.provenance, policy) : "unverified (not installed)",
     pack: record?.provenance?.pack ?? null,
+    ...(record?.staged ? { upgrade_waiting: record.staged.version } : {}),
   };
 }
 

@@ -81,6 +81,8 @@ export interface ModuleSummary {
   publisher?: string;
   /** User modules installed from a pack: its sha256 (what `module block` names). */
   pack?: string | null;
+  /** A staged upgrade waiting for an operator's approval: its version. */
+  upgrade_waiting?: string;
 }
 
 export function summarize(e: ModuleEntry): ModuleSummary {

@@ -9,6 +9,20 @@ import type { ApiDeps } from "./deps.js";
 import { loggedPublicError, sendError } from "./errors.js";
 import { headerValue, loggedUrl } from "./request-text.js";
 
+const escape = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+/** The page a browser gets during a lockdown: what is going on, until when, and how it ends. No script. */
+function lockdownPage(message: string, until: string | undefined): string {
+  const when = until ? `until ${escape(until)} (UTC)` : "until an operator lifts it";
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Locked down · Warden console</title></head><body>
+<h1>This Warden host is locked down</h1>
+<p>New sign-ins are refused ${when}.</p>
+<p>${escape(message)}</p>
+<p>It ends by itself at that time. An operator can end it sooner: from a console session opened before the lockdown (its banner has <strong>Unlock</strong>), or on the host with <code>warden security unlock</code>. Then open your login URL again (a new one from <code>warden console</code> if it has expired).</p>
+</body></html>
+`;
+}
+
 /** Resolves true when the request was refused (and answered); false when it may go on. */
 export async function admit(deps: ApiDeps, https: boolean, req: FastifyRequest, reply: FastifyReply): Promise<boolean> {
   const client = deps.security.clientAddress(req.socket.remoteAddress ?? "unknown", headerValue(req.headers["x-forwarded-for"]));
@@ -23,6 +37,11 @@ export async function admit(deps: ApiDeps, https: boolean, req: FastifyRequest, 
       const limit = (decision as { limit?: number }).limit;
       if (limit !== undefined) reply.header("RateLimit-Policy", `${limit};w=60`);
       reply.header("RateLimit", `limit=${limit ?? 0}, remaining=0, reset=${fields.retry_after ?? 1}`);
+    }
+    // A browser opening the console (a login URL, the page) is shown what is going on, not JSON.
+    if (fields.code === "locked_down" && req.method === "GET" && req.url.startsWith("/console") && String(req.headers.accept ?? "").includes("text/html")) {
+      void reply.code(status).type("text/html; charset=utf-8").header("cache-control", "no-store").send(lockdownPage(fields.message, fields.locked_until));
+      return true;
     }
     sendError(reply, fields, status);
     return true;

@@ -19,6 +19,7 @@ function sources(HERE: string): Record<string, string> {
   const uplot = dirname(createRequire(import.meta.url).resolve("uplot/package.json"));
   return {
     "api.js": join(HERE, "api.js"),
+    "waiting.js": join(HERE, "waiting.js"),
     "pages.js": join(HERE, "pages.js"),
     "pair.js": join(HERE, "pair.js"),
     "app.js": join(HERE, "app.js"),

@@ -3,6 +3,7 @@
 // per-client limit of 120 requests a minute). Text from the host is always set as text
 // (textContent), never parsed as HTML.
 import { call, CommandError } from "{{api.js}}";
+import { waitingSection } from "{{waiting.js}}";
 
 /** h("tag.class", {attr}, ...children): a DOM element; strings become text nodes. */
 export function h(spec, attrs = {}, ...children) {
@@ -19,7 +20,8 @@ export function h(spec, attrs = {}, ...children) {
   return el;
 }
 
-const when = (iso) => (iso ? new Date(iso).toLocaleString() : "—");
+// Times carry their zone: operators of one host may sit in several.
+const when = (iso) => (iso ? new Date(iso).toLocaleString(undefined, { timeZoneName: "short" }) : "—");
 const num = (n, digits = 0) => (n === null || n === undefined ? "—" : Number(n).toFixed(digits));
 
 /** Shows what happened in the notice line: the host's code and message, or what was done. */
@@ -91,22 +93,27 @@ function field(label, input) {
 // Overview
 
 let chart;
+const SECURITY_EVENT = /^(security\.|trust\.|module\.(block|unblock|revoke)$|token\.|secrets?\.|operator\.|approval\.|cli\.|console\.(address_refused|revoke)$|capability\.denied|.*\.denied$)/;
+
 export const overview = {
   title: "Overview",
   pollMs: 5000,
-  async render(main) {
+  async render(main, refresh) {
     const [index, ready, modules, security, traffic, audit] = await Promise.all([
       fetch("/api/v1/").then((r) => r.json()),
       fetch("/api/v1/health/ready").then((r) => r.ok),
       call("module.list"),
-      call("security.status"),
+      // A session without security.manage (a viewer, an approver) sees the rest of the Overview.
+      call("security.status").catch(() => null),
       call("api.traffic", { seconds: 3600, step: 10 }),
       call("audit.tail", { n: 200 }),
     ]);
     const byState = {};
     for (const m of modules) byState[m.state] = (byState[m.state] ?? 0) + 1;
-    // Security events: enforcement and blocks, and supply-chain decisions (trust changes, blocked packs).
-    const events = audit.filter((e) => /^(security\.|trust\.|module\.(block|unblock)$)/.test(String(e.action))).slice(-8).reverse();
+    // Security events: enforcement and blocks, denials, tokens, secrets, operators, sign-ins, two-person
+    // requests and supply-chain decisions (trust changes, blocked packs).
+    const events = audit.filter((e) => SECURITY_EVENT.test(String(e.action))).slice(-10).reverse();
+    const waiting = await waitingSection(modules, refresh, { h, notify });
     const chartBox = h("div.chart", { role: "img", "aria-label": "Requests and errors per second over the last hour" });
     main.replaceChildren(
       h("h1", { text: "Overview" }),
@@ -114,11 +121,12 @@ export const overview = {
         "section.cards",
         { "aria-label": "Host status" },
         h("div.card", {}, h("h2", { text: "Host" }), h("p.big", { text: ready ? "ready" : "not ready" }), h("p", { text: `Warden ${index.version}` })),
-        h("div.card", {}, h("h2", { text: "Enforcement" }), h("p.big", { text: security.active ? "on" : "off" })),
-        h("div.card", {}, h("h2", { text: "Lockdown" }), h("p.big", { text: security.lockdown?.active ? "active" : "none" })),
-        h("div.card", {}, h("h2", { text: "Blocked clients" }), h("p.big", { text: String(security.blocked.length) })),
+        h("div.card", {}, h("h2", { text: "Enforcement" }), h("p.big", { text: security ? (security.active ? "on" : "off") : "—" })),
+        h("div.card", {}, h("h2", { text: "Lockdown" }), h("p.big", { text: security ? (security.lockdown?.active ? "active" : "none") : "—" })),
+        h("div.card", {}, h("h2", { text: "Blocked clients" }), h("p.big", { text: security ? String(security.blocked.length) : "—" })),
         h("div.card", {}, h("h2", { text: "Modules" }), h("ul.states", {}, Object.entries(byState).map(([s, n]) => h("li", { text: `${s}: ${n}` })))),
       ),
+      waiting,
       h("section", { "aria-labelledby": "traffic-h" }, h("h2", { id: "traffic-h", text: "Requests and errors per second (last hour)" }), chartBox),
       h(
         "section",
