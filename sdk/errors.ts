@@ -51,6 +51,12 @@ export const ERROR_CATALOGUE = {
   authorization_pending: { exit: 3, http: 400, hint: "An operator approves the code in the console (Sign in a CLI); `warden login` waits for it." },
   device_code_invalid: { exit: 3, http: 400, hint: "Sign-in codes work once and for ten minutes; run `warden login` again." },
   refresh_reused: { exit: 3, http: 401, hint: "A refresh token works once; the CLI session was revoked because an old one came back. Run `warden login` again." },
+  oidc_unavailable: { exit: 1, http: 503, hint: "Check console.oidc.issuer and console.oidc.client_id, and that the identity provider answers; `warden console` still gives a one-time login URL." },
+  oidc_state_invalid: { exit: 3, http: 401, hint: "Start the sign-in again from the console's login page, in the same browser." },
+  oidc_code_invalid: { exit: 3, http: 401, hint: "A sign-in code works once; start the sign-in again from the console's login page." },
+  oidc_token_invalid: { exit: 3, http: 401, hint: "The identity provider's ID token did not verify (issuer, audience, nonce, signature); check console.oidc.client_id, then sign in again." },
+  oidc_refused: { exit: 3, http: 401, hint: "The identity provider refused the sign-in; try again, or ask its administrator." },
+  oidc_operator_unknown: { exit: 3, http: 403, hint: "No operator signs in as this identity: an admin runs `warden operator add NAME --role ROLE --email ADDRESS` (or --subject)." },
   address_not_allowed: {
     exit: 3,
     http: 403,

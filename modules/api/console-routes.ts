@@ -37,7 +37,7 @@ export function sessionCookie(req: FastifyRequest, https: boolean): string | und
   return found;
 }
 
-function setCookie(reply: FastifyReply, value: string, https: boolean, clear = false): void {
+export function setCookie(reply: FastifyReply, value: string, https: boolean, clear = false): void {
   reply.header("Set-Cookie", `${sessionCookieName(https)}=${clear ? "" : value}; Path=/; HttpOnly; SameSite=Strict${https ? "; Secure" : ""}${clear ? "; Max-Age=0" : ""}`);
 }
 

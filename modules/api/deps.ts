@@ -38,7 +38,7 @@ export interface ApiDeps {
   /** The console's files (the api module's console/ folder). */
   consoleDir: string;
   /** Console sessions (the console module's service), when it is active. */
-  console?: Pick<ConsoleService, "login" | "loginWithToken" | "verify" | "logout">;
+  console?: Pick<ConsoleService, "login" | "loginWithToken" | "verify" | "logout" | "oidc">;
   /** Requests and errors per second, for the console's chart. */
   traffic: Traffic;
 }

@@ -11,6 +11,7 @@ import { createApp } from "./app.js";
 import { authenticator } from "./authenticate.js";
 import { registerConsoleRoutes } from "./console-routes.js";
 import { registerLoginRoutes } from "./login-routes.js";
+import { registerOidcRoutes } from "./oidc-routes.js";
 import type { ApiDeps } from "./deps.js";
 import { frameworkErrorHandler, registerErrorHandler } from "./error-handler.js";
 import { parseJsonBody } from "./json-body.js";
@@ -58,6 +59,7 @@ export function buildServer(deps: ApiDeps): { app: FastifyInstance; https: boole
   const authenticate = authenticator(deps, https);
   registerRoutes(app, { deps, https, authenticate, commands, httpMetrics });
   registerLoginRoutes(app, deps, authenticate, commands);
+  registerOidcRoutes(app, deps, https);
   registerErrorHandler(app, deps);
   registerConsoleRoutes(app, deps, https);
   return { app, https, invalidate: () => void (commandsCache = undefined) };

@@ -153,6 +153,11 @@ export class SessionStore {
     return this.#open(scopes, `token:${token.id}`, client, token, { principal: `token:${token.id}`, ...who });
   }
 
+  /** Opens a session for a named operator who signed in with the identity provider: their roles' permissions, their principal. */
+  openForOperator(operator: string, scopes: string[], client: string): Promise<{ record: SessionRecord; cookie: string }> {
+    return this.#open(scopes, "oidc", client, undefined, { principal: `operator:${operator}`, operator });
+  }
+
   /** Ends every session of a removed operator (and those opened from them); how many. */
   async endOperator(name: string): Promise<number> {
     let n = 0;

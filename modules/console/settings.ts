@@ -9,4 +9,12 @@ export interface Settings {
   "code_seconds": number;
   /** Open sessions at once. To open another, the same principal (the operator's login URLs, or one token) gives up its least recently used; with none of its own, the login is refused. */
   "max_sessions": number;
+  /** The OpenID Connect issuer operators sign in with (https; discovery at <issuer>/.well-known/openid-configuration). Empty: no SSO; the console's login page then offers only login URLs and tokens. The client secret, when the provider gives one, is the console's secret oidc_client_secret (`warden secrets set console oidc_client_secret`). */
+  "oidc.issuer": string;
+  /** This console's client id at the identity provider; ID tokens for any other audience are refused. */
+  "oidc.client_id": string;
+  /** The ID token claim an operator is matched by: their --email, or their --subject. */
+  "oidc.claim": "email" | "sub";
+  /** The callback URL registered at the identity provider; empty: <the console's address>/console/oidc/callback (set it when a proxy fronts the host). */
+  "oidc.redirect_url": string;
 }

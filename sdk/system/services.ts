@@ -123,6 +123,13 @@ export interface ConsoleService {
   loginWithToken(token: { tokenId: string; scopes: string[]; operator?: string; bind?: string[] }, client: string): Promise<{ record: SessionRecord; cookie: string }>;
   /** `client`: the address the request comes from, checked against the session's bind list. */
   verify(cookie: string, client: string): Promise<SessionRecord>;
+  /** OpenID Connect sign-in: whether it is configured, where to send the browser, and the callback. */
+  oidc: {
+    enabled(): boolean;
+    start(client: string): Promise<{ url: string; state: string }>;
+    /** `query`: the callback's query string (`?code=...&state=...`). */
+    finish(query: string, cookieState: string | undefined, client: string): Promise<{ record: SessionRecord; cookie: string }>;
+  };
   logout(id: string): Promise<void>;
 }
 

@@ -9,6 +9,7 @@ import { sessionCookieName } from "../../modules/api/console-routes.js";
 
 const refuse = async (): Promise<never> => Promise.reject(new Error("not in this test"));
 const noCliSignIn = { start: refuse, token: refuse, refresh: refuse, logout: refuse };
+const noOidc = { enabled: () => false, start: refuse, finish: refuse };
 
 function server(logs: Array<{ msg: string; data?: Record<string, unknown> }>, over: Partial<ApiDeps> = {}) {
   const boom = () => Promise.reject(new Error("SQLITE_BUSY: database is locked at /home/op/.warden/store.db"));
@@ -37,7 +38,7 @@ function server(logs: Array<{ msg: string; data?: Record<string, unknown> }>, ov
     ready: async () => undefined,
     log: (_level, msg, data) => void logs.push({ msg, data }),
     consoleDir: join(__dirname, "../../modules/api/console"),
-    console: { login: boom, loginWithToken: boom, verify: boom, logout: boom },
+    console: { login: boom, loginWithToken: boom, verify: boom, logout: boom, oidc: noOidc },
     traffic: new Traffic(),
     ...over,
   };
@@ -93,7 +94,13 @@ describe("the session cookie", () => {
     const app = server([], {
       catalogue,
       dispatch: async () => ({ kind: "session" }),
-      console: { login: async () => ({}) as never, loginWithToken: async () => ({}) as never, verify: async () => ({ id: "0123456789abcdef", scopes: ["*"] }) as never, logout: async () => {} },
+      console: {
+        login: async () => ({}) as never,
+        loginWithToken: async () => ({}) as never,
+        verify: async () => ({ id: "0123456789abcdef", scopes: ["*"] }) as never,
+        logout: async () => {},
+        oidc: noOidc,
+      },
     });
     const who = (cookie: string) => app.inject({ method: "POST", url: "/api/v1/console/whoami", headers: { "content-type": "application/json", "x-warden-console": "1", cookie }, payload: {} });
     const one = await who(`warden_session=0123456789abcdef.${"A".repeat(43)}`);

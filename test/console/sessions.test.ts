@@ -21,7 +21,9 @@ function memoryStorage(): StorageApi & { data: Map<string, JsonValue> } {
   };
 }
 
-function store(settings = { idle_minutes: 30, max_hours: 12, code_seconds: 300, max_sessions: 3 }) {
+const NO_OIDC = { "oidc.issuer": "", "oidc.client_id": "", "oidc.claim": "email" as const, "oidc.redirect_url": "" };
+function store(given: { idle_minutes: number; max_hours: number; code_seconds: number; max_sessions: number } = { idle_minutes: 30, max_hours: 12, code_seconds: 300, max_sessions: 3 }) {
+  const settings = { ...given, ...NO_OIDC };
   let now = Date.parse("2026-01-01T00:00:00Z");
   const storage = memoryStorage();
   /** Token id -> its credential now (absent: revoked or expired). */

@@ -467,6 +467,12 @@ const LOGIN_ERRORS = {
   unauthorized: "You are not logged in.",
   cross_site_login: "That login URL was opened from another site, so it was not used. Paste it into the address bar yourself.",
   rate_limited: "Too many attempts; wait a minute and try again.",
+  oidc_state_invalid: "That sign-in did not start in this browser, or was already used. Sign in again.",
+  oidc_code_invalid: "The identity provider's code was already used or is not valid. Sign in again.",
+  oidc_token_invalid: "The identity provider's answer did not verify (issuer, audience or signature). Ask an admin to check console.oidc.client_id.",
+  oidc_operator_unknown: "You signed in, but no operator here signs in as you. Ask an admin to add you (`warden operator add`).",
+  oidc_refused: "The identity provider refused the sign-in.",
+  oidc_unavailable: "Sign-in with the identity provider is not available right now; use a login URL from `warden console`.",
 };
 
 export function renderLogin(main, reason, onToken) {
@@ -482,4 +488,11 @@ export function renderLogin(main, reason, onToken) {
       h("button", { type: "submit" }, "Log in"),
     ),
   );
+  // Sign-in with the identity provider, when the host has one set up.
+  fetch("/console/oidc")
+    .then((r) => (r.ok ? r.json() : { enabled: false }))
+    .then((o) => {
+      if (o.enabled && !main.querySelector("#sso")) main.querySelector("h1")?.after(h("p", {}, h("a.button", { href: "/console/oidc/start", id: "sso" }, "Sign in with your identity provider")));
+    })
+    .catch(() => {});
 }
