@@ -57,6 +57,7 @@ export const ERROR_CATALOGUE = {
   oidc_token_invalid: { exit: 3, http: 401, hint: "The identity provider's ID token did not verify (issuer, audience, nonce, signature); check console.oidc.client_id, then sign in again." },
   oidc_refused: { exit: 3, http: 401, hint: "The identity provider refused the sign-in; try again, or ask its administrator." },
   oidc_operator_unknown: { exit: 3, http: 403, hint: "No operator signs in as this identity: an admin runs `warden operator add NAME --role ROLE --email ADDRESS` (or --subject)." },
+  tls_required: { exit: 1, http: 500, hint: "Give the REST API a certificate (api.tls_cert, api.tls_key) or listen on loopback; `warden security profile` shows what the profile expects." },
   address_not_allowed: {
     exit: 3,
     http: 403,

@@ -149,6 +149,11 @@ async function session(dir: string, globals: { home?: string }, io: Io, o: { cal
   const home = globals.home ?? (o.learn ? freshStateHome("learn") : userStateHome("dev", manifest.id));
   const host = await Host.open({ home, modulePaths: [dir], logger: createLogger({ home, destination: resolve(home, "logs", "dev.log") }) });
   const id = manifest.id;
+  // Learning grants a module whatever it declares: a home whose profile refuses it (strict) says so.
+  if (o.learn && !host.kernel.config.get("modules.allow_learn")) {
+    await host.close();
+    throw new HostError("forbidden", `learn mode is off for the home ${home} (modules.allow_learn false, as the strict profile sets): run \`warden module learn\` without --home, on a throwaway home`);
+  }
   // A development session grants what the manifest declares; it is the author's own machine.
   const loaded = host.loader.entry(id)?.loaded;
   if (loaded) await host.loader.records.grantForDevelopment(id, { hash: loaded.hash, capabilities: manifest.capabilities ?? [] }, [], "operator:local");

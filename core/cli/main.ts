@@ -23,6 +23,7 @@ import { deliverResult, fillInput } from "./fill-input.js";
 import { controlRequest, responseError } from "../control/client.js";
 import { hostOrigin, remoteCall, remoteCatalogue } from "./remote.js";
 import { registerSignIn } from "./sign-in.js";
+import { applyProfile, registerProfileReport } from "./profile.js";
 
 /** Where the command tree and the calls come from: a serving host's socket, or a host opened here. */
 interface Backend {
@@ -219,11 +220,20 @@ function buildProgram(backend: Backend, globals: GlobalOptions, io: Io, result: 
   program
     .command("init")
     .description("create a Warden home (the folder, system.brain, the bootstrap token) without serving")
-    .action(async () => {
+    .option("--profile <name>", "a security profile: strict (signatures, two-person approval, TLS off loopback, no newcomer token, no learn mode) or dev")
+    .action(async (opts: { profile?: string }) => {
       const h = await openHost();
       await h.activateAll(["system"]);
-      result.code = printResult(io, globals.json ? { home: h.home, created: true } : `home ready at ${h.home}; \`warden serve --home ${h.home}\` runs it`, globals.json);
+      const applied = opts.profile === undefined ? undefined : await applyProfile(h, opts.profile);
+      result.code = printResult(
+        io,
+        globals.json
+          ? { home: h.home, created: true, ...(applied ? { profile: opts.profile, settings: applied } : {}) }
+          : `home ready at ${h.home}${applied ? ` with the ${opts.profile} profile` : ""}; \`warden serve --home ${h.home}\` runs it`,
+        globals.json,
+      );
     });
+  registerProfileReport(program, backend, globals, io, result);
   program
     .command("status")
     .description("say whether a host is serving this home (commands then run there) or the CLI runs in-process")

@@ -50,8 +50,11 @@ export function registerServe(program: Command, openHost: () => Promise<Host>, i
           .list()
           .filter((m) => m.kind === "user" && folders.some((f) => resolve(m.path).startsWith(f)))
           .map((m) => m.id);
-        host.kernel.config.override("api.newcomer", true);
-        host.kernel.config.override("api.newcomer_modules", ids);
+        // The strict profile issues no newcomer token: every token is granted on purpose.
+        if (host.kernel.config.get("host.profile") !== "strict") {
+          host.kernel.config.override("api.newcomer", true);
+          host.kernel.config.override("api.newcomer_modules", ids);
+        }
       }
       // System modules now; user modules on their first call (lazy), so start-up does not grow
       // with the number of installed modules and idle ones cost nothing.

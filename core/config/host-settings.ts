@@ -3,8 +3,12 @@
 export interface HostSettings {
   /** Extra folders whose subfolders are user modules (like --modules). */
   "host.modulePaths": string[];
+  /** The security profile this home was made with (`warden init --profile strict|dev`); `warden security profile` lists where the settings depart from it. */
+  "host.profile": "standard" | "strict" | "dev";
   /** Refuse a module pack unless it is signed by a publisher key the trust policy trusts for its id (signature_missing, signature_invalid, publisher_untrusted, publisher_not_allowed). Off: such packs install with a warning and show as unverified. Changing it needs modules.trust. */
   "modules.require_signature": boolean;
+  /** Whether `warden module learn` may run a module against this home to observe what it uses (the strict profile turns it off: learning runs a module with whatever it asks for). Changing it needs modules.trust. */
+  "modules.allow_learn": boolean;
   /** Cap on any user module's limits.memoryMb. */
   "sandbox.maxMemoryMb": number;
   /** Cap on any user module's limits.timeoutMs. */

@@ -29,4 +29,6 @@ export interface Settings {
   "newcomer": boolean;
   /** Set with newcomer: the modules whose commands that token may call. */
   "newcomer_modules": string[];
+  /** Refuse to serve REST on an address other than loopback without TLS (api.tls_cert and api.tls_key); the strict profile turns it on. */
+  "require_tls": boolean;
 }

@@ -29,6 +29,7 @@ function server(logs: Array<{ msg: string; data?: Record<string, unknown> }>, ov
       console: true,
       newcomer: false,
       newcomer_modules: [],
+      require_tls: false,
     }),
     security: { check: (ip) => ({ allow: true, client: ip }), recordFailure: (ip) => ({ allow: true, client: ip }), clientAddress: (peer) => peer },
     auth: { verify: async () => ({ tokenId: "t1", name: "t", scopes: ["console.login"], bootstrap: false }), noteUse: async () => {}, cli: noCliSignIn },
