@@ -6,26 +6,8 @@
 import { HostError } from "./base/errors.js";
 import type { HostCommand, HostCommandDeps } from "./host-commands.js";
 import { allRoles, permissionsOf } from "./principals/roles.js";
-import { patternWithin } from "./hostapi/patterns.js";
-import type { Caller } from "../sdk/context.js";
 
 const none = { type: "object", properties: {}, additionalProperties: false };
-
-/** Refuses roles whose permissions the caller does not hold itself. */
-function checkWithinCaller(caller: Caller, permissions: readonly string[], deps: HostCommandDeps): void {
-  if (caller.kind === "operator") return;
-  if (caller.kind === "module") return; // refused by the effect's capability, which no module holds
-  const limits = [caller.scopes, ...(caller.operator !== undefined ? [deps.loader.kernel.principals.permissionsOf(caller.operator) ?? []] : [])];
-  const beyond = permissions.filter((p) => limits.some((limit) => !patternWithin(limit, p)));
-  if (beyond.length)
-    throw new HostError(
-      "forbidden",
-      `these roles hold ${beyond.map((p) => `'${p}'`).join(", ")}, which this ${caller.kind === "token" ? "token" : "console session"} does not hold itself; nobody hands out more than they hold`,
-      {
-        details: { permissions: beyond, side: "caller" },
-      },
-    );
-}
 
 export function operatorCommands(deps: HostCommandDeps): Record<string, HostCommand> {
   const { bus, config } = deps;
@@ -55,7 +37,7 @@ export function operatorCommands(deps: HostCommandDeps): Record<string, HostComm
       run: async (input, call) => {
         const { name, role, email, subject } = input as { name: string; role: string[]; email?: string; subject?: string };
         const auth = bus.authorize(call.caller, "principal.manage", { target: name });
-        checkWithinCaller(call.caller, permissionsOf(role, config.get("roles.custom")), deps);
+        bus.checkHolds(call.caller, permissionsOf(role, config.get("roles.custom")), `giving ${name} these roles`);
         const added = await operators().add(name, role, { ...(email !== undefined ? { email } : {}), ...(subject !== undefined ? { subject } : {}) }, auth.actor);
         return { name: added.name, roles: added.roles, permissions: operators().permissionsOf(added.name) ?? [], ...(added.replaced ? { replaced_roles: added.replaced } : {}) };
       },

@@ -4,7 +4,7 @@
 import type { Caller, OutsideCaller } from "../../sdk/context.js";
 import { CapabilityError, HostError } from "../base/errors.js";
 import type { GrantSet } from "../hostapi/grants.js";
-import { matchesAny } from "../hostapi/patterns.js";
+import { matchesAny, patternWithin } from "../hostapi/patterns.js";
 import { actorOf } from "./actor.js";
 import { EFFECTS, type EffectName } from "./effects.js";
 
@@ -65,6 +65,22 @@ export function checkScopes(c: OutsideCaller, permission: string, what: string, 
     throw new HostError("forbidden", `${lead} may not ${what}: operator '${c.operator}''s roles do not allow '${permission}' (\`warden operator list\` shows their roles)`, {
       details: { ...details, operator: c.operator },
     });
+}
+
+/**
+ * Nobody hands out more than they hold: each outside caller (a token, a session, those a module
+ * acts for) must hold every one of `permissions` by its own scopes and its operator's roles. The
+ * home's holder is not limited; a module acting alone was stopped by the effect's capability.
+ */
+export function checkHolds(caller: Caller, permissions: readonly string[], what: string, facts: PrincipalFacts): void {
+  for (const c of outsideCallers(caller) ?? []) {
+    const limits = [c.scopes, ...(c.operator !== undefined ? [facts.permissionsOfOperator(c.operator) ?? []] : [])];
+    const beyond = permissions.filter((p) => limits.some((limit) => !patternWithin(limit, p)));
+    if (beyond.length)
+      throw new HostError("forbidden", `${what} would hand out ${beyond.map((p) => `'${p}'`).join(", ")}, which ${actorOf(c)} does not hold itself; nobody hands out more than they hold`, {
+        details: { permissions: beyond, side: "caller", caller: actorOf(c) },
+      });
+  }
 }
 
 export function authorizeEffect<E extends EffectName>(caller: Caller, effect: E, facts: EffectFacts, req: EffectRequest = {}): Authorized<E> {

@@ -4,7 +4,7 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import type { ValidateFunction } from "ajv";
 import type { CallInfo, Caller, CommandInfo, OutsideCaller } from "../../sdk/context.js";
-import { authorizeEffect, outsideCallers, type Authorized, type EffectRequest } from "../authority/authorize.js";
+import { authorizeEffect, checkHolds, outsideCallers, type Authorized, type EffectRequest } from "../authority/authorize.js";
 import type { EffectName } from "../authority/effects.js";
 import type { CommandManifest } from "../../sdk/manifest.js";
 import { HostError } from "../base/errors.js";
@@ -136,7 +136,14 @@ export class CommandBus {
     const owner = key.slice(0, key.indexOf("."));
     const proof = authorizeEffect(caller, "setting.change", this.#policy, { permission, target: key, ownedByModule: caller.kind === "module" && caller.moduleId === owner });
     this.#secondOperator(caller, "setting.change", { key, value, current: this.#hooks.secondOperator?.current(key) });
+    // A role's permissions are handed to everyone who holds the role: only what the changer holds.
+    if (key === "roles.custom" && value !== null && typeof value === "object") checkHolds(caller, Object.values(value as Record<string, unknown>).flat().map(String), "this roles.custom", this.#policy);
     return proof;
+  }
+
+  /** Nobody hands out more than they hold (roles given to an operator, permissions given to a role). */
+  checkHolds(caller: Caller, permissions: readonly string[], what: string): void {
+    checkHolds(caller, permissions, what, this.#policy);
   }
 
   /**
@@ -291,6 +298,12 @@ export class CommandBus {
     if (!gate || depth > 0 || (c.kind !== "token" && c.kind !== "session") || this.#approved.getStore() !== undefined || gate.required() < 2) return undefined;
     const what = PROTECTED_CALLS[info.command]?.(input as Record<string, unknown>, gate.current);
     if (what === undefined) return undefined;
+    // Requests are a person's: one a service account filed would run as a credential that may be
+    // revoked by the time a second operator approves it.
+    if (c.operator === undefined)
+      throw new HostError("second_operator_required", `${what}: two-person approval is on (approvals.required 2), and requests are filed by named operators, not a service account's token or session`, {
+        details: { command: info.command },
+      });
     return gate.file({ command: info.command, input, caller: copyCaller(c) as OutsideCaller, permissions: [info.permission] }, what);
   }
 

@@ -117,6 +117,12 @@ export class AuthManager {
     return { id, name, token, scopes: stored.scopes, expires_at: expiresAt, operator: stored.operator ?? null, bind };
   }
 
+  /** What rotate and revoke would act on (by id or name), for the check that the asker may. */
+  async describe(ref: string): Promise<{ name: string; scopes: string[]; operator: string | null; bind: string[] | null; bootstrap: boolean }> {
+    const r = await this.#resolve(ref);
+    return { name: r.name, scopes: r.scopes, operator: r.operator ?? null, bind: r.bind ?? null, bootstrap: r.bootstrap };
+  }
+
   list(): Promise<ListedToken[]> {
     return listTokens(this.#storage);
   }

@@ -65,6 +65,8 @@ export interface CliSessionDeps {
   audit(action: string, target: string, data: Record<string, unknown>): Promise<void>;
   /** After tokens were revoked: move the fleet's revocation epoch. */
   moved(): Promise<void>;
+  /** Whether an operator still exists: a sign-in approved by one removed since opens nothing. */
+  operatorExists(name: string): boolean;
 }
 
 export class CliSessions {
@@ -120,6 +122,7 @@ export class CliSessions {
     if (!(await this.#d.storage.delete(key))) throw new WardenError("device_code_invalid", "this sign-in was already completed; run `warden login` again");
     await this.#d.storage.delete(`uc:${record.user_code}`);
     const a = record.approved;
+    if (!this.#d.operatorExists(a.operator)) throw new WardenError("device_code_invalid", `operator '${a.operator}', who approved this sign-in, was removed since; nothing is signed in`);
     const id = randomBytes(8).toString("hex");
     const now = this.#d.now();
     const family: Family = {
@@ -154,6 +157,10 @@ export class CliSessions {
         throw new WardenError("refresh_reused", "this refresh token was already used, so someone else may hold a copy: the whole CLI session is revoked; run `warden login` again");
       }
       if (!same(family.current, digest)) throw new WardenError("unauthorized", "this refresh token is not valid; run `warden login` again");
+      if (!this.#d.operatorExists(family.operator)) {
+        await this.#revoke(family, "operator_removed", { client });
+        throw new WardenError("token_revoked", `operator '${family.operator}' was removed; this CLI session ended with them`);
+      }
       if (Date.parse(family.deadline) <= this.#d.now()) {
         await this.#revoke(family, "lifetime", { client });
         throw new WardenError("token_expired", `CLI sessions last at most ${FAMILY_MS / 86_400_000} days; run \`warden login\` again`);

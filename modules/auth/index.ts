@@ -6,7 +6,7 @@ import { AuthManager } from "./auth-manager.js";
 import { FleetClock } from "./fleet-clock.js";
 import { SharedEpoch } from "./shared-epoch.js";
 import type { AuthService } from "../../sdk/system/services.js";
-import { approverOf, boundedGrant, type GrantInput } from "./principal.js";
+import { approverOf, boundedGrant, checkTargetWithin, type GrantInput } from "./principal.js";
 import { CliSessions, inProcessLock } from "./cli-sessions.js";
 import { revokeOperatorTokens } from "./token-records.js";
 import { RefusalNotes } from "../../sdk/system/bound-addresses.js";
@@ -41,6 +41,7 @@ export async function activate(ctx: ModuleContext) {
   }
   const principals = ctx.services.host("principals");
   const refusals = new RefusalNotes();
+  const permissionsOf = (name: string) => principals?.permissionsOf(name);
   const auth = new AuthManager(ctx.storage, now, {
     fleet: redis !== undefined,
     operatorExists: (name) => principals?.permissionsOf(name) !== undefined,
@@ -79,23 +80,22 @@ export async function activate(ctx: ModuleContext) {
     exclusive: lock ? (name, fn) => lock.exclusive(name, fn) : inProcessLock(),
     audit: (action, target, data) => ctx.audit.record(action, target, data),
     moved: async () => moved(),
+    operatorExists: (name) => permissionsOf(name) !== undefined,
   });
 
   const manage = {
     // Each change is audited once it is checked and before it is written: if the event cannot be
     // written, the token is not granted, revoked or rotated (audit_failed says so).
-    grant: async (o: GrantInput, call?: CallInfo) =>
-      auth.grant(
-        boundedGrant(o, call, (name) => principals?.permissionsOf(name)),
-        (id, data) => ctx.audit.record("token.grant", id, data, call),
-      ),
+    grant: async (o: GrantInput, call?: CallInfo) => auth.grant(boundedGrant(o, call, permissionsOf), (id, data) => ctx.audit.record("token.grant", id, data, call)),
     list: async () => (await auth.list()).map(({ bootstrap: _b, ...t }) => t),
     revoke: async (ref: string, call?: CallInfo) => {
+      checkTargetWithin("revoke", await auth.describe(ref), call, permissionsOf);
       const r = await auth.revoke(ref, (id, data) => ctx.audit.record("token.revoke", id, data, call));
       await moved();
       return r;
     },
     rotate: async (ref: string, grace?: string, call?: CallInfo) => {
+      checkTargetWithin("rotate", await auth.describe(ref), call, permissionsOf);
       const r = await auth.rotate(ref, grace, (id, data) => ctx.audit.record("token.rotate", id, data, call));
       await moved();
       return r;

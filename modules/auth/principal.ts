@@ -5,6 +5,7 @@
 import type { CallInfo, OutsideCaller } from "../../sdk/context.js";
 import { WardenError } from "../../sdk/errors.js";
 import { bindWithin, parseBind } from "../../sdk/system/bound-addresses.js";
+import { patternWithin } from "../../sdk/patterns.js";
 
 export interface Limit {
   what: string;
@@ -92,4 +93,37 @@ export function boundedGrant(o: GrantInput, call: CallInfo | undefined, permissi
     within.push({ what: `operator '${owner}''s roles`, patterns: held });
   }
   return { ...rest, ...(owner !== undefined ? { operator: owner } : {}), ...(bind !== undefined ? { bind } : {}), within };
+}
+
+/** A token as rotate and revoke see it. */
+export interface TargetToken {
+  name: string;
+  scopes: string[];
+  operator: string | null;
+  bind: string[] | null;
+  bootstrap: boolean;
+}
+
+/**
+ * Rotating or revoking a token acts on another credential: only one within the asker's reach.
+ * A rotation hands back a new secret, so a narrow token that could rotate a wider one would hold
+ * it: the target must be the asker's own operator's (or a service account's when the asker is
+ * one), its scopes within the asker's scopes and operator's roles, and bound at least as narrowly.
+ * The bootstrap token and CLI sessions' access tokens are managed by the home's CLI and `warden
+ * logout`. The home's holder is not limited.
+ */
+export function checkTargetWithin(verb: "rotate" | "revoke", target: TargetToken, call: CallInfo | undefined, permissionsOf: (operator: string) => readonly string[] | undefined): void {
+  const callers = outside(call);
+  if (!call || call.caller.kind === "operator") return;
+  const refuse = (why: string) => new WardenError("forbidden", `this caller may not ${verb} token '${target.name}': ${why}`, { details: { token: target.name, side: "caller" } });
+  if (target.bootstrap) throw refuse("the bootstrap token is the home's own; `warden auth reset` on the host replaces it");
+  if (/^cli\.[0-9a-f]{16}\./.test(target.name)) throw refuse("it is a CLI session's access token; `warden logout` (or removing its operator) ends that session");
+  if (callers.length === 0) return; // a module acting alone: its capability (auth.manage) was checked
+  for (const c of callers) {
+    if ((target.operator ?? undefined) !== c.operator) throw refuse(target.operator ? `it belongs to operator '${target.operator}'` : "it is a service account's");
+    const limits = [c.scopes, ...(c.operator !== undefined ? [permissionsOf(c.operator) ?? []] : [])];
+    const beyond = target.scopes.filter((s) => limits.some((l) => !patternWithin(l, s)));
+    if (beyond.length) throw refuse(`it holds ${beyond.map((s) => `'${s}'`).join(", ")}, which the asker does not`);
+    if (c.bind !== undefined && (target.bind === null || !bindWithin(c.bind, target.bind))) throw refuse(`it may be used from more places than the asker (${c.bind.join(", ")})`);
+  }
 }

@@ -15,6 +15,8 @@ import { WardenError } from "../../sdk/errors.js";
 const PENDING = "oidc:";
 const PENDING_MS = 10 * 60_000;
 export const MAX_PENDING = 256;
+/** And per client address: one client cannot take every slot (and so everyone's sign-in). */
+export const MAX_PENDING_PER_CLIENT = 8;
 
 export interface OidcSettings {
   issuer: string;
@@ -68,7 +70,10 @@ export class OidcLogin {
   /** Where to send the browser, and the state its cookie keeps. */
   async start(s: OidcSettings, client: string): Promise<{ url: string; state: string }> {
     const config = await this.#config(s);
-    if ((await this.#prune()) >= MAX_PENDING) throw new WardenError("rate_limited", `${MAX_PENDING} sign-ins are under way; try again in a few minutes`);
+    const waiting = await this.#prune();
+    if (waiting.length >= MAX_PENDING) throw new WardenError("rate_limited", `${MAX_PENDING} sign-ins are under way; try again in a few minutes`);
+    if (waiting.filter((c) => c === client.slice(0, 100)).length >= MAX_PENDING_PER_CLIENT)
+      throw new WardenError("rate_limited", `this address has ${MAX_PENDING_PER_CLIENT} sign-ins under way; finish one, or wait ten minutes`);
     const verifier = oidc.randomPKCECodeVerifier();
     const state = oidc.randomState();
     const nonce = oidc.randomNonce();
@@ -114,12 +119,13 @@ export class OidcLogin {
     return { claim: s.claim, value };
   }
 
-  async #prune(): Promise<number> {
-    let waiting = 0;
+  /** The clients of the sign-ins under way (expired ones deleted on the way). */
+  async #prune(): Promise<string[]> {
+    const waiting: string[] = [];
     for (const key of await this.#storage.list(PENDING, MAX_PENDING * 2)) {
       const p = (await this.#storage.get(key)) as Pending | undefined;
       if (!p || Date.parse(p.expires_at) <= this.#now()) await this.#storage.delete(key);
-      else waiting++;
+      else waiting.push(p.client);
     }
     return waiting;
   }

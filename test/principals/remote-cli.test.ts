@@ -9,6 +9,7 @@ import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hostOrigin } from "../../core/cli/remote.js";
 import { launchChromium } from "../helpers/browser.js";
+import { raw } from "../helpers/api.js";
 import { BIN, warden } from "../helpers/cli.js";
 import { serveConsoleHost, type ConsoleHost } from "../helpers/console-host.js";
 import { tempDir } from "../helpers/modules.js";
@@ -22,6 +23,9 @@ const credentials = () =>
   JSON.parse(readFileSync(join(config, "warden", "credentials.json"), "utf8")) as {
     hosts: Record<string, { refresh_token: string; access_token: string; access_expires_at: string; operator: string }>;
   };
+/** One request on a connection of its own (a pooled keep-alive socket the server closes answers "other side closed"). */
+const post = (path: string, body: unknown, token?: string) =>
+  raw(new URL(host.base), { method: "POST", path, headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify(body) });
 const remote = (...args: string[]) => warden(["--addr", host.base, "--json", ...args], env);
 
 beforeAll(async () => {
@@ -122,9 +126,9 @@ describe("the remote CLI", () => {
     expect(after.access_token).not.toBe(before.access_token);
 
     // Someone replays the spent refresh token: the whole family is revoked, and audited.
-    const replay = await fetch(`${host.base}/api/v1/login/refresh`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ refresh_token: before.refresh_token }) });
+    const replay = await post("/api/v1/login/refresh", { refresh_token: before.refresh_token });
     expect(replay.status).toBe(401);
-    expect(((await replay.json()) as { error: { code: string } }).error.code).toBe("refresh_reused");
+    expect(replay.json.error.code).toBe("refresh_reused");
     const r = remote("module", "list");
     expect(r.code).not.toBe(0);
     const events = host.cli("audit", "tail", "-n", "10").json as Array<{ action: string; data: Record<string, unknown> }>;
@@ -143,10 +147,8 @@ describe("the remote CLI", () => {
     const out = warden(["logout", host.base, "--json"], env);
     expect(out.code, out.stderr).toBe(0);
     expect(out.json).toMatchObject({ ended: true });
-    const direct = await fetch(`${host.base}/api/v1/module/list`, { method: "POST", headers: { authorization: `Bearer ${saved.access_token}`, "content-type": "application/json" }, body: "{}" });
-    expect(direct.status).toBe(401);
-    const refresh = await fetch(`${host.base}/api/v1/login/refresh`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ refresh_token: saved.refresh_token }) });
-    expect(refresh.status).toBe(401);
+    expect((await post("/api/v1/module/list", {}, saved.access_token)).status).toBe(401);
+    expect((await post("/api/v1/login/refresh", { refresh_token: saved.refresh_token })).status).toBe(401);
     expect(credentials().hosts[host.base]).toBeUndefined();
   });
 });
