@@ -51,7 +51,15 @@ export function operatorCommands(deps: HostCommandDeps): Record<string, HostComm
         ...(operators().problem ? { problem: operators().problem } : {}),
         operators: operators()
           .list()
-          .map((op) => ({ name: op.name, roles: op.roles, email: op.email ?? null, subject: op.subject ?? null, addedBy: op.addedBy, addedAt: op.addedAt })),
+          .map((op) => ({
+            name: op.name,
+            roles: op.roles,
+            permissions: operators().permissionsOf(op.name) ?? [],
+            email: op.email ?? null,
+            subject: op.subject ?? null,
+            addedBy: op.addedBy,
+            addedAt: op.addedAt,
+          })),
       }),
     },
     remove: {

@@ -55,7 +55,8 @@ export async function main(argv: string[], io: Io = terminalIo()): Promise<numbe
   if (globals.flags.has("examples") && commandWords(argv)[0] === "serve") globals.modules.push(EXAMPLES_DIR);
   const home = resolveHome(globals.home);
   const words = commandWords(argv);
-  const addr = globals.addr ?? (process.env.WARDEN_ADDR || undefined);
+  // An explicit --home means this machine's home, whatever WARDEN_ADDR says.
+  const addr = globals.addr ?? (globals.home === undefined ? process.env.WARDEN_ADDR || undefined : undefined);
   let host: Host | undefined;
   const openHost = async (create = false): Promise<Host> => {
     if (!host) {
@@ -76,6 +77,7 @@ export async function main(argv: string[], io: Io = terminalIo()): Promise<numbe
   const result = { code: 0 };
   let backend: Backend | undefined;
   try {
+    if (globals.addr !== undefined && globals.home !== undefined) throw new HostError("usage", "give --home (this machine's home) or --addr (a host elsewhere), not both");
     // Help is answered without a home (the module commands are listed once one exists).
     const helpOnly = words.length === 0 || argv.includes("--help") || argv.includes("-h") || words[0] === "help" || words[0] === "__complete";
     if (standsAlone(words) || (helpOnly && !existsSync(home))) {

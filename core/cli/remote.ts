@@ -66,6 +66,11 @@ function writeAll(file: CredentialsFile): void {
   renameSync(tmp, credentialsFile());
 }
 
+/** The hosts this CLI holds a session with. */
+export function signedInHosts(): string[] {
+  return Object.keys(readAll().hosts).sort();
+}
+
 export function savedFor(origin: string): Saved | undefined {
   return readAll().hosts[origin];
 }

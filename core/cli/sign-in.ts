@@ -4,7 +4,7 @@ import type { Command } from "commander";
 import { HostError } from "../base/errors.js";
 import type { GlobalOptions } from "./argv.js";
 import { printResult, type Io } from "./output.js";
-import { hostOrigin, login, logout } from "./remote.js";
+import { hostOrigin, login, logout, signedInHosts } from "./remote.js";
 
 export function registerSignIn(program: Command, globals: GlobalOptions, io: Io, result: { code: number }): void {
   program
@@ -27,8 +27,9 @@ export function registerSignIn(program: Command, globals: GlobalOptions, io: Io,
     .description("end this CLI's session with a host (its refresh and access tokens stop working) and forget them")
     .argument("[url]", "the host (default: --addr or WARDEN_ADDR)")
     .action(async (url: string | undefined) => {
-      const target = url ?? globals.addr ?? process.env.WARDEN_ADDR;
-      if (!target) throw new HostError("usage", "which host? `warden logout URL`, or set --addr / WARDEN_ADDR");
+      const stored = signedInHosts();
+      const target = url ?? globals.addr ?? (process.env.WARDEN_ADDR || undefined) ?? (stored.length === 1 ? stored[0] : undefined);
+      if (!target) throw new HostError("usage", `which host? \`warden logout URL\` (signed in to: ${stored.join(", ") || "none"}), or set --addr / WARDEN_ADDR`);
       result.code = printResult(io, await logout(hostOrigin(target, globals.insecure)), globals.json);
     });
 }
