@@ -60,7 +60,7 @@ export function allRoles(custom: CustomRoles): RoleInfo[] {
 export function permissionsOf(roles: readonly string[], custom: CustomRoles): string[] {
   const out = new Set<string>();
   for (const role of roles) {
-    const perms = Object.hasOwn(BUILTIN_ROLES, role) ? BUILTIN_ROLES[role]!.permissions : Object.hasOwn(custom, role) ? custom[role]! : [];
+    const perms = (Object.hasOwn(BUILTIN_ROLES, role) ? BUILTIN_ROLES[role]?.permissions : Object.hasOwn(custom, role) ? custom[role] : undefined) ?? [];
     for (const p of perms) out.add(p);
   }
   return [...out];

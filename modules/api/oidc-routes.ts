@@ -17,7 +17,8 @@ function stateCookie(req: FastifyRequest): string | undefined {
     .split(";")
     .map((p) => p.trim())
     .filter((p) => p.startsWith(`${STATE_COOKIE}=`));
-  return found.length === 1 ? found[0]!.slice(STATE_COOKIE.length + 1) : undefined; // two: someone planted one
+  const [only, ...more] = found;
+  return only !== undefined && more.length === 0 ? only.slice(STATE_COOKIE.length + 1) : undefined; // two: someone planted one
 }
 
 function setStateCookie(reply: FastifyReply, value: string, https: boolean): void {

@@ -9,8 +9,7 @@ import { LRUCache } from "lru-cache";
 import { FairArgonQueue } from "./argon-queue.js";
 import { newToken, newTokenId, parseToken } from "./token-format.js";
 import { WardenError, refusals } from "../../sdk/errors.js";
-import { bindAllows } from "../../sdk/system/bound-addresses.js";
-import { checkGrant, listTokens, type ListedToken } from "./token-records.js";
+import { checkGrant, checkUse, listTokens, type ListedToken } from "./token-records.js";
 import { parseDuration } from "./durations.js";
 import type { Identity, TokenRecord, TokenStorage, Usage } from "./token-record.js";
 
@@ -208,15 +207,7 @@ export class AuthManager {
    */
   async verify(token: string, client = "local", sharedEpoch?: string): Promise<Identity> {
     const identity = await this.#verifyToken(token, client, sharedEpoch);
-    // The operator may have been removed on this host since (its tokens are revoked too, which other hosts see through the epoch).
-    if (identity.operator !== undefined && !this.#operatorExists(identity.operator))
-      throw new WardenError("unauthorized", `token '${identity.name}' belonged to operator '${identity.operator}', who was removed`);
-    if (identity.bind && !bindAllows(identity.bind, client)) {
-      this.#onAddressRefused?.(identity, client);
-      throw new WardenError("address_not_allowed", `token '${identity.name}' may be used only from ${identity.bind.join(", ")}; this request came from ${client}`, {
-        details: { bind: identity.bind, client },
-      });
-    }
+    checkUse(identity, client, this.#operatorExists, this.#onAddressRefused);
     return identity;
   }
 

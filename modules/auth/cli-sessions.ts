@@ -272,9 +272,9 @@ export class CliSessions {
 }
 
 function parseRefresh(token: unknown): { familyId: string; secret: string } {
-  const m = typeof token === "string" ? /^wdr_([a-f0-9]{16})_([A-Za-z0-9_-]{43})$/.exec(token) : null;
-  if (!m) throw new WardenError("unauthorized", "this is not a Warden refresh token; run `warden login` again");
-  return { familyId: m[1]!, secret: m[2]! };
+  const [, familyId, secret] = (typeof token === "string" ? /^wdr_([a-f0-9]{16})_([A-Za-z0-9_-]{43})$/.exec(token) : null) ?? [];
+  if (familyId === undefined || secret === undefined) throw new WardenError("unauthorized", "this is not a Warden refresh token; run `warden login` again");
+  return { familyId, secret };
 }
 
 /** A lock by name within this process (a single host; a fleet passes its shared lock instead). */

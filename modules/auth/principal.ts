@@ -46,7 +46,8 @@ export function bindOf(requested: string[] | undefined, call: CallInfo | undefin
   const bound = outside(call).flatMap((o) => (o.bind !== undefined ? [o.bind] : []));
   const wanted = requested === undefined ? undefined : parseBind(requested);
   if (wanted === undefined) {
-    if (bound.length > 1 && bound.some((b) => !bindWithin(b, bound[0]!))) throw new WardenError("input_invalid", "the callers this grant acts for are bound to different addresses; give --bind");
+    const [first] = bound;
+    if (first !== undefined && bound.some((b) => !bindWithin(b, first))) throw new WardenError("input_invalid", "the callers this grant acts for are bound to different addresses; give --bind");
     return bound[0];
   }
   for (const b of bound) {

@@ -1,9 +1,9 @@
 // What a grant asks for, checked before anything is made; and the token list as `auth list` shows it.
 import { WardenError } from "../../sdk/errors.js";
 import { patternWithin } from "../../sdk/patterns.js";
-import { parseBind } from "../../sdk/system/bound-addresses.js";
+import { bindAllows, parseBind } from "../../sdk/system/bound-addresses.js";
 import { parseDuration } from "./durations.js";
-import type { TokenRecord, TokenStorage, Usage } from "./token-record.js";
+import type { Identity, TokenRecord, TokenStorage, Usage } from "./token-record.js";
 
 const SCOPE = /^(\*|[a-z][a-z0-9-]*(\.[A-Za-z0-9_-]+)*(\.\*)?)$/;
 
@@ -80,4 +80,19 @@ export async function revokeOperatorTokens(
     }
   }
   return n;
+}
+
+/**
+ * A verified token may still not be used: its operator was removed on this host since (its tokens
+ * are revoked too, which other hosts see through the epoch), or it is bound elsewhere.
+ */
+export function checkUse(identity: Identity, client: string, operatorExists: (name: string) => boolean, onAddressRefused?: (identity: Identity, client: string) => void): void {
+  if (identity.operator !== undefined && !operatorExists(identity.operator))
+    throw new WardenError("unauthorized", `token '${identity.name}' belonged to operator '${identity.operator}', who was removed`);
+  if (identity.bind && !bindAllows(identity.bind, client)) {
+    onAddressRefused?.(identity, client);
+    throw new WardenError("address_not_allowed", `token '${identity.name}' may be used only from ${identity.bind.join(", ")}; this request came from ${client}`, {
+      details: { bind: identity.bind, client },
+    });
+  }
 }

@@ -7,7 +7,7 @@ import { SessionStore, type Lineage, type SessionSettings, type TokenBond } from
 import { WardenError, refusals } from "../../sdk/errors.js";
 import type { ConsoleService } from "../../sdk/system/services.js";
 import { RefusalNotes } from "../../sdk/system/bound-addresses.js";
-import { OidcLogin, type OidcSettings } from "./oidc.js";
+import { oidcSignIn } from "./oidc-sign-in.js";
 
 let stopListening: (() => void) | undefined;
 
@@ -46,38 +46,14 @@ export async function activate(ctx: ModuleContext<SessionSettings>) {
     return { id: tokenId, credential };
   };
 
-  const oidcLogin = new OidcLogin(ctx.storage, () => auth.now());
-  const oidcSettings = async (): Promise<OidcSettings> => {
-    if (!settings["oidc.issuer"] || !settings["oidc.client_id"])
-      throw new WardenError("oidc_unavailable", "sign-in with an identity provider is not set up: set console.oidc.issuer and console.oidc.client_id");
-    const redirectUri = settings["oidc.redirect_url"] || (address ? `${address}/console/oidc/callback` : "");
-    if (!redirectUri) throw new WardenError("oidc_unavailable", "no host serves the console here, so there is no callback URL; set console.oidc.redirect_url");
-    const secret = await ctx.secrets.get("oidc_client_secret");
-    return { issuer: settings["oidc.issuer"], clientId: settings["oidc.client_id"], claim: settings["oidc.claim"], secret, redirectUri };
-  };
-
   const service: ConsoleService = {
-    oidc: {
-      enabled: () => settings["oidc.issuer"] !== "" && settings["oidc.client_id"] !== "",
-      start: async (client) => oidcLogin.start(await oidcSettings(), client),
-      async finish(query, cookieState, client) {
-        const s = await oidcSettings();
-        // The callback as registered, with the provider's query: never the request's own Host header.
-        const { claim, value } = await oidcLogin.finish(s, new URL(`${s.redirectUri.split("?")[0]}${query}`), cookieState);
-        const operator = principals?.byClaim(claim, value);
-        const scopes = operator !== undefined ? principals?.permissionsOf(operator) : undefined;
-        if (operator === undefined || !scopes) {
-          await ctx.audit.record("console.oidc_refused", "console", { claim, value, client });
-          throw new WardenError(
-            "oidc_operator_unknown",
-            `no operator signs in as ${claim} '${value}'; an admin adds one with \`warden operator add NAME --role ROLE --${claim === "email" ? "email" : "subject"} ${value}\``,
-          );
-        }
-        const opened = await sessions.openForOperator(operator, scopes, client);
-        await ctx.audit.record("console.login", `console:${opened.record.id}`, { via: "oidc", operator, [claim]: value, client });
-        return opened;
-      },
-    },
+    oidc: oidcSignIn(ctx, sessions, {
+      settings: () => settings,
+      address: () => address,
+      operatorOf: (claim, value) => principals?.byClaim(claim, value),
+      permissionsOf: (name) => principals?.permissionsOf(name),
+      now: () => auth.now(),
+    }),
     setAddress: (url) => void (address = url),
     async login(code, client) {
       const opened = await sessions.login(code, client);
