@@ -137,7 +137,15 @@ export class CommandBus {
     const proof = authorizeEffect(caller, "setting.change", this.#policy, { permission, target: key, ownedByModule: caller.kind === "module" && caller.moduleId === owner });
     this.#secondOperator(caller, "setting.change", { key, value, current: this.#hooks.secondOperator?.current(key) });
     // A role's permissions are handed to everyone who holds the role: only what the changer holds.
-    if (key === "roles.custom" && value !== null && typeof value === "object") checkHolds(caller, Object.values(value as Record<string, unknown>).flat().map(String), "this roles.custom", this.#policy);
+    if (key === "roles.custom" && value !== null && typeof value === "object")
+      checkHolds(
+        caller,
+        Object.values(value as Record<string, unknown>)
+          .flat()
+          .map(String),
+        "this roles.custom",
+        this.#policy,
+      );
     return proof;
   }
 
@@ -301,9 +309,13 @@ export class CommandBus {
     // Requests are a person's: one a service account filed would run as a credential that may be
     // revoked by the time a second operator approves it.
     if (c.operator === undefined)
-      throw new HostError("second_operator_required", `${what}: two-person approval is on (approvals.required 2), and requests are filed by named operators, not a service account's token or session`, {
-        details: { command: info.command },
-      });
+      throw new HostError(
+        "second_operator_required",
+        `${what}: two-person approval is on (approvals.required 2), and requests are filed by named operators, not a service account's token or session`,
+        {
+          details: { command: info.command },
+        },
+      );
     return gate.file({ command: info.command, input, caller: copyCaller(c) as OutsideCaller, permissions: [info.permission] }, what);
   }
 
