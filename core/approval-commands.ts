@@ -30,6 +30,12 @@ function shown(r: ApprovalRequest) {
 export function approvalCommands(deps: HostCommandDeps): Record<string, HostCommand> {
   const { bus } = deps;
   const requests = () => deps.loader.kernel.approvals;
+  const requestOf = (input: unknown): { id: string; found: ApprovalRequest } => {
+    const { id } = input as { id: string };
+    const found = requests().get(id);
+    if (!found) throw new HostError("not_found", `no two-person request ${id.slice(0, 32)}; \`warden approval list\` shows them`);
+    return { id, found };
+  };
   return {
     list: {
       description: "List two-person requests: what each would change, who asked, and until when it waits",
@@ -51,9 +57,7 @@ export function approvalCommands(deps: HostCommandDeps): Record<string, HostComm
       args: ["id"],
       permission: "approvals.decide",
       run: async (input, call) => {
-        const { id } = input as { id: string };
-        const found = requests().get(id);
-        if (!found) throw new HostError("not_found", `no two-person request ${id.slice(0, 32)}; \`warden approval list\` shows them`);
+        const { id, found } = requestOf(input);
         const decider = deciderOf(call.caller);
         if (decider === principalOf(found.caller)) throw new HostError("forbidden", `request ${id} is yours; a second, different operator approves it`);
         if (decider !== "operator:local" && call.caller.kind !== "operator" && call.caller.kind !== "module" && call.caller.operator === undefined)
@@ -79,9 +83,7 @@ export function approvalCommands(deps: HostCommandDeps): Record<string, HostComm
       args: ["id"],
       permission: "approvals.decide",
       run: async (input, call) => {
-        const { id } = input as { id: string };
-        const found = requests().get(id);
-        if (!found) throw new HostError("not_found", `no two-person request ${id.slice(0, 32)}; \`warden approval list\` shows them`);
+        const { id, found } = requestOf(input);
         const own = deciderOf(call.caller) === principalOf(found.caller);
         const auth = bus.authorize(call.caller, "request.decide", { target: id });
         if (!own) for (const permission of found.permissions) bus.authorize(call.caller, "request.decide", { permission, target: id });
