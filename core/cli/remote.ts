@@ -7,18 +7,13 @@
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { isIP } from "node:net";
+import { isLoopbackHost } from "../../sdk/system/bound-addresses.js";
 import type { CommandInfo } from "../../sdk/context.js";
+import type { CliTokens } from "../../sdk/system/services.js";
 import { HostError, isErrorCode } from "../base/errors.js";
 
-export interface Saved {
-  access_token: string;
-  access_expires_at: string;
-  refresh_token: string;
-  operator: string;
-  scopes: string[];
-  family: string;
-}
+/** What the host answers a sign-in or refresh with, kept as it came. */
+export type Saved = CliTokens;
 
 type CredentialsFile = { hosts: Record<string, Saved> };
 
@@ -40,9 +35,7 @@ export function hostOrigin(addr: string, insecure: boolean): string {
     throw new HostError("usage", `'${addr.slice(0, 200)}' is not a URL; give the host's address like https://warden.example.com:8443`);
   }
   if (url.protocol !== "https:" && url.protocol !== "http:") throw new HostError("usage", `'${addr.slice(0, 200)}' is not an http(s) URL`);
-  const host = url.hostname.replace(/^\[|\]$/g, "");
-  const loopback = host === "localhost" || host === "::1" || (isIP(host) === 4 && host.startsWith("127."));
-  if (url.protocol === "http:" && !loopback && !insecure)
+  if (url.protocol === "http:" && !isLoopbackHost(url.hostname) && !insecure)
     throw new HostError(
       "usage",
       `refusing plain HTTP to ${url.host}: tokens would cross the network in the clear. Use https:// (api.tls_cert and api.tls_key on the host), or --insecure if you accept that`,

@@ -301,10 +301,12 @@ export class CommandBus {
 
   /** With two-person approval on, a protected top-level call from a token or session becomes a request. */
   #fileIfProtected(call: Call, info: CommandInfo, input: unknown, depth: number): Promise<unknown> | undefined {
+    // Most commands are not protected: one lookup, and the rest of the checks only for those that are.
+    const rule = Object.hasOwn(PROTECTED_CALLS, info.command) ? PROTECTED_CALLS[info.command] : undefined;
     const gate = this.#hooks.secondOperator;
     const c = call.caller;
-    if (!gate || depth > 0 || (c.kind !== "token" && c.kind !== "session") || this.#approved.getStore() !== undefined || gate.required() < 2) return undefined;
-    const what = PROTECTED_CALLS[info.command]?.(input as Record<string, unknown>, gate.current);
+    if (!rule || !gate || depth > 0 || (c.kind !== "token" && c.kind !== "session") || this.#approved.getStore() !== undefined || gate.required() < 2) return undefined;
+    const what = rule(input as Record<string, unknown>, gate.current);
     if (what === undefined) return undefined;
     // Requests are a person's: one a service account filed would run as a credential that may be
     // revoked by the time a second operator approves it.

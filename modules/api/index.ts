@@ -7,6 +7,7 @@ import type {} from "../../sdk/system/services.js";
 import { buildServer, type ApiDeps, type ApiSettings } from "./server.js";
 import { Traffic } from "./traffic.js";
 import { WardenError } from "../../sdk/errors.js";
+import { isLoopbackHost } from "../../sdk/system/bound-addresses.js";
 
 /** The server this activation listens with: closed when the module is deactivated (reload, disable). */
 let running: FastifyInstance | undefined;
@@ -77,7 +78,7 @@ export async function activate(ctx: ModuleContext<ApiSettings>) {
 
   ctx.services.provide("surface:api", {
     async start(): Promise<{ url: string; lines: string[] }> {
-      if (settings.require_tls && !(settings.tls_cert && settings.tls_key) && !isLoopback(settings.host)) {
+      if (settings.require_tls && !(settings.tls_cert && settings.tls_key) && !isLoopbackHost(settings.host)) {
         throw new WardenError(
           "tls_required",
           `api.require_tls is on and api.host ${settings.host} is not loopback: REST would carry tokens in the clear. Set api.tls_cert and api.tls_key (or serve --tls-cert/--tls-key), or listen on 127.0.0.1`,
@@ -130,11 +131,6 @@ export async function activate(ctx: ModuleContext<ApiSettings>) {
       return addr && typeof addr === "object" ? `${scheme}://${addr.address}:${addr.port}` : undefined;
     },
   });
-}
-
-/** Addresses only this machine reaches. */
-function isLoopback(host: string): boolean {
-  return host === "localhost" || host === "::1" || /^127\./.test(host);
 }
 
 /** A listen failure as a catalogued code that says what to change (EADDRINUSE above all). */

@@ -11,6 +11,7 @@ import { createHash } from "node:crypto";
 import * as oidc from "openid-client";
 import type { StorageApi } from "../../sdk/context.js";
 import { WardenError } from "../../sdk/errors.js";
+import { isLoopbackHost } from "../../sdk/system/bound-addresses.js";
 
 const PENDING = "oidc:";
 const PENDING_MS = 10 * 60_000;
@@ -32,8 +33,7 @@ const digest = (s: string) => createHash("sha256").update(s).digest("hex");
 
 /** Plain HTTP only to an issuer on loopback (a test's, a local one); anything else must be https. */
 function insecureAllowed(issuer: URL): boolean {
-  const h = issuer.hostname.replace(/^\[|\]$/g, "");
-  return issuer.protocol === "http:" && (h === "localhost" || h === "::1" || h.startsWith("127."));
+  return issuer.protocol === "http:" && isLoopbackHost(issuer.hostname);
 }
 
 export class OidcLogin {

@@ -26,6 +26,12 @@ export function parseBind(entries: readonly string[]): string[] {
   ];
 }
 
+/** Whether a host name or address is one only this machine reaches (localhost, 127.0.0.0/8, ::1). */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, "");
+  return h === "localhost" || h === "::1" || (isIP(h) === 4 && h.startsWith("127."));
+}
+
 /** Whether `client` (an address as the REST surface sees it) is inside the bind list. */
 export function bindAllows(bind: readonly string[], client: string): boolean {
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(client)?.[1];
