@@ -80,6 +80,7 @@ const cases: Array<[string, (r: Awaited<ReturnType<typeof outcome>>) => void, Re
   ["forged-capability", fails("capability_denied")],
   ["return-function", fails("module_error")],
   ["return-symbol", fails("module_error")],
+  ["thenable-trap", (r) => (fails("module_error")(r), expect((r as { message: string }).message).toContain("trap"))],
   ["return-bigint", fails("module_error")],
   ["return-cyclic", fails("module_error")],
   ["return-huge-string", fails(["memory_limit", "module_error", "module_crashed"])],

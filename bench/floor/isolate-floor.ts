@@ -12,9 +12,13 @@ export class IsolateFloor {
   readonly ready: Promise<void>;
   #seq = 0;
 
-  /** `isolates`: how many isolates the child holds; `call` names the one to enter. */
-  constructor(isolates = 1) {
-    this.#child = spawn(process.execPath, ["--no-node-snapshot", "--import", "tsx", join(import.meta.dirname, "isolate-child.ts"), String(isolates)], {
+  /**
+   * `isolates`: how many isolates the child holds; `call` names the one to enter. `wardenModule`:
+   * a JSON file with a module's bundle and setup, to hold Warden isolates instead (the ablation).
+   */
+  constructor(isolates = 1, wardenModule?: string) {
+    const args = [join(import.meta.dirname, "isolate-child.ts"), String(isolates), ...(wardenModule ? [wardenModule] : [])];
+    this.#child = spawn(process.execPath, ["--no-node-snapshot", "--import", "tsx", ...args], {
       stdio: ["ignore", "ignore", "inherit", "pipe", "pipe"],
     });
     this.#writer = new FrameWriter(this.#child.stdio[3] as Writable);

@@ -31,7 +31,10 @@ type Input = Record<string, unknown>;
  * Top-level commands filed as requests when two-person approval is on: what each would change, in
  * words, or undefined when this call changes nothing protected. `current` reads a setting.
  */
-export const PROTECTED_CALLS: Readonly<Record<string, (input: Input, current: (key: string) => unknown) => string | undefined>> = {
+/** What a protected call would change, in words; undefined when this input changes nothing protected. */
+export type ProtectRule = (input: Input, current: (key: string) => unknown) => string | undefined;
+
+export const PROTECTED_CALLS: Readonly<Record<string, ProtectRule>> = {
   "module.approve": (i) => `approve what module '${String(i.id)}' asks for${i.capability ? ` (${String(i.capability)})` : ""}`,
   "module.install": (i) => (i.approve === true ? `install ${String(i.source)} and approve what it asks for` : undefined),
   "module.remove": (i) => `remove module '${String(i.id)}'${i.purge ? " and purge its data" : ""}`,

@@ -12,7 +12,7 @@ import { compileCommandSchema } from "../manifest/index.js";
 import { actorOf } from "../authority/actor.js";
 import { authorize, type PolicyFacts } from "./policy.js";
 import { EFFECTS } from "../authority/effects.js";
-import { effectNeedsSecond, PROTECTED_CALLS } from "../approvals/protected.js";
+import { effectNeedsSecond, PROTECTED_CALLS, type ProtectRule } from "../approvals/protected.js";
 import { ajvProblems, problemSummary } from "../manifest/problems.js";
 
 const NO_CALLERS: readonly OutsideCaller[] = Object.freeze([]);
@@ -47,6 +47,8 @@ interface Declared {
   validateInput?: ValidateFunction;
   validateOutput?: ValidateFunction;
   handler?: BoundHandler;
+  /** Its two-person rule, looked up once when declared (most commands have none). */
+  protect: ProtectRule | undefined;
 }
 
 export interface BusHooks {
@@ -201,6 +203,7 @@ export class CommandBus {
         ...(m.confirm ? { confirm: m.confirm } : {}),
       },
       checkOutput: options.checkOutput,
+      protect: Object.hasOwn(PROTECTED_CALLS, command) ? PROTECTED_CALLS[command] : undefined,
     });
     this.#changed();
   }
@@ -262,8 +265,10 @@ export class CommandBus {
       const input = call.input === undefined || call.input === null ? {} : call.input;
       d.validateInput ??= compileCommandSchema(info.input);
       if (!d.validateInput(input)) throw inputInvalid(info.command, d.validateInput);
-      const filed = await this.#fileIfProtected(call, info, input, depth);
-      if (filed !== undefined) {
+      // Not awaited unless filed: an await of nothing is still a turn of the microtask queue per call.
+      const filing = d.protect && this.#fileIfProtected(call, d.protect, info, input, depth);
+      if (filing !== undefined) {
+        const filed = await filing;
         this.#hooks.onCallEnd?.(info.module, info.command, performance.now() - started);
         return filed;
       }
@@ -300,12 +305,10 @@ export class CommandBus {
   }
 
   /** With two-person approval on, a protected top-level call from a token or session becomes a request. */
-  #fileIfProtected(call: Call, info: CommandInfo, input: unknown, depth: number): Promise<unknown> | undefined {
-    // Most commands are not protected: one lookup, and the rest of the checks only for those that are.
-    const rule = Object.hasOwn(PROTECTED_CALLS, info.command) ? PROTECTED_CALLS[info.command] : undefined;
+  #fileIfProtected(call: Call, rule: ProtectRule, info: CommandInfo, input: unknown, depth: number): Promise<unknown> | undefined {
     const gate = this.#hooks.secondOperator;
     const c = call.caller;
-    if (!rule || !gate || depth > 0 || (c.kind !== "token" && c.kind !== "session") || this.#approved.getStore() !== undefined || gate.required() < 2) return undefined;
+    if (!gate || depth > 0 || (c.kind !== "token" && c.kind !== "session") || this.#approved.getStore() !== undefined || gate.required() < 2) return undefined;
     const what = rule(input as Record<string, unknown>, gate.current);
     if (what === undefined) return undefined;
     // Requests are a person's: one a service account filed would run as a credential that may be

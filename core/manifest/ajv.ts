@@ -59,13 +59,33 @@ export function compileCommandSchema(schema: object): ValidateFunction {
   if (idAt !== undefined) {
     throw new Error(`"$id" is not allowed in module schemas (at ${idAt || "/"}); use local references like "#/definitions/name"`);
   }
+  const key = JSON.stringify(schema);
+  const known = compiled.get(key);
+  if (known) return known;
+  let validate: ValidateFunction;
   try {
-    return commandAjv.compile(schema);
+    validate = commandAjv.compile(schema);
   } finally {
     // Safe: without a $id this only forgets the cache entry for this very object.
     commandAjv.removeSchema(schema);
   }
+  if (compiled.size >= MAX_COMPILED) {
+    const oldest = compiled.keys().next();
+    if (!oldest.done) compiled.delete(oldest.value);
+  }
+  compiled.set(key, validate);
+  return validate;
 }
+
+/**
+ * Compiled validators by schema text. Modules mostly repeat a few schemas: one function per
+ * distinct schema keeps the call path's code hot (500 modules had 1500 copies of one validator),
+ * and the check at load compiles what the first call then reuses. A validator holds no state
+ * between calls but its `errors`, read right after the call that set them. Bounded: the oldest
+ * goes first.
+ */
+const compiled = new Map<string, ValidateFunction>();
+const MAX_COMPILED = 4096;
 
 /** Keywords whose values are data, not subschemas: a "$id" inside them is just a value. */
 const DATA_KEYWORDS = new Set(["default", "const", "enum", "examples"]);

@@ -11,10 +11,8 @@
 //
 // The isolate sees one bridge function (an ivm.Callback, copying) and the setup as text; it never
 // receives a Reference, an ExternalCopy or the ivm module.
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import ivm from "isolated-vm";
-import { PRELUDE } from "./prelude.js";
+import { CACHE_TAG, compileCached, takeShell } from "./isolate-shell.js";
 import type { DeathReason, Limits, LogLevel, Setup, WireError } from "./protocol.js";
 
 export interface IsolateEvents {
@@ -37,44 +35,6 @@ export interface IsolateEvents {
 const LOG_LEVELS = new Set<LogLevel>(["debug", "info", "warn", "error"]);
 const WATCHDOG_SLACK_MS = 20;
 const SLICE_QUANTUM_MS = 10;
-
-/** Compiled code caches, by bundle hash (and one for the prelude), shared by this process's isolates. */
-const codeCache = new Map<string, ArrayBuffer>();
-let codeCacheDir: string | undefined;
-
-export function useCodeCacheDir(dir: string): void {
-  codeCacheDir = dir;
-}
-
-function cachedCode(key: string): ArrayBuffer | undefined {
-  const hit = codeCache.get(key);
-  if (hit || !codeCacheDir) return hit;
-  try {
-    const b = readFileSync(join(codeCacheDir, `${key}.bin`));
-    const ab = b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
-    codeCache.set(key, ab);
-    return ab;
-  } catch {
-    return undefined;
-  }
-}
-
-function storeCode(key: string, data: ArrayBuffer): void {
-  codeCache.set(key, data);
-  if (!codeCacheDir) return;
-  try {
-    mkdirSync(codeCacheDir, { recursive: true, mode: 0o700 });
-    const file = join(codeCacheDir, `${key}.bin`);
-    const tmp = `${file}.${process.pid}.tmp`;
-    writeFileSync(tmp, Buffer.from(data));
-    renameSync(tmp, file);
-  } catch {
-    // a cache that cannot be written only costs a recompile
-  }
-}
-
-/** V8 refuses a cache made by another V8 build or with other flags; keep such caches apart. */
-const CACHE_TAG = `${process.versions.v8}-${process.arch}`.replace(/[^\w.-]/g, "_");
 
 /**
  * Items for the prelude's run(), six primitives each: (0, rq, name, input, call, "") a call,
@@ -130,16 +90,11 @@ export class IsolateHost {
   constructor(setup: Setup, limits: Limits, events: IsolateEvents) {
     this.#limits = limits;
     this.#events = events;
-    this.#isolate = new ivm.Isolate({
-      memoryLimit: Math.max(8, limits.memoryMb),
-      // V8 cannot continue after these; the supervisor restarts this process and re-activates.
-      onCatastrophicError: () => process.abort(),
-    });
-    this.#context = this.#isolate.createContextSync();
+    const shell = takeShell(Math.max(8, limits.memoryMb));
+    this.#isolate = shell.isolate;
+    this.#context = shell.context;
     const bridge = new ivm.Callback((kind: unknown, a: unknown, b: unknown, c: unknown, d: unknown) => this.#bridge(kind, a, b, c, d));
-    const preludeKey = `prelude-${CACHE_TAG}-${hashOf(PRELUDE)}`;
-    const prelude = this.#compile(PRELUDE, "warden:prelude", preludeKey);
-    const factory = prelude.runSync(this.#context, { reference: true }) as ivm.Reference;
+    const factory = shell.factory;
     const runtime = factory.applySync(undefined, [bridge, JSON.stringify(setup)], { result: { reference: true } }) as ivm.Reference;
     factory.release();
     this.#rt = {
@@ -177,7 +132,7 @@ export class IsolateHost {
     this.#begin(rq);
     let script: ivm.Script;
     try {
-      script = this.#compile(code, filename, `${hash}-${CACHE_TAG}`);
+      script = compileCached(this.#isolate, code, filename, `${hash}-${CACHE_TAG}`);
     } catch (e) {
       return this.#settle(rq, undefined, { code: "module_error", message: `the module's code does not compile: ${messageOf(e)}` });
     }
@@ -222,17 +177,6 @@ export class IsolateHost {
     } catch {
       // already gone
     }
-  }
-
-  #compile(code: string, filename: string, key: string): ivm.Script {
-    const cached = cachedCode(key);
-    const script = this.#isolate.compileScriptSync(
-      code,
-      cached ? { filename, cachedData: new ivm.ExternalCopy(cached) as ivm.ExternalCopy<ArrayBuffer> } : { filename, produceCachedData: true },
-    ) as ivm.Script & ivm.CachedDataResult & { cachedDataRejected?: boolean };
-    if (cached && script.cachedDataRejected) codeCache.delete(key);
-    else if (!cached && script.cachedData) storeCode(key, script.cachedData.copy());
-    return script;
   }
 
   #begin(rq: number): void {
@@ -369,10 +313,4 @@ export class IsolateHost {
 
 function messageOf(e: unknown): string {
   return String((e as Error)?.message ?? e);
-}
-
-function hashOf(s: string): string {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
-  return (h >>> 0).toString(16);
 }

@@ -26,7 +26,7 @@ export const PRELUDE = String.raw`(function (bridge, setupText) {
   "use strict";
   var stringify = JSON.stringify, parse = JSON.parse;
   var ErrorCtor = Error, TypeErrorCtor = TypeError, StringCtor = String, PromiseCtor = Promise;
-  var reject = Promise.reject;
+  var reject = Promise.reject, resolveWith = Promise.resolve;
   var then = Promise.prototype.then, apply = Reflect.apply, slice = Array.prototype.slice;
   var freeze = Object.freeze, create = Object.create, defineProperty = Object.defineProperty, keys = Object.keys;
   var strSlice = String.prototype.slice;
@@ -148,12 +148,24 @@ export const PRELUDE = String.raw`(function (bridge, setupText) {
   }
 
   // Runs fn and reports its (possibly asynchronous) outcome for request rq exactly once.
+  // A plain value settles at once; a promise (an async handler's) is awaited with the captured
+  // then, one job rather than the three a promise wrapped around it took. Either way the outcome
+  // is reported within this entry, as before. Anything else thenable is adopted the standard way.
   function settle(rq, fn, what, discard) {
-    var p = new PromiseCtor(function (resolve) { resolve(fn()); });
-    apply(then, p, [
-      function (value) { succeed(rq, discard ? undefined : value, what); },
-      function (err) { fail(rq, err); },
-    ]);
+    var onValue = function (value) { succeed(rq, discard ? undefined : value, what); };
+    var onError = function (err) { fail(rq, err); };
+    var r;
+    try {
+      r = fn();
+    } catch (e) {
+      return onError(e);
+    }
+    if (r === null || (typeof r !== "object" && typeof r !== "function")) return onValue(r);
+    try {
+      apply(then, apply(resolveWith, PromiseCtor, [r]), [onValue, onError]);
+    } catch (e) {
+      onError(e); // a thenable whose constructor or species getter throws
+    }
   }
 
   function rejected(err) { return apply(reject, PromiseCtor, [err]); }

@@ -9,7 +9,8 @@ import { writeSync } from "node:fs";
 import { Socket } from "node:net";
 import { join } from "node:path";
 import { FrameReader, FrameWriter } from "./channel.js";
-import { Batch, IsolateHost, useCodeCacheDir } from "./isolate-host.js";
+import { Batch, IsolateHost } from "./isolate-host.js";
+import { useCodeCacheDir } from "./isolate-shell.js";
 import { DENIAL_RQ, MARK_BYTES, MARK_FD, type FromSandbox, type LogLevel, type ToSandbox } from "./protocol.js";
 import { MAX_MESSAGE_BYTES } from "./wire.js";
 
@@ -67,11 +68,12 @@ const deactivating = new Map<number, string>();
 let capSeq = 0;
 let marked: string | undefined;
 
-function mark(id: string): void {
+/** `bytes`: the id as written, made once per module (a switch between modules writes each call). */
+function mark(id: string, bytes: Buffer): void {
   if (marked === id) return;
   marked = id;
   try {
-    writeSync(MARK_FD, id.padEnd(MARK_BYTES), 0, "latin1");
+    writeSync(MARK_FD, bytes, 0, MARK_BYTES, 0);
   } catch {
     // the mark file gone: attribution is a convenience
   }
@@ -82,6 +84,7 @@ function activate(m: Extract<ToSandbox, { t: "activate" }>, code: string): void 
   if (previous) forget(m.id, previous);
   let iso: IsolateHost;
   const mod = {} as Module;
+  const markBytes = Buffer.from(m.id.padEnd(MARK_BYTES).slice(0, MARK_BYTES), "latin1");
   try {
     iso = new IsolateHost(m.setup, m.limits, {
       settled: (rq, text, err) => {
@@ -114,7 +117,7 @@ function activate(m: Extract<ToSandbox, { t: "activate" }>, code: string): void 
       register: (name) => send({ t: "register", id: m.id, name }),
       log: (level, message, data) => log(m.id, mod, level, message, data),
       died: (reason, message) => send({ t: "dead", id: m.id, reason, message }),
-      entering: () => mark(m.id),
+      entering: () => mark(m.id, markBytes),
     });
   } catch (e) {
     send({ t: "done", rq: m.rq, err: { code: "module_error", message: `the module's isolate could not be created: ${String((e as Error)?.message ?? e)}` } });
