@@ -126,28 +126,29 @@ export async function run(): Promise<BenchRow[]> {
     rows.push(row("sandbox", "same, the floor's per-KB cost at 1 MB", floorBigKb, "µs/KB", "floor per-KB cost at 10 KB", floorSmallKb, "(reference)"));
     rows.push(row("sandbox", "per-KB cost of a 1 MB input, Warden against the floor", bigKb, "µs/KB", "floor per-KB cost at 1 MB", floorBigKb, "(reference)"));
 
-    // Cold activation with the bundle cached.
-    const act: number[] = [];
+    // Cold activation with the bundle cached: on an idle host (every sandbox process has answered
+    // a round trip first, so the spare isolate it makes after an activation is ready), and back to
+    // back (the previous activation's spare still being made: the ablation without the spare).
+    const idle: number[] = [];
+    const backToBack: number[] = [];
     for (let i = 0; i < 40; i++) {
       await host.loader.deactivate("bench");
-      const s = performance.now();
+      await host.kernel.ledger.refresh();
+      let s = performance.now();
       await host.loader.ensureActive("bench");
-      act.push(performance.now() - s);
+      idle.push(performance.now() - s);
+      await host.loader.deactivate("bench");
+      s = performance.now();
+      await host.loader.ensureActive("bench");
+      backToBack.push(performance.now() - s);
     }
-    rows.push(
-      row(
-        "sandbox",
-        "cold activation, bundle cached (p50)",
-        percentile(
-          act.sort((a, b) => a - b),
-          50,
-        ),
-        "ms",
-        "floor p50",
-        floorUs / 1000,
-        "<= 3 ms",
-      ),
-    );
+    const median = (v: number[]) =>
+      percentile(
+        v.sort((a, b) => a - b),
+        50,
+      );
+    rows.push(row("sandbox", "cold activation on an idle host, bundle cached (p50)", median(idle), "ms", "floor p50", floorUs / 1000, "<= 3 ms"));
+    rows.push(row("sandbox", "ablation: cold activation back to back (no spare isolate ready), p50", median(backToBack), "ms", "on an idle host", median(idle), "(what the spare isolate saves)"));
   } finally {
     await host.close();
   }
