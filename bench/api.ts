@@ -10,6 +10,8 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import autocannon from "autocannon";
+import { Host } from "../core/host.js";
+import { silentLogger } from "../core/log/index.js";
 import { LOAD_CORE, pin, serveWarden, SERVER_CORE, treeCpuMs } from "./proc.js";
 import { row, type BenchRow } from "./report.js";
 
@@ -82,7 +84,9 @@ export async function run(): Promise<BenchRow[]> {
     sandboxed = await load(child.pid!, `${url}/api/v1/hello/greet`, auth, '{"name":"bench"}');
   } finally {
     child.kill("SIGTERM");
+    await new Promise((r) => child.once("exit", r));
   }
+  const inProcess = await dispatchCosts(home);
   return [
     row("api", "system command (cache.status): server CPU per request", system.cpuUs, "µs", "Fastify + helmet + rate-limit + bearer", stackFig.cpuUs, "<= 0.75x"),
     row("api", "sandboxed command (hello.greet): server + sandbox CPU per request", sandboxed.cpuUs, "µs", "Fastify + helmet + rate-limit + bearer", stackFig.cpuUs, "<= 1.25x"),
@@ -95,6 +99,33 @@ export async function run(): Promise<BenchRow[]> {
       stackFig.cpuUs,
       "(what the hop to the isolate costs)",
     ),
+    row(
+      "api",
+      "ablation: cache.status dispatched in-process, no HTTP (CPU per call)",
+      inProcess.system,
+      "µs",
+      "Fastify + helmet + rate-limit + bearer",
+      stackFig.cpuUs,
+      "(what the command path costs)",
+    ),
+    row(
+      "api",
+      "ablation: hello.greet dispatched in-process, no HTTP (host + sandbox CPU per call)",
+      inProcess.sandboxed,
+      "µs",
+      "Fastify + helmet + rate-limit + bearer",
+      stackFig.cpuUs,
+      "(what the command path costs)",
+    ),
+    row(
+      "api",
+      "ablation: Warden's HTTP layer (system command less its in-process dispatch)",
+      system.cpuUs - inProcess.system,
+      "µs",
+      "Fastify + helmet + rate-limit + bearer",
+      stackFig.cpuUs,
+      "(what the HTTP layer costs)",
+    ),
     row("api", "system command: server CPU per request", system.cpuUs, "µs", "bare Fastify hello", bareFig.cpuUs, "(reference)"),
     row("api", "hand-built stack: CPU per request", stackFig.cpuUs, "µs", "bare Fastify hello", bareFig.cpuUs, "(reference)"),
     row("api", "system command req/s", system.rps, "req/s", "bare Fastify req/s", bareFig.rps, "reported"),
@@ -104,4 +135,29 @@ export async function run(): Promise<BenchRow[]> {
     row("api", "hand-built stack req/s", stackFig.rps, "req/s", "bare Fastify req/s", bareFig.rps, "reported"),
     row("api", "hand-built stack p99", stackFig.p99, "ms", "bare Fastify p99", bareFig.p99, "reported"),
   ];
+}
+
+/**
+ * The same two commands dispatched in this process, without HTTP, 50 in flight as the load has:
+ * CPU per call of this process and its sandbox processes (the HTTP layer's share is the difference).
+ */
+async function dispatchCosts(home: string): Promise<{ system: number; sandboxed: number }> {
+  const host = await Host.open({ home, modulePaths: [join(ROOT, "modules/examples")], logger: silentLogger() });
+  try {
+    const per = async (command: string, input: object) => {
+      const calls = 20_000;
+      let next = 0;
+      const worker = async () => {
+        while (next++ < calls) await host.run(command, input);
+      };
+      await Promise.all(Array.from({ length: CONNECTIONS }, worker));
+      next = 0;
+      const before = treeCpuMs(process.pid);
+      await Promise.all(Array.from({ length: CONNECTIONS }, worker));
+      return ((treeCpuMs(process.pid) - before) * 1000) / calls;
+    };
+    return { system: await per("cache.status", {}), sandboxed: await per("hello.greet", { name: "bench" }) };
+  } finally {
+    await host.close();
+  }
 }

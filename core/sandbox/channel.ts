@@ -10,15 +10,29 @@ import type { Writable } from "node:stream";
  */
 export type FrameHandler<H> = (header: H, payload: string) => void;
 
+/**
+ * When queued frames go out by themselves: at the end of the current job ("microtask"), or once
+ * the event loop has handled everything that was ready ("turn": setImmediate). A host serving
+ * HTTP parses each connection's request in its own I/O callback; flushing per callback sent one
+ * write, and woke a sandbox process, per request. Per turn, the requests that arrived together
+ * cross together, as calls in flight from one caller always did.
+ */
+export type FlushWhen = "microtask" | "turn";
+
+/** Frames that go out at once when flushing per turn (a sandbox process runs up to 64 calls per entry). */
+const FULL_BATCH = 64;
+
 export class FrameWriter {
   readonly #out: Writable;
+  readonly #when: FlushWhen;
   #frames: string[] = [];
   #bytes: number[] = [];
   #total = 0;
   #scheduled = false;
 
-  constructor(out: Writable) {
+  constructor(out: Writable, when: FlushWhen = "microtask") {
     this.#out = out;
+    this.#when = when;
   }
 
   send(header: object, payload = ""): void {
@@ -27,9 +41,12 @@ export class FrameWriter {
     this.#frames.push(frame);
     this.#bytes.push(n);
     this.#total += 4 + n;
+    // A full batch need not wait for the end of the turn.
+    if (this.#when === "turn" && this.#frames.length >= FULL_BATCH) return this.flush();
     if (!this.#scheduled) {
       this.#scheduled = true;
-      queueMicrotask(this.#flushQueued);
+      if (this.#when === "turn") setImmediate(this.#flushQueued);
+      else queueMicrotask(this.#flushQueued);
     }
   }
 

@@ -68,7 +68,7 @@ export class SandboxProcess {
       stdio,
       env: sandboxEnvironment(o.spinUs),
     });
-    this.#writer = new FrameWriter(this.#child.stdio[3] as Writable);
+    this.#writer = new FrameWriter(this.#child.stdio[3] as Writable, "turn");
     let markReady!: () => void;
     this.ready = new Promise((r) => (markReady = r));
 
