@@ -6,7 +6,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Host } from "../core/host.js";
 import { silentLogger } from "../core/log/index.js";
+import { bundleModule } from "../core/sandbox/bundle.js";
 import { percentile, row, type BenchRow } from "./report.js";
+
+function median(v: number[]): number {
+  return percentile(
+    [...v].sort((a, b) => a - b),
+    50,
+  );
+}
 
 function modules(n: number): string {
   const root = mkdtempSync(join(tmpdir(), `warden-bench-mods${n}-`));
@@ -107,6 +115,20 @@ export async function run(): Promise<BenchRow[]> {
       await h.run(`m${i}.go`);
       burst.push(performance.now() - t);
     }
+    // Ablation: the first call split in two, bundling the module (esbuild, an unseen folder) and
+    // the first call once its bundle is built (activation, the module's first compile, the call).
+    const bundling: number[] = [];
+    const prebuilt: number[] = [];
+    for (let i = 201; i <= 300; i++) {
+      await h.kernel.ledger.refresh();
+      let t = performance.now();
+      await bundleModule(join(thousand, `m${i}`, "index.js"), join(thousand, `m${i}`), "isolate");
+      bundling.push(performance.now() - t);
+      await h.kernel.ledger.refresh();
+      t = performance.now();
+      await h.run(`m${i}.go`);
+      prebuilt.push(performance.now() - t);
+    }
     const warm: number[] = [];
     for (let i = 0; i < 500; i++) {
       const t = performance.now();
@@ -142,6 +164,16 @@ export async function run(): Promise<BenchRow[]> {
         "first call on an idle host p50",
         percentile(first, 50),
         "(reference: a burst)",
+      ),
+      row("lifecycle", "ablation: bundling an unseen module folder (esbuild), p50", median(bundling), "ms", "first call on an idle host p50", percentile(first, 50), "(what bundling costs)"),
+      row(
+        "lifecycle",
+        "ablation: first call with the bundle already built, p50",
+        median(prebuilt),
+        "ms",
+        "first call on an idle host p50",
+        percentile(first, 50),
+        "(what activation and the first compile cost)",
       ),
     ];
   } finally {

@@ -244,6 +244,13 @@ export class CommandBus {
     return [...this.#commands.values()].map((d) => d.info).sort((a, b) => a.command.localeCompare(b.command));
   }
 
+  /** The commands of these modules only, in the same order as list() (an activation needs its providers', not all 2000 of a large host, sorted). */
+  commandsOf(modules: ReadonlySet<string>): CommandInfo[] {
+    const out: CommandInfo[] = [];
+    for (const d of this.#commands.values()) if (modules.has(d.info.module)) out.push(d.info);
+    return out.sort((a, b) => a.command.localeCompare(b.command));
+  }
+
   async dispatch(call: Call): Promise<unknown> {
     const d = typeof call.command === "string" ? this.#commands.get(call.command) : undefined;
     if (!d) throw this.#hooks.explainMissing?.(String(call.command).split(".")[0] ?? "") ?? commandNotFound(String(call.command), this.#commands);

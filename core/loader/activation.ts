@@ -12,6 +12,7 @@ export function activationSpec(kernel: Kernel, e: ModuleEntry, loaded: LoadedMan
   const m = loaded.manifest;
   const cfg = kernel.config;
   const cap = (v: number | undefined, def: "sandbox.defaultMemoryMb" | "sandbox.defaultTimeoutMs", max: "sandbox.maxMemoryMb" | "sandbox.maxTimeoutMs") => Math.min(v ?? cfg.get(def), cfg.get(max));
+  const namespaces = kernel.providers.namespaces();
   return {
     id: e.id,
     version: m.version,
@@ -20,7 +21,7 @@ export function activationSpec(kernel: Kernel, e: ModuleEntry, loaded: LoadedMan
     entryFile: loaded.entryFile,
     manifest: structuredClone(m),
     granted: e.grants.names(),
-    api: contextShape(kernel.providers.namespaces(), kernel.bus.list()),
+    api: contextShape(namespaces, kernel.bus.commandsOf(new Set(namespaces.map((p) => p.module)))),
     bound: BOUND_METHODS,
     limits: {
       memoryMb: cap(m.limits?.memoryMb, "sandbox.defaultMemoryMb", "sandbox.maxMemoryMb"),
