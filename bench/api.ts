@@ -87,45 +87,15 @@ export async function run(): Promise<BenchRow[]> {
     await new Promise((r) => child.once("exit", r));
   }
   const inProcess = await dispatchCosts(home);
+  const STACK = "Fastify + helmet + rate-limit + bearer";
+  const vsStack = (metric: string, value: number, target: string) => row("api", metric, value, "µs", STACK, stackFig.cpuUs, target);
   return [
-    row("api", "system command (cache.status): server CPU per request", system.cpuUs, "µs", "Fastify + helmet + rate-limit + bearer", stackFig.cpuUs, "<= 0.75x"),
-    row("api", "sandboxed command (hello.greet): server + sandbox CPU per request", sandboxed.cpuUs, "µs", "Fastify + helmet + rate-limit + bearer", stackFig.cpuUs, "<= 1.25x"),
-    row(
-      "api",
-      "ablation: the sandbox hop (sandboxed less system command CPU per request)",
-      sandboxed.cpuUs - system.cpuUs,
-      "µs",
-      "Fastify + helmet + rate-limit + bearer",
-      stackFig.cpuUs,
-      "(what the hop to the isolate costs)",
-    ),
-    row(
-      "api",
-      "ablation: cache.status dispatched in-process, no HTTP (CPU per call)",
-      inProcess.system,
-      "µs",
-      "Fastify + helmet + rate-limit + bearer",
-      stackFig.cpuUs,
-      "(what the command path costs)",
-    ),
-    row(
-      "api",
-      "ablation: hello.greet dispatched in-process, no HTTP (host + sandbox CPU per call)",
-      inProcess.sandboxed,
-      "µs",
-      "Fastify + helmet + rate-limit + bearer",
-      stackFig.cpuUs,
-      "(what the command path costs)",
-    ),
-    row(
-      "api",
-      "ablation: Warden's HTTP layer (system command less its in-process dispatch)",
-      system.cpuUs - inProcess.system,
-      "µs",
-      "Fastify + helmet + rate-limit + bearer",
-      stackFig.cpuUs,
-      "(what the HTTP layer costs)",
-    ),
+    vsStack("system command (cache.status): server CPU per request", system.cpuUs, "<= 0.75x"),
+    vsStack("sandboxed command (hello.greet): server + sandbox CPU per request", sandboxed.cpuUs, "<= 1.25x"),
+    vsStack("ablation: the sandbox hop (sandboxed less system command CPU per request)", sandboxed.cpuUs - system.cpuUs, "(what the hop to the isolate costs)"),
+    vsStack("ablation: cache.status dispatched in-process, no HTTP (CPU per call)", inProcess.system, "(what the command path costs)"),
+    vsStack("ablation: hello.greet dispatched in-process, no HTTP (host + sandbox CPU per call)", inProcess.sandboxed, "(what the command path costs)"),
+    vsStack("ablation: Warden's HTTP layer (system command less its in-process dispatch)", system.cpuUs - inProcess.system, "(what the HTTP layer costs)"),
     row("api", "system command: server CPU per request", system.cpuUs, "µs", "bare Fastify hello", bareFig.cpuUs, "(reference)"),
     row("api", "hand-built stack: CPU per request", stackFig.cpuUs, "µs", "bare Fastify hello", bareFig.cpuUs, "(reference)"),
     row("api", "system command req/s", system.rps, "req/s", "bare Fastify req/s", bareFig.rps, "reported"),
