@@ -86,8 +86,9 @@ export async function bundleModule(entryFile: string, dir: string, format: Bundl
   const hash = contents.digest("hex");
   const file = join(BUNDLES_DIR, `${hash}.${ext}`);
   const record: InputRecord = { folder, outside, hash };
-  // Named by its contents: a file already there holds this very code (another entry, an earlier run).
-  if (readIfExists(file) !== code) writeAtomically(file, code);
+  // Named by its contents and written only by rename: a file already there holds this very code
+  // (another entry, an earlier run), so it is not read back or written again.
+  if (!existsSync(file)) writeAtomically(file, code);
   writeAtomically(recordFile, JSON.stringify(record));
   memory.set(entryKey, { record, code, file });
   return { code, file, hash };
